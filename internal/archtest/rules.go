@@ -1,0 +1,76 @@
+package archtest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Module is the module path every rule is relative to.
+const Module = "github.com/rampart-signer/rampart"
+
+// leaves are rooms that import no sibling room.
+var leaves = []string{"hsm", "tss", "protect", "beacon"}
+
+// rooms are the top-level packages that hold one job each.
+var rooms = []string{"appliance", "hsm", "tss", "protect", "beacon", "vc"}
+
+// room returns the top-level directory of a module package ("" outside the
+// module), e.g. "tss" for .../tss/dkg and "internal" for .../internal/bls.
+func room(pkg string) string {
+	if pkg != Module && !strings.HasPrefix(pkg, Module+"/") {
+		return ""
+	}
+	rest := strings.TrimPrefix(strings.TrimPrefix(pkg, Module), "/")
+	top, _, _ := strings.Cut(rest, "/")
+	return top
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Check applies the dependency rules to a graph mapping each module package
+// to the full set of packages it depends on (directly or not), and returns
+// one message per violation, sorted.
+func Check(deps map[string][]string) []string {
+	var bad []string
+	for pkg, ds := range deps {
+		from := room(pkg)
+		seen := map[string]bool{}
+		for _, d := range ds {
+			to := room(d)
+			if to == "" || to == from {
+				continue
+			}
+			seen[to] = true
+			switch {
+			case to == "cmd":
+				bad = append(bad, fmt.Sprintf("%s imports a main package %s", pkg, d))
+			case contains(leaves, from) && contains(rooms, to):
+				bad = append(bad, fmt.Sprintf("leaf %s depends on sibling %s (%s)", pkg, to, d))
+			case from == "vc" && (to == "appliance" || to == "hsm" || to == "protect"):
+				bad = append(bad, fmt.Sprintf("vc package %s depends on %s (%s)", pkg, to, d))
+			case from == "internal" && contains(rooms, to):
+				bad = append(bad, fmt.Sprintf("building block %s depends on room %s (%s)", pkg, to, d))
+			}
+		}
+		if from != "appliance" && from != "cmd" && seen["hsm"] && seen["tss"] && seen["protect"] {
+			bad = append(bad, fmt.Sprintf("%s sees hsm, tss and protect together; only appliance may", pkg))
+		}
+	}
+	sort.Strings(bad)
+	// One violation can be reached through many paths; report it once.
+	out := bad[:0]
+	for i, b := range bad {
+		if i == 0 || b != bad[i-1] {
+			out = append(out, b)
+		}
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+package bls
+
+import (
+	"encoding/hex"
+	"fmt"
+
+	herumi "github.com/herumi/bls-eth-go-binary/bls"
+)
+
+// PublicKey is a G1 point that passed KeyValidate: canonical, in the
+// subgroup, not infinity. Values are immutable once built.
+type PublicKey struct {
+	v herumi.PublicKey
+}
+
+// PublicKeyFromBytes decodes a compressed 48-byte public key and applies the
+// consensus specification's KeyValidate.
+func PublicKeyFromBytes(b []byte) (*PublicKey, error) {
+	ensureInit()
+	if len(b) != PublicKeyLength {
+		return nil, fmt.Errorf("%w: public key has %d bytes, want %d", ErrLength, len(b), PublicKeyLength)
+	}
+	if isCanonicalInfinity(b) {
+		return nil, fmt.Errorf("%w: public key", ErrInfinity)
+	}
+	pk := new(PublicKey)
+	if err := pk.v.Deserialize(b); err != nil || pk.v.IsZero() || !pk.v.IsValidOrder() {
+		return nil, fmt.Errorf("%w: public key", ErrInvalidPoint)
+	}
+	return pk, nil
+}
+
+// MustPublicKeyFromHex decodes a 0x-prefixed key; for constants and tests only.
+func MustPublicKeyFromHex(s string) *PublicKey {
+	b, err := decodeHex(s)
+	if err != nil {
+		panic(err)
+	}
+	pk, err := PublicKeyFromBytes(b)
+	if err != nil {
+		panic(err)
+	}
+	return pk
+}
+
+// Bytes returns the compressed encoding.
+func (pk *PublicKey) Bytes() [PublicKeyLength]byte {
+	var out [PublicKeyLength]byte
+	copy(out[:], pk.v.Serialize())
+	return out
+}
+
+// String returns the 0x-prefixed hex encoding.
+func (pk *PublicKey) String() string {
+	b := pk.Bytes()
+	return "0x" + hex.EncodeToString(b[:])
+}
+
+// Equal reports whether two keys are the same point.
+func (pk *PublicKey) Equal(o *PublicKey) bool { return pk.v.IsEqual(&o.v) }
+
+// Verify reports whether sig is a valid signature of msg under pk.
+func (pk *PublicKey) Verify(msg [32]byte, sig *Signature) bool {
+	ensureInit()
+	m := msg
+	return sig.v.VerifyByte(&pk.v, m[:])
+}
+
+// Add returns pk + o. The result may be infinity, in which case an error is
+// returned, since infinity is never a usable key.
+func (pk *PublicKey) Add(o *PublicKey) (*PublicKey, error) {
+	out := &PublicKey{v: pk.v}
+	out.v.Add(&o.v)
+	if out.v.IsZero() {
+		return nil, fmt.Errorf("%w: sum of public keys", ErrInfinity)
+	}
+	return out, nil
+}
+
+// PublicKeyLinearCombination returns sum(scalars[i]·keys[i]). Threshold code
+// uses it to recover composite keys and to evaluate Feldman commitments.
+func PublicKeyLinearCombination(keys []*PublicKey, scalars []Scalar) (*PublicKey, error) {
+	ensureInit()
+	if len(keys) == 0 {
+		return nil, ErrEmpty
+	}
+	if len(keys) != len(scalars) {
+		return nil, ErrMismatch
+	}
+	pts := make([]herumi.G1, len(keys))
+	frs := make([]herumi.Fr, len(keys))
+	for i := range keys {
+		pts[i] = *herumi.CastFromPublicKey(&keys[i].v)
+		frs[i] = scalars[i].v
+	}
+	var out herumi.G1
+	herumi.G1MulVec(&out, pts, frs)
+	clear(frs)
+	if out.IsZero() {
+		return nil, fmt.Errorf("%w: linear combination of public keys", ErrInfinity)
+	}
+	return &PublicKey{v: *herumi.CastToPublicKey(&out)}, nil
+}
+
+// PublicKeyFromScalar returns s·G1 for a non-zero scalar.
+func PublicKeyFromScalar(s *Scalar) (*PublicKey, error) {
+	sk, err := SecretKeyFromScalar(s)
+	if err != nil {
+		return nil, err
+	}
+	defer sk.Zero()
+	return sk.PublicKey(), nil
+}
+
+// isCanonicalInfinity reports whether b is the compressed encoding of the
+// point at infinity: compression and infinity flags set, sign flag and every
+// other bit clear.
+func isCanonicalInfinity(b []byte) bool {
+	if len(b) == 0 || b[0] != 0xc0 {
+		return false
+	}
+	for _, x := range b[1:] {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeHex(s string) ([]byte, error) {
+	if len(s) < 2 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') {
+		return nil, fmt.Errorf("bls: hex string lacks 0x prefix")
+	}
+	return hex.DecodeString(s[2:])
+}
