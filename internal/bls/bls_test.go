@@ -157,3 +157,25 @@ func BenchmarkVerify(b *testing.B) {
 		pk.Verify([32]byte{1}, sig)
 	}
 }
+
+func benchBatch(b *testing.B, n int, sameMessage bool) {
+	keys := make([]*bls.PublicKey, n)
+	msgs := make([][32]byte, n)
+	sigs := make([]*bls.Signature, n)
+	for i := range keys {
+		sk, _ := bls.GenerateSecretKey(rand.Reader)
+		if !sameMessage {
+			msgs[i] = [32]byte{byte(i), byte(i >> 8)}
+		}
+		keys[i], sigs[i] = sk.PublicKey(), sk.Sign(msgs[i])
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if !bls.BatchVerify(keys, msgs, sigs) {
+			b.Fatal("batch refused")
+		}
+	}
+}
+
+func BenchmarkBatchVerify313Distinct(b *testing.B) { benchBatch(b, 313, false) }
+func BenchmarkBatchVerify313Same(b *testing.B)     { benchBatch(b, 313, true) }
