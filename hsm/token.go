@@ -56,6 +56,9 @@ func Open(ctx context.Context, uri *URI, opts Options) (*Token, error) {
 	case uri.PINSource == "":
 		return nil, fmt.Errorf("%w: %v lacks the pin-source query attribute", ErrInvalidURI, uri)
 	}
+	if ctx.Err() != nil {
+		return nil, ctxError(ctx, "opening token "+uri.String())
+	}
 	src, err := parsePINSource(uri.PINSource)
 	if err != nil {
 		return nil, err
@@ -260,6 +263,9 @@ func (t *Token) enter() error {
 // the timeout or ctx ends first, run returns at once and f finishes in the
 // background; Close waits for it.
 func (t *Token) run(ctx context.Context, op string, f func() error) error {
+	if ctx.Err() != nil {
+		return ctxError(ctx, op)
+	}
 	if err := t.enter(); err != nil {
 		return err
 	}

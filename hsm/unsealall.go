@@ -91,6 +91,9 @@ func (k *SealingKey) unsealParsed(ctx context.Context, parsed []*sealedShare, ke
 	if todo == 0 {
 		return nil
 	}
+	if ctx.Err() != nil {
+		return ctxError(ctx, "unsealing shares")
+	}
 	if err := k.t.enter(); err != nil {
 		return err
 	}
