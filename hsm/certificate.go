@@ -39,10 +39,7 @@ const (
 // key (normally from GenerateTLSKey, in an HSM) signs node certificates. The
 // CA may sign end-entity certificates only (path length 0).
 func NewCACertificate(rand io.Reader, key crypto.Signer, commonName string, now time.Time, validity time.Duration) (*x509.Certificate, error) {
-	if err := checkCommonName(commonName); err != nil {
-		return nil, err
-	}
-	if err := checkValidity(validity); err != nil {
+	if err := CheckCA(commonName, validity); err != nil {
 		return nil, err
 	}
 	serial, err := randomSerial(rand)
@@ -73,18 +70,8 @@ func IssueIdentityCertificate(rand io.Reader, ca *x509.Certificate, caKey crypto
 	if err != nil {
 		return nil, err
 	}
-	if err := checkValidity(validity); err != nil {
+	if err := CheckIssuer(ca, caKey.Public(), now, validity); err != nil {
 		return nil, err
-	}
-	switch {
-	case !ca.IsCA || !ca.BasicConstraintsValid || ca.KeyUsage&x509.KeyUsageCertSign == 0:
-		return nil, fmt.Errorf("%w: %q is not a CA certificate allowed to sign certificates", ErrCertificate, ca.Subject.CommonName)
-	case !samePublicKey(ca.PublicKey, caKey.Public()):
-		return nil, fmt.Errorf("%w: the CA key does not match the CA certificate %q", ErrCertificate, ca.Subject.CommonName)
-	case now.Before(ca.NotBefore) || now.After(ca.NotAfter):
-		return nil, fmt.Errorf("%w: the CA certificate %q is valid from %v to %v, not now", ErrCertificate, ca.Subject.CommonName, ca.NotBefore.UTC(), ca.NotAfter.UTC())
-	case now.Add(validity).After(ca.NotAfter):
-		return nil, fmt.Errorf("%w: a certificate valid until %v would outlive the CA (valid until %v); shorten the validity", ErrCertificate, now.Add(validity).UTC().Format(time.DateOnly), ca.NotAfter.UTC().Format(time.DateOnly))
 	}
 	if k, ok := pub.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("%w: identity keys must be ECDSA P-256", ErrCertificate)
@@ -107,6 +94,28 @@ func IssueIdentityCertificate(rand io.Reader, ca *x509.Certificate, caKey crypto
 		tmpl.IPAddresses = []net.IP{ip.AsSlice()}
 	}
 	return createCertificate(rand, tmpl, ca, pub, caKey)
+}
+
+// CheckIssuer reports whether the CA certificate, with the CA key's public
+// half, can issue a certificate valid from now for validity: it must be a
+// CA allowed to sign certificates, match the key, be valid now and outlive
+// the new certificate. Callers run it before creating the subject's key,
+// so a refusal changes nothing.
+func CheckIssuer(ca *x509.Certificate, caKey crypto.PublicKey, now time.Time, validity time.Duration) error {
+	if err := checkValidity(validity); err != nil {
+		return err
+	}
+	switch {
+	case !ca.IsCA || !ca.BasicConstraintsValid || ca.KeyUsage&x509.KeyUsageCertSign == 0:
+		return fmt.Errorf("%w: %q is not a CA certificate allowed to sign certificates", ErrCertificate, ca.Subject.CommonName)
+	case !samePublicKey(ca.PublicKey, caKey):
+		return fmt.Errorf("%w: the CA key does not match the CA certificate %q", ErrCertificate, ca.Subject.CommonName)
+	case now.Before(ca.NotBefore) || now.After(ca.NotAfter):
+		return fmt.Errorf("%w: the CA certificate %q is valid from %v to %v, not now", ErrCertificate, ca.Subject.CommonName, ca.NotBefore.UTC(), ca.NotAfter.UTC())
+	case now.Add(validity).After(ca.NotAfter):
+		return fmt.Errorf("%w: a certificate valid until %v would outlive the CA (valid until %v); shorten the validity", ErrCertificate, now.Add(validity).UTC().Format(time.DateOnly), ca.NotAfter.UTC().Format(time.DateOnly))
+	}
+	return nil
 }
 
 func createCertificate(rand io.Reader, tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signer) (*x509.Certificate, error) {
@@ -145,6 +154,15 @@ func checkValidity(d time.Duration) error {
 		return fmt.Errorf("%w: validity %v is outside [1h, %v]", ErrCertificate, d, MaxValidity)
 	}
 	return nil
+}
+
+// CheckCA reports whether NewCACertificate accepts the common name and
+// validity, so a caller can refuse before creating the CA key.
+func CheckCA(commonName string, validity time.Duration) error {
+	if err := checkCommonName(commonName); err != nil {
+		return err
+	}
+	return checkValidity(validity)
 }
 
 func checkCommonName(cn string) error {
