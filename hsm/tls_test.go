@@ -95,9 +95,9 @@ func clientConfig(cert *tls.Certificate, roots *x509.CertPool) *tls.Config {
 }
 
 // exchange runs one TLS connection over TCP on 127.0.0.1: the client sends
-// a line and the server echoes it. It returns the server's and the client's
-// errors and the client identity the server saw.
-func exchange(t *testing.T, server, client *tls.Config) (serverErr, clientErr error, peer string) {
+// a line and the server echoes it. It returns the client identity the
+// server saw and the server's and the client's errors.
+func exchange(t *testing.T, server, client *tls.Config) (peer string, serverErr, clientErr error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -146,12 +146,12 @@ func exchange(t *testing.T, server, client *tls.Config) (serverErr, clientErr er
 		}
 	}
 	r := <-done
-	return r.err, err, r.peer
+	return r.peer, r.err, err
 }
 
 func TestMutualTLSWithHSMKeys(t *testing.T) {
 	p := newPKI(t)
-	serverErr, clientErr, peer := exchange(t, serverConfig(p.server, p.caPool), clientConfig(&p.client, p.caPool))
+	peer, serverErr, clientErr := exchange(t, serverConfig(p.server, p.caPool), clientConfig(&p.client, p.caPool))
 	if serverErr != nil || clientErr != nil {
 		t.Fatalf("server: %v; client: %v", serverErr, clientErr)
 	}
@@ -189,7 +189,7 @@ func TestMutualTLSRefusals(t *testing.T) {
 			func(_, c error) bool { return unknownAuthority(c) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			serverErr, clientErr, _ := exchange(t, tc.server, tc.client)
+			_, serverErr, clientErr := exchange(t, tc.server, tc.client)
 			if serverErr == nil || clientErr == nil {
 				t.Fatalf("connection went through: server %v, client %v", serverErr, clientErr)
 			}

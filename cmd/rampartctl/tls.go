@@ -231,7 +231,7 @@ func writeNewFile(path string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	if _, err := f.Write(data); err == nil {
+	if _, err = f.Write(data); err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
