@@ -2,9 +2,11 @@ package hsm
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -36,6 +38,24 @@ func (o Object) validate() error {
 		return fmt.Errorf("%w: id has %d bytes, at most %d", ErrInvalidURI, len(o.ID), maxObjectID)
 	}
 	return setText(&u.Object, []byte(o.Label), "object", maxObjectLabel)
+}
+
+// prepareNewKey validates o for a key about to be created, checks that the
+// token supports the mechanisms, and gives o a random id when it has none.
+func (t *Token) prepareNewKey(ctx context.Context, o Object, needs ...mechanismNeed) (Object, error) {
+	if err := o.validate(); err != nil {
+		return o, err
+	}
+	if err := t.checkMechanisms(ctx, needs...); err != nil {
+		return o, err
+	}
+	if len(o.ID) == 0 {
+		o.ID = make([]byte, keyIDLength)
+		if _, err := io.ReadFull(t.opts.Rand, o.ID); err != nil {
+			return o, fmt.Errorf("hsm: drawing a key id: %w", err)
+		}
+	}
+	return o, nil
 }
 
 // template returns the search attributes for the object, restricted to a
@@ -128,6 +148,19 @@ type attrRule struct {
 	name string
 	want []byte
 	show func([]byte) string
+}
+
+// secretRules are the rules every key holding a secret obeys: a private,
+// sensitive token object that was never readable or extractable.
+func secretRules() []attrRule {
+	return []attrRule{
+		boolRule(pkcs11.CKA_TOKEN, "CKA_TOKEN", true),
+		boolRule(pkcs11.CKA_PRIVATE, "CKA_PRIVATE", true),
+		boolRule(pkcs11.CKA_SENSITIVE, "CKA_SENSITIVE", true),
+		boolRule(pkcs11.CKA_EXTRACTABLE, "CKA_EXTRACTABLE", false),
+		boolRule(pkcs11.CKA_ALWAYS_SENSITIVE, "CKA_ALWAYS_SENSITIVE", true),
+		boolRule(pkcs11.CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE", true),
+	}
 }
 
 func boolRule(typ uint, name string, v bool) attrRule {

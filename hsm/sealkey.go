@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
-	"io"
 
 	"github.com/miekg/pkcs11"
 )
@@ -27,16 +26,11 @@ const keyIDLength = 16
 // decrypt with AES-GCM only. A key that fails any rule is not used, even if
 // some other tool made it.
 func sealingKeyRules() []attrRule {
-	return []attrRule{
+	return append([]attrRule{
 		ulongRule(pkcs11.CKA_CLASS, "CKA_CLASS", pkcs11.CKO_SECRET_KEY, showClass),
 		ulongRule(pkcs11.CKA_KEY_TYPE, "CKA_KEY_TYPE", pkcs11.CKK_AES, showKeyType),
 		ulongRule(pkcs11.CKA_VALUE_LEN, "CKA_VALUE_LEN", 32, showULong),
-		boolRule(pkcs11.CKA_TOKEN, "CKA_TOKEN", true),
-		boolRule(pkcs11.CKA_PRIVATE, "CKA_PRIVATE", true),
-		boolRule(pkcs11.CKA_SENSITIVE, "CKA_SENSITIVE", true),
-		boolRule(pkcs11.CKA_EXTRACTABLE, "CKA_EXTRACTABLE", false),
-		boolRule(pkcs11.CKA_ALWAYS_SENSITIVE, "CKA_ALWAYS_SENSITIVE", true),
-		boolRule(pkcs11.CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE", true),
+	}, append(secretRules(),
 		boolRule(pkcs11.CKA_ENCRYPT, "CKA_ENCRYPT", true),
 		boolRule(pkcs11.CKA_DECRYPT, "CKA_DECRYPT", true),
 		boolRule(pkcs11.CKA_WRAP, "CKA_WRAP", false),
@@ -45,7 +39,7 @@ func sealingKeyRules() []attrRule {
 		boolRule(pkcs11.CKA_VERIFY, "CKA_VERIFY", false),
 		boolRule(pkcs11.CKA_DERIVE, "CKA_DERIVE", false),
 		mechanismsRule(pkcs11.CKM_AES_GCM),
-	}
+	)...)
 }
 
 // CreateSealingKey generates the AES-256 sealing key in the token with the
@@ -53,20 +47,12 @@ func sealingKeyRules() []attrRule {
 // refuses, changing nothing, when any object already has that label or id,
 // and checks the created key's attributes before returning it.
 func (t *Token) CreateSealingKey(ctx context.Context, o Object) (*SealingKey, error) {
-	if err := o.validate(); err != nil {
+	o, err := t.prepareNewKey(ctx, o, needAESKeyGen, needAESGCM)
+	if err != nil {
 		return nil, err
-	}
-	if err := t.checkMechanisms(ctx, needAESKeyGen, needAESGCM); err != nil {
-		return nil, err
-	}
-	if len(o.ID) == 0 {
-		o.ID = make([]byte, keyIDLength)
-		if _, err := io.ReadFull(t.opts.Rand, o.ID); err != nil {
-			return nil, fmt.Errorf("hsm: drawing a key id: %w", err)
-		}
 	}
 	k := &SealingKey{t: t, obj: o}
-	err := t.do(ctx, "creating sealing key "+o.String(), func(s pkcs11.SessionHandle) error {
+	err = t.do(ctx, "creating sealing key "+o.String(), func(s pkcs11.SessionHandle) error {
 		if err := refuseExisting(t.p11, s, o); err != nil {
 			return err
 		}

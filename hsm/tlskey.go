@@ -22,22 +22,17 @@ var p256Params = []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x
 // token key that is private, sensitive, never extractable, and can only
 // sign with CKM_ECDSA.
 func tlsKeyRules() []attrRule {
-	return []attrRule{
+	return append([]attrRule{
 		ulongRule(pkcs11.CKA_CLASS, "CKA_CLASS", pkcs11.CKO_PRIVATE_KEY, showClass),
 		ulongRule(pkcs11.CKA_KEY_TYPE, "CKA_KEY_TYPE", pkcs11.CKK_EC, showKeyType),
 		bytesRule(pkcs11.CKA_EC_PARAMS, "CKA_EC_PARAMS", p256Params),
-		boolRule(pkcs11.CKA_TOKEN, "CKA_TOKEN", true),
-		boolRule(pkcs11.CKA_PRIVATE, "CKA_PRIVATE", true),
-		boolRule(pkcs11.CKA_SENSITIVE, "CKA_SENSITIVE", true),
-		boolRule(pkcs11.CKA_EXTRACTABLE, "CKA_EXTRACTABLE", false),
-		boolRule(pkcs11.CKA_ALWAYS_SENSITIVE, "CKA_ALWAYS_SENSITIVE", true),
-		boolRule(pkcs11.CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE", true),
+	}, append(secretRules(),
 		boolRule(pkcs11.CKA_SIGN, "CKA_SIGN", true),
 		boolRule(pkcs11.CKA_DECRYPT, "CKA_DECRYPT", false),
 		boolRule(pkcs11.CKA_UNWRAP, "CKA_UNWRAP", false),
 		boolRule(pkcs11.CKA_DERIVE, "CKA_DERIVE", false),
 		mechanismsRule(pkcs11.CKM_ECDSA),
-	}
+	)...)
 }
 
 // GenerateTLSKey creates an ECDSA P-256 key pair in the token for a TLS
@@ -45,17 +40,9 @@ func tlsKeyRules() []attrRule {
 // none is given). It refuses, changing nothing, when an object with that
 // label or id exists. The private key never leaves the HSM.
 func (t *Token) GenerateTLSKey(ctx context.Context, o Object) (crypto.Signer, error) {
-	if err := o.validate(); err != nil {
+	o, err := t.prepareNewKey(ctx, o, needECKeyGen, needECDSA)
+	if err != nil {
 		return nil, err
-	}
-	if err := t.checkMechanisms(ctx, needECKeyGen, needECDSA); err != nil {
-		return nil, err
-	}
-	if len(o.ID) == 0 {
-		o.ID = make([]byte, keyIDLength)
-		if _, err := io.ReadFull(t.opts.Rand, o.ID); err != nil {
-			return nil, fmt.Errorf("hsm: drawing a key id: %w", err)
-		}
 	}
 	if err := t.do(ctx, "checking for key "+o.String(), func(s pkcs11.SessionHandle) error {
 		return refuseExisting(t.p11, s, o)
