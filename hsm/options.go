@@ -30,6 +30,8 @@ type Options struct {
 
 // Bounds and defaults for Options.
 const (
+	// DefaultCallTimeout is the call timeout of DefaultOptions: long enough
+	// for a network HSM under load, short enough for systemd's watchdog.
 	DefaultCallTimeout = 30 * time.Second
 	minCallTimeout     = time.Millisecond
 	maxCallTimeout     = time.Hour

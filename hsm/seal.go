@@ -193,6 +193,7 @@ type BlobError struct {
 	Err   error
 }
 
+// Error names the blob by its index and gives the reason.
 func (e *BlobError) Error() string { return fmt.Sprintf("sealed share #%d: %v", e.Index, e.Err) }
 
 // Unwrap returns the reason, one of this package's sentinel errors.
@@ -207,6 +208,7 @@ type UnsealError struct {
 // maxListed bounds how many failures Error spells out.
 const maxListed = 5
 
+// Error counts the refused blobs and lists the first few.
 func (e *UnsealError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "hsm: %d of %d sealed shares refused", len(e.Failed), e.Total)

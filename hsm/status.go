@@ -9,7 +9,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/bls"
 )
 
-// TokenInfo describes a token as the module reports it.
+// TokenInfo describes a token as the module reports it (CK_TOKEN_INFO).
 type TokenInfo struct {
 	Label           string
 	Manufacturer    string
@@ -26,11 +26,11 @@ type TokenInfo struct {
 	UserPINLocked      bool
 }
 
-// Check is one line of a status report. Err is nil when the check passed.
+// Check is one line of a status report.
 type Check struct {
-	Name   string
-	Detail string
-	Err    error
+	Name   string // what was checked, e.g. "sealing key \"rampart-seal\""
+	Detail string // what passing means
+	Err    error  // nil when the check passed
 }
 
 // Status is the result of Token.Status.
