@@ -59,6 +59,10 @@ func Open(ctx context.Context, uri *URI, opts Options) (*Token, error) {
 	if ctx.Err() != nil {
 		return nil, ctxError(ctx, "opening token "+uri.String())
 	}
+	// A URI built in code has not been through ParseURI's checks.
+	if err := checkModulePath(uri.ModulePath); err != nil {
+		return nil, err
+	}
 	src, err := parsePINSource(uri.PINSource)
 	if err != nil {
 		return nil, err

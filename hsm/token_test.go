@@ -63,6 +63,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"refuses a URI without token", with(func(u *hsm.URI) { u.Token = "" }), nil, hsm.ErrInvalidURI},
 		{"refuses a URI without module-path", with(func(u *hsm.URI) { u.ModulePath = "" }), nil, hsm.ErrInvalidURI},
 		{"refuses a URI without pin-source", with(func(u *hsm.URI) { u.PINSource = "" }), nil, hsm.ErrInvalidURI},
+		{"refuses a relative module path set in code", with(func(u *hsm.URI) { u.ModulePath = "libsofthsm2.so" }), nil, hsm.ErrInvalidURI},
 		{"refuses a relative PIN path set in code", with(func(u *hsm.URI) { u.PINSource = "pin" }), nil, hsm.ErrInvalidURI},
 		{"refuses a zero call timeout", tok.URI, func(o *hsm.Options) { o.CallTimeout = 0 }, hsm.ErrInvalidOptions},
 		{"refuses a single session", tok.URI, func(o *hsm.Options) { o.MaxSessions = 1 }, hsm.ErrInvalidOptions},
