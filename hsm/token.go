@@ -144,7 +144,7 @@ func (t *Token) open(cfg *crypto11.Config) error {
 	if err != nil {
 		t.p11.Destroy()
 		if _, ok := returnCode(err); ok {
-			return callError("logging in to token "+t.uri.String(), err)
+			return callError("opening token "+t.uri.String()+" (module initialisation, login)", err)
 		}
 		// crypto11's only failure without a PKCS#11 code, once the module
 		// has loaded and the configuration is valid, is that no token has
