@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/rampart-signer/rampart/hsm"
+	"github.com/rampart-signer/rampart/internal/cli"
+)
+
+const (
+	defaultCAName = "Rampart cluster CA"
+	day           = 24 * time.Hour
+)
+
+func tlsCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "tls",
+		Summary:     "Create the cluster CA and node TLS identities, keys in HSMs.",
+		Subcommands: []*cli.Command{tlsCACommand(), tlsIssueCommand()},
+	}
+}
+
+func tlsCACommand() *cli.Command {
+	var key, out, name string
+	var days int
+	var reuse bool
+	return &cli.Command{
+		Name:    "ca",
+		Summary: "Create the cluster CA: an ECDSA P-256 key in an HSM and a self-signed certificate.",
+		Description: `Generates the CA key in the token named by --key (refusing if a key with
+that label exists, unless --reuse-key renews the certificate of an existing
+key) and writes the self-signed CA certificate to --out as PEM. The CA
+signs node certificates only (path length 0). --out must not exist.
+
+` + uriHelp,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&key, "key", "", "PKCS#11 URI of the CA key (required)")
+			fs.StringVar(&out, "out", "", "file to write the CA certificate to, PEM (required)")
+			fs.StringVar(&name, "name", defaultCAName, "common name of the CA")
+			fs.IntVar(&days, "days", int(hsm.DefaultCAValidity/day), "validity in days")
+			fs.BoolVar(&reuse, "reuse-key", false, "use the existing key with this label instead of generating one")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			uri, err := keyURI("--key", key, args, "private")
+			if err != nil {
+				return err
+			}
+			if err := checkOut(out); err != nil {
+				return err
+			}
+			validity, err := daysFlag(days)
+			if err != nil {
+				return err
+			}
+			if err := hsm.CheckCA(name, validity); err != nil {
+				return fmt.Errorf("--name: %w", err)
+			}
+			tok, err := hsm.Open(ctx, uri, hsm.DefaultOptions())
+			if err != nil {
+				return err
+			}
+			defer tok.Close()
+			signer, err := tlsSigner(ctx, tok, uri, reuse)
+			if err != nil {
+				return err
+			}
+			ca, err := hsm.NewCACertificate(rand.Reader, signer, name, time.Now(), validity)
+			if err != nil {
+				return err
+			}
+			if err := writeNewFile(out, hsm.EncodeCertificatesPEM(ca)); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "CA %q: key %q in token %q, certificate %s (serial %x, valid until %s)\n",
+				name, uri.Object, tok.Label(), out, ca.SerialNumber, ca.NotAfter.UTC().Format(time.DateOnly))
+			return tok.Close()
+		},
+	}
+}
+
+func tlsIssueCommand() *cli.Command {
+	var name, key, caKey, caCert, out string
+	var days int
+	var reuse bool
+	return &cli.Command{
+		Name:    "issue",
+		Summary: "Create a node's TLS identity: an ECDSA P-256 key in its HSM, certified by the CA.",
+		Description: `Generates the node's key in the token named by --key (refusing if a key with
+that label exists, unless --reuse-key renews the certificate of an existing
+key), and has the CA key (--ca-key, possibly in another token) sign a
+certificate for it, valid for TLS server and client authentication, with
+--name as common name and DNS subject alternative name (and IP address SAN
+when --name is an IP address). --out must not exist.
+
+` + uriHelp,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&name, "name", "", "node identity: a lower-case DNS name or an IP address (required)")
+			fs.StringVar(&key, "key", "", "PKCS#11 URI of the node's TLS key (required)")
+			fs.StringVar(&caKey, "ca-key", "", "PKCS#11 URI of the CA key (required)")
+			fs.StringVar(&caCert, "ca-cert", "", "CA certificate, PEM (required)")
+			fs.StringVar(&out, "out", "", "file to write the node certificate to, PEM (required)")
+			fs.IntVar(&days, "days", int(hsm.DefaultIdentityValidity/day), "validity in days")
+			fs.BoolVar(&reuse, "reuse-key", false, "use the existing key with this label instead of generating one")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			uri, err := keyURI("--key", key, args, "private")
+			if err != nil {
+				return err
+			}
+			caURI, err := keyURI("--ca-key", caKey, nil, "private")
+			if err != nil {
+				return err
+			}
+			switch {
+			case name == "":
+				return cli.Usagef("--name is required")
+			case caCert == "":
+				return cli.Usagef("--ca-cert is required")
+			}
+			if _, err := hsm.ParseIdentityName(name); err != nil {
+				return fmt.Errorf("--name: %w", err)
+			}
+			if err := checkOut(out); err != nil {
+				return err
+			}
+			validity, err := daysFlag(days)
+			if err != nil {
+				return err
+			}
+			caPEM, err := os.ReadFile(caCert)
+			if err != nil {
+				return fmt.Errorf("--ca-cert: %w", err)
+			}
+			caChain, err := hsm.ParseCertificatesPEM(caPEM)
+			if err != nil {
+				return fmt.Errorf("--ca-cert: %w", err)
+			}
+			opts := hsm.DefaultOptions()
+			tok, err := hsm.Open(ctx, uri, opts)
+			if err != nil {
+				return err
+			}
+			defer tok.Close()
+			caTok := tok
+			if !sameToken(uri, caURI) {
+				if caTok, err = hsm.Open(ctx, caURI, opts); err != nil {
+					return err
+				}
+				defer caTok.Close()
+			}
+			caSigner, err := caTok.TLSKey(ctx, caURI.ObjectRef())
+			if err != nil {
+				return fmt.Errorf("--ca-key: %w", err)
+			}
+			// Every check on the CA before the node's key is made, so a
+			// refusal leaves the token as it was.
+			now := time.Now()
+			if err := hsm.CheckIssuer(caChain[0], caSigner.Public(), now, validity); err != nil {
+				return err
+			}
+			signer, err := tlsSigner(ctx, tok, uri, reuse)
+			if err != nil {
+				return err
+			}
+			cert, err := hsm.IssueIdentityCertificate(rand.Reader, caChain[0], caSigner, signer.Public(), name, now, validity)
+			if err != nil {
+				return err
+			}
+			if err := writeNewFile(out, hsm.EncodeCertificatesPEM(cert)); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "identity %q: key %q in token %q, certificate %s (serial %x, valid until %s, signed by %q)\n",
+				name, uri.Object, tok.Label(), out, cert.SerialNumber, cert.NotAfter.UTC().Format(time.DateOnly), caChain[0].Subject.CommonName)
+			return errors.Join(caTok.Close(), tok.Close())
+		},
+	}
+}
+
+// tlsSigner generates the key named by uri, or with reuse loads it.
+func tlsSigner(ctx context.Context, tok *hsm.Token, uri *hsm.URI, reuse bool) (crypto.Signer, error) {
+	if reuse {
+		return tok.TLSKey(ctx, uri.ObjectRef())
+	}
+	s, err := tok.GenerateTLSKey(ctx, uri.ObjectRef())
+	if errors.Is(err, hsm.ErrKeyExists) {
+		return nil, fmt.Errorf("%w (to renew its certificate, add --reuse-key)", err)
+	}
+	return s, err
+}
+
+// sameToken reports whether two URIs open the same token the same way, so
+// one login serves both.
+func sameToken(a, b *hsm.URI) bool {
+	return a.ModulePath == b.ModulePath && a.Token == b.Token && a.Serial == b.Serial &&
+		a.Manufacturer == b.Manufacturer && a.Model == b.Model && a.PINSource == b.PINSource
+}
+
+func daysFlag(days int) (time.Duration, error) {
+	if maxDays := int(hsm.MaxValidity / day); days < 1 || days > maxDays {
+		return 0, fmt.Errorf("--days %d is outside 1..%d", days, maxDays)
+	}
+	return time.Duration(days) * day, nil
+}
+
+// checkOut refuses a missing or existing output file before any key is
+// made.
+func checkOut(path string) error {
+	if path == "" {
+		return cli.Usagef("--out is required")
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		if err == nil {
+			return fmt.Errorf("--out %s already exists; certificates are never overwritten", path)
+		}
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}
+
+// writeNewFile writes a certificate file that must not exist, durably.
+func writeNewFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}
