@@ -22,6 +22,7 @@ func root() *cli.Command {
 			// Command groups are added here, one file each.
 			hsmCommand(),
 			tlsCommand(),
+			slashingCommand(),
 		},
 	}
 }

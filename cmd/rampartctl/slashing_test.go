@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/protect"
+)
+
+func vectorFile(t *testing.T, name string) []byte {
+	t.Helper()
+	dir := os.Getenv("INTERCHANGE_TESTS_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "testdata", "slashing-interchange", "tests", "generated")
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatalf("interchange test case: %v", err)
+	}
+	var c struct {
+		Steps []struct {
+			Interchange json.RawMessage `json:"interchange"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Steps[0].Interchange
+}
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = cli.Run(context.Background(), "rampartctl", root(), args, &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func TestSlashingImportExport(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "p.db")
+	in := filepath.Join(dir, "in.json")
+	if err := os.WriteFile(in, vectorFile(t, "multiple_validators_multiple_blocks_and_attestations.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, stderr := run(t, "slashing", "import", "--db", dbPath, in)
+	if code != 1 || !strings.Contains(stderr, "pass --create") {
+		t.Fatalf("import into a missing database without --create: %d %s", code, stderr)
+	}
+	code, stdout, stderr := run(t, "slashing", "import", "--db", dbPath, "--create", in)
+	if code != 0 || !strings.Contains(stdout, "imported history of 3 validators") || !strings.Contains(stdout, "new") {
+		t.Fatalf("import: %d\n%s\n%s", code, stdout, stderr)
+	}
+	// Importing the same file again merges; root-less records now conflict.
+	code, stdout, _ = run(t, "slashing", "import", "--db", dbPath, in)
+	if code != 0 || !strings.Contains(stdout, "merged") || !strings.Contains(stdout, "warning:") {
+		t.Fatalf("second import: %d\n%s", code, stdout)
+	}
+
+	out := filepath.Join(dir, "out.json")
+	code, stdout, stderr = run(t, "slashing", "export", "--db", dbPath, out)
+	if code != 0 || !strings.Contains(stdout, "exported history of 3 validators") {
+		t.Fatalf("export: %d\n%s\n%s", code, stdout, stderr)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, err := protect.ParseInterchange(raw)
+	if err != nil || len(ic.Data) != 3 {
+		t.Fatalf("exported file: %v, %d validators", err, len(ic.Data))
+	}
+	code, _, stderr = run(t, "slashing", "export", "--db", dbPath, out)
+	if code != 1 || !strings.Contains(stderr, "pass --force") {
+		t.Fatalf("export over an existing file: %d %s", code, stderr)
+	}
+	one := ic.Data[1].PublicKey.String()
+	code, stdout, _ = run(t, "slashing", "export", "--db", dbPath, "--key", one, "-")
+	if code != 0 || strings.Count(stdout, `"pubkey"`) != 1 || !strings.Contains(stdout, one) {
+		t.Fatalf("export of one key to stdout: %d\n%s", code, stdout)
+	}
+	code, _, stderr = run(t, "slashing", "export", "--db", dbPath, "--key", "0x12", "-")
+	if code != 2 || !strings.Contains(stderr, "has 2 hex digits, want 96") {
+		t.Fatalf("bad --key: %d %s", code, stderr)
+	}
+}
+
+func TestSlashingImportRefusesBadFilesAndWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "p.db")
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"metadata":{"interchange_format_version":"5","genesis_validators_root":"0x00"},"data":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "slashing", "import", "--db", dbPath, "--create", bad)
+	if code != 1 || !strings.Contains(stderr, "metadata.genesis_validators_root: has 2 hex digits") || !strings.Contains(stderr, "nothing was imported") {
+		t.Fatalf("bad file: %d %s", code, stderr)
+	}
+	if _, err := os.Stat(dbPath); !os.IsNotExist(err) {
+		t.Fatalf("a refused file created the database: %v", err)
+	}
+
+	// A file for another network is refused by an existing database.
+	good := filepath.Join(dir, "good.json")
+	if err := os.WriteFile(good, vectorFile(t, "single_validator_single_block.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "slashing", "import", "--db", dbPath, "--create", good); code != 0 {
+		t.Fatal(stderr)
+	}
+	other := filepath.Join(dir, "other.json")
+	otherNet := `{"metadata":{"interchange_format_version":"5","genesis_validators_root":"0x0000000000000000000000000000000000000000000000000000000000000001"},"data":[]}`
+	if err := os.WriteFile(other, []byte(otherNet), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, "slashing", "import", "--db", dbPath, other)
+	if code != 1 || !strings.Contains(stderr, "genesis validators root does not match") {
+		t.Fatalf("wrong network: %d %s", code, stderr)
+	}
+}
+
+func TestSlashingCommandsFailFastOnADatabaseInUse(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "p.db")
+	// Stands in for a running signer: it holds the file open.
+	db, err := protect.Create(context.Background(), dbPath, protect.Root{}, protect.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	code, _, stderr := run(t, "slashing", "export", "--db", dbPath, "--lock-timeout", "100ms", "-")
+	if code != 1 || !strings.Contains(stderr, "database is in use by another process (is rampart-signer running?)") {
+		t.Fatalf("export: %d %s", code, stderr)
+	}
+	in := filepath.Join(dir, "in.json")
+	if err := os.WriteFile(in, vectorFile(t, "single_validator_single_block.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, "slashing", "import", "--db", dbPath, "--lock-timeout", "100ms", in)
+	if code != 1 || !strings.Contains(stderr, "is rampart-signer running?") {
+		t.Fatalf("import: %d %s", code, stderr)
+	}
+}
+
+// TestHoldDatabaseChild is a helper process standing in for a running
+// signer: it opens the database named in the environment, says so, and
+// holds it until killed.
+func TestHoldDatabaseChild(t *testing.T) {
+	path := os.Getenv("RAMPARTCTL_HOLD_DB")
+	if path == "" {
+		t.Skip("helper for TestSlashingCommandsFailFastWhileAnotherProcessHoldsTheDatabase")
+	}
+	db, err := protect.Open(context.Background(), path, protect.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	os.Stdout.WriteString("holding\n")
+	select {}
+}
+
+func TestSlashingCommandsFailFastWhileAnotherProcessHoldsTheDatabase(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "p.db")
+	db, err := protect.Create(context.Background(), dbPath, protect.Root{}, protect.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	child := exec.Command(os.Args[0], "-test.run=^TestHoldDatabaseChild$")
+	child.Env = append(os.Environ(), "RAMPARTCTL_HOLD_DB="+dbPath)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "holding\n" {
+		t.Fatalf("child did not open the database: %q %v", line, err)
+	}
+	code, _, stderr := run(t, "slashing", "export", "--db", dbPath, "--lock-timeout", "200ms", "-")
+	if code != 1 || !strings.Contains(stderr, "database is in use by another process (is rampart-signer running?)") {
+		t.Fatalf("export: %d %s", code, stderr)
+	}
+}

@@ -1,0 +1,74 @@
+package protect
+
+import (
+	"fmt"
+	"math/bits"
+	"time"
+)
+
+// Config tunes a database. Start from [DefaultConfig]; a zero Config is not
+// valid.
+type Config struct {
+	// HistoryEpochs is how much history each key keeps with signing roots:
+	// attestations whose target is at least HistoryEpochs behind the key's
+	// newest target, and blocks at least HistoryEpochs*SlotsPerEpoch slots
+	// behind its newest block (except its newest 16, which are always kept),
+	// are folded into the low watermarks. Folding
+	// never forgets a refusal; it only turns an exact repeat or a
+	// gap-filling message that old into a refusal. Memory and file size grow
+	// linearly with it (a little over 1 KiB per key at the default).
+	HistoryEpochs uint64
+	// SlotsPerEpoch converts HistoryEpochs to slots for block history (32 on
+	// mainnet and its test networks).
+	SlotsPerEpoch uint64
+	// LockTimeout bounds the wait for the file lock when another process
+	// holds the database; Open then fails with ErrInUse instead of hanging.
+	LockTimeout time.Duration
+	// CheckpointInterval is how often Run looks at the journal to decide
+	// whether to fold it into per-key snapshots.
+	CheckpointInterval time.Duration
+	// UnsafeNoSync skips fsync on commit. A power cut can then lose records
+	// of messages already signed, so it exists only for benchmarks and
+	// tests; never set it on a signer.
+	UnsafeNoSync bool
+}
+
+// DefaultConfig returns the configuration a signer should run with.
+func DefaultConfig() Config {
+	return Config{
+		HistoryEpochs:      16,
+		SlotsPerEpoch:      32,
+		LockTimeout:        time.Second,
+		CheckpointInterval: 30 * time.Second,
+	}
+}
+
+// Validate reports the first field that is out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.HistoryEpochs == 0:
+		return fmt.Errorf("protect: Config.HistoryEpochs is 0; want at least 1")
+	case c.SlotsPerEpoch == 0:
+		return fmt.Errorf("protect: Config.SlotsPerEpoch is 0; want at least 1")
+	case c.LockTimeout <= 0:
+		return fmt.Errorf("protect: Config.LockTimeout is %v; want a positive duration (zero would wait for the lock forever)", c.LockTimeout)
+	case c.CheckpointInterval <= 0:
+		return fmt.Errorf("protect: Config.CheckpointInterval is %v; want a positive duration", c.CheckpointInterval)
+	}
+	return nil
+}
+
+// horizon is the pruning distance for attestations (epochs) and blocks
+// (slots). The block distance saturates instead of wrapping, so an absurdly
+// large HistoryEpochs means "keep everything" rather than "keep nothing".
+type horizon struct {
+	epochs, slots uint64
+}
+
+func (c Config) horizon() horizon {
+	hi, lo := bits.Mul64(c.HistoryEpochs, c.SlotsPerEpoch)
+	if hi != 0 {
+		lo = ^uint64(0)
+	}
+	return horizon{epochs: c.HistoryEpochs, slots: lo}
+}

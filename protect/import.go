@@ -1,0 +1,173 @@
+package protect
+
+import (
+	"context"
+	"fmt"
+)
+
+// ImportResult says what an import did for one validator.
+type ImportResult struct {
+	// Key is the validator.
+	Key PublicKey
+	// New is set when the key was not registered before; it is now, and
+	// enabled.
+	New bool
+	// Blocks and Attestations count the records the file held for the key.
+	Blocks, Attestations int
+	// Conflicts counts records the database would have refused to sign as
+	// new messages at that point of the import: slashable with respect to
+	// the file itself or to what the database already held. They are kept
+	// anyway, so they refuse everything they conflict with; a non-zero count
+	// means the file's source signed something it should not have, or the
+	// same history was imported twice without signing roots.
+	Conflicts int
+}
+
+// Import merges an EIP-3076 document into the database in one durable
+// commit. Merging only ever adds refusals: every record is kept (records
+// with the same slot, or source and target, but different or missing roots
+// merge into one that matches nothing), and each watermark rises to the
+// file's minimum for that key if that is higher (EIP-3076 conditions 3 to
+// 5), never falls. A document for another network fails with
+// [ErrWrongNetwork] and changes nothing. Keys new to the database are
+// registered and enabled; disabled keys stay disabled.
+//
+// Results come one per distinct key, in order of first appearance.
+func (db *DB) Import(ctx context.Context, ic *Interchange) ([]ImportResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if ic.GenesisValidatorsRoot != db.gvr {
+		return nil, fmt.Errorf("%w: interchange for %v, database for %v", ErrWrongNetwork, ic.GenesisValidatorsRoot, db.gvr)
+	}
+	groups := groupByKey(ic)
+
+	if err := db.lockUsable(); err != nil {
+		return nil, err
+	}
+	b := db.open
+	results := make([]ImportResult, len(groups))
+	for i, g := range groups {
+		results[i] = db.importKeyLocked(b, g)
+	}
+	db.mu.Unlock()
+	if err := db.wait(ctx, b); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// keyImport is everything one document says about one key.
+type keyImport struct {
+	key    PublicKey
+	blocks []SignedBlock
+	atts   []SignedAttestation
+}
+
+func groupByKey(ic *Interchange) []*keyImport {
+	var groups []*keyImport
+	at := make(map[PublicKey]*keyImport, len(ic.Data))
+	for _, v := range ic.Data {
+		g := at[v.PublicKey]
+		if g == nil {
+			g = &keyImport{key: v.PublicKey}
+			at[v.PublicKey] = g
+			groups = append(groups, g)
+		}
+		g.blocks = append(g.blocks, v.SignedBlocks...)
+		g.atts = append(g.atts, v.SignedAttestations...)
+	}
+	return groups
+}
+
+// fileFloors are the watermarks EIP-3076 derives from one document: the
+// minimum slot, source and target it holds for the key.
+func (g *keyImport) fileFloors() floors {
+	var f floors
+	for i, b := range g.blocks {
+		if i == 0 || b.Slot < f.block {
+			f.block = b.Slot
+		}
+		f.blockSet = true
+	}
+	for i, a := range g.atts {
+		if i == 0 || a.SourceEpoch < f.source {
+			f.source = a.SourceEpoch
+		}
+		if i == 0 || a.TargetEpoch < f.target {
+			f.target = a.TargetEpoch
+		}
+		f.targetSet = true
+	}
+	return f
+}
+
+// importKeyLocked counts conflicts on a copy of the key's state, then
+// queues the operations and applies them exactly as replay will.
+func (db *DB) importKeyLocked(b *batch, g *keyImport) ImportResult {
+	res := ImportResult{Key: g.key, Blocks: len(g.blocks), Attestations: len(g.atts)}
+	cur := db.keys[g.key]
+	var sim *keyState
+	if cur == nil {
+		res.New = true
+		sim = &keyState{key: g.key}
+	} else {
+		sim = cur.clone()
+	}
+	// Records are checked before the file's watermarks apply, as if each
+	// were being signed now: a record below the file's own minimum is not a
+	// conflict, one below the database's is.
+	for _, r := range g.blocks {
+		if _, err := sim.checkBlock(Block{Slot: r.Slot, SigningRoot: r.SigningRoot}, r.HasSigningRoot); err != nil {
+			res.Conflicts++
+		}
+		sim.addBlock(r.Slot, r.SigningRoot, r.HasSigningRoot)
+	}
+	for _, r := range g.atts {
+		a := Attestation{Source: r.SourceEpoch, Target: r.TargetEpoch, SigningRoot: r.SigningRoot}
+		if _, err := sim.checkAttestation(a, r.HasSigningRoot); err != nil {
+			res.Conflicts++
+		}
+		sim.addAttestation(r.SourceEpoch, r.TargetEpoch, r.SigningRoot, r.HasSigningRoot, db.h)
+	}
+
+	var o op
+	apply := func() {
+		b.reserve()
+		switch o.kind {
+		case opRegister:
+			b.buf = appendKeyOp(b.buf, opRegister, o.key)
+		case opBlock:
+			b.buf = appendBlockOp(b.buf, o.key, o.a, o.root, o.known)
+		case opAttestation:
+			b.buf = appendAttestationOp(b.buf, o.key, o.a, o.b, o.root, o.known)
+		case opFloors:
+			b.buf = appendFloorsOp(b.buf, o.key, o.floors)
+		}
+		// Cannot fail: the key is registered first and the kinds are known.
+		_ = db.applyLocked(&o)
+	}
+	if res.New {
+		o = op{kind: opRegister, key: g.key}
+		apply()
+	}
+	for _, r := range g.blocks {
+		o = op{kind: opBlock, key: g.key, a: r.Slot, known: r.HasSigningRoot}
+		if r.HasSigningRoot {
+			o.root = r.SigningRoot
+		}
+		apply()
+	}
+	for _, r := range g.atts {
+		o = op{kind: opAttestation, key: g.key, a: r.SourceEpoch, b: r.TargetEpoch, known: r.HasSigningRoot}
+		if r.HasSigningRoot {
+			o.root = r.SigningRoot
+		}
+		apply()
+	}
+	if f := g.fileFloors(); f.blockSet || f.targetSet {
+		o = op{kind: opFloors, key: g.key, floors: f}
+		apply()
+	}
+	return res
+}
