@@ -1,24 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rampart-signer/rampart/hsm/softhsm"
-	"github.com/rampart-signer/rampart/internal/cli"
 )
 
 // run runs rampartctl with args and returns its exit status and output.
-func run(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := cli.Run(t.Context(), "rampartctl", root(), args, &cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
-	return code, stdout.String(), stderr.String()
-}
-
 func objectURI(tok *softhsm.Token, object string) string { return tok.ObjectURI(object).Encode() }
 
 func TestHSMInitAndStatusEndToEnd(t *testing.T) {

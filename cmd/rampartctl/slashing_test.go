@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/protect"
 )
 
@@ -34,13 +32,6 @@ func vectorFile(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return c.Steps[0].Interchange
-}
-
-func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	code = cli.Run(context.Background(), "rampartctl", root(), args, &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
-	return code, out.String(), errOut.String()
 }
 
 func TestSlashingImportExport(t *testing.T) {
