@@ -16,10 +16,12 @@ func main() {
 // root is the command tree. Each group lives in its own file.
 func root() *cli.Command {
 	return &cli.Command{
-		Name:        "rampartctl",
-		Summary:     "Operate a Rampart threshold signing cluster.",
+		Name:    "rampartctl",
+		Summary: "Operate a Rampart threshold signing cluster.",
 		Subcommands: []*cli.Command{
 			// Command groups are added here, one file each.
+			demoCommand(),
+			networkCommand(),
 		},
 	}
 }
