@@ -12,7 +12,7 @@ import (
 )
 
 // phase0Fork returns the consensus Fork container of a scheduled fork.
-func phase0Fork(t *testing.T, n *network.Network, name spec.DataVersion) phase0.Fork {
+func phase0Fork(t testing.TB, n *network.Network, name spec.DataVersion) phase0.Fork {
 	t.Helper()
 	f, ok := n.Fork(name)
 	if !ok {

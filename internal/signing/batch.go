@@ -25,11 +25,7 @@ type Batch struct {
 // batchable ([Type.Batchable]). Errors name the field, for instance
 // "identifiers[2]" or "signing_request.attestation.slot".
 func ParseBatch(data []byte) (*Batch, error) {
-	v, err := parseJSON(data)
-	if err != nil {
-		return nil, err
-	}
-	o, err := v.object("")
+	o, err := parseObject(data)
 	if err != nil {
 		return nil, err
 	}

@@ -46,11 +46,7 @@ const (
 // Sizes that depend on the network's preset (sync committee and committee
 // bit fields) are checked against the network by the methods that need it.
 func ParseRequest(data []byte) (*Request, error) {
-	v, err := parseJSON(data)
-	if err != nil {
-		return nil, err
-	}
-	o, err := v.object("")
+	o, err := parseObject(data)
 	if err != nil {
 		return nil, err
 	}

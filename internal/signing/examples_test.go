@@ -90,7 +90,20 @@ func parseExample(t *testing.T, e specexamples.Example) *signing.Request {
 // Bitvector[64]}, selection_proof}.
 func electraAggregateRoot(t *testing.T, value map[string]any) phase0.Root {
 	fi := value["fork_info"].(map[string]any)
-	data := value["aggregate_and_proof"].(map[string]any)["data"].(map[string]any)
+	committeeBits := func(agg map[string]any) []chunk { return []chunk{merkleize(pack(raw(t, agg["committee_bits"])), 1)} }
+	object := aggregateAndProofRoot(t, value["aggregate_and_proof"].(map[string]any)["data"].(map[string]any), 2048*64, committeeBits)
+
+	fork := fi["fork"].(map[string]any)
+	var version [4]byte
+	copy(version[:], raw(t, fork["current_version"]))
+	domain := domainOf([4]byte{0x06}, version, rootOf(t, fi["genesis_validators_root"]))
+	return signingRootOf(object, domain)
+}
+
+// aggregateAndProofRoot hashes an AggregateAndProof from its raw JSON:
+// {aggregator_index, aggregate: {aggregation_bits (limit maxBits), data,
+// signature, extra fields...}, selection_proof}.
+func aggregateAndProofRoot(t *testing.T, data map[string]any, maxBits int, extra func(map[string]any) []chunk) chunk {
 	agg := data["aggregate"].(map[string]any)
 	att := agg["data"].(map[string]any)
 	checkpoint := func(c map[string]any) chunk {
@@ -99,16 +112,11 @@ func electraAggregateRoot(t *testing.T, value map[string]any) phase0.Root {
 	attData := container(uint64Chunk(num(t, att["slot"])), uint64Chunk(num(t, att["index"])),
 		rootOf(t, att["beacon_block_root"]), checkpoint(att["source"].(map[string]any)),
 		checkpoint(att["target"].(map[string]any)))
-	committeeBits := raw(t, agg["committee_bits"])
-	aggregate := container(bitlistRoot(raw(t, agg["aggregation_bits"]), 2048*64), attData,
-		bytesRoot(raw(t, agg["signature"])), merkleize(pack(committeeBits), 1))
-	object := container(uint64Chunk(num(t, data["aggregator_index"])), aggregate, bytesRoot(raw(t, data["selection_proof"])))
-
-	fork := fi["fork"].(map[string]any)
-	var version [4]byte
-	copy(version[:], raw(t, fork["current_version"]))
-	domain := domainOf([4]byte{0x06}, version, rootOf(t, fi["genesis_validators_root"]))
-	return signingRootOf(object, domain)
+	fields := []chunk{bitlistRoot(raw(t, agg["aggregation_bits"]), maxBits), attData, bytesRoot(raw(t, agg["signature"]))}
+	if extra != nil {
+		fields = append(fields, extra(agg)...)
+	}
+	return container(uint64Chunk(num(t, data["aggregator_index"])), container(fields...), bytesRoot(raw(t, data["selection_proof"])))
 }
 
 func raw(t *testing.T, v any) []byte {
@@ -144,17 +152,7 @@ func TestIndependentHasherAgreesOnPhase0Aggregate(t *testing.T) {
 		if !strings.HasSuffix(e.Name, "AGGREGATE_AND_PROOF_V2 (DENEB)") {
 			continue
 		}
-		data := value(t, e)["aggregate_and_proof"].(map[string]any)["data"].(map[string]any)
-		agg := data["aggregate"].(map[string]any)
-		att := agg["data"].(map[string]any)
-		checkpoint := func(c map[string]any) chunk {
-			return container(uint64Chunk(num(t, c["epoch"])), rootOf(t, c["root"]))
-		}
-		attData := container(uint64Chunk(num(t, att["slot"])), uint64Chunk(num(t, att["index"])),
-			rootOf(t, att["beacon_block_root"]), checkpoint(att["source"].(map[string]any)),
-			checkpoint(att["target"].(map[string]any)))
-		aggregate := container(bitlistRoot(raw(t, agg["aggregation_bits"]), 2048), attData, bytesRoot(raw(t, agg["signature"])))
-		object := container(uint64Chunk(num(t, data["aggregator_index"])), aggregate, bytesRoot(raw(t, data["selection_proof"])))
+		object := aggregateAndProofRoot(t, value(t, e)["aggregate_and_proof"].(map[string]any)["data"].(map[string]any), 2048, nil)
 		domain := domainOf([4]byte{0x06}, [4]byte{0, 0, 0, 1}, exampleGVR)
 		if got, want := signingRootOf(object, domain), e.SigningRoot; got != want {
 			t.Fatalf("independent hasher gives %#x, the (right) example says %#x", got, want)

@@ -16,12 +16,7 @@ import (
 
 // specDir is the Remote Signing API specification the tests read:
 // $REMOTE_SIGNING_API_DIR, or the shared copy beside the repository.
-func specDir() string {
-	if dir := os.Getenv("REMOTE_SIGNING_API_DIR"); dir != "" {
-		return dir
-	}
-	return filepath.Join("..", "..", "..", "shared", "spec", "remote-signing-api")
-}
+func specDir() string { return specexamples.Dir(filepath.Join("..", "..")) }
 
 // loadExamples returns every request example of the specification.
 func loadExamples(t testing.TB) []specexamples.Example {

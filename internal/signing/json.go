@@ -68,6 +68,15 @@ func parseJSON(data []byte) (*jvalue, error) {
 	return v, nil
 }
 
+// parseObject parses a request body, which must be a JSON object.
+func parseObject(data []byte) (*object, error) {
+	v, err := parseJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	return v.object("")
+}
+
 func parseValue(dec *json.Decoder, path string, depth int) (*jvalue, error) {
 	if depth > maxDepth {
 		return nil, &FieldError{Field: path, Reason: fmt.Sprintf("nested deeper than %d levels", maxDepth)}

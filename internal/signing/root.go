@@ -178,6 +178,12 @@ func (r *Request) signingRoot(n *network.Network) (phase0.Root, phase0.Domain, e
 	if err := r.checkPreset(n.Preset()); err != nil {
 		return phase0.Root{}, phase0.Domain{}, err
 	}
+	return r.computeRoot(n)
+}
+
+// computeRoot computes the signing root of a validated request whose
+// preset-dependent sizes fit n.
+func (r *Request) computeRoot(n *network.Network) (phase0.Root, phase0.Domain, error) {
 	domain := r.domain(n)
 	object, err := r.objectRoot(n.Preset())
 	if err != nil {

@@ -54,7 +54,7 @@ func (r *Request) Verify(n *network.Network) (*Signable, error) {
 	if err := r.Check(n); err != nil {
 		return nil, err
 	}
-	root, domain, err := r.signingRoot(n)
+	root, domain, err := r.computeRoot(n)
 	if err != nil {
 		return nil, err
 	}

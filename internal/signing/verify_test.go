@@ -261,3 +261,38 @@ func TestMinimalPresetElectraAggregateMatchesIndependentHash(t *testing.T) {
 		t.Fatalf("committee bit 4 on minimal: %v", err)
 	}
 }
+
+// Attack: a client asks for a GENERIC signature over a block's root in the
+// proposer domain, which is a block signature that slashing protection
+// never saw. The root is identical to BLOCK_V2's, so only the signer's
+// policy stops it; IsSlashableDomain is what that policy tests.
+func TestAttackGenericSmugglesABlockProposal(t *testing.T) {
+	mainnet := network.Mainnet()
+	block, err := signing.ParseRequest(encode(t, blockV2Request("FULU", "13440000", fuluInfo)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposal, err := block.Verify(mainnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headerRoot, err := block.Block.Header.HashTreeRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	smuggled := obj{"type": "GENERIC", "signing_data": obj{"object_root": hx(headerRoot[:]), "domain": hx(proposal.Domain[:])}}
+	req, err := signing.ParseRequest(encode(t, smuggled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := req.Verify(mainnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.SigningRoot != proposal.SigningRoot {
+		t.Fatalf("GENERIC root %#x differs from the block's %#x", s.SigningRoot, proposal.SigningRoot)
+	}
+	if !signing.IsSlashableDomain(s.DomainType()) || s.Proposal != nil {
+		t.Fatal("the smuggled proposal is not flagged as slashable")
+	}
+}

@@ -12,7 +12,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"unicode"
@@ -32,6 +34,17 @@ func Embedded() fs.FS {
 		panic("specexamples: embedded copy missing: " + err.Error())
 	}
 	return sub
+}
+
+// Dir returns the directory of the shared specification:
+// $REMOTE_SIGNING_API_DIR when set, else ../shared/spec/remote-signing-api
+// beside the repository, reached from a test's package directory through
+// toRepo (the relative path to the repository root, such as "../..").
+func Dir(toRepo string) string {
+	if dir := os.Getenv("REMOTE_SIGNING_API_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join(toRepo, "..", "shared", "spec", "remote-signing-api")
 }
 
 // Files are the specification files that hold request examples, relative to

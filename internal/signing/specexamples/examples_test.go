@@ -10,14 +10,8 @@ import (
 	"github.com/rampart-signer/rampart/internal/signing/specexamples"
 )
 
-// specDir is the shared specification: $REMOTE_SIGNING_API_DIR or the
-// checkout beside the repository.
-func specDir() string {
-	if dir := os.Getenv("REMOTE_SIGNING_API_DIR"); dir != "" {
-		return dir
-	}
-	return filepath.Join("..", "..", "..", "..", "shared", "spec", "remote-signing-api")
-}
+// specDir is the shared specification.
+func specDir() string { return specexamples.Dir(filepath.Join("..", "..", "..")) }
 
 // The embedded copy is byte-identical to the shared specification, so the
 // demo shows what the tests check.
