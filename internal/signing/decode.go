@@ -37,6 +37,9 @@ const (
 //   - duplicate keys anywhere, and members the specification does not define
 //     inside the signed objects, are refused;
 //   - a member that carries another type's payload is refused;
+//   - the deprecated AGGREGATE_AND_PROOF may hold an electra aggregate
+//     (with committee_bits), which Lighthouse and Teku send under it from
+//     Electra on; the network check then requires an Electra or Fulu slot;
 //   - GENERIC requests, whose schema forbids extra members, are refused with
 //     any; other types tolerate unknown top-level members (Nimbus sends
 //     "proofs" with BLOCK_V2) and drop them, since no signing input depends
@@ -124,8 +127,7 @@ func decodePayload(r *Request, o *object) error {
 		r.AggregationSlot = &a
 		err = decodeAll(o, []string{"slot"}, func() error { return decodeSlot(o, "slot", &a.Slot) })
 	case TypeAggregateAndProof:
-		r.AggregateAndProof = &AggregateAndProof{Version: spec.DataVersionPhase0}
-		r.AggregateAndProof.Phase0, err = decodeAggregateAndProof(o)
+		r.AggregateAndProof, err = decodeUnversionedAggregateAndProof(o)
 	case TypeAggregateAndProofV2:
 		r.AggregateAndProof, err = decodeVersionedAggregateAndProof(o)
 	case TypeAttestation:
@@ -355,6 +357,22 @@ func decodeVersion(o *object) (spec.DataVersion, error) {
 		}
 	}
 	return 0, o.errorf("version", "unknown version %q (want PHASE0 to FULU)", clip(s))
+}
+
+// decodeUnversionedAggregateAndProof decodes the payload of the deprecated
+// AGGREGATE_AND_PROOF: an electra aggregate when its attestation has
+// committee_bits (as Lighthouse and Teku send from Electra on), else a
+// phase0 one.
+func decodeUnversionedAggregateAndProof(o *object) (*AggregateAndProof, error) {
+	if agg, err := o.obj("aggregate"); err == nil && agg.has("committee_bits") {
+		a := &AggregateAndProof{Version: spec.DataVersionElectra}
+		a.Electra, err = decodeElectraAggregateAndProof(o)
+		return a, err
+	}
+	a := &AggregateAndProof{Version: spec.DataVersionPhase0}
+	var err error
+	a.Phase0, err = decodeAggregateAndProof(o)
+	return a, err
 }
 
 func decodeVersionedAggregateAndProof(o *object) (*AggregateAndProof, error) {

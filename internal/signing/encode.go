@@ -156,12 +156,14 @@ func (e *encoder) payload(r *Request) any {
 	case TypeAggregationSlot:
 		return ordered{{"slot", u64(r.AggregationSlot.Slot)}}
 	case TypeAggregateAndProof:
-		a := r.AggregateAndProof
-		if a.Version != spec.DataVersionPhase0 || a.Electra != nil {
-			e.fail(key, "AGGREGATE_AND_PROOF carries a phase0 aggregate; use AGGREGATE_AND_PROOF_V2")
-			return nil
+		switch a := r.AggregateAndProof; {
+		case a.Version == spec.DataVersionPhase0 && a.Electra == nil:
+			return e.aggregateAndProof(key, a.Phase0)
+		case a.Version == spec.DataVersionElectra && a.Phase0 == nil:
+			return e.electraAggregateAndProof(key, a.Electra)
 		}
-		return e.aggregateAndProof(key, a.Phase0)
+		e.fail(key, "AGGREGATE_AND_PROOF carries a phase0 aggregate (Version phase0) or an electra one (Version electra)")
+		return nil
 	case TypeAggregateAndProofV2:
 		return e.versionedAggregateAndProof(key, r.AggregateAndProof)
 	case TypeAttestation:

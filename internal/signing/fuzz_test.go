@@ -28,7 +28,8 @@ func seedRequests(t testing.TB) [][]byte {
 	for _, body := range []obj{
 		attestationRequest(), with(attestationRequest(), "fork_info.fork.epoch", "420000"),
 		blockV2Request("FULU", "13440000", fuluInfo), exitRequest("420000", fuluInfo),
-		aggregateV2("FULU", "0x0501"), aggregateV2("DENEB", "0x0501"), registration(), deposit("0x00000000"),
+		aggregateV2("FULU", "0x0501"), aggregateV2("DENEB", "0x0501"), unversionedAggregate("FULU", fuluInfo),
+		registration(), deposit("0x00000000"),
 		obj{"type": "BLOCK", "fork_info": clone(fuluInfo), "block": phase0Block("13440000")},
 		with(blockV2Request("FULU", "13440000", fuluInfo), "proofs", []any{}),
 	} {

@@ -179,6 +179,12 @@ type Deposit struct {
 
 // AggregateAndProof is a versioned aggregate and proof. PHASE0 to DENEB use
 // the phase0 container, ELECTRA and FULU the electra one.
+//
+// The deprecated AGGREGATE_AND_PROOF carries no version; its schema is the
+// phase0 container, but Lighthouse and Teku send their Electra aggregates
+// (with committee_bits) under it. Such a request decodes to the electra
+// container with Version electra, and otherwise to phase0; the network
+// check requires the container the network uses at the aggregate's slot.
 type AggregateAndProof struct {
 	Version spec.DataVersion
 	// Phase0 is set for versions phase0 to deneb.

@@ -79,9 +79,9 @@ func (r *Request) Verify(n *network.Network) (*Signable, error) {
 //     Capella fork, which Lodestar sends since the exit is signed over it
 //     (EIP-7044);
 //   - the version of a versioned block or aggregate is the fork the network
-//     is in at the message's slot, and the unversioned BLOCK and
-//     AGGREGATE_AND_PROOF are only used while their phase0-shaped objects
-//     are current;
+//     is in at the message's slot; the unversioned BLOCK is only accepted in
+//     phase0, and an unversioned AGGREGATE_AND_PROOF must hold the container
+//     (phase0 or electra) the network uses at that slot;
 //   - a DEPOSIT's genesis_fork_version, and a GENERIC domain's fork data,
 //     are the network's ([ErrForeignDomain]);
 //   - preset-dependent sizes match the network's preset.
@@ -123,31 +123,40 @@ func (r *Request) Check(n *network.Network) error {
 // one in effect at the message epoch.
 func (r *Request) checkVersion(n *network.Network, epoch phase0.Epoch) error {
 	current := n.ForkAtEpoch(epoch).Name
-	var version spec.DataVersion
-	var field string
 	switch r.Type {
 	case TypeBlock:
 		if current != spec.DataVersionPhase0 {
 			return fmt.Errorf("%w: block: a BLOCK request carries a phase0 block, but network %s is in %s at epoch %d; use BLOCK_V2",
 				ErrInvalidRequest, n.Name(), versionName(current), epoch)
 		}
-		return nil
+	case TypeBlockV2:
+		if v := r.Block.Version; v != current {
+			return fmt.Errorf("%w: beacon_block.version is %s, but network %s is in %s at epoch %d",
+				ErrInvalidRequest, versionName(v), n.Name(), versionName(current), epoch)
+		}
+	case TypeAggregateAndProofV2:
+		if v := r.AggregateAndProof.Version; v != current {
+			return fmt.Errorf("%w: aggregate_and_proof.version is %s, but network %s is in %s at epoch %d",
+				ErrInvalidRequest, versionName(v), n.Name(), versionName(current), epoch)
+		}
 	case TypeAggregateAndProof:
+		// No version on the wire: the container must be the one the network
+		// aggregates with at that epoch.
+		shape, want := "a phase0", "a phase0"
+		if r.AggregateAndProof.Electra != nil {
+			shape = "an electra"
+		}
 		if current >= spec.DataVersionElectra {
-			return fmt.Errorf("%w: aggregate_and_proof: an AGGREGATE_AND_PROOF request carries a phase0 aggregate, but network %s is in %s at epoch %d; use AGGREGATE_AND_PROOF_V2",
+			want = "an electra"
+		}
+		if current > spec.DataVersionFulu {
+			return fmt.Errorf("%w: aggregate_and_proof: network %s is in %s at epoch %d, whose aggregates this signer cannot sign",
 				ErrInvalidRequest, n.Name(), versionName(current), epoch)
 		}
-		return nil
-	case TypeBlockV2:
-		version, field = r.Block.Version, "beacon_block.version"
-	case TypeAggregateAndProofV2:
-		version, field = r.AggregateAndProof.Version, "aggregate_and_proof.version"
-	default:
-		return nil
-	}
-	if version != current {
-		return fmt.Errorf("%w: %s is %s, but network %s is in %s at epoch %d",
-			ErrInvalidRequest, field, versionName(version), n.Name(), versionName(current), epoch)
+		if shape != want {
+			return fmt.Errorf("%w: aggregate_and_proof: an AGGREGATE_AND_PROOF request carries %s aggregate, but network %s is in %s at epoch %d, which needs %s one",
+				ErrInvalidRequest, shape, n.Name(), versionName(current), epoch, want)
+		}
 	}
 	return nil
 }

@@ -69,9 +69,12 @@ func TestVerifyAgainstTheNetwork(t *testing.T) {
 		{name: "accepts a block of the fork in effect", n: mainnet, body: blockV2Request("FULU", "13440000", fuluInfo)},
 		{name: "refuses a phase0 BLOCK after Altair", n: mainnet, body: obj{"type": "BLOCK", "fork_info": clone(fuluInfo), "block": phase0Block("13440000")},
 			wantErr: signing.ErrInvalidRequest, wantMsg: "use BLOCK_V2"},
-		{name: "refuses AGGREGATE_AND_PROOF after Electra", n: mainnet,
-			body:    with(with(aggregateV2("DENEB", "0x01"), "type", "AGGREGATE_AND_PROOF"), "aggregate_and_proof", aggregateV2("DENEB", "0x01")["aggregate_and_proof"].(obj)["data"]),
-			wantErr: signing.ErrInvalidRequest, wantMsg: "use AGGREGATE_AND_PROOF_V2"},
+		{name: "refuses a phase0 AGGREGATE_AND_PROOF after Electra", n: mainnet, body: unversionedAggregate("DENEB", fuluInfo),
+			wantErr: signing.ErrInvalidRequest, wantMsg: "carries a phase0 aggregate, but network mainnet is in FULU at epoch 420000, which needs an electra one"},
+		{name: "accepts lighthouse's electra aggregate under AGGREGATE_AND_PROOF", n: mainnet, body: unversionedAggregate("FULU", fuluInfo)},
+		{name: "refuses an electra aggregate under AGGREGATE_AND_PROOF before Electra", n: mainnet,
+			body:    with(with(unversionedAggregate("FULU", forkInfo("0x03000000", "0x04000000", "269568", mainnetGVR)), "aggregate_and_proof.aggregate.data.slot", "9000000"), "aggregate_and_proof.aggregate.data.target.epoch", "281250"),
+			wantErr: signing.ErrInvalidRequest, wantMsg: "carries an electra aggregate, but network mainnet is in DENEB"},
 		{name: "accepts AGGREGATE_AND_PROOF_V2 of the fork in effect", n: mainnet, body: aggregateV2("FULU", "0x01")},
 		{name: "refuses AGGREGATE_AND_PROOF_V2 of a past fork", n: mainnet, body: aggregateV2("DENEB", "0x01"),
 			wantErr: signing.ErrInvalidRequest, wantMsg: "aggregate_and_proof.version is DENEB"},
@@ -111,6 +114,13 @@ func TestVerifyAgainstTheNetwork(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unversionedAggregate is AGGREGATE_AND_PROOF with the container of
+// version (phase0 before ELECTRA, electra from it), as Lighthouse sends it.
+func unversionedAggregate(version string, info obj) obj {
+	data := aggregateV2(version, "0x0501")["aggregate_and_proof"].(obj)["data"]
+	return obj{"type": "AGGREGATE_AND_PROOF", "fork_info": clone(info), "aggregate_and_proof": data}
 }
 
 func phase0Block(slot string) obj {
@@ -294,5 +304,25 @@ func TestAttackGenericSmugglesABlockProposal(t *testing.T) {
 	}
 	if !signing.IsSlashableDomain(s.DomainType()) || s.Proposal != nil {
 		t.Fatal("the smuggled proposal is not flagged as slashable")
+	}
+}
+
+// Lighthouse's AGGREGATE_AND_PROOF with an electra aggregate signs to the
+// same root as AGGREGATE_AND_PROOF_V2 version FULU with the same data.
+func TestUnversionedElectraAggregateSignsLikeV2(t *testing.T) {
+	roots := map[string]phase0.Root{}
+	for name, body := range map[string]obj{"v1": unversionedAggregate("FULU", fuluInfo), "v2": aggregateV2("FULU", "0x0501")} {
+		req, err := signing.ParseRequest(encode(t, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := req.Verify(network.Mainnet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots[name] = s.SigningRoot
+	}
+	if roots["v1"] != roots["v2"] {
+		t.Fatalf("AGGREGATE_AND_PROOF %#x, AGGREGATE_AND_PROOF_V2 %#x", roots["v1"], roots["v2"])
 	}
 }
