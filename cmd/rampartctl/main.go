@@ -23,6 +23,8 @@ func root() *cli.Command {
 			hsmCommand(),
 			tlsCommand(),
 			slashingCommand(),
+			demoCommand(),
+			networkCommand(),
 		},
 	}
 }

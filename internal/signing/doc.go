@@ -1,0 +1,32 @@
+// Package signing decodes the requests of the Ethereum Remote Signing API
+// (../shared/spec/remote-signing-api: every request type, the batch
+// request and the distributed profile) into go-eth2-client values, and
+// computes the domain and signing root of each exactly as the consensus
+// specifications define them.
+//
+// A signer handles a request body in three steps:
+//
+//	req, err := signing.ParseRequest(body)    // strict decoding
+//	s, err := req.Verify(net)                  // network check + signing root
+//	// policy, slashing protection (s.Proposal, s.Vote), then sign s.SigningRoot
+//
+// A coordinator forwards json.Marshal(req), the canonical re-encoding, so
+// every participant decodes exactly what it decoded.
+//
+// # Security
+//
+// The signer never signs a root it did not compute: [Request.Verify]
+// recomputes the signing root from the structured request and refuses a
+// different signingRoot ([ErrSigningRootMismatch]). It never signs for
+// another network or a fork that does not apply: fork_info must match the
+// network's schedule at the message epoch, a DEPOSIT's fork version and a
+// GENERIC domain must be the network's. Decoding is strict (missing or
+// malformed fields, duplicate keys, unknown members inside signed objects,
+// another type's payload: all refused with the field's path), so that a
+// coordinator and its participants cannot read one request two ways.
+// Unknown top-level members are tolerated because real validator clients
+// send some (Nimbus's "proofs"); they change nothing that is signed and are
+// dropped from the canonical form. Whether to sign GENERIC requests in the
+// proposer or attester domain is the signer's policy; [IsSlashableDomain]
+// tells them apart.
+package signing

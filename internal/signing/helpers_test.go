@@ -1,0 +1,76 @@
+package signing_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+
+	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/signing/specexamples"
+)
+
+// specDir is the Remote Signing API specification the tests read:
+// $REMOTE_SIGNING_API_DIR, or the shared copy beside the repository.
+func specDir() string { return specexamples.Dir(filepath.Join("..", "..")) }
+
+// loadExamples returns every request example of the specification.
+func loadExamples(t testing.TB) []specexamples.Example {
+	t.Helper()
+	examples, err := specexamples.Load(os.DirFS(specDir()))
+	if err != nil {
+		t.Fatalf("reading the specification (set REMOTE_SIGNING_API_DIR): %v", err)
+	}
+	return examples
+}
+
+// value decodes an example's JSON into a generic value.
+func value(t testing.TB, e specexamples.Example) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(e.JSON, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// exampleGVR is the genesis validators root every example's fork_info
+// names.
+var exampleGVR = mustRoot("0x04700007fabc8282644aed6d1c7c9e21d38a03a0c4ba193f3afe428824b3a673")
+
+// exampleNetwork is a test network like the one the examples were made on:
+// genesis fork version 0x00000001 (the minimal config's) and the examples'
+// genesis validators root. Only VALIDATOR_REGISTRATION, exits after Deneb
+// and the preset depend on it; every other root comes from fork_info.
+func exampleNetwork(t testing.TB, preset string) *network.Network {
+	t.Helper()
+	n, err := network.ParseConfig([]byte(fmt.Sprintf("PRESET_BASE: %s\nCONFIG_NAME: examples-%s\nGENESIS_FORK_VERSION: 0x00000001\nSECONDS_PER_SLOT: 6\n", preset, preset)), exampleGVR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func mustRoot(s string) phase0.Root {
+	var r phase0.Root
+	if err := hexInto(r[:], s); err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func hexInto(dst []byte, s string) error {
+	var b []byte
+	if _, err := fmt.Sscanf(strings.TrimPrefix(s, "0x"), "%x", &b); err != nil {
+		return err
+	}
+	if len(b) != len(dst) {
+		return fmt.Errorf("%q has %d bytes, want %d", s, len(b), len(dst))
+	}
+	copy(dst, b)
+	return nil
+}
