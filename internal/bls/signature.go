@@ -97,7 +97,7 @@ func BatchVerify(keys []*PublicKey, msgs [][32]byte, sigs []*Signature) bool {
 	for i, s := range sigs {
 		sv[i] = s.v
 	}
-	return herumi.MultiVerify(sv, publicKeyValues(keys), concatMessages(msgs))
+	return multiVerify(sv, publicKeyValues(keys), concatMessages(msgs))
 }
 
 // SignatureLinearCombination returns sum(scalars[i]·sigs[i]) in G2: Lagrange
