@@ -175,6 +175,18 @@ func (l layout) parseCommitments(r *reader) (*commitments, error) {
 	return c, r.end("commitments")
 }
 
+func appendCommitments(b []byte, c *commitments) []byte {
+	for v := range c.coeffs {
+		for _, pk := range c.coeffs[v] {
+			x := pk.Bytes()
+			b = append(b, x[:]...)
+		}
+		s := c.pops[v].Bytes()
+		b = append(b, s[:]...)
+	}
+	return b
+}
+
 // shares is a dealer's private message to one recipient: f_v(recipient)
 // for every validator v.
 type shares struct {

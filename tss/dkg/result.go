@@ -70,9 +70,10 @@ const (
 	// EvidenceInvalidJustification: the share the dealer revealed does not
 	// match its commitments either (disqualifies).
 	EvidenceInvalidJustification
-	// EvidenceFalseComplaint: the dealer answered the Reporter's complaint
-	// with a valid share; the complaint was unfounded.
-	EvidenceFalseComplaint
+	// EvidenceAnsweredComplaint: the dealer answered the Reporter's
+	// complaint with a valid share: either the share first sent was bad and
+	// the dealer corrected it publicly, or the complaint was unfounded.
+	EvidenceAnsweredComplaint
 )
 
 // String names the kind.
@@ -90,7 +91,7 @@ func (k EvidenceKind) String() string {
 		return "complaint not answered"
 	case EvidenceInvalidJustification:
 		return "revealed share does not match commitments"
-	case EvidenceFalseComplaint:
+	case EvidenceAnsweredComplaint:
 		return "complaint answered with a valid share"
 	}
 	return fmt.Sprintf("evidence(%d)", uint8(k))

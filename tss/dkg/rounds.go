@@ -56,14 +56,14 @@ func (p *Participant) finishEcho() (*Message, error) {
 	n := p.l.n
 	p.disqualified = make([]*Evidence, n)
 	for d := range n {
+		if v := p.popFailure[d]; v >= 0 {
+			p.disqualify(d, EvidenceInvalidProof, p.self, v)
+		}
 		for k, e := range p.echoes {
 			if e.hashes[d] != p.commHash[d] {
 				p.disqualify(d, EvidenceEquivocation, p.l.ids[k], -1)
 				break
 			}
-		}
-		if v := p.popFailure[d]; v >= 0 {
-			p.disqualify(d, EvidenceInvalidProof, p.self, v)
 		}
 	}
 	j := &justification{}
@@ -116,7 +116,7 @@ func (p *Participant) finishJustify() (*Message, error) {
 			if !answered {
 				continue
 			}
-			p.evidence = append(p.evidence, Evidence{Against: complainer, Kind: EvidenceFalseComplaint, Reporter: c.dealer, Validator: int(c.validators[0])})
+			p.evidence = append(p.evidence, Evidence{Against: complainer, Kind: EvidenceAnsweredComplaint, Reporter: c.dealer, Validator: int(c.validators[0])})
 			if k == p.me {
 				for _, v := range c.validators {
 					s, _ := p.justs[d].share(complainer, v)

@@ -154,6 +154,9 @@ func Resume(s []byte, rand io.Reader) (*Participant, error) {
 		}
 	}
 	nc := int(r.u16("snapshot conflict count"))
+	if r.err == nil && nc > MaxParticipants {
+		r.fail("snapshot claims %d conflicts, at most %d", nc, MaxParticipants)
+	}
 	for i := 0; i < nc && r.err == nil; i++ {
 		id := tss.ID(r.u64("snapshot conflict sender"))
 		if _, ok := p.l.index[id]; r.err == nil && (!ok || id == self) {
@@ -164,6 +167,9 @@ func Resume(s []byte, rand io.Reader) (*Participant, error) {
 	nm := int(r.u32("snapshot message count"))
 	if r.err == nil && nm > maxSnapshotMessages {
 		r.fail("snapshot claims %d messages, at most %d", nm, maxSnapshotMessages)
+	}
+	if r.err != nil {
+		return nil, r.err
 	}
 	msgs := make([][]byte, 0, nm)
 	for i := 0; i < nm && r.err == nil; i++ {
@@ -176,11 +182,7 @@ func Resume(s []byte, rand io.Reader) (*Participant, error) {
 		if nm != 0 {
 			return nil, fmt.Errorf("%w: aborted snapshot holds messages", ErrMalformed)
 		}
-		err := fmt.Errorf("%w: %s", ErrAborted, reason)
-		if c, ok := causes[cause]; ok {
-			err = fmt.Errorf("%w: %w: %s", ErrAborted, c, reason)
-		}
-		p.phase, p.abort = PhaseAborted, err
+		p.phase, p.abort = PhaseAborted, &abortError{msg: reason, cause: causes[cause]}
 		return p, nil
 	}
 	if err := p.restoreDealing(msgs); err != nil {
@@ -246,4 +248,17 @@ func (p *Participant) restoreDealing(msgs [][]byte) error {
 		dealt[i] = s.values
 	}
 	return p.setDealing(slices.Clone(msgs[0]), nil, dealt)
+}
+
+// abortError is a restored abort: the original message, matching
+// ErrAborted and the original cause with errors.Is.
+type abortError struct {
+	msg   string
+	cause error
+}
+
+func (e *abortError) Error() string { return e.msg }
+
+func (e *abortError) Is(target error) bool {
+	return target == ErrAborted || (e.cause != nil && target == e.cause)
 }
