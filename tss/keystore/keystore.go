@@ -312,7 +312,9 @@ func (k *Keystore) MarshalJSON() ([]byte, error) {
 		}{
 			KDF:      module{Function: k.KDF.Function, Params: params, Message: ""},
 			Checksum: module{Function: "sha256", Params: struct{}{}, Message: hex.EncodeToString(k.checksum[:])},
-			Cipher:   module{Function: "aes-128-ctr", Params: struct{ IV string `json:"iv"` }{hex.EncodeToString(k.iv[:])}, Message: hex.EncodeToString(k.cipher[:])},
+			Cipher: module{Function: "aes-128-ctr", Params: struct {
+				IV string `json:"iv"`
+			}{hex.EncodeToString(k.iv[:])}, Message: hex.EncodeToString(k.cipher[:])},
 		},
 		Description: k.Description,
 		Pubkey:      hex.EncodeToString(pub[:]),
