@@ -262,30 +262,52 @@ func hexField(raw json.RawMessage, field string, min, max int) ([]byte, error) {
 	return b, nil
 }
 
-// MarshalJSON encodes the keystore in the EIP's layout, hex in lower case.
-func (k *Keystore) MarshalJSON() ([]byte, error) {
-	type module struct {
+// The EIP's layout, in its field order, for MarshalJSON.
+type (
+	jsonModule struct {
 		Function string `json:"function"`
 		Params   any    `json:"params"`
 		Message  string `json:"message"`
 	}
+	jsonCrypto struct {
+		KDF      jsonModule `json:"kdf"`
+		Checksum jsonModule `json:"checksum"`
+		Cipher   jsonModule `json:"cipher"`
+	}
+	jsonKeystore struct {
+		Crypto      jsonCrypto `json:"crypto"`
+		Description string     `json:"description,omitempty"`
+		Pubkey      string     `json:"pubkey"`
+		Path        string     `json:"path"`
+		UUID        string     `json:"uuid"`
+		Version     int        `json:"version"`
+	}
+	scryptParams struct {
+		DKLen int    `json:"dklen"`
+		N     int    `json:"n"`
+		P     int    `json:"p"`
+		R     int    `json:"r"`
+		Salt  string `json:"salt"`
+	}
+	pbkdf2Params struct {
+		DKLen int    `json:"dklen"`
+		C     int    `json:"c"`
+		PRF   string `json:"prf"`
+		Salt  string `json:"salt"`
+	}
+	cipherParams struct {
+		IV string `json:"iv"`
+	}
+)
+
+// MarshalJSON encodes the keystore in the EIP's layout, hex in lower case.
+func (k *Keystore) MarshalJSON() ([]byte, error) {
 	var params any
 	switch k.KDF.Function {
 	case Scrypt:
-		params = struct {
-			DKLen int    `json:"dklen"`
-			N     int    `json:"n"`
-			P     int    `json:"p"`
-			R     int    `json:"r"`
-			Salt  string `json:"salt"`
-		}{32, k.KDF.N, k.KDF.P, k.KDF.R, hex.EncodeToString(k.salt)}
+		params = scryptParams{DKLen: 32, N: k.KDF.N, P: k.KDF.P, R: k.KDF.R, Salt: hex.EncodeToString(k.salt)}
 	case PBKDF2:
-		params = struct {
-			DKLen int    `json:"dklen"`
-			C     int    `json:"c"`
-			PRF   string `json:"prf"`
-			Salt  string `json:"salt"`
-		}{32, k.KDF.C, "hmac-sha256", hex.EncodeToString(k.salt)}
+		params = pbkdf2Params{DKLen: 32, C: k.KDF.C, PRF: "hmac-sha256", Salt: hex.EncodeToString(k.salt)}
 	default:
 		return nil, fmt.Errorf("%w: kdf %q", ErrUnsupported, k.KDF.Function)
 	}
@@ -293,28 +315,11 @@ func (k *Keystore) MarshalJSON() ([]byte, error) {
 		return nil, fmt.Errorf("%w: no public key", ErrMalformed)
 	}
 	pub := k.PublicKey.Bytes()
-	return json.MarshalIndent(struct {
-		Crypto struct {
-			KDF      module `json:"kdf"`
-			Checksum module `json:"checksum"`
-			Cipher   module `json:"cipher"`
-		} `json:"crypto"`
-		Description string `json:"description,omitempty"`
-		Pubkey      string `json:"pubkey"`
-		Path        string `json:"path"`
-		UUID        string `json:"uuid"`
-		Version     int    `json:"version"`
-	}{
-		Crypto: struct {
-			KDF      module `json:"kdf"`
-			Checksum module `json:"checksum"`
-			Cipher   module `json:"cipher"`
-		}{
-			KDF:      module{Function: k.KDF.Function, Params: params, Message: ""},
-			Checksum: module{Function: "sha256", Params: struct{}{}, Message: hex.EncodeToString(k.checksum[:])},
-			Cipher: module{Function: "aes-128-ctr", Params: struct {
-				IV string `json:"iv"`
-			}{hex.EncodeToString(k.iv[:])}, Message: hex.EncodeToString(k.cipher[:])},
+	return json.MarshalIndent(jsonKeystore{
+		Crypto: jsonCrypto{
+			KDF:      jsonModule{Function: k.KDF.Function, Params: params},
+			Checksum: jsonModule{Function: "sha256", Params: struct{}{}, Message: hex.EncodeToString(k.checksum[:])},
+			Cipher:   jsonModule{Function: "aes-128-ctr", Params: cipherParams{IV: hex.EncodeToString(k.iv[:])}, Message: hex.EncodeToString(k.cipher[:])},
 		},
 		Description: k.Description,
 		Pubkey:      hex.EncodeToString(pub[:]),
