@@ -61,8 +61,14 @@ func RecoverBatch(reqs []Request) []Outcome {
 		var next []*job
 		for _, j := range filter(pending, failed) {
 			if round > 0 && !j.checkUsed() {
-				// Every partial it used is valid, yet the signature is
-				// not: the component keys do not fit the composite key.
+				// Every partial it used is valid. Bisection may have
+				// counted it as failed with a failing neighbour, so check
+				// it alone before concluding that the component keys do
+				// not fit the composite key.
+				if j.cand != nil && j.req.Composite.Verify(j.req.Root, j.cand) {
+					out[j.index].Result = j.result()
+					continue
+				}
 				out[j.index].Err = fmt.Errorf("%w: valid partials of participants %s do not recover a signature under the composite key",
 					ErrInconsistentKeys, joinIDs(j.usedIDs()))
 				continue

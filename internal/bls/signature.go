@@ -93,11 +93,7 @@ func BatchVerify(keys []*PublicKey, msgs [][32]byte, sigs []*Signature) bool {
 	if n == 0 || len(msgs) != n || len(sigs) != n {
 		return false
 	}
-	sv := make([]herumi.Sign, n)
-	for i, s := range sigs {
-		sv[i] = s.v
-	}
-	return multiVerify(sv, publicKeyValues(keys), concatMessages(msgs))
+	return batchVerify(keys, msgs, sigs)
 }
 
 // SignatureLinearCombination returns sum(scalars[i]·sigs[i]) in G2: Lagrange

@@ -10,9 +10,10 @@ import (
 )
 
 // TestBatchVerifyChecksEveryItem is the regression test for herumi
-// MultiVerify's work split, which skipped the items after the first
-// 16·(n/16) when 16 <= n < 16·NumCPU: an invalid signature placed there
-// was accepted. Batch sizes around both boundaries must refuse an invalid
+// MultiVerify's work split (which BatchVerify used to call), which skipped
+// the items after the first 16·(n/16) when 16 <= n < 16·NumCPU: an invalid
+// signature placed there was accepted. The test also runs under -race,
+// which MultiVerify aborted. Batch sizes around both boundaries must refuse an invalid
 // signature at every position tried and accept the valid batch.
 func TestBatchVerifyChecksEveryItem(t *testing.T) {
 	threads := min(runtime.NumCPU(), 32)
