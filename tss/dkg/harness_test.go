@@ -89,6 +89,12 @@ func (c *cluster) send(from tss.ID, msgs []dkg.Message) {
 // run delivers every participant's outbox and then every message produced
 // in response, until no message is in flight.
 func (c *cluster) run() {
+	// Take the first messages before any worker may replace a participant
+	// with its resumed copy.
+	first := map[tss.ID][]dkg.Message{}
+	for _, id := range c.cfg.Participants {
+		first[id] = c.parts[id].Outbox()
+	}
 	var workers sync.WaitGroup
 	for id, ch := range c.inbox {
 		workers.Add(1)
@@ -122,7 +128,7 @@ func (c *cluster) run() {
 		}()
 	}
 	for _, id := range c.cfg.Participants {
-		c.send(id, c.parts[id].Outbox())
+		c.send(id, first[id])
 	}
 	c.flight.Wait()
 	for _, ch := range c.inbox {
