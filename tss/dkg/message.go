@@ -298,28 +298,41 @@ func indexField(r *reader, limit int, prev int64) uint32 {
 	return v
 }
 
+// parseEntries reads what echoes and justifications share: a u16 count of
+// entries, each a participant (ascending, not the sender) with a u32 count
+// of ascending validator indexes; item is called after each index, to read
+// what follows it.
+func (l layout) parseEntries(r *reader, what string, sender tss.ID, item func(id tss.ID, v uint32)) {
+	count := int(r.u16(what + " count"))
+	if r.err == nil && count > l.n-1 {
+		r.fail("%d %ss, at most %d", count, what, l.n-1)
+	}
+	var prev tss.ID
+	for i := 0; i < count && r.err == nil; i++ {
+		id := l.participantField(r, what+" participant", sender, prev)
+		prev = id
+		m := countField(r, what+" validator count", l.validators)
+		last := int64(-1)
+		for k := 0; k < m && r.err == nil; k++ {
+			v := indexField(r, l.validators, last)
+			last = int64(v)
+			item(id, v)
+		}
+	}
+}
+
 func (l layout) parseEcho(r *reader, sender tss.ID) (*echo, error) {
 	e := &echo{hashes: make([][32]byte, l.n)}
 	for i := range e.hashes {
 		copy(e.hashes[i][:], r.bytes(32, "commitments hash"))
 	}
-	count := int(r.u16("complaint count"))
-	if r.err == nil && count > l.n-1 {
-		r.fail("echo has %d complaints, at most %d", count, l.n-1)
-	}
-	var prev tss.ID
-	for i := 0; i < count && r.err == nil; i++ {
-		c := complaint{dealer: l.participantField(r, "complaint dealer", sender, prev)}
-		prev = c.dealer
-		m := countField(r, "complaint validator count", l.validators)
-		last := int64(-1)
-		for j := 0; j < m && r.err == nil; j++ {
-			v := indexField(r, l.validators, last)
-			last = int64(v)
-			c.validators = append(c.validators, v)
+	l.parseEntries(r, "complaint", sender, func(dealer tss.ID, v uint32) {
+		if n := len(e.complaints); n == 0 || e.complaints[n-1].dealer != dealer {
+			e.complaints = append(e.complaints, complaint{dealer: dealer})
 		}
-		e.complaints = append(e.complaints, c)
-	}
+		c := &e.complaints[len(e.complaints)-1]
+		c.validators = append(c.validators, v)
+	})
 	if err := r.end("echo"); err != nil {
 		return nil, err
 	}
@@ -367,28 +380,18 @@ func appendJustification(b []byte, j *justification) []byte {
 
 func (l layout) parseJustification(r *reader, sender tss.ID) (*justification, error) {
 	j := &justification{}
-	count := int(r.u16("answer count"))
-	if r.err == nil && count > l.n-1 {
-		r.fail("justification has %d answers, at most %d", count, l.n-1)
-	}
-	var prev tss.ID
-	for i := 0; i < count && r.err == nil; i++ {
-		a := answer{complainer: l.participantField(r, "answer complainer", sender, prev)}
-		prev = a.complainer
-		m := countField(r, "answer share count", l.validators)
-		last := int64(-1)
-		for k := 0; k < m && r.err == nil; k++ {
-			v := indexField(r, l.validators, last)
-			last = int64(v)
-			x, err := bls.ScalarFromBytes(r.bytes(32, "revealed share"))
-			if r.err == nil && err != nil {
-				r.fail("revealed share of validator %d: %v", v, err)
-			}
-			a.validators = append(a.validators, v)
-			a.shares = append(a.shares, x)
+	l.parseEntries(r, "answer", sender, func(complainer tss.ID, v uint32) {
+		x, err := bls.ScalarFromBytes(r.bytes(32, "revealed share"))
+		if r.err == nil && err != nil {
+			r.fail("revealed share of validator %d: %v", v, err)
 		}
-		j.answers = append(j.answers, a)
-	}
+		if n := len(j.answers); n == 0 || j.answers[n-1].complainer != complainer {
+			j.answers = append(j.answers, answer{complainer: complainer})
+		}
+		a := &j.answers[len(j.answers)-1]
+		a.validators = append(a.validators, v)
+		a.shares = append(a.shares, x)
+	})
 	if err := r.end("justification"); err != nil {
 		return nil, err
 	}
