@@ -156,23 +156,32 @@ func (l layout) parseCommitments(r *reader) (*commitments, error) {
 	if got, want := len(r.b)-r.off, l.commitmentsBodyLen(); got != want {
 		return nil, fmt.Errorf("%w: commitments body has %d bytes, want %d for %d validators at threshold %d", ErrMalformed, got, want, l.validators, l.t)
 	}
-	c := &commitments{coeffs: make([][]*bls.PublicKey, l.validators), pops: make([]*bls.Signature, l.validators)}
-	for v := range l.validators {
-		c.coeffs[v] = make([]*bls.PublicKey, l.t)
-		for k := range l.t {
-			pk, err := bls.PublicKeyFromBytes(r.bytes(bls.PublicKeyLength, "commitment"))
-			if err != nil {
-				return nil, fmt.Errorf("%w: commitment %d of validator %d: %w", ErrMalformed, k, v, err)
-			}
-			c.coeffs[v][k] = pk
+	// Decode all points in bulk: this is the ceremony's most expensive
+	// parse (a subgroup check per point), spread over the CPUs.
+	keyEncs := make([][]byte, 0, l.validators*l.t)
+	sigEncs := make([][]byte, 0, l.validators)
+	for range l.validators {
+		for range l.t {
+			keyEncs = append(keyEncs, r.bytes(bls.PublicKeyLength, "commitment"))
 		}
-		sig, err := bls.SignatureFromBytes(r.bytes(bls.SignatureLength, "proof of possession"))
-		if err != nil {
-			return nil, fmt.Errorf("%w: proof of possession of validator %d: %w", ErrMalformed, v, err)
-		}
-		c.pops[v] = sig
+		sigEncs = append(sigEncs, r.bytes(bls.SignatureLength, "proof of possession"))
 	}
-	return c, r.end("commitments")
+	if err := r.end("commitments"); err != nil {
+		return nil, err
+	}
+	keys, err := bls.PublicKeysFromBytes(keyEncs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: commitments (item = validator·%d + coefficient): %w", ErrMalformed, l.t, err)
+	}
+	pops, err := bls.SignaturesFromBytes(sigEncs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: proofs of possession (item = validator): %w", ErrMalformed, err)
+	}
+	c := &commitments{coeffs: make([][]*bls.PublicKey, l.validators), pops: pops}
+	for v := range l.validators {
+		c.coeffs[v] = keys[v*l.t : (v+1)*l.t : (v+1)*l.t]
+	}
+	return c, nil
 }
 
 func appendCommitments(b []byte, c *commitments) []byte {
