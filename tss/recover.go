@@ -34,8 +34,10 @@ type Result struct {
 // signatures of a threshold account. It recovers optimistically from the
 // first threshold partials, in the order given (a coordinator passes them
 // in arrival order), and verifies the result once against composite. Only
-// if that fails does it verify partials one by one, exclude the invalid ones
-// and recover from the first threshold valid ones.
+// if that fails does it verify the partials it used one by one, exclude the
+// invalid ones and recover again from the next partials in order; a
+// replacement is checked through the new signature's verification, and one
+// by one only if that fails too.
 //
 // Errors: [ErrInvalidInput], [ErrThreshold], [ErrInvalidID] or
 // [ErrDuplicateID] for malformed arguments; a [*ShortfallError]
