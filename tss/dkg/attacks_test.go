@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -433,5 +434,26 @@ func TestCallerAbortIsPermanent(t *testing.T) {
 	}
 	if _, err := q.Result(); !errors.Is(err, dkg.ErrAborted) || !bytes.Contains([]byte(err.Error()), []byte("silent")) {
 		t.Fatalf("Result after abort: %v", err)
+	}
+}
+
+// TestSecretsRedactWhenPrinted: shares messages and snapshots hold secrets
+// and must not reach a log through fmt.
+func TestSecretsRedactWhenPrinted(t *testing.T) {
+	p, err := dkg.New(config(t, 2, 3, 1), 1, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := p.Snapshot()
+	for _, m := range p.Outbox() {
+		if m.Kind != dkg.KindShares {
+			continue
+		}
+		secret := fmt.Sprintf("%x", m.Bytes[headerLen:])
+		for _, s := range []string{fmt.Sprint(m), fmt.Sprintf("%v %+v %x %s", m, m, m, m), fmt.Sprint(p.Outbox()), fmt.Sprintf("%v %x", snap, snap)} {
+			if strings.Contains(s, secret) || strings.Contains(s, secret[:16]) {
+				t.Fatalf("secret shares printed: %q", s)
+			}
+		}
 	}
 }
