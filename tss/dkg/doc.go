@@ -42,6 +42,10 @@
 //   - A ceremony completes only with at least t qualified dealers, so with
 //     at most t-1 dishonest participants every key contains an honest,
 //     uniformly random contribution that nobody else knows.
+//   - As in every joint-Feldman DKG, a dishonest dealer that sees the
+//     others' commitments first can bias the joint key's distribution a
+//     little by getting itself disqualified; this does not help it forge
+//     threshold BLS signatures (Gennaro, Jarecki, Krawczyk, Rabin 2007).
 //   - Every message carries a format version, the ceremony id (a hash of
 //     the whole configuration, including a fresh nonce) and its sender and
 //     recipient; Deliver refuses messages of other ceremonies, from another
