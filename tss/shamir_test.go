@@ -12,6 +12,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/tss"
+	"github.com/rampart-signer/rampart/tss/internal/subsets"
 )
 
 func TestCheckThreshold(t *testing.T) {
@@ -104,7 +105,7 @@ func TestEveryThresholdSubsetSignsAndNoSmallerOneDoes(t *testing.T) {
 			}
 			root := [32]byte{1, 2, 3}
 			ps := partials(d, root)
-			for _, s := range subsets(tc.n, tc.t) {
+			for _, s := range subsets.Of(tc.n, tc.t) {
 				res, err := tss.Recover(root, d.Account.Composite, tc.t, pick(ps, s))
 				if err != nil {
 					t.Fatalf("subset %v: %v", s, err)
@@ -123,7 +124,7 @@ func TestEveryThresholdSubsetSignsAndNoSmallerOneDoes(t *testing.T) {
 			if tc.t == 1 {
 				return
 			}
-			for _, s := range subsets(tc.n, tc.t-1) {
+			for _, s := range subsets.Of(tc.n, tc.t-1) {
 				// Claiming a threshold of t-1 is the only way to even try:
 				// the partials are valid, the combination is not.
 				_, err := tss.Recover(root, d.Account.Composite, tc.t-1, pick(ps, s))

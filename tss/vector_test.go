@@ -10,6 +10,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/tss"
+	"github.com/rampart-signer/rampart/tss/internal/subsets"
 )
 
 // thresholdVector is the distributed profile's test vector format.
@@ -107,7 +108,7 @@ func TestThresholdVector(t *testing.T) {
 		t.Fatalf("vector account does not validate: %v", err)
 	}
 	recoveries := 0
-	for _, subset := range subsets(len(partials), int(threshold)) {
+	for _, subset := range subsets.Of(len(partials), int(threshold)) {
 		var ps []tss.Partial
 		var cs []tss.Component
 		for _, i := range subset {
@@ -132,21 +133,4 @@ func TestThresholdVector(t *testing.T) {
 		t.Errorf("all partials: %v", err)
 	}
 	t.Logf("threshold vector: %d participants, %d subset recoveries", len(partials), recoveries)
-}
-
-// subsets returns every k-subset of 0..n-1 in lexicographic order.
-func subsets(n, k int) [][]int {
-	var out [][]int
-	var rec func(start int, cur []int)
-	rec = func(start int, cur []int) {
-		if len(cur) == k {
-			out = append(out, append([]int(nil), cur...))
-			return
-		}
-		for i := start; i < n; i++ {
-			rec(i+1, append(cur, i))
-		}
-	}
-	rec(0, nil)
-	return out
 }

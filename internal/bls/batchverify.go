@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"runtime"
-	"sync"
 
 	herumi "github.com/herumi/bls-eth-go-binary/bls"
 )
@@ -81,25 +80,18 @@ func batchVerify(keys []*PublicKey, msgs [][32]byte, sigs []*Signature) bool {
 	workers := min(runtime.NumCPU(), (slots+15)/16)
 	partial := make([]herumi.GT, workers)
 	ok := make([]bool, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*slots/workers, (w+1)*slots/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := max(lo, 1); j < hi; j++ {
-				m := roots[j-1]
-				h := herumi.HashAndMapToSignature(m[:])
-				if h == nil {
-					return
-				}
-				ys[j] = *herumi.CastFromSign(h)
+	inChunks(slots, workers, func(w, lo, hi int) {
+		for j := max(lo, 1); j < hi; j++ {
+			m := roots[j-1]
+			h := herumi.HashAndMapToSignature(m[:])
+			if h == nil {
+				return
 			}
-			herumi.MillerLoopVec(&partial[w], xs[lo:hi], ys[lo:hi])
-			ok[w] = true
-		}()
-	}
-	wg.Wait()
+			ys[j] = *herumi.CastFromSign(h)
+		}
+		herumi.MillerLoopVec(&partial[w], xs[lo:hi], ys[lo:hi])
+		ok[w] = true
+	})
 	var e herumi.GT
 	e.SetInt64(1)
 	for w := range workers {

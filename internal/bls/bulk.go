@@ -68,34 +68,37 @@ func SignaturesFromBytes(encs [][]byte) ([]*Signature, error) {
 // scheduling.
 func forEach(n int, f func(i int) error) error {
 	workers := min(runtime.NumCPU(), (n+63)/64)
-	if workers <= 1 {
-		for i := range n {
+	errs := make([]error, max(workers, 1))
+	inChunks(n, workers, func(w, lo, hi int) {
+		for i := lo; i < hi; i++ {
 			if err := f(i); err != nil {
-				return err
+				errs[w] = err
+				return
 			}
 		}
-		return nil
-	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*n/workers, (w+1)*n/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				if err := f(i); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	})
 	for _, err := range errs {
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// inChunks splits 0..n into workers contiguous ranges and runs f on each,
+// in parallel when there is more than one.
+func inChunks(n, workers int, f func(w, lo, hi int)) {
+	if workers <= 1 {
+		f(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(w, w*n/workers, (w+1)*n/workers)
+		}()
+	}
+	wg.Wait()
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
+	"github.com/rampart-signer/rampart/tss/internal/subsets"
 )
 
 // checkConsistent verifies that the given results describe the same
@@ -52,13 +53,13 @@ func checkConsistent(t *testing.T, cfg dkg.Config, results map[tss.ID]*dkg.Resul
 		for i, s := range shares {
 			ps[i] = tss.Partial{ID: s.ID(), PublicKey: s.PublicKey(), Signature: s.Sign(root)}
 		}
-		for _, sub := range subsets(len(ps), cfg.Threshold) {
+		for _, sub := range subsets.Of(len(ps), cfg.Threshold) {
 			res, err := tss.Recover(root, acct.Composite, cfg.Threshold, pickPartials(ps, sub))
 			if err != nil || !acct.Composite.Verify(root, res.Signature) {
 				t.Fatalf("validator %d: subset %v does not sign: %v", v, sub, err)
 			}
 		}
-		for _, sub := range subsets(len(ps), cfg.Threshold-1) {
+		for _, sub := range subsets.Of(len(ps), cfg.Threshold-1) {
 			if len(sub) == 0 {
 				continue
 			}
@@ -74,22 +75,6 @@ func pickPartials(ps []tss.Partial, idx []int) []tss.Partial {
 	for i, k := range idx {
 		out[i] = ps[k]
 	}
-	return out
-}
-
-func subsets(n, k int) [][]int {
-	var out [][]int
-	var rec func(start int, cur []int)
-	rec = func(start int, cur []int) {
-		if len(cur) == k {
-			out = append(out, append([]int(nil), cur...))
-			return
-		}
-		for i := start; i < n; i++ {
-			rec(i+1, append(cur, i))
-		}
-	}
-	rec(0, nil)
 	return out
 }
 
