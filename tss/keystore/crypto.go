@@ -94,7 +94,7 @@ func (k *Keystore) Decrypt(password []byte) (*bls.SecretKey, error) {
 // Split decrypts the keystore, shares its key t-of-n among ids with
 // [tss.Split] and zeroes the key before returning: the whole key exists
 // only for the duration of the call.
-func (k *Keystore) Split(password []byte, rand io.Reader, threshold int, ids []tss.ID) (*tss.Dealing, error) {
+func (k *Keystore) Split(rand io.Reader, password []byte, threshold int, ids []tss.ID) (*tss.Dealing, error) {
 	sk, err := k.Decrypt(password)
 	if err != nil {
 		return nil, err

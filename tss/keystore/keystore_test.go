@@ -100,7 +100,7 @@ func TestSplitZeroesAndSignsForTheKeystoreKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := k.Split([]byte("correct horse"), rand.Reader, 3, []tss.ID{1, 2, 3, 4, 5})
+	d, err := k.Split(rand.Reader, []byte("correct horse"), 3, []tss.ID{1, 2, 3, 4, 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +117,10 @@ func TestSplitZeroesAndSignsForTheKeystoreKey(t *testing.T) {
 	if err != nil || !res.Signature.Equal(sk.Sign(root)) {
 		t.Fatalf("threshold signature differs from the original key's: %v", err)
 	}
-	if _, err := k.Split([]byte("wrong"), rand.Reader, 3, []tss.ID{1, 2, 3, 4, 5}); !errors.Is(err, keystore.ErrWrongPassword) {
+	if _, err := k.Split(rand.Reader, []byte("wrong"), 3, []tss.ID{1, 2, 3, 4, 5}); !errors.Is(err, keystore.ErrWrongPassword) {
 		t.Fatalf("split with a wrong password: %v", err)
 	}
-	if _, err := k.Split([]byte("correct horse"), rand.Reader, 2, []tss.ID{1, 2, 3, 4}); !errors.Is(err, tss.ErrThreshold) {
+	if _, err := k.Split(rand.Reader, []byte("correct horse"), 2, []tss.ID{1, 2, 3, 4}); !errors.Is(err, tss.ErrThreshold) {
 		t.Fatalf("split with a minority threshold: %v", err)
 	}
 }
@@ -210,7 +210,7 @@ func TestSwappedPublicKeyIsRefused(t *testing.T) {
 	if _, err := k2.Decrypt([]byte("pw")); !errors.Is(err, keystore.ErrPublicKeyMismatch) {
 		t.Fatalf("Decrypt = %v", err)
 	}
-	if _, err := k2.Split([]byte("pw"), rand.Reader, 2, []tss.ID{1, 2, 3}); !errors.Is(err, keystore.ErrPublicKeyMismatch) {
+	if _, err := k2.Split(rand.Reader, []byte("pw"), 2, []tss.ID{1, 2, 3}); !errors.Is(err, keystore.ErrPublicKeyMismatch) {
 		t.Fatalf("Split = %v", err)
 	}
 }
