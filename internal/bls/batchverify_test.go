@@ -10,9 +10,10 @@ import (
 )
 
 // TestBatchVerifyChecksEveryItem is the regression test for herumi
-// MultiVerify's work split, which skipped the items after the first
-// 16·(n/16) when 16 <= n < 16·NumCPU: an invalid signature placed there
-// was accepted. Batch sizes around both boundaries must refuse an invalid
+// MultiVerify's work split (which BatchVerify used to call), which skipped
+// the items after the first 16·(n/16) when 16 <= n < 16·NumCPU: an invalid
+// signature placed there was accepted. The test also runs under -race,
+// which MultiVerify aborted. Batch sizes around both boundaries must refuse an invalid
 // signature at every position tried and accept the valid batch.
 func TestBatchVerifyChecksEveryItem(t *testing.T) {
 	threads := min(runtime.NumCPU(), 32)
@@ -69,4 +70,39 @@ func maxInt(a, b int) int {
 		return a
 	}
 	return b
+}
+
+// TestBatchVerifyWithSharedMessages covers the grouping of items by
+// message (a committee signing one attestation root): a forged or swapped
+// signature inside a group is refused, and a valid mixed batch accepted.
+func TestBatchVerifyWithSharedMessages(t *testing.T) {
+	const n = 40
+	keys := make([]*bls.PublicKey, n)
+	msgs := make([][32]byte, n)
+	sigs := make([]*bls.Signature, n)
+	for i := range keys {
+		sk, err := bls.GenerateSecretKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[i] = [32]byte{byte(i % 3)} // three groups
+		keys[i], sigs[i] = sk.PublicKey(), sk.Sign(msgs[i])
+	}
+	if !bls.BatchVerify(keys, msgs, sigs) {
+		t.Fatal("valid batch with shared messages refused")
+	}
+	swapped := append([]*bls.Signature(nil), sigs...)
+	// Same message, keys exchanged: the group's unweighted sums still match,
+	// so only the random weights catch it.
+	swapped[0], swapped[3] = swapped[3], swapped[0]
+	if bls.BatchVerify(keys, msgs, swapped) {
+		t.Fatal("signatures swapped within a message group accepted")
+	}
+	for _, p := range []int{0, 20, n - 1} {
+		bad := append([]*bls.Signature(nil), sigs...)
+		bad[p] = sigs[(p+1)%n]
+		if bls.BatchVerify(keys, msgs, bad) {
+			t.Fatalf("forged signature at %d accepted", p)
+		}
+	}
 }

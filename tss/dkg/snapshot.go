@@ -1,0 +1,264 @@
+package dkg
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// Snapshot is a participant's whole state, encoded. It contains secrets
+// (this dealer's shares for every participant and the shares it received):
+// seal it (with the HSM) before it touches disk, and zero it afterwards. It
+// redacts itself when printed.
+type Snapshot []byte
+
+// String describes the snapshot without its content.
+func (s Snapshot) String() string { return fmt.Sprintf("dkg snapshot (%d bytes, secret)", len(s)) }
+
+// Format prints [Snapshot.String] for every verb.
+func (s Snapshot) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
+// LogValue implements slog.LogValuer without the content.
+func (s Snapshot) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Zero overwrites the snapshot.
+func (s Snapshot) Zero() { clear(s) }
+
+// Snapshot format:
+//
+//	magic "RDKS" | version u8 | config | self u64
+//	| abort cause u8 (0: running) [| reason length u16 | reason]
+//	| conflict count u16 | sender u64 per conflict
+//	| message count u32 | (length u32 | message) per message
+//
+// The messages are this participant's own commitments, its shares messages
+// for every participant in participant order, then every message it
+// accepted. Everything else (its later messages, the keys, the evidence
+// other than conflicts) is recomputed from them on [Resume], which is
+// deterministic; so a snapshot never holds a half-computed state.
+const (
+	snapMagic   = "RDKS"
+	snapVersion = 1
+)
+
+// Abort causes in snapshots.
+const (
+	causeRunning uint8 = iota
+	causeCaller
+	causeNotEnoughQualified
+	causeTranscriptMismatch
+	causeBadConfirmation
+)
+
+var causes = map[uint8]error{
+	causeNotEnoughQualified: ErrNotEnoughQualified,
+	causeTranscriptMismatch: ErrTranscriptMismatch,
+	causeBadConfirmation:    ErrBadConfirmation,
+}
+
+// Snapshot encodes the participant's state for [Resume]. Take one after
+// every Deliver that returned messages, and persist it (sealed) before
+// sending them: a restarted participant then resumes exactly where it was.
+func (p *Participant) Snapshot() Snapshot {
+	b := append([]byte(snapMagic), snapVersion)
+	b = p.cfg.appendTo(b)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.self))
+	if p.phase == PhaseAborted {
+		cause := causeCaller
+		for c, e := range causes {
+			if errors.Is(p.abort, e) {
+				cause = c
+			}
+		}
+		reason := p.abort.Error()
+		if len(reason) > 1<<15 {
+			reason = reason[:1<<15]
+		}
+		b = append(b, cause)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(reason)))
+		b = append(b, reason...)
+	} else {
+		b = append(b, causeRunning)
+	}
+	var conflicts []tss.ID
+	for _, e := range p.evidence {
+		if e.Kind == EvidenceConflict {
+			conflicts = append(conflicts, e.Against)
+		}
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(conflicts)))
+	for _, id := range conflicts {
+		b = binary.BigEndian.AppendUint64(b, uint64(id))
+	}
+	var msgs [][]byte
+	if p.phase != PhaseAborted {
+		msgs = append(msgs, p.raw[KindCommitments][p.me])
+		msgs = append(msgs, p.sharesTo...)
+		for k := KindCommitments; k <= KindConfirmation; k++ {
+			for i, m := range p.raw[k] {
+				if i != p.me && m != nil {
+					msgs = append(msgs, m)
+				}
+			}
+		}
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(msgs)))
+	for _, m := range msgs {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(m)))
+		b = append(b, m...)
+	}
+	return b
+}
+
+// maxSnapshotMessages bounds the message count a snapshot may claim: own
+// dealing (1 + n) and at most one message per kind and other participant.
+const maxSnapshotMessages = 1 + MaxParticipants + 5*MaxParticipants
+
+// Resume rebuilds a participant from a snapshot taken by
+// [Participant.Snapshot], replaying its messages through the same checks
+// as Deliver. rand supplies the coefficients of later verifications. A
+// snapshot that does not parse is refused with [ErrMalformed] or
+// [ErrVersion].
+func Resume(s []byte, rand io.Reader) (*Participant, error) {
+	r := &reader{b: s}
+	if string(r.bytes(4, "snapshot magic")) != snapMagic {
+		return nil, fmt.Errorf("%w: not a DKG snapshot", ErrMalformed)
+	}
+	if v := r.u8("snapshot version"); r.err == nil && v != snapVersion {
+		return nil, fmt.Errorf("%w: snapshot version %d, this code speaks %d", ErrVersion, v, snapVersion)
+	}
+	cfg, err := readConfig(r)
+	if err != nil {
+		return nil, err
+	}
+	self := tss.ID(r.u64("snapshot self"))
+	if r.err != nil {
+		return nil, r.err
+	}
+	p, err := newParticipant(cfg, self, rand)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	cause := r.u8("snapshot abort cause")
+	var reason string
+	if cause != causeRunning {
+		reason = string(r.bytes(int(r.u16("snapshot abort reason length")), "snapshot abort reason"))
+		if r.err == nil && cause > causeBadConfirmation {
+			r.fail("unknown abort cause %d", cause)
+		}
+	}
+	nc := int(r.u16("snapshot conflict count"))
+	if r.err == nil && nc > MaxParticipants {
+		r.fail("snapshot claims %d conflicts, at most %d", nc, MaxParticipants)
+	}
+	for i := 0; i < nc && r.err == nil; i++ {
+		id := tss.ID(r.u64("snapshot conflict sender"))
+		if _, ok := p.l.index[id]; r.err == nil && (!ok || id == self) {
+			r.fail("conflict evidence against %s, not another participant", id)
+		}
+		p.evidence = append(p.evidence, Evidence{Against: id, Kind: EvidenceConflict, Reporter: self, Validator: -1})
+	}
+	nm := int(r.u32("snapshot message count"))
+	if r.err == nil && nm > maxSnapshotMessages {
+		r.fail("snapshot claims %d messages, at most %d", nm, maxSnapshotMessages)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	msgs := make([][]byte, 0, nm)
+	for i := 0; i < nm && r.err == nil; i++ {
+		msgs = append(msgs, r.bytes(int(r.u32("snapshot message length")), "snapshot message"))
+	}
+	if err := r.end("snapshot"); err != nil {
+		return nil, err
+	}
+	if cause != causeRunning {
+		if nm != 0 {
+			return nil, fmt.Errorf("%w: aborted snapshot holds messages", ErrMalformed)
+		}
+		p.phase, p.abort = PhaseAborted, &abortError{msg: reason, cause: causes[cause]}
+		return p, nil
+	}
+	if err := p.restoreDealing(msgs); err != nil {
+		return nil, err
+	}
+	last := -1
+	for i, m := range msgs[1+p.l.n:] {
+		h, mr, err := parseHeader(m)
+		if err == nil {
+			err = p.checkHeader(h.from, h)
+		}
+		if err == nil {
+			// Canonical order (by kind, then sender) makes the encoding
+			// unique and rules out two messages of one kind and sender.
+			if pos := int(h.kind)*MaxParticipants + p.l.index[h.from]; pos > last {
+				last = pos
+			} else {
+				err = fmt.Errorf("%w: out of order", ErrMalformed)
+			}
+		}
+		if err == nil {
+			err = p.accept(h, mr, p.l.index[h.from], m)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: snapshot message %d: %w", ErrMalformed, i, err)
+		}
+	}
+	if _, err := p.advance(); err != nil && !errors.Is(err, ErrAborted) {
+		return nil, err
+	}
+	return p, nil
+}
+
+// restoreDealing installs this participant's own dealing from the first
+// 1+n snapshot messages.
+func (p *Participant) restoreDealing(msgs [][]byte) error {
+	if len(msgs) < 1+p.l.n {
+		return fmt.Errorf("%w: snapshot holds %d messages, fewer than this participant's own dealing", ErrMalformed, len(msgs))
+	}
+	own := func(m []byte, k Kind, to tss.ID) (*reader, error) {
+		h, r, err := parseHeader(m)
+		if err != nil {
+			return nil, err
+		}
+		if h.kind != k || h.ceremony != p.ceremony || h.from != p.self || h.to != to {
+			return nil, fmt.Errorf("%w: snapshot does not start with this participant's own %s", ErrMalformed, k)
+		}
+		return r, nil
+	}
+	if _, err := own(msgs[0], KindCommitments, 0); err != nil {
+		return err
+	}
+	dealt := make([][]bls.Scalar, p.l.n)
+	for i, id := range p.l.ids {
+		r, err := own(msgs[1+i], KindShares, id)
+		if err != nil {
+			return err
+		}
+		s, err := p.l.parseShares(r)
+		if err != nil {
+			return err
+		}
+		dealt[i] = s.values
+	}
+	return p.setDealing(slices.Clone(msgs[0]), nil, dealt)
+}
+
+// abortError is a restored abort: the original message, matching
+// ErrAborted and the original cause with errors.Is.
+type abortError struct {
+	msg   string
+	cause error
+}
+
+func (e *abortError) Error() string { return e.msg }
+
+func (e *abortError) Is(target error) bool {
+	return target == ErrAborted || (e.cause != nil && target == e.cause)
+}
