@@ -1,22 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/internal/signing"
 )
-
-// run executes rampartctl with args and returns its exit status and output.
-func run(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := cli.Run(context.Background(), "rampartctl", root(), args, &cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
-	return code, stdout.String(), stderr.String()
-}
 
 func TestDemoSignsEveryRequestType(t *testing.T) {
 	code, out, errOut := run(t, "demo")
