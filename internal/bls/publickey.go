@@ -17,15 +17,25 @@ type PublicKey struct {
 // consensus specification's KeyValidate.
 func PublicKeyFromBytes(b []byte) (*PublicKey, error) {
 	ensureInit()
+	return decodePublicKey(b, "public key")
+}
+
+// decodePublicKey copies b into a plain array before it crosses into C (b
+// may point into a struct that holds Go pointers, which cgo refuses) and
+// relies on the subgroup check herumi performs while deserialising, which
+// ensureInit enables for every point.
+func decodePublicKey(b []byte, what string) (*PublicKey, error) {
 	if len(b) != PublicKeyLength {
-		return nil, fmt.Errorf("%w: public key has %d bytes, want %d", ErrLength, len(b), PublicKeyLength)
+		return nil, fmt.Errorf("%w: %s has %d bytes, want %d", ErrLength, what, len(b), PublicKeyLength)
 	}
-	if isCanonicalInfinity(b) {
-		return nil, fmt.Errorf("%w: public key", ErrInfinity)
+	var buf [PublicKeyLength]byte
+	copy(buf[:], b)
+	if isCanonicalInfinity(buf[:]) {
+		return nil, fmt.Errorf("%w: %s", ErrInfinity, what)
 	}
 	pk := new(PublicKey)
-	if err := pk.v.Deserialize(b); err != nil || pk.v.IsZero() || !pk.v.IsValidOrder() {
-		return nil, fmt.Errorf("%w: public key", ErrInvalidPoint)
+	if err := pk.v.Deserialize(buf[:]); err != nil || pk.v.IsZero() {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidPoint, what)
 	}
 	return pk, nil
 }

@@ -17,15 +17,22 @@ type Signature struct {
 // check. Infinity is refused with [ErrInfinity]: no honest signer produces it.
 func SignatureFromBytes(b []byte) (*Signature, error) {
 	ensureInit()
+	return decodeSignature(b, "signature")
+}
+
+// decodeSignature is decodePublicKey for G2.
+func decodeSignature(b []byte, what string) (*Signature, error) {
 	if len(b) != SignatureLength {
-		return nil, fmt.Errorf("%w: signature has %d bytes, want %d", ErrLength, len(b), SignatureLength)
+		return nil, fmt.Errorf("%w: %s has %d bytes, want %d", ErrLength, what, len(b), SignatureLength)
 	}
-	if isCanonicalInfinity(b) {
-		return nil, fmt.Errorf("%w: signature", ErrInfinity)
+	var buf [SignatureLength]byte
+	copy(buf[:], b)
+	if isCanonicalInfinity(buf[:]) {
+		return nil, fmt.Errorf("%w: %s", ErrInfinity, what)
 	}
 	s := new(Signature)
-	if err := s.v.Deserialize(b); err != nil || s.v.IsZero() || !s.v.IsValidOrder() {
-		return nil, fmt.Errorf("%w: signature", ErrInvalidPoint)
+	if err := s.v.Deserialize(buf[:]); err != nil || s.v.IsZero() {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidPoint, what)
 	}
 	return s, nil
 }

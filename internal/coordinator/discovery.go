@@ -1,0 +1,230 @@
+package coordinator
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// view is one participant's answer to discovery.
+type view struct {
+	p        Participant
+	accounts []api.Account
+	err      error
+}
+
+// Refresh asks every participant for its accounts and rebuilds the
+// coordinator's account map. Component keys learned earlier are kept for
+// participants that do not answer this time, so a participant that is
+// briefly down stays usable; a participant that changes its component key
+// for an account is dropped from that account and reported. It returns an
+// error only when no participant answered; per-account problems are logged
+// and leave that account out.
+func (c *Coordinator) Refresh(ctx context.Context) error {
+	views := make([]view, len(c.participants))
+	var wg sync.WaitGroup
+	for i, p := range c.participants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+			defer cancel()
+			as, err := p.Accounts(cctx)
+			views[i] = view{p: p, accounts: as, err: err}
+		}()
+	}
+	wg.Wait()
+
+	answered := 0
+	for _, v := range views {
+		if v.err != nil {
+			c.log.Warn("discovery: participant did not answer", "participant", v.p.ID(), "err", v.err)
+			continue
+		}
+		answered++
+	}
+	if answered == 0 {
+		return fmt.Errorf("%w: no participant answered discovery", ErrDiscovery)
+	}
+
+	c.mu.RLock()
+	previous := c.accounts
+	c.mu.RUnlock()
+	next := c.buildAccounts(views, previous)
+
+	c.mu.Lock()
+	c.accounts = next
+	c.mu.Unlock()
+	return nil
+}
+
+// observed is what the participants said about one composite key.
+type observed struct {
+	threshold  int
+	members    []api.Participant
+	components map[tss.ID]*bls.PublicKey
+	bad        error
+}
+
+func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*account) map[api.PublicKey]*account {
+	seen := map[api.PublicKey]*observed{}
+	for _, v := range views {
+		if v.err != nil {
+			continue
+		}
+		dup := map[api.PublicKey]bool{}
+		for _, a := range v.accounts {
+			if dup[a.CompositePublicKey] {
+				c.log.Warn("discovery: participant lists an account twice", "participant", v.p.ID(), "account", a.CompositePublicKey)
+				continue
+			}
+			dup[a.CompositePublicKey] = true
+			o := seen[a.CompositePublicKey]
+			if o == nil {
+				o = &observed{threshold: int(a.SigningThreshold), members: a.Participants, components: map[tss.ID]*bls.PublicKey{}}
+				seen[a.CompositePublicKey] = o
+			}
+			if o.bad != nil {
+				continue
+			}
+			if err := c.checkView(v.p, a, o); err != nil {
+				o.bad = err
+				continue
+			}
+			comp, _ := bls.PublicKeyFromBytes(a.PublicKey[:])
+			o.components[v.p.ID()] = comp
+		}
+	}
+
+	out := make(map[api.PublicKey]*account, len(seen))
+	for key, o := range seen {
+		if o.bad != nil {
+			c.log.Error("discovery: account refused", "account", key, "err", o.bad)
+			continue
+		}
+		composite, err := bls.PublicKeyFromBytes(key[:])
+		if err != nil {
+			c.log.Error("discovery: account refused", "account", key, "err", err)
+			continue
+		}
+		acc := &account{key: key, composite: composite, threshold: o.threshold, components: o.components}
+		for _, m := range o.members {
+			acc.members = append(acc.members, c.byID[tss.ID(m.ID)])
+		}
+		sort.Slice(acc.members, func(i, j int) bool { return acc.members[i].ID() < acc.members[j].ID() })
+		if prev := previous[key]; prev != nil && prev.threshold == acc.threshold && sameMembers(prev.members, acc.members) {
+			for id, k := range prev.components {
+				cur, ok := acc.components[id]
+				switch {
+				case !ok:
+					acc.components[id] = k
+				case !cur.Equal(k):
+					c.log.Error("discovery: participant changed its component key; excluded from the account", "account", key, "participant", id)
+					delete(acc.components, id)
+				}
+			}
+		}
+		if err := validate(acc); err != nil {
+			c.log.Error("discovery: account refused", "account", key, "err", err)
+			continue
+		}
+		out[key] = acc
+	}
+	return out
+}
+
+// checkView checks one participant's account object against the
+// configuration and against what others said about the same account.
+func (c *Coordinator) checkView(p Participant, a api.Account, o *observed) error {
+	if tss.ID(a.ParticipantID) != p.ID() {
+		return fmt.Errorf("%w: participant %s answered as participant %d", ErrDiscovery, p.ID(), a.ParticipantID)
+	}
+	if int(a.SigningThreshold) != o.threshold || !sameParticipants(a.Participants, o.members) {
+		return fmt.Errorf("%w: participant %s disagrees on threshold or participant set", ErrDiscovery, p.ID())
+	}
+	ids := make([]tss.ID, 0, len(a.Participants))
+	endpoints := map[string]bool{}
+	member := false
+	for _, m := range a.Participants {
+		id := tss.ID(m.ID)
+		ids = append(ids, id)
+		if endpoints[m.Endpoint] {
+			return fmt.Errorf("%w: endpoint %s listed twice", ErrDiscovery, m.Endpoint)
+		}
+		endpoints[m.Endpoint] = true
+		conf, ok := c.byID[id]
+		if !ok {
+			return fmt.Errorf("%w: participant %s is not in this coordinator's configuration", ErrDiscovery, id)
+		}
+		if hp, ok := conf.(interface{ Endpoint() string }); ok && hp.Endpoint() != m.Endpoint {
+			return fmt.Errorf("%w: participant %s is advertised at %s, configured at %s", ErrDiscovery, id, m.Endpoint, hp.Endpoint())
+		}
+		if id == p.ID() {
+			member = true
+		}
+	}
+	if err := tss.CheckIDs(ids); err != nil {
+		return fmt.Errorf("%w: %v", ErrDiscovery, err)
+	}
+	if err := tss.CheckThreshold(int(a.SigningThreshold), len(ids)); err != nil {
+		return fmt.Errorf("%w: %v", ErrDiscovery, err)
+	}
+	if !member {
+		return fmt.Errorf("%w: participant %s is not a member of the account it holds", ErrDiscovery, p.ID())
+	}
+	if _, err := bls.PublicKeyFromBytes(a.PublicKey[:]); err != nil {
+		return fmt.Errorf("%w: participant %s component key: %v", ErrDiscovery, p.ID(), err)
+	}
+	return nil
+}
+
+// validate checks that the known component keys and the composite key lie
+// on one polynomial of the account's degree.
+func validate(a *account) error {
+	if len(a.components) < a.threshold {
+		// Too few keys to check; the account cannot sign yet either, but
+		// stays listed so discovery can complete it later.
+		return nil
+	}
+	comps := make([]tss.Component, 0, len(a.components))
+	for id, k := range a.components {
+		comps = append(comps, tss.Component{ID: id, PublicKey: k})
+	}
+	sort.Slice(comps, func(i, j int) bool { return comps[i].ID < comps[j].ID })
+	ta := tss.Account{Composite: a.composite, Threshold: a.threshold, Components: comps}
+	if err := ta.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrDiscovery, err)
+	}
+	return nil
+}
+
+func sameParticipants(a, b []api.Participant) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x := slices.Clone(a)
+	y := slices.Clone(b)
+	less := func(p, q api.Participant) int { return cmp.Compare(p.ID, q.ID) }
+	slices.SortFunc(x, less)
+	slices.SortFunc(y, less)
+	return slices.Equal(x, y)
+}
+
+func sameMembers(a, b []Participant) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID() != b[i].ID() {
+			return false
+		}
+	}
+	return true
+}

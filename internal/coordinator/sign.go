@@ -1,0 +1,386 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// Result is the outcome of one signature of a batch: a verified signature
+// or an error, never both.
+type Result struct {
+	Signature *bls.Signature
+	Err       error
+}
+
+// Sign obtains the signature of one request for one composite key. request
+// is the JSON signing request, sent unchanged to the participants; root is
+// the signing root the caller computed from it, which every partial must
+// carry and the signature must verify against.
+func (c *Coordinator) Sign(ctx context.Context, identifier api.PublicKey, root [32]byte, request []byte) (*bls.Signature, error) {
+	r := c.run(ctx, []api.PublicKey{identifier}, root, request, false)
+	return r[0].Signature, r[0].Err
+}
+
+// SignBatch obtains signatures of one common request for many composite
+// keys, with one batch call per participant. Results are in the order of
+// identifiers; a failure of one item never affects another.
+func (c *Coordinator) SignBatch(ctx context.Context, identifiers []api.PublicKey, root [32]byte, request []byte) []Result {
+	return c.run(ctx, identifiers, root, request, true)
+}
+
+// position is the state of one signature being gathered.
+type position struct {
+	acct     *account
+	partials []tss.Partial
+	// heard marks participants that gave a partial or failed for this
+	// position; they are not asked again.
+	heard    map[tss.ID]bool
+	failures []ParticipantFailure
+	covered  int // calls in flight that include this position
+	fresh    bool
+	done     bool
+	res      Result
+}
+
+type reply struct {
+	p     Participant
+	idx   []int
+	start time.Time
+	one   api.PartialSignature
+	many  []api.PartialBatchResult
+	err   error
+}
+
+type batchBody struct {
+	Identifiers    []api.PublicKey `json:"identifiers"`
+	SigningRequest json.RawMessage `json:"signing_request"`
+}
+
+func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byte, request []byte, batch bool) []Result {
+	pos := make([]*position, len(ids))
+	members := map[tss.ID]Participant{}
+	for i, id := range ids {
+		a := c.account(id)
+		pos[i] = &position{acct: a, heard: map[tss.ID]bool{}}
+		if a == nil {
+			pos[i].done = true
+			pos[i].res.Err = fmt.Errorf("%w: %s", ErrUnknownAccount, id)
+			continue
+		}
+		for _, m := range a.members {
+			if _, ok := a.components[m.ID()]; ok {
+				members[m.ID()] = m
+			}
+		}
+	}
+	cands := make([]Participant, 0, len(members))
+	for _, p := range c.participants {
+		if _, ok := members[p.ID()]; ok {
+			cands = append(cands, p)
+		}
+	}
+	cands = c.health.order(cands, time.Now())
+
+	asked := map[tss.ID]bool{}
+	replies := make(chan reply, len(cands))
+	inflight := 0
+	launch := func(p Participant) bool {
+		asked[p.ID()] = true
+		var idx []int
+		for i, ps := range pos {
+			if ps.done || ps.heard[p.ID()] || !ps.acct.has(p.ID()) {
+				continue
+			}
+			if _, ok := ps.acct.components[p.ID()]; !ok {
+				continue
+			}
+			idx = append(idx, i)
+		}
+		if len(idx) == 0 {
+			return false
+		}
+		for _, i := range idx {
+			pos[i].covered++
+		}
+		inflight++
+		go c.call(ctx, p, ids, idx, request, batch, replies)
+		return true
+	}
+	// launchMore asks up to k more participants, best first.
+	launchMore := func(k int) int {
+		n := 0
+		for _, p := range cands {
+			if n >= k {
+				break
+			}
+			if !asked[p.ID()] && launch(p) {
+				n++
+			}
+		}
+		return n
+	}
+	// deficit is the most partials any open position still lacks beyond
+	// what the calls in flight may bring.
+	deficit := func() int {
+		d := 0
+		for _, ps := range pos {
+			if !ps.done {
+				d = max(d, ps.acct.threshold-len(ps.partials)-ps.covered)
+			}
+		}
+		return d
+	}
+	open := func() bool {
+		for _, ps := range pos {
+			if !ps.done {
+				return true
+			}
+		}
+		return false
+	}
+
+	var hedge <-chan time.Time
+	if c.cfg.HedgeDelay == 0 {
+		launchMore(len(cands))
+	} else {
+		launchMore(deficit())
+		t := time.NewTimer(c.cfg.HedgeDelay)
+		defer t.Stop()
+		hedge = t.C
+	}
+	for open() {
+		if inflight == 0 && launchMore(max(deficit(), 1)) == 0 {
+			break
+		}
+		select {
+		case r := <-replies:
+			inflight--
+			c.absorb(r, pos, ids, root)
+			c.recover(pos, root)
+			launchMore(deficit())
+		case <-hedge:
+			hedge = nil
+			launchMore(len(cands))
+		case <-ctx.Done():
+			for _, ps := range pos {
+				if !ps.done {
+					ps.done = true
+					ps.res.Err = fmt.Errorf("%w (%d of %d partial signatures when the request ended)", ctx.Err(), len(ps.partials), ps.acct.threshold)
+				}
+			}
+		}
+	}
+	out := make([]Result, len(pos))
+	for i, ps := range pos {
+		if !ps.done {
+			ps.res.Err = &ShortfallError{Threshold: ps.acct.threshold, Valid: len(ps.partials), Failures: ps.failures}
+			c.countRecovery(false)
+		}
+		out[i] = ps.res
+	}
+	return out
+}
+
+// call asks one participant and always sends exactly one reply. It runs on
+// past the caller's cancellation, bounded by Timeout, so a participant that
+// was asked finishes recording what it was asked to sign.
+func (c *Coordinator) call(ctx context.Context, p Participant, ids []api.PublicKey, idx []int, request []byte, batch bool, out chan<- reply) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
+	defer cancel()
+	r := reply{p: p, idx: idx, start: time.Now()}
+	if m := c.cfg.Metrics; m != nil {
+		m.calls.WithLabelValues(p.ID().String()).Inc()
+	}
+	if !batch {
+		r.one, r.err = p.SignPartial(cctx, ids[idx[0]], request)
+	} else {
+		body := batchBody{SigningRequest: request, Identifiers: make([]api.PublicKey, len(idx))}
+		for k, i := range idx {
+			body.Identifiers[k] = ids[i]
+		}
+		data, err := json.Marshal(body)
+		if err != nil {
+			r.err = err
+		} else {
+			r.many, r.err = p.SignPartialBatch(cctx, data)
+		}
+	}
+	out <- r
+}
+
+// absorb checks a reply and adds its partials to their positions.
+func (c *Coordinator) absorb(r reply, pos []*position, ids []api.PublicKey, root [32]byte) {
+	id := r.p.ID()
+	for _, i := range r.idx {
+		pos[i].covered--
+	}
+	if r.err != nil {
+		c.observe(id, r.start, r.err)
+		for _, i := range r.idx {
+			c.fail(pos[i], id, r.err)
+		}
+		return
+	}
+	c.observe(id, r.start, nil)
+	if r.many == nil {
+		c.take(pos[r.idx[0]], id, r.one.ParticipantID, r.one.SigningRoot, r.one.Signature, root)
+		return
+	}
+	if len(r.many) != len(r.idx) {
+		err := fmt.Errorf("malformed answer: %d results for %d identifiers", len(r.many), len(r.idx))
+		c.countFailure(id, "malformed")
+		for _, i := range r.idx {
+			c.fail(pos[i], id, err)
+		}
+		return
+	}
+	for k, i := range r.idx {
+		item := r.many[k]
+		switch {
+		case item.Identifier != ids[i]:
+			c.countFailure(id, "malformed")
+			c.fail(pos[i], id, fmt.Errorf("malformed answer: result %d is for another identifier", k))
+		case item.Error != nil:
+			err := &StatusError{Code: item.Error.Code, Message: item.Error.Message}
+			c.countFailure(id, fmt.Sprintf("refused_%d", item.Error.Code))
+			c.fail(pos[i], id, err)
+		default:
+			c.take(pos[i], id, *item.ParticipantID, *item.SigningRoot, *item.Signature, root)
+		}
+	}
+}
+
+// take binds one partial to the participant that sent it.
+func (c *Coordinator) take(ps *position, id tss.ID, claimed api.Uint64, gotRoot api.Root, sig api.Signature, root [32]byte) {
+	if ps.done || ps.heard[id] {
+		return
+	}
+	switch {
+	case tss.ID(claimed) != id:
+		c.countFailure(id, "malformed")
+		c.fail(ps, id, fmt.Errorf("answered as participant %d", claimed))
+		return
+	case [32]byte(gotRoot) != root:
+		c.countFailure(id, "malformed")
+		c.fail(ps, id, fmt.Errorf("signed root %s, not %s", gotRoot, api.Root(root)))
+		return
+	}
+	s, err := bls.SignatureFromBytes(sig[:])
+	if err != nil {
+		c.countFailure(id, "malformed")
+		c.fail(ps, id, fmt.Errorf("malformed partial signature: %w", err))
+		return
+	}
+	key, _ := ps.acct.component(id)
+	ps.heard[id] = true
+	ps.partials = append(ps.partials, tss.Partial{ID: id, PublicKey: key, Signature: s})
+	ps.fresh = true
+}
+
+func (c *Coordinator) fail(ps *position, id tss.ID, err error) {
+	if ps.done || ps.heard[id] {
+		return
+	}
+	ps.heard[id] = true
+	ps.failures = append(ps.failures, ParticipantFailure{ID: id, Err: err})
+}
+
+// recover tries every position that has gathered threshold partials since
+// its last attempt, all in one batch so their checks share a
+// multi-pairing.
+func (c *Coordinator) recover(pos []*position, root [32]byte) {
+	var reqs []tss.Request
+	var which []*position
+	for _, ps := range pos {
+		if ps.done || !ps.fresh || len(ps.partials) < ps.acct.threshold {
+			continue
+		}
+		ps.fresh = false
+		reqs = append(reqs, tss.Request{Root: root, Composite: ps.acct.composite, Threshold: ps.acct.threshold, Partials: ps.partials})
+		which = append(which, ps)
+	}
+	if len(reqs) == 0 {
+		return
+	}
+	for k, o := range tss.RecoverBatch(reqs) {
+		ps := which[k]
+		var short *tss.ShortfallError
+		switch {
+		case o.Err == nil:
+			ps.done = true
+			ps.res.Signature = o.Result.Signature
+			c.countRecovery(true)
+			for _, bad := range o.Result.Bad {
+				c.countFailure(bad, "invalid_partial")
+			}
+		case errors.As(o.Err, &short):
+			bad := map[tss.ID]bool{}
+			for _, id := range short.Bad {
+				bad[id] = true
+				c.countFailure(id, "invalid_partial")
+				ps.failures = append(ps.failures, ParticipantFailure{ID: id, Err: errors.New("invalid partial signature")})
+			}
+			kept := ps.partials[:0]
+			for _, p := range ps.partials {
+				if !bad[p.ID] {
+					kept = append(kept, p)
+				}
+			}
+			ps.partials = kept
+		default:
+			ps.done = true
+			ps.res.Err = fmt.Errorf("coordinator: recovery failed: %w", o.Err)
+			c.countRecovery(false)
+		}
+	}
+}
+
+// observe updates participant health: transport failures and server errors
+// make a participant a suspect; answered refusals (4xx) do not.
+func (c *Coordinator) observe(id tss.ID, start time.Time, err error) {
+	now := time.Now()
+	code := Status(err)
+	switch {
+	case err == nil || (code >= 400 && code < 500):
+		c.health.success(id, now.Sub(start))
+		if m := c.cfg.Metrics; m != nil {
+			m.latency.WithLabelValues(id.String()).Observe(now.Sub(start).Seconds())
+		}
+		if code != 0 {
+			c.countFailure(id, fmt.Sprintf("refused_%d", code))
+		}
+	default:
+		c.health.failure(id, now)
+		reason := "unavailable"
+		if errors.Is(err, context.DeadlineExceeded) {
+			reason = "timeout"
+		} else if errors.Is(err, api.ErrMalformed) {
+			reason = "malformed"
+		}
+		c.countFailure(id, reason)
+		c.log.Warn("participant failed", "participant", id, "err", err)
+	}
+}
+
+func (c *Coordinator) countFailure(id tss.ID, reason string) {
+	if m := c.cfg.Metrics; m != nil {
+		m.failures.WithLabelValues(id.String(), reason).Inc()
+	}
+}
+
+func (c *Coordinator) countRecovery(ok bool) {
+	if m := c.cfg.Metrics; m != nil {
+		result := "failed"
+		if ok {
+			result = "ok"
+		}
+		m.recoveries.WithLabelValues(result).Inc()
+	}
+}
