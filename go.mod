@@ -6,6 +6,7 @@ require (
 	github.com/OffchainLabs/go-bitfield v0.0.0-20251031151322-f427d04d8506
 	github.com/ThalesGroup/crypto11 v1.6.2
 	github.com/attestantio/go-eth2-client v0.30.1
+	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/herumi/bls-eth-go-binary v1.36.4
 	github.com/miekg/pkcs11 v1.1.2
 	github.com/pk910/dynamic-ssz v1.4.0

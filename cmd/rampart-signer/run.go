@@ -2,12 +2,51 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/internal/cli"
 )
 
-// run starts the daemon from its configuration file.
-func run(ctx context.Context, env *cli.Env, configPath string) error {
-	return errors.New("the signing daemon is not part of this build yet; see README.md")
+// run starts the daemon from its configuration file and serves until a
+// signal arrives.
+func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) error {
+	cfg, err := appliance.Load(configPath)
+	if err != nil {
+		return err
+	}
+	if checkOnly {
+		fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)
+		return nil
+	}
+	log := newLogger(env, cfg.Log)
+	opts := appliance.Options{
+		Logger: log,
+		Notify: func(state string) {
+			if _, err := daemon.SdNotify(false, state); err != nil {
+				log.Warn("systemd notification failed", "err", err)
+			}
+		},
+	}
+	if d, err := daemon.SdWatchdogEnabled(false); err == nil && d > 0 {
+		opts.WatchdogInterval = d / 2
+	}
+	a, err := appliance.New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func newLogger(env *cli.Env, c appliance.LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	hopts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(env.Stderr, hopts))
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, hopts))
 }

@@ -25,6 +25,7 @@ func root() *cli.Command {
 			slashingCommand(),
 			demoCommand(),
 			networkCommand(),
+			sharesCommand(),
 		},
 	}
 }

@@ -93,3 +93,10 @@ func ParsePublicKey(s string) (PublicKey, error) {
 	err := p.UnmarshalText([]byte(s))
 	return p, err
 }
+
+// ParseRoot decodes a 0x-prefixed 32-byte root.
+func ParseRoot(s string) (Root, error) {
+	var r Root
+	err := r.UnmarshalText([]byte(s))
+	return r, err
+}

@@ -79,6 +79,9 @@ type Coordinator struct {
 
 	mu       sync.RWMutex
 	accounts map[api.PublicKey]*account
+
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
 }
 
 // New validates cfg and returns a coordinator with no accounts yet.

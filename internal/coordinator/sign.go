@@ -64,6 +64,7 @@ type batchBody struct {
 }
 
 func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byte, request []byte, batch bool) []Result {
+	c.refreshIfIncomplete(ctx, ids)
 	pos := make([]*position, len(ids))
 	members := map[tss.ID]Participant{}
 	for i, id := range ids {
@@ -77,6 +78,8 @@ func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byt
 		for _, m := range a.members {
 			if _, ok := a.components[m.ID()]; ok {
 				members[m.ID()] = m
+			} else {
+				pos[i].failures = append(pos[i].failures, ParticipantFailure{ID: m.ID(), Err: errUndiscovered})
 			}
 		}
 	}
@@ -186,6 +189,58 @@ func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byt
 		out[i] = ps.res
 	}
 	return out
+}
+
+// errUndiscovered explains a member that was not asked because discovery
+// has not yet learned its component key.
+var errUndiscovered = errors.New("not discovered yet (its account list has not been read)")
+
+// minRefreshGap limits on-demand discovery.
+const minRefreshGap = time.Second
+
+// refreshIfIncomplete runs discovery when an account asked for lacks a
+// member's component key (or the key is unknown, maybe new): at once and
+// waiting for it when the known members cannot reach the threshold, in the
+// background otherwise; at most once a second either way. A cluster that
+// started in any order thus signs at once, and a member that stays down
+// costs a signing request no waiting.
+func (c *Coordinator) refreshIfIncomplete(ctx context.Context, ids []api.PublicKey) {
+	need, urgent := false, false
+	c.mu.RLock()
+	for _, id := range ids {
+		a := c.accounts[id]
+		switch {
+		case a == nil || len(a.components) < a.threshold:
+			need, urgent = true, true
+		case len(a.components) < len(a.members):
+			need = true
+		}
+	}
+	c.mu.RUnlock()
+	if !need {
+		return
+	}
+	c.refreshMu.Lock()
+	if time.Since(c.lastRefresh) < minRefreshGap {
+		c.refreshMu.Unlock()
+		return
+	}
+	c.lastRefresh = time.Now()
+	if !urgent {
+		c.refreshMu.Unlock()
+		go func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
+			defer cancel()
+			if err := c.Refresh(rctx); err != nil {
+				c.log.Warn("background discovery failed", "err", err)
+			}
+		}()
+		return
+	}
+	defer c.refreshMu.Unlock()
+	if err := c.Refresh(ctx); err != nil {
+		c.log.Warn("on-demand discovery failed", "err", err)
+	}
 }
 
 // call asks one participant and always sends exactly one reply. It runs on

@@ -1,0 +1,172 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/rampart-signer/rampart/hsm"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// ShareFileExt is the extension of sealed share files in the shares
+// directory; other files are ignored.
+const ShareFileExt = ".share"
+
+// account is one validator this signer holds a share of.
+type account struct {
+	key       api.PublicKey
+	composite *bls.PublicKey
+	component *bls.PublicKey
+	threshold int
+	share     *bls.SecretKey
+}
+
+// accounts is the set of unsealed shares. It owns the ShareSet and zeroes
+// it on Close.
+type accounts struct {
+	mu     sync.RWMutex
+	byKey  map[api.PublicKey]*account
+	shares []*hsm.ShareSet
+}
+
+func (a *accounts) get(key api.PublicKey) (*account, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	acc, ok := a.byKey[key]
+	return acc, ok
+}
+
+// keys returns every account key, sorted.
+func (a *accounts) keys() []api.PublicKey {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]api.PublicKey, 0, len(a.byKey))
+	for k := range a.byKey {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i][:]) < string(out[j][:]) })
+	return out
+}
+
+func (a *accounts) len() int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.byKey)
+}
+
+// Close zeroes every share.
+func (a *accounts) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var first error
+	for _, s := range a.shares {
+		if err := s.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	a.shares = nil
+	a.byKey = map[api.PublicKey]*account{}
+	return first
+}
+
+// readShareFiles reads every *.share file of dir, sorted by name.
+func readShareFiles(dir string) ([]string, [][]byte, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("shares directory: %w", err)
+	}
+	var names []string
+	var blobs [][]byte
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ShareFileExt) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, nil, fmt.Errorf("share file %s: %w", e.Name(), err)
+		}
+		names = append(names, e.Name())
+		blobs = append(blobs, b)
+	}
+	return names, blobs, nil
+}
+
+// loadAccounts unseals every share of the shares directory in one bulk
+// call and checks each against the cluster: placement (cluster id and
+// participant id, checked by hsm before the HSM sees the blob), a threshold
+// allowed for the cluster's size, and no composite key twice.
+func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hsm.Placement, clusterSize int) (*accounts, error) {
+	names, blobs, err := readShareFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	accs := &accounts{byKey: map[api.PublicKey]*account{}}
+	if len(blobs) == 0 {
+		return accs, nil
+	}
+	set, err := key.UnsealAll(ctx, blobs, place)
+	if err != nil {
+		return nil, describeUnsealError(err, names)
+	}
+	accs.shares = append(accs.shares, set)
+	for i, sh := range set.Shares() {
+		if err := accs.add(sh, clusterSize); err != nil {
+			accs.Close()
+			return nil, fmt.Errorf("share file %s: %w", names[i], err)
+		}
+	}
+	return accs, nil
+}
+
+// add registers one unsealed share.
+func (a *accounts) add(sh hsm.Share, clusterSize int) error {
+	composite, err := sh.Info.CompositePublicKey()
+	if err != nil {
+		return err
+	}
+	component, err := sh.Info.ComponentPublicKey()
+	if err != nil {
+		return err
+	}
+	t := int(sh.Info.Threshold)
+	if err := tss.CheckThreshold(t, clusterSize); err != nil {
+		return fmt.Errorf("threshold %d for a cluster of %d: %w", t, clusterSize, err)
+	}
+	k := api.PublicKey(composite.Bytes())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, dup := a.byKey[k]; dup {
+		return fmt.Errorf("a second share for account %s", k)
+	}
+	a.byKey[k] = &account{key: k, composite: composite, component: component, threshold: t, share: sh.Key}
+	return nil
+}
+
+// describeUnsealError names the files behind an hsm.UnsealError.
+func describeUnsealError(err error, names []string) error {
+	ue, ok := err.(*hsm.UnsealError)
+	if !ok {
+		return fmt.Errorf("unsealing shares: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "unsealing shares: %d of %d refused:", len(ue.Failed), ue.Total)
+	for i, f := range ue.Failed {
+		if i == 5 {
+			fmt.Fprintf(&b, " ... and %d more", len(ue.Failed)-5)
+			break
+		}
+		name := "?"
+		if f.Index >= 0 && f.Index < len(names) {
+			name = names[f.Index]
+		}
+		fmt.Fprintf(&b, " %s: %v;", name, f.Err)
+	}
+	return fmt.Errorf("%s %w", b.String(), err)
+}

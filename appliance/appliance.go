@@ -1,0 +1,599 @@
+package appliance
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/hsm"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/protect"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// Listener names, for Options.Listeners and Addr.
+const (
+	ListenerParticipant      = "participant"
+	ListenerCoordinator      = "coordinator"
+	ListenerInsecureLoopback = "coordinator_insecure_loopback"
+	ListenerOperations       = "operations"
+)
+
+// Options are the outside world the signer uses; tests replace parts.
+type Options struct {
+	// Logger receives the signer's logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// Registry receives every metric; a fresh registry with Go and process
+	// collectors when nil.
+	Registry *prometheus.Registry
+	// Notify sends systemd notifications ("READY=1", "STATUS=...",
+	// "WATCHDOG=1", "STOPPING=1"); nil sends nothing.
+	Notify func(state string)
+	// WatchdogInterval is how often to send WATCHDOG=1; zero disables.
+	WatchdogInterval time.Duration
+	// Listeners replaces the configured listen addresses with already
+	// bound listeners (tests bind port 0 first).
+	Listeners map[string]net.Listener
+	// Rand is the randomness for HSM IVs; crypto/rand when nil.
+	Rand io.Reader
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// CredentialsDir overrides $CREDENTIALS_DIRECTORY for pin-source
+	// credential: URIs.
+	CredentialsDir string
+}
+
+// Appliance is one rampart-signer. New checks the configuration; Run opens
+// the HSM, unseals, opens the slashing database, serves, and on the end of
+// its context stops gracefully and zeroes every share.
+type Appliance struct {
+	cfg  *Config
+	opts Options
+	log  *slog.Logger
+	reg  *prometheus.Registry
+	now  func() time.Time
+
+	ready     chan struct{}
+	readyOnce sync.Once
+	health    *healthState
+
+	mu    sync.Mutex
+	addrs map[string]net.Addr
+
+	// Set during Run.
+	net      *network.Network
+	tokens   []*hsm.Token
+	accounts *accounts
+	db       *protect.DB
+	audit    *audit.Log
+	coord    *coordinator.Coordinator
+	part     *participant
+	policy   *policy
+	metrics  *metrics
+	cert     tls.Certificate
+	caPool   *x509.CertPool
+}
+
+// New returns a signer for cfg. It opens nothing and starts nothing.
+func New(cfg *Config, opts Options) (*Appliance, error) {
+	if cfg == nil {
+		return nil, errors.New("appliance: no configuration")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if opts.Notify == nil {
+		opts.Notify = func(string) {}
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &Appliance{
+		cfg:    cfg,
+		opts:   opts,
+		log:    opts.Logger,
+		reg:    opts.Registry,
+		now:    opts.Now,
+		ready:  make(chan struct{}),
+		health: newHealthState(),
+		addrs:  map[string]net.Addr{},
+	}
+	m, err := newMetrics(a.reg)
+	if err != nil {
+		return nil, fmt.Errorf("appliance: metrics: %w", err)
+	}
+	a.metrics = m
+	a.policy = newPolicy(cfg.Authorization)
+	return a, nil
+}
+
+// Ready is closed once the signer serves every listener with every share
+// unsealed and the slashing database open.
+func (a *Appliance) Ready() <-chan struct{} { return a.ready }
+
+// Addr returns the bound address of a listener, once Run has bound it.
+func (a *Appliance) Addr(name string) net.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addrs[name]
+}
+
+func (a *Appliance) status(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	a.log.Info(msg)
+	a.opts.Notify("STATUS=" + msg)
+}
+
+// Run starts the signer and serves until ctx ends, then stops gracefully:
+// in-flight requests finish, the slashing database and audit log close, and
+// every share is zeroed. It returns the first error that stopped it.
+func (a *Appliance) Run(ctx context.Context) (err error) {
+	defer func() {
+		if cerr := a.closeResources(); err == nil {
+			err = cerr
+		}
+	}()
+
+	// The operations listener comes first so health checks answer 503
+	// while the signer starts.
+	ops, err := a.listen(ListenerOperations, a.cfg.Listen.Operations)
+	if err != nil {
+		return err
+	}
+	srvs := &servers{log: a.log}
+	if ops != nil {
+		srvs.start(ops, &http.Server{Handler: a.operationsHandler(), ReadHeaderTimeout: 5 * time.Second})
+	}
+	defer srvs.shutdown()
+
+	if err := a.start(ctx); err != nil {
+		a.opts.Notify("STATUS=start failed: " + err.Error())
+		return err
+	}
+	if err := a.serve(srvs); err != nil {
+		return err
+	}
+
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.runDB(bg) }()
+	go func() { defer wg.Done(); _ = a.coord.Run(bg) }()
+	if a.opts.WatchdogInterval > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.watchdog(bg) }()
+	}
+	defer func() { stopBG(); wg.Wait() }()
+
+	a.health.set("ready", nil)
+	a.readyOnce.Do(func() { close(a.ready) })
+	a.status("serving %d accounts as participant %d", a.accounts.len(), a.cfg.Node.ID)
+	a.opts.Notify("READY=1")
+
+	select {
+	case <-ctx.Done():
+	case err := <-srvs.failed:
+		a.log.Error("listener failed; stopping", "err", err)
+		a.opts.Notify("STOPPING=1")
+		srvs.shutdown()
+		return err
+	}
+	a.opts.Notify("STOPPING=1")
+	a.status("stopping: finishing in-flight requests")
+	srvs.shutdown()
+	return nil
+}
+
+// start runs the start-up sequence of DESIGN.md section 3: hardening, HSM,
+// unsealing, slashing database, audit log, coordinator.
+func (a *Appliance) start(ctx context.Context) error {
+	cfg := a.cfg
+	if err := a.harden(); err != nil {
+		return err
+	}
+	n, err := cfg.LoadNetwork(ctx)
+	if err != nil {
+		return err
+	}
+	a.net = n
+
+	a.status("opening HSM token for the sealing key")
+	sealURI, _ := hsm.ParseURI(cfg.HSM.SealingKey)
+	hopts := hsm.DefaultOptions()
+	hopts.CallTimeout = cfg.HSM.CallTimeout
+	hopts.Rand = a.opts.Rand
+	if a.opts.CredentialsDir != "" {
+		hopts.CredentialsDir = a.opts.CredentialsDir
+	}
+	sealTok, err := hsm.Open(ctx, sealURI, hopts)
+	if err != nil {
+		a.health.set("hsm", err)
+		return fmt.Errorf("hsm.sealing_key: %w", err)
+	}
+	a.tokens = append(a.tokens, sealTok)
+	sealKey, err := sealTok.SealingKey(ctx, sealURI.ObjectRef())
+	if err != nil {
+		a.health.set("hsm", err)
+		return fmt.Errorf("hsm.sealing_key: %w", err)
+	}
+	if err := a.loadTLS(ctx, hopts, sealTok, sealURI); err != nil {
+		a.health.set("hsm", err)
+		return err
+	}
+	a.health.set("hsm", nil)
+
+	names, _, err := readShareFiles(cfg.Accounts.SharesDir)
+	if err != nil {
+		a.health.set("shares", err)
+		return fmt.Errorf("accounts.shares_dir: %w", err)
+	}
+	a.status("unsealing %d shares", len(names))
+	start := a.now()
+	accs, err := loadAccounts(ctx, sealKey, cfg.Accounts.SharesDir, hsm.Placement{ClusterID: cfg.ClusterID(), Participant: cfg.Node.ID}, len(cfg.Cluster.Participants))
+	if err != nil {
+		a.health.set("shares", err)
+		return err
+	}
+	a.accounts = accs
+	a.metrics.accounts.Set(float64(accs.len()))
+	a.health.set("shares", nil)
+	a.log.Info("shares unsealed", "count", accs.len(), "took", a.now().Sub(start))
+
+	a.status("opening slashing protection database")
+	if err := a.openDB(ctx, n, len(names) == 0); err != nil {
+		a.health.set("slashing_db", err)
+		return err
+	}
+	a.health.set("slashing_db", nil)
+
+	lg, rec, err := audit.Open(filepath.Join(cfg.DataDir, "audit.log"), audit.Options{Now: a.now})
+	if err != nil {
+		a.health.set("audit", err)
+		return err
+	}
+	if rec.TornBytes > 0 {
+		a.log.Warn("audit log: cut an incomplete last record left by a crash", "bytes", rec.TornBytes)
+	}
+	a.audit = lg
+	a.health.set("audit", nil)
+
+	var members []api.Participant
+	for _, p := range cfg.Cluster.Participants {
+		members = append(members, api.Participant{ID: api.Uint64(p.ID), Endpoint: p.Endpoint})
+	}
+	a.part = &participant{
+		id: tss.ID(cfg.Node.ID), net: n, gvr: protect.Root(n.GenesisValidatorsRoot()), accounts: accs, db: a.db,
+		policy: a.policy, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
+	}
+	return a.startCoordinator(ctx)
+}
+
+func (a *Appliance) harden() error {
+	if a.cfg.Process.Hardening == "off" {
+		a.log.Warn("process hardening is off (process.hardening: off): shares may reach swap or core dumps")
+		return nil
+	}
+	for _, r := range hsm.Harden() {
+		if r.Err == nil {
+			continue
+		}
+		if a.cfg.Process.Hardening == "required" {
+			return fmt.Errorf("process hardening (process.hardening: required): %w", r.Err)
+		}
+		a.log.Warn("process hardening step not in effect", "step", r.Step, "err", r.Err)
+	}
+	return nil
+}
+
+// loadTLS loads the node's certificate, whose key stays in the HSM, and
+// the cluster CA.
+func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm.Token, sealURI *hsm.URI) error {
+	cfg := a.cfg
+	keyURI, _ := hsm.ParseURI(cfg.TLS.Key)
+	tok := sealTok
+	if keyURI.Token != sealURI.Token || keyURI.ModulePath != sealURI.ModulePath {
+		t, err := hsm.Open(ctx, keyURI, hopts)
+		if err != nil {
+			return fmt.Errorf("tls.key: %w", err)
+		}
+		a.tokens = append(a.tokens, t)
+		tok = t
+	}
+	chain, err := os.ReadFile(cfg.TLS.Certificate)
+	if err != nil {
+		return fmt.Errorf("tls.certificate: %w", err)
+	}
+	cert, err := tok.TLSCertificate(ctx, keyURI.ObjectRef(), chain)
+	if err != nil {
+		return fmt.Errorf("tls.key with tls.certificate: %w", err)
+	}
+	caPEM, err := os.ReadFile(cfg.TLS.CA)
+	if err != nil {
+		return fmt.Errorf("tls.ca: %w", err)
+	}
+	cas, err := hsm.ParseCertificatesPEM(caPEM)
+	if err != nil || len(cas) == 0 {
+		return fmt.Errorf("tls.ca: no CA certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, CurrentTime: a.now()}); err != nil {
+		return fmt.Errorf("tls.certificate is not issued by tls.ca: %w", err)
+	}
+	self := cfg.Self()
+	if err := cert.Leaf.VerifyHostname(self.TLSName); err != nil {
+		return fmt.Errorf("tls.certificate does not name this node's tls_name %q (cluster.participants): %w", self.TLSName, err)
+	}
+	a.cert, a.caPool = cert, pool
+	return nil
+}
+
+// openDB opens the slashing protection database. A missing database is
+// created only on a brand-new signer (no shares yet); with shares present
+// it is an error, because signing without their history could be
+// slashable.
+func (a *Appliance) openDB(ctx context.Context, n *network.Network, fresh bool) error {
+	cfg := a.cfg
+	pcfg := protect.DefaultConfig()
+	pcfg.HistoryEpochs = cfg.Slashing.HistoryEpochs
+	pcfg.SlotsPerEpoch = n.Preset().SlotsPerEpoch
+	db, err := protect.Open(ctx, cfg.Slashing.Database, pcfg)
+	if errors.Is(err, fs.ErrNotExist) && fresh {
+		a.log.Info("creating the slashing protection database for a new signer", "path", cfg.Slashing.Database)
+		db, err = protect.Create(ctx, cfg.Slashing.Database, protect.Root(n.GenesisValidatorsRoot()), pcfg)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("slashing.database %s does not exist but shares do: import their history first (rampartctl slashing import --create)", cfg.Slashing.Database)
+	}
+	if err != nil {
+		return fmt.Errorf("slashing.database: %w", err)
+	}
+	a.db = db
+	if db.GenesisValidatorsRoot() != protect.Root(n.GenesisValidatorsRoot()) {
+		return fmt.Errorf("slashing.database belongs to another network (genesis validators root %x)", db.GenesisValidatorsRoot())
+	}
+	registered := map[protect.PublicKey]bool{}
+	for _, k := range db.Keys() {
+		registered[k] = true
+	}
+	var missing []string
+	for _, k := range a.accounts.keys() {
+		if !registered[protect.PublicKey(k)] {
+			missing = append(missing, k.String())
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("slashing.database has no history for %d accounts with shares (first: %s): import it (rampartctl slashing import) before this signer may sign for them", len(missing), missing[0])
+	}
+	return nil
+}
+
+func (a *Appliance) startCoordinator(ctx context.Context) error {
+	cfg := a.cfg
+	ccfg := coordinator.DefaultConfig()
+	ccfg.Timeout = cfg.Cluster.Timeout
+	ccfg.HedgeDelay = cfg.Cluster.HedgeDelay
+	ccfg.Logger = a.log.With("component", "coordinator")
+	cm, err := coordinator.NewMetrics(a.reg)
+	if err != nil {
+		return err
+	}
+	ccfg.Metrics = cm
+	client := a.clientTLS()
+	for _, p := range cfg.Cluster.Participants {
+		if p.ID == cfg.Node.ID {
+			ccfg.Participants = append(ccfg.Participants, local{a.part})
+			continue
+		}
+		hp, err := coordinator.NewHTTPParticipant(tss.ID(p.ID), p.Endpoint, p.TLSName, client)
+		if err != nil {
+			return err
+		}
+		ccfg.Participants = append(ccfg.Participants, hp)
+	}
+	c, err := coordinator.New(ccfg)
+	if err != nil {
+		return err
+	}
+	a.coord = c
+	if err := c.Refresh(ctx); err != nil {
+		a.log.Warn("first discovery incomplete; retrying in the background", "err", err)
+	}
+	return nil
+}
+
+// clientTLS is the mTLS client side used towards other participants.
+func (a *Appliance) clientTLS() *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{a.cert},
+		RootCAs:      a.caPool,
+	}
+}
+
+// serverTLS requires a client certificate from the cluster CA.
+func (a *Appliance) serverTLS() *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{a.cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    a.caPool,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}
+}
+
+// listen binds a configured listener, or takes the one from Options.
+func (a *Appliance) listen(name, addr string) (net.Listener, error) {
+	ln, ok := a.opts.Listeners[name]
+	if !ok {
+		if addr == "" {
+			return nil, nil
+		}
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen.%s: %w", name, err)
+		}
+	}
+	a.mu.Lock()
+	a.addrs[name] = ln.Addr()
+	a.mu.Unlock()
+	return ln, nil
+}
+
+// serve starts the signing listeners.
+func (a *Appliance) serve(srvs *servers) error {
+	type spec struct {
+		name, addr string
+		handler    http.Handler
+		tls        bool
+	}
+	specs := []spec{
+		{ListenerParticipant, a.cfg.Listen.Participant, a.participantHandler(), true},
+		{ListenerCoordinator, a.cfg.Listen.Coordinator, a.coordinatorHandler(tlsClientName), true},
+		{ListenerInsecureLoopback, a.cfg.Listen.CoordinatorInsecureLoopback, a.coordinatorHandler(fixedClient(a.cfg.Listen.InsecureLoopbackClient)), false},
+	}
+	for _, s := range specs {
+		ln, err := a.listen(s.name, s.addr)
+		if err != nil {
+			return err
+		}
+		if ln == nil {
+			continue
+		}
+		srv := &http.Server{
+			Handler:           s.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		}
+		if s.tls {
+			srv.TLSConfig = a.serverTLS()
+			ln = tls.NewListener(ln, srv.TLSConfig)
+		}
+		srvs.start(ln, srv)
+		a.log.Info("listening", "listener", s.name, "addr", ln.Addr().String(), "tls", s.tls)
+	}
+	return nil
+}
+
+func (a *Appliance) runDB(ctx context.Context) {
+	if err := a.db.Run(ctx); err != nil && ctx.Err() == nil {
+		a.health.set("slashing_db", err)
+		a.log.Error("slashing protection checkpointing failed", "err", err)
+	}
+}
+
+// watchdog pings systemd while the signer is healthy, so that a wedged
+// database or audit log gets the process restarted.
+func (a *Appliance) watchdog(ctx context.Context) {
+	t := time.NewTicker(a.opts.WatchdogInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if a.health.ok() {
+				a.opts.Notify("WATCHDOG=1")
+			}
+		}
+	}
+}
+
+// closeResources releases everything start opened, shares last zeroed.
+func (a *Appliance) closeResources() error {
+	var errs []error
+	if a.audit != nil {
+		errs = append(errs, a.audit.Close())
+		a.audit = nil
+	}
+	if a.db != nil {
+		errs = append(errs, a.db.Close())
+		a.db = nil
+	}
+	if a.accounts != nil {
+		errs = append(errs, a.accounts.Close())
+	}
+	for _, t := range a.tokens {
+		errs = append(errs, t.Close())
+	}
+	a.tokens = nil
+	return errors.Join(errs...)
+}
+
+// servers runs http servers and shuts them down together.
+type servers struct {
+	log    *slog.Logger
+	mu     sync.Mutex
+	list   []*http.Server
+	failed chan error
+	once   sync.Once
+}
+
+func (s *servers) start(ln net.Listener, srv *http.Server) {
+	s.mu.Lock()
+	if s.failed == nil {
+		s.failed = make(chan error, 8)
+	}
+	s.list = append(s.list, srv)
+	s.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.failed <- err
+		}
+	}()
+}
+
+// shutdown lets in-flight requests finish (up to 30 s) and closes.
+func (s *servers) shutdown() {
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.mu.Lock()
+		list := s.list
+		s.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, srv := range list {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := srv.Shutdown(ctx); err != nil {
+					s.log.Warn("listener did not stop cleanly", "err", err)
+					srv.Close()
+				}
+			}()
+		}
+		wg.Wait()
+	})
+}

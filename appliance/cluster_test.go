@@ -1,0 +1,518 @@
+package appliance_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/signing"
+)
+
+// testCluster is n in-process signers on loopback with real TLS, SoftHSM
+// tokens and bbolt files.
+type testCluster struct {
+	t       testing.TB
+	lc      *localcluster.Cluster
+	net     *network.Network
+	keys    []api.PublicKey
+	mu      sync.Mutex
+	running map[int]*runningSigner
+}
+
+type runningSigner struct {
+	app    *appliance.Appliance
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// newTestCluster provisions and starts n signers and deals validators
+// t-of-n.
+func newTestCluster(tb testing.TB, n, t, validators int) *testCluster {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfgPath := filepath.Join(dir, "network.yaml")
+	if err := os.WriteFile(cfgPath, []byte(testNetworkConfig), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	var gvr phase0.Root
+	copy(gvr[:], mustHex(testGVR))
+	net, err := network.ParseConfig([]byte(testNetworkConfig), gvr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Setenv("SOFTHSM2_CONF", "") // restored after the test; Provision sets it
+	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
+		Dir: filepath.Join(dir, "cluster"), Signers: n,
+		Network:             appliance.NetworkConfig{Config: cfgPath, GenesisValidatorsRoot: testGVR},
+		CoordinatorHTTP:     "127.0.0.1:0",
+		Clients:             []string{"vc-1"},
+		UnauthorisedClients: []string{"intruder"},
+		Hardening:           "off",
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys, err := appliance.Deal(context.Background(), lc.Configs(), validators, t, rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tc := &testCluster{t: tb, lc: lc, net: net, keys: keys, running: map[int]*runningSigner{}}
+	tb.Cleanup(tc.stopAll)
+	for i := range lc.Signers {
+		tc.start(i)
+	}
+	for i := range lc.Signers {
+		tc.waitReady(i)
+	}
+	return tc
+}
+
+func mustHex(s string) []byte {
+	var b []byte
+	fmt.Sscanf(strings.TrimPrefix(s, "0x"), "%x", &b)
+	return b
+}
+
+// start runs signer i (0-based) in process on its pre-bound listeners.
+func (tc *testCluster) start(i int) {
+	tc.t.Helper()
+	s := tc.lc.Signers[i]
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("RAMPART_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("signer", s.ID)
+	}
+	app, err := appliance.New(s.Config, appliance.Options{Logger: log, Listeners: s.Listeners})
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rs := &runningSigner{app: app, cancel: cancel, done: make(chan error, 1)}
+	go func() { rs.done <- app.Run(ctx) }()
+	tc.mu.Lock()
+	tc.running[i] = rs
+	tc.mu.Unlock()
+}
+
+func (tc *testCluster) waitReady(i int) {
+	tc.t.Helper()
+	tc.mu.Lock()
+	rs := tc.running[i]
+	tc.mu.Unlock()
+	select {
+	case <-rs.app.Ready():
+	case err := <-rs.done:
+		tc.t.Fatalf("signer %d stopped while starting: %v", i+1, err)
+	case <-time.After(60 * time.Second):
+		tc.t.Fatalf("signer %d not ready after 60s", i+1)
+	}
+}
+
+// restart starts a stopped signer again on its configured addresses.
+func (tc *testCluster) restart(i int) {
+	tc.t.Helper()
+	s := tc.lc.Signers[i]
+	ls := map[string]net.Listener{}
+	for name, addr := range map[string]string{
+		appliance.ListenerParticipant:      s.Config.Listen.Participant,
+		appliance.ListenerCoordinator:      s.Config.Listen.Coordinator,
+		appliance.ListenerOperations:       s.Config.Listen.Operations,
+		appliance.ListenerInsecureLoopback: s.Config.Listen.CoordinatorInsecureLoopback,
+	} {
+		if addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			tc.t.Fatal(err)
+		}
+		ls[name] = l
+	}
+	s.Listeners = ls
+	tc.start(i)
+	tc.waitReady(i)
+}
+
+// stop stops signer i gracefully; its listeners are closed.
+func (tc *testCluster) stop(i int) {
+	tc.mu.Lock()
+	rs := tc.running[i]
+	delete(tc.running, i)
+	tc.mu.Unlock()
+	if rs == nil {
+		return
+	}
+	rs.cancel()
+	if err := <-rs.done; err != nil {
+		tc.t.Errorf("signer %d stopped with %v", i+1, err)
+	}
+}
+
+func (tc *testCluster) stopAll() {
+	for i := range tc.lc.Signers {
+		tc.stop(i)
+	}
+}
+
+// client is an mTLS client for signer i with the certificate of name
+// ("" for no certificate).
+func (tc *testCluster) client(i int, name string) *http.Client {
+	tc.t.Helper()
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(tc.lc.CAPath)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(ca)
+	cfg := &tls.Config{RootCAs: pool, ServerName: tc.lc.Signers[i].Name, MinVersion: tls.VersionTLS13}
+	if name != "" {
+		cl := tc.lc.Client(name)
+		cert, err := tls.LoadX509KeyPair(cl.CertPath, cl.KeyPath)
+		if err != nil {
+			tc.t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}, Timeout: 30 * time.Second}
+}
+
+func (tc *testCluster) url(i int, listener, path string) string {
+	s := tc.lc.Signers[i]
+	addr := s.Config.Listen.Participant
+	switch listener {
+	case appliance.ListenerCoordinator:
+		addr = s.Config.Listen.Coordinator
+	case appliance.ListenerInsecureLoopback:
+		return "http://" + s.Config.Listen.CoordinatorInsecureLoopback + path
+	case appliance.ListenerOperations:
+		return "http://" + s.Config.Listen.Operations + path
+	}
+	return "https://" + addr + path
+}
+
+type response struct {
+	code int
+	body []byte
+}
+
+func post(t testing.TB, c *http.Client, url string, body []byte) response {
+	t.Helper()
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, b}
+}
+
+// sign asks signer i's coordinator API for a full signature as vc-1.
+func (tc *testCluster) sign(i int, key api.PublicKey, req []byte) response {
+	return post(tc.t, tc.client(i, "vc-1"), tc.url(i, appliance.ListenerCoordinator, "/api/v1/eth2/sign/"+key.String()), req)
+}
+
+// checkSigned asserts a 200 whose signature verifies under key for the root
+// computed from req.
+func (tc *testCluster) checkSigned(name string, r response, key api.PublicKey, req []byte) {
+	tc.t.Helper()
+	if r.code != http.StatusOK {
+		tc.t.Errorf("%s: status %d: %s", name, r.code, r.body)
+		return
+	}
+	var sr api.SigningResponse
+	if err := json.Unmarshal(r.body, &sr); err != nil {
+		tc.t.Errorf("%s: %v", name, err)
+		return
+	}
+	parsed, err := signing.ParseRequest(req)
+	if err != nil {
+		tc.t.Fatalf("%s: %v", name, err)
+	}
+	sg, err := parsed.Verify(tc.net)
+	if err != nil {
+		tc.t.Fatalf("%s: %v", name, err)
+	}
+	pk, err := bls.PublicKeyFromBytes(key[:])
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	sig, err := bls.SignatureFromBytes(sr.Signature[:])
+	if err != nil || !pk.Verify(sg.SigningRoot, sig) {
+		tc.t.Errorf("%s: signature does not verify under the composite key: %v", name, err)
+	}
+}
+
+func errorCode(t testing.TB, r response) int {
+	var e api.Error
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("error body %q: %v", r.body, err)
+	}
+	if e.Code != r.code {
+		t.Fatalf("error body code %d, status %d", e.Code, r.code)
+	}
+	return e.Code
+}
+
+func TestClusterSignsEveryRequestType(t *testing.T) {
+	tc := newTestCluster(t, 5, 3, 2)
+	key := tc.keys[0]
+	reqs := everyRequest(tc.net, key.String())
+	for name, req := range reqs {
+		tc.checkSigned(name, tc.sign(0, key, req), key, req)
+	}
+	// The same through another signer's coordinator and the loopback
+	// listener without TLS.
+	req := attestationRequest(tc.net, 10, 11, 0x41)
+	tc.checkSigned("coordinator of signer 3", tc.sign(2, tc.keys[1], req), tc.keys[1], req)
+	r := post(t, http.DefaultClient, tc.url(0, appliance.ListenerInsecureLoopback, "/api/v1/eth2/sign/"+tc.keys[1].String()), req)
+	tc.checkSigned("loopback listener, exact repeat", r, tc.keys[1], req)
+	t.Logf("signed %d request types through a 3-of-5 cluster", len(reqs)+1)
+}
+
+func TestClusterRefuses(t *testing.T) {
+	tc := newTestCluster(t, 5, 3, 3)
+	key := tc.keys[0]
+	first := attestationRequest(tc.net, 20, 21, 0x51)
+	tc.checkSigned("first attestation", tc.sign(0, key, first), key, first)
+
+	t.Run("refuses a double vote with 412 at every participant", func(t *testing.T) {
+		double := attestationRequest(tc.net, 20, 21, 0x52)
+		if r := tc.sign(0, key, double); r.code != http.StatusPreconditionFailed || errorCode(t, r) != 412 {
+			t.Fatalf("coordinator: %d %s", r.code, r.body)
+		}
+		for i := range tc.lc.Signers {
+			r := post(t, tc.client(i, "vc-1"), tc.url(i, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+key.String()), double)
+			if r.code != http.StatusPreconditionFailed {
+				t.Errorf("participant %d: %d %s", i+1, r.code, r.body)
+			}
+		}
+	})
+	t.Run("refuses a surround vote with 412", func(t *testing.T) {
+		if r := tc.sign(1, key, attestationRequest(tc.net, 19, 22, 0x53)); r.code != http.StatusPreconditionFailed {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses a double proposal with 412", func(t *testing.T) {
+		b1 := blockRequest(tc.net, 700, 0x61)
+		tc.checkSigned("block", tc.sign(0, key, b1), key, b1)
+		if r := tc.sign(0, key, blockRequest(tc.net, 700, 0x62)); r.code != http.StatusPreconditionFailed {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("allows an exact repeat", func(t *testing.T) {
+		tc.checkSigned("repeat", tc.sign(2, key, first), key, first)
+	})
+	t.Run("refuses another network with 400", func(t *testing.T) {
+		other := bytes.Replace(attestationRequest(tc.net, 30, 31, 0x71), []byte(testGVR), []byte(hexRoot(0x77)), 1)
+		if r := tc.sign(0, key, other); r.code != http.StatusBadRequest {
+			t.Fatalf("coordinator: %d %s", r.code, r.body)
+		}
+		r := post(t, tc.client(1, "vc-1"), tc.url(1, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+key.String()), other)
+		if r.code != http.StatusBadRequest {
+			t.Fatalf("participant: %d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses a fork that does not apply with 400", func(t *testing.T) {
+		var v map[string]any
+		json.Unmarshal(attestationRequest(tc.net, 30, 31, 0x72), &v)
+		v["fork_info"] = forkInfo(tc.net, 2)
+		if r := tc.sign(0, key, mustJSON(v)); r.code != http.StatusBadRequest {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses a wrong signingRoot with 400", func(t *testing.T) {
+		var v map[string]any
+		json.Unmarshal(attestationRequest(tc.net, 30, 31, 0x73), &v)
+		v["signingRoot"] = hexRoot(0x99)
+		if r := tc.sign(0, key, mustJSON(v)); r.code != http.StatusBadRequest {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses GENERIC in the attester domain with 400", func(t *testing.T) {
+		f := tc.net.ForkAtEpoch(6)
+		d := signing.ComputeDomain(phase0.DomainType{0x01, 0, 0, 0}, f.Version, tc.net.GenesisValidatorsRoot())
+		req := mustJSON(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": hexRoot(1), "domain": fmt.Sprintf("%#x", d[:])}})
+		if r := tc.sign(0, key, req); r.code != http.StatusBadRequest {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses a client without rules with 403", func(t *testing.T) {
+		req := attestationRequest(tc.net, 30, 31, 0x74)
+		r := post(t, tc.client(0, "intruder"), tc.url(0, appliance.ListenerCoordinator, "/api/v1/eth2/sign/"+key.String()), req)
+		if r.code != http.StatusForbidden {
+			t.Fatalf("coordinator: %d %s", r.code, r.body)
+		}
+		r = post(t, tc.client(0, "intruder"), tc.url(0, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+key.String()), req)
+		if r.code != http.StatusForbidden {
+			t.Fatalf("participant: %d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses a client without a certificate", func(t *testing.T) {
+		_, err := tc.client(0, "").Post(tc.url(0, appliance.ListenerCoordinator, "/api/v1/eth2/sign/"+key.String()), "application/json", bytes.NewReader(first))
+		if err == nil {
+			t.Fatal("request without a client certificate was answered")
+		}
+	})
+	t.Run("refuses an unknown key with 404", func(t *testing.T) {
+		var unknown api.PublicKey
+		unknown[0] = 0xa0
+		if r := tc.sign(0, unknown, attestationRequest(tc.net, 30, 31, 0x75)); r.code != http.StatusNotFound {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses malformed requests with 400 naming the field", func(t *testing.T) {
+		for name, body := range map[string]string{
+			"unknown type":      `{"type":"SIGN_ANYTHING"}`,
+			"bad hex":           strings.Replace(string(first), hexRoot(0x51), "0xzz", 1),
+			"missing target":    strings.Replace(string(first), `"target"`, `"tarjet"`, 1),
+			"not json":          `{`,
+			"negative slot":     strings.Replace(string(first), `"slot":"672"`, `"slot":"-1"`, 1),
+			"short root length": strings.Replace(string(first), hexRoot(0x51), "0x51", 1),
+		} {
+			r := tc.sign(0, key, []byte(body))
+			if r.code != http.StatusBadRequest {
+				t.Errorf("%s: %d %s", name, r.code, r.body)
+			}
+		}
+	})
+}
+
+func TestClusterSurvivesFailures(t *testing.T) {
+	tc := newTestCluster(t, 5, 3, 2)
+	key := tc.keys[0]
+	tc.stop(3)
+	tc.stop(4)
+	req := attestationRequest(tc.net, 40, 41, 0x81)
+	tc.checkSigned("two participants down", tc.sign(0, key, req), key, req)
+
+	// Signer 5 comes back; signer 2 is replaced by an impostor holding
+	// signer 2's own TLS identity that answers with garbage partials.
+	tc.restart(4)
+	tc.stop(1)
+	stopFake := tc.startGarbageParticipant(1)
+	defer stopFake()
+	req = attestationRequest(tc.net, 41, 42, 0x82)
+	tc.checkSigned("one down, one returning garbage", tc.sign(0, key, req), key, req)
+
+	// Now only signers 1 and 5 are honest: fewer than t, and the error
+	// names every participant that gave no share and why.
+	tc.stop(2)
+	r := tc.sign(0, key, attestationRequest(tc.net, 42, 43, 0x83))
+	if r.code != http.StatusServiceUnavailable {
+		t.Fatalf("fewer than t: %d %s", r.code, r.body)
+	}
+	for _, p := range []string{"participant 2: invalid partial signature", "participant 3:", "participant 4:"} {
+		if !strings.Contains(string(r.body), p) {
+			t.Errorf("error does not name %q: %s", p, r.body)
+		}
+	}
+}
+
+// startGarbageParticipant serves signer i's participant address with the
+// signer's real TLS identity but answers every signing request with a
+// well-formed partial signature made by an unrelated key.
+func (tc *testCluster) startGarbageParticipant(i int) func() {
+	tc.t.Helper()
+	s := tc.lc.Signers[i]
+	cert := tc.hsmCertificate(i)
+	wrong, _ := bls.GenerateSecretKey(rand.Reader)
+	mux := http.NewServeMux()
+	answer := func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := signing.ParseRequest(body)
+		if err != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		sg, _ := req.Verify(tc.net)
+		json.NewEncoder(w).Encode(api.PartialSignature{ParticipantID: api.Uint64(s.ID), SigningRoot: api.Root(sg.SigningRoot), Signature: wrong.Sign(sg.SigningRoot).Bytes()})
+	}
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{id}", answer)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusInternalServerError) })
+	ln, err := tls.Listen("tcp", s.Config.Listen.Participant, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	return func() { srv.Close() }
+}
+
+// hsmCertificate loads signer i's TLS identity from its token.
+func (tc *testCluster) hsmCertificate(i int) tls.Certificate {
+	tc.t.Helper()
+	s := tc.lc.Signers[i]
+	chain, err := os.ReadFile(s.Config.TLS.Certificate)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	tok, uri := openToken(tc.t, s.Config.TLS.Key)
+	cert, err := tok.TLSCertificate(context.Background(), uri.ObjectRef(), chain)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	return cert
+}
+
+func TestClusterBatch(t *testing.T) {
+	tc := newTestCluster(t, 5, 3, 40)
+	ids := make([]string, len(tc.keys))
+	for i, k := range tc.keys {
+		ids[i] = k.String()
+	}
+	var att map[string]any
+	json.Unmarshal(attestationRequest(tc.net, 50, 51, 0x91), &att)
+	body := mustJSON(map[string]any{"identifiers": ids, "signing_request": att})
+	r := post(t, tc.client(0, "vc-1"), tc.url(0, appliance.ListenerCoordinator, "/api/v1/eth2/sign"), body)
+	if r.code != http.StatusOK {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	rs, err := api.DecodeBatchResults(r.body)
+	if err != nil || len(rs) != len(ids) {
+		t.Fatalf("%v %s", err, r.body)
+	}
+	parsed, _ := signing.ParseRequest(mustJSON(att))
+	sg, _ := parsed.Verify(tc.net)
+	for i, res := range rs {
+		if res.Error != nil || res.Identifier != tc.keys[i] {
+			t.Fatalf("item %d: %+v", i, res)
+		}
+		pk, _ := bls.PublicKeyFromBytes(tc.keys[i][:])
+		sig, err := bls.SignatureFromBytes(res.Signature[:])
+		if err != nil || !pk.Verify(sg.SigningRoot, sig) {
+			t.Fatalf("item %d does not verify", i)
+		}
+	}
+	// A conflicting batch: every item refused with 412, in order.
+	json.Unmarshal(attestationRequest(tc.net, 50, 51, 0x92), &att)
+	r = post(t, tc.client(1, "vc-1"), tc.url(1, appliance.ListenerCoordinator, "/api/v1/eth2/sign"), mustJSON(map[string]any{"identifiers": ids, "signing_request": att}))
+	rs, err = api.DecodeBatchResults(r.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, res := range rs {
+		if res.Error == nil || res.Error.Code != 412 {
+			t.Fatalf("item %d of a conflicting batch: %+v", i, res)
+		}
+	}
+}

@@ -1,0 +1,420 @@
+package appliance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/signing"
+)
+
+// maxBody bounds request bodies: a full block with its attestations, or a
+// batch of 10,000 identifiers, is well below it.
+const maxBody = 8 << 20
+
+// clientNamer extracts the authenticated client name of a request.
+type clientNamer func(*http.Request, *policy) string
+
+// tlsClientName is the name on the client's verified certificate: the
+// first subject alternative name (DNS, then IP) that has an authorisation
+// rule, else the first one.
+func tlsClientName(r *http.Request, p *policy) string {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return ""
+	}
+	leaf := r.TLS.VerifiedChains[0][0]
+	var names []string
+	names = append(names, leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	for _, n := range names {
+		if p.known(n) {
+			return n
+		}
+	}
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
+// fixedClient names every request on a listener with no client
+// certificates (the loopback coordinator listener).
+func fixedClient(name string) clientNamer {
+	return func(*http.Request, *policy) string { return name }
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.code, api.Error{Code: e.code, Message: e.msg})
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, refuse(http.StatusBadRequest, "bad_request", "request body larger than %d bytes", maxBody)
+		}
+		return nil, refuse(http.StatusBadRequest, "bad_request", "reading request body: %v", err)
+	}
+	return body, nil
+}
+
+func pathKey(r *http.Request) (api.PublicKey, *apiError) {
+	k, err := api.ParsePublicKey(r.PathValue("identifier"))
+	if err != nil {
+		return k, refuse(http.StatusBadRequest, "bad_request", "identifier: %v", err)
+	}
+	return k, nil
+}
+
+// observe counts a finished request.
+func (a *Appliance) observe(apiName string, t signing.Type, start time.Time, code int, items int, e *apiError) {
+	typ := string(t)
+	if typ == "" {
+		typ = "unknown"
+	}
+	a.metrics.latency.WithLabelValues(apiName, typ).Observe(a.now().Sub(start).Seconds())
+	a.metrics.requests.WithLabelValues(apiName, typ, strconv.Itoa(code)).Add(float64(max(items, 1)))
+	if e != nil {
+		a.metrics.refusals.WithLabelValues(e.reason).Inc()
+	}
+}
+
+// participantHandler serves the distributed signing profile.
+func (a *Appliance) participantHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /upcheck", upcheck)
+	mux.HandleFunc("GET /healthcheck", a.healthcheck)
+	mux.HandleFunc("GET /api/v1/eth2/distributed/accounts", func(w http.ResponseWriter, r *http.Request) {
+		client := tlsClientName(r, a.policy)
+		if !a.part.authorised(client) {
+			writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
+			return
+		}
+		writeJSON(w, http.StatusOK, a.part.accountViews(client))
+	})
+	mux.HandleFunc("GET /api/v1/eth2/distributed/accounts/{identifier}", func(w http.ResponseWriter, r *http.Request) {
+		client := tlsClientName(r, a.policy)
+		key, e := pathKey(r)
+		if e == nil && !a.part.authorised(client) {
+			e = refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+		}
+		var acc *account
+		if e == nil {
+			acc, e = a.part.lookup(client, key)
+		}
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		writeJSON(w, http.StatusOK, a.part.view(acc))
+	})
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", func(w http.ResponseWriter, r *http.Request) {
+		start := a.now()
+		client := tlsClientName(r, a.policy)
+		key, e := pathKey(r)
+		var body []byte
+		if e == nil {
+			body, e = readBody(w, r)
+		}
+		if e != nil {
+			a.observe("participant", "", start, e.code, 1, e)
+			writeError(w, e)
+			return
+		}
+		ps, t, e := a.part.signOne(r.Context(), client, key, body)
+		if e != nil {
+			a.logRefusal("participant", client, key, t, e)
+			a.observe("participant", t, start, e.code, 1, e)
+			writeError(w, e)
+			return
+		}
+		a.observe("participant", t, start, http.StatusOK, 1, nil)
+		writeJSON(w, http.StatusOK, ps)
+	})
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", func(w http.ResponseWriter, r *http.Request) {
+		start := a.now()
+		client := tlsClientName(r, a.policy)
+		body, e := readBody(w, r)
+		if e != nil {
+			a.observe("participant", "", start, e.code, 1, e)
+			writeError(w, e)
+			return
+		}
+		rs, t, e := a.part.signBatch(r.Context(), client, body)
+		if e != nil {
+			a.logRefusal("participant", client, api.PublicKey{}, t, e)
+			a.observe("participant", t, start, e.code, 1, e)
+			writeError(w, e)
+			return
+		}
+		for _, item := range rs {
+			code := http.StatusOK
+			if item.Error != nil {
+				code = item.Error.Code
+			}
+			a.metrics.requests.WithLabelValues("participant", string(t), strconv.Itoa(code)).Inc()
+		}
+		a.metrics.latency.WithLabelValues("participant", string(t)).Observe(a.now().Sub(start).Seconds())
+		writeJSON(w, http.StatusOK, rs)
+	})
+	return mux
+}
+
+func (a *Appliance) logRefusal(apiName, client string, key api.PublicKey, t signing.Type, e *apiError) {
+	level := a.log.Info
+	if e.code == http.StatusPreconditionFailed || e.code == http.StatusForbidden {
+		level = a.log.Warn
+	}
+	level("request refused", "api", apiName, "client", client, "account", key, "type", t, "code", e.code, "reason", e.reason, "err", e.msg)
+}
+
+// coordinatorHandler serves the standard Remote Signing API: full
+// signatures recovered from the cluster.
+func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /upcheck", upcheck)
+	mux.HandleFunc("GET /healthcheck", a.healthcheck)
+	mux.HandleFunc("GET /api/v1/eth2/publicKeys", func(w http.ResponseWriter, r *http.Request) {
+		client := clientOf(r, a.policy)
+		if !a.policy.known(client) {
+			writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
+			return
+		}
+		keys := []string{}
+		for _, k := range a.coord.PublicKeys() {
+			if a.policy.account(client, k) {
+				keys = append(keys, k.String())
+			}
+		}
+		writeJSON(w, http.StatusOK, keys)
+	})
+	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", func(w http.ResponseWriter, r *http.Request) {
+		start := a.now()
+		client := clientOf(r, a.policy)
+		key, e := pathKey(r)
+		var body []byte
+		if e == nil {
+			body, e = readBody(w, r)
+		}
+		if e != nil {
+			a.observe("coordinator", "", start, e.code, 1, e)
+			writeError(w, e)
+			return
+		}
+		sig, t, e := a.signFull(r.Context(), client, key, body)
+		if e != nil {
+			a.logRefusal("coordinator", client, key, t, e)
+			a.observe("coordinator", t, start, e.code, 1, e)
+			writeError(w, e)
+			return
+		}
+		a.observe("coordinator", t, start, http.StatusOK, 1, nil)
+		if wantsText(r) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = w.Write([]byte(sig.String()))
+			return
+		}
+		writeJSON(w, http.StatusOK, api.SigningResponse{Signature: sig})
+	})
+	mux.HandleFunc("POST /api/v1/eth2/sign", func(w http.ResponseWriter, r *http.Request) {
+		start := a.now()
+		client := clientOf(r, a.policy)
+		body, e := readBody(w, r)
+		if e != nil {
+			a.observe("coordinator", "", start, e.code, 1, e)
+			writeError(w, e)
+			return
+		}
+		rs, t, e := a.signFullBatch(r.Context(), client, body)
+		if e != nil {
+			a.logRefusal("coordinator", client, api.PublicKey{}, t, e)
+			a.observe("coordinator", t, start, e.code, 1, e)
+			writeError(w, e)
+			return
+		}
+		for _, item := range rs {
+			code := http.StatusOK
+			if item.Error != nil {
+				code = item.Error.Code
+			}
+			a.metrics.requests.WithLabelValues("coordinator", string(t), strconv.Itoa(code)).Inc()
+		}
+		a.metrics.latency.WithLabelValues("coordinator", string(t)).Observe(a.now().Sub(start).Seconds())
+		writeJSON(w, http.StatusOK, rs)
+	})
+	return mux
+}
+
+// wantsText reports whether the client asked for text/plain only, which
+// the API allows as the single-signature response type.
+func wantsText(r *http.Request) bool {
+	acc := r.Header.Get("Accept")
+	return strings.Contains(acc, "text/plain") && !strings.Contains(acc, "application/json") && !strings.Contains(acc, "*/*")
+}
+
+// prepare authorises and verifies a request at the coordinator: the same
+// checks a participant makes, so that a request every participant would
+// refuse is refused here without asking them.
+func (a *Appliance) prepare(client string, req *signing.Request) (*signing.Signable, []byte, *apiError) {
+	if !a.policy.requestType(client, req.Type) {
+		return nil, nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
+	}
+	sg, err := req.Verify(a.net)
+	if err != nil {
+		return nil, nil, requestError(err)
+	}
+	if req.Type == signing.TypeGeneric && signing.IsSlashableDomain(sg.DomainType()) {
+		return nil, nil, refuse(http.StatusBadRequest, "slashable_generic", "GENERIC requests in the beacon proposer or attester domain are refused: use BLOCK_V2 or ATTESTATION")
+	}
+	canonical, err := req.MarshalJSON()
+	if err != nil {
+		return nil, nil, refuse(http.StatusBadRequest, "bad_request", "%v", err)
+	}
+	return sg, canonical, nil
+}
+
+// accountAllowed applies account authorisation at the coordinator.
+func (a *Appliance) accountAllowed(client string, key api.PublicKey) *apiError {
+	if a.policy.account(client, key) {
+		return nil
+	}
+	if a.policy.allAccounts(client) {
+		return refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
+	}
+	return refuse(http.StatusForbidden, "unauthorised", "client %q may not use account %s", client, key)
+}
+
+func coordinatorError(err error) *apiError {
+	var short *coordinator.ShortfallError
+	switch {
+	case errors.Is(err, coordinator.ErrUnknownAccount):
+		return refuse(http.StatusNotFound, "unknown_account", "%v", err)
+	case errors.As(err, &short):
+		code := short.Code()
+		reason := "unavailable"
+		if code == http.StatusPreconditionFailed {
+			reason = "slashing"
+		}
+		return refuse(code, reason, "%v", err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return refuse(http.StatusServiceUnavailable, "unavailable", "%v", err)
+	}
+	return refuse(http.StatusServiceUnavailable, "unavailable", "%v", err)
+}
+
+// signFull obtains one verified full signature through the cluster.
+func (a *Appliance) signFull(ctx context.Context, client string, key api.PublicKey, body []byte) (api.Signature, signing.Type, *apiError) {
+	if !a.policy.known(client) {
+		return api.Signature{}, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	}
+	req, err := signing.ParseRequest(body)
+	if err != nil {
+		return api.Signature{}, "", requestError(err)
+	}
+	sg, canonical, e := a.prepare(client, req)
+	if e == nil {
+		e = a.accountAllowed(client, key)
+	}
+	if e != nil {
+		return api.Signature{}, req.Type, e
+	}
+	sig, err := a.coord.Sign(ctx, key, sg.SigningRoot, canonical)
+	if err != nil {
+		return api.Signature{}, req.Type, coordinatorError(err)
+	}
+	if e := a.recordFull(client, sg, []api.PublicKey{key}); e != nil {
+		return api.Signature{}, req.Type, e
+	}
+	return sig.Bytes(), req.Type, nil
+}
+
+// signFullBatch obtains full signatures for a batch.
+func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byte) ([]api.BatchResult, signing.Type, *apiError) {
+	if !a.policy.known(client) {
+		return nil, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	}
+	b, err := signing.ParseBatch(body)
+	if err != nil {
+		return nil, "", requestError(err)
+	}
+	t := b.Request.Type
+	out := make([]api.BatchResult, len(b.Identifiers))
+	for i, id := range b.Identifiers {
+		out[i].Identifier = api.PublicKey(id)
+	}
+	sg, canonical, e := a.prepare(client, b.Request)
+	if e != nil {
+		if e.code != http.StatusForbidden {
+			return nil, t, e
+		}
+		for i := range out {
+			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
+		}
+		return out, t, nil
+	}
+	var ids []api.PublicKey
+	var idx []int
+	for i := range out {
+		if e := a.accountAllowed(client, out[i].Identifier); e != nil {
+			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
+			a.metrics.refusals.WithLabelValues(e.reason).Inc()
+			continue
+		}
+		ids = append(ids, out[i].Identifier)
+		idx = append(idx, i)
+	}
+	if len(ids) == 0 {
+		return out, t, nil
+	}
+	results := a.coord.SignBatch(ctx, ids, sg.SigningRoot, canonical)
+	var signed []api.PublicKey
+	for k, r := range results {
+		i := idx[k]
+		if r.Err != nil {
+			e := coordinatorError(r.Err)
+			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
+			a.metrics.refusals.WithLabelValues(e.reason).Inc()
+			continue
+		}
+		s := api.Signature(r.Signature.Bytes())
+		out[i].Signature = &s
+		signed = append(signed, out[i].Identifier)
+	}
+	if len(signed) > 0 {
+		if e := a.recordFull(client, sg, signed); e != nil {
+			return nil, t, e
+		}
+	}
+	return out, t, nil
+}
+
+func (a *Appliance) recordFull(client string, sg *signing.Signable, keys []api.PublicKey) *apiError {
+	recs := make([]audit.Record, len(keys))
+	now := a.now().UTC()
+	for i, k := range keys {
+		recs[i] = audit.Record{Time: now, Kind: audit.KindFull, Type: string(sg.Type), PublicKey: k.String(), SigningRoot: api.Root(sg.SigningRoot).String(), Client: client}
+	}
+	if err := a.audit.Append(recs...); err != nil {
+		a.log.Error("audit log write failed; signatures withheld", "err", err)
+		return refuse(http.StatusServiceUnavailable, "unavailable", "audit log unavailable")
+	}
+	a.metrics.signatures.WithLabelValues("full").Add(float64(len(keys)))
+	return nil
+}

@@ -1,0 +1,360 @@
+package appliance
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/signing"
+	"github.com/rampart-signer/rampart/protect"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// selfClient is the client name of the signer's own coordinator when it
+// calls its participant in process. It contains a space, so no certificate
+// the cluster CA issues (DNS names or IP addresses) can claim it.
+const selfClient = "rampart coordinator (in process)"
+
+// participant is the signing path of DESIGN.md section 4 for this signer's
+// shares. Every partial signature leaves through signOne or signBatch, after
+// authorisation, strict decoding, the network check, the recomputed signing
+// root and, for blocks and attestations, a durable slashing record.
+type participant struct {
+	id       tss.ID
+	net      *network.Network
+	gvr      protect.Root
+	accounts *accounts
+	db       *protect.DB
+	policy   *policy
+	audit    *audit.Log
+	members  []api.Participant
+	metrics  *metrics
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+func (p *participant) authorised(client string) bool {
+	return client == selfClient || p.policy.known(client)
+}
+
+func (p *participant) mayUseType(client string, t signing.Type) bool {
+	return client == selfClient || p.policy.requestType(client, t)
+}
+
+func (p *participant) mayUseAccount(client string, key api.PublicKey) bool {
+	return client == selfClient || p.policy.account(client, key)
+}
+
+// lookup applies account authorisation and finds the share: 403 for an
+// account the client may not use (without saying whether it exists, unless
+// the client may see every account), 404 for an unknown one.
+func (p *participant) lookup(client string, key api.PublicKey) (*account, *apiError) {
+	if !p.mayUseAccount(client, key) {
+		if client != selfClient && p.policy.allAccounts(client) {
+			return nil, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
+		}
+		return nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not use account %s", client, key)
+	}
+	acc, ok := p.accounts.get(key)
+	if !ok {
+		return nil, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
+	}
+	return acc, nil
+}
+
+// verify runs steps 3 to 5 on a decoded request: type authorisation, the
+// network check, the recomputed signing root, and the refusal of GENERIC in
+// a slashable domain.
+func (p *participant) verify(client string, req *signing.Request) (*signing.Signable, *apiError) {
+	if !p.mayUseType(client, req.Type) {
+		return nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
+	}
+	sg, err := req.Verify(p.net)
+	if err != nil {
+		return nil, requestError(err)
+	}
+	if req.Type == signing.TypeGeneric && signing.IsSlashableDomain(sg.DomainType()) {
+		return nil, refuse(http.StatusBadRequest, "slashable_generic", "GENERIC requests in the beacon proposer or attester domain are refused: use BLOCK_V2 or ATTESTATION so slashing protection can inspect them")
+	}
+	return sg, nil
+}
+
+// signOne handles POST /api/v1/eth2/distributed/sign/{identifier}.
+func (p *participant) signOne(ctx context.Context, client string, key api.PublicKey, body []byte) (api.PartialSignature, signing.Type, *apiError) {
+	if !p.authorised(client) {
+		return api.PartialSignature{}, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	}
+	req, err := signing.ParseRequest(body)
+	if err != nil {
+		return api.PartialSignature{}, "", requestError(err)
+	}
+	sg, aerr := p.verify(client, req)
+	if aerr != nil {
+		return api.PartialSignature{}, req.Type, aerr
+	}
+	acc, aerr := p.lookup(client, key)
+	if aerr != nil {
+		return api.PartialSignature{}, req.Type, aerr
+	}
+	sig, aerr := p.sign(ctx, acc, sg)
+	if aerr != nil {
+		return api.PartialSignature{}, req.Type, aerr
+	}
+	if err := p.record(client, sg, []*account{acc}); err != nil {
+		return api.PartialSignature{}, req.Type, err
+	}
+	return api.PartialSignature{ParticipantID: api.Uint64(p.id), SigningRoot: api.Root(sg.SigningRoot), Signature: sig.Bytes()}, req.Type, nil
+}
+
+// sign makes one partial signature, through a durable slashing permit for
+// blocks and attestations.
+func (p *participant) sign(ctx context.Context, acc *account, sg *signing.Signable) (*bls.Signature, *apiError) {
+	key := protect.PublicKey(acc.key)
+	start := p.now()
+	var permit protect.Permit
+	var err error
+	switch {
+	case sg.Proposal != nil:
+		permit, err = p.db.ApproveBlock(ctx, p.gvr, key, protect.Block{Slot: uint64(sg.Proposal.Slot), SigningRoot: protect.Root(sg.Proposal.SigningRoot)})
+	case sg.Vote != nil:
+		permit, err = p.db.ApproveAttestation(ctx, p.gvr, key, protect.Attestation{Source: uint64(sg.Vote.SourceEpoch), Target: uint64(sg.Vote.TargetEpoch), SigningRoot: protect.Root(sg.Vote.SigningRoot)})
+	default:
+		return acc.share.Sign(sg.SigningRoot), nil
+	}
+	p.metrics.approve.Observe(p.now().Sub(start).Seconds())
+	if err != nil {
+		return nil, protectError(err)
+	}
+	sig, err := permit.Sign(acc.share)
+	if err != nil {
+		return nil, protectError(err)
+	}
+	return sig, nil
+}
+
+// record appends audit records for released partials; on failure nothing
+// may be released.
+func (p *participant) record(client string, sg *signing.Signable, accs []*account) *apiError {
+	recs := make([]audit.Record, len(accs))
+	now := p.now().UTC()
+	for i, a := range accs {
+		recs[i] = audit.Record{Time: now, Kind: audit.KindPartial, Type: string(sg.Type), PublicKey: a.key.String(), SigningRoot: api.Root(sg.SigningRoot).String(), Client: client}
+	}
+	if err := p.audit.Append(recs...); err != nil {
+		p.log.Error("audit log write failed; signatures withheld", "err", err)
+		return refuse(http.StatusServiceUnavailable, "unavailable", "audit log unavailable")
+	}
+	p.metrics.signatures.WithLabelValues("partial").Add(float64(len(accs)))
+	return nil
+}
+
+// signBatch handles POST /api/v1/eth2/distributed/sign. Errors common to
+// the batch (who is asking, the body, the shared request) fail it whole;
+// everything per key (authorisation, account, slashing protection) is
+// answered per item, with the status the single request would get.
+func (p *participant) signBatch(ctx context.Context, client string, body []byte) ([]api.PartialBatchResult, signing.Type, *apiError) {
+	if !p.authorised(client) {
+		return nil, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	}
+	b, err := signing.ParseBatch(body)
+	if err != nil {
+		return nil, "", requestError(err)
+	}
+	out := make([]api.PartialBatchResult, len(b.Identifiers))
+	sg, aerr := p.verify(client, b.Request)
+	if aerr != nil {
+		if aerr.code == http.StatusForbidden {
+			for i, id := range b.Identifiers {
+				out[i] = api.PartialBatchResult{Identifier: api.PublicKey(id), Error: &api.Error{Code: aerr.code, Message: aerr.msg}}
+			}
+			p.metrics.refusals.WithLabelValues(aerr.reason).Add(float64(len(out)))
+			return out, b.Request.Type, nil
+		}
+		return nil, b.Request.Type, aerr
+	}
+	accs := make([]*account, len(b.Identifiers))
+	fail := func(i int, e *apiError) {
+		out[i].Error = &api.Error{Code: e.code, Message: e.msg}
+		p.metrics.refusals.WithLabelValues(e.reason).Inc()
+	}
+	for i, id := range b.Identifiers {
+		out[i].Identifier = api.PublicKey(id)
+		acc, aerr := p.lookup(client, api.PublicKey(id))
+		if aerr != nil {
+			fail(i, aerr)
+			continue
+		}
+		accs[i] = acc
+	}
+
+	// Slashing protection for the whole slot burst in one durable commit.
+	var permits []protect.Permit
+	if sg.Vote != nil {
+		var reqs []protect.AttestationRequest
+		var idx []int
+		for i, acc := range accs {
+			if acc != nil {
+				reqs = append(reqs, protect.AttestationRequest{Key: protect.PublicKey(acc.key), Attestation: protect.Attestation{
+					Source: uint64(sg.Vote.SourceEpoch), Target: uint64(sg.Vote.TargetEpoch), SigningRoot: protect.Root(sg.Vote.SigningRoot)}})
+				idx = append(idx, i)
+			}
+		}
+		permits = make([]protect.Permit, len(accs))
+		if len(reqs) > 0 {
+			start := p.now()
+			verdicts, err := p.db.ApproveAttestations(ctx, p.gvr, reqs)
+			p.metrics.approve.Observe(p.now().Sub(start).Seconds())
+			if err != nil {
+				return nil, b.Request.Type, protectError(err)
+			}
+			for k, v := range verdicts {
+				i := idx[k]
+				if v.Err != nil {
+					fail(i, protectError(v.Err))
+					accs[i] = nil
+					continue
+				}
+				permits[i] = v.Permit
+			}
+		}
+	}
+
+	sigs := make([]*bls.Signature, len(accs))
+	errs := make([]error, len(accs))
+	parallel(len(accs), func(i int) {
+		acc := accs[i]
+		if acc == nil {
+			return
+		}
+		if permits != nil {
+			sigs[i], errs[i] = permits[i].Sign(acc.share)
+			return
+		}
+		sigs[i] = acc.share.Sign(sg.SigningRoot)
+	})
+	var released []*account
+	for i, acc := range accs {
+		if acc == nil {
+			continue
+		}
+		if errs[i] != nil {
+			fail(i, protectError(errs[i]))
+			accs[i] = nil
+			continue
+		}
+		released = append(released, acc)
+	}
+	if len(released) > 0 {
+		if aerr := p.record(client, sg, released); aerr != nil {
+			return nil, b.Request.Type, aerr
+		}
+	}
+	id := api.Uint64(p.id)
+	root := api.Root(sg.SigningRoot)
+	for i, acc := range accs {
+		if acc == nil {
+			continue
+		}
+		s := api.Signature(sigs[i].Bytes())
+		out[i].ParticipantID, out[i].SigningRoot, out[i].Signature = &id, &root, &s
+	}
+	return out, b.Request.Type, nil
+}
+
+// parallel runs f(0..n-1) over the CPUs.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.NumCPU(), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var next sync.Mutex
+	i := 0
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				next.Lock()
+				j := i
+				i++
+				next.Unlock()
+				if j >= n {
+					return
+				}
+				f(j)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// accountViews lists the accounts client may see, in the distributed
+// profile's shape.
+func (p *participant) accountViews(client string) []api.Account {
+	var out []api.Account
+	for _, k := range p.accounts.keys() {
+		if !p.mayUseAccount(client, k) {
+			continue
+		}
+		acc, ok := p.accounts.get(k)
+		if !ok {
+			continue
+		}
+		out = append(out, p.view(acc))
+	}
+	if out == nil {
+		out = []api.Account{}
+	}
+	return out
+}
+
+func (p *participant) view(acc *account) api.Account {
+	return api.Account{
+		ParticipantID:      api.Uint64(p.id),
+		PublicKey:          api.PublicKey(acc.component.Bytes()),
+		CompositePublicKey: acc.key,
+		SigningThreshold:   api.Uint64(acc.threshold),
+		Participants:       p.members,
+	}
+}
+
+// local adapts the participant for the signer's own coordinator.
+type local struct{ p *participant }
+
+func (l local) ID() tss.ID { return l.p.id }
+
+func (l local) Accounts(context.Context) ([]api.Account, error) {
+	return l.p.accountViews(selfClient), nil
+}
+
+func (l local) SignPartial(ctx context.Context, key api.PublicKey, request []byte) (api.PartialSignature, error) {
+	ps, _, aerr := l.p.signOne(ctx, selfClient, key, request)
+	if aerr != nil {
+		return ps, statusError(aerr)
+	}
+	return ps, nil
+}
+
+func (l local) SignPartialBatch(ctx context.Context, body []byte) ([]api.PartialBatchResult, error) {
+	rs, _, aerr := l.p.signBatch(ctx, selfClient, body)
+	if aerr != nil {
+		return nil, statusError(aerr)
+	}
+	return rs, nil
+}
+
+func statusError(e *apiError) error {
+	return &coordinator.StatusError{Code: e.code, Message: e.msg}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/hsm"
+	"github.com/rampart-signer/rampart/internal/cli"
+)
+
+func sharesCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "shares",
+		Summary:     "Deal and list sealed key shares.",
+		Subcommands: []*cli.Command{sharesDealCommand(), sharesListCommand()},
+	}
+}
+
+// multiFlag collects a repeated string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func sharesDealCommand() *cli.Command {
+	var configs multiFlag
+	var validators, threshold int
+	var out string
+	return &cli.Command{
+		Name:    "deal",
+		Summary: "Create validators by a trusted dealer and seal a share for every signer (development).",
+		Description: `Generates --validators fresh validator keys, splits each --threshold-of-n
+among the signers whose configuration files are given (--config, once per
+signer: every signer of the cluster), seals each share with that signer's
+own HSM sealing key, writes it into the signer's shares directory and
+registers the key in the signer's slashing protection database (created
+if missing). Run it with the signers stopped, on a machine that reaches
+every signer's HSM and state directory: a development cluster on one host.
+
+The whole keys exist in this process for a moment, and are zeroed as soon
+as they are split: for production, create validators with distributed key
+generation (rampartctl dkg), where no whole key ever exists.
+
+Nothing is half-made: every share is staged first and the files appear
+only once every signer's share of every validator is sealed and written.`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.Var(&configs, "config", "a signer's configuration `file` (repeat for every signer)")
+			fs.IntVar(&validators, "validators", 1, "number of validators to create")
+			fs.IntVar(&threshold, "threshold", 0, "signatures needed (more than half the signers)")
+			fs.StringVar(&out, "out", "", "also write the composite public keys, one per line, to this `file`")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			if len(configs) == 0 {
+				return cli.Usagef("--config: give every signer's configuration file")
+			}
+			if validators < 1 || validators > 100000 {
+				return cli.Usagef("--validators: %d is not between 1 and 100000", validators)
+			}
+			var cfgs []*appliance.Config
+			for _, p := range configs {
+				cfg, err := appliance.Load(p)
+				if err != nil {
+					return err
+				}
+				cfgs = append(cfgs, cfg)
+			}
+			keys, err := appliance.Deal(ctx, cfgs, validators, threshold, rand.Reader)
+			if err != nil {
+				return err
+			}
+			var lines []string
+			for _, k := range keys {
+				lines = append(lines, k.String())
+			}
+			fmt.Fprintf(env.Stdout, "dealt %d validators %d-of-%d\n", len(keys), threshold, len(configs))
+			if out != "" {
+				if err := os.WriteFile(out, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+					return err
+				}
+			} else {
+				for _, l := range lines {
+					fmt.Fprintln(env.Stdout, l)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func sharesListCommand() *cli.Command {
+	var dir string
+	return &cli.Command{
+		Name:    "list",
+		Summary: "List the sealed shares in a directory (no HSM needed).",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&dir, "dir", "/var/lib/rampart-signer/shares", "shares `directory`")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%-98s %-11s %-9s %s\n", "COMPOSITE PUBLIC KEY", "PARTICIPANT", "THRESHOLD", "FILE")
+			for _, e := range entries {
+				if e.IsDir() || !strings.HasSuffix(e.Name(), appliance.ShareFileExt) {
+					continue
+				}
+				b, err := os.ReadFile(dir + "/" + e.Name())
+				if err != nil {
+					return err
+				}
+				info, err := hsm.ReadShareInfo(b)
+				if err != nil {
+					fmt.Fprintf(env.Stdout, "%-98s %-11s %-9s %s (%v)\n", "?", "?", "?", e.Name(), err)
+					continue
+				}
+				fmt.Fprintf(env.Stdout, "0x%x %-11d %-9d %s\n", info.CompositeKey, info.Participant, info.Threshold, e.Name())
+			}
+			return nil
+		},
+	}
+}
