@@ -48,7 +48,7 @@ type runningSigner struct {
 
 // newTestCluster provisions and starts n signers and deals validators
 // t-of-n.
-func newTestCluster(tb testing.TB, n, t, validators int) *testCluster {
+func newTestCluster(tb testing.TB, n, t, validators int, tweaks ...func(*appliance.Config)) *testCluster {
 	tb.Helper()
 	dir := tb.TempDir()
 	cfgPath := filepath.Join(dir, "network.yaml")
@@ -72,6 +72,11 @@ func newTestCluster(tb testing.TB, n, t, validators int) *testCluster {
 	})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for _, s := range lc.Signers {
+		for _, tw := range tweaks {
+			tw(s.Config)
+		}
 	}
 	keys, err := appliance.Deal(context.Background(), lc.Configs(), validators, t, rand.Reader)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"testing"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
@@ -137,4 +138,14 @@ func everyRequest(n *network.Network, pubkey string) map[string][]byte {
 		}}})
 	out["ATTESTATION"] = attestationRequest(n, fulu-1, fulu, 0x30)
 	return out
+}
+
+func mustNetwork(t testing.TB) *network.Network {
+	var gvr phase0.Root
+	copy(gvr[:], mustHex(testGVR))
+	n, err := network.ParseConfig([]byte(testNetworkConfig), gvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

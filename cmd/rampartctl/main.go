@@ -26,6 +26,7 @@ func root() *cli.Command {
 			demoCommand(),
 			networkCommand(),
 			sharesCommand(),
+			auditCommand(),
 		},
 	}
 }

@@ -19,6 +19,10 @@ type Config struct {
 	Participants []Participant
 	// Timeout bounds each call to one participant.
 	Timeout time.Duration
+	// PerItemTimeout extends Timeout for each identifier of a batch call,
+	// since a participant signs a slot burst of thousands of keys in
+	// proportion to its size.
+	PerItemTimeout time.Duration
 	// HedgeDelay is how long the coordinator waits for the first threshold
 	// participants it asked before asking all the others too. Zero asks
 	// every participant at once. Failures always bring in the next
@@ -36,7 +40,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Timeout:         2 * time.Second,
-		HedgeDelay:      300 * time.Millisecond,
+		PerItemTimeout:  time.Millisecond,
 		RefreshInterval: time.Minute,
 	}
 }
@@ -58,6 +62,9 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		return errors.New("coordinator: Timeout: must be positive")
+	}
+	if c.PerItemTimeout < 0 {
+		return errors.New("coordinator: PerItemTimeout: must not be negative")
 	}
 	if c.HedgeDelay < 0 {
 		return errors.New("coordinator: HedgeDelay: must not be negative")

@@ -247,7 +247,11 @@ func (c *Coordinator) refreshIfIncomplete(ctx context.Context, ids []api.PublicK
 // past the caller's cancellation, bounded by Timeout, so a participant that
 // was asked finishes recording what it was asked to sign.
 func (c *Coordinator) call(ctx context.Context, p Participant, ids []api.PublicKey, idx []int, request []byte, batch bool, out chan<- reply) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
+	timeout := c.cfg.Timeout
+	if batch {
+		timeout += time.Duration(len(idx)) * c.cfg.PerItemTimeout
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	r := reply{p: p, idx: idx, start: time.Now()}
 	if m := c.cfg.Metrics; m != nil {

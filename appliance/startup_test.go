@@ -1,0 +1,162 @@
+package appliance_test
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
+)
+
+// oneSigner provisions a 1-of-1 cluster (a conventional signer in the
+// distributed profile) with validators dealt, not started.
+func oneSigner(tb testing.TB, validators int) *localcluster.Cluster {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfgPath := filepath.Join(dir, "network.yaml")
+	if err := os.WriteFile(cfgPath, []byte(testNetworkConfig), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Setenv("SOFTHSM2_CONF", "")
+	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
+		Dir: filepath.Join(dir, "cluster"), Signers: 1,
+		Network:         appliance.NetworkConfig{Config: cfgPath, GenesisValidatorsRoot: testGVR},
+		CoordinatorHTTP: "127.0.0.1:0", Clients: []string{"vc-1"}, Hardening: "off",
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if validators > 0 {
+		if _, err := appliance.Deal(context.Background(), lc.Configs(), validators, 1, rand.Reader); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return lc
+}
+
+func get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestStartupNotifiesSystemdAndReportsHealth(t *testing.T) {
+	lc := oneSigner(t, 3)
+	s := lc.Signers[0]
+	ops := "http://" + s.Config.Listen.Operations
+	var mu sync.Mutex
+	var states []string
+	healthWhileUnsealing := 0
+	notify := func(state string) {
+		if strings.HasPrefix(state, "STATUS=unsealing") {
+			code, _ := get(t, ops+"/healthcheck")
+			mu.Lock()
+			healthWhileUnsealing = code
+			mu.Unlock()
+		}
+		mu.Lock()
+		states = append(states, state)
+		mu.Unlock()
+	}
+	app, err := appliance.New(s.Config, appliance.Options{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: s.Listeners,
+		Notify: notify, WatchdogInterval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	select {
+	case <-app.Ready():
+	case err := <-done:
+		t.Fatal(err)
+	}
+	if healthWhileUnsealing != http.StatusServiceUnavailable {
+		t.Errorf("/healthcheck while unsealing: %d, want 503", healthWhileUnsealing)
+	}
+	if code, body := get(t, ops+"/healthcheck"); code != http.StatusOK || !strings.Contains(body, `"status":"UP"`) {
+		t.Errorf("/healthcheck when ready: %d %s", code, body)
+	}
+	if code, body := get(t, ops+"/upcheck"); code != http.StatusOK || body != "OK" {
+		t.Errorf("/upcheck: %d %q", code, body)
+	}
+	req := attestationRequest(mustNetwork(t), 5, 6, 0x11)
+	keys, _ := os.ReadDir(s.Config.Accounts.SharesDir)
+	key := strings.TrimSuffix(keys[0].Name(), appliance.ShareFileExt)
+	resp, err := http.Post("http://"+s.Config.Listen.CoordinatorInsecureLoopback+"/api/v1/eth2/sign/"+key, "application/json", strings.NewReader(string(req)))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign on the loopback listener: %v %v", err, resp)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	resp.Body.Close()
+	_, metrics := get(t, ops+"/metrics")
+	for _, m := range []string{"rampart_signer_accounts 3", `rampart_signer_requests_total{api="coordinator",code="200",type="ATTESTATION"} 1`, "rampart_signer_slashing_commit_seconds_count", `rampart_signer_signatures_total{kind="full"} 1`, "rampart_coordinator_participant_calls_total"} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %q", m)
+		}
+	}
+	time.Sleep(60 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	joined := strings.Join(states, "\n")
+	ready := strings.Index(joined, "READY=1")
+	if ready < 0 || ready < strings.Index(joined, "STATUS=unsealing") || ready < strings.Index(joined, "STATUS=opening slashing") {
+		t.Errorf("READY=1 missing or before start-up finished:\n%s", joined)
+	}
+	for _, want := range []string{"WATCHDOG=1", "STOPPING=1"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no %s in:\n%s", want, joined)
+		}
+	}
+}
+
+func TestStartupRefusesSharesWithoutSlashingHistory(t *testing.T) {
+	lc := oneSigner(t, 1)
+	s := lc.Signers[0]
+	if err := os.Remove(s.Config.Slashing.Database); err != nil {
+		t.Fatal(err)
+	}
+	app, err := appliance.New(s.Config, appliance.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: s.Listeners})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = app.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "import their history") {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestStartupRefusesShareOfAnotherCluster(t *testing.T) {
+	lc := oneSigner(t, 1)
+	s := lc.Signers[0]
+	s.Config.Cluster.ID = "another-cluster"
+	app, err := appliance.New(s.Config, appliance.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: s.Listeners})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "unsealing shares") {
+		t.Fatalf("Run: %v", err)
+	}
+}
