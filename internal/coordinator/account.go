@@ -17,6 +17,9 @@ type account struct {
 	// itself; a participant not yet heard from has none and cannot
 	// contribute until a later discovery.
 	components map[tss.ID]*bls.PublicKey
+	// raw are the same keys as the participants sent them, to notice a
+	// change without decoding.
+	raw map[tss.ID]api.PublicKey
 }
 
 // component returns the key a partial of participant id must verify under.

@@ -69,7 +69,7 @@ func (c *Coordinator) Refresh(ctx context.Context) error {
 type observed struct {
 	threshold  int
 	members    []api.Participant
-	components map[tss.ID]*bls.PublicKey
+	components map[tss.ID]api.PublicKey
 	bad        error
 }
 
@@ -88,7 +88,7 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 			dup[a.CompositePublicKey] = true
 			o := seen[a.CompositePublicKey]
 			if o == nil {
-				o = &observed{threshold: int(a.SigningThreshold), members: a.Participants, components: map[tss.ID]*bls.PublicKey{}}
+				o = &observed{threshold: int(a.SigningThreshold), members: a.Participants, components: map[tss.ID]api.PublicKey{}}
 				seen[a.CompositePublicKey] = o
 			}
 			if o.bad != nil {
@@ -98,8 +98,7 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 				o.bad = err
 				continue
 			}
-			comp, _ := bls.PublicKeyFromBytes(a.PublicKey[:])
-			o.components[v.p.ID()] = comp
+			o.components[v.p.ID()] = a.PublicKey
 		}
 	}
 
@@ -109,35 +108,81 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 			c.log.Error("discovery: account refused", "account", key, "err", o.bad)
 			continue
 		}
-		composite, err := bls.PublicKeyFromBytes(key[:])
+		prev := previous[key]
+		if prev != nil && (prev.threshold != o.threshold || !sameMembers(prev.members, c.membersOf(o))) {
+			prev = nil // the account changed shape: start over
+		}
+		acc, err := c.buildAccount(key, o, prev)
 		if err != nil {
-			c.log.Error("discovery: account refused", "account", key, "err", err)
-			continue
-		}
-		acc := &account{key: key, composite: composite, threshold: o.threshold, components: o.components}
-		for _, m := range o.members {
-			acc.members = append(acc.members, c.byID[tss.ID(m.ID)])
-		}
-		sort.Slice(acc.members, func(i, j int) bool { return acc.members[i].ID() < acc.members[j].ID() })
-		if prev := previous[key]; prev != nil && prev.threshold == acc.threshold && sameMembers(prev.members, acc.members) {
-			for id, k := range prev.components {
-				cur, ok := acc.components[id]
-				switch {
-				case !ok:
-					acc.components[id] = k
-				case !cur.Equal(k):
-					c.log.Error("discovery: participant changed its component key; excluded from the account", "account", key, "participant", id)
-					delete(acc.components, id)
-				}
-			}
-		}
-		if err := validate(acc); err != nil {
 			c.log.Error("discovery: account refused", "account", key, "err", err)
 			continue
 		}
 		out[key] = acc
 	}
 	return out
+}
+
+func (c *Coordinator) membersOf(o *observed) []Participant {
+	ms := make([]Participant, 0, len(o.members))
+	for _, m := range o.members {
+		ms = append(ms, c.byID[tss.ID(m.ID)])
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].ID() < ms[j].ID() })
+	return ms
+}
+
+// buildAccount builds an account from what discovery observed, reusing the
+// keys already decoded and validated in prev (the same account as
+// discovered before): a refresh of an unchanged cluster decodes no point
+// and interpolates nothing. A member whose component key changed is
+// excluded and reported; members that did not answer keep the key they
+// gave before.
+func (c *Coordinator) buildAccount(key api.PublicKey, o *observed, prev *account) (*account, error) {
+	acc := &account{key: key, threshold: o.threshold, members: c.membersOf(o), components: map[tss.ID]*bls.PublicKey{}, raw: map[tss.ID]api.PublicKey{}}
+	if prev != nil {
+		acc.composite = prev.composite
+	} else {
+		composite, err := bls.PublicKeyFromBytes(key[:])
+		if err != nil {
+			return nil, err
+		}
+		acc.composite = composite
+	}
+	changed := prev == nil
+	for id, raw := range o.components {
+		if prev != nil {
+			if old, ok := prev.raw[id]; ok {
+				if old != raw {
+					c.log.Error("discovery: participant changed its component key; excluded from the account", "account", key, "participant", id)
+					continue
+				}
+				acc.components[id], acc.raw[id] = prev.components[id], raw
+				continue
+			}
+		}
+		k, err := bls.PublicKeyFromBytes(raw[:])
+		if err != nil {
+			c.log.Error("discovery: malformed component key; participant excluded from the account", "account", key, "participant", id, "err", err)
+			continue
+		}
+		acc.components[id], acc.raw[id] = k, raw
+		changed = true
+	}
+	if prev != nil {
+		for id, k := range prev.components {
+			if _, ok := acc.raw[id]; !ok {
+				if _, answered := o.components[id]; !answered {
+					acc.components[id], acc.raw[id] = k, prev.raw[id]
+				}
+			}
+		}
+	}
+	if changed || len(acc.components) != len(prev.components) {
+		if err := validate(acc); err != nil {
+			return nil, err
+		}
+	}
+	return acc, nil
 }
 
 // checkView checks one participant's account object against the
@@ -178,9 +223,6 @@ func (c *Coordinator) checkView(p Participant, a api.Account, o *observed) error
 	}
 	if !member {
 		return fmt.Errorf("%w: participant %s is not a member of the account it holds", ErrDiscovery, p.ID())
-	}
-	if _, err := bls.PublicKeyFromBytes(a.PublicKey[:]); err != nil {
-		return fmt.Errorf("%w: participant %s component key: %v", ErrDiscovery, p.ID(), err)
 	}
 	return nil
 }
