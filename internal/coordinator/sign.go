@@ -300,6 +300,23 @@ func (c *Coordinator) absorb(r reply, pos []*position, ids []api.PublicKey, root
 		}
 		return
 	}
+	// Decode every partial of the reply at once, over the CPUs; a reply
+	// with a malformed signature falls back to item by item, so that only
+	// that item is lost.
+	var encs [][]byte
+	var at []int
+	for k, item := range r.many {
+		if item.Error == nil && item.Identifier == ids[r.idx[k]] {
+			encs = append(encs, item.Signature[:])
+			at = append(at, k)
+		}
+	}
+	decoded := make([]*bls.Signature, len(r.many))
+	if sigs, err := bls.SignaturesFromBytes(encs); err == nil {
+		for n, k := range at {
+			decoded[k] = sigs[n]
+		}
+	}
 	for k, i := range r.idx {
 		item := r.many[k]
 		switch {
@@ -311,13 +328,18 @@ func (c *Coordinator) absorb(r reply, pos []*position, ids []api.PublicKey, root
 			c.countFailure(id, fmt.Sprintf("refused_%d", item.Error.Code))
 			c.fail(pos[i], id, err)
 		default:
-			c.take(pos[i], id, *item.ParticipantID, *item.SigningRoot, *item.Signature, root)
+			c.takeDecoded(pos[i], id, *item.ParticipantID, *item.SigningRoot, *item.Signature, decoded[k], root)
 		}
 	}
 }
 
 // take binds one partial to the participant that sent it.
 func (c *Coordinator) take(ps *position, id tss.ID, claimed api.Uint64, gotRoot api.Root, sig api.Signature, root [32]byte) {
+	c.takeDecoded(ps, id, claimed, gotRoot, sig, nil, root)
+}
+
+// takeDecoded is take with the signature possibly decoded already.
+func (c *Coordinator) takeDecoded(ps *position, id tss.ID, claimed api.Uint64, gotRoot api.Root, sig api.Signature, s *bls.Signature, root [32]byte) {
 	if ps.done || ps.heard[id] {
 		return
 	}
@@ -331,11 +353,13 @@ func (c *Coordinator) take(ps *position, id tss.ID, claimed api.Uint64, gotRoot 
 		c.fail(ps, id, fmt.Errorf("signed root %s, not %s", gotRoot, api.Root(root)))
 		return
 	}
-	s, err := bls.SignatureFromBytes(sig[:])
-	if err != nil {
-		c.countFailure(id, "malformed")
-		c.fail(ps, id, fmt.Errorf("malformed partial signature: %w", err))
-		return
+	if s == nil {
+		var err error
+		if s, err = bls.SignatureFromBytes(sig[:]); err != nil {
+			c.countFailure(id, "malformed")
+			c.fail(ps, id, fmt.Errorf("malformed partial signature: %w", err))
+			return
+		}
 	}
 	key, _ := ps.acct.component(id)
 	ps.heard[id] = true
