@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Starts a 3-of-5 Rampart cluster by hand on this host, exactly as README.md
+# describes step by step: SoftHSM tokens, sealing keys, a cluster CA, TLS
+# identities, five configuration files, a dealt set of validators, five
+# signers, and one signature through the cluster. Usage:
+#   docs/manual-cluster.sh DIR      (DIR must not exist; needs bin/ from make build)
+# Stop the signers with: kill $(cat DIR/pids)
+set -euo pipefail
+DIR=$(realpath -m "${1:?usage: $0 DIR}")
+BIN=$(realpath "$(dirname "$0")/../bin")
+MODULE=/usr/lib/softhsm/libsofthsm2.so
+mkdir -p "$DIR/tokens" && cd "$DIR"
+
+# 1. A private SoftHSM configuration with one token per signer and one for the CA.
+cat > softhsm2.conf <<CONF
+directories.tokendir = $DIR/tokens
+objectstore.backend = file
+log.level = ERROR
+CONF
+export SOFTHSM2_CONF=$DIR/softhsm2.conf
+for t in ca signer-1 signer-2 signer-3 signer-4 signer-5; do
+  pin=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  (umask 077; printf '%s' "$pin" > "$t.pin")
+  softhsm2-util --init-token --free --label "$t" --so-pin "$pin-so" --pin "$pin" >/dev/null
+done
+uri() { echo "pkcs11:token=$1;object=$2?module-path=$MODULE&pin-source=file:$DIR/$1.pin"; }
+
+# 2. The cluster CA, its key in the CA token.
+"$BIN/rampartctl" tls ca --key "$(uri ca rampart-ca)" --out ca.pem
+
+# 3. Per signer: sealing key, TLS identity, configuration.
+for i in 1 2 3 4 5; do
+  s=signer-$i
+  "$BIN/rampartctl" hsm init --key "$(uri $s rampart-seal)"
+  "$BIN/rampartctl" tls issue --name $s --key "$(uri $s rampart-tls)" --ca-key "$(uri ca rampart-ca)" --ca-cert ca.pem --out $s.pem
+  mkdir -p $s/shares && chmod 700 $s
+  {
+    echo "node: {id: $i}"
+    echo "network: {name: mainnet}"
+    echo "data_dir: $DIR/$s"
+    echo "hsm: {sealing_key: \"$(uri $s rampart-seal)\"}"
+    echo "tls: {key: \"$(uri $s rampart-tls)\", certificate: $DIR/$s.pem, ca: $DIR/ca.pem}"
+    echo "listen:"
+    echo "  participant: 127.0.0.1:$((9100 + i))"
+    echo "  coordinator: 127.0.0.1:$((9000 + i))"
+    echo "  operations: 127.0.0.1:$((9200 + i))"
+    [ $i = 1 ] && echo "  coordinator_insecure_loopback: 127.0.0.1:9010"
+    echo "cluster:"
+    echo "  id: manual-cluster"
+    echo "  participants:"
+    for j in 1 2 3 4 5; do
+      echo "    - {id: $j, endpoint: \"https://127.0.0.1:$((9100 + j))\", tls_name: signer-$j}"
+    done
+    echo "authorization:"
+    for j in 1 2 3 4 5; do [ $j != $i ] && echo "  - {client: signer-$j, accounts: all, types: all}"; done
+    echo "  - {client: local-validator-client, accounts: all, types: all}"
+    echo "process: {hardening: best-effort}"
+  } > $s.yaml
+  "$BIN/rampart-signer" --config $s.yaml --check-config
+done
+
+# 4. Four validators, 3-of-5, dealt offline (development only; production uses DKG).
+"$BIN/rampartctl" shares deal --config signer-1.yaml --config signer-2.yaml --config signer-3.yaml \
+  --config signer-4.yaml --config signer-5.yaml --validators 4 --threshold 3 --out validators.txt
+
+# 5. Start the five signers and wait until each is healthy.
+: > pids
+for i in 1 2 3 4 5; do
+  "$BIN/rampart-signer" --config signer-$i.yaml > signer-$i.log 2>&1 &
+  echo $! >> pids
+done
+for i in 1 2 3 4 5; do
+  for _ in $(seq 100); do curl -fs http://127.0.0.1:$((9200 + i))/healthcheck >/dev/null && break; sleep 0.2; done
+  curl -fs http://127.0.0.1:$((9200 + i))/healthcheck >/dev/null || { echo "signer-$i did not start"; cat signer-$i.log; exit 1; }
+done
+
+# 6. One attestation signed by the cluster, through signer 1's loopback listener.
+KEY=$(head -n1 validators.txt)
+EPOCH=$(( ($(date +%s) - 1606824023) / 384 ))
+cat > attestation.json <<JSON
+{"type":"ATTESTATION",
+ "fork_info":{"fork":{"previous_version":"0x05000000","current_version":"0x06000000","epoch":"411392"},
+              "genesis_validators_root":"0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95"},
+ "attestation":{"slot":"$((EPOCH * 32))","index":"0","beacon_block_root":"0x$(printf 'ab%.0s' $(seq 32))",
+   "source":{"epoch":"$((EPOCH - 1))","root":"0x$(printf 'cd%.0s' $(seq 32))"},
+   "target":{"epoch":"$EPOCH","root":"0x$(printf 'ef%.0s' $(seq 32))"}}}
+JSON
+curl -fsS -X POST -H 'Content-Type: application/json' --data @attestation.json http://127.0.0.1:9010/api/v1/eth2/sign/$KEY
+echo
