@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -25,7 +27,43 @@ type account struct {
 	composite *bls.PublicKey
 	component *bls.PublicKey
 	threshold int
-	share     *bls.SecretKey
+
+	// mu guards share: signing holds it for reading, removal for writing,
+	// so that once remove returns no signature can be made with the share.
+	mu      sync.RWMutex
+	share   *bls.SecretKey
+	removed bool
+}
+
+// errRemoved is returned for an account removed while a request used it.
+var errRemoved = errors.New("account removed from this signer")
+
+// sign signs root with the share.
+func (a *account) sign(root [32]byte) (*bls.Signature, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.removed {
+		return nil, errRemoved
+	}
+	return a.share.Sign(root), nil
+}
+
+// signPermitted signs the root a slashing permit allows.
+func (a *account) signPermitted(p protect.Permit) (*bls.Signature, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.removed {
+		return nil, errRemoved
+	}
+	return p.Sign(a.share)
+}
+
+// remove zeroes the share after every signature in progress finished.
+func (a *account) remove() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.removed = true
+	a.share.Zero()
 }
 
 // accounts is the set of unsealed shares. It owns the ShareSet and zeroes
@@ -61,10 +99,26 @@ func (a *accounts) len() int {
 	return len(a.byKey)
 }
 
+// remove takes an account out and zeroes its share; it reports whether
+// the account was there.
+func (a *accounts) remove(key api.PublicKey) bool {
+	a.mu.Lock()
+	acc, ok := a.byKey[key]
+	delete(a.byKey, key)
+	a.mu.Unlock()
+	if ok {
+		acc.remove()
+	}
+	return ok
+}
+
 // Close zeroes every share.
 func (a *accounts) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	for _, acc := range a.byKey {
+		acc.remove()
+	}
 	var first error
 	for _, s := range a.shares {
 		if err := s.Close(); err != nil && first == nil {

@@ -90,6 +90,11 @@ type Appliance struct {
 	metrics  *metrics
 	cert     tls.Certificate
 	caPool   *x509.CertPool
+	sealKey  *hsm.SealingKey
+
+	// life serialises account staging, activation and removal.
+	life   sync.Mutex
+	staged map[api.PublicKey]*stagedShare
 }
 
 // New returns a signer for cfg. It opens nothing and starts nothing.
@@ -125,6 +130,7 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 		ready:  make(chan struct{}),
 		health: newHealthState(),
 		addrs:  map[string]net.Addr{},
+		staged: map[api.PublicKey]*stagedShare{},
 	}
 	m, err := newMetrics(a.reg)
 	if err != nil {
@@ -132,6 +138,9 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 	}
 	a.metrics = m
 	a.policy = newPolicy(cfg.Authorization)
+	for _, c := range cfg.Admin.Clients {
+		a.policy.grantGeneric(c)
+	}
 	return a, nil
 }
 
@@ -250,6 +259,13 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	a.health.set("hsm", nil)
 
+	a.sealKey = sealKey
+	if stale, err := removeStaleStaged(cfg.Accounts.SharesDir); err != nil {
+		a.health.set("shares", err)
+		return fmt.Errorf("accounts.shares_dir: %w", err)
+	} else if len(stale) > 0 {
+		a.log.Warn("deleted staged shares of imports or ceremonies that never completed", "files", stale)
+	}
 	names, _, err := readShareFiles(cfg.Accounts.SharesDir)
 	if err != nil {
 		a.health.set("shares", err)

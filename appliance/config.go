@@ -42,7 +42,7 @@ type Config struct {
 	Slashing      SlashingConfig    `yaml:"slashing"`
 	Log           LogConfig         `yaml:"log"`
 	Keymanager    *KeymanagerConfig `yaml:"keymanager,omitempty"`
-	Ceremony      *CeremonyConfig   `yaml:"ceremony,omitempty"`
+	Admin         AdminConfig       `yaml:"admin"`
 	Process       ProcessConfig     `yaml:"process"`
 }
 
@@ -154,11 +154,12 @@ type KeymanagerConfig struct {
 	TokenFile string `yaml:"token_file"`
 }
 
-// CeremonyConfig enables distributed key generation on the participant
-// listener.
-type CeremonyConfig struct {
-	// Coordinators lists client names allowed to start ceremonies.
-	Coordinators []string `yaml:"coordinators"`
+// AdminConfig names the clients allowed to manage accounts on the
+// participant listener: import shares, activate and remove accounts, and
+// start key-generation ceremonies.
+type AdminConfig struct {
+	// Clients are TLS client names (rampartctl's identity).
+	Clients []string `yaml:"clients"`
 }
 
 // Rule grants one client name some accounts and request types.
@@ -347,8 +348,10 @@ func (c *Config) Validate() error {
 	if k := c.Keymanager; k != nil && !filepath.IsAbs(k.TokenFile) {
 		return fieldErr("keymanager.token_file", "%q must be an absolute path", k.TokenFile)
 	}
-	if cc := c.Ceremony; cc != nil && len(cc.Coordinators) == 0 {
-		return fieldErr("ceremony.coordinators", "list the client names allowed to start ceremonies")
+	for i, name := range c.Admin.Clients {
+		if name == "" {
+			return fieldErr(fmt.Sprintf("admin.clients[%d]", i), "empty client name")
+		}
 	}
 	return nil
 }

@@ -174,6 +174,7 @@ func (a *Appliance) participantHandler() http.Handler {
 		a.metrics.latency.WithLabelValues("participant", string(t)).Observe(a.now().Sub(start).Seconds())
 		writeJSON(w, http.StatusOK, rs)
 	})
+	a.adminRoutes(mux)
 	return mux
 }
 

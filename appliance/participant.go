@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -127,13 +128,20 @@ func (p *participant) sign(ctx context.Context, acc *account, sg *signing.Signab
 	case sg.Vote != nil:
 		permit, err = p.db.ApproveAttestation(ctx, p.gvr, key, protect.Attestation{Source: uint64(sg.Vote.SourceEpoch), Target: uint64(sg.Vote.TargetEpoch), SigningRoot: protect.Root(sg.Vote.SigningRoot)})
 	default:
-		return acc.share.Sign(sg.SigningRoot), nil
+		sig, err := acc.sign(sg.SigningRoot)
+		if err != nil {
+			return nil, refuse(http.StatusNotFound, "unknown_account", "%v", err)
+		}
+		return sig, nil
 	}
 	p.metrics.approve.Observe(p.now().Sub(start).Seconds())
 	if err != nil {
 		return nil, protectError(err)
 	}
-	sig, err := permit.Sign(acc.share)
+	sig, err := acc.signPermitted(permit)
+	if errors.Is(err, errRemoved) {
+		return nil, refuse(http.StatusNotFound, "unknown_account", "%v", err)
+	}
 	if err != nil {
 		return nil, protectError(err)
 	}
@@ -235,14 +243,19 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 			return
 		}
 		if permits != nil {
-			sigs[i], errs[i] = permits[i].Sign(acc.share)
+			sigs[i], errs[i] = acc.signPermitted(permits[i])
 			return
 		}
-		sigs[i] = acc.share.Sign(sg.SigningRoot)
+		sigs[i], errs[i] = acc.sign(sg.SigningRoot)
 	})
 	var released []*account
 	for i, acc := range accs {
 		if acc == nil {
+			continue
+		}
+		if errors.Is(errs[i], errRemoved) {
+			fail(i, refuse(http.StatusNotFound, "unknown_account", "%v", errs[i]))
+			accs[i] = nil
 			continue
 		}
 		if errs[i] != nil {

@@ -67,7 +67,12 @@ type Spec struct {
 	Hardening string
 	// ClusterID names the cluster; "local" when empty.
 	ClusterID string
+	// Threshold is written into the cluster file for new accounts.
+	Threshold int
 }
+
+// AdminClient is the operator identity every signer lets manage accounts.
+const AdminClient = "admin"
 
 // Signer is one provisioned signer.
 type Signer struct {
@@ -95,6 +100,9 @@ type Cluster struct {
 	CAPath  string
 	Signers []*Signer
 	Clients []*Client
+	// File describes the cluster for rampartctl and validator clients; it
+	// is also written to Dir/cluster.yaml.
+	File *appliance.ClusterFile
 }
 
 // Provision creates the cluster described by spec.
@@ -166,7 +174,7 @@ func Provision(ctx context.Context, spec Spec) (*Cluster, error) {
 		}
 		c.Signers = append(c.Signers, s)
 	}
-	for _, name := range append(append([]string(nil), spec.Clients...), spec.UnauthorisedClients...) {
+	for _, name := range append(append([]string{AdminClient}, spec.Clients...), spec.UnauthorisedClients...) {
 		cl, err := c.makeClient(name, caCert, caKey)
 		if err != nil {
 			closeAll(listeners)
@@ -174,7 +182,34 @@ func Provision(ctx context.Context, spec Spec) (*Cluster, error) {
 		}
 		c.Clients = append(c.Clients, cl)
 	}
+	c.File = c.describe(spec)
+	if err := c.File.Write(filepath.Join(dir, "cluster.yaml")); err != nil {
+		closeAll(listeners)
+		return nil, err
+	}
 	return c, nil
+}
+
+// describe builds the cluster file.
+func (c *Cluster) describe(spec Spec) *appliance.ClusterFile {
+	cf := &appliance.ClusterFile{Network: spec.Network, ClusterID: spec.ClusterID, Threshold: spec.Threshold, CA: c.CAPath}
+	for _, s := range c.Signers {
+		cf.Participants = append(cf.Participants, appliance.ClusterParticipant{
+			ID: s.ID, Endpoint: "https://" + s.Config.Listen.Participant, TLSName: s.Name,
+			Coordinator: "https://" + s.Config.Listen.Coordinator, Operations: "http://" + s.Config.Listen.Operations,
+		})
+		if s.Config.Listen.CoordinatorInsecureLoopback != "" {
+			cf.CoordinatorHTTP = "http://" + s.Config.Listen.CoordinatorInsecureLoopback
+		}
+	}
+	if a := c.Client(AdminClient); a != nil {
+		cf.Admin = &appliance.Identity{Name: a.Name, Certificate: a.CertPath, Key: a.KeyPath}
+	}
+	if len(spec.Clients) > 0 {
+		v := c.Client(spec.Clients[0])
+		cf.Client = &appliance.Identity{Name: v.Name, Certificate: v.CertPath, Key: v.KeyPath}
+	}
+	return cf
 }
 
 func signerName(i int) string { return fmt.Sprintf("signer-%d", i) }
@@ -303,6 +338,14 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 	cfg.Cluster.ID = spec.ClusterID
 	cfg.Cluster.Participants = participants
 	cfg.Authorization = rules
+	// The operator, and the other signers (whose keymanager API imports
+	// keys across the cluster), may manage accounts.
+	cfg.Admin.Clients = []string{AdminClient}
+	for _, p := range participants {
+		if p.ID != uint64(i) {
+			cfg.Admin.Clients = append(cfg.Admin.Clients, p.TLSName)
+		}
+	}
 	cfg.Process.Hardening = spec.Hardening
 	data, err := yaml.Marshal(&cfg)
 	if err != nil {
