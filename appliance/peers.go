@@ -120,4 +120,3 @@ func (p *Peer) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, 
 	}
 	return resp.SlashingProtection, err
 }
-
