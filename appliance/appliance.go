@@ -92,6 +92,8 @@ type Appliance struct {
 	caPool   *x509.CertPool
 	sealKey  *hsm.SealingKey
 
+	kmToken []byte
+
 	// life serialises account staging, activation and removal.
 	life   sync.Mutex
 	staged map[api.PublicKey]*stagedShare
@@ -260,6 +262,13 @@ func (a *Appliance) start(ctx context.Context) error {
 	a.health.set("hsm", nil)
 
 	a.sealKey = sealKey
+	if km := cfg.Keymanager; km != nil {
+		tok, err := loadToken(km.TokenFile)
+		if err != nil {
+			return err
+		}
+		a.kmToken = tok
+	}
 	if stale, err := removeStaleStaged(cfg.Accounts.SharesDir); err != nil {
 		a.health.set("shares", err)
 		return fmt.Errorf("accounts.shares_dir: %w", err)

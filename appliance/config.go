@@ -148,10 +148,14 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
-// KeymanagerConfig enables the keymanager API (/eth/v1/keystores).
+// KeymanagerConfig enables the keymanager API (/eth/v1/keystores) on the
+// coordinator listener.
 type KeymanagerConfig struct {
 	// TokenFile holds the bearer token (at least 256 bits, hex).
 	TokenFile string `yaml:"token_file"`
+	// Threshold is the t of keys imported through it; default: a strict
+	// majority of the cluster.
+	Threshold int `yaml:"threshold"`
 }
 
 // AdminConfig names the clients allowed to manage accounts on the
@@ -345,8 +349,15 @@ func (c *Config) Validate() error {
 	default:
 		return fieldErr("process.hardening", "%q is not required, best-effort or off", c.Process.Hardening)
 	}
-	if k := c.Keymanager; k != nil && !filepath.IsAbs(k.TokenFile) {
-		return fieldErr("keymanager.token_file", "%q must be an absolute path", k.TokenFile)
+	if k := c.Keymanager; k != nil {
+		if !filepath.IsAbs(k.TokenFile) {
+			return fieldErr("keymanager.token_file", "%q must be an absolute path", k.TokenFile)
+		}
+		if k.Threshold != 0 {
+			if err := tss.CheckThreshold(k.Threshold, len(c.Cluster.Participants)); err != nil {
+				return fieldErr("keymanager.threshold", "%v", err)
+			}
+		}
 	}
 	for i, name := range c.Admin.Clients {
 		if name == "" {

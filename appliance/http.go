@@ -260,6 +260,7 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 		a.metrics.latency.WithLabelValues("coordinator", string(t)).Observe(a.now().Sub(start).Seconds())
 		writeJSON(w, http.StatusOK, rs)
 	})
+	a.keymanagerRoutes(mux, clientOf)
 	return mux
 }
 

@@ -50,6 +50,8 @@ type Keystore struct {
 	UUID string
 	// Description is optional free text.
 	Description string
+	// Name is an optional label some tools (ethdo, Prysm) write.
+	Name string
 
 	salt     []byte
 	checksum [32]byte
@@ -68,7 +70,9 @@ func Parse(b []byte) (*Keystore, error) {
 	if len(b) > maxInput {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformed, len(b), maxInput)
 	}
-	top, err := object(b, "keystore", []string{"crypto", "pubkey", "path", "uuid", "version"}, []string{"description"})
+	// "name" is not in EIP-2335 but ethdo and Prysm write it; it is a
+	// label with no effect on the key, read and kept like description.
+	top, err := object(b, "keystore", []string{"crypto", "pubkey", "path", "uuid", "version"}, []string{"description", "name"})
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +98,11 @@ func Parse(b []byte) (*Keystore, error) {
 	}
 	if raw, ok := top["description"]; ok {
 		if k.Description, err = stringField(raw, "description"); err != nil {
+			return nil, err
+		}
+	}
+	if raw, ok := top["name"]; ok {
+		if k.Name, err = stringField(raw, "name"); err != nil {
 			return nil, err
 		}
 	}
@@ -277,6 +286,7 @@ type (
 	jsonKeystore struct {
 		Crypto      jsonCrypto `json:"crypto"`
 		Description string     `json:"description,omitempty"`
+		Name        string     `json:"name,omitempty"`
 		Pubkey      string     `json:"pubkey"`
 		Path        string     `json:"path"`
 		UUID        string     `json:"uuid"`
@@ -322,6 +332,7 @@ func (k *Keystore) MarshalJSON() ([]byte, error) {
 			Cipher:   jsonModule{Function: "aes-128-ctr", Params: cipherParams{IV: hex.EncodeToString(k.iv[:])}, Message: hex.EncodeToString(k.cipher[:])},
 		},
 		Description: k.Description,
+		Name:        k.Name,
 		Pubkey:      hex.EncodeToString(pub[:]),
 		Path:        k.Path,
 		UUID:        k.UUID,

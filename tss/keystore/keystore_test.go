@@ -223,7 +223,7 @@ func TestParseIsStrict(t *testing.T) {
 		in   string
 		want error
 	}{
-		{"refuses an unknown field", strings.Replace(base, `"version": 4`, `"version": 4, "name": "x"`, 1), keystore.ErrMalformed},
+		{"refuses an unknown field", strings.Replace(base, `"version": 4`, `"version": 4, "label": "x"`, 1), keystore.ErrMalformed},
 		{"refuses a field in another case", strings.Replace(base, `"uuid"`, `"UUID"`, 1), keystore.ErrMalformed},
 		{"refuses a duplicate field", strings.Replace(base, `"version": 4`, `"version": 4, "version": 4`, 1), keystore.ErrMalformed},
 		{"refuses version 3", strings.Replace(base, `"version": 4`, `"version": 3`, 1), keystore.ErrMalformed},

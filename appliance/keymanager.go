@@ -1,0 +1,321 @@
+package appliance
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/protect"
+	"github.com/rampart-signer/rampart/tss"
+	"github.com/rampart-signer/rampart/tss/keystore"
+)
+
+// The keymanager API (ethereum/keymanager-APIs, /eth/v1/keystores) on the
+// coordinator listener: mutual TLS with a client named in admin.clients,
+// and a bearer token of at least 256 bits from keymanager.token_file.
+//
+// POST imports keystores into the whole cluster (Importer: the key is split
+// here, every signer seals its share and imports the slashing history before
+// anything can sign, a test signature through the cluster must match the
+// original key's, and the key is zeroed). DELETE is local to this signer, as
+// the API defines it: the key is disabled in slashing protection first, so
+// that it can produce no further signature here, then its share is zeroed
+// and deleted and its history returned.
+
+// minTokenBytes is 256 bits.
+const minTokenBytes = 32
+
+// loadToken reads the keymanager bearer token: hex, at least 256 bits.
+func loadToken(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keymanager.token_file: %w", err)
+	}
+	defer clear(raw)
+	text := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(raw)), "0x"))
+	tok, err := hex.DecodeString(text)
+	if err != nil || len(tok) < minTokenBytes {
+		return nil, fmt.Errorf("keymanager.token_file %s: want at least %d random bytes in hex (openssl rand -hex 32)", path, minTokenBytes)
+	}
+	return []byte(text), nil
+}
+
+type keymanagerStatus struct {
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
+
+func (a *Appliance) keymanagerRoutes(mux *http.ServeMux, clientOf clientNamer) {
+	if a.kmToken == nil {
+		return
+	}
+	guard := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			auth := r.Header.Get("Authorization")
+			tok, ok := strings.CutPrefix(auth, "Bearer ")
+			if !ok || tok == "" {
+				writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "missing bearer token"})
+				return
+			}
+			if subtle.ConstantTimeCompare([]byte(tok), a.kmToken) != 1 {
+				writeJSON(w, http.StatusForbidden, map[string]any{"code": 403, "message": "invalid bearer token"})
+				return
+			}
+			if client := clientOf(r, a.policy); !a.isAdmin(client) {
+				writeJSON(w, http.StatusForbidden, map[string]any{"code": 403, "message": fmt.Sprintf("client %q is not an administrator (admin.clients)", client)})
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("GET /eth/v1/keystores", guard(func(w http.ResponseWriter, r *http.Request) {
+		type entry struct {
+			ValidatingPubkey string `json:"validating_pubkey"`
+			DerivationPath   string `json:"derivation_path"`
+			Readonly         bool   `json:"readonly"`
+		}
+		data := []entry{}
+		for _, k := range a.accounts.keys() {
+			data = append(data, entry{ValidatingPubkey: k.String()})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"data": data})
+	}))
+	mux.HandleFunc("POST /eth/v1/keystores", guard(a.keymanagerImport))
+	mux.HandleFunc("DELETE /eth/v1/keystores", guard(a.keymanagerDelete))
+}
+
+func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request) {
+	body, e := readBody(w, r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer clear(body)
+	var req struct {
+		Keystores          []string `json:"keystores"`
+		Passwords          []string `json:"passwords"`
+		SlashingProtection string   `json:"slashing_protection,omitempty"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err)))
+		return
+	}
+	if len(req.Keystores) != len(req.Passwords) {
+		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%d keystores but %d passwords", len(req.Keystores), len(req.Passwords)))
+		return
+	}
+	var history *protect.Interchange
+	if req.SlashingProtection != "" {
+		var err error
+		if history, err = protect.ParseInterchange([]byte(req.SlashingProtection)); err != nil {
+			writeError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", err))
+			return
+		}
+		if history.GenesisValidatorsRoot != protect.Root(a.net.GenesisValidatorsRoot()) {
+			writeError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", protect.ErrWrongNetwork))
+			return
+		}
+	}
+	out := make([]keymanagerStatus, len(req.Keystores))
+	var keys []ImportKey
+	var at []int
+	defer func() {
+		for _, k := range keys {
+			k.Secret.Zero()
+		}
+	}()
+	seen := map[api.PublicKey]bool{}
+	for i, ks := range req.Keystores {
+		k, err := keystore.Parse([]byte(ks))
+		if err != nil {
+			out[i] = keymanagerStatus{Status: "error", Message: err.Error()}
+			continue
+		}
+		pw := []byte(req.Passwords[i])
+		sk, err := k.Decrypt(pw)
+		clear(pw)
+		if err != nil {
+			out[i] = keymanagerStatus{Status: "error", Message: err.Error()}
+			continue
+		}
+		pub := api.PublicKey(sk.PublicKey().Bytes())
+		if _, active := a.accounts.get(pub); active || seen[pub] {
+			sk.Zero()
+			out[i] = keymanagerStatus{Status: "duplicate"}
+			continue
+		}
+		seen[pub] = true
+		keys = append(keys, ImportKey{Secret: sk, History: historyOf(history, pub)})
+		at = append(at, i)
+	}
+	if len(keys) > 0 {
+		if _, err := a.importer().Import(r.Context(), keys); err != nil {
+			a.log.Error("keymanager import failed; nothing imported", "err", err)
+			for _, i := range at {
+				out[i] = keymanagerStatus{Status: "error", Message: err.Error()}
+			}
+		} else {
+			for _, i := range at {
+				out[i] = keymanagerStatus{Status: "imported"}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+}
+
+// historyOf extracts one key's part of an interchange document.
+func historyOf(ic *protect.Interchange, key api.PublicKey) *protect.Interchange {
+	if ic == nil {
+		return nil
+	}
+	out := &protect.Interchange{GenesisValidatorsRoot: ic.GenesisValidatorsRoot}
+	for _, v := range ic.Data {
+		if api.PublicKey(v.PublicKey) == key {
+			out.Data = append(out.Data, v)
+		}
+	}
+	if len(out.Data) == 0 {
+		return nil
+	}
+	return out
+}
+
+func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request) {
+	body, e := readBody(w, r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var req struct {
+		Pubkeys []string `json:"pubkeys"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err)))
+		return
+	}
+	out := make([]keymanagerStatus, len(req.Pubkeys))
+	merged := &protect.Interchange{GenesisValidatorsRoot: protect.Root(a.net.GenesisValidatorsRoot())}
+	for i, s := range req.Pubkeys {
+		key, err := api.ParsePublicKey(s)
+		if err != nil {
+			out[i] = keymanagerStatus{Status: "error", Message: "pubkeys: " + err.Error()}
+			continue
+		}
+		ic, found, err := a.remove(r.Context(), key)
+		switch {
+		case err != nil:
+			out[i] = keymanagerStatus{Status: "error", Message: err.Error()}
+		case found:
+			out[i] = keymanagerStatus{Status: "deleted"}
+		case ic != nil:
+			out[i] = keymanagerStatus{Status: "not_active"}
+		default:
+			out[i] = keymanagerStatus{Status: "not_found"}
+		}
+		if ic != nil {
+			merged.Data = append(merged.Data, ic.Data...)
+		}
+	}
+	sp, err := merged.Marshal()
+	if err != nil {
+		writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out, "slashing_protection": string(sp)})
+}
+
+// importer imports through this signer's own identity: the signer itself
+// in process, the other signers over mTLS (they list it in admin.clients).
+func (a *Appliance) importer() *Importer {
+	var admins []AccountAdmin
+	for _, p := range a.cfg.Cluster.Participants {
+		if p.ID == a.cfg.Node.ID {
+			admins = append(admins, localAdmin{a})
+			continue
+		}
+		admins = append(admins, NewPeer(p, a.clientTLS()))
+	}
+	threshold := len(a.cfg.Cluster.Participants)/2 + 1
+	if a.cfg.Keymanager != nil && a.cfg.Keymanager.Threshold != 0 {
+		threshold = a.cfg.Keymanager.Threshold
+	}
+	return &Importer{Admins: admins, Threshold: threshold, Network: a.net, Coordinator: a.coord, Rand: rand.Reader}
+}
+
+// localAdmin is this signer's own account lifecycle, in process.
+type localAdmin struct{ a *Appliance }
+
+func (l localAdmin) ID() tss.ID { return tss.ID(l.a.cfg.Node.ID) }
+
+func (l localAdmin) Stage(ctx context.Context, req *StageRequest) ([]api.PublicKey, error) {
+	items := make([]stageItem, len(req.Accounts))
+	defer func() {
+		for _, it := range items {
+			if it.share != nil {
+				it.share.Zero()
+			}
+		}
+	}()
+	for i, it := range req.Accounts {
+		composite, err := bls.PublicKeyFromBytes(it.CompositePublicKey[:])
+		if err != nil {
+			return nil, err
+		}
+		share, err := bls.SecretKeyFromBytes(it.Share[:])
+		if err != nil {
+			return nil, err
+		}
+		items[i] = stageItem{composite: composite, share: share, threshold: int(min(it.Threshold, 1<<16))}
+		if len(it.SlashingProtection) > 0 {
+			if items[i].history, err = protect.ParseInterchange(it.SlashingProtection); err != nil {
+				return nil, err
+			}
+		}
+	}
+	comps, err := l.a.stageAll(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.PublicKey, len(comps))
+	for i, c := range comps {
+		out[i] = c.Bytes()
+	}
+	return out, nil
+}
+
+func (l localAdmin) Activate(ctx context.Context, keys []api.PublicKey) error {
+	for _, k := range keys {
+		if err := l.a.activate(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l localAdmin) Discard(_ context.Context, keys []api.PublicKey) error {
+	for _, k := range keys {
+		l.a.discard(k)
+	}
+	return nil
+}
+
+func (l localAdmin) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, error) {
+	ic, _, err := l.a.remove(ctx, key)
+	if err != nil || ic == nil {
+		return nil, err
+	}
+	return ic.Marshal()
+}
