@@ -45,7 +45,7 @@ func protectError(err error) *apiError {
 	var re *protect.RefusalError
 	switch {
 	case errors.As(err, &re):
-		return refuse(http.StatusPreconditionFailed, "slashing_"+slashingReason(re.Reason), "signing refused by slashing protection: %v", err)
+		return refuse(http.StatusPreconditionFailed, "slashing_"+slashingReason(re.Reason), "%v", err)
 	case errors.Is(err, protect.ErrRefused):
 		return refuse(http.StatusPreconditionFailed, "slashing", "signing refused by slashing protection: %v", err)
 	case errors.Is(err, protect.ErrDisabled):

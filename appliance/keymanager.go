@@ -156,7 +156,7 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		seen[pub] = true
-		keys = append(keys, ImportKey{Secret: sk, History: historyOf(history, pub)})
+		keys = append(keys, ImportKey{Secret: sk, History: HistoryOf(history, pub)})
 		at = append(at, i)
 	}
 	if len(keys) > 0 {
@@ -174,8 +174,8 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }
 
-// historyOf extracts one key's part of an interchange document.
-func historyOf(ic *protect.Interchange, key api.PublicKey) *protect.Interchange {
+// HistoryOf extracts one key's part of an interchange document.
+func HistoryOf(ic *protect.Interchange, key api.PublicKey) *protect.Interchange {
 	if ic == nil {
 		return nil
 	}

@@ -1,145 +1,238 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
-	"github.com/rampart-signer/rampart/internal/signing/specexamples"
 )
 
-// demoCommand is the interim demo: the signing-root pipeline on every
-// request example of the specification. Later issues replace it with the
-// appliance.
 func demoCommand() *cli.Command {
+	var o upOptions
+	var fs *flag.FlagSet
+	var keep bool
 	return &cli.Command{
 		Name:    "demo",
-		Summary: "Sign every Remote Signing API example with a fresh key.",
-		Description: `Decodes each request example of the Remote Signing API (the copy embedded
-in the binary), computes its signing root, signs it with a freshly generated
-BLS key and verifies the signature. Roots come from each example's own
-fork_info on a test network like the examples' (genesis fork version
-0x00000001); the check against a real network's schedule is not applied.`,
+		Summary: "Bring up a 3-of-5 cluster, sign, refuse, survive two failures, tear down.",
+		Description: `The whole story on this host: a local cluster of five signer processes
+(SoftHSM tokens, mTLS identities in them, sealed shares), 64 validators
+from distributed key generation; a slot's attestations signed through the
+coordinator API with one batch request; a slashable attestation refused by
+every signer; signing still working with two signers stopped; everything
+torn down; a short report. Takes the same flags as devnet up.`,
+		Flags: func(f *flag.FlagSet) {
+			fs = f
+			o.register(f)
+			f.BoolVar(&keep, "keep", false, "leave the devnet running at the end")
+		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
 				return cli.Usagef("unexpected arguments %q", args)
 			}
-			return runDemo(ctx, env.Stdout)
+			if o.dir == "" {
+				d, err := os.MkdirTemp("", "rampart-demo-")
+				if err != nil {
+					return err
+				}
+				o.dir = d
+			}
+			return runDemo(ctx, env, &o, fs, keep)
 		},
 	}
 }
 
-// exampleGVR is the genesis validators root of the examples' fork_info.
-const exampleGVR = "0x04700007fabc8282644aed6d1c7c9e21d38a03a0c4ba193f3afe428824b3a673"
-
-// exampleNetwork is a network like the one the examples were made on.
-func exampleNetwork(preset string) (*network.Network, error) {
-	var gvr phase0.Root
-	if n, err := hex.Decode(gvr[:], []byte(strings.TrimPrefix(exampleGVR, "0x"))); err != nil || n != len(gvr) {
-		return nil, fmt.Errorf("example genesis validators root: %v", err)
-	}
-	config := fmt.Sprintf("PRESET_BASE: %s\nCONFIG_NAME: examples-%s\nGENESIS_FORK_VERSION: 0x00000001\nSECONDS_PER_SLOT: 6\n", preset, preset)
-	return network.ParseConfig([]byte(config), gvr)
+type demoReport struct {
+	lines []string
 }
 
-func runDemo(ctx context.Context, w io.Writer) error {
-	examples, err := specexamples.Load(specexamples.Embedded())
-	if err != nil {
-		return fmt.Errorf("embedded examples: %w", err)
-	}
-	nets := map[string]*network.Network{}
-	for _, preset := range []string{"mainnet", "minimal"} {
-		if nets[preset], err = exampleNetwork(preset); err != nil {
-			return err
-		}
-	}
-	sk, err := bls.GenerateSecretKey(rand.Reader)
+func (r *demoReport) add(format string, a ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, a...))
+}
+
+func runDemo(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet, keep bool) error {
+	start := time.Now()
+	rep := &demoReport{}
+	fmt.Fprintf(env.Stdout, "== 1. bringing up a %d-of-%d cluster with %d validators in %s\n", o.threshold, o.signers, o.count, o.dir)
+	st, err := devnetUp(ctx, env, o, fs)
 	if err != nil {
 		return err
 	}
-	defer sk.Zero()
-	pk := sk.PublicKey()
+	if !keep {
+		defer func() {
+			fmt.Fprintf(env.Stdout, "== 5. tearing down\n")
+			if err := st.Down(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintf(env.Stderr, "devnet down: %v\n", err)
+			}
+		}()
+	}
+	rep.add("cluster: %d signers, threshold %d, up with validators in %s", o.signers, o.threshold, time.Since(start).Round(time.Millisecond))
+	cf, err := st.ClusterFile()
+	if err != nil {
+		return err
+	}
+	n, err := cf.LoadNetwork(ctx)
+	if err != nil {
+		return err
+	}
+	tlsCfg, closeFn, err := cf.TLSConfig(ctx, cf.Client)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	d := &demo{cf: cf, net: n, tls: tlsCfg, env: env}
+	epoch := uint64(currentEpoch(n, time.Now()))
 
-	fmt.Fprintf(w, "Signing every request example of the Remote Signing API (embedded copy,\n")
-	fmt.Fprintf(w, "ethereum/remote-signing-api, CC0) with a fresh BLS key %s.\n\n", pk)
-	types := map[signing.Type]bool{}
-	published, wrong := 0, 0
-	for _, e := range examples {
-		if err := ctx.Err(); err != nil {
+	fmt.Fprintf(env.Stdout, "== 2. signing one slot's attestations for all %d validators (one batch request to signer 1's coordinator API)\n", len(cf.Accounts))
+	took, err := d.signSlot(ctx, 0, epoch)
+	if err != nil {
+		return err
+	}
+	rep.add("slot burst: %d attestations signed, recovered and verified in %s", len(cf.Accounts), took.Round(time.Millisecond))
+
+	fmt.Fprintf(env.Stdout, "== 3. a slashable attestation (same target, other block) sent straight to every signer\n")
+	refused, err := d.slashable(ctx, epoch)
+	if err != nil {
+		return err
+	}
+	rep.add("slashable request: refused with 412 by %d of %d signers", refused, len(cf.Participants))
+
+	fmt.Fprintf(env.Stdout, "== 4. stopping signers 4 and 5, then signing the next epoch\n")
+	for _, id := range []uint64{4, 5} {
+		if err := st.Stop(ctx, id); err != nil {
 			return err
 		}
-		req, err := demoRequest(w, e)
-		if err != nil {
-			return fmt.Errorf("%s: %w", e.Name, err)
-		}
-		root, err := req.SigningRoot(nets[e.Preset])
-		if err != nil {
-			return fmt.Errorf("%s: %w", e.Name, err)
-		}
-		sig := sk.Sign(root)
-		if !pk.Verify(root, sig) {
-			return fmt.Errorf("%s: signature does not verify", e.Name)
-		}
-		types[req.Type] = true
-		note := "as published"
-		switch {
-		case root == e.SigningRoot:
-			published++
-		case e.WrongRoot:
-			wrong++
-			note = fmt.Sprintf("the example publishes %#x, which is wrong for its content", e.SigningRoot)
-		default:
-			return fmt.Errorf("%s: computed %#x, the example publishes %#x", e.Name, root, e.SigningRoot)
-		}
-		sigBytes := sig.Bytes()
-		fmt.Fprintf(w, "%s  (%s, %s preset)\n", req.Type, e.Name, e.Preset)
-		fmt.Fprintf(w, "  signing root  %#x  (%s)\n", root, note)
-		fmt.Fprintf(w, "  signature     %#x  (verified)\n\n", sigBytes)
 	}
-	fmt.Fprintf(w, "%d examples of %d request types: %d roots as published, %d published roots wrong; every signature verified.\n",
-		len(examples), len(types), published, wrong)
-	if len(types) != len(signing.Types()) {
-		return fmt.Errorf("the examples cover %d of the %d request types", len(types), len(signing.Types()))
+	took, err = d.signSlot(ctx, 1, epoch+1)
+	if err != nil {
+		return err
 	}
+	rep.add("with 2 of 5 signers stopped: %d attestations signed in %s", len(cf.Accounts), took.Round(time.Millisecond))
+
+	fmt.Fprintf(env.Stdout, "\nRampart demo report\n")
+	for _, l := range rep.lines {
+		fmt.Fprintf(env.Stdout, "  - %s\n", l)
+	}
+	fmt.Fprintf(env.Stdout, "  - total %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// demoRequest decodes an example. Examples spelled in camelCase are refused
-// by strict decoding, as a real signer would; the demo says so and uses the
-// schema's spelling.
-func demoRequest(w io.Writer, e specexamples.Example) (*signing.Request, error) {
-	body := e.JSON
-	if e.CamelCase {
-		_, err := parse(e.Batch, body)
-		var fe *signing.FieldError
-		if !errors.As(err, &fe) {
-			return nil, fmt.Errorf("camelCase example was not refused: %v", err)
-		}
-		fmt.Fprintf(w, "(%s is refused as published: %v; respelled as the schema spells it)\n", e.Name, err)
-		if body, err = specexamples.SchemaSpelling(body); err != nil {
-			return nil, err
-		}
-	}
-	return parse(e.Batch, body)
+type demo struct {
+	cf  *appliance.ClusterFile
+	net *network.Network
+	tls *tls.Config
+	env *cli.Env
 }
 
-func parse(batch bool, body []byte) (*signing.Request, error) {
-	if !batch {
-		return signing.ParseRequest(body)
+func (d *demo) tlsConfig() *tls.Config { return d.tls }
+
+func (d *demo) client(i int) *http.Client {
+	cfg := d.tlsConfig().Clone()
+	cfg.ServerName = d.cf.Participants[i].TLSName
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}, Timeout: time.Minute}
+}
+
+func attestation(n *network.Network, epoch uint64, block byte) map[string]any {
+	f := n.ForkAtEpoch(phase0.Epoch(epoch))
+	root := func(b byte) string { return "0x" + strings.Repeat(hex.EncodeToString([]byte{b}), 32) }
+	return map[string]any{
+		"type": "ATTESTATION",
+		"fork_info": map[string]any{
+			"fork":                    map[string]any{"previous_version": fmt.Sprintf("%#x", f.PreviousVersion[:]), "current_version": fmt.Sprintf("%#x", f.Version[:]), "epoch": fmt.Sprint(uint64(f.Epoch))},
+			"genesis_validators_root": n.GenesisValidatorsRoot().String(),
+		},
+		"attestation": map[string]any{
+			"slot": fmt.Sprint(epoch * n.Preset().SlotsPerEpoch), "index": "0", "beacon_block_root": root(block),
+			"source": map[string]any{"epoch": fmt.Sprint(epoch - 1), "root": root(0x11)},
+			"target": map[string]any{"epoch": fmt.Sprint(epoch), "root": root(block)},
+		},
 	}
-	b, err := signing.ParseBatch(body)
+}
+
+// signSlot signs one attestation per validator through participant i's
+// coordinator API and verifies every signature.
+func (d *demo) signSlot(ctx context.Context, i int, epoch uint64) (time.Duration, error) {
+	req := attestation(d.net, epoch, 0xa1)
+	body, _ := json.Marshal(map[string]any{"identifiers": d.cf.Accounts, "signing_request": req})
+	start := time.Now()
+	resp, err := d.client(i).Post(d.cf.Participants[i].Coordinator+"/api/v1/eth2/sign", "application/json", bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	return b.Request, nil
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("batch signing: %d %s", resp.StatusCode, data)
+	}
+	results, err := api.DecodeBatchResults(data)
+	if err != nil {
+		return 0, err
+	}
+	raw, _ := json.Marshal(req)
+	parsed, err := signing.ParseRequest(raw)
+	if err != nil {
+		return 0, err
+	}
+	sg, err := parsed.Verify(d.net)
+	if err != nil {
+		return 0, err
+	}
+	for k, r := range results {
+		if r.Error != nil {
+			return 0, fmt.Errorf("validator %s: %d %s", r.Identifier, r.Error.Code, r.Error.Message)
+		}
+		pk, err := bls.PublicKeyFromBytes(r.Identifier[:])
+		if err != nil {
+			return 0, err
+		}
+		sig, err := bls.SignatureFromBytes(r.Signature[:])
+		if err != nil || !pk.Verify(sg.SigningRoot, sig) {
+			return 0, fmt.Errorf("validator %d: signature does not verify", k)
+		}
+	}
+	fmt.Fprintf(d.env.Stdout, "   %d signatures, each verified under its validator key, in %s\n", len(results), took.Round(time.Millisecond))
+	return took, nil
+}
+
+// slashable sends a double vote for the first validator to every
+// participant's distributed endpoint and counts the 412s.
+func (d *demo) slashable(ctx context.Context, epoch uint64) (int, error) {
+	body, _ := json.Marshal(attestation(d.net, epoch, 0xb2))
+	refused := 0
+	for i, p := range d.cf.Participants {
+		resp, err := d.client(i).Post(p.Endpoint+"/api/v1/eth2/distributed/sign/"+d.cf.Accounts[0], "application/json", bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e api.Error
+		json.Unmarshal(data, &e)
+		fmt.Fprintf(d.env.Stdout, "   signer %d: %d %s\n", p.ID, resp.StatusCode, e.Message)
+		if resp.StatusCode == http.StatusPreconditionFailed {
+			refused++
+		}
+	}
+	if refused != len(d.cf.Participants) {
+		return refused, errors.New("a signer accepted a slashable attestation")
+	}
+	return refused, nil
 }

@@ -23,10 +23,13 @@ func root() *cli.Command {
 			hsmCommand(),
 			tlsCommand(),
 			slashingCommand(),
+			examplesCommand(),
 			demoCommand(),
+			devnetCommand(),
 			networkCommand(),
 			sharesCommand(),
 			auditCommand(),
+			importCommand(),
 		},
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/rampart-signer/rampart/internal/signing"
 )
 
-func TestDemoSignsEveryRequestType(t *testing.T) {
-	code, out, errOut := run(t, "demo")
+func TestExamplesSignsEveryRequestType(t *testing.T) {
+	code, out, errOut := run(t, "examples")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -31,7 +31,7 @@ func TestDemoSignsEveryRequestType(t *testing.T) {
 	}
 }
 
-func TestDemoRefusesArguments(t *testing.T) {
+func TestExamplesRefusesArguments(t *testing.T) {
 	if code, _, _ := run(t, "demo", "extra"); code != 2 {
 		t.Fatalf("exit %d", code)
 	}

@@ -1,0 +1,315 @@
+// Package devnet runs a local development cluster as real processes: it
+// provisions one with localcluster, starts each rampart-signer in the
+// background with its own log, records the process ids, creates the
+// validators (distributed key generation, or import of existing
+// keystores) and writes cluster.yaml for rampartctl and validator clients.
+// Down stops only the processes it started, by their recorded ids.
+package devnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
+	"github.com/rampart-signer/rampart/hsm/softhsm"
+)
+
+// StateFile is the devnet's record in its directory.
+const StateFile = "devnet.json"
+
+// Options describe a devnet to bring up.
+type Options struct {
+	// Dir receives everything; it must not exist or be empty.
+	Dir string
+	// SignerBin is the rampart-signer executable.
+	SignerBin string
+	// Signers and Threshold shape the cluster.
+	Signers, Threshold int
+	// Network of the cluster.
+	Network appliance.NetworkConfig
+	// CoordinatorHTTP opens signer 1's coordinator API without TLS on this
+	// loopback address.
+	CoordinatorHTTP string
+	// Clients are validator-client identities to issue ("vc-1" when empty).
+	Clients []string
+	// Log receives progress lines.
+	Log io.Writer
+}
+
+// State is a running devnet.
+type State struct {
+	Dir     string         `json:"dir"`
+	Created time.Time      `json:"created"`
+	Signers []*SignerState `json:"signers"`
+	// SoftHSMConf is the SOFTHSM2_CONF of every signer.
+	SoftHSMConf string `json:"softhsm_conf"`
+	SignerBin   string `json:"signer_bin"`
+}
+
+// SignerState is one signer process.
+type SignerState struct {
+	ID         uint64 `json:"id"`
+	PID        int    `json:"pid"`
+	ConfigPath string `json:"config"`
+	LogPath    string `json:"log"`
+	Operations string `json:"operations"`
+}
+
+// Up provisions and starts a devnet, and waits until every signer is
+// healthy. It creates no validators: see the callers (rampartctl devnet
+// up) for key generation and import.
+func Up(ctx context.Context, o Options) (*State, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("devnet: %s is not empty", o.Dir)
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Clients) == 0 {
+		o.Clients = []string{"vc-1"}
+	}
+	fmt.Fprintf(o.Log, "provisioning %d signers (SoftHSM tokens, sealing keys, TLS identities, configurations) in %s\n", o.Signers, dir)
+	lc, err := localcluster.Provision(ctx, localcluster.Spec{
+		Dir: dir, Signers: o.Signers, Threshold: o.Threshold, Network: o.Network,
+		CoordinatorHTTP: o.CoordinatorHTTP, Clients: o.Clients, Hardening: "best-effort",
+	})
+	if err != nil {
+		return nil, err
+	}
+	lc.CloseListeners()
+	st := &State{Dir: dir, Created: time.Now().UTC(), SoftHSMConf: lc.HSM.ConfigPath, SignerBin: o.SignerBin}
+	for _, s := range lc.Signers {
+		st.Signers = append(st.Signers, &SignerState{ID: s.ID, ConfigPath: s.ConfigPath, LogPath: filepath.Join(s.Dir, "signer.log"), Operations: s.Config.Listen.Operations})
+	}
+	if err := st.save(); err != nil {
+		return nil, err
+	}
+	for _, s := range st.Signers {
+		if err := st.Start(s.ID); err != nil {
+			st.Down(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
+	if err := st.WaitHealthy(ctx, 60*time.Second); err != nil {
+		st.Down(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	fmt.Fprintf(o.Log, "%d signers running and healthy\n", len(st.Signers))
+	return st, nil
+}
+
+// Load reads a devnet's state.
+func Load(dir string) (*State, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		return nil, fmt.Errorf("devnet: %w (is there a devnet in %s?)", err, dir)
+	}
+	var st State
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("devnet: %s: %w", StateFile, err)
+	}
+	return &st, nil
+}
+
+func (st *State) save() error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(st.Dir, StateFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(st.Dir, StateFile))
+}
+
+func (st *State) signer(id uint64) (*SignerState, error) {
+	for _, s := range st.Signers {
+		if s.ID == id {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("devnet: no signer %d", id)
+}
+
+// ClusterFile returns the devnet's cluster description.
+func (st *State) ClusterFile() (*appliance.ClusterFile, error) {
+	return appliance.LoadClusterFile(filepath.Join(st.Dir, "cluster.yaml"))
+}
+
+// Start starts signer id in the background and records its process id.
+func (st *State) Start(id uint64) error {
+	s, err := st.signer(id)
+	if err != nil {
+		return err
+	}
+	if s.PID != 0 && st.alive(s) {
+		return fmt.Errorf("devnet: signer %d already runs (pid %d)", id, s.PID)
+	}
+	logf, err := os.OpenFile(s.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(st.SignerBin, "--config", s.ConfigPath)
+	cmd.Env = append(os.Environ(), softhsm.ConfigEnv+"="+st.SoftHSMConf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("devnet: starting signer %d: %w", id, err)
+	}
+	s.PID = cmd.Process.Pid
+	// Reap the child when it exits, so a stopped signer leaves no zombie
+	// behind while this process lives.
+	go cmd.Wait()
+	return st.save()
+}
+
+// alive reports whether s's recorded process still runs this devnet's
+// signer (the pid was not reused by something else).
+func (st *State) alive(s *SignerState) bool {
+	if s.PID <= 0 {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.PID))
+	if err != nil {
+		return false
+	}
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.PID)); err == nil {
+		// A zombie is not running.
+		if f := strings.Fields(string(stat)); len(f) > 2 && f[2] == "Z" {
+			return false
+		}
+	}
+	return strings.Contains(string(cmdline), s.ConfigPath)
+}
+
+// Stop stops signer id (SIGTERM, then SIGKILL after 30 s).
+func (st *State) Stop(ctx context.Context, id uint64) error {
+	s, err := st.signer(id)
+	if err != nil {
+		return err
+	}
+	if !st.alive(s) {
+		s.PID = 0
+		return st.save()
+	}
+	p, err := os.FindProcess(s.PID)
+	if err != nil {
+		return err
+	}
+	_ = p.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(30 * time.Second)
+	for st.alive(s) && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if st.alive(s) {
+		_ = p.Signal(syscall.SIGKILL)
+	}
+	s.PID = 0
+	return st.save()
+}
+
+// Down stops every signer the devnet started.
+func (st *State) Down(ctx context.Context) error {
+	var errs []error
+	for _, s := range st.Signers {
+		if err := st.Stop(ctx, s.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SignerStatus is one signer's state for devnet status.
+type SignerStatus struct {
+	ID      uint64
+	PID     int
+	Running bool
+	Health  string
+}
+
+// Status reports every signer.
+func (st *State) Status(ctx context.Context) []SignerStatus {
+	var out []SignerStatus
+	for _, s := range st.Signers {
+		ss := SignerStatus{ID: s.ID, PID: s.PID, Running: st.alive(s), Health: "-"}
+		if ss.Running {
+			ss.Health = health(ctx, s.Operations)
+		}
+		out = append(out, ss)
+	}
+	return out
+}
+
+func health(ctx context.Context, ops string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ops+"/healthcheck", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "unreachable"
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return "healthy"
+	}
+	return "status " + strconv.Itoa(resp.StatusCode)
+}
+
+// WaitHealthy waits until every running signer answers /healthcheck with
+// 200, or fails naming the first that does not, with its log's tail.
+func (st *State) WaitHealthy(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, s := range st.Signers {
+		for {
+			if health(ctx, s.Operations) == "healthy" {
+				break
+			}
+			if !st.alive(s) || time.Now().After(deadline) {
+				return fmt.Errorf("devnet: signer %d did not become healthy; last lines of %s:\n%s", s.ID, s.LogPath, tail(s.LogPath, 15))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

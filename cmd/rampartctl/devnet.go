@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/devnet"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/network"
+)
+
+func devnetCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "devnet",
+		Summary:     "Run a local development cluster of signer processes.",
+		Subcommands: []*cli.Command{devnetUpCommand(), devnetStatusCommand(), devnetDownCommand()},
+	}
+}
+
+// upOptions are devnet up's flags, shared with the demo.
+type upOptions struct {
+	dir                       string
+	signers, threshold, count int
+	keystores, passwordFile   string
+	coordinatorHTTP           string
+	dealer                    bool
+	withdrawal                string
+	net                       network.Flags
+}
+
+func (o *upOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.dir, "dir", "", "devnet `directory` (must not exist or be empty; required)")
+	fs.IntVar(&o.signers, "signers", 5, "number of signers")
+	fs.IntVar(&o.threshold, "threshold", 3, "signatures needed")
+	fs.IntVar(&o.count, "validators", 64, "validators to create by distributed key generation")
+	fs.StringVar(&o.keystores, "keystores", "", "import these EIP-2335 keystores instead (`directory`)")
+	fs.StringVar(&o.passwordFile, "password-file", "", "password of --keystores (`file`)")
+	fs.StringVar(&o.coordinatorHTTP, "coordinator-http", "", "open signer 1's coordinator API without TLS on this loopback `address` (e.g. 127.0.0.1:9000)")
+	fs.BoolVar(&o.dealer, "dealer", false, "create validators with a trusted dealer instead of key generation (faster; whole keys exist briefly)")
+	fs.StringVar(&o.withdrawal, "withdrawal-address", "0x5241d0000000000000000000000000000000d000", "execution `address` of the validators' withdrawal credentials")
+	o.net.Register(fs)
+}
+
+// networkConfig turns the network flags into the configuration form,
+// defaulting to hoodi for a devnet.
+func (o *upOptions) networkConfig(fs *flag.FlagSet) (appliance.NetworkConfig, error) {
+	var nc appliance.NetworkConfig
+	name, cfg, gvr := fs.Lookup("network").Value.String(), fs.Lookup("network-config").Value.String(), fs.Lookup("genesis-validators-root").Value.String()
+	switch {
+	case cfg != "":
+		abs, err := filepath.Abs(cfg)
+		if err != nil {
+			return nc, err
+		}
+		nc.Config, nc.GenesisValidatorsRoot = abs, gvr
+	case name != "":
+		nc.Name = name
+	default:
+		nc.Name = "hoodi"
+	}
+	return nc, nil
+}
+
+func devnetUpCommand() *cli.Command {
+	var o upOptions
+	var fs *flag.FlagSet
+	return &cli.Command{
+		Name:    "up",
+		Summary: "Provision and start a local cluster, and create its validators.",
+		Description: `Creates a SoftHSM token per signer, the cluster CA and every TLS identity,
+writes each signer's configuration, starts the signers as background
+processes on loopback ports (process ids recorded in DIR/devnet.json), then
+creates the validators: by distributed key generation, or by importing
+--keystores, or with --dealer by a trusted dealer. Writes DIR/cluster.yaml:
+endpoints, CA, the client certificate of a validator client (vc-1), the
+operator's admin identity and the account list. Network flags as
+everywhere (default hoodi).`,
+		Flags: func(f *flag.FlagSet) { fs = f; o.register(f) },
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			st, err := devnetUp(ctx, env, &o, fs)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "devnet up: %s/cluster.yaml; stop it with: rampartctl devnet down --dir %s\n", st.Dir, st.Dir)
+			return nil
+		},
+	}
+}
+
+func devnetUp(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet) (*devnet.State, error) {
+	if o.dir == "" {
+		return nil, cli.Usagef("--dir is required")
+	}
+	if (o.keystores == "") != (o.passwordFile == "") {
+		return nil, cli.Usagef("--keystores and --password-file go together")
+	}
+	nc, err := o.networkConfig(fs)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := siblingBinary("rampart-signer")
+	if err != nil {
+		return nil, err
+	}
+	st, err := devnet.Up(ctx, devnet.Options{Dir: o.dir, SignerBin: bin, Signers: o.signers, Threshold: o.threshold, Network: nc, CoordinatorHTTP: o.coordinatorHTTP, Log: env.Stdout})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*devnet.State, error) {
+		st.Down(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	clusterPath := filepath.Join(st.Dir, "cluster.yaml")
+	switch {
+	case o.keystores != "":
+		if err := cli.Run(ctx, "rampartctl", root(), []string{"import", "--cluster", clusterPath, "--keystores", o.keystores, "--password-file", o.passwordFile}, env); err != 0 {
+			return fail(errors.New("devnet: importing keystores failed"))
+		}
+	case o.dealer:
+		if err := dealValidators(ctx, env, clusterPath, o.count, o.threshold); err != nil {
+			return fail(err)
+		}
+	default:
+		if err := generateValidators(ctx, env, clusterPath, o); err != nil {
+			return fail(err)
+		}
+	}
+	return st, nil
+}
+
+// dealValidators imports freshly generated keys: a trusted dealer.
+func dealValidators(ctx context.Context, env *cli.Env, clusterPath string, count, threshold int) error {
+	cf, err := appliance.LoadClusterFile(clusterPath)
+	if err != nil {
+		return err
+	}
+	n, err := cf.LoadNetwork(ctx)
+	if err != nil {
+		return err
+	}
+	tlsCfg, closeFn, err := cf.TLSConfig(ctx, cf.Admin)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	coord, err := cf.Coordinator(tlsCfg)
+	if err != nil {
+		return err
+	}
+	var admins []appliance.AccountAdmin
+	for _, p := range cf.Peers(tlsCfg) {
+		admins = append(admins, p)
+	}
+	im := &appliance.Importer{Admins: admins, Threshold: threshold, Network: n, Coordinator: coord, Rand: rand.Reader}
+	var all []api.PublicKey
+	for done := 0; done < count; {
+		batch := min(100, count-done)
+		keys := make([]appliance.ImportKey, batch)
+		for i := range keys {
+			sk, err := bls.GenerateSecretKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			keys[i].Secret = sk
+		}
+		pubs, err := im.Import(ctx, keys)
+		for _, k := range keys {
+			k.Secret.Zero()
+		}
+		if err != nil {
+			return err
+		}
+		all = append(all, pubs...)
+		done += batch
+		fmt.Fprintf(env.Stdout, "dealt %d/%d validators\n", done, count)
+	}
+	cf.Accounts = appendUnique(cf.Accounts, all)
+	return cf.Write(clusterPath)
+}
+
+// siblingBinary finds a program installed next to rampartctl, or on PATH.
+func siblingBinary(name string) (string, error) {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	for _, d := range strings.Split(os.Getenv("PATH"), ":") {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found next to rampartctl or on PATH (make build)", name)
+}
+
+func devnetStatusCommand() *cli.Command {
+	var dir string
+	return &cli.Command{
+		Name:    "status",
+		Summary: "Show the devnet's signer processes and their health.",
+		Flags:   func(fs *flag.FlagSet) { fs.StringVar(&dir, "dir", "", "devnet `directory` (required)") },
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if dir == "" {
+				return cli.Usagef("--dir is required")
+			}
+			st, err := devnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SIGNER\tPID\tRUNNING\tHEALTH")
+			down := 0
+			for _, s := range st.Status(ctx) {
+				fmt.Fprintf(tw, "%d\t%d\t%v\t%s\n", s.ID, s.PID, s.Running, s.Health)
+				if !s.Running {
+					down++
+				}
+			}
+			tw.Flush()
+			if cf, err := st.ClusterFile(); err == nil {
+				fmt.Fprintf(env.Stdout, "%d accounts, threshold %d, cluster file %s/cluster.yaml\n", len(cf.Accounts), cf.Threshold, st.Dir)
+			}
+			if down > 0 {
+				return fmt.Errorf("%d signers not running", down)
+			}
+			return nil
+		},
+	}
+}
+
+func devnetDownCommand() *cli.Command {
+	var dir string
+	return &cli.Command{
+		Name:    "down",
+		Summary: "Stop the signer processes the devnet started.",
+		Flags:   func(fs *flag.FlagSet) { fs.StringVar(&dir, "dir", "", "devnet `directory` (required)") },
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if dir == "" {
+				return cli.Usagef("--dir is required")
+			}
+			st, err := devnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			if err := st.Down(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "devnet in %s stopped (its files are kept)\n", st.Dir)
+			return nil
+		},
+	}
+}
+
+// generateValidators runs distributed key generation through rampartctl dkg.
+func generateValidators(ctx context.Context, env *cli.Env, clusterPath string, o *upOptions) error {
+	args := []string{"dkg", "--cluster", clusterPath, "--validators", strconv.Itoa(o.count), "--threshold", strconv.Itoa(o.threshold),
+		"--withdrawal-address", o.withdrawal, "--out", filepath.Dir(clusterPath)}
+	if code := cli.Run(ctx, "rampartctl", root(), args, env); code != 0 {
+		return errors.New("devnet: distributed key generation failed")
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/protect"
+	"github.com/rampart-signer/rampart/tss/keystore"
+)
+
+func importCommand() *cli.Command {
+	var clusterPath, dir, passwordFile, history string
+	var threshold, chunk int
+	return &cli.Command{
+		Name:    "import",
+		Summary: "Import EIP-2335 keystores into the cluster, split t-of-n.",
+		Description: `Decrypts every keystore (*.json) in --keystores with the password in
+--password-file, checks each decrypted key against its keystore's public
+key, splits it --threshold-of-n and delivers each share over mutual TLS
+(the admin identity of the cluster file) to its signer, which seals it in
+its HSM. The keys' EIP-3076 history (--slashing-protection) is imported at
+every signer before any account becomes signable. Accounts are activated
+only once every signer staged every share; then a test signature through
+the cluster must equal the original key's. A failure removes the batch's
+accounts from every signer. Whole keys are zeroed as soon as they are
+imported. Keys go in batches of --batch; a failure stops the import and
+leaves earlier batches fully imported.`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&clusterPath, "cluster", "cluster.yaml", "cluster `file`")
+			fs.StringVar(&dir, "keystores", "", "`directory` of EIP-2335 keystores (required)")
+			fs.StringVar(&passwordFile, "password-file", "", "`file` holding the keystores' password (required)")
+			fs.StringVar(&history, "slashing-protection", "", "EIP-3076 interchange `file` with the keys' history")
+			fs.IntVar(&threshold, "threshold", 0, "signatures needed (default: the cluster file's threshold)")
+			fs.IntVar(&chunk, "batch", 100, "keys per all-or-nothing batch")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			if dir == "" || passwordFile == "" {
+				return cli.Usagef("--keystores and --password-file are required")
+			}
+			if chunk < 1 {
+				return cli.Usagef("--batch must be at least 1")
+			}
+			cf, err := appliance.LoadClusterFile(clusterPath)
+			if err != nil {
+				return err
+			}
+			if threshold == 0 {
+				threshold = cf.Threshold
+			}
+			n, err := cf.LoadNetwork(ctx)
+			if err != nil {
+				return err
+			}
+			var ic *protect.Interchange
+			if history != "" {
+				raw, err := os.ReadFile(history)
+				if err != nil {
+					return err
+				}
+				if ic, err = protect.ParseInterchange(raw); err != nil {
+					return fmt.Errorf("--slashing-protection %s: %w", history, err)
+				}
+				if ic.GenesisValidatorsRoot != protect.Root(n.GenesisValidatorsRoot()) {
+					return fmt.Errorf("--slashing-protection %s: %w", history, protect.ErrWrongNetwork)
+				}
+			}
+			secrets, names, err := decryptKeystores(env, dir, passwordFile)
+			defer func() {
+				for _, s := range secrets {
+					s.Zero()
+				}
+			}()
+			if err != nil {
+				return err
+			}
+			tlsCfg, closeFn, err := cf.TLSConfig(ctx, cf.Admin)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			coord, err := cf.Coordinator(tlsCfg)
+			if err != nil {
+				return err
+			}
+			var admins []appliance.AccountAdmin
+			for _, p := range cf.Peers(tlsCfg) {
+				admins = append(admins, p)
+			}
+			im := &appliance.Importer{Admins: admins, Threshold: threshold, Network: n, Coordinator: coord, Rand: rand.Reader}
+			start := time.Now()
+			var imported []api.PublicKey
+			for lo := 0; lo < len(secrets); lo += chunk {
+				hi := min(lo+chunk, len(secrets))
+				keys := make([]appliance.ImportKey, 0, hi-lo)
+				for _, s := range secrets[lo:hi] {
+					keys = append(keys, appliance.ImportKey{Secret: s, History: appliance.HistoryOf(ic, api.PublicKey(s.PublicKey().Bytes()))})
+				}
+				pubs, err := im.Import(ctx, keys)
+				for _, s := range secrets[lo:hi] {
+					s.Zero()
+				}
+				if err != nil {
+					return fmt.Errorf("importing %s..%s (nothing of this batch was kept; %d keys imported before it): %w", names[lo], names[hi-1], len(imported), err)
+				}
+				imported = append(imported, pubs...)
+				fmt.Fprintf(env.Stdout, "imported %d/%d keys (%.1f keys/s)\n", len(imported), len(secrets), float64(len(imported))/time.Since(start).Seconds())
+			}
+			for _, k := range imported {
+				fmt.Fprintln(env.Stdout, k)
+			}
+			cf.Accounts = appendUnique(cf.Accounts, imported)
+			if err := cf.Write(clusterPath); err != nil {
+				fmt.Fprintf(env.Stderr, "note: could not add the accounts to %s: %v\n", clusterPath, err)
+			}
+			return nil
+		},
+	}
+}
+
+func appendUnique(list []string, keys []api.PublicKey) []string {
+	have := map[string]bool{}
+	for _, k := range list {
+		have[strings.ToLower(k)] = true
+	}
+	for _, k := range keys {
+		if !have[k.String()] {
+			list = append(list, k.String())
+			have[k.String()] = true
+		}
+	}
+	return list
+}
+
+// decryptKeystores decrypts every *.json keystore of dir over the CPUs
+// (scrypt is slow by design) and returns the keys sorted by file name.
+func decryptKeystores(env *cli.Env, dir, passwordFile string) ([]*bls.SecretKey, []string, error) {
+	pw, err := os.ReadFile(passwordFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--password-file: %w", err)
+	}
+	defer clear(pw)
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	var files []string
+	for _, p := range paths {
+		if !strings.HasPrefix(filepath.Base(p), "deposit_data") {
+			files = append(files, p)
+		}
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("--keystores %s: no keystore (*.json)", dir)
+	}
+	secrets := make([]*bls.SecretKey, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				raw, err := os.ReadFile(files[i])
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				k, err := keystore.Parse(raw)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				secrets[i], errs[i] = k.Decrypt(pw)
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var bad []error
+	seen := map[api.PublicKey]string{}
+	for i, err := range errs {
+		if err != nil {
+			bad = append(bad, fmt.Errorf("%s: %w", filepath.Base(files[i]), err))
+			continue
+		}
+		pub := api.PublicKey(secrets[i].PublicKey().Bytes())
+		if other, dup := seen[pub]; dup {
+			bad = append(bad, fmt.Errorf("%s: same key as %s", filepath.Base(files[i]), other))
+		}
+		seen[pub] = filepath.Base(files[i])
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = filepath.Base(f)
+	}
+	if len(bad) > 0 {
+		return secrets, names, fmt.Errorf("keystores refused, nothing imported: %w", errors.Join(bad...))
+	}
+	fmt.Fprintf(env.Stdout, "decrypted %d keystores\n", len(files))
+	return secrets, names, nil
+}
