@@ -63,13 +63,14 @@ done
 "$BIN/rampartctl" shares deal --config signer-1.yaml --config signer-2.yaml --config signer-3.yaml \
   --config signer-4.yaml --config signer-5.yaml --validators 4 --threshold 3 --out validators.txt
 
-# 5. Start the five signers and wait until each is healthy.
+# 5. Start the five signers one after the other, each once the one before is
+#    healthy: they share one SoftHSM token directory here, and SoftHSM's file
+#    store does not take several processes opening it at the same moment
+#    (real HSMs, or one token directory per signer, have no such limit).
 : > pids
 for i in 1 2 3 4 5; do
   "$BIN/rampart-signer" --config signer-$i.yaml > signer-$i.log 2>&1 &
   echo $! >> pids
-done
-for i in 1 2 3 4 5; do
   for _ in $(seq 100); do curl -fs http://127.0.0.1:$((9200 + i))/healthcheck >/dev/null && break; sleep 0.2; done
   curl -fs http://127.0.0.1:$((9200 + i))/healthcheck >/dev/null || { echo "signer-$i did not start"; cat signer-$i.log; exit 1; }
 done

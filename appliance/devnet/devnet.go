@@ -50,12 +50,10 @@ type Options struct {
 
 // State is a running devnet.
 type State struct {
-	Dir     string         `json:"dir"`
-	Created time.Time      `json:"created"`
-	Signers []*SignerState `json:"signers"`
-	// SoftHSMConf is the SOFTHSM2_CONF of every signer.
-	SoftHSMConf string `json:"softhsm_conf"`
-	SignerBin   string `json:"signer_bin"`
+	Dir       string         `json:"dir"`
+	Created   time.Time      `json:"created"`
+	Signers   []*SignerState `json:"signers"`
+	SignerBin string         `json:"signer_bin"`
 }
 
 // SignerState is one signer process.
@@ -65,6 +63,8 @@ type SignerState struct {
 	ConfigPath string `json:"config"`
 	LogPath    string `json:"log"`
 	Operations string `json:"operations"`
+	// SoftHSMConf is the signer's SOFTHSM2_CONF (its own token directory).
+	SoftHSMConf string `json:"softhsm_conf"`
 }
 
 // Up provisions and starts a devnet, and waits until every signer is
@@ -90,15 +90,15 @@ func Up(ctx context.Context, o Options) (*State, error) {
 	fmt.Fprintf(o.Log, "provisioning %d signers (SoftHSM tokens, sealing keys, TLS identities, configurations) in %s\n", o.Signers, dir)
 	lc, err := localcluster.Provision(ctx, localcluster.Spec{
 		Dir: dir, Signers: o.Signers, Threshold: o.Threshold, Network: o.Network,
-		CoordinatorHTTP: o.CoordinatorHTTP, Clients: o.Clients, Hardening: "best-effort",
+		CoordinatorHTTP: o.CoordinatorHTTP, Clients: o.Clients, Hardening: "best-effort", SeparateHSMs: true,
 	})
 	if err != nil {
 		return nil, err
 	}
 	lc.CloseListeners()
-	st := &State{Dir: dir, Created: time.Now().UTC(), SoftHSMConf: lc.HSM.ConfigPath, SignerBin: o.SignerBin}
+	st := &State{Dir: dir, Created: time.Now().UTC(), SignerBin: o.SignerBin}
 	for _, s := range lc.Signers {
-		st.Signers = append(st.Signers, &SignerState{ID: s.ID, ConfigPath: s.ConfigPath, LogPath: filepath.Join(s.Dir, "signer.log"), Operations: s.Config.Listen.Operations})
+		st.Signers = append(st.Signers, &SignerState{ID: s.ID, ConfigPath: s.ConfigPath, LogPath: filepath.Join(s.Dir, "signer.log"), Operations: s.Config.Listen.Operations, SoftHSMConf: s.SoftHSMConf})
 	}
 	if err := st.save(); err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func (st *State) Start(id uint64) error {
 	}
 	defer logf.Close()
 	cmd := exec.Command(st.SignerBin, "--config", s.ConfigPath)
-	cmd.Env = append(os.Environ(), softhsm.ConfigEnv+"="+st.SoftHSMConf)
+	cmd.Env = append(os.Environ(), softhsm.ConfigEnv+"="+s.SoftHSMConf)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -69,6 +69,13 @@ type Spec struct {
 	ClusterID string
 	// Threshold is written into the cluster file for new accounts.
 	Threshold int
+	// SeparateHSMs gives every signer a SoftHSM configuration and token
+	// directory of its own, as separate processes need: SoftHSM's file
+	// store is not safe for several processes opening one token directory
+	// at once (seen: CKR_GENERAL_ERROR from C_GetTokenInfo). Signers in one
+	// process share one configuration instead, since SoftHSM reads its
+	// configuration from the environment once per module instance.
+	SeparateHSMs bool
 }
 
 // AdminClient is the operator identity every signer lets manage accounts.
@@ -80,7 +87,9 @@ type Signer struct {
 	Name       string
 	Dir        string
 	ConfigPath string
-	Config     *appliance.Config
+	// SoftHSMConf is the SOFTHSM2_CONF the signer's process needs.
+	SoftHSMConf string
+	Config      *appliance.Config
 	// Listeners are bound on the chosen ports; close them before starting
 	// the signer as a separate process, or pass them to appliance.Options.
 	Listeners map[string]net.Listener
@@ -129,8 +138,10 @@ func Provision(ctx context.Context, spec Spec) (*Cluster, error) {
 		return nil, err
 	}
 	labels := []string{CATokenLabel}
-	for i := 1; i <= spec.Signers; i++ {
-		labels = append(labels, signerName(i))
+	if !spec.SeparateHSMs {
+		for i := 1; i <= spec.Signers; i++ {
+			labels = append(labels, signerName(i))
+		}
 	}
 	env, err := softhsm.Create(ctx, hsmDir, labels...)
 	if err != nil {
@@ -138,7 +149,7 @@ func Provision(ctx context.Context, spec Spec) (*Cluster, error) {
 	}
 	c.HSM = env
 	// SoftHSM reads its configuration from the environment at the first
-	// open in this process.
+	// open of each module instance in this process.
 	if err := os.Setenv(softhsm.ConfigEnv, env.ConfigPath); err != nil {
 		return nil, err
 	}
@@ -286,6 +297,16 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 			return nil, err
 		}
 	}
+	if spec.SeparateHSMs {
+		own, err := softhsm.Create(ctx, mkdir(filepath.Join(dir, "softhsm")), name)
+		if err != nil {
+			return nil, fmt.Errorf("localcluster: %s token: %w", name, err)
+		}
+		env = own
+		if err := os.Setenv(softhsm.ConfigEnv, env.ConfigPath); err != nil {
+			return nil, err
+		}
+	}
 	tok := env.Token(name)
 	sealURI := tok.ObjectURI(SealingKeyLabel)
 	tlsURI := tok.ObjectURI(TLSKeyLabel)
@@ -360,7 +381,7 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 	if err != nil {
 		return nil, fmt.Errorf("localcluster: generated configuration does not load: %w", err)
 	}
-	return &Signer{ID: uint64(i), Name: name, Dir: dir, ConfigPath: path, Config: loaded, Listeners: ls}, nil
+	return &Signer{ID: uint64(i), Name: name, Dir: dir, ConfigPath: path, Config: loaded, Listeners: ls, SoftHSMConf: env.ConfigPath}, nil
 }
 
 // makeClient issues a validator client's certificate; its key is a file,
@@ -390,6 +411,11 @@ func (c *Cluster) makeClient(name string, caCert *x509.Certificate, caKey crypto
 		return nil, err
 	}
 	return cl, nil
+}
+
+func mkdir(d string) string {
+	_ = os.MkdirAll(d, 0o700)
+	return d
 }
 
 // Client returns the client named name, or nil.
