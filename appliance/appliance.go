@@ -180,7 +180,8 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 		return err
 	}
 	srvs := &servers{log: a.log}
-	if ops != nil {
+	plainOps := ops != nil && isLoopback(ops.Addr())
+	if plainOps {
 		srvs.start(ops, &http.Server{Handler: a.operationsHandler(), ReadHeaderTimeout: 5 * time.Second})
 	}
 	defer srvs.shutdown()
@@ -188,6 +189,13 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 	if err := a.start(ctx); err != nil {
 		a.opts.Notify("STATUS=start failed: " + err.Error())
 		return err
+	}
+	if ops != nil && !plainOps {
+		// Off loopback, metrics and health need a client certificate
+		// like every other listener; they start once the TLS identity
+		// is loaded.
+		srv := &http.Server{Handler: a.operationsHandler(), ReadHeaderTimeout: 5 * time.Second, TLSConfig: a.serverTLS()}
+		srvs.start(tls.NewListener(ops, srv.TLSConfig), srv)
 	}
 	if err := a.serve(srvs); err != nil {
 		return err
@@ -575,6 +583,12 @@ func (a *Appliance) closeResources() error {
 	}
 	a.tokens = nil
 	return errors.Join(errs...)
+}
+
+// isLoopback reports whether addr is a loopback TCP address.
+func isLoopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // servers runs http servers and shuts them down together.

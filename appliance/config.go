@@ -100,7 +100,8 @@ type ListenConfig struct {
 	// InsecureLoopbackClient is the client name authorisation rules see for
 	// requests on that listener.
 	InsecureLoopbackClient string `yaml:"insecure_loopback_client"`
-	// Operations serves /metrics, /upcheck and /healthcheck in plain HTTP.
+	// Operations serves /metrics, /upcheck and /healthcheck: plain HTTP on
+	// loopback, mutual TLS elsewhere.
 	Operations string `yaml:"operations"`
 }
 
