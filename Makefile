@@ -108,9 +108,11 @@ deb-repro: deb
 image: deps-image deb
 	packaging/image/build.sh $(DIST)
 
-# image-test boots a provisioned copy of the image under qemu and checks
-# the signer from the serial console.
+# image-test checks the package's maintainer scripts in a copy of the
+# image (install, upgrade, remove, purge), then boots a provisioned copy
+# under qemu and checks the signer from the serial console.
 image-test: image
+	packaging/image/lifecycle.sh $(DIST)
 	packaging/image/test.sh $(DIST)
 
 clean:
