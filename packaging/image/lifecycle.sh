@@ -32,7 +32,7 @@ wants=$root/etc/systemd/system/multi-user.target.wants/rampart-signer.service
 expect "installed: unit enabled" test -L "$wants"
 expect "installed: system user exists" in_root getent passwd rampart-signer
 expect "installed: configuration root:rampart-signer 0640" \
-	test "$(stat -c '%U:%G %a' "$root/etc/rampart/signer.yaml")" = "root:rampart-signer 640"
+	test "$(in_root stat -c '%U:%G %a' /etc/rampart/signer.yaml)" = "root:rampart-signer 640"
 expect "installed: credentials directory root-only" test "$(stat -c '%a' "$root/etc/rampart/credentials")" = 700
 
 install -m 0600 /dev/null "$root/etc/rampart/credentials/hsm-pin"
