@@ -20,18 +20,8 @@
 # Environment: VERSION (required); MIRROR (default: this machine's Debian
 # mirror); sizes as in assemble.sh.
 set -euo pipefail
-
-if [ $# -ne 1 ]; then
-	echo "usage: $0 DIST" >&2
-	exit 2
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "build.sh: must run as root (debootstrap, chroot, file ownership)" >&2
-	exit 1
-fi
-: "${VERSION:?VERSION must be set}"
-here=$(cd "$(dirname "$0")" && pwd)
-dist=$(cd "$1" && pwd)
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 work=$dist/image
 rootfs=$work/rootfs
 image=$dist/rampart-$VERSION-amd64.img
@@ -75,7 +65,6 @@ in_root() {
 apt_in_root() {
 	in_root apt-get -o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false -y -q install "$@"
 }
-step() { printf '\n== %s (%ds)\n' "$*" "$SECONDS"; }
 
 rm -rf "$work"
 mkdir -p "$work"

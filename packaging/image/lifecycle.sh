@@ -8,13 +8,8 @@
 #
 # Usage: lifecycle.sh DIST     (after make image; needs root)
 set -euo pipefail
-
-if [ $# -ne 1 ]; then
-	echo "usage: $0 DIST" >&2
-	exit 2
-fi
-: "${VERSION:?VERSION must be set}"
-dist=$(cd "$1" && pwd)
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 root=$dist/image-lifecycle
 deb=$(ls "$dist"/rampart-signer_"$VERSION"_*.deb)
 rm -rf "$root"

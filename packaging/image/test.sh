@@ -13,19 +13,9 @@
 # Environment: VERSION (required); RAMPARTCTL (default bin/rampartctl);
 # BOOT_TIMEOUT seconds (default 1200).
 set -euo pipefail
-
-if [ $# -ne 1 ]; then
-	echo "usage: $0 DIST" >&2
-	exit 2
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "test.sh: must run as root (the image's files keep their owners)" >&2
-	exit 1
-fi
-: "${VERSION:?VERSION must be set}"
-here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 repo=$(cd "$here/../.." && pwd)
-dist=$(cd "$1" && pwd)
 base=$dist/image/rootfs
 work=$dist/image-test
 rootfs=$work/rootfs
@@ -34,7 +24,6 @@ image=$work/rampart-test.img
 ctl=$(realpath "${RAMPARTCTL:-$repo/bin/rampartctl}")
 module=/usr/lib/softhsm/libsofthsm2.so
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-1200}
-step() { printf '\n== %s (%ds)\n' "$*" "$SECONDS"; }
 
 [ -d "$base" ] || { echo "test.sh: $base missing; run make image first" >&2; exit 1; }
 [ -x "$ctl" ] || { echo "test.sh: $ctl missing; run make build first" >&2; exit 1; }
