@@ -104,7 +104,7 @@ deb: deps-deb build
 deb-repro: deb
 	packaging/repro.sh $(DIST)
 
-# image builds the bootable UEFI disk image dist/rampart-$(VERSION).img.
+# image builds the bootable UEFI disk image dist/rampart-$(VERSION)-amd64.img.
 image: deps-image deb
 	packaging/image/build.sh $(DIST)
 
