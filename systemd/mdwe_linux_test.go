@@ -58,11 +58,7 @@ func mdweChild(t *testing.T) {
 	if err := unix.Mprotect(page, unix.PROT_READ|unix.PROT_EXEC); err == nil {
 		t.Fatal("mprotect(PROT_EXEC) succeeded under PR_SET_MDWE: the test would prove nothing")
 	}
-	s, err := bls.RandomScalar(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sk, err := bls.SecretKeyFromScalar(&s)
+	sk, err := bls.GenerateSecretKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

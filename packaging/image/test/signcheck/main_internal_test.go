@@ -90,11 +90,7 @@ func TestRandaoRequestRefusesTimeBeforeGenesis(t *testing.T) {
 
 func newKey(t *testing.T) *bls.SecretKey {
 	t.Helper()
-	s, err := bls.RandomScalar(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sk, err := bls.SecretKeyFromScalar(&s)
+	sk, err := bls.GenerateSecretKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
