@@ -1,0 +1,64 @@
+#!/bin/bash
+# Tests the rampart-signer package's maintainer scripts in a copy of the
+# image's root file system (chroot, no systemd running, as on a server being
+# installed): remove keeps configuration and state and masks the unit;
+# purge drops configuration, PIN and permission override but keeps the state
+# directory; reinstall enables again; RAMPART_PURGE_STATE=yes purges the
+# state too; the system user stays.
+#
+# Usage: lifecycle.sh DIST     (after make image; needs root)
+set -euo pipefail
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+root=$dist/image-lifecycle
+deb=$(ls "$dist"/rampart-signer_"$VERSION"_*.deb)
+rm -rf "$root"
+cp -a "$dist/image/rootfs" "$root"
+trap 'rm -rf "$root"' EXIT
+cp "$deb" "$root/tmp/signer.deb"
+
+in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+failed=0
+expect() { # expect DESCRIPTION COMMAND...
+	if "${@:2}" >/dev/null 2>&1; then echo "ok    $1"; else echo "FAIL  $1"; failed=1; fi
+}
+wants=$root/etc/systemd/system/multi-user.target.wants/rampart-signer.service
+
+expect "installed: unit enabled" test -L "$wants"
+expect "installed: system user exists" in_root getent passwd rampart-signer
+expect "installed: configuration root:rampart-signer 0640" \
+	test "$(in_root stat -c '%U:%G %a' /etc/rampart/signer.yaml)" = "root:rampart-signer 640"
+expect "installed: credentials directory root-only" test "$(stat -c '%a' "$root/etc/rampart/credentials")" = 700
+
+install -m 0600 /dev/null "$root/etc/rampart/credentials/hsm-pin"
+mkdir -p "$root/var/lib/rampart-signer/shares"
+touch "$root/var/lib/rampart-signer/slashing-protection.db"
+echo "# local edit" >>"$root/etc/rampart/signer.yaml"
+
+in_root dpkg -i /tmp/signer.deb >/dev/null
+expect "upgrade: local configuration kept" grep -q '# local edit' "$root/etc/rampart/signer.yaml"
+
+in_root dpkg -r rampart-signer >/dev/null
+expect "remove: configuration kept" test -f "$root/etc/rampart/signer.yaml"
+expect "remove: PIN kept" test -f "$root/etc/rampart/credentials/hsm-pin"
+expect "remove: unit masked" test "$(readlink "$root/etc/systemd/system/rampart-signer.service")" = /dev/null
+expect "remove: state kept" test -f "$root/var/lib/rampart-signer/slashing-protection.db"
+
+in_root dpkg -P rampart-signer >/dev/null 2>&1
+expect "purge: configuration removed" test ! -e "$root/etc/rampart/signer.yaml"
+expect "purge: PIN removed" test ! -e "$root/etc/rampart/credentials/hsm-pin"
+expect "purge: permission override removed" bash -c "! chroot '$root' dpkg-statoverride --list /etc/rampart/signer.yaml"
+expect "purge: unit unmasked" test ! -L "$root/etc/systemd/system/rampart-signer.service"
+expect "purge: slashing database kept unless asked" test -f "$root/var/lib/rampart-signer/slashing-protection.db"
+expect "purge: system user kept" in_root getent passwd rampart-signer
+
+in_root dpkg -i /tmp/signer.deb >/dev/null
+expect "reinstall: unit enabled again" test -L "$wants"
+in_root env RAMPART_PURGE_STATE=yes dpkg -P rampart-signer >/dev/null 2>&1
+expect "purge with RAMPART_PURGE_STATE=yes: state removed" test -z "$(ls -A "$root/var/lib/rampart-signer" 2>/dev/null)"
+
+if [ $failed -ne 0 ]; then
+	echo "lifecycle: FAILED" >&2
+	exit 1
+fi
+echo "lifecycle: passed"
