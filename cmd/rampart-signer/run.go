@@ -16,7 +16,9 @@ import (
 func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) error {
 	cfg, err := appliance.Load(configPath)
 	if err != nil {
-		return err
+		// Exit status 2: the unit's RestartPreventExitStatus, since a
+		// wrong configuration does not get better by restarting.
+		return &cli.ExitError{Code: 2, Err: err}
 	}
 	if checkOnly {
 		fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)

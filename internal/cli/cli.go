@@ -52,6 +52,18 @@ type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
 
+// ExitError asks for a specific exit status, e.g. 2 for a configuration
+// a service manager must not retry.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *ExitError) Unwrap() error { return e.Err }
+
 // Usagef returns a [UsageError].
 func Usagef(format string, a ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, a...)}
@@ -114,6 +126,10 @@ func Run(ctx context.Context, program string, root *Command, args []string, env 
 			return 2
 		}
 		fmt.Fprintf(env.Stderr, "%s: %v\n", strings.Join(path, " "), err)
+		var ee *ExitError
+		if errors.As(err, &ee) && ee.Code > 0 {
+			return ee.Code
+		}
 		return 1
 	}
 	return 0

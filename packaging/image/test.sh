@@ -58,13 +58,16 @@ uri() { echo "pkcs11:token=rampart-$1;object=$2?module-path=$module&pin-source=f
 
 step "provision: a sealed 1-of-1 share"
 # `rampartctl shares deal` is the offline dealer: it creates the validator
-# key, splits it (here t=1, n=1), seals each share with its participant's
-# sealing key and writes the sealed share files and the composite public
-# key.
-mkdir -p "$state/shares"
-"$ctl" shares deal --threshold 1 --participants 1 \
-	--seal-key "1=$(uri signer rampart-seal)" \
-	--out "$state/shares" --pubkey-out "$work/pubkey"
+# key, splits it (here t=1, n=1), seals the share with the signer's sealing
+# key, writes the sealed share file and registers the key in the signer's
+# slashing protection database. It reads the signer's configuration: the
+# image's, with this machine's paths for the state and the PIN.
+sed -e "s|@PUBKEY@|0x$(printf 'a0%.0s' $(seq 48))|" \
+	-e "s|^data_dir: .*|data_dir: $state|" \
+	-e "s|pin-source=credential:hsm-pin|pin-source=file:$hsm/pin|g" \
+	-e "s|/etc/rampart/tls/signer.pem|$work/signer.pem|" -e "s|/etc/rampart/tls/ca.pem|$work/ca.pem|" \
+	"$here/test/signer.yaml" >"$work/deal.yaml"
+"$ctl" shares deal --config "$work/deal.yaml" --validators 1 --threshold 1 --out "$work/pubkey"
 pubkey=$(tr -d ' \n' <"$work/pubkey")
 echo "validator $pubkey"
 
