@@ -50,7 +50,7 @@ while [ $i -lt 300 ]; do
 	sleep 1
 	i=$((i + 1))
 done
-systemctl status --no-pager --lines=0 $unit | sed -n '1,3p'
+systemctl status --no-pager --lines=0 $unit | grep -E '^(●|[[:space:]]*(Loaded|Active):)'
 if [ "$state" = "active running " ]; then
 	pass signer-running "$unit active (running) after ${i}s"
 else
