@@ -229,9 +229,9 @@ func TestNodeOnAnotherNetworkIsNeverUsed(t *testing.T) {
 func TestNodeStatesFollowSyncState(t *testing.T) {
 	net := testNetwork(t)
 	for _, tc := range []struct {
-		name                          string
+		name                           string
 		syncing, optimistic, elOffline bool
-		want                          beacon.State
+		want                           beacon.State
 	}{
 		{"synced node is healthy", false, false, false, beacon.StateHealthy},
 		{"syncing node", true, false, false, beacon.StateSyncing},

@@ -448,13 +448,13 @@ func (n *Node) record(path string) http.HandlerFunc {
 func Spec(net *network.Network) map[string]string {
 	p := net.Preset()
 	out := map[string]string{
-		"PRESET_BASE":                  p.Name,
-		"CONFIG_NAME":                  net.Name(),
-		"SLOTS_PER_EPOCH":              strconv.FormatUint(p.SlotsPerEpoch, 10),
-		"SECONDS_PER_SLOT":             strconv.FormatInt(int64(net.SlotDuration().Seconds()), 10),
-		"SYNC_COMMITTEE_SIZE":          strconv.FormatUint(p.SyncCommitteeSize, 10),
-		"MAX_COMMITTEES_PER_SLOT":      strconv.FormatUint(p.MaxCommitteesPerSlot, 10),
-		"MAX_VALIDATORS_PER_COMMITTEE": strconv.FormatUint(p.MaxValidatorsPerCommittee, 10),
+		"PRESET_BASE":                      p.Name,
+		"CONFIG_NAME":                      net.Name(),
+		"SLOTS_PER_EPOCH":                  strconv.FormatUint(p.SlotsPerEpoch, 10),
+		"SECONDS_PER_SLOT":                 strconv.FormatInt(int64(net.SlotDuration().Seconds()), 10),
+		"SYNC_COMMITTEE_SIZE":              strconv.FormatUint(p.SyncCommitteeSize, 10),
+		"MAX_COMMITTEES_PER_SLOT":          strconv.FormatUint(p.MaxCommitteesPerSlot, 10),
+		"MAX_VALIDATORS_PER_COMMITTEE":     strconv.FormatUint(p.MaxValidatorsPerCommittee, 10),
 		"TARGET_AGGREGATORS_PER_COMMITTEE": "16",
 		"FAR_FUTURE_EPOCH":                 strconv.FormatUint(uint64(network.FarFutureEpoch), 10),
 		"GENESIS_FORK_VERSION":             hexString(net.GenesisForkVersion()),
