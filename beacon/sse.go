@@ -113,18 +113,3 @@ func (s *sseReader) line() ([]byte, error) {
 		out = append(out, b)
 	}
 }
-
-// encodeSSE writes an event in the form sseReader reads; the tests and the
-// fake beacon node use it.
-func encodeSSE(w io.Writer, ev sseEvent) error {
-	var b bytes.Buffer
-	if ev.Name != "" {
-		fmt.Fprintf(&b, "event: %s\n", ev.Name)
-	}
-	for _, l := range bytes.Split(ev.Data, []byte("\n")) {
-		fmt.Fprintf(&b, "data: %s\n", l)
-	}
-	b.WriteByte('\n')
-	_, err := w.Write(b.Bytes())
-	return err
-}
