@@ -39,7 +39,7 @@ func next(t *testing.T, ch <-chan beacon.Event) beacon.Event {
 func headJSON(slot phase0.Slot, block byte) map[string]any {
 	return map[string]any{
 		"slot": fmt.Sprint(slot), "block": phase0.Root{block}.String(), "state": phase0.Root{0x55}.String(),
-		"epoch_transition": false,
+		"epoch_transition":             false,
 		"current_duty_dependent_root":  phase0.Root{}.String(),
 		"previous_duty_dependent_root": phase0.Root{}.String(),
 	}
