@@ -366,5 +366,5 @@ func tail(data []byte, n int) string {
 	if len(data) > n {
 		data = data[len(data)-n:]
 	}
-	return fmt.Sprintf("%s", data)
+	return string(data)
 }
