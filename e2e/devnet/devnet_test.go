@@ -3,7 +3,6 @@ package devnet_test
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
