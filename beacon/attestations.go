@@ -28,8 +28,8 @@ func (c *Client) AggregateAttestation(ctx context.Context, slot phase0.Slot, dat
 		if a == nil || a.IsEmpty() {
 			return nil, invalid("no aggregate")
 		}
-		if want := c.net.ForkAtEpoch(c.net.EpochAtSlot(slot)).Name; a.Version != want {
-			return nil, invalid("aggregate of fork %s at slot %d, want %s", a.Version, slot, want)
+		if err := c.checkFork(a.Version, slot); err != nil {
+			return nil, invalid("aggregate: %v", err)
 		}
 		data, err := a.Data()
 		if err != nil || data == nil {
@@ -83,8 +83,8 @@ func (c *Client) checkAttestation(a *spec.VersionedAttestation, version spec.Dat
 	if err != nil || data == nil || data.Source == nil || data.Target == nil {
 		return fmt.Errorf("no data")
 	}
-	if want := c.net.ForkAtEpoch(c.net.EpochAtSlot(data.Slot)).Name; a.Version != want {
-		return fmt.Errorf("fork %s at slot %d, want %s", a.Version, data.Slot, want)
+	if err := c.checkFork(a.Version, data.Slot); err != nil {
+		return err
 	}
 	bits, err := a.AggregationBits()
 	if err != nil || bits.Count() == 0 {
@@ -126,8 +126,8 @@ func (c *Client) SubmitAggregateAttestations(ctx context.Context, aggs []*spec.V
 		if err != nil {
 			return badRequest("aggregate %d: %v", i, err)
 		}
-		if want := c.net.ForkAtEpoch(c.net.EpochAtSlot(slot)).Name; a.Version != want {
-			return badRequest("aggregate %d: fork %s at slot %d, want %s", i, a.Version, slot, want)
+		if err := c.checkFork(a.Version, slot); err != nil {
+			return badRequest("aggregate %d: %v", i, err)
 		}
 	}
 	return broadcast(ctx, c, "submit_aggregates", func(ctx context.Context, s *ehttp.Service) error {

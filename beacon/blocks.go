@@ -2,9 +2,11 @@ package beacon
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/attestantio/go-eth2-client/api"
 	ehttp "github.com/attestantio/go-eth2-client/http"
+	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
@@ -32,8 +34,8 @@ func (c *Client) Proposal(ctx context.Context, opts *api.ProposalOpts) (*api.Ver
 		if p == nil || p.IsEmpty() {
 			return nil, invalid("no proposal")
 		}
-		if want := c.net.ForkAtEpoch(c.net.EpochAtSlot(opts.Slot)).Name; p.Version != want {
-			return nil, invalid("proposal of fork %s at slot %d, want %s", p.Version, opts.Slot, want)
+		if err := c.checkFork(p.Version, opts.Slot); err != nil {
+			return nil, invalid("proposal: %v", err)
 		}
 		slot, err := p.Slot()
 		if err != nil {
@@ -68,8 +70,8 @@ func (c *Client) SubmitProposal(ctx context.Context, p *api.VersionedSignedPropo
 	if err != nil {
 		return badRequest("proposal: %v", err)
 	}
-	if want := c.net.ForkAtEpoch(c.net.EpochAtSlot(slot)).Name; p.Version != want {
-		return badRequest("proposal of fork %s at slot %d, want %s", p.Version, slot, want)
+	if err := c.checkFork(p.Version, slot); err != nil {
+		return badRequest("proposal: %v", err)
 	}
 	return broadcast(ctx, c, "submit_proposal", func(ctx context.Context, s *ehttp.Service) error {
 		return s.SubmitProposal(ctx, &api.SubmitProposalOpts{Proposal: p})
@@ -87,10 +89,20 @@ func (c *Client) SubmitBlindedProposal(ctx context.Context, p *api.VersionedSign
 	if err != nil {
 		return badRequest("blinded proposal: %v", err)
 	}
-	if want := c.net.ForkAtEpoch(c.net.EpochAtSlot(slot)).Name; p.Version != want {
-		return badRequest("blinded proposal of fork %s at slot %d, want %s", p.Version, slot, want)
+	if err := c.checkFork(p.Version, slot); err != nil {
+		return badRequest("blinded proposal: %v", err)
 	}
 	return broadcast(ctx, c, "submit_blinded_proposal", func(ctx context.Context, s *ehttp.Service) error {
 		return s.SubmitBlindedProposal(ctx, &api.SubmitBlindedProposalOpts{Proposal: p})
 	})
+}
+
+// checkFork refuses an object of another fork than the one the network
+// schedules at slot: signed under the wrong fork version it would be
+// invalid, and decoded as the wrong fork it would be garbage.
+func (c *Client) checkFork(v spec.DataVersion, slot phase0.Slot) error {
+	if want := c.net.ForkAtEpoch(c.net.EpochAtSlot(slot)).Name; v != want {
+		return fmt.Errorf("fork %s at slot %d, want %s", v, slot, want)
+	}
+	return nil
 }

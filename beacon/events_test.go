@@ -45,6 +45,14 @@ func headJSON(slot phase0.Slot, block byte) map[string]any {
 	}
 }
 
+func reorgJSON(slot phase0.Slot, epoch phase0.Epoch, old, new byte) map[string]any {
+	return map[string]any{
+		"slot": fmt.Sprint(slot), "depth": "1", "epoch": fmt.Sprint(epoch),
+		"old_head_block": phase0.Root{old}.String(), "new_head_block": phase0.Root{new}.String(),
+		"old_head_state": phase0.Root{old, 1}.String(), "new_head_state": phase0.Root{new, 1}.String(),
+	}
+}
+
 func TestEventsAreDeliveredOnceAcrossNodes(t *testing.T) {
 	net := testNetwork(t)
 	nodes := fakeNodes(t, net, 2)
@@ -63,12 +71,7 @@ func TestEventsAreDeliveredOnceAcrossNodes(t *testing.T) {
 	// The same head from the other node is not delivered again; the next
 	// distinct event is.
 	nodes[0].Emit("head", head)
-	reorg := map[string]any{
-		"slot": fmt.Sprint(slot), "depth": "1", "epoch": fmt.Sprint(net.EpochAtSlot(slot)),
-		"old_head_block": phase0.Root{0xaa}.String(), "new_head_block": phase0.Root{0xbb}.String(),
-		"old_head_state": phase0.Root{1}.String(), "new_head_state": phase0.Root{2}.String(),
-	}
-	nodes[0].Emit("chain_reorg", reorg)
+	nodes[0].Emit("chain_reorg", reorgJSON(slot, net.EpochAtSlot(slot), 0xaa, 0xbb))
 	ev = next(t, events)
 	if ev.Reorg == nil || ev.Reorg.NewHeadBlock != (phase0.Root{0xbb}) || ev.Node != "n0" {
 		t.Fatalf("event %+v, want the reorg (the repeated head must not be delivered)", ev)
@@ -94,11 +97,7 @@ func TestImpossibleEventsAreDropped(t *testing.T) {
 	nodes[0].Emit("head", future)
 	noRoot := headJSON(slot, 0)
 	nodes[0].Emit("head", noRoot)
-	nodes[0].Emit("chain_reorg", map[string]any{
-		"slot": fmt.Sprint(slot), "depth": "1", "epoch": fmt.Sprint(net.EpochAtSlot(slot) + 3),
-		"old_head_block": phase0.Root{1}.String(), "new_head_block": phase0.Root{2}.String(),
-		"old_head_state": phase0.Root{1}.String(), "new_head_state": phase0.Root{2}.String(),
-	})
+	nodes[0].Emit("chain_reorg", reorgJSON(slot, net.EpochAtSlot(slot)+3, 1, 2))
 	good := headJSON(slot, 0xdd)
 	nodes[0].Emit("head", good)
 	ev := next(t, events)

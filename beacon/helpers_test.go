@@ -71,6 +71,11 @@ func keyMap(keys []phase0.BLSPubKey) map[phase0.ValidatorIndex]phase0.BLSPubKey 
 // fakeNodes starts n fake nodes on net with 8 validators, head at the
 // current slot.
 func fakeNodes(t *testing.T, net *network.Network, n int) []*beacontest.Node {
+	return fakeNodesB(t, net, n)
+}
+
+// fakeNodesB is fakeNodes for benchmarks too.
+func fakeNodesB(t testing.TB, net *network.Network, n int) []*beacontest.Node {
 	t.Helper()
 	var out []*beacontest.Node
 	slot := phase0.Slot(time.Since(net.GenesisTime()) / net.SlotDuration())
@@ -93,6 +98,15 @@ type started struct {
 // startClient runs a client over the nodes (named n0, n1, ...) until the
 // test ends and waits for its first health round.
 func startClient(t *testing.T, net *network.Network, nodes []*beacontest.Node, tweak func(*beacon.Config)) started {
+	return startClientTB(t, net, nodes, tweak)
+}
+
+// startClientB is startClient for benchmarks.
+func startClientB(b *testing.B, net *network.Network, nodes []*beacontest.Node) started {
+	return startClientTB(b, net, nodes, nil)
+}
+
+func startClientTB(t testing.TB, net *network.Network, nodes []*beacontest.Node, tweak func(*beacon.Config)) started {
 	t.Helper()
 	cfg := beacon.DefaultConfig()
 	cfg.Network = net

@@ -2,6 +2,7 @@ package beacon
 
 import (
 	"context"
+	"errors"
 
 	"github.com/attestantio/go-eth2-client/api"
 	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
@@ -43,100 +44,87 @@ func (c *Client) SyncCommitteeContribution(ctx context.Context, slot phase0.Slot
 	})
 }
 
+// submitAll checks a batch to submit (not empty, each item passing
+// check, which names what is wrong) and broadcasts it with send, a
+// go-eth2-client method.
+func submitAll[T any](ctx context.Context, c *Client, op, what string, items []T, check func(T) error, send func(*ehttp.Service, context.Context, []T) error) error {
+	if len(items) == 0 {
+		return badRequest("no %s", what)
+	}
+	for i, it := range items {
+		if err := check(it); err != nil {
+			return badRequest("%s %d: %v", what, i, err)
+		}
+	}
+	return broadcast(ctx, c, op, func(ctx context.Context, s *ehttp.Service) error { return send(s, ctx, items) })
+}
+
+var errIncomplete = errors.New("empty or incomplete")
+
 // SubmitSyncCommitteeMessages publishes sync committee messages to every
 // node.
 func (c *Client) SubmitSyncCommitteeMessages(ctx context.Context, msgs []*altair.SyncCommitteeMessage) error {
-	if len(msgs) == 0 {
-		return badRequest("no sync committee messages")
-	}
-	for i, m := range msgs {
+	return submitAll(ctx, c, "submit_sync_messages", "sync committee messages", msgs, func(m *altair.SyncCommitteeMessage) error {
 		if m == nil || m.BeaconBlockRoot == (phase0.Root{}) {
-			return badRequest("sync committee message %d: empty or without a block root", i)
+			return errors.New("empty or without a block root")
 		}
-	}
-	return broadcast(ctx, c, "submit_sync_messages", func(ctx context.Context, s *ehttp.Service) error {
-		return s.SubmitSyncCommitteeMessages(ctx, msgs)
-	})
+		return nil
+	}, (*ehttp.Service).SubmitSyncCommitteeMessages)
 }
 
 // SubmitSyncCommitteeContributions publishes signed contribution-and-proofs
 // to every node.
 func (c *Client) SubmitSyncCommitteeContributions(ctx context.Context, cs []*altair.SignedContributionAndProof) error {
-	if len(cs) == 0 {
-		return badRequest("no contributions")
-	}
-	for i, sc := range cs {
+	return submitAll(ctx, c, "submit_sync_contributions", "contributions", cs, func(sc *altair.SignedContributionAndProof) error {
 		if sc == nil || sc.Message == nil || sc.Message.Contribution == nil {
-			return badRequest("contribution %d: incomplete", i)
+			return errIncomplete
 		}
-	}
-	return broadcast(ctx, c, "submit_sync_contributions", func(ctx context.Context, s *ehttp.Service) error {
-		return s.SubmitSyncCommitteeContributions(ctx, cs)
-	})
+		return nil
+	}, (*ehttp.Service).SubmitSyncCommitteeContributions)
 }
 
 // SubmitSyncCommitteeSubscriptions asks every node to join the sync
 // committee subnets of the given validators.
 func (c *Client) SubmitSyncCommitteeSubscriptions(ctx context.Context, subs []*apiv1.SyncCommitteeSubscription) error {
-	if len(subs) == 0 {
-		return badRequest("no subscriptions")
-	}
-	for i, s := range subs {
+	return submitAll(ctx, c, "submit_sync_subscriptions", "sync committee subscriptions", subs, func(s *apiv1.SyncCommitteeSubscription) error {
 		if s == nil || len(s.SyncCommitteeIndices) == 0 {
-			return badRequest("sync committee subscription %d: empty", i)
+			return errIncomplete
 		}
-	}
-	return broadcast(ctx, c, "submit_sync_subscriptions", func(ctx context.Context, s *ehttp.Service) error {
-		return s.SubmitSyncCommitteeSubscriptions(ctx, subs)
-	})
+		return nil
+	}, (*ehttp.Service).SubmitSyncCommitteeSubscriptions)
 }
 
 // SubmitBeaconCommitteeSubscriptions asks every node to join the attestation
 // subnets of upcoming duties (and to aggregate where IsAggregator is set).
 func (c *Client) SubmitBeaconCommitteeSubscriptions(ctx context.Context, subs []*apiv1.BeaconCommitteeSubscription) error {
-	if len(subs) == 0 {
-		return badRequest("no subscriptions")
-	}
-	for i, s := range subs {
+	return submitAll(ctx, c, "submit_committee_subscriptions", "beacon committee subscriptions", subs, func(s *apiv1.BeaconCommitteeSubscription) error {
 		if s == nil || s.CommitteesAtSlot == 0 || uint64(s.CommitteeIndex) >= s.CommitteesAtSlot {
-			return badRequest("beacon committee subscription %d: empty or committee index beyond the slot's committees", i)
+			return errors.New("empty, or committee index beyond the slot's committees")
 		}
-	}
-	return broadcast(ctx, c, "submit_committee_subscriptions", func(ctx context.Context, s *ehttp.Service) error {
-		return s.SubmitBeaconCommitteeSubscriptions(ctx, subs)
-	})
+		return nil
+	}, (*ehttp.Service).SubmitBeaconCommitteeSubscriptions)
 }
 
 // SubmitValidatorRegistrations sends signed builder registrations (fee
 // recipient, gas limit) to every node, which passes them to its builders.
 func (c *Client) SubmitValidatorRegistrations(ctx context.Context, regs []*api.VersionedSignedValidatorRegistration) error {
-	if len(regs) == 0 {
-		return badRequest("no registrations")
-	}
-	for i, r := range regs {
+	return submitAll(ctx, c, "submit_registrations", "registrations", regs, func(r *api.VersionedSignedValidatorRegistration) error {
 		if r == nil || r.V1 == nil || r.V1.Message == nil {
-			return badRequest("registration %d: incomplete", i)
+			return errIncomplete
 		}
-	}
-	return broadcast(ctx, c, "submit_registrations", func(ctx context.Context, s *ehttp.Service) error {
-		return s.SubmitValidatorRegistrations(ctx, regs)
-	})
+		return nil
+	}, (*ehttp.Service).SubmitValidatorRegistrations)
 }
 
 // SubmitProposalPreparations tells every node the fee recipient of each
 // validator, for the blocks it builds.
 func (c *Client) SubmitProposalPreparations(ctx context.Context, preps []*apiv1.ProposalPreparation) error {
-	if len(preps) == 0 {
-		return badRequest("no preparations")
-	}
-	for i, p := range preps {
+	return submitAll(ctx, c, "submit_preparations", "preparations", preps, func(p *apiv1.ProposalPreparation) error {
 		if p == nil {
-			return badRequest("preparation %d: empty", i)
+			return errIncomplete
 		}
-	}
-	return broadcast(ctx, c, "submit_preparations", func(ctx context.Context, s *ehttp.Service) error {
-		return s.SubmitProposalPreparations(ctx, preps)
-	})
+		return nil
+	}, (*ehttp.Service).SubmitProposalPreparations)
 }
 
 // SubmitVoluntaryExit publishes a signed voluntary exit to every node.

@@ -92,37 +92,27 @@ processes and records their ids. Prints where everything is.`,
 }
 
 func downCommand() *cli.Command {
-	var dir string
-	return &cli.Command{
-		Name:    "down",
-		Summary: "Stop the processes devnet up recorded in --dir (and nothing else).",
-		Flags:   func(fs *flag.FlagSet) { dirFlag(fs, &dir) },
-		Run: func(ctx context.Context, env *cli.Env, args []string) error {
-			if len(args) > 0 {
-				return cli.Usagef("unexpected arguments %q", args)
-			}
-			abs, err := absDir(dir)
-			if err != nil {
-				return err
-			}
-			d, err := devnet.Open(abs)
-			if err != nil {
-				return err
-			}
+	return openCommand("down", "Stop the processes devnet up recorded in --dir (and nothing else).",
+		func(ctx context.Context, env *cli.Env, d *devnet.Devnet) error {
 			if err := d.Stop(ctx); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "devnet in %s stopped\n", abs)
+			fmt.Fprintf(env.Stdout, "devnet in %s stopped\n", d.Config.Dir)
 			return nil
-		},
-	}
+		})
 }
 
 func showCommand() *cli.Command {
+	return openCommand("show", "Print where the devnet in --dir is and what runs.",
+		func(_ context.Context, env *cli.Env, d *devnet.Devnet) error { return show(env.Stdout, d) })
+}
+
+// openCommand is a command that works on the devnet prepared in --dir.
+func openCommand(name, summary string, run func(context.Context, *cli.Env, *devnet.Devnet) error) *cli.Command {
 	var dir string
 	return &cli.Command{
-		Name:    "show",
-		Summary: "Print where the devnet in --dir is and what runs.",
+		Name:    name,
+		Summary: summary,
 		Flags:   func(fs *flag.FlagSet) { dirFlag(fs, &dir) },
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -136,7 +126,7 @@ func showCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return show(env.Stdout, d)
+			return run(ctx, env, d)
 		},
 	}
 }
