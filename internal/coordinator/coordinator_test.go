@@ -21,13 +21,13 @@ import (
 type behaviour int
 
 const (
-	honest behaviour = iota
-	down             // transport failure
-	garbage          // valid-looking partial made with a wrong key
-	wrongID          // claims another participant id
-	wrongRoot        // signs another root
-	refuse412        // slashing protection refusal
-	slow             // answers after a delay
+	honest    behaviour = iota
+	down                // transport failure
+	garbage             // valid-looking partial made with a wrong key
+	wrongID             // claims another participant id
+	wrongRoot           // signs another root
+	refuse412           // slashing protection refusal
+	slow                // answers after a delay
 )
 
 // fake is an in-process participant that signs the root named in the
