@@ -71,7 +71,7 @@ clean:
 E2E_PRYSM   := v6.1.4
 E2E_GETH    := v1.17.10
 E2E_CACHE   ?= $(HOME)/.cache/rampart-e2e
-E2E_KEY     := prysm-$(E2E_PRYSM)_geth-$(E2E_GETH)_$(shell go env GOVERSION GOOS GOARCH 2>/dev/null | paste -sd-)_$(shell cat e2e/tools/prysm/go.sum e2e/tools/geth/go.sum | sha256sum | cut -c1-12)
+E2E_KEY     := prysm-$(E2E_PRYSM)_geth-$(E2E_GETH)_$(shell PATH="$(PATH)" go env GOVERSION GOOS GOARCH 2>/dev/null | paste -sd-)_$(shell cat e2e/tools/prysm/go.sum e2e/tools/geth/go.sum | sha256sum | cut -c1-12)
 E2E_BIN     ?= $(E2E_CACHE)/$(E2E_KEY)/bin
 DEVNET_DIR  ?= $(E2E_CACHE)/devnet
 DEVNET_ARGS ?=
