@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	bitfield "github.com/OffchainLabs/go-bitfield"
 	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
+	"github.com/attestantio/go-eth2-client/spec"
+	"github.com/attestantio/go-eth2-client/spec/altair"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/beacon"
@@ -226,4 +229,65 @@ func TestInvalidRequestsSendNothing(t *testing.T) {
 	if n := nodes[0].Calls("POST /eth/v1/beacon/states/{state}/validators"); n != 0 {
 		t.Fatalf("an invalid request reached the node (%d calls)", n)
 	}
+}
+
+// TestAggregatesAndContributionsAreValidated: an aggregate or contribution
+// for something other than what was asked is refused.
+func TestAggregatesAndContributionsAreValidated(t *testing.T) {
+	net := testNetwork(t)
+	slot := phase0.Slot(time.Since(net.GenesisTime())/net.SlotDuration()) - 2
+	att := singleAttestation(slot, 3)
+	dataRoot, err := att.Electra.Data.HashTreeRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveAggregate := func(version string, a any) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Eth-Consensus-Version", version)
+			writeJSON(w, map[string]any{"version": version, "data": a})
+		}
+	}
+	otherCommittee := *att.Electra
+	otherCommittee.CommitteeBits = bitfield.NewBitvector64()
+	otherCommittee.CommitteeBits.SetBitAt(2, true)
+	noAttesters := *att.Electra
+	noAttesters.AggregationBits = bitfield.NewBitlist(8)
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"accepts the aggregate asked for", serveAggregate("electra", att.Electra)},
+		{"refuses an aggregate of another committee", serveAggregate("electra", &otherCommittee)},
+		{"refuses an aggregate without attesters", serveAggregate("electra", &noAttesters)},
+		{"refuses an aggregate of another fork", serveAggregate("deneb", &phase0.Attestation{
+			AggregationBits: att.Electra.AggregationBits, Data: att.Electra.Data, Signature: att.Electra.Signature})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := fakeNodes(t, net, 1)
+			nodes[0].Handle("GET /eth/v2/validator/aggregate_attestation", tc.handler)
+			c := startClient(t, net, nodes, nil)
+			got, err := c.AggregateAttestation(context.Background(), slot, dataRoot, 0)
+			if tc.name == "accepts the aggregate asked for" {
+				if err != nil || got.Version != spec.DataVersionElectra {
+					t.Fatalf("got %v, %v", got, err)
+				}
+				return
+			}
+			if !errors.Is(err, beacon.ErrInvalidResponse) {
+				t.Fatalf("got %v, want ErrInvalidResponse", err)
+			}
+		})
+	}
+
+	t.Run("refuses a contribution for another block", func(t *testing.T) {
+		nodes := fakeNodes(t, net, 1)
+		nodes[0].Handle("GET /eth/v1/validator/sync_committee_contribution", func(w http.ResponseWriter, _ *http.Request) {
+			beacontest.WriteData(w, &altair.SyncCommitteeContribution{Slot: slot, SubcommitteeIndex: 1,
+				BeaconBlockRoot: phase0.Root{0xee}, AggregationBits: bitfield.NewBitvector128()})
+		})
+		c := startClient(t, net, nodes, nil)
+		if _, err := c.SyncCommitteeContribution(context.Background(), slot, 1, phase0.Root{0x01}); !errors.Is(err, beacon.ErrInvalidResponse) {
+			t.Fatalf("got %v, want ErrInvalidResponse", err)
+		}
+	})
 }

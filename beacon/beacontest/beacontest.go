@@ -33,6 +33,7 @@ type Node struct {
 
 	mu          sync.Mutex
 	overrides   map[string]http.HandlerFunc
+	routed      map[string]bool
 	headSlot    phase0.Slot
 	headRoot    phase0.Root
 	syncing     bool
@@ -50,6 +51,7 @@ func New(net *network.Network) *Node {
 		net:         net,
 		mux:         http.NewServeMux(),
 		overrides:   map[string]http.HandlerFunc{},
+		routed:      map[string]bool{},
 		submissions: map[string][]json.RawMessage{},
 		calls:       map[string]int{},
 		streams:     map[chan string]bool{},
@@ -74,11 +76,16 @@ func (n *Node) Close() {
 }
 
 // Handle replaces the handler of a route pattern ("GET
-// /eth/v1/validator/attestation_data", as registered), or adds one.
+// /eth/v1/validator/attestation_data", as registered), or adds a route for
+// an endpoint the fake does not serve by default.
 func (n *Node) Handle(pattern string, h http.HandlerFunc) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.overrides[pattern] = h
+	known := n.routed[pattern]
+	n.mu.Unlock()
+	if !known {
+		n.route(pattern, http.NotFound)
+	}
 }
 
 // SetHead sets the head the node reports (sync state, attestation data).
@@ -144,6 +151,9 @@ func (n *Node) Streams() int {
 
 // route registers a default handler that an override can replace.
 func (n *Node) route(pattern string, h http.HandlerFunc) {
+	n.mu.Lock()
+	n.routed[pattern] = true
+	n.mu.Unlock()
 	n.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		n.mu.Lock()
 		n.calls[pattern]++
