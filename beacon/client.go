@@ -56,8 +56,8 @@ const (
 	// StateHealthy: reachable, on the configured network, synced, with a
 	// working execution client.
 	StateHealthy
-	// StateDegraded: healthy at the last check, but a request has failed
-	// since (timeout, 5xx, invalid answer). Cleared by the next good check.
+	// StateDegraded: healthy at the last check, but a request failed
+	// (timeout, 5xx, invalid answer) within the last minute.
 	StateDegraded
 	// StateSyncing: reachable and on the network, but syncing beyond
 	// MaxSyncDistance, optimistic, or without its execution client.
@@ -121,6 +121,8 @@ type node struct {
 	reason    string
 	headSlot  phase0.Slot
 	checkedAt time.Time
+	// suspectUntil keeps a node degraded after a failed request.
+	suspectUntil time.Time
 }
 
 func (n *node) status() NodeStatus {
@@ -318,14 +320,29 @@ func (c *Client) setHead(n *node, slot phase0.Slot) {
 	c.metrics.head(n.name, uint64(slot))
 }
 
-// degrade marks a healthy node degraded after a failed request.
+// suspectFor is how long a node whose request failed stays degraded
+// (asked after the healthy nodes) even if its health checks pass: a node
+// that answers health checks but fails or lies on real requests must not
+// flip back to first choice at every round.
+const suspectFor = time.Minute
+
+// degrade marks a healthy node degraded after a failed request, for at
+// least suspectFor.
 func (c *Client) degrade(n *node, why string) {
 	n.mu.Lock()
+	n.suspectUntil = c.now().Add(suspectFor)
 	healthy := n.state == StateHealthy
 	n.mu.Unlock()
 	if healthy {
 		c.setState(n, StateDegraded, why)
 	}
+}
+
+// suspect reports whether a node failed a request recently.
+func (c *Client) suspect(n *node) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return c.now().Before(n.suspectUntil)
 }
 
 // currentSlot is the wall-clock slot of the network (0 before genesis or

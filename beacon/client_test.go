@@ -270,3 +270,25 @@ func TestRunTwiceIsRefused(t *testing.T) {
 		t.Fatal("second Run accepted")
 	}
 }
+
+// TestFailedNodeStaysDegradedThroughHealthChecks: a node that answers
+// health checks but fails real requests is not promoted back to first
+// choice at the next round.
+func TestFailedNodeStaysDegradedThroughHealthChecks(t *testing.T) {
+	net := testNetwork(t)
+	nodes := fakeNodes(t, net, 2)
+	nodes[0].Handle("POST /eth/v1/validator/duties/attester/{epoch}", func(w http.ResponseWriter, _ *http.Request) {
+		beacontest.WriteError(w, 500, "broken")
+	})
+	c := startClient(t, net, nodes, func(cfg *beacon.Config) { cfg.HealthInterval = 20 * time.Millisecond })
+	if _, err := c.AttesterDuties(context.Background(), currentEpoch(net), keyMap(testKeys(8))); err != nil {
+		t.Fatal(err)
+	}
+	rounds := nodes[0].Calls("GET /eth/v1/node/syncing")
+	for nodes[0].Calls("GET /eth/v1/node/syncing") < rounds+3 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := c.Nodes()[0]; st.State != beacon.StateDegraded {
+		t.Fatalf("after passing health checks the failed node is %s, want degraded for a while", st.State)
+	}
+}

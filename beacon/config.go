@@ -52,7 +52,9 @@ type NodeConfig struct {
 	// URL is the node's REST API base URL (http or https).
 	URL string
 	// HTTPClient, when set, is used for every request to this node (mutual
-	// TLS is configured here); nil uses a plain client.
+	// TLS is configured here); nil uses a plain client. Its Timeout, if
+	// any, also cuts the event stream, which then reconnects: prefer
+	// leaving it zero (Config.Timeout bounds every request).
 	HTTPClient *http.Client
 }
 

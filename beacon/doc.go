@@ -15,7 +15,7 @@
 // # Failover
 //
 // A read goes to the usable nodes in order: healthy, then degraded (a
-// request failed since the last good check), then syncing, each group in
+// request failed within the last minute), then syncing, each group in
 // configured order. The next node is tried after a connection error,
 // timeout, 5xx, 408 or 429 ([ErrUnavailable]) and after an invalid answer
 // ([ErrInvalidResponse]); both degrade the node. A 4xx refusal

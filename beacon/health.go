@@ -90,6 +90,12 @@ func (c *Client) checkNode(ctx context.Context, n *node) {
 		c.setState(n, StateSyncing, "optimistic (head not verified by the execution client)")
 	case s.ELOffline:
 		c.setState(n, StateSyncing, "execution client offline")
+	case c.suspect(n):
+		reason := "a request failed within the last minute"
+		if st := n.status(); st.State == StateDegraded && st.Reason != "" {
+			reason = st.Reason // the failure that degraded it
+		}
+		c.setState(n, StateDegraded, reason)
 	default:
 		c.setState(n, StateHealthy, "")
 	}
