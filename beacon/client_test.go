@@ -130,7 +130,7 @@ func TestReadsFailOverOnUnavailableNode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("AttesterDuties: %v", err)
 			}
-			if len(duties.Duties) != 8 || duties.DependentRoot != beacontest.DependentRoot {
+			if len(duties.Duties) != 8 || duties.DependentRoot != beacontest.DependentRoot() {
 				t.Fatalf("duties %+v", duties)
 			}
 			if got := nodes[1].Calls("POST /eth/v1/validator/duties/attester/{epoch}"); got != 1 {

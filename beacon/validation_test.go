@@ -61,7 +61,7 @@ func TestLyingNodeDutiesAreRefused(t *testing.T) {
 			nodes[0].Handle("POST /eth/v1/validator/duties/attester/{epoch}", func(w http.ResponseWriter, _ *http.Request) {
 				d := goodDuty(net, epoch, 2)
 				tc.lie(d)
-				body := map[string]any{"dependent_root": beacontest.DependentRoot.String(), "execution_optimistic": false,
+				body := map[string]any{"dependent_root": beacontest.DependentRoot().String(), "execution_optimistic": false,
 					"data": []*apiv1.AttesterDuty{goodDuty(net, epoch, 1), d}}
 				for k, v := range tc.meta {
 					if v == nil {
@@ -116,10 +116,10 @@ func TestProposerAndSyncDutiesAreValidated(t *testing.T) {
 		call    func(c started) error
 	}{
 		{"refuses a proposer outside the epoch", "GET /eth/v1/validator/duties/proposer/{epoch}",
-			map[string]any{"dependent_root": beacontest.DependentRoot.String(), "data": []*apiv1.ProposerDuty{{PubKey: testKeys(1)[0], Slot: start + spe}}},
+			map[string]any{"dependent_root": beacontest.DependentRoot().String(), "data": []*apiv1.ProposerDuty{{PubKey: testKeys(1)[0], Slot: start + spe}}},
 			func(c started) error { _, err := c.ProposerDuties(context.Background(), epoch); return err }},
 		{"refuses two proposers for one slot", "GET /eth/v1/validator/duties/proposer/{epoch}",
-			map[string]any{"dependent_root": beacontest.DependentRoot.String(), "data": []*apiv1.ProposerDuty{
+			map[string]any{"dependent_root": beacontest.DependentRoot().String(), "data": []*apiv1.ProposerDuty{
 				{PubKey: testKeys(2)[0], Slot: start, ValidatorIndex: 0}, {PubKey: testKeys(2)[1], Slot: start, ValidatorIndex: 1}}},
 			func(c started) error { _, err := c.ProposerDuties(context.Background(), epoch); return err }},
 		{"refuses a sync committee position beyond the committee", "POST /eth/v1/validator/duties/sync/{epoch}",

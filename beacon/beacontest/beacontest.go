@@ -297,7 +297,7 @@ func AttestationData(net *network.Network, slot phase0.Slot, head phase0.Root) *
 }
 
 // DependentRoot is the dependent root of the fake node's duties.
-var DependentRoot = phase0.Root{0xde, 0xb0}
+func DependentRoot() phase0.Root { return phase0.Root{0xde, 0xb0} }
 
 func (n *Node) attesterDuties(w http.ResponseWriter, r *http.Request) {
 	epoch, indices, ok := n.dutyRequest(w, r)
@@ -491,7 +491,7 @@ func writeData(w http.ResponseWriter, data any) {
 func writeDuties(w http.ResponseWriter, data any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"dependent_root": DependentRoot.String(), "execution_optimistic": false, "data": data,
+		"dependent_root": DependentRoot().String(), "execution_optimistic": false, "data": data,
 	})
 }
 

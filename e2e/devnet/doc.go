@@ -23,7 +23,7 @@
 // default) and a password written beside them, so that tests import 64 of
 // them in milliseconds. Every listener is on a loopback address (Validate
 // refuses others); geth and beacon-chain run without discovery, bootnodes
-// or peers; fork versions start with "RAM" ([ForkVersionPrefix]) so that no
+// or peers; fork versions start with "RAM" ([ForkVersion]) so that no
 // devnet signature verifies on a public network. Stop signals a process
 // only after checking, through a pidfd, that it is the one Start recorded
 // (pid and start time), never by name.

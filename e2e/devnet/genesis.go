@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
-// ForkVersionPrefix is the first three bytes of every fork version of the
-// devnet ("RAM"); the fourth is the fork's number (phase0 0 ... fulu 6), so
-// no signature made on the devnet is valid on a public network.
-var ForkVersionPrefix = [3]byte{0x52, 0x41, 0x4d}
+// ForkVersion returns the devnet's fork version of fork number n (phase0
+// 0 ... fulu 6): "RAM" and n, so that no signature made on the devnet is
+// valid on a public network.
+func ForkVersion(n byte) phase0.Version { return phase0.Version{0x52, 0x41, 0x4d, n} }
 
 // farFutureEpoch is FAR_FUTURE_EPOCH: a fork that is not scheduled.
 const farFutureEpoch = "18446744073709551615"
@@ -56,7 +58,8 @@ func consensusConfig(c Config, genesis time.Time) []byte {
 }
 
 func forkVersion(n byte) string {
-	return fmt.Sprintf("0x%x%02x", ForkVersionPrefix[:], n)
+	v := ForkVersion(n)
+	return fmt.Sprintf("%#x", v[:])
 }
 
 // genesisAccount is one account of the execution genesis allocation.

@@ -155,7 +155,7 @@ func TestConsensusConfigServesRampart(t *testing.T) {
 	if n.Name() != "rampart-devnet" || n.Preset().SlotsPerEpoch != 32 || !n.GenesisTime().Equal(genesis) || n.SlotDuration() != 3*time.Second {
 		t.Fatalf("network %s: %+v, genesis %s, slots %s", n.Name(), n.Preset(), n.GenesisTime(), n.SlotDuration())
 	}
-	if f := n.ForkAtEpoch(0); f.Name.String() != "electra" || f.Version != mustVersion(5) {
+	if f := n.ForkAtEpoch(0); f.Name.String() != "electra" || f.Version != ForkVersion(5) {
 		t.Fatalf("fork at genesis %+v, want electra", f)
 	}
 	c.SlotsPerEpoch = 8

@@ -33,7 +33,7 @@ func checkGenesisState(c Config, ssz []byte, wantTime time.Time) (genesisFacts, 
 	if got := time.Unix(int64(st.GenesisTime), 0); !got.Equal(wantTime) {
 		return genesisFacts{}, fmt.Errorf("genesis state: genesis time %s, want %s", got.UTC(), wantTime.UTC())
 	}
-	if st.Fork == nil || st.Fork.CurrentVersion != mustVersion(5) {
+	if st.Fork == nil || st.Fork.CurrentVersion != ForkVersion(5) {
 		return genesisFacts{}, fmt.Errorf("genesis state: fork is not Electra (%s)", forkVersion(5))
 	}
 	if len(st.Validators) != c.Validators {
@@ -85,8 +85,4 @@ func listRoot(leaves [][32]byte, depth int) phase0.Root {
 	var length [32]byte
 	binary.LittleEndian.PutUint64(length[:8], uint64(len(leaves)))
 	return sha256.Sum256(append(root[:], length[:]...))
-}
-
-func mustVersion(n byte) phase0.Version {
-	return phase0.Version{ForkVersionPrefix[0], ForkVersionPrefix[1], ForkVersionPrefix[2], n}
 }
