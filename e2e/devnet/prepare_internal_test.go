@@ -312,3 +312,28 @@ func TestPrepareRefusesADirectoryThatIsNotADevnet(t *testing.T) {
 		t.Fatal("Prepare deleted a file that was not the devnet's")
 	}
 }
+
+func TestOpenReadsWhatPrepareRecorded(t *testing.T) {
+	d := &Devnet{Config: testConfig(t), GenesisTime: time.Unix(1800000000, 0).UTC(), GenesisValidatorsRoot: phase0.Root{0x83, 0x43}}
+	if err := d.writeManifest(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Open(d.Config.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config != d.Config || !got.GenesisTime.Equal(d.GenesisTime) || got.GenesisValidatorsRoot != d.GenesisValidatorsRoot {
+		t.Fatalf("Open gave %+v, want %+v", got, d)
+	}
+	if _, err := Open(t.TempDir()); !errors.Is(err, ErrNotDevnet) {
+		t.Fatalf("Open of an empty directory: %v, want ErrNotDevnet", err)
+	}
+	moved := t.TempDir()
+	data, _ := os.ReadFile(filepath.Join(d.Config.Dir, manifestName))
+	if err := os.WriteFile(filepath.Join(moved, manifestName), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(moved); err == nil || !strings.Contains(err.Error(), "cannot move") {
+		t.Fatalf("Open of a moved devnet: %v", err)
+	}
+}
