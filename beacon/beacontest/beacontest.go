@@ -305,20 +305,14 @@ func (n *Node) attesterDuties(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spe := n.net.Preset().SlotsPerEpoch
-	var out []*apiv1.AttesterDuty
-	for _, i := range indices {
-		pk, ok := n.key(i)
-		if !ok {
-			continue
-		}
-		out = append(out, &apiv1.AttesterDuty{
+	writeDuties(w, forKnown(n, indices, func(i phase0.ValidatorIndex, pk phase0.BLSPubKey) *apiv1.AttesterDuty {
+		return &apiv1.AttesterDuty{
 			PubKey: pk, ValidatorIndex: i,
 			Slot:           phase0.Slot(uint64(epoch)*spe + uint64(i)%spe),
 			CommitteeIndex: 0, CommitteeLength: 128, CommitteesAtSlot: 1,
 			ValidatorCommitteeIndex: uint64(i) % 128,
-		})
-	}
-	writeDuties(w, out)
+		}
+	}))
 }
 
 func (n *Node) proposerDuties(w http.ResponseWriter, r *http.Request) {
@@ -347,16 +341,10 @@ func (n *Node) syncDuties(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	size := n.net.Preset().SyncCommitteeSize
-	var out []*apiv1.SyncCommitteeDuty
-	for _, i := range indices {
-		pk, ok := n.key(i)
-		if !ok {
-			continue
-		}
-		out = append(out, &apiv1.SyncCommitteeDuty{PubKey: pk, ValidatorIndex: i,
-			ValidatorSyncCommitteeIndices: []phase0.CommitteeIndex{phase0.CommitteeIndex(uint64(i) % size)}})
-	}
-	writeData(w, out)
+	writeData(w, forKnown(n, indices, func(i phase0.ValidatorIndex, pk phase0.BLSPubKey) *apiv1.SyncCommitteeDuty {
+		return &apiv1.SyncCommitteeDuty{PubKey: pk, ValidatorIndex: i,
+			ValidatorSyncCommitteeIndices: []phase0.CommitteeIndex{phase0.CommitteeIndex(uint64(i) % size)}}
+	}))
 }
 
 func (n *Node) stateValidators(w http.ResponseWriter, r *http.Request) {
@@ -422,6 +410,18 @@ func (n *Node) dutyRequest(w http.ResponseWriter, r *http.Request) (phase0.Epoch
 		out = append(out, phase0.ValidatorIndex(i))
 	}
 	return phase0.Epoch(epoch), out, true
+}
+
+// forKnown maps the indices of known validators through f, skipping the
+// others (as nodes do for validators they do not know).
+func forKnown[T any](n *Node, indices []phase0.ValidatorIndex, f func(phase0.ValidatorIndex, phase0.BLSPubKey) T) []T {
+	var out []T
+	for _, i := range indices {
+		if pk, ok := n.key(i); ok {
+			out = append(out, f(i, pk))
+		}
+	}
+	return out
 }
 
 func (n *Node) key(i phase0.ValidatorIndex) (phase0.BLSPubKey, bool) {
