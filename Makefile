@@ -49,16 +49,6 @@ lint: deps fmt-check vet staticcheck
 test: deps fmt-check vet staticcheck
 	go test -race -count=1 -timeout 30m ./...
 
-# bench runs the benchmarks once each; figures go into the closing notes.
-bench: deps
-	go test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./...
-
-demo: build
-	$(BIN)/rampartctl demo
-
-clean:
-	rm -rf $(BIN)
-
 # --- Devnet: Prysm and geth on 127.0.0.1 (e2e/) -----------------------------
 # e2e-tools builds Prysm's beacon-chain, validator and prysmctl and geth from
 # the pinned modules in e2e/tools/ (Go module proxy only, go.sum-checked)
@@ -102,3 +92,13 @@ devnet-down:
 # Prysm's validator client, and beacon/ works against the real node.
 devnet-test: e2e-tools
 	RAMPART_E2E_BIN="$(E2E_BIN)" go test -count=1 -timeout 30m -v -run 'Devnet' ./e2e/...
+
+# bench runs the benchmarks once each; figures go into the closing notes.
+bench: deps
+	go test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./...
+
+demo: build
+	$(BIN)/rampartctl demo
+
+clean:
+	rm -rf $(BIN)
