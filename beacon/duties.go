@@ -1,0 +1,214 @@
+package beacon
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/attestantio/go-eth2-client/api"
+	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
+	ehttp "github.com/attestantio/go-eth2-client/http"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+)
+
+// errOptimistic: the node answered from a head its execution client has
+// not verified; duties from it could be for a chain that is not there. The
+// next node is asked.
+var errOptimistic = fmt.Errorf("%w: answer is execution-optimistic", ErrUnavailable)
+
+// AttesterDuties are the attester duties of an epoch.
+type AttesterDuties struct {
+	// DependentRoot is the block root the duties were computed from: when
+	// a head event or reorg changes it, the duties must be fetched again.
+	DependentRoot phase0.Root
+	// Duties has at most one duty per validator, sorted by slot.
+	Duties []*apiv1.AttesterDuty
+}
+
+// ProposerDuties are the proposers of an epoch's slots.
+type ProposerDuties struct {
+	// DependentRoot is the block root the duties were computed from.
+	DependentRoot phase0.Root
+	// Duties has at most one proposer per slot, sorted by slot, for every
+	// validator (callers pick their own).
+	Duties []*apiv1.ProposerDuty
+}
+
+// AttesterDuties returns the attester duties in epoch of the given
+// validators (index to public key). The answer is refused if it names a
+// validator not asked for or with another key, gives a validator two
+// duties, puts a duty outside the epoch, or describes a committee that
+// cannot exist (index beyond the committees of the slot, position beyond
+// the committee's length, sizes beyond the preset's limits).
+func (c *Client) AttesterDuties(ctx context.Context, epoch phase0.Epoch, validators map[phase0.ValidatorIndex]phase0.BLSPubKey) (*AttesterDuties, error) {
+	indices, err := sortedIndices(validators)
+	if err != nil {
+		return nil, err
+	}
+	return read(ctx, c, "attester_duties", func(ctx context.Context, s *ehttp.Service) (*AttesterDuties, error) {
+		resp, err := s.AttesterDuties(ctx, &api.AttesterDutiesOpts{Epoch: epoch, Indices: indices})
+		if err != nil {
+			return nil, err
+		}
+		root, err := dutyMetadata(resp.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.checkAttesterDuties(epoch, validators, resp.Data); err != nil {
+			return nil, err
+		}
+		duties := append([]*apiv1.AttesterDuty(nil), resp.Data...)
+		sort.SliceStable(duties, func(i, j int) bool { return duties[i].Slot < duties[j].Slot })
+		return &AttesterDuties{DependentRoot: root, Duties: duties}, nil
+	})
+}
+
+func (c *Client) checkAttesterDuties(epoch phase0.Epoch, validators map[phase0.ValidatorIndex]phase0.BLSPubKey, duties []*apiv1.AttesterDuty) error {
+	p := c.net.Preset()
+	seen := map[phase0.ValidatorIndex]bool{}
+	for _, d := range duties {
+		if d == nil {
+			return invalid("null attester duty")
+		}
+		pk, asked := validators[d.ValidatorIndex]
+		switch {
+		case !asked:
+			return invalid("attester duty for validator %d, which was not asked for", d.ValidatorIndex)
+		case d.PubKey != pk:
+			return invalid("attester duty for validator %d names key %#x, not %#x", d.ValidatorIndex, d.PubKey, pk)
+		case seen[d.ValidatorIndex]:
+			return invalid("two attester duties for validator %d in epoch %d", d.ValidatorIndex, epoch)
+		case c.net.EpochAtSlot(d.Slot) != epoch:
+			return invalid("attester duty for validator %d at slot %d, outside epoch %d", d.ValidatorIndex, d.Slot, epoch)
+		case d.CommitteesAtSlot == 0 || d.CommitteesAtSlot > p.MaxCommitteesPerSlot:
+			return invalid("attester duty for validator %d: %d committees at slot %d (1 to %d possible)", d.ValidatorIndex, d.CommitteesAtSlot, d.Slot, p.MaxCommitteesPerSlot)
+		case uint64(d.CommitteeIndex) >= d.CommitteesAtSlot:
+			return invalid("attester duty for validator %d: committee %d of %d", d.ValidatorIndex, d.CommitteeIndex, d.CommitteesAtSlot)
+		case d.CommitteeLength == 0 || d.CommitteeLength > p.MaxValidatorsPerCommittee:
+			return invalid("attester duty for validator %d: committee length %d (1 to %d possible)", d.ValidatorIndex, d.CommitteeLength, p.MaxValidatorsPerCommittee)
+		case d.ValidatorCommitteeIndex >= d.CommitteeLength:
+			return invalid("attester duty for validator %d: position %d in a committee of %d", d.ValidatorIndex, d.ValidatorCommitteeIndex, d.CommitteeLength)
+		}
+		seen[d.ValidatorIndex] = true
+	}
+	return nil
+}
+
+// ProposerDuties returns the proposers of epoch's slots. The answer is
+// refused if a duty is outside the epoch or two duties share a slot.
+func (c *Client) ProposerDuties(ctx context.Context, epoch phase0.Epoch) (*ProposerDuties, error) {
+	return read(ctx, c, "proposer_duties", func(ctx context.Context, s *ehttp.Service) (*ProposerDuties, error) {
+		resp, err := s.ProposerDuties(ctx, &api.ProposerDutiesOpts{Epoch: epoch})
+		if err != nil {
+			return nil, err
+		}
+		root, err := dutyMetadata(resp.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.checkProposerDuties(epoch, resp.Data); err != nil {
+			return nil, err
+		}
+		duties := append([]*apiv1.ProposerDuty(nil), resp.Data...)
+		sort.SliceStable(duties, func(i, j int) bool { return duties[i].Slot < duties[j].Slot })
+		return &ProposerDuties{DependentRoot: root, Duties: duties}, nil
+	})
+}
+
+func (c *Client) checkProposerDuties(epoch phase0.Epoch, duties []*apiv1.ProposerDuty) error {
+	seen := map[phase0.Slot]bool{}
+	for _, d := range duties {
+		switch {
+		case d == nil:
+			return invalid("null proposer duty")
+		case c.net.EpochAtSlot(d.Slot) != epoch:
+			return invalid("proposer duty at slot %d, outside epoch %d", d.Slot, epoch)
+		case seen[d.Slot]:
+			return invalid("two proposers for slot %d", d.Slot)
+		case d.PubKey == (phase0.BLSPubKey{}):
+			return invalid("proposer duty at slot %d without a public key", d.Slot)
+		}
+		seen[d.Slot] = true
+	}
+	return nil
+}
+
+// SyncCommitteeDuties returns the sync committee duties of the given
+// validators for the sync committee period of epoch. The answer is refused
+// if it names a validator not asked for or with another key, repeats one,
+// or gives a position outside the sync committee.
+func (c *Client) SyncCommitteeDuties(ctx context.Context, epoch phase0.Epoch, validators map[phase0.ValidatorIndex]phase0.BLSPubKey) ([]*apiv1.SyncCommitteeDuty, error) {
+	indices, err := sortedIndices(validators)
+	if err != nil {
+		return nil, err
+	}
+	return read(ctx, c, "sync_duties", func(ctx context.Context, s *ehttp.Service) ([]*apiv1.SyncCommitteeDuty, error) {
+		resp, err := s.SyncCommitteeDuties(ctx, &api.SyncCommitteeDutiesOpts{Epoch: epoch, Indices: indices})
+		if err != nil {
+			return nil, err
+		}
+		if optimistic(resp.Metadata) {
+			return nil, errOptimistic
+		}
+		size := c.net.Preset().SyncCommitteeSize
+		seen := map[phase0.ValidatorIndex]bool{}
+		for _, d := range resp.Data {
+			if d == nil {
+				return nil, invalid("null sync committee duty")
+			}
+			pk, asked := validators[d.ValidatorIndex]
+			switch {
+			case !asked:
+				return nil, invalid("sync committee duty for validator %d, which was not asked for", d.ValidatorIndex)
+			case d.PubKey != pk:
+				return nil, invalid("sync committee duty for validator %d names key %#x, not %#x", d.ValidatorIndex, d.PubKey, pk)
+			case seen[d.ValidatorIndex]:
+				return nil, invalid("two sync committee duties for validator %d", d.ValidatorIndex)
+			case len(d.ValidatorSyncCommitteeIndices) == 0:
+				return nil, invalid("sync committee duty for validator %d without positions", d.ValidatorIndex)
+			}
+			for _, i := range d.ValidatorSyncCommitteeIndices {
+				if uint64(i) >= size {
+					return nil, invalid("sync committee duty for validator %d at position %d of a committee of %d", d.ValidatorIndex, i, size)
+				}
+			}
+			seen[d.ValidatorIndex] = true
+		}
+		return resp.Data, nil
+	})
+}
+
+// dutyMetadata reads the dependent root of a duties answer and refuses an
+// execution-optimistic one.
+func dutyMetadata(meta map[string]any) (phase0.Root, error) {
+	if optimistic(meta) {
+		return phase0.Root{}, errOptimistic
+	}
+	root, ok := meta["dependent_root"].(phase0.Root)
+	if !ok {
+		return phase0.Root{}, invalid("duties without dependent_root")
+	}
+	return root, nil
+}
+
+func optimistic(meta map[string]any) bool {
+	v, _ := meta["execution_optimistic"].(bool)
+	return v
+}
+
+// sortedIndices checks the validators asked about and lists their indices
+// in order (stable requests make node answers comparable in logs).
+func sortedIndices(validators map[phase0.ValidatorIndex]phase0.BLSPubKey) ([]phase0.ValidatorIndex, error) {
+	if len(validators) == 0 {
+		return nil, badRequest("no validators")
+	}
+	out := make([]phase0.ValidatorIndex, 0, len(validators))
+	for i, pk := range validators {
+		if pk == (phase0.BLSPubKey{}) {
+			return nil, badRequest("validator %d has a zero public key", i)
+		}
+		out = append(out, i)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
