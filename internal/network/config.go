@@ -104,10 +104,22 @@ func parseConfig(data []byte, gvr phase0.Root) (*Network, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: unknown preset %q (want mainnet or minimal)", keyPresetBase, presetName)
 	}
-	n.preset = preset
 	if err := c.checkPreset(preset); err != nil {
 		return nil, err
 	}
+	// SLOTS_PER_EPOCH may differ from the preset in a custom network
+	// (devnets shorten epochs to finalise sooner): no container a signer
+	// hashes has a size that depends on it. A built-in network's name
+	// with another value is still refused below (sameChain).
+	if v, ok, err := c.uint64(keySlotsPerEpoch); err != nil {
+		return nil, err
+	} else if ok {
+		if v < 1 || v > 1<<16 {
+			return nil, fmt.Errorf("%s: %d is not between 1 and 65536", keySlotsPerEpoch, v)
+		}
+		preset.SlotsPerEpoch = v
+	}
+	n.preset = preset
 
 	if name, ok, err := c.optional(keyConfigName); err != nil {
 		return nil, err
@@ -257,7 +269,6 @@ func (c *configReader) checkPreset(p Preset) error {
 		key   string
 		value uint64
 	}{
-		{keySlotsPerEpoch, p.SlotsPerEpoch},
 		{keySyncCommitteeSize, p.SyncCommitteeSize},
 		{keyMaxCommitteesPerSlot, p.MaxCommitteesPerSlot},
 		{keyMaxValidatorsPerCommittee, p.MaxValidatorsPerCommittee},
@@ -478,6 +489,9 @@ func (n *Network) MarshalConfig() ([]byte, error) {
 	}
 	add(keyPresetBase, n.preset.Name)
 	add(keyConfigName, n.name)
+	if base, ok := presetByName(n.preset.Name); ok && base.SlotsPerEpoch != n.preset.SlotsPerEpoch {
+		add(keySlotsPerEpoch, strconv.FormatUint(n.preset.SlotsPerEpoch, 10))
+	}
 	add(keyGenesisForkVersion, fmt.Sprintf("%#x", n.GenesisForkVersion()))
 	if !n.genesisTime.IsZero() {
 		add(keyMinGenesisTime, strconv.FormatInt(n.genesisTime.Unix(), 10))

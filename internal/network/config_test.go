@@ -123,7 +123,7 @@ func TestParseConfigRefusesBadConfigs(t *testing.T) {
 		{"refuses a key defined twice", devnetConfig + "DENEB_FORK_EPOCH: 11\n", "DENEB_FORK_EPOCH: defined twice"},
 		{"refuses a lower-case key", devnetConfig + "deneb_fork_epoch: 11\n", `key "deneb_fork_epoch" is not a config key`},
 		{"refuses a YAML merge key", devnetConfig + "<<: {A: 1}\n", `key "<<" is not a config key`},
-		{"refuses slots per epoch of another preset", devnetConfig + "SLOTS_PER_EPOCH: 32\n", "SLOTS_PER_EPOCH: 32, but the minimal preset has 8"},
+		{"refuses zero slots per epoch", devnetConfig + "SLOTS_PER_EPOCH: 0\n", "SLOTS_PER_EPOCH: 0 is not between 1 and 65536"},
 		{"refuses a sync committee size of another preset", devnetConfig + "SYNC_COMMITTEE_SIZE: 512\n", "SYNC_COMMITTEE_SIZE: 512, but the minimal preset has 32"},
 		{"refuses disagreeing slot durations", devnetConfig + "SLOT_DURATION_MS: 12000\n", "SLOT_DURATION_MS: 12000 disagrees with SECONDS_PER_SLOT: 6"},
 		{"refuses a zero slot", edit("SECONDS_PER_SLOT: 6", "SECONDS_PER_SLOT: 0"), "SECONDS_PER_SLOT: 0 is not a usable slot duration"},
@@ -151,6 +151,31 @@ func TestParseConfigRefusesBadConfigs(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestParseConfigShortEpochs: devnets run the mainnet preset with 8 slots
+// per epoch to finalise sooner; a custom network may, a built-in name may
+// not.
+func TestParseConfigShortEpochs(t *testing.T) {
+	cfg := "PRESET_BASE: mainnet\nCONFIG_NAME: short\nGENESIS_FORK_VERSION: 0x10000038\nSECONDS_PER_SLOT: 3\nSLOTS_PER_EPOCH: 8\n"
+	n, err := network.ParseConfig([]byte(cfg), phase0.Root{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Preset().SlotsPerEpoch != 8 || n.Preset().SyncCommitteeSize != 512 || n.EpochAtSlot(16) != 2 {
+		t.Fatalf("preset %+v", n.Preset())
+	}
+	out, err := n.MarshalConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := network.ParseConfig(out, phase0.Root{1})
+	if err != nil || again.Preset() != n.Preset() {
+		t.Fatalf("round trip: %v %+v\n%s", err, again, out)
+	}
+	if _, err := network.ParseConfig([]byte(strings.Replace(cfg, "CONFIG_NAME: short", "CONFIG_NAME: mainnet", 1)), phase0.Root{1}); err == nil {
+		t.Fatal("a mainnet-named config with 8 slots per epoch was accepted")
 	}
 }
 
