@@ -23,11 +23,9 @@ type Config struct {
 	// Validators is the number of interop validators in the genesis state
 	// (the devnet has 64).
 	Validators int
-	// SlotsPerEpoch is SLOTS_PER_EPOCH: 32, the mainnet preset's value, or 8
-	// for faster finality. Prysm's mainnet build runs with 8, but
-	// internal/network refuses a mainnet-preset config that changes it, so
-	// Rampart itself can only use the devnet's network config with 32
-	// ([Devnet.Network] reports the refusal).
+	// SlotsPerEpoch is SLOTS_PER_EPOCH: 8 (the default, for finality about
+	// 100 s after genesis; Prysm's mainnet build runs with it and Rampart
+	// reads it as a custom network), or the mainnet preset's 32.
 	SlotsPerEpoch uint64
 	// SecondsPerSlot is SECONDS_PER_SLOT. Below 3, Prysm treats every block
 	// as late on a machine that also runs the validators.
@@ -126,7 +124,7 @@ func (p Ports) list() []struct {
 func DefaultConfig() Config {
 	return Config{
 		Validators:       64,
-		SlotsPerEpoch:    32,
+		SlotsPerEpoch:    8,
 		SecondsPerSlot:   3,
 		GenesisDelay:     30 * time.Second,
 		ChainID:          73010,

@@ -122,9 +122,7 @@ func (d *Devnet) KeystorePasswordFile() string { return d.path("keystores", pass
 func (d *Devnet) LogFile(program string) string { return d.path("logs", program+".log") }
 
 // Network parses the devnet's config the way every Rampart command does
-// (--network-config FILE --genesis-validators-root HEX). With
-// SlotsPerEpoch 8 it fails: internal/network refuses a mainnet-preset
-// config that changes SLOTS_PER_EPOCH.
+// (--network-config FILE --genesis-validators-root HEX).
 func (d *Devnet) Network() (*network.Network, error) {
 	data, err := os.ReadFile(d.NetworkConfigFile())
 	if err != nil {

@@ -97,9 +97,8 @@ func Prepare(ctx context.Context, cfg Config) (*Devnet, error) {
 	if err := writeKeystores(cfg, d.KeystoreDir()); err != nil {
 		return nil, fmt.Errorf("devnet: keystores: %w", err)
 	}
-	// The config must serve Rampart as it is; only the 8-slot variant is
-	// knowingly refused (see Config.SlotsPerEpoch).
-	if _, err := d.Network(); err != nil && cfg.SlotsPerEpoch == 32 {
+	// The config must serve Rampart as it is.
+	if _, err := d.Network(); err != nil {
 		return nil, fmt.Errorf("devnet: the network config does not parse for Rampart: %w", err)
 	}
 	if err := d.writeManifest(); err != nil {

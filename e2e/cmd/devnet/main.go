@@ -54,7 +54,7 @@ processes and records their ids. Prints where everything is.`,
 			dirFlag(fs, &dir)
 			fs.StringVar(&bin, "bin", "", "`directory` with geth, beacon-chain, validator and prysmctl (make e2e-tools)")
 			fs.IntVar(&cfg.Validators, "validators", cfg.Validators, "number of interop validators")
-			fs.Uint64Var(&cfg.SlotsPerEpoch, "slots-per-epoch", cfg.SlotsPerEpoch, "SLOTS_PER_EPOCH: 32, or 8 (faster finality, but Rampart's network parser refuses it)")
+			fs.Uint64Var(&cfg.SlotsPerEpoch, "slots-per-epoch", cfg.SlotsPerEpoch, "SLOTS_PER_EPOCH: 8 (finality about 100 s after genesis) or 32")
 			fs.Uint64Var(&cfg.SecondsPerSlot, "seconds-per-slot", cfg.SecondsPerSlot, "SECONDS_PER_SLOT")
 			fs.DurationVar(&cfg.GenesisDelay, "genesis-delay", cfg.GenesisDelay, "time from now to genesis")
 			fs.IntVar(&basePort, "base-port", devnet.DefaultBasePort, "first of the eleven consecutive ports the devnet listens on")
