@@ -20,6 +20,7 @@ import (
 
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/tss"
@@ -61,12 +62,9 @@ type NodeConfig struct {
 }
 
 // NetworkConfig selects the network: a built-in name, or a consensus
-// config.yaml with its genesis validators root.
-type NetworkConfig struct {
-	Name                  string `yaml:"name"`
-	Config                string `yaml:"config"`
-	GenesisValidatorsRoot string `yaml:"genesis_validators_root"`
-}
+// config.yaml with its genesis validators root. It is the network section
+// of cluster files too.
+type NetworkConfig = clusterfile.Network
 
 // HSMConfig names the sealing key.
 type HSMConfig struct {
@@ -287,21 +285,8 @@ func (c *Config) Validate() error {
 	if c.Node.ID == 0 {
 		return fieldErr("node.id", "must be this signer's non-zero participant id")
 	}
-	switch n := c.Network; {
-	case n.Name == "" && n.Config == "":
-		return fieldErr("network", "give name (%s) or config with genesis_validators_root", strings.Join(network.BuiltinNames(), ", "))
-	case n.Name != "" && (n.Config != "" || n.GenesisValidatorsRoot != ""):
-		return fieldErr("network", "give either name, or config with genesis_validators_root, not both")
-	case n.Name != "":
-		if _, err := network.Builtin(n.Name); err != nil {
-			return fieldErr("network.name", "%v", err)
-		}
-	case n.GenesisValidatorsRoot == "":
-		return fieldErr("network.genesis_validators_root", "required with network.config")
-	default:
-		if _, err := api.ParseRoot(n.GenesisValidatorsRoot); err != nil {
-			return fieldErr("network.genesis_validators_root", "%v", err)
-		}
+	if err := c.Network.Validate(); err != nil {
+		return err
 	}
 	for path, p := range map[string]string{"data_dir": c.DataDir, "accounts.shares_dir": c.Accounts.SharesDir, "slashing.database": c.Slashing.Database, "tls.certificate": c.TLS.Certificate, "tls.ca": c.TLS.CA} {
 		if p == "" {
