@@ -66,7 +66,7 @@ func (c *Client) SubmitProposal(ctx context.Context, p *api.VersionedSignedPropo
 	if err := p.AssertPresent(); err != nil {
 		return badRequest("proposal: %v", err)
 	}
-	slot, err := p.Slot()
+	slot, err := signedProposalSlot(p)
 	if err != nil {
 		return badRequest("proposal: %v", err)
 	}
@@ -76,6 +76,19 @@ func (c *Client) SubmitProposal(ctx context.Context, p *api.VersionedSignedPropo
 	return broadcast(ctx, c, "submit_proposal", func(ctx context.Context, s *ehttp.Service) error {
 		return s.SubmitProposal(ctx, &api.SubmitProposalOpts{Proposal: p})
 	})
+}
+
+// signedProposalSlot is the proposal's slot. go-eth2-client's
+// VersionedSignedProposal.Slot knows no phase0 or Altair block, although
+// its SubmitProposal sends them.
+func signedProposalSlot(p *api.VersionedSignedProposal) (phase0.Slot, error) {
+	switch {
+	case p.Version == spec.DataVersionPhase0 && p.Phase0.Message != nil:
+		return p.Phase0.Message.Slot, nil
+	case p.Version == spec.DataVersionAltair && p.Altair.Message != nil:
+		return p.Altair.Message.Slot, nil
+	}
+	return p.Slot()
 }
 
 // SubmitBlindedProposal publishes a signed blinded block to every node (v2

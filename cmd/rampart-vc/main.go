@@ -18,17 +18,19 @@ func main() {
 
 func root() *cli.Command {
 	var configPath string
+	var checkOnly bool
 	return &cli.Command{
 		Name:    "rampart-vc",
 		Summary: "Perform validator duties through a Rampart threshold signing cluster.",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&configPath, "config", "/etc/rampart/vc.yaml", "configuration file")
+			fs.StringVar(&configPath, "config", "/etc/rampart/vc.yaml", "configuration `file`")
+			fs.BoolVar(&checkOnly, "check-config", false, "validate the configuration (and the cluster file and network it names) and exit")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
 				return cli.Usagef("unexpected arguments %q", args)
 			}
-			return run(ctx, env, configPath)
+			return run(ctx, env, configPath, checkOnly)
 		},
 	}
 }

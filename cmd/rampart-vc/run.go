@@ -2,12 +2,185 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/rampart-signer/rampart/beacon"
+	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/clusterfile"
+	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/vc"
 )
 
-// run starts the daemon from its configuration file.
-func run(ctx context.Context, env *cli.Env, configPath string) error {
-	return errors.New("the validator client is not part of this build yet; see README.md")
+// configError is a configuration the service manager must not retry:
+// exit status 2, the unit's RestartPreventExitStatus.
+func configError(err error) error { return &cli.ExitError{Code: 2, Err: err} }
+
+// run starts the client from its configuration file and performs duties
+// until a signal arrives.
+func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) error {
+	cfg, err := vc.Load(configPath)
+	if err != nil {
+		return configError(err)
+	}
+	cf, err := clusterfile.Load(cfg.Cluster.File)
+	if err != nil {
+		return configError(fmt.Errorf("cluster.file: %w", err))
+	}
+	cf.Abs(filepath.Dir(cfg.Cluster.File))
+	netw, err := cf.LoadNetwork(ctx)
+	if err != nil {
+		return configError(fmt.Errorf("cluster.file %s: %w", cfg.Cluster.File, err))
+	}
+	identity := cf.Client
+	if cfg.Cluster.Certificate != "" {
+		identity = &clusterfile.Identity{Name: "cluster", Certificate: cfg.Cluster.Certificate, Key: cfg.Cluster.Key}
+	}
+	if identity == nil {
+		return configError(errors.New("cluster.certificate: required, since the cluster file has no client entry"))
+	}
+	if checkOnly {
+		fmt.Fprintf(env.Stdout, "%s: configuration is valid (network %s, %d signers, %d beacon nodes)\n", configPath, netw.Name(), len(cf.Participants), len(cfg.BeaconNodes))
+		return nil
+	}
+	log := newLogger(env, cfg.Log)
+	notify := func(state string) {
+		if _, err := daemon.SdNotify(false, state); err != nil {
+			log.Warn("systemd notification failed", "err", err)
+		}
+	}
+	tlsConfig, release, err := cf.TLSConfig(ctx, identity, hsm.OpenTLSCertificate)
+	if err != nil {
+		return configError(err)
+	}
+	defer release()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	coord, closeCoord, err := newCoordinator(cf, tlsConfig, cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	defer closeCoord()
+	bn, err := newBeacon(cfg, netw, log, reg)
+	if err != nil {
+		return configError(err)
+	}
+	opts := vc.Options{Network: netw, Beacon: bn, Signer: coord, Logger: log, Registerer: reg, Notify: notify}
+	if d, err := daemon.SdWatchdogEnabled(false); err == nil && d > 0 {
+		opts.WatchdogInterval = d / 2
+	}
+	client, err := vc.New(cfg, opts)
+	if err != nil {
+		return configError(err)
+	}
+	if cfg.Listen.Operations != "" {
+		stop, err := serveOperations(cfg.Listen.Operations, client.OperationsHandler(reg), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{}, 2)
+	for _, r := range []func(context.Context) error{bn.Run, coord.Run} {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if err := r(ctx); err != nil {
+				log.Error("background service stopped", "err", err)
+				cancel()
+			}
+		}()
+	}
+	log.Info("rampart-vc starting", "network", netw.Name(), "signers", len(cf.Participants), "beacon_nodes", len(cfg.BeaconNodes))
+	err = client.Run(ctx)
+	cancel()
+	<-done
+	<-done
+	if errors.Is(err, vc.ErrDoppelganger) {
+		return &cli.ExitError{Code: 2, Err: err}
+	}
+	return err
+}
+
+// newCoordinator builds the coordinator over every signer's distributed
+// endpoints; the returned function closes idle connections.
+func newCoordinator(cf *clusterfile.File, tlsConfig *tls.Config, cfg *vc.Config, log *slog.Logger, reg prometheus.Registerer) (*coordinator.Coordinator, func(), error) {
+	ps, err := cf.HTTPParticipants(tlsConfig)
+	if err != nil {
+		return nil, nil, configError(err)
+	}
+	ccfg := coordinator.DefaultConfig()
+	ccfg.Participants = ps
+	ccfg.Timeout = cfg.Cluster.Timeout
+	ccfg.HedgeDelay = cfg.Cluster.HedgeDelay
+	ccfg.Logger = log.With("component", "coordinator")
+	if ccfg.Metrics, err = coordinator.NewMetrics(reg); err != nil {
+		return nil, nil, err
+	}
+	coord, err := coordinator.New(ccfg)
+	if err != nil {
+		return nil, nil, configError(err)
+	}
+	return coord, func() {
+		for _, p := range ps {
+			if hp, ok := p.(*coordinator.HTTPParticipant); ok {
+				hp.Close()
+			}
+		}
+	}, nil
+}
+
+func newBeacon(cfg *vc.Config, netw *network.Network, log *slog.Logger, reg prometheus.Registerer) (*beacon.Client, error) {
+	bcfg := beacon.DefaultConfig()
+	bcfg.Network = netw
+	bcfg.Timeout = cfg.Beacon.Timeout
+	bcfg.Logger = log.With("component", "beacon")
+	bcfg.Registerer = reg
+	for _, n := range cfg.BeaconNodes {
+		bcfg.Nodes = append(bcfg.Nodes, beacon.NodeConfig{Name: n.Name, URL: n.URL})
+	}
+	return beacon.New(bcfg)
+}
+
+// serveOperations serves /metrics and /healthz on addr until stop.
+func serveOperations(addr string, h http.Handler, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen.operations: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("operations listener stopped", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+func newLogger(env *cli.Env, c vc.LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	hopts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(env.Stderr, hopts))
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, hopts))
 }

@@ -20,6 +20,10 @@ type Preset struct {
 	// MaxValidatorsPerCommittee is MAX_VALIDATORS_PER_COMMITTEE: the limit
 	// of a phase0 attestation's aggregation_bits and of attesting_indices.
 	MaxValidatorsPerCommittee uint64
+	// EpochsPerSyncCommitteePeriod is EPOCHS_PER_SYNC_COMMITTEE_PERIOD
+	// (Altair): how long a sync committee serves, which a validator client
+	// needs to know when to ask for the next committee's duties.
+	EpochsPerSyncCommitteePeriod uint64
 }
 
 // SyncCommitteeSubnetCount is SYNC_COMMITTEE_SUBNET_COUNT, a constant of the
@@ -29,14 +33,14 @@ const SyncCommitteeSubnetCount = 4
 // MainnetPreset returns the mainnet preset (PRESET_BASE: mainnet), from
 // ethereum/consensus-specs presets/mainnet/{phase0,altair}.yaml.
 func MainnetPreset() Preset {
-	return Preset{Name: "mainnet", SlotsPerEpoch: 32, SyncCommitteeSize: 512, MaxCommitteesPerSlot: 64, MaxValidatorsPerCommittee: 2048}
+	return Preset{Name: "mainnet", SlotsPerEpoch: 32, SyncCommitteeSize: 512, MaxCommitteesPerSlot: 64, MaxValidatorsPerCommittee: 2048, EpochsPerSyncCommitteePeriod: 256}
 }
 
 // MinimalPreset returns the minimal preset (PRESET_BASE: minimal) that test
 // networks use, from ethereum/consensus-specs
 // presets/minimal/{phase0,altair}.yaml.
 func MinimalPreset() Preset {
-	return Preset{Name: "minimal", SlotsPerEpoch: 8, SyncCommitteeSize: 32, MaxCommitteesPerSlot: 4, MaxValidatorsPerCommittee: 2048}
+	return Preset{Name: "minimal", SlotsPerEpoch: 8, SyncCommitteeSize: 32, MaxCommitteesPerSlot: 4, MaxValidatorsPerCommittee: 2048, EpochsPerSyncCommitteePeriod: 8}
 }
 
 // presetByName returns the preset a PRESET_BASE value names.

@@ -1,0 +1,401 @@
+package vc
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/attestantio/go-eth2-client/spec/bellatrix"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rampart-signer/rampart/internal/api"
+)
+
+// Config is rampart-vc's configuration file; vc.example.yaml beside this
+// file documents every field. [Load] and [Parse] read it strictly (unknown
+// fields, a second document or a wrong type are refused) over
+// [DefaultConfig], and [Config.Validate] names the first wrong field by its
+// YAML path.
+type Config struct {
+	// Cluster says how to reach the signers.
+	Cluster ClusterConfig `yaml:"cluster"`
+	// BeaconNodes are the beacon nodes, most preferred first.
+	BeaconNodes []BeaconNodeConfig `yaml:"beacon_nodes"`
+	// Beacon tunes the beacon node client.
+	Beacon BeaconConfig `yaml:"beacon"`
+	// Accounts selects the cluster accounts this client performs duties
+	// for: all of them, or a list of composite public keys.
+	Accounts AccountSelector `yaml:"accounts"`
+	// FeeRecipient is the execution address that receives priority fees
+	// and MEV of the blocks the validators propose.
+	FeeRecipient string `yaml:"fee_recipient"`
+	// Graffiti is written into proposed blocks (at most 32 bytes of UTF-8).
+	Graffiti string `yaml:"graffiti"`
+	// Builder enables external block builders (MEV-boost through the
+	// beacon node).
+	Builder BuilderConfig `yaml:"builder"`
+	// Doppelganger configures the start-up check that no one else signs
+	// for the validators.
+	Doppelganger DoppelgangerConfig `yaml:"doppelganger"`
+	// Redundancy is for several rampart-vc instances serving one cluster.
+	Redundancy RedundancyConfig `yaml:"redundancy"`
+	// Listen lists this process's listeners.
+	Listen ListenConfig `yaml:"listen"`
+	// Log sets logging.
+	Log LogConfig `yaml:"log"`
+}
+
+// ClusterConfig names the cluster file and this client's identity.
+type ClusterConfig struct {
+	// File is the cluster description (cluster.yaml): network,
+	// participants, CA.
+	File string `yaml:"file"`
+	// Certificate and Key override the cluster file's client identity:
+	// a PEM certificate chain and an owner-only PEM key file or a pkcs11:
+	// URI (the key in an HSM).
+	Certificate string `yaml:"certificate"`
+	Key         string `yaml:"key"`
+	// Timeout bounds each call to one signer.
+	Timeout time.Duration `yaml:"timeout"`
+	// HedgeDelay: 0 asks every signer at once; a positive delay asks the
+	// first threshold signers and the others only if they have not all
+	// answered by then.
+	HedgeDelay time.Duration `yaml:"hedge_delay"`
+}
+
+// BeaconNodeConfig is one beacon node.
+type BeaconNodeConfig struct {
+	// Name identifies the node in logs and metrics (the URL may hold
+	// credentials and never appears there).
+	Name string `yaml:"name"`
+	// URL is the node's REST API base URL.
+	URL string `yaml:"url"`
+}
+
+// BeaconConfig tunes the beacon node client.
+type BeaconConfig struct {
+	// Timeout bounds each request to one node.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// BuilderConfig enables external block builders.
+type BuilderConfig struct {
+	// Enabled registers the validators with the builders (signed
+	// VALIDATOR_REGISTRATION) and lets the beacon node choose a builder's
+	// block when it pays more.
+	Enabled bool `yaml:"enabled"`
+	// GasLimit is the gas limit the validators ask builders for.
+	GasLimit uint64 `yaml:"gas_limit"`
+	// BoostFactor weighs a builder's payload against the local one, in
+	// percent (produceBlockV3's builder_boost_factor): 100 compares them
+	// as they are, 0 always takes the local payload.
+	BoostFactor uint64 `yaml:"boost_factor"`
+}
+
+// DoppelgangerConfig configures doppelganger detection.
+type DoppelgangerConfig struct {
+	// Enabled makes the client sign nothing until the validators were seen
+	// inactive for Epochs whole epochs after it started. Disable only
+	// knowingly: to add an instance beside one already running for the
+	// same cluster.
+	Enabled bool `yaml:"enabled"`
+	// Epochs is how many epochs must pass without any sign of the
+	// validators.
+	Epochs uint64 `yaml:"epochs"`
+}
+
+// RedundancyConfig is for several instances serving one cluster at once.
+type RedundancyConfig struct {
+	// Instance is this instance's position among them, 0 for the first.
+	// Instance k waits k × ProposalDelay before proposing and proposes
+	// only if no block for the slot has appeared, so that two instances
+	// do not race with different blocks and split the signers' votes.
+	Instance uint64 `yaml:"instance"`
+	// ProposalDelay is that delay step.
+	ProposalDelay time.Duration `yaml:"proposal_delay"`
+}
+
+// ListenConfig lists the listeners.
+type ListenConfig struct {
+	// Operations serves /metrics and /healthz, plain HTTP on a loopback
+	// address. Empty disables it.
+	Operations string `yaml:"operations"`
+}
+
+// LogConfig sets logging.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// AccountSelector is "all" or a list of composite public keys.
+type AccountSelector struct {
+	All  bool
+	List []string
+}
+
+// UnmarshalYAML accepts the scalar "all" or a sequence of strings.
+func (s *AccountSelector) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Value != "all" {
+			return fmt.Errorf("line %d: want \"all\" or a list of public keys, got %q", n.Line, n.Value)
+		}
+		*s = AccountSelector{All: true}
+		return nil
+	case yaml.SequenceNode:
+		*s = AccountSelector{}
+		return n.Decode(&s.List)
+	}
+	return fmt.Errorf("line %d: want \"all\" or a list of public keys", n.Line)
+}
+
+// MarshalYAML writes "all" or the list.
+func (s AccountSelector) MarshalYAML() (any, error) {
+	if s.All {
+		return "all", nil
+	}
+	return s.List, nil
+}
+
+// DefaultConfig returns the defaults Load applies to fields the file
+// leaves out.
+func DefaultConfig() Config {
+	return Config{
+		Cluster:      ClusterConfig{File: "/etc/rampart/cluster.yaml", Timeout: 2 * time.Second},
+		Beacon:       BeaconConfig{Timeout: 2 * time.Second},
+		Accounts:     AccountSelector{All: true},
+		Builder:      BuilderConfig{GasLimit: 60_000_000, BoostFactor: 100},
+		Doppelganger: DoppelgangerConfig{Enabled: true, Epochs: 2},
+		Redundancy:   RedundancyConfig{ProposalDelay: 500 * time.Millisecond},
+		Listen:       ListenConfig{Operations: "127.0.0.1:9300"},
+		Log:          LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// MaxConfigSize bounds the configuration file.
+const MaxConfigSize = 1 << 20
+
+// Load reads, defaults and validates a configuration file. Relative paths
+// in it are taken from the file's directory.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg.abs(filepath.Dir(path))
+	return cfg, nil
+}
+
+// Parse decodes, defaults and validates configuration bytes.
+func Parse(data []byte) (*Config, error) {
+	if len(data) > MaxConfigSize {
+		return nil, fmt.Errorf("larger than %d bytes", MaxConfigSize)
+	}
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty configuration")
+		}
+		return nil, err
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Marshal returns the configuration as YAML.
+func (c *Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
+
+func (c *Config) abs(dir string) {
+	for _, p := range []*string{&c.Cluster.File, &c.Cluster.Certificate, &c.Cluster.Key} {
+		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "pkcs11:") {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+func fieldErr(path, format string, a ...any) error {
+	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, a...))
+}
+
+var nodeName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,32}$`)
+
+// Limits of the numeric settings.
+const (
+	maxDoppelgangerEpochs = 16
+	maxInstances          = 16
+	maxProposalDelay      = 4 * time.Second
+	maxTimeout            = time.Minute
+	minGasLimit           = 5000
+)
+
+// Validate checks every field and returns the first problem, named by its
+// YAML path.
+func (c *Config) Validate() error {
+	if c.Cluster.File == "" {
+		return fieldErr("cluster.file", "required")
+	}
+	if (c.Cluster.Certificate == "") != (c.Cluster.Key == "") {
+		return fieldErr("cluster.key", "cluster.certificate and cluster.key go together")
+	}
+	if err := checkDuration("cluster.timeout", c.Cluster.Timeout, false); err != nil {
+		return err
+	}
+	if err := checkDuration("cluster.hedge_delay", c.Cluster.HedgeDelay, true); err != nil {
+		return err
+	}
+	if err := c.validateBeaconNodes(); err != nil {
+		return err
+	}
+	if err := checkDuration("beacon.timeout", c.Beacon.Timeout, false); err != nil {
+		return err
+	}
+	if !c.Accounts.All && len(c.Accounts.List) == 0 {
+		return fieldErr("accounts", "\"all\" or a non-empty list of public keys")
+	}
+	seen := map[api.PublicKey]int{}
+	for i, a := range c.Accounts.List {
+		k, err := api.ParsePublicKey(a)
+		if err != nil {
+			return fieldErr(fmt.Sprintf("accounts[%d]", i), "%q: %v", a, err)
+		}
+		if j, dup := seen[k]; dup {
+			return fieldErr(fmt.Sprintf("accounts[%d]", i), "same key as accounts[%d]", j)
+		}
+		seen[k] = i
+	}
+	if _, err := c.feeRecipient(); err != nil {
+		return err
+	}
+	if _, err := c.graffiti(); err != nil {
+		return err
+	}
+	if c.Builder.Enabled && c.Builder.GasLimit < minGasLimit {
+		return fieldErr("builder.gas_limit", "%d is below the protocol minimum %d", c.Builder.GasLimit, minGasLimit)
+	}
+	if c.Builder.BoostFactor > 1_000_000 {
+		return fieldErr("builder.boost_factor", "%d percent is not a sensible weight (0 to 1000000)", c.Builder.BoostFactor)
+	}
+	if c.Doppelganger.Enabled && (c.Doppelganger.Epochs == 0 || c.Doppelganger.Epochs > maxDoppelgangerEpochs) {
+		return fieldErr("doppelganger.epochs", "%d is not between 1 and %d", c.Doppelganger.Epochs, maxDoppelgangerEpochs)
+	}
+	if c.Redundancy.Instance >= maxInstances {
+		return fieldErr("redundancy.instance", "%d is not between 0 and %d", c.Redundancy.Instance, maxInstances-1)
+	}
+	if d := c.Redundancy.ProposalDelay; d < 0 || d > maxProposalDelay {
+		return fieldErr("redundancy.proposal_delay", "%s is not between 0s and %s", d, maxProposalDelay)
+	}
+	if a := c.Listen.Operations; a != "" {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return fieldErr("listen.operations", "%q is not host:port: %v", a, err)
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil || !ip.IsLoopback() {
+			return fieldErr("listen.operations", "%q: plain HTTP must be on a loopback address (127.0.0.1 or ::1)", a)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fieldErr("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fieldErr("log.format", "%q is not text or json", c.Log.Format)
+	}
+	return nil
+}
+
+func (c *Config) validateBeaconNodes() error {
+	if len(c.BeaconNodes) == 0 {
+		return fieldErr("beacon_nodes", "required: at least one beacon node")
+	}
+	names := map[string]int{}
+	for i, n := range c.BeaconNodes {
+		path := fmt.Sprintf("beacon_nodes[%d]", i)
+		if !nodeName.MatchString(n.Name) {
+			return fieldErr(path+".name", "%q is not 1 to 32 of [a-zA-Z0-9._-]", n.Name)
+		}
+		if j, dup := names[n.Name]; dup {
+			return fieldErr(path+".name", "same as beacon_nodes[%d]", j)
+		}
+		names[n.Name] = i
+		// The URL is not quoted in errors: it may hold credentials.
+		u, err := url.Parse(n.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fieldErr(path+".url", "not an http(s) base URL with a host and no query")
+		}
+	}
+	return nil
+}
+
+func checkDuration(path string, d time.Duration, zeroOK bool) error {
+	if d < 0 || (d == 0 && !zeroOK) || d > maxTimeout {
+		lo := "more than 0s"
+		if zeroOK {
+			lo = "0s or more"
+		}
+		return fieldErr(path, "%s is not %s and at most %s", d, lo, maxTimeout)
+	}
+	return nil
+}
+
+// feeRecipient decodes fee_recipient.
+func (c *Config) feeRecipient() (bellatrix.ExecutionAddress, error) {
+	var a bellatrix.ExecutionAddress
+	s := c.FeeRecipient
+	if s == "" {
+		return a, fieldErr("fee_recipient", "required: the execution address that receives the fees of proposed blocks")
+	}
+	b, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
+	if !strings.HasPrefix(s, "0x") || err != nil || len(b) != len(a) {
+		return a, fieldErr("fee_recipient", "%q is not a 0x-prefixed 20-byte hex address", s)
+	}
+	copy(a[:], b)
+	if a == (bellatrix.ExecutionAddress{}) {
+		return a, fieldErr("fee_recipient", "the zero address would burn the fees")
+	}
+	return a, nil
+}
+
+// graffiti encodes graffiti.
+func (c *Config) graffiti() ([32]byte, error) {
+	var g [32]byte
+	if len(c.Graffiti) > len(g) || !utf8.ValidString(c.Graffiti) {
+		return g, fieldErr("graffiti", "at most 32 bytes of UTF-8 (this is %d bytes)", len(c.Graffiti))
+	}
+	copy(g[:], c.Graffiti)
+	return g, nil
+}
