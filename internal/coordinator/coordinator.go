@@ -145,6 +145,21 @@ func (c *Coordinator) incomplete() bool {
 	return false
 }
 
+// RefreshIfOlder runs discovery now unless one ran within maxAge, so that
+// listings see accounts added since (an import, a key-generation
+// ceremony) without waiting for the periodic refresh.
+func (c *Coordinator) RefreshIfOlder(ctx context.Context, maxAge time.Duration) {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	if time.Since(c.lastRefresh) < maxAge {
+		return
+	}
+	c.lastRefresh = time.Now()
+	if err := c.Refresh(ctx); err != nil {
+		c.log.Warn("discovery failed", "err", err)
+	}
+}
+
 // PublicKeys lists the composite keys of every discovered account, sorted.
 func (c *Coordinator) PublicKeys() []api.PublicKey {
 	c.mu.RLock()
