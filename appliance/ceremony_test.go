@@ -385,4 +385,3 @@ func waitAborted(t testing.TB, tc *testCluster, peers []*appliance.Peer, id stri
 		}
 	}
 }
-
