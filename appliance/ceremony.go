@@ -35,7 +35,8 @@ import (
 //	activating the coordinator asked to activate; accounts being activated
 //	active     accounts activated, waiting for the coordinator to finalise
 //	complete   finalised: the accounts are the signer's like any other
-//	aborted    ended without accounts; nothing of it can sign
+//	aborting   ending without accounts: secrets and files being removed
+//	aborted    ended without accounts; nothing of it is left
 //
 // Everything a participant must remember survives a restart: the plan, the
 // sealed dkg snapshot of each batch (written before any message it
@@ -52,6 +53,7 @@ const (
 	stateActivating = "activating"
 	stateActive     = "active"
 	stateComplete   = "complete"
+	stateAborting   = "aborting"
 	stateAborted    = "aborted"
 )
 
@@ -367,7 +369,7 @@ func (m *ceremonyManager) join(plan *ceremonyPlan) (*ceremony, *apiError) {
 	}
 	if c, ok := m.byID[id]; ok {
 		m.mu.Unlock()
-		if st, reason := c.current(); st == stateAborted {
+		if st, reason := c.current(); st == stateAborting || st == stateAborted {
 			return nil, refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
 		}
 		return c, nil
@@ -558,11 +560,13 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	ctx = context.WithoutCancel(ctx)
 	c.mu.Lock()
 	prev := c.state
-	if prev == stateComplete || prev == stateAborted {
+	if prev == stateComplete || prev == stateAborting || prev == stateAborted {
 		c.mu.Unlock()
 		return
 	}
-	c.state, c.reason, c.updated = stateAborted, reason, c.m.a.now()
+	// Aborting until everything is removed, so that a status reading
+	// "aborted" means nothing of the ceremony is left here.
+	c.state, c.reason, c.updated = stateAborting, reason, c.m.a.now()
 	close(c.ended)
 	keys := slices.Clone(c.keys)
 	c.mu.Unlock()
@@ -585,6 +589,9 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	if err := c.writeRecord(ceremonyRecord{State: stateAborted, Reason: reason}); err != nil {
 		log.Error("recording the abort of a ceremony failed", append(c.log(), "err", err)...)
 	}
+	c.mu.Lock()
+	c.state, c.updated = stateAborted, c.m.a.now()
+	c.mu.Unlock()
 	log.Warn("key generation ceremony aborted; nothing of it can sign", append(c.log(), "reason", reason, "was", prev, "accounts_dropped", len(keys))...)
 }
 
@@ -609,7 +616,7 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *apiError 
 	case stateActivating:
 		c.mu.Unlock()
 		return refuse(http.StatusServiceUnavailable, "unavailable", "activation in progress")
-	case stateAborted:
+	case stateAborting, stateAborted:
 		defer c.mu.Unlock()
 		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, c.reason)
 	default:
@@ -670,7 +677,7 @@ func (c *ceremony) finalize() *apiError {
 	case stateComplete:
 		return nil
 	case stateActive:
-	case stateAborted:
+	case stateAborting, stateAborted:
 		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, c.reason)
 	default:
 		return refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not active", c.state)

@@ -80,9 +80,11 @@ func (b *batch) snapshotLabel() []byte {
 	return append(l, cid[:]...)
 }
 
-// persist seals the snapshot in the HSM and writes it durably. b.mu held.
+// persist seals the snapshot in the HSM and writes it durably. It is not
+// cut short by the sender going away (its retry will find the state
+// persisted). b.mu held.
 func (b *batch) persist(ctx context.Context, snap dkg.Snapshot) error {
-	blob, err := b.c.m.a.sealKey.SealData(ctx, snap, b.snapshotLabel())
+	blob, err := b.c.m.a.sealKey.SealData(context.WithoutCancel(ctx), snap, b.snapshotLabel())
 	if err != nil {
 		return fmt.Errorf("sealing the snapshot of batch %d: %w", b.index, err)
 	}
@@ -197,7 +199,7 @@ func (c *ceremony) deliver(ctx context.Context, from tss.ID, msg []byte) *apiErr
 	switch st, reason := c.current(); st {
 	case stateResuming:
 		return refuse(http.StatusServiceUnavailable, "unavailable", "ceremony is resuming after a restart")
-	case stateAborted:
+	case stateAborting, stateAborted:
 		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
 	case stateRunning:
 	default:

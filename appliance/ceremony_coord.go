@@ -382,7 +382,7 @@ func (co *coordination) generate(ctx context.Context) error {
 		waiting := map[api.Uint64]bool{}
 		transcripts := map[string][]api.Uint64{}
 		for _, v := range views {
-			if v.State == stateAborted {
+			if v.State == stateAborting || v.State == stateAborted {
 				return fmt.Errorf("participant %d aborted: %s", v.Participant, v.Reason)
 			}
 			accepted += v.MessagesAccepted
@@ -405,7 +405,7 @@ func (co *coordination) generate(ctx context.Context) error {
 		for _, mb := range co.members {
 			id := mb.memberID()
 			if since := now.Sub(contact[id]); since > co.timeout {
-				return fmt.Errorf("participant %s unreachable for %s (deadline %s): %v", id, since.Round(time.Second), co.timeout, lastErr[id])
+				return fmt.Errorf("participant %s unreachable for %s (participant timeout %s): %v", id, since.Round(time.Second), co.timeout, lastErr[id])
 			}
 		}
 		if staged == len(co.members) {

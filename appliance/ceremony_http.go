@@ -60,8 +60,8 @@ type StartCeremonyResponse struct {
 type CeremonyStatus struct {
 	ID          string     `json:"id"`
 	Participant api.Uint64 `json:"participant"`
-	// State is resuming, running, staged, activating, active, complete or
-	// aborted.
+	// State is resuming, running, staged, activating, active, complete,
+	// aborting or aborted.
 	State            string       `json:"state"`
 	Reason           string       `json:"reason,omitempty"`
 	Validators       int          `json:"validators"`

@@ -18,9 +18,11 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -30,14 +32,14 @@ const testWithdrawal = "0x468c15d616B52FCEf0B932BF89D42157984BE2A5"
 
 // admin returns the operator's mTLS configuration and the administrative
 // client of every signer, as rampartctl builds them from the cluster file.
-func (tc *testCluster) admin() (*tls.Config, []*appliance.Peer) {
-	tc.t.Helper()
-	cf := tc.lc.File
+func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.Peer) {
+	tb.Helper()
+	cf := lc.File
 	cfg, closer, err := cf.TLSConfig(context.Background(), cf.Admin)
 	if err != nil {
-		tc.t.Fatal(err)
+		tb.Fatal(err)
 	}
-	tc.t.Cleanup(closer)
+	tb.Cleanup(closer)
 	return cfg, cf.Peers(cfg)
 }
 
@@ -73,18 +75,18 @@ func waitCeremony(tb testing.TB, p *appliance.Peer, id string, limit time.Durati
 }
 
 // depositParams is what the test ceremonies ask for on the test network.
-func depositParams(tb testing.TB, tc *testCluster) appliance.DepositParams {
+func depositParams(n *network.Network) appliance.DepositParams {
 	wc, _ := appliance.WithdrawalCredentials(testWithdrawal)
-	return appliance.DepositParams{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: tc.net.GenesisForkVersion(), NetworkName: tc.net.Name()}
+	return appliance.DepositParams{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: n.GenesisForkVersion(), NetworkName: n.Name()}
 }
 
 // checkDeposits verifies the deposit data as an outsider would: the file
 // the deposit tools read parses, every signature verifies under its
 // validator's composite key over the DEPOSIT signing root, both roots are
 // recomputed, and there is one entry per account, in order.
-func checkDeposits(t testing.TB, tc *testCluster, st *appliance.CoordinationStatus) []api.PublicKey {
+func checkDeposits(t testing.TB, n *network.Network, st *appliance.CoordinationStatus) []api.PublicKey {
 	t.Helper()
-	params := depositParams(t, tc)
+	params := depositParams(n)
 	entries, err := appliance.ParseDepositFile(appliance.MarshalDepositFile(st.DepositData), params)
 	if err != nil {
 		t.Fatalf("deposit data: %v", err)
@@ -106,7 +108,7 @@ func checkDeposits(t testing.TB, tc *testCluster, st *appliance.CoordinationStat
 		if err != nil {
 			t.Fatal(err)
 		}
-		sg, err := parsed.Verify(tc.net)
+		sg, err := parsed.Verify(n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,12 +140,12 @@ func (m muted) SignPartialBatch(context.Context, []byte) ([]api.PartialBatchResu
 // threshold-sized subset of the signers (the others muted) and verifies
 // each signature under the composite key: every t-subset holds consistent
 // shares of every new account.
-func checkEverySubsetSigns(t testing.TB, tc *testCluster, threshold int, keys []api.PublicKey) {
+func checkEverySubsetSigns(t testing.TB, lc *localcluster.Cluster, net *network.Network, threshold int, keys []api.PublicKey) {
 	t.Helper()
-	adminTLS, _ := tc.admin()
-	n := len(tc.lc.Signers)
+	adminTLS, _ := admin(t, lc)
+	n := len(lc.Signers)
 	objectRoot := sha256.Sum256([]byte("every subset signs"))
-	domain := signing.ComputeDomain(phase0.DomainType{'t', 'e', 's', 't'}, tc.net.GenesisForkVersion(), tc.net.GenesisValidatorsRoot())
+	domain := signing.ComputeDomain(phase0.DomainType{'t', 'e', 's', 't'}, net.GenesisForkVersion(), net.GenesisValidatorsRoot())
 	req, _ := json.Marshal(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": api.Root(objectRoot), "domain": api.Root(domain)}})
 	root := signing.ComputeSigningRoot(objectRoot, domain)
 	subsets := 0
@@ -154,7 +156,7 @@ func checkEverySubsetSigns(t testing.TB, tc *testCluster, threshold int, keys []
 		subsets++
 		cfg := coordinator.DefaultConfig()
 		cfg.Timeout = 20 * time.Second
-		for i, s := range tc.lc.Signers {
+		for i, s := range lc.Signers {
 			hp, err := coordinator.NewHTTPParticipant(tss.ID(s.ID), "https://"+s.Config.Listen.Participant, s.Name, adminTLS)
 			if err != nil {
 				t.Fatal(err)
@@ -195,23 +197,21 @@ func popcount(x int) int {
 
 // ceremonyFiles lists what a ceremony left in each signer's ceremony
 // directory, and the staged share files.
-func ceremonyFiles(t testing.TB, tc *testCluster, i int) (snapshots, staged []string) {
-	t.Helper()
-	s := tc.lc.Signers[i]
+func ceremonyFiles(lc *localcluster.Cluster, i int) (snapshots, staged []string) {
+	s := lc.Signers[i]
 	matches, _ := filepath.Glob(filepath.Join(s.Config.DataDir, "ceremonies", "*", "*.snapshot"))
 	staged, _ = filepath.Glob(filepath.Join(s.Config.Accounts.SharesDir, "*.staged"))
 	return matches, staged
 }
 
-func shareFiles(t testing.TB, tc *testCluster, i int) []string {
-	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(tc.lc.Signers[i].Config.Accounts.SharesDir, "*"+appliance.ShareFileExt))
+func shareFiles(lc *localcluster.Cluster, i int) []string {
+	m, _ := filepath.Glob(filepath.Join(lc.Signers[i].Config.Accounts.SharesDir, "*"+appliance.ShareFileExt))
 	return m
 }
 
 func TestCeremonyCreatesValidatorsAcrossFiveSigners(t *testing.T) {
 	tc := newTestCluster(t, 5, 3, 0)
-	_, peers := tc.admin()
+	_, peers := admin(t, tc.lc)
 	req := startRequest(t, 12, 3)
 	req.BatchSize = 5 // three batches: two full, one short
 	id, err := peers[0].StartCeremony(context.Background(), req)
@@ -222,15 +222,15 @@ func TestCeremonyCreatesValidatorsAcrossFiveSigners(t *testing.T) {
 	if st.Coordination.Stage != "complete" {
 		t.Fatalf("ceremony ended %s: %s", st.Coordination.Stage, st.Coordination.Reason)
 	}
-	keys := checkDeposits(t, tc, st.Coordination)
+	keys := checkDeposits(t, tc.net, st.Coordination)
 
 	// Every signer holds a sealed share of every account, active, and
 	// has nothing of the ceremony left but its record.
 	for i := range tc.lc.Signers {
-		if got := len(shareFiles(t, tc, i)); got != len(keys) {
+		if got := len(shareFiles(tc.lc, i)); got != len(keys) {
 			t.Errorf("signer %d has %d share files, want %d", i+1, got, len(keys))
 		}
-		snaps, staged := ceremonyFiles(t, tc, i)
+		snaps, staged := ceremonyFiles(tc.lc, i)
 		if len(snaps)+len(staged) != 0 {
 			t.Errorf("signer %d kept %v %v", i+1, snaps, staged)
 		}
@@ -239,7 +239,7 @@ func TestCeremonyCreatesValidatorsAcrossFiveSigners(t *testing.T) {
 			t.Errorf("signer %d: %+v %v", i+1, pst, err)
 		}
 	}
-	checkEverySubsetSigns(t, tc, 3, keys)
+	checkEverySubsetSigns(t, tc.lc, tc.net, 3, keys)
 
 	// The accounts sign through the standard API and are slashing
 	// protected like any other.
@@ -259,7 +259,7 @@ func TestCeremonyCreatesValidatorsAcrossFiveSigners(t *testing.T) {
 
 func TestCeremonyRefusesBadStart(t *testing.T) {
 	tc := newTestCluster(t, 3, 2, 0)
-	_, peers := tc.admin()
+	_, peers := admin(t, tc.lc)
 	good := startRequest(t, 4, 2)
 	for _, c := range []struct {
 		name  string
@@ -320,7 +320,7 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 		}
 	})
 	for i := range tc.lc.Signers {
-		if got := len(shareFiles(t, tc, i)); got != 0 {
+		if got := len(shareFiles(tc.lc, i)); got != 0 {
 			t.Fatalf("refused starts left %d share files at signer %d", got, i+1)
 		}
 	}
@@ -344,7 +344,7 @@ func put(t testing.TB, c *http.Client, url string, body []byte) response {
 // left anywhere.
 func TestCeremonyAbortedByTheOperator(t *testing.T) {
 	tc := newTestCluster(t, 3, 2, 0)
-	_, peers := tc.admin()
+	_, peers := admin(t, tc.lc)
 	// A participant that is down keeps the ceremony from finishing.
 	tc.stop(2)
 	id, err := peers[0].StartCeremony(context.Background(), startRequest(t, 6, 2))
@@ -360,12 +360,12 @@ func TestCeremonyAbortedByTheOperator(t *testing.T) {
 		t.Fatalf("%+v", st.Coordination)
 	}
 	tc.restart(2)
-	waitAborted(t, tc, peers, id)
+	waitAborted(t, tc.lc, peers, id)
 }
 
 // waitAborted waits until every signer reports the ceremony aborted and
 // checks that nothing of it is left: no share, staged share or snapshot.
-func waitAborted(t testing.TB, tc *testCluster, peers []*appliance.Peer, id string) {
+func waitAborted(t testing.TB, lc *localcluster.Cluster, peers []*appliance.Peer, id string) {
 	t.Helper()
 	for i, p := range peers {
 		deadline := time.Now().Add(time.Minute)
@@ -379,8 +379,8 @@ func waitAborted(t testing.TB, tc *testCluster, peers []*appliance.Peer, id stri
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		snaps, staged := ceremonyFiles(t, tc, i)
-		if shares := shareFiles(t, tc, i); len(snaps)+len(staged)+len(shares) != 0 {
+		snaps, staged := ceremonyFiles(lc, i)
+		if shares := shareFiles(lc, i); len(snaps)+len(staged)+len(shares) != 0 {
 			t.Errorf("signer %d kept %v %v %v", i+1, snaps, staged, shares)
 		}
 	}
