@@ -27,6 +27,7 @@ func root() *cli.Command {
 			networkCommand(),
 			sharesCommand(),
 			auditCommand(),
+			dkgCommand(),
 		},
 	}
 }
