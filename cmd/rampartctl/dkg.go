@@ -286,4 +286,3 @@ func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *applianc
 	fmt.Fprintf(env.Stdout, "accounts: %s\n", accountsPath)
 	return nil
 }
-
