@@ -135,6 +135,13 @@ func (m *ceremonyManager) load() error {
 			continue
 		}
 		c, err := m.loadCeremony(id, filepath.Join(m.dir, e.Name()))
+		if errors.Is(err, errNotCeremony) {
+			// A crash between creating the directory and writing the plan:
+			// nothing of the ceremony happened here.
+			m.a.log.Warn("removing an empty ceremony directory", "ceremony", e.Name())
+			os.RemoveAll(filepath.Join(m.dir, e.Name()))
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("ceremony %s: %w", e.Name(), err)
 		}
@@ -275,6 +282,9 @@ const (
 	recordFile = "state.json"
 )
 
+// errNotCeremony is a ceremony directory with neither plan nor record.
+var errNotCeremony = errors.New("no plan and no state: not a ceremony")
+
 func (m *ceremonyManager) loadCeremony(id [32]byte, dir string) (*ceremony, error) {
 	var plan *ceremonyPlan
 	if b, err := os.ReadFile(filepath.Join(dir, planFile)); err == nil {
@@ -285,6 +295,9 @@ func (m *ceremonyManager) loadCeremony(id [32]byte, dir string) (*ceremony, erro
 		if plan.ID() != id {
 			return nil, fmt.Errorf("%s does not hash to the directory's ceremony id", planFile)
 		}
+		if plan.BatchSize < 1 || plan.Validators < 1 || plan.Validators > MaxCeremonyValidators {
+			return nil, fmt.Errorf("%s: %d validators in batches of %d", planFile, plan.Validators, plan.BatchSize)
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -294,7 +307,7 @@ func (m *ceremonyManager) loadCeremony(id [32]byte, dir string) (*ceremony, erro
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if plan == nil {
-			return nil, errors.New("no plan and no state: not a ceremony")
+			return nil, errNotCeremony
 		}
 		return c, nil
 	case err != nil:

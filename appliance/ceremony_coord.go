@@ -446,12 +446,14 @@ func describeTranscripts(t map[string][]api.Uint64) string {
 }
 
 // retry calls f until it succeeds, fails permanently, or the participant
-// timeout passes.
+// timeout passes. Each attempt may take as long as a participant needs to
+// activate every account (an HSM unseal and a durable write each).
 func (co *coordination) retry(ctx context.Context, f func(context.Context) error) error {
-	until := co.m.a.now().Add(co.timeout)
+	attempt := max(co.timeout, time.Minute+time.Duration(co.c.plan.Validators)*20*time.Millisecond)
+	until := co.m.a.now().Add(attempt)
 	backoff := sendBackoffMin
 	for {
-		actx, cancel := context.WithTimeout(ctx, co.timeout)
+		actx, cancel := context.WithTimeout(ctx, attempt)
 		err := f(actx)
 		cancel()
 		if err == nil || permanent(err) || ctx.Err() != nil || co.m.a.now().After(until) {

@@ -155,7 +155,9 @@ func (a *Appliance) ceremonyRoutes(mux *http.ServeMux, admin func(func(http.Resp
 			}
 		}
 		if e == nil {
-			e = c.activate(r.Context(), t)
+			// Activation runs to its end even if the coordinator stops
+			// waiting: it retries, and finds it done or in progress.
+			e = c.activate(context.WithoutCancel(r.Context()), t)
 		}
 		writeResult(w, e)
 	}))
