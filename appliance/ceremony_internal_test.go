@@ -329,3 +329,71 @@ func FuzzCeremonyMessageEndpoint(f *testing.F) {
 		}
 	})
 }
+
+func TestBatchMessagesFitTheBodyLimit(t *testing.T) {
+	for n := 1; n <= dkg.MaxParticipants; n++ {
+		for _, th := range []int{n/2 + 1, n} {
+			v := maxBatchSize(n, th)
+			if v < 1 || v > dkg.MaxValidators {
+				t.Fatalf("n=%d t=%d: batch size %d", n, th, v)
+			}
+			if got := requestBytes(maxMessageBytes(n, th, v)); got > maxBody {
+				t.Fatalf("n=%d t=%d: a batch of %d needs requests of %d bytes, over %d", n, th, v, got, maxBody)
+			}
+		}
+	}
+	if got := defaultBatchSize(1000, 5, 3); got != 100 {
+		t.Fatalf("1000 validators in batches of %d, want 100", got)
+	}
+	if got := defaultBatchSize(3, 5, 3); got != 3 {
+		t.Fatalf("3 validators in batches of %d, want 3", got)
+	}
+}
+
+// TestPlanIDBindsEveryField changes each field of a plan in turn: each
+// change gives another ceremony id, so participants given different plans
+// refuse each other's messages.
+func TestPlanIDBindsEveryField(t *testing.T) {
+	base := &ceremonyPlan{
+		Nonce: api.Root{1}, ClusterID: api.Root{2}, Coordinator: 1, Participants: []api.Uint64{1, 2, 3}, Threshold: 2,
+		Validators: 10, BatchSize: 5, WithdrawalCredentials: api.Root{0x01, 9}, AmountGwei: 32_000_000_000,
+		GenesisForkVersion: 0x10000038, GenesisValidatorsRoot: api.Root{3}, NetworkName: "test", Deadline: 1e9,
+	}
+	edits := map[string]func(p *ceremonyPlan){
+		"nonce":                   func(p *ceremonyPlan) { p.Nonce[0] ^= 1 },
+		"cluster_id":              func(p *ceremonyPlan) { p.ClusterID[0] ^= 1 },
+		"coordinator":             func(p *ceremonyPlan) { p.Coordinator = 2 },
+		"participants":            func(p *ceremonyPlan) { p.Participants = []api.Uint64{1, 2, 4} },
+		"threshold":               func(p *ceremonyPlan) { p.Threshold = 3 },
+		"validators":              func(p *ceremonyPlan) { p.Validators = 11 },
+		"batch_size":              func(p *ceremonyPlan) { p.BatchSize = 4 },
+		"withdrawal_credentials":  func(p *ceremonyPlan) { p.WithdrawalCredentials[31] ^= 1 },
+		"amount_gwei":             func(p *ceremonyPlan) { p.AmountGwei-- },
+		"genesis_fork_version":    func(p *ceremonyPlan) { p.GenesisForkVersion++ },
+		"genesis_validators_root": func(p *ceremonyPlan) { p.GenesisValidatorsRoot[0] ^= 1 },
+		"network_name":            func(p *ceremonyPlan) { p.NetworkName = "tesu" },
+		"deadline":                func(p *ceremonyPlan) { p.Deadline++ },
+	}
+	seen := map[[32]byte]string{base.ID(): "base"}
+	for field, edit := range edits {
+		p := *base
+		p.Participants = append([]api.Uint64(nil), base.Participants...)
+		edit(&p)
+		id := p.ID()
+		if prev, dup := seen[id]; dup {
+			t.Fatalf("changing %s gives the same id as %s", field, prev)
+		}
+		seen[id] = field
+	}
+	// Batches of one ceremony, and of two, never share a dkg ceremony id.
+	ids := map[[32]byte]bool{}
+	for _, p := range []*ceremonyPlan{base, {Nonce: api.Root{7}, Participants: base.Participants, Threshold: 2, Validators: 10, BatchSize: 5}} {
+		for i := range p.batches() {
+			cfg := p.batchConfig(p.ID(), i)
+			if ids[cfg.CeremonyID()] {
+				t.Fatalf("batch %d shares a dkg ceremony id", i)
+			}
+			ids[cfg.CeremonyID()] = true
+		}
+	}
+}

@@ -143,9 +143,16 @@ func maxMessageBytes(n, t, v int) int {
 // its JSON request, fits the participant listener's body limit.
 func maxBatchSize(n, t int) int {
 	perValidator := max(t*48+96, (n-1)*36, (n-1)*4, 32)
-	v := (maxBody*3/4 - 4096) / perValidator
-	return max(1, min(v, dkg.MaxValidators))
+	v := min((maxBody*3/4-4096)/perValidator, dkg.MaxValidators)
+	for v > 1 && requestBytes(maxMessageBytes(n, t, v)) > maxBody {
+		v--
+	}
+	return max(1, v)
 }
+
+// requestBytes is the size of the JSON request carrying a message of n
+// bytes (base64 and the field name).
+func requestBytes(n int) int { return 4*((n+2)/3) + 64 }
 
 // defaultBatchSize splits a ceremony into about ten batches, so that
 // progress shows and a batch's messages stay small, but not into batches
