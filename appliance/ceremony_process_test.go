@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestantio/go-eth2-client/spec/phase0"
-
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/network"
@@ -58,25 +56,7 @@ func newProcCluster(tb testing.TB, n int) *procCluster {
 	tb.Helper()
 	dir := tb.TempDir()
 	bin := buildSigner(tb, dir)
-	cfgPath := filepath.Join(dir, "network.yaml")
-	if err := os.WriteFile(cfgPath, []byte(testNetworkConfig), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	var gvr phase0.Root
-	copy(gvr[:], mustHex(testGVR))
-	net, err := network.ParseConfig([]byte(testNetworkConfig), gvr)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Setenv("SOFTHSM2_CONF", "")
-	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
-		Dir: filepath.Join(dir, "cluster"), Signers: n,
-		Network: appliance.NetworkConfig{Config: cfgPath, GenesisValidatorsRoot: testGVR},
-		Clients: []string{"vc-1"}, Hardening: "off",
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	lc, net := provisionCluster(tb, n, nil)
 	// The processes bind the ports themselves: close the pre-bound
 	// listeners just before starting them.
 	lc.CloseListeners()
@@ -202,6 +182,25 @@ func waitParticipant(tb testing.TB, p *appliance.Peer, id string, limit time.Dur
 	}
 }
 
+// killMidCeremony starts a 3-of-5 ceremony of validators in batches of 5
+// at signer 1 and kills signer victim once it has finished batchesDone
+// batches (and not all of them).
+func (pc *procCluster) killMidCeremony(peers []*appliance.Peer, validators int, participantTimeout string, victim, batchesDone int) string {
+	pc.t.Helper()
+	req := startRequest(pc.t, validators, 3)
+	req.BatchSize = 5
+	req.ParticipantTimeout = participantTimeout
+	id, err := peers[0].StartCeremony(context.Background(), req)
+	if err != nil {
+		pc.t.Fatal(err)
+	}
+	waitParticipant(pc.t, peers[victim], id, 2*time.Minute, func(st *appliance.CeremonyStatus) bool {
+		return st.BatchesDone >= batchesDone && st.State == "running"
+	})
+	pc.kill(victim)
+	return id
+}
+
 // TestCeremonyParticipantKilledAndRestartedResumes kills one of five
 // signer processes in the middle of a ceremony (SIGKILL, nothing flushed
 // on the way out) and starts it again: it resumes from its sealed
@@ -210,18 +209,8 @@ func waitParticipant(tb testing.TB, p *appliance.Peer, id string, limit time.Dur
 func TestCeremonyParticipantKilledAndRestartedResumes(t *testing.T) {
 	pc := newProcCluster(t, 5)
 	_, peers := admin(t, pc.lc)
-	req := startRequest(t, 40, 3)
-	req.BatchSize = 5
-	req.ParticipantTimeout = "2m"
-	id, err := peers[0].StartCeremony(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := 3
-	waitParticipant(t, peers[victim], id, 2*time.Minute, func(st *appliance.CeremonyStatus) bool {
-		return st.BatchesDone >= 1 && st.State == "running"
-	})
-	pc.kill(victim)
+	const victim = 3
+	id := pc.killMidCeremony(peers, 40, "2m", victim, 1)
 	time.Sleep(2 * time.Second) // the others retry meanwhile
 	pc.start(victim)
 	pc.waitReady(victim)
@@ -255,18 +244,8 @@ func TestCeremonyParticipantKilledAndRestartedResumes(t *testing.T) {
 func TestCeremonyParticipantKilledForGoodFailsCleanly(t *testing.T) {
 	pc := newProcCluster(t, 5)
 	_, peers := admin(t, pc.lc)
-	req := startRequest(t, 60, 3)
-	req.BatchSize = 5
-	req.ParticipantTimeout = "6s"
-	id, err := peers[0].StartCeremony(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := 3
-	waitParticipant(t, peers[victim], id, 2*time.Minute, func(st *appliance.CeremonyStatus) bool {
-		return st.BatchesDone >= 2 && st.State == "running"
-	})
-	pc.kill(victim)
+	const victim = 3
+	id := pc.killMidCeremony(peers, 60, "6s", victim, 2)
 
 	st := waitCeremony(t, peers[0], id, 2*time.Minute)
 	if st.Coordination.Stage != "aborted" || !strings.Contains(st.Coordination.Reason, "participant 4") {

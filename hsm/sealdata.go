@@ -2,7 +2,6 @@ package hsm
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -78,19 +77,8 @@ func (k *SealingKey) SealData(ctx context.Context, data, label []byte) ([]byte, 
 	var ct []byte
 	err := k.t.do(ctx, "sealing data", func(s pkcs11.SessionHandle) error {
 		var err error
-		if ct, err = k.encryptGCM(s, iv, aad, data); err != nil {
-			return err
-		}
-		back, err := k.decryptGCM(s, iv, aad, ct)
-		if err != nil {
-			return fmt.Errorf("%w: data just sealed does not unseal: %w", ErrModule, err)
-		}
-		same := subtle.ConstantTimeCompare(back, data) == 1
-		clear(back)
-		if !same {
-			return fmt.Errorf("%w: data just sealed unseals to another value", ErrModule)
-		}
-		return nil
+		ct, err = k.sealChecked(s, iv, aad, data, "data")
+		return err
 	})
 	if err != nil {
 		return nil, err

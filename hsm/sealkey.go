@@ -136,18 +136,24 @@ func (t *Token) SealingKey(ctx context.Context, o Object) (*SealingKey, error) {
 // Object returns the key's label and id.
 func (k *SealingKey) Object() Object { return Object{Label: k.obj.Label, ID: bytes.Clone(k.obj.ID)} }
 
-// encrypt seals one share with [encryptGCM].
-func (k *SealingKey) encrypt(s pkcs11.SessionHandle, iv [ivLength]byte, aad, plaintext []byte) ([sealedLength]byte, error) {
-	var out [sealedLength]byte
-	ct, err := k.encryptGCM(s, iv, aad, plaintext)
+// sealChecked encrypts plaintext with [encryptGCM] and decrypts the result
+// once, comparing it with plaintext, so a module that mis-seals is caught
+// while the plaintext still exists elsewhere. what names it in errors.
+func (k *SealingKey) sealChecked(s pkcs11.SessionHandle, iv [ivLength]byte, aad, plaintext []byte, what string) ([]byte, error) {
+	sealed, err := k.encryptGCM(s, iv, aad, plaintext)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	if len(ct) != sealedLength {
-		return out, fmt.Errorf("%w: AES-GCM returned %d bytes, want %d", ErrModule, len(ct), sealedLength)
+	back, err := k.decryptGCM(s, iv, aad, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s just sealed does not unseal: %w", ErrModule, what, err)
 	}
-	copy(out[:], ct)
-	return out, nil
+	same := subtle.ConstantTimeCompare(back, plaintext) == 1
+	clear(back)
+	if !same {
+		return nil, fmt.Errorf("%w: %s just sealed unseals to another value", ErrModule, what)
+	}
+	return sealed, nil
 }
 
 // encryptGCM encrypts plaintext with AES-256-GCM in the HSM under our IV
