@@ -219,10 +219,7 @@ func TestCeremonyParticipantKilledAndRestartedResumes(t *testing.T) {
 	if st.Coordination.Stage != "complete" {
 		t.Fatalf("ceremony ended %s: %s", st.Coordination.Stage, st.Coordination.Reason)
 	}
-	logs, _ := os.ReadFile(pc.logPath(victim))
-	if !bytes.Contains(logs, []byte("resumed key generation ceremony")) {
-		t.Fatalf("the restarted signer did not resume from its snapshots:\n%s", pc.logTail(victim))
-	}
+	pc.checkResumed(victim)
 	keys := checkDeposits(t, pc.net, st.Coordination)
 	for i := range pc.lc.Signers {
 		if got := len(shareFiles(pc.lc, i)); got != len(keys) {
@@ -278,4 +275,38 @@ func TestCeremonyParticipantKilledForGoodFailsCleanly(t *testing.T) {
 	pc.start(victim)
 	pc.waitReady(victim)
 	waitAborted(t, pc.lc, peers, id)
+}
+
+// TestCeremonyCoordinatorKilledAndRestartedCarriesOn kills the
+// coordinating signer mid-ceremony: the other participants go on among
+// themselves, and the restarted coordinator resumes both its own
+// participant and the coordination from what it recorded, to completion.
+func TestCeremonyCoordinatorKilledAndRestartedCarriesOn(t *testing.T) {
+	pc := newProcCluster(t, 5)
+	_, peers := admin(t, pc.lc)
+	id := pc.killMidCeremony(peers, 30, "2m", 0, 1)
+	time.Sleep(time.Second)
+	pc.start(0)
+	pc.waitReady(0)
+	st := waitCeremony(t, peers[0], id, 4*time.Minute)
+	if st.Coordination.Stage != "complete" {
+		t.Fatalf("ceremony ended %s: %s", st.Coordination.Stage, st.Coordination.Reason)
+	}
+	pc.checkResumed(0)
+	keys := checkDeposits(t, pc.net, st.Coordination)
+	for i := range pc.lc.Signers {
+		if got := len(shareFiles(pc.lc, i)); got != len(keys) {
+			t.Errorf("signer %d has %d share files, want %d", i+1, got, len(keys))
+		}
+	}
+}
+
+// checkResumed asserts that signer i resumed a ceremony from its sealed
+// snapshots after its restart.
+func (pc *procCluster) checkResumed(i int) {
+	pc.t.Helper()
+	logs, _ := os.ReadFile(pc.logPath(i))
+	if !bytes.Contains(logs, []byte("resumed key generation ceremony")) {
+		pc.t.Fatalf("the restarted signer %d did not resume from its snapshots:\n%s", i+1, pc.logTail(i))
+	}
 }
