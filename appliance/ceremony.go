@@ -76,8 +76,16 @@ type ceremonyManager struct {
 	mu       sync.Mutex
 	byID     map[[32]byte]*ceremony
 	coords   map[[32]byte]*coordination
-	ctx      context.Context // set while run runs
+	// ctx is the ceremonies' context: made by load, so that requests
+	// served before run's goroutine is scheduled find the service ready,
+	// and cancelled when run's context ends.
+	ctx      context.Context
+	cancel   context.CancelFunc
 	stopping bool
+	// loaded and loadedCoords are what load found on disk, for run to
+	// resume.
+	loaded       []*ceremony
+	loadedCoords []*coordination
 	wg       sync.WaitGroup
 	peers    map[tss.ID]*Peer
 }
@@ -121,6 +129,9 @@ func (m *ceremonyManager) peer(id tss.ID) *Peer {
 // start-up, before the listeners serve, so that a ceremony on disk is
 // never mistaken for a new one.
 func (m *ceremonyManager) load() error {
+	m.mu.Lock()
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.mu.Unlock()
 	m.dir = filepath.Join(m.a.cfg.DataDir, "ceremonies")
 	if err := os.MkdirAll(m.dir, 0o700); err != nil {
 		return fmt.Errorf("ceremonies directory: %w", err)
@@ -146,12 +157,14 @@ func (m *ceremonyManager) load() error {
 			return fmt.Errorf("ceremony %s: %w", e.Name(), err)
 		}
 		m.byID[id] = c
+		m.loaded = append(m.loaded, c)
 		co, err := loadCoordination(m, c)
 		if err != nil {
 			return fmt.Errorf("ceremony %s: %w", e.Name(), err)
 		}
 		if co != nil {
 			m.coords[id] = co
+			m.loadedCoords = append(m.loadedCoords, co)
 		}
 	}
 	return nil
@@ -162,17 +175,13 @@ func (m *ceremonyManager) load() error {
 // zeroes every secret the ceremonies hold in memory.
 func (m *ceremonyManager) run(ctx context.Context) {
 	m.mu.Lock()
-	m.ctx = ctx
-	var resume []*ceremony
-	for _, c := range m.byID {
-		resume = append(resume, c)
-	}
-	var coords []*coordination
-	for _, co := range m.coords {
-		coords = append(coords, co)
-	}
+	mctx, loaded, coords := m.ctx, m.loaded, m.loadedCoords
+	m.loaded, m.loadedCoords = nil, nil
 	m.mu.Unlock()
-	for _, c := range resume {
+	if mctx == nil {
+		return // load never ran: the signer did not start
+	}
+	for _, c := range loaded {
 		m.spawn(c.resume)
 	}
 	for _, co := range coords {
@@ -185,6 +194,7 @@ func (m *ceremonyManager) run(ctx context.Context) {
 		case <-ctx.Done():
 			m.mu.Lock()
 			m.stopping = true
+			m.cancel()
 			m.mu.Unlock()
 			m.wg.Wait()
 			for _, c := range m.all() {
@@ -193,7 +203,7 @@ func (m *ceremonyManager) run(ctx context.Context) {
 			return
 		case <-t.C:
 			for _, c := range m.all() {
-				c.checkDeadline(ctx)
+				c.checkDeadline(mctx)
 			}
 		}
 	}
@@ -463,11 +473,13 @@ func (c *ceremony) resume(ctx context.Context) {
 		c.abort(ctx, "this participant restarted while activating the accounts")
 		return
 	case stateResuming:
-	default:
+	case stateActive, stateComplete, stateAborted:
 		// A crash may have left snapshots behind the final record.
 		if c.plan != nil {
 			c.deleteSnapshots()
 		}
+		return
+	default:
 		return
 	}
 	if c.m.a.now().After(c.plan.deadline()) {
