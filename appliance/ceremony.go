@@ -73,9 +73,9 @@ type ceremonyManager struct {
 	a   *Appliance
 	dir string
 
-	mu       sync.Mutex
-	byID     map[[32]byte]*ceremony
-	coords   map[[32]byte]*coordination
+	mu     sync.Mutex
+	byID   map[[32]byte]*ceremony
+	coords map[[32]byte]*coordination
 	// ctx is the ceremonies' context: made by load, so that requests
 	// served before run's goroutine is scheduled find the service ready,
 	// and cancelled when run's context ends.
@@ -86,8 +86,8 @@ type ceremonyManager struct {
 	// resume.
 	loaded       []*ceremony
 	loadedCoords []*coordination
-	wg       sync.WaitGroup
-	peers    map[tss.ID]*Peer
+	wg           sync.WaitGroup
+	peers        map[tss.ID]*Peer
 }
 
 func newCeremonyManager(a *Appliance) *ceremonyManager {
