@@ -465,10 +465,11 @@ func (p *Peer) StartCeremony(ctx context.Context, req *StartCeremonyRequest) (st
 
 // CeremonyStatus returns this signer's view of a ceremony (with the
 // coordination, if it coordinates it).
+// An unknown ceremony matches [ErrUnknownCeremony].
 func (p *Peer) CeremonyStatus(ctx context.Context, id string) (*CeremonyStatus, error) {
 	var st CeremonyStatus
 	if err := p.Do(ctx, http.MethodGet, pathCeremonies+"/"+id, nil, &st); err != nil {
-		return nil, err
+		return nil, ceremonyError(err)
 	}
 	return &st, nil
 }
@@ -476,7 +477,20 @@ func (p *Peer) CeremonyStatus(ctx context.Context, id string) (*CeremonyStatus, 
 // AbortCeremony ends a ceremony (everywhere, when this signer coordinates
 // it).
 func (p *Peer) AbortCeremony(ctx context.Context, id, reason string) error {
-	return p.Do(ctx, http.MethodPost, pathCeremonies+"/"+id+"/abort", abortRequest{Reason: reason}, nil)
+	return ceremonyError(p.Do(ctx, http.MethodPost, pathCeremonies+"/"+id+"/abort", abortRequest{Reason: reason}, nil))
+}
+
+// ceremonyError adds to a participant's refusal the sentinel error the
+// caller decides on; the refusal's status stays readable with
+// coordinator.Status.
+func ceremonyError(err error) error {
+	switch coordinator.Status(err) {
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %w", ErrUnknownCeremony, err)
+	case http.StatusGone:
+		return fmt.Errorf("%w: %w", ErrCeremonyAborted, err)
+	}
+	return err
 }
 
 func (p *Peer) deliverCeremonyMessage(ctx context.Context, id [32]byte, msg []byte) error {

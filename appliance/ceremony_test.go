@@ -315,7 +315,7 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 	})
 	t.Run("reports an unknown ceremony as 404", func(t *testing.T) {
 		_, err := peers[0].CeremonyStatus(context.Background(), strings.Repeat("cd", 32))
-		if coordinator.Status(err) != http.StatusNotFound {
+		if coordinator.Status(err) != http.StatusNotFound || !errors.Is(err, appliance.ErrUnknownCeremony) {
 			t.Fatalf("got %v", err)
 		}
 	})

@@ -173,6 +173,8 @@ func follow(ctx context.Context, w io.Writer, coord *appliance.Peer, id string, 
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case errors.Is(err, appliance.ErrUnknownCeremony):
+			return nil, fmt.Errorf("participant %s: %w", coord.ID(), err)
 		case err != nil:
 			if time.Since(lastContact) > patience {
 				return nil, fmt.Errorf("lost contact with the coordinator (participant %s) for %s: %w; the ceremony goes on without this command: attach again with --id %s", coord.ID(), patience, err, id)

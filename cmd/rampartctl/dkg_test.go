@@ -103,6 +103,7 @@ func TestDKGFailsCleanly(t *testing.T) {
 		{"refuses an unknown coordinator", []string{"--validators", "1", "--withdrawal-address", address, "--coordinator", "9"}, 2, "--coordinator"},
 		{"reports the coordinator's refusal", []string{"--validators", "1", "--withdrawal-address", address, "--threshold", "1"}, 1, "threshold"},
 		{"reports an amount the deposit tools refuse", []string{"--validators", "1", "--withdrawal-address", address, "--amount-gwei", "40000000000"}, 1, "amount"},
+		{"reports an unknown ceremony to attach to", []string{"--id", strings.Repeat("ab", 32)}, 1, "unknown ceremony"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
