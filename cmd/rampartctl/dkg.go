@@ -283,6 +283,15 @@ func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *applianc
 	if err := writeNewFile(accountsPath, []byte(strings.Join(keys, "\n")+"\n")); err != nil {
 		return err
 	}
+	// The cluster file lists the cluster's accounts for the tools that read
+	// it (validator clients, the demo).
+	if cf, err := appliance.LoadClusterFile(o.cluster); err == nil {
+		cf.Accounts = appendUnique(cf.Accounts, st.Accounts)
+		err = cf.Write(o.cluster)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "note: could not add the accounts to %s: %v\n", o.cluster, err)
+		}
+	}
 	fmt.Fprintf(env.Stdout, "ceremony %s complete: %d validators, deposit amount %d Gwei each\n", id, len(entries), params.AmountGwei)
 	fmt.Fprintf(env.Stdout, "deposit data (verified): %s\n", depositPath)
 	fmt.Fprintf(env.Stdout, "accounts: %s\n", accountsPath)
