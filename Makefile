@@ -103,7 +103,7 @@ DEVNET_DIR  ?= $(E2E_CACHE)/devnet
 DEVNET_ARGS ?=
 E2E_TOOLS   := beacon-chain validator prysmctl geth
 
-.PHONY: e2e-tools devnet-up devnet-down devnet-test
+.PHONY: e2e-tools devnet-up devnet-down devnet-test e2e
 
 e2e-tools:
 	@if [ -n "$$(for t in $(E2E_TOOLS); do [ -x "$(E2E_BIN)/$$t" ] || echo $$t; done)" ]; then \
@@ -128,6 +128,12 @@ devnet-down:
 # Prysm's validator client, and beacon/ works against the real node.
 devnet-test: e2e-tools
 	RAMPART_E2E_BIN="$(E2E_BIN)" go test -count=1 -timeout 30m -v -run 'Devnet' ./e2e/...
+
+# e2e runs every end-to-end test on real devnets (minutes each): the chain
+# finalises with Prysm's validator client (its own keys, then signing
+# through a Rampart cluster as its remote signer), and with rampart-vc.
+e2e: e2e-tools
+	RAMPART_E2E_BIN="$(E2E_BIN)" go test -count=1 -timeout 40m -v ./e2e/...
 
 # bench runs the benchmarks once each; figures go into the closing notes.
 bench: deps

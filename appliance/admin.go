@@ -92,6 +92,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 		}
 	}
 	mux.HandleFunc("POST "+pathAccounts, guard(a.handleStage))
+	a.ceremonyRoutes(mux, guard)
 	mux.HandleFunc("POST "+pathAccounts+"/activate", guard(func(w http.ResponseWriter, r *http.Request, client string) {
 		keys, e := readKeys(w, r)
 		if e != nil {

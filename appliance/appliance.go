@@ -97,6 +97,8 @@ type Appliance struct {
 	// life serialises account staging, activation and removal.
 	life   sync.Mutex
 	staged map[api.PublicKey]*stagedShare
+
+	ceremonies *ceremonyManager
 }
 
 // New returns a signer for cfg. It opens nothing and starts nothing.
@@ -139,6 +141,7 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 		return nil, fmt.Errorf("appliance: metrics: %w", err)
 	}
 	a.metrics = m
+	a.ceremonies = newCeremonyManager(a)
 	a.policy = newPolicy(cfg.Authorization)
 	for _, c := range cfg.Admin.Clients {
 		a.policy.grantGeneric(c)
@@ -203,9 +206,10 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.runDB(bg) }()
 	go func() { defer wg.Done(); _ = a.coord.Run(bg) }()
+	go func() { defer wg.Done(); a.ceremonies.run(bg) }()
 	if a.opts.WatchdogInterval > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); a.watchdog(bg) }()
@@ -317,6 +321,10 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	a.audit = lg
 	a.health.set("audit", nil)
+
+	if err := a.ceremonies.load(); err != nil {
+		return fmt.Errorf("key generation ceremonies: %w", err)
+	}
 
 	var members []api.Participant
 	for _, p := range cfg.Cluster.Participants {

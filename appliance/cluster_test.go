@@ -50,29 +50,10 @@ type runningSigner struct {
 // t-of-n.
 func newTestCluster(tb testing.TB, n, t, validators int, tweaks ...func(*appliance.Config)) *testCluster {
 	tb.Helper()
-	dir := tb.TempDir()
-	cfgPath := filepath.Join(dir, "network.yaml")
-	if err := os.WriteFile(cfgPath, []byte(testNetworkConfig), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	var gvr phase0.Root
-	copy(gvr[:], mustHex(testGVR))
-	net, err := network.ParseConfig([]byte(testNetworkConfig), gvr)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Setenv("SOFTHSM2_CONF", "") // restored after the test; Provision sets it
-	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
-		Dir: filepath.Join(dir, "cluster"), Signers: n,
-		Network:             appliance.NetworkConfig{Config: cfgPath, GenesisValidatorsRoot: testGVR},
-		CoordinatorHTTP:     "127.0.0.1:0",
-		Clients:             []string{"vc-1"},
-		UnauthorisedClients: []string{"intruder"},
-		Hardening:           "off",
+	lc, net := provisionCluster(tb, n, func(s *localcluster.Spec) {
+		s.CoordinatorHTTP = "127.0.0.1:0"
+		s.UnauthorisedClients = []string{"intruder"}
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	for _, s := range lc.Signers {
 		for _, tw := range tweaks {
 			tw(s.Config)
@@ -91,6 +72,37 @@ func newTestCluster(tb testing.TB, n, t, validators int, tweaks ...func(*applian
 		tc.waitReady(i)
 	}
 	return tc
+}
+
+// provisionCluster provisions n signers for the test network, with a
+// vc-1 client and process hardening off, after edit adjusts the spec.
+func provisionCluster(tb testing.TB, n int, edit func(*localcluster.Spec)) (*localcluster.Cluster, *network.Network) {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfgPath := filepath.Join(dir, "network.yaml")
+	if err := os.WriteFile(cfgPath, []byte(testNetworkConfig), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	var gvr phase0.Root
+	copy(gvr[:], mustHex(testGVR))
+	net, err := network.ParseConfig([]byte(testNetworkConfig), gvr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Setenv("SOFTHSM2_CONF", "") // restored after the test; Provision sets it
+	spec := localcluster.Spec{
+		Dir: filepath.Join(dir, "cluster"), Signers: n,
+		Network: appliance.NetworkConfig{Config: cfgPath, GenesisValidatorsRoot: testGVR},
+		Clients: []string{"vc-1"}, Hardening: "off",
+	}
+	if edit != nil {
+		edit(&spec)
+	}
+	lc, err := localcluster.Provision(context.Background(), spec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return lc, net
 }
 
 func mustHex(s string) []byte {

@@ -198,6 +198,7 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 			writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
 			return
 		}
+		a.coord.RefreshIfOlder(r.Context(), 10*time.Second)
 		keys := []string{}
 		for _, k := range a.coord.PublicKeys() {
 			if a.policy.account(client, k) {

@@ -163,6 +163,7 @@ func (a *Appliance) activate(ctx context.Context, key api.PublicKey) error {
 		return err
 	}
 	a.metrics.accounts.Set(float64(a.accounts.len()))
+	a.coord.Invalidate()
 	a.log.Info("account activated", "account", key)
 	return nil
 }

@@ -93,3 +93,30 @@ func FuzzParseSealedShare(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSealedData checks that the sealed data parser never panics,
+// refuses with its own errors, and that what it accepts is exactly header,
+// IV and ciphertext, re-encoding to the same bytes.
+func FuzzParseSealedData(f *testing.F) {
+	f.Add([]byte("RPSD\x01" + string(make([]byte, 12+16))))
+	f.Add([]byte("RPSD\x01" + string(make([]byte, 12+15))))
+	f.Add([]byte("RPSD\x02" + string(make([]byte, 40))))
+	f.Add(validBlob(f))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		iv, ct, err := parseSealedData(b)
+		if err != nil {
+			if !errors.Is(err, ErrBlobFormat) && !errors.Is(err, ErrBlobVersion) {
+				t.Fatalf("error %v is neither ErrBlobFormat nor ErrBlobVersion", err)
+			}
+			return
+		}
+		again := append(append([]byte(dataMagic+"\x01"), iv[:]...), ct...)
+		if !bytes.Equal(again, b) {
+			t.Fatal("accepted blob does not encode back to itself")
+		}
+		if len(ct) < tagBits/8 {
+			t.Fatal("accepted a ciphertext shorter than the tag")
+		}
+	})
+}

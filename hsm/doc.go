@@ -38,6 +38,11 @@
 //     from the share and refuses a mismatch, and refuses blobs made for
 //     another cluster or participant before the HSM sees them.
 //   - Blobs are parsed with exact lengths before anything reaches the HSM.
+//   - [SealingKey.SealData] seals other secret state (a key-generation
+//     ceremony's snapshot) under the same key, with its own domain tag,
+//     magic and version, and a caller's label in the additional data: a
+//     sealed share never authenticates as data nor the reverse, and a blob
+//     unsealed under another label (another ceremony or participant) fails.
 //   - The PIN is read only from a file (owner-only permissions required) or a
 //     systemd credential, never from argv, the environment or configuration
 //     text (pin-value is refused); it is never logged or put in an error, is

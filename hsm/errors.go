@@ -59,12 +59,14 @@ var (
 	// ErrClosed: the token was used after Close.
 	ErrClosed = errors.New("hsm: token closed")
 
-	// ErrInvalidBinding: the values to bind a share to are out of range.
+	// ErrInvalidBinding: the values to bind a share to, or a sealed data
+	// label or size, are out of range.
 	ErrInvalidBinding = errors.New("hsm: invalid share binding")
-	// ErrBlobFormat: a sealed share is truncated, too long or has a
-	// malformed field. Nothing was sent to the HSM.
+	// ErrBlobFormat: a sealed share or sealed data blob is truncated, too
+	// long or has a malformed field. Nothing was sent to the HSM.
 	ErrBlobFormat = errors.New("hsm: malformed sealed share")
-	// ErrBlobVersion: a sealed share has a version this build cannot read.
+	// ErrBlobVersion: a sealed share or sealed data blob has a version
+	// this build cannot read.
 	ErrBlobVersion = errors.New("hsm: unsupported sealed share version")
 	// ErrWrongPlacement: a sealed share belongs to another cluster or
 	// participant than the one unsealing it.
@@ -73,7 +75,8 @@ var (
 	// same composite public key.
 	ErrDuplicateShare = errors.New("hsm: duplicate sealed share")
 	// ErrUnseal: AES-GCM authentication failed: the blob was altered, its
-	// metadata edited, or it was sealed under another key.
+	// metadata edited, it was sealed under another key, or (sealed data)
+	// it is unsealed with another label than it was sealed with.
 	ErrUnseal = errors.New("hsm: sealed share failed authentication")
 	// ErrComponentKeyMismatch: the unsealed share does not give the
 	// component public key stored with it. The share is not used.

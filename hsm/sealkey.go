@@ -136,42 +136,69 @@ func (t *Token) SealingKey(ctx context.Context, o Object) (*SealingKey, error) {
 // Object returns the key's label and id.
 func (k *SealingKey) Object() Object { return Object{Label: k.obj.Label, ID: bytes.Clone(k.obj.ID)} }
 
-// encrypt seals plaintext with AES-256-GCM in the HSM under our IV and a
-// 128-bit tag. Neither is left to the module: some modules accept an empty
-// IV or a zero tag length, and some replace the IV; the IV is read back and
-// compared so such a module is refused instead of producing blobs that can
-// never be opened.
-func (k *SealingKey) encrypt(s pkcs11.SessionHandle, iv [ivLength]byte, aad, plaintext []byte) ([sealedLength]byte, error) {
-	var out [sealedLength]byte
+// sealChecked encrypts plaintext with [encryptGCM] and decrypts the result
+// once, comparing it with plaintext, so a module that mis-seals is caught
+// while the plaintext still exists elsewhere. what names it in errors.
+func (k *SealingKey) sealChecked(s pkcs11.SessionHandle, iv [ivLength]byte, aad, plaintext []byte, what string) ([]byte, error) {
+	sealed, err := k.encryptGCM(s, iv, aad, plaintext)
+	if err != nil {
+		return nil, err
+	}
+	back, err := k.decryptGCM(s, iv, aad, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s just sealed does not unseal: %w", ErrModule, what, err)
+	}
+	same := subtle.ConstantTimeCompare(back, plaintext) == 1
+	clear(back)
+	if !same {
+		return nil, fmt.Errorf("%w: %s just sealed unseals to another value", ErrModule, what)
+	}
+	return sealed, nil
+}
+
+// encryptGCM encrypts plaintext with AES-256-GCM in the HSM under our IV
+// and a 128-bit tag, and returns the ciphertext followed by the tag.
+// Neither the IV nor the tag length is left to the module: some modules
+// accept an empty IV or a zero tag length, and some replace the IV; the IV
+// is read back and compared so such a module is refused instead of
+// producing blobs that can never be opened.
+func (k *SealingKey) encryptGCM(s pkcs11.SessionHandle, iv [ivLength]byte, aad, plaintext []byte) ([]byte, error) {
 	params := pkcs11.NewGCMParams(iv[:], aad, tagBits)
 	defer params.Free()
 	if err := k.t.p11.EncryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, k.handle); err != nil {
-		return out, callError("C_EncryptInit(CKM_AES_GCM)", err)
+		return nil, callError("C_EncryptInit(CKM_AES_GCM)", err)
 	}
 	ct, err := k.t.p11.Encrypt(s, plaintext)
 	if err != nil {
-		return out, callError("C_Encrypt(CKM_AES_GCM)", err)
+		return nil, callError("C_Encrypt(CKM_AES_GCM)", err)
 	}
 	if used := params.IV(); subtle.ConstantTimeCompare(used, iv[:]) != 1 {
-		return out, fmt.Errorf("%w: the module replaced the AES-GCM IV with its own", ErrMechanismUnsupported)
+		return nil, fmt.Errorf("%w: the module replaced the AES-GCM IV with its own", ErrMechanismUnsupported)
 	}
-	if len(ct) != sealedLength {
-		return out, fmt.Errorf("%w: AES-GCM returned %d bytes, want %d", ErrModule, len(ct), sealedLength)
+	if len(ct) != len(plaintext)+tagBits/8 {
+		return nil, fmt.Errorf("%w: AES-GCM returned %d bytes for %d bytes of plaintext", ErrModule, len(ct), len(plaintext))
 	}
-	copy(out[:], ct)
-	return out, nil
+	return ct, nil
 }
 
-// decrypt opens a sealed share in the HSM. The IV comes from the blob (it
-// is the one used to seal) but its length, and the tag length, are fixed
-// here. The caller zeroes the result.
+// decrypt opens a sealed share with [decryptGCM].
 func (k *SealingKey) decrypt(s pkcs11.SessionHandle, iv [ivLength]byte, aad []byte, sealed [sealedLength]byte) ([]byte, error) {
+	return k.decryptGCM(s, iv, aad, sealed[:])
+}
+
+// decryptGCM opens AES-256-GCM ciphertext (followed by its tag) in the
+// HSM. The IV comes from the blob (it is the one used to seal) but its
+// length, and the tag length, are fixed here. The caller zeroes the result.
+func (k *SealingKey) decryptGCM(s pkcs11.SessionHandle, iv [ivLength]byte, aad []byte, sealed []byte) ([]byte, error) {
+	if len(sealed) < tagBits/8 {
+		return nil, fmt.Errorf("%w: %d bytes of ciphertext, shorter than the tag", ErrUnseal, len(sealed))
+	}
 	params := pkcs11.NewGCMParams(iv[:], aad, tagBits)
 	defer params.Free()
 	if err := k.t.p11.DecryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, k.handle); err != nil {
 		return nil, callError("C_DecryptInit(CKM_AES_GCM)", err)
 	}
-	pt, err := k.t.p11.Decrypt(s, sealed[:])
+	pt, err := k.t.p11.Decrypt(s, sealed)
 	if err != nil {
 		code, _ := returnCode(err)
 		switch code {

@@ -44,6 +44,10 @@ type Options struct {
 	CoordinatorHTTP string
 	// Clients are validator-client identities to issue ("vc-1" when empty).
 	Clients []string
+	// HedgeDelay is the signers' cluster.hedge_delay: all signers of a
+	// devnet share this host's CPUs, so asking only the first threshold
+	// participants saves the work of the others.
+	HedgeDelay time.Duration
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -90,7 +94,7 @@ func Up(ctx context.Context, o Options) (*State, error) {
 	fmt.Fprintf(o.Log, "provisioning %d signers (SoftHSM tokens, sealing keys, TLS identities, configurations) in %s\n", o.Signers, dir)
 	lc, err := localcluster.Provision(ctx, localcluster.Spec{
 		Dir: dir, Signers: o.Signers, Threshold: o.Threshold, Network: o.Network,
-		CoordinatorHTTP: o.CoordinatorHTTP, Clients: o.Clients, Hardening: "best-effort", SeparateHSMs: true,
+		CoordinatorHTTP: o.CoordinatorHTTP, Clients: o.Clients, Hardening: "best-effort", SeparateHSMs: true, HedgeDelay: o.HedgeDelay,
 	})
 	if err != nil {
 		return nil, err

@@ -76,6 +76,8 @@ type Spec struct {
 	// process share one configuration instead, since SoftHSM reads its
 	// configuration from the environment once per module instance.
 	SeparateHSMs bool
+	// HedgeDelay is every signer's cluster.hedge_delay.
+	HedgeDelay time.Duration
 }
 
 // AdminClient is the operator identity every signer lets manage accounts.
@@ -358,6 +360,7 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 	}
 	cfg.Cluster.ID = spec.ClusterID
 	cfg.Cluster.Participants = participants
+	cfg.Cluster.HedgeDelay = spec.HedgeDelay
 	cfg.Authorization = rules
 	// The operator, and the other signers (whose keymanager API imports
 	// keys across the cluster), may manage accounts.

@@ -54,6 +54,9 @@ torn down; a short report. Takes the same flags as devnet up.`,
 				}
 				o.dir = d
 			}
+			// Every signer must record every message for step 3 to show a
+			// refusal at each of them: ask all participants at once.
+			o.hedge = 0
 			return runDemo(ctx, env, &o, fs, keep)
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/devnet"
@@ -36,6 +37,7 @@ type upOptions struct {
 	coordinatorHTTP           string
 	dealer                    bool
 	withdrawal                string
+	hedge                     time.Duration
 	net                       network.Flags
 }
 
@@ -49,6 +51,7 @@ func (o *upOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.coordinatorHTTP, "coordinator-http", "", "open signer 1's coordinator API without TLS on this loopback `address` (e.g. 127.0.0.1:9000)")
 	fs.BoolVar(&o.dealer, "dealer", false, "create validators with a trusted dealer instead of key generation (faster; whole keys exist briefly)")
 	fs.StringVar(&o.withdrawal, "withdrawal-address", "0x5241d0000000000000000000000000000000d000", "execution `address` of the validators' withdrawal credentials")
+	fs.DurationVar(&o.hedge, "hedge-delay", 500*time.Millisecond, "signers' cluster.hedge_delay (all share this host's CPUs)")
 	o.net.Register(fs)
 }
 
@@ -116,7 +119,7 @@ func devnetUp(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet)
 	if err != nil {
 		return nil, err
 	}
-	st, err := devnet.Up(ctx, devnet.Options{Dir: o.dir, SignerBin: bin, Signers: o.signers, Threshold: o.threshold, Network: nc, CoordinatorHTTP: o.coordinatorHTTP, Log: env.Stdout})
+	st, err := devnet.Up(ctx, devnet.Options{Dir: o.dir, SignerBin: bin, Signers: o.signers, Threshold: o.threshold, Network: nc, CoordinatorHTTP: o.coordinatorHTTP, HedgeDelay: o.hedge, Log: env.Stdout})
 	if err != nil {
 		return nil, err
 	}

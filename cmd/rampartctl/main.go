@@ -30,6 +30,7 @@ func root() *cli.Command {
 			sharesCommand(),
 			auditCommand(),
 			importCommand(),
+			dkgCommand(),
 		},
 	}
 }

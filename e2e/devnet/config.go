@@ -50,6 +50,11 @@ type Config struct {
 	// PrysmValidator makes Start run Prysm's validator client with the
 	// interop keys, so the chain advances and finalises without Rampart.
 	PrysmValidator bool
+	// ExternalSigner, when set with PrysmValidator, makes Prysm's validator
+	// client hold no key and sign everything through this Remote Signing
+	// API (a Rampart cluster's coordinator listener), for the interop
+	// validators it lists at /api/v1/eth2/publicKeys.
+	ExternalSigner string
 	// Slasher runs beacon-chain with its slasher, which reports slashable
 	// messages it sees (the end-to-end tests check that none occur).
 	Slasher bool

@@ -123,19 +123,25 @@ func (d *Devnet) Start(ctx context.Context) (err error) {
 	if !c.PrysmValidator {
 		return nil
 	}
-	if err := d.spawn(progValidator,
+	args := []string{
 		"--datadir", d.validatorDataDir(),
 		"--accept-terms-of-use",
 		"--chain-config-file", d.NetworkConfigFile(),
 		"--beacon-rpc-provider", c.addr(c.Ports.BeaconRPC),
-		"--interop-num-validators", strconv.Itoa(c.Validators),
-		"--interop-start-index", "0",
 		"--monitoring-host", c.Host, "--monitoring-port", strconv.Itoa(c.Ports.ValidatorMetrics),
 		"--rpc-port", strconv.Itoa(c.Ports.ValidatorRPC),
 		"--http-port", strconv.Itoa(c.Ports.ValidatorHTTP),
 		"--suggested-fee-recipient", feeRecipient,
 		"--verbosity", "info",
-	); err != nil {
+	}
+	if c.ExternalSigner != "" {
+		args = append(args,
+			"--validators-external-signer-url", c.ExternalSigner,
+			"--validators-external-signer-public-keys", c.ExternalSigner+"/api/v1/eth2/publicKeys")
+	} else {
+		args = append(args, "--interop-num-validators", strconv.Itoa(c.Validators), "--interop-start-index", "0")
+	}
+	if err := d.spawn(progValidator, args...); err != nil {
 		return err
 	}
 	return d.await(ctx, progValidator, time.Minute, d.validatorReady)

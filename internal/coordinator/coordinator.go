@@ -34,6 +34,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, when set, counts calls and failures per participant.
 	Metrics *Metrics
+	// CacheSize is how many recovered signatures are kept to answer exact
+	// repeats without asking the participants again; 0 disables.
+	CacheSize int
 }
 
 // DefaultConfig returns the defaults for everything but Participants.
@@ -41,6 +44,7 @@ func DefaultConfig() Config {
 	return Config{
 		Timeout:         2 * time.Second,
 		PerItemTimeout:  time.Millisecond,
+		CacheSize:       65536,
 		RefreshInterval: time.Minute,
 	}
 }
@@ -69,6 +73,9 @@ func (c Config) Validate() error {
 	if c.HedgeDelay < 0 {
 		return errors.New("coordinator: HedgeDelay: must not be negative")
 	}
+	if c.CacheSize < 0 {
+		return errors.New("coordinator: CacheSize: must not be negative")
+	}
 	if c.RefreshInterval <= 0 {
 		return errors.New("coordinator: RefreshInterval: must be positive")
 	}
@@ -89,6 +96,8 @@ type Coordinator struct {
 
 	refreshMu   sync.Mutex
 	lastRefresh time.Time
+
+	cache *sigCache
 }
 
 // New validates cfg and returns a coordinator with no accounts yet.
@@ -107,6 +116,7 @@ func New(cfg Config) (*Coordinator, error) {
 		byID:         map[tss.ID]Participant{},
 		health:       newHealth(),
 		accounts:     map[api.PublicKey]*account{},
+		cache:        newSigCache(cfg.CacheSize),
 	}
 	sort.Slice(c.participants, func(i, j int) bool { return c.participants[i].ID() < c.participants[j].ID() })
 	for _, p := range c.participants {
@@ -143,6 +153,21 @@ func (c *Coordinator) incomplete() bool {
 		}
 	}
 	return false
+}
+
+// RefreshIfOlder runs discovery now unless one ran within maxAge, so that
+// listings see accounts added since (an import, a key-generation
+// ceremony) without waiting for the periodic refresh.
+func (c *Coordinator) RefreshIfOlder(ctx context.Context, maxAge time.Duration) {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	if time.Since(c.lastRefresh) < maxAge {
+		return
+	}
+	c.lastRefresh = time.Now()
+	if err := c.Refresh(ctx); err != nil {
+		c.log.Warn("discovery failed", "err", err)
+	}
 }
 
 // PublicKeys lists the composite keys of every discovered account, sorted.

@@ -424,3 +424,31 @@ func BenchmarkSignBatch313(b *testing.B) {
 		}
 	}
 }
+
+func TestSignAnswersExactRepeatsFromTheCache(t *testing.T) {
+	c := newCluster(t, 3, 5, 1, testConfig())
+	root := [32]byte{5}
+	first, err := c.coord.Sign(context.Background(), c.keys[0], root, request(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for _, f := range c.fakes {
+		calls += int(f.calls.Load())
+		f.set(down)
+	}
+	again, err := c.coord.Sign(context.Background(), c.keys[0], root, request(root))
+	if err != nil || !again.Equal(first) {
+		t.Fatalf("repeat: %v", err)
+	}
+	after := 0
+	for _, f := range c.fakes {
+		after += int(f.calls.Load())
+	}
+	if after != calls {
+		t.Fatalf("the repeat asked participants again (%d calls, then %d)", calls, after)
+	}
+	if _, err := c.coord.Sign(context.Background(), c.keys[0], [32]byte{6}, request([32]byte{6})); err == nil {
+		t.Fatal("another root was answered from the cache")
+	}
+}

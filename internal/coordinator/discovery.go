@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
@@ -63,6 +64,14 @@ func (c *Coordinator) Refresh(ctx context.Context) error {
 	c.accounts = next
 	c.mu.Unlock()
 	return nil
+}
+
+// Invalidate makes the next RefreshIfOlder run discovery whatever its age:
+// a caller that knows accounts changed (it activated one) calls it.
+func (c *Coordinator) Invalidate() {
+	c.refreshMu.Lock()
+	c.lastRefresh = time.Time{}
+	c.refreshMu.Unlock()
 }
 
 // observed is what the participants said about one composite key.

@@ -75,6 +75,11 @@ func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byt
 			pos[i].res.Err = fmt.Errorf("%w: %s", ErrUnknownAccount, id)
 			continue
 		}
+		if sig := c.cache.get(id, root); sig != nil {
+			pos[i].done = true
+			pos[i].res.Signature = sig
+			continue
+		}
 		for _, m := range a.members {
 			if _, ok := a.components[m.ID()]; ok {
 				members[m.ID()] = m
@@ -182,6 +187,9 @@ func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byt
 	}
 	out := make([]Result, len(pos))
 	for i, ps := range pos {
+		if ps.done && ps.res.Signature != nil {
+			c.cache.put(ids[i], root, ps.res.Signature)
+		}
 		if !ps.done {
 			ps.res.Err = &ShortfallError{Threshold: ps.acct.threshold, Valid: len(ps.partials), Failures: ps.failures}
 			c.countRecovery(false)

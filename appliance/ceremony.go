@@ -1,0 +1,553 @@
+package appliance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/tss"
+	"github.com/rampart-signer/rampart/tss/dkg"
+)
+
+// Key-generation ceremonies (DESIGN.md section 7). One signer coordinates:
+// it receives the operator's start request, derives the plan, and sends it
+// to every participant; then the participants run the tss/dkg state machine
+// among themselves, each message going straight to its recipient over
+// mutual TLS. The ceremony is split into batches of validators, each a dkg
+// ceremony of its own, so that progress shows and messages stay small.
+//
+// A participant's side of a ceremony moves through these states:
+//
+//	resuming   loaded from disk at start-up, snapshots not yet replayed
+//	running    batches running
+//	staged     every batch done, every share sealed and staged
+//	activating the coordinator asked to activate; accounts being activated
+//	active     accounts activated, waiting for the coordinator to finalise
+//	complete   finalised: the accounts are the signer's like any other
+//	aborting   ending without accounts: secrets and files being removed
+//	aborted    ended without accounts; nothing of it is left
+//
+// Everything a participant must remember survives a restart: the plan, the
+// sealed dkg snapshot of each batch (written before any message it
+// produced is sent and before any message it accepted is acknowledged),
+// and a small record of the states from activating on. Staged shares do
+// not survive a restart (they are deleted at start-up); a resumed batch
+// that is done simply stages its shares again.
+
+// Participant states of a ceremony.
+const (
+	stateResuming   = "resuming"
+	stateRunning    = "running"
+	stateStaged     = "staged"
+	stateActivating = "activating"
+	stateActive     = "active"
+	stateComplete   = "complete"
+	stateAborting   = "aborting"
+	stateAborted    = "aborted"
+)
+
+// Errors of the ceremony service that callers decide on.
+var (
+	// ErrUnknownCeremony is returned for a ceremony id this signer has
+	// never joined (404).
+	ErrUnknownCeremony = errors.New("unknown ceremony")
+	// ErrCeremonyAborted is returned for a ceremony that has ended without
+	// accounts (410); the message gives the reason.
+	ErrCeremonyAborted = errors.New("ceremony aborted")
+)
+
+// ceremony is this signer's side of one ceremony.
+type ceremony struct {
+	m    *ceremonyManager
+	id   [32]byte
+	plan *ceremonyPlan
+	dir  string
+	self tss.ID
+	// byDKG finds a batch from the dkg ceremony id in a message header.
+	byDKG   map[[32]byte]*batch
+	batches []*batch
+	ended   chan struct{} // closed when the ceremony completes or aborts
+
+	mu         sync.Mutex
+	state      string
+	reason     string
+	accepted   int // messages accepted across batches: the progress measure
+	staged     int // batches done and staged
+	done       int // validators staged
+	keys       []api.PublicKey
+	transcript [32]byte
+	updated    time.Time
+}
+
+func (m *ceremonyManager) newCeremony(id [32]byte, plan *ceremonyPlan, dir string) *ceremony {
+	c := &ceremony{
+		m: m, id: id, plan: plan, dir: dir, self: tss.ID(m.a.cfg.Node.ID),
+		byDKG: map[[32]byte]*batch{}, ended: make(chan struct{}), updated: m.a.now(),
+	}
+	if plan == nil {
+		return c // a tombstone: aborted before this signer joined
+	}
+	for i := range plan.batches() {
+		cfg := plan.batchConfig(id, i)
+		b := &batch{c: c, index: i, cfg: cfg, dkgID: cfg.CeremonyID(), out: map[tss.ID]*outQueue{}}
+		for _, p := range plan.ids() {
+			if p != c.self {
+				b.out[p] = newOutQueue()
+			}
+		}
+		c.batches = append(c.batches, b)
+		c.byDKG[b.dkgID] = b
+	}
+	return c
+}
+
+// ceremonyRecord is the small file that records a participant's state from
+// activating on (and the reason of an abort). It holds no secret.
+type ceremonyRecord struct {
+	State      string          `json:"state"`
+	Reason     string          `json:"reason,omitempty"`
+	Transcript string          `json:"transcript,omitempty"`
+	Keys       []api.PublicKey `json:"keys,omitempty"`
+	Updated    time.Time       `json:"updated"`
+}
+
+const (
+	planFile   = "plan.json"
+	recordFile = "state.json"
+)
+
+// errNotCeremony is a ceremony directory with neither plan nor record.
+var errNotCeremony = errors.New("no plan and no state: not a ceremony")
+
+func (m *ceremonyManager) loadCeremony(id [32]byte, dir string) (*ceremony, error) {
+	var plan *ceremonyPlan
+	if b, err := os.ReadFile(filepath.Join(dir, planFile)); err == nil {
+		plan = &ceremonyPlan{}
+		if err := json.Unmarshal(b, plan); err != nil {
+			return nil, fmt.Errorf("%s: %w", planFile, err)
+		}
+		if plan.ID() != id {
+			return nil, fmt.Errorf("%s does not hash to the directory's ceremony id", planFile)
+		}
+		if plan.BatchSize < 1 || plan.Validators < 1 || plan.Validators > MaxCeremonyValidators {
+			return nil, fmt.Errorf("%s: %d validators in batches of %d", planFile, plan.Validators, plan.BatchSize)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	c := m.newCeremony(id, plan, dir)
+	c.state = stateResuming
+	b, err := os.ReadFile(filepath.Join(dir, recordFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if plan == nil {
+			return nil, errNotCeremony
+		}
+		return c, nil
+	case err != nil:
+		return nil, err
+	}
+	var rec ceremonyRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("%s: %w", recordFile, err)
+	}
+	switch rec.State {
+	case stateActivating, stateActive, stateComplete, stateAborted:
+	default:
+		return nil, fmt.Errorf("%s: unknown state %q", recordFile, rec.State)
+	}
+	if plan == nil && rec.State != stateAborted {
+		return nil, fmt.Errorf("%s: state %s without a plan", recordFile, rec.State)
+	}
+	c.state, c.reason, c.keys, c.updated = rec.State, rec.Reason, rec.Keys, rec.Updated
+	if t, err := hex.DecodeString(rec.Transcript); err == nil && len(t) == 32 {
+		copy(c.transcript[:], t)
+	}
+	if c.state == stateComplete || c.state == stateAborted {
+		close(c.ended)
+	}
+	return c, nil
+}
+
+// writeRecord persists the record of the current state, durably.
+func (c *ceremony) writeRecord(rec ceremonyRecord) error {
+	rec.Updated = c.m.a.now().UTC()
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return err
+	}
+	return writeDurable(filepath.Join(c.dir, recordFile), b, 0o600)
+}
+
+func (c *ceremony) current() (string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state, c.reason
+}
+
+func (c *ceremony) isEnded() bool {
+	select {
+	case <-c.ended:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *ceremony) log() []any {
+	return []any{"ceremony", ceremonyIDString(c.id)}
+}
+
+// resume replays the ceremony's sealed snapshots after a restart, or
+// finishes what a restart interrupted.
+func (c *ceremony) resume(ctx context.Context) {
+	st, _ := c.current()
+	switch st {
+	case stateActivating:
+		// Some accounts may be active and others not: nothing half-made
+		// may stay, so the ceremony ends here and the coordinator, seeing
+		// it, ends it everywhere.
+		c.abort(ctx, "this participant restarted while activating the accounts")
+		return
+	case stateResuming:
+	case stateActive, stateComplete, stateAborted:
+		// A crash may have left snapshots behind the final record.
+		if c.plan != nil {
+			c.deleteSnapshots()
+		}
+		return
+	default:
+		return
+	}
+	if c.m.a.now().After(c.plan.deadline()) {
+		c.abort(ctx, "deadline passed while this participant was down")
+		return
+	}
+	resumed := 0
+	for _, b := range c.batches {
+		ok, err := b.resume(ctx)
+		if err != nil {
+			c.abort(ctx, fmt.Sprintf("cannot resume batch %d: %v", b.index, err))
+			return
+		}
+		if ok {
+			resumed++
+		}
+	}
+	c.mu.Lock()
+	if c.state == stateResuming {
+		c.state = stateRunning
+	}
+	c.mu.Unlock()
+	c.m.a.log.Info("resumed key generation ceremony", append(c.log(), "batches_resumed", resumed)...)
+	c.batchStaged(ctx)
+}
+
+// startBatches starts this participant's next batches, keeping
+// batchWindow of them running.
+func (c *ceremony) startBatches(ctx context.Context) {
+	for {
+		c.mu.Lock()
+		if c.state != stateRunning {
+			c.mu.Unlock()
+			return
+		}
+		running := 0
+		var next *batch
+		for _, b := range c.batches {
+			started, staged := b.flags()
+			switch {
+			case started && !staged:
+				running++
+			case !started && next == nil:
+				next = b
+			}
+		}
+		c.mu.Unlock()
+		if next == nil || running >= batchWindow {
+			return
+		}
+		if reason := next.startIfNeeded(ctx); reason != "" {
+			c.abort(ctx, reason)
+			return
+		}
+	}
+}
+
+// batchStaged records a batch whose shares are staged; once every batch
+// is, the ceremony is staged and waits for the coordinator.
+func (c *ceremony) batchStaged(ctx context.Context) {
+	c.mu.Lock()
+	if c.state != stateRunning {
+		c.mu.Unlock()
+		return
+	}
+	c.staged, c.done = 0, 0
+	all := true
+	for _, x := range c.batches {
+		if x.staged {
+			c.staged++
+			c.done += x.cfg.Validators
+		} else {
+			all = false
+		}
+	}
+	c.updated = c.m.a.now()
+	if all {
+		h := sha256.New()
+		h.Write([]byte(tagTranscripts))
+		h.Write(c.id[:])
+		c.keys = c.keys[:0]
+		for _, x := range c.batches {
+			t, keys := x.result()
+			h.Write(t[:])
+			c.keys = append(c.keys, keys...)
+		}
+		h.Sum(c.transcript[:0])
+		c.state = stateStaged
+	}
+	c.mu.Unlock()
+	if all {
+		c.m.a.log.Info("key generation ceremony done here; shares sealed and staged", append(c.log(), "validators", len(c.keys), "transcript", hex.EncodeToString(c.transcript[:]))...)
+		return
+	}
+	c.m.spawn(c.startBatches)
+}
+
+// abort ends the ceremony without accounts: every batch's secrets are
+// zeroed, staged shares discarded, accounts already activated removed
+// (disabled in slashing protection first), snapshots deleted, and the
+// reason recorded. It is idempotent; a complete ceremony is not aborted.
+func (c *ceremony) abort(ctx context.Context, reason string) {
+	ctx = context.WithoutCancel(ctx)
+	c.mu.Lock()
+	prev := c.state
+	if prev == stateComplete || prev == stateAborting || prev == stateAborted {
+		c.mu.Unlock()
+		return
+	}
+	// Aborting until everything is removed, so that a status reading
+	// "aborted" means nothing of the ceremony is left here.
+	c.state, c.reason, c.updated = stateAborting, reason, c.m.a.now()
+	close(c.ended)
+	keys := slices.Clone(c.keys)
+	c.mu.Unlock()
+	for _, b := range c.batches {
+		keys = append(keys, b.kill()...)
+	}
+	slices.SortFunc(keys, func(x, y api.PublicKey) int { return strings.Compare(string(x[:]), string(y[:])) })
+	keys = slices.Compact(keys)
+	log := c.m.a.log
+	for _, k := range keys {
+		if prev == stateActivating || prev == stateActive {
+			if _, _, err := c.m.a.remove(ctx, k); err != nil {
+				log.Error("aborted ceremony: removing an account failed; remove it by hand", append(c.log(), "account", k, "err", err)...)
+			}
+			continue
+		}
+		c.m.a.discard(k)
+	}
+	c.deleteSnapshots()
+	if err := c.writeRecord(ceremonyRecord{State: stateAborted, Reason: reason}); err != nil {
+		log.Error("recording the abort of a ceremony failed", append(c.log(), "err", err)...)
+	}
+	c.mu.Lock()
+	c.state, c.updated = stateAborted, c.m.a.now()
+	c.mu.Unlock()
+	log.Warn("key generation ceremony aborted; nothing of it can sign", append(c.log(), "reason", reason, "was", prev, "accounts_dropped", len(keys))...)
+}
+
+// deleteSnapshots removes every sealed snapshot of the ceremony.
+func (c *ceremony) deleteSnapshots() {
+	for _, b := range c.batches {
+		os.Remove(b.snapshotPath())
+	}
+	syncDir(c.dir)
+}
+
+// activate makes the ceremony's staged accounts signable on this signer,
+// once the coordinator has seen every participant staged with the same
+// transcript (idempotent).
+func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *apiError {
+	c.mu.Lock()
+	switch c.state {
+	case stateActive, stateComplete:
+		c.mu.Unlock()
+		return nil
+	case stateStaged:
+	case stateActivating:
+		c.mu.Unlock()
+		return refuse(http.StatusServiceUnavailable, "unavailable", "activation in progress")
+	case stateAborting, stateAborted:
+		defer c.mu.Unlock()
+		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, c.reason)
+	default:
+		defer c.mu.Unlock()
+		return refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not staged", c.state)
+	}
+	if transcript != c.transcript {
+		defer c.mu.Unlock()
+		return refuse(http.StatusConflict, "ceremony_transcript", "transcript %x differs from this participant's %x", transcript, c.transcript)
+	}
+	c.state = stateActivating
+	keys := slices.Clone(c.keys)
+	rec := ceremonyRecord{State: stateActivating, Transcript: hex.EncodeToString(c.transcript[:]), Keys: keys}
+	c.mu.Unlock()
+	fail := func(err error) *apiError {
+		c.abort(ctx, fmt.Sprintf("activating the accounts failed on participant %d: %v", c.self, err))
+		return refuse(http.StatusInternalServerError, "ceremony_activation", "activating: %v", err)
+	}
+	if err := c.writeRecord(rec); err != nil {
+		return fail(err)
+	}
+	for _, k := range keys {
+		if c.isEnded() {
+			break // aborted meanwhile: the abort removes what was activated
+		}
+		if err := c.m.a.activate(ctx, k); err != nil {
+			return fail(err)
+		}
+	}
+	c.mu.Lock()
+	if c.state != stateActivating {
+		reason := c.reason
+		c.mu.Unlock()
+		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
+	}
+	rec.State = stateActive
+	// Recorded under the lock, so that an abort either sees the ceremony
+	// active (and removes its accounts) or wins before this line.
+	err := c.writeRecord(rec)
+	if err == nil {
+		c.state, c.updated = stateActive, c.m.a.now()
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return fail(err)
+	}
+	c.deleteSnapshots()
+	c.m.a.log.Info("ceremony accounts activated", append(c.log(), "accounts", len(keys))...)
+	return nil
+}
+
+// finalize ends a ceremony whose accounts are active: they are this
+// signer's like any other from now on.
+func (c *ceremony) finalize() *apiError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.state {
+	case stateComplete:
+		return nil
+	case stateActive:
+	case stateAborting, stateAborted:
+		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, c.reason)
+	default:
+		return refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not active", c.state)
+	}
+	rec := ceremonyRecord{State: stateComplete, Transcript: hex.EncodeToString(c.transcript[:]), Keys: c.keys}
+	if err := c.writeRecord(rec); err != nil {
+		return refuse(http.StatusServiceUnavailable, "unavailable", "recording completion: %v", err)
+	}
+	c.state, c.updated = stateComplete, c.m.a.now()
+	close(c.ended)
+	c.m.a.log.Info("key generation ceremony complete", append(c.log(), "accounts", len(c.keys))...)
+	return nil
+}
+
+// checkDeadline gives the ceremony up once its deadline has passed
+// without activation, or its grace without finalisation.
+func (c *ceremony) checkDeadline(ctx context.Context) {
+	st, _ := c.current()
+	if c.plan == nil {
+		return
+	}
+	now := c.m.a.now()
+	switch st {
+	case stateRunning, stateStaged:
+		if now.After(c.plan.deadline()) {
+			c.abort(ctx, fmt.Sprintf("deadline %s passed before the accounts were activated", c.plan.deadline().UTC().Format(time.RFC3339)))
+		}
+	case stateActive:
+		if now.After(c.plan.deadline().Add(activationGrace)) {
+			c.abort(ctx, "the coordinator did not finalise the ceremony in time")
+		}
+	}
+}
+
+// zero drops every secret held in memory (at shutdown); snapshots stay on
+// disk, sealed, for the next start.
+func (c *ceremony) zero() {
+	for _, b := range c.batches {
+		b.mu.Lock()
+		if b.p != nil {
+			b.p.Zero()
+			b.p = nil
+		}
+		b.mu.Unlock()
+		for _, q := range b.out {
+			q.clear()
+		}
+	}
+}
+
+// status reports this participant's view.
+func (c *ceremony) status() CeremonyStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := CeremonyStatus{
+		ID: ceremonyIDString(c.id), Participant: api.Uint64(c.self), State: c.state, Reason: c.reason,
+		MessagesAccepted: c.accepted, BatchesDone: c.staged, ValidatorsDone: c.done, Updated: c.updated.UTC(),
+	}
+	if c.plan != nil {
+		st.Validators, st.Batches = int(c.plan.Validators), c.plan.batches()
+	}
+	switch c.state {
+	case stateStaged, stateActivating, stateActive, stateComplete:
+		st.Transcript = hex.EncodeToString(c.transcript[:])
+		st.ValidatorsDone, st.BatchesDone = st.Validators, st.Batches
+	}
+	waiting := map[tss.ID]bool{}
+	for _, b := range c.batches {
+		for _, id := range b.waitingFor() {
+			waiting[id] = true
+		}
+	}
+	for id := range waiting {
+		st.Waiting = append(st.Waiting, api.Uint64(id))
+	}
+	slices.Sort(st.Waiting)
+	return st
+}
+
+// progressed counts an accepted message.
+func (c *ceremony) progressed() {
+	c.mu.Lock()
+	c.accepted++
+	c.updated = c.m.a.now()
+	c.mu.Unlock()
+}
+
+// dkgAbortReason describes a dkg abort for the record.
+func dkgAbortReason(b *batch, err error) string {
+	switch {
+	case errors.Is(err, dkg.ErrTranscriptMismatch):
+		return fmt.Sprintf("batch %d: participants confirmed different transcripts: %v", b.index, err)
+	case errors.Is(err, dkg.ErrNotEnoughQualified):
+		return fmt.Sprintf("batch %d: too many participants disqualified: %v", b.index, err)
+	}
+	return fmt.Sprintf("batch %d: %v", b.index, err)
+}

@@ -1,0 +1,634 @@
+package appliance
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/signing"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// Coordination of a ceremony, at the signer the operator asked. The
+// coordinator never sees a secret: participants exchange their messages
+// directly. It watches every participant's status, ends the ceremony
+// everywhere when one aborts, stays unreachable or stops making progress,
+// activates the accounts only once every participant is staged with the
+// same transcript (one participant finishing does not mean all did),
+// obtains the deposit signatures through the cluster and verifies them,
+// and finally tells the participants the accounts are theirs.
+//
+// Stages, recorded durably so a restarted coordinator carries on:
+//
+//	generating  participants run the batches
+//	activating  every participant staged the same transcript; activating
+//	depositing  signing and verifying the deposits
+//	finalizing  telling every participant the ceremony is complete
+//	complete    accounts and deposit data ready
+//	aborted     ended everywhere without accounts
+const (
+	stageGenerating = "generating"
+	stageActivating = "activating"
+	stageDepositing = "depositing"
+	stageFinalizing = "finalizing"
+	stageComplete   = "complete"
+	stageAborted    = "aborted"
+)
+
+const (
+	coordinationFile = "coordination.json"
+	depositFile      = "deposit_data.json"
+	// pollInterval paces the coordinator's status requests.
+	pollInterval = 500 * time.Millisecond
+	// depositWorkers bounds the deposit signatures requested at once.
+	depositWorkers = 16
+)
+
+// errAbortRequested ends a stage whose ceremony was aborted meanwhile.
+var errAbortRequested = errors.New("ceremony aborted")
+
+type coordinationRecord struct {
+	Stage              string    `json:"stage"`
+	Reason             string    `json:"reason,omitempty"`
+	Started            time.Time `json:"started"`
+	ParticipantTimeout string    `json:"participant_timeout"`
+	Updated            time.Time `json:"updated"`
+}
+
+type coordination struct {
+	m       *ceremonyManager
+	c       *ceremony
+	members []ceremonyMember
+	timeout time.Duration // participant timeout
+
+	mu        sync.Mutex
+	rec       coordinationRecord
+	views     map[tss.ID]CeremonyStatus
+	generated int
+	signed    int
+	deposits  []DepositData
+	stop      context.CancelFunc // ends the running stage on an abort
+	running   bool
+}
+
+func newCoordination(m *ceremonyManager, c *ceremony, timeout time.Duration) *coordination {
+	co := &coordination{m: m, c: c, timeout: timeout, views: map[tss.ID]CeremonyStatus{}}
+	for _, id := range c.plan.ids() {
+		if id == c.self {
+			co.members = append(co.members, localMember{m})
+		} else {
+			co.members = append(co.members, remoteMember{m.peer(id)})
+		}
+	}
+	return co
+}
+
+// coordinate starts coordinating plan: this signer joins, records the
+// coordination, and runs it in the background.
+func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration) (string, *apiError) {
+	m.mu.Lock()
+	for id, co := range m.coords {
+		if st := co.stage(); st != stageComplete && st != stageAborted {
+			m.mu.Unlock()
+			return "", refuse(http.StatusConflict, "ceremony_running", "ceremony %s is still %s here; wait for it or abort it", ceremonyIDString(id), st)
+		}
+	}
+	m.mu.Unlock()
+	c, e := m.join(plan)
+	if e != nil {
+		return "", e
+	}
+	co := newCoordination(m, c, timeout)
+	co.rec = coordinationRecord{Stage: stageGenerating, Started: m.a.now().UTC(), ParticipantTimeout: timeout.String()}
+	if err := co.save(); err != nil {
+		c.abort(context.Background(), "recording the coordination failed: "+err.Error())
+		return "", refuse(http.StatusServiceUnavailable, "unavailable", "recording the coordination: %v", err)
+	}
+	m.mu.Lock()
+	m.coords[c.id] = co
+	m.mu.Unlock()
+	m.spawn(co.run)
+	return ceremonyIDString(c.id), nil
+}
+
+// loadCoordination reads a coordination this signer recorded, if any.
+func loadCoordination(m *ceremonyManager, c *ceremony) (*coordination, error) {
+	b, err := os.ReadFile(filepath.Join(c.dir, coordinationFile))
+	if errors.Is(err, os.ErrNotExist) || c.plan == nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec coordinationRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("%s: %w", coordinationFile, err)
+	}
+	timeout, err := time.ParseDuration(rec.ParticipantTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: participant_timeout: %w", coordinationFile, err)
+	}
+	co := newCoordination(m, c, timeout)
+	co.rec = rec
+	if rec.Stage == stageComplete {
+		data, err := os.ReadFile(filepath.Join(c.dir, depositFile))
+		if err != nil {
+			return nil, err
+		}
+		if co.deposits, err = ParseDepositFile(data, c.plan.deposit()); err != nil {
+			return nil, fmt.Errorf("%s: %w", depositFile, err)
+		}
+		co.signed, co.generated = len(co.deposits), len(co.deposits)
+	}
+	return co, nil
+}
+
+func (co *coordination) save() error {
+	co.mu.Lock()
+	co.rec.Updated = co.m.a.now().UTC()
+	b, err := json.MarshalIndent(co.rec, "", "  ")
+	co.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return writeDurable(filepath.Join(co.c.dir, coordinationFile), b, 0o600)
+}
+
+func (co *coordination) stage() string {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	return co.rec.Stage
+}
+
+func (co *coordination) setStage(stage string) error {
+	co.mu.Lock()
+	if co.rec.Stage == stageAborted {
+		co.mu.Unlock()
+		return errAbortRequested
+	}
+	co.rec.Stage = stage
+	co.mu.Unlock()
+	co.m.a.log.Info("ceremony coordination", append(co.c.log(), "stage", stage)...)
+	return co.save()
+}
+
+func (co *coordination) log() []any { return co.c.log() }
+
+// run drives the coordination through its stages until it completes or
+// aborts, or the signer stops (a restarted signer carries on from the
+// recorded stage).
+func (co *coordination) run(ctx context.Context) {
+	co.mu.Lock()
+	if co.running {
+		co.mu.Unlock()
+		return
+	}
+	co.running = true
+	co.mu.Unlock()
+	defer func() {
+		co.mu.Lock()
+		co.running = false
+		co.mu.Unlock()
+	}()
+	next := map[string]string{stageGenerating: stageActivating, stageActivating: stageDepositing, stageDepositing: stageFinalizing, stageFinalizing: stageComplete}
+	for {
+		stage := co.stage()
+		if stage == stageAborted {
+			co.broadcastAbort(ctx)
+			return
+		}
+		if stage == stageComplete || ctx.Err() != nil {
+			return
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		co.mu.Lock()
+		co.stop = cancel
+		co.mu.Unlock()
+		var err error
+		switch stage {
+		case stageGenerating:
+			err = co.generate(sctx)
+		case stageActivating:
+			err = co.activateAll(sctx)
+		case stageDepositing:
+			err = co.signDeposits(sctx)
+		case stageFinalizing:
+			err = co.finalizeAll(sctx)
+		}
+		cancel()
+		switch {
+		case co.stage() == stageAborted:
+			continue
+		case ctx.Err() != nil:
+			return // stopping: resume from this stage at the next start
+		case err != nil:
+			co.fail(err.Error())
+			continue
+		}
+		if err := co.setStage(next[stage]); err != nil && !errors.Is(err, errAbortRequested) {
+			co.fail(fmt.Sprintf("recording stage %s: %v", next[stage], err))
+		}
+	}
+}
+
+// fail aborts the ceremony everywhere with reason; run broadcasts it.
+func (co *coordination) fail(reason string) {
+	co.mu.Lock()
+	if co.rec.Stage == stageAborted || co.rec.Stage == stageComplete {
+		co.mu.Unlock()
+		return
+	}
+	co.rec.Stage, co.rec.Reason = stageAborted, reason
+	stop := co.stop
+	co.mu.Unlock()
+	co.m.a.log.Warn("ceremony aborted by its coordinator", append(co.log(), "reason", reason)...)
+	if err := co.save(); err != nil {
+		co.m.a.log.Error("recording the abort failed", append(co.log(), "err", err)...)
+	}
+	co.c.abort(context.Background(), reason)
+	if stop != nil {
+		stop()
+	}
+}
+
+// requestAbort is an administrator's abort of a coordinated ceremony.
+func (co *coordination) requestAbort(reason string) *apiError {
+	switch co.stage() {
+	case stageComplete:
+		return refuse(http.StatusConflict, "ceremony_state", "ceremony is complete: remove its accounts instead")
+	case stageAborted:
+		return nil
+	}
+	co.fail(reason)
+	co.m.spawn(co.run) // the stage loop may have ended already (a restart)
+	return nil
+}
+
+// broadcastAbort tells every participant, retrying those that are down
+// until they answer or the ceremony's deadline and grace have passed (a
+// participant that comes back later learns it from its peers, or gives up
+// at the deadline itself).
+func (co *coordination) broadcastAbort(ctx context.Context) {
+	_, reason := co.c.current()
+	until := co.c.plan.deadline().Add(activationGrace)
+	co.each(ctx, func(ctx context.Context, mb ceremonyMember) error {
+		backoff := sendBackoffMin
+		for {
+			err := mb.abort(ctx, co.c.id, reason)
+			if err == nil || coordinator.Status(err) == http.StatusConflict || co.m.a.now().After(until) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 10*time.Second)
+		}
+	})
+}
+
+// each runs f for every participant at once and joins the errors, each
+// naming its participant.
+func (co *coordination) each(ctx context.Context, f func(context.Context, ceremonyMember) error) error {
+	errs := make([]error, len(co.members))
+	var wg sync.WaitGroup
+	for i, mb := range co.members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx, mb); err != nil {
+				errs[i] = fmt.Errorf("participant %s: %w", mb.memberID(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// permanent reports whether a participant's answer will not change by
+// asking again.
+func permanent(err error) bool {
+	switch coordinator.Status(err) {
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusConflict, http.StatusGone, http.StatusInternalServerError:
+		return true
+	}
+	return false
+}
+
+// generate watches the participants until every one is staged with the
+// same transcript. Participants that do not know the ceremony yet are
+// (re)sent the plan.
+func (co *coordination) generate(ctx context.Context) error {
+	plan := co.c.plan
+	start := co.m.a.now()
+	contact := map[tss.ID]time.Time{}
+	lastErr := map[tss.ID]error{}
+	for _, mb := range co.members {
+		contact[mb.memberID()] = start
+	}
+	lastProgress, lastAccepted := start, -1
+	var mu sync.Mutex
+	for {
+		refused := co.each(ctx, func(ctx context.Context, mb ceremonyMember) error {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			st, err := mb.status(pctx, co.c.id)
+			if coordinator.Status(err) == http.StatusNotFound {
+				if err = mb.join(pctx, plan); permanent(err) {
+					return fmt.Errorf("refused to join: %w", err)
+				}
+				if err == nil {
+					st, err = mb.status(pctx, co.c.id)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				lastErr[mb.memberID()] = err
+				return nil
+			}
+			contact[mb.memberID()] = co.m.a.now()
+			co.mu.Lock()
+			co.views[mb.memberID()] = st
+			co.mu.Unlock()
+			return nil
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if refused != nil {
+			return refused
+		}
+		now := co.m.a.now()
+		co.mu.Lock()
+		views := make([]CeremonyStatus, 0, len(co.views))
+		for _, v := range co.views {
+			views = append(views, v)
+		}
+		co.mu.Unlock()
+		accepted, generated, staged := 0, int(plan.Validators), 0
+		waiting := map[api.Uint64]bool{}
+		transcripts := map[string][]api.Uint64{}
+		for _, v := range views {
+			if v.State == stateAborting || v.State == stateAborted {
+				return fmt.Errorf("participant %d aborted: %s", v.Participant, v.Reason)
+			}
+			accepted += v.MessagesAccepted
+			generated = min(generated, v.ValidatorsDone)
+			for _, w := range v.Waiting {
+				waiting[w] = true
+			}
+			switch v.State {
+			case stateStaged, stateActivating, stateActive, stateComplete:
+				staged++
+				transcripts[v.Transcript] = append(transcripts[v.Transcript], v.Participant)
+			}
+		}
+		if len(views) < len(co.members) {
+			generated = 0
+		}
+		co.mu.Lock()
+		co.generated = generated
+		co.mu.Unlock()
+		for _, mb := range co.members {
+			id := mb.memberID()
+			if since := now.Sub(contact[id]); since > co.timeout {
+				return fmt.Errorf("participant %s unreachable for %s (participant timeout %s): %v", id, since.Round(time.Second), co.timeout, lastErr[id])
+			}
+		}
+		if staged == len(co.members) {
+			if len(transcripts) != 1 {
+				return fmt.Errorf("participants finished with different transcripts: %s", describeTranscripts(transcripts))
+			}
+			return nil
+		}
+		if accepted != lastAccepted {
+			lastAccepted, lastProgress = accepted, now
+		} else if now.Sub(lastProgress) > co.timeout {
+			var ids []string
+			for w := range waiting {
+				ids = append(ids, fmt.Sprint(w))
+			}
+			slices.Sort(ids)
+			return fmt.Errorf("no progress for %s: participants are waiting for participant(s) %s", co.timeout, strings.Join(ids, ", "))
+		}
+		if now.After(plan.deadline()) {
+			return fmt.Errorf("deadline %s passed", plan.deadline().UTC().Format(time.RFC3339))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func describeTranscripts(t map[string][]api.Uint64) string {
+	var parts []string
+	for tr, ids := range t {
+		slices.Sort(ids)
+		parts = append(parts, fmt.Sprintf("%v have %s", ids, tr))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}
+
+// retry calls f until it succeeds, fails permanently, or the participant
+// timeout passes. Each attempt may take as long as a participant needs to
+// activate every account (an HSM unseal and a durable write each).
+func (co *coordination) retry(ctx context.Context, f func(context.Context) error) error {
+	attempt := max(co.timeout, time.Minute+time.Duration(co.c.plan.Validators)*20*time.Millisecond)
+	until := co.m.a.now().Add(attempt)
+	backoff := sendBackoffMin
+	for {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		err := f(actx)
+		cancel()
+		if err == nil || permanent(err) || ctx.Err() != nil || co.m.a.now().After(until) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, sendBackoffMax)
+	}
+}
+
+// activateAll activates the accounts at every participant. A failure
+// anywhere aborts the ceremony, which removes them everywhere.
+func (co *coordination) activateAll(ctx context.Context) error {
+	if now := co.m.a.now(); now.After(co.c.plan.deadline()) {
+		return fmt.Errorf("deadline %s passed before activation", co.c.plan.deadline().UTC().Format(time.RFC3339))
+	}
+	transcript := co.c.status().Transcript
+	if transcript == "" {
+		return errors.New("this participant has no transcript to activate")
+	}
+	if err := co.each(ctx, func(ctx context.Context, mb ceremonyMember) error {
+		return co.retry(ctx, func(ctx context.Context) error { return mb.activate(ctx, co.c.id, transcript) })
+	}); err != nil {
+		return fmt.Errorf("activating: %w", err)
+	}
+	return nil
+}
+
+// signDeposits obtains each validator's DEPOSIT signature through the
+// cluster (threshold-signed, verified by the coordinator), builds its
+// deposit data and verifies it again, independently, before keeping it.
+func (co *coordination) signDeposits(ctx context.Context) error {
+	a := co.m.a
+	params := co.c.plan.deposit()
+	co.c.mu.Lock()
+	keys := slices.Clone(co.c.keys)
+	co.c.mu.Unlock()
+	if err := a.coord.Refresh(ctx); err != nil {
+		return fmt.Errorf("deposits: discovering the new accounts: %w", err)
+	}
+	out := make([]DepositData, len(keys))
+	errs := make([]error, len(keys))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range min(depositWorkers, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				d, err := co.signDeposit(wctx, params, keys[i])
+				if err != nil {
+					errs[i] = err
+					cancel()
+					continue
+				}
+				out[i] = d
+				co.mu.Lock()
+				co.signed++
+				co.mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for i := range keys {
+		select {
+		case work <- i:
+		case <-wctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("deposits: %w", err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := writeDurable(filepath.Join(co.c.dir, depositFile), MarshalDepositFile(out), 0o600); err != nil {
+		return fmt.Errorf("deposits: %w", err)
+	}
+	co.mu.Lock()
+	co.deposits = out
+	co.mu.Unlock()
+	return nil
+}
+
+// signDeposit obtains one deposit signature, retrying a little: the
+// coordinator already retries participants, so repeated failure is real.
+func (co *coordination) signDeposit(ctx context.Context, params DepositParams, key api.PublicKey) (DepositData, error) {
+	a := co.m.a
+	body, err := params.depositRequestBody(key)
+	if err != nil {
+		return DepositData{}, err
+	}
+	req, err := signing.ParseRequest(body)
+	if err != nil {
+		return DepositData{}, fmt.Errorf("%s: %w", key, err)
+	}
+	sg, err := req.Verify(a.net)
+	if err != nil {
+		return DepositData{}, fmt.Errorf("%s: %w", key, err)
+	}
+	// The root every participant computes must be the one the deposit
+	// tools verify.
+	if root, err := depositSigningRoot(params, key); err != nil || root != sg.SigningRoot {
+		return DepositData{}, fmt.Errorf("%w: %s: the DEPOSIT signing root differs from the deposit tools' (%v)", ErrDepositData, key, err)
+	}
+	var lastErr error
+	for attempt := range 3 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return DepositData{}, ctx.Err()
+			case <-time.After(time.Duration(attempt) * time.Second):
+			}
+		}
+		sig, err := a.coord.Sign(ctx, key, sg.SigningRoot, body)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return NewDepositData(params, key, api.Signature(sig.Bytes()))
+	}
+	return DepositData{}, fmt.Errorf("deposit signature of %s: %w", key, lastErr)
+}
+
+// finalizeAll tells every participant the ceremony is complete.
+func (co *coordination) finalizeAll(ctx context.Context) error {
+	if err := co.each(ctx, func(ctx context.Context, mb ceremonyMember) error {
+		return co.retry(ctx, func(ctx context.Context) error { return mb.finalize(ctx, co.c.id) })
+	}); err != nil {
+		return fmt.Errorf("finalizing: %w", err)
+	}
+	co.m.a.log.Info("key generation ceremony complete everywhere", append(co.log(), "validators", co.c.plan.Validators)...)
+	return nil
+}
+
+// status reports the coordination.
+func (co *coordination) status() *CoordinationStatus {
+	plan := co.c.plan
+	d := plan.deposit()
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	st := &CoordinationStatus{
+		Stage: co.rec.Stage, Reason: co.rec.Reason, Started: co.rec.Started,
+		ValidatorsGenerated: co.generated, DepositsSigned: co.signed,
+		Validators: int(plan.Validators), Threshold: int(plan.Threshold),
+		WithdrawalCredentials: plan.WithdrawalCredentials, AmountGwei: plan.AmountGwei,
+		GenesisForkVersion: "0x" + hex.EncodeToString(d.GenesisForkVersion[:]), NetworkName: plan.NetworkName,
+	}
+	if co.rec.Stage != stageGenerating {
+		st.ValidatorsGenerated = st.Validators
+	}
+	if co.rec.Stage == stageAborted {
+		st.ValidatorsGenerated, st.DepositsSigned = 0, 0
+	}
+	for _, mb := range co.members {
+		if v, ok := co.views[mb.memberID()]; ok {
+			st.Participants = append(st.Participants, v)
+		}
+	}
+	if co.rec.Stage == stageComplete {
+		st.DepositData = co.deposits
+		for _, dd := range co.deposits {
+			var k api.PublicKey
+			hex.Decode(k[:], []byte(dd.Pubkey))
+			st.Accounts = append(st.Accounts, k)
+		}
+	}
+	return st
+}

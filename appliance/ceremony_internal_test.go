@@ -1,0 +1,399 @@
+package appliance
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rampart-signer/rampart/hsm"
+	"github.com/rampart-signer/rampart/hsm/softhsm"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/tss"
+	"github.com/rampart-signer/rampart/tss/dkg"
+)
+
+// ceremonyFixture is participant 1 of a 2-of-3 ceremony, in process, with
+// a real SoftHSM sealing key and data directory, and participants 2 and 3
+// simulated by bare state machines. Its peers are unreachable, so what it
+// sends goes nowhere; what it receives goes through the real endpoint.
+type ceremonyFixture struct {
+	a     *Appliance
+	c     *ceremony
+	mux   *http.ServeMux
+	peers map[tss.ID]*dkg.Participant // batch 0 of participants 2 and 3
+}
+
+func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
+	tb.Helper()
+	env := softhsm.New(tb, "signer-1")
+	tok, err := hsm.Open(context.Background(), env.Tokens[0].URI, hsm.DefaultOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { tok.Close() })
+	key, err := tok.CreateSealingKey(context.Background(), hsm.Object{Label: "rampart-seal"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	cfg := Defaults()
+	cfg.Node.ID = 1
+	cfg.Network = NetworkConfig{Name: "mainnet"}
+	cfg.DataDir = dir
+	cfg.HSM.SealingKey = env.Tokens[0].ObjectURI("rampart-seal").Encode()
+	cfg.TLS = TLSConfig{Key: env.Tokens[0].ObjectURI("rampart-tls").Encode(), Certificate: filepath.Join(dir, "tls.pem"), CA: filepath.Join(dir, "ca.pem")}
+	cfg.Cluster.ID = "fixture"
+	for i := uint64(1); i <= 3; i++ {
+		// Nothing listens on these ports: messages sent are retried until
+		// the fixture ends.
+		cfg.Cluster.Participants = append(cfg.Cluster.Participants, ParticipantConfig{ID: i, Endpoint: fmt.Sprintf("https://127.0.0.1:%d", i), TLSName: fmt.Sprintf("signer-%d", i)})
+	}
+	cfg.Admin.Clients = []string{"signer-2", "signer-3"}
+	cfg.Process.Hardening = "off"
+	cfg.fillDerived()
+	if err := os.MkdirAll(cfg.Accounts.SharesDir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	a, err := New(&cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a.sealKey, a.net = key, network.Mainnet()
+	if err := a.ceremonies.load(); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.ceremonies.run(ctx); close(done) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	for {
+		a.ceremonies.mu.Lock()
+		running := a.ceremonies.ctx != nil
+		a.ceremonies.mu.Unlock()
+		if running {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	plan := fixturePlan(tb, a)
+	c, e := a.ceremonies.join(plan)
+	if e != nil {
+		tb.Fatal(e)
+	}
+	// Wait until participant 1 has dealt batch 0.
+	for deadline := time.Now().Add(time.Minute); ; {
+		if _, err := os.Stat(c.batches[0].snapshotPath()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("batch 0 never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f := &ceremonyFixture{a: a, c: c, mux: http.NewServeMux(), peers: map[tss.ID]*dkg.Participant{}}
+	a.adminRoutes(f.mux)
+	for _, id := range []tss.ID{2, 3} {
+		p, err := dkg.New(plan.batchConfig(c.id, 0), id, rand.Reader)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		f.peers[id] = p
+	}
+	return f
+}
+
+func fixturePlan(tb testing.TB, a *Appliance) *ceremonyPlan {
+	tb.Helper()
+	fork := a.net.GenesisForkVersion()
+	wc := api.Root{0x01}
+	wc[31] = 0x42
+	p := &ceremonyPlan{
+		ClusterID: api.Root(a.cfg.ClusterID()), Coordinator: 1, Participants: []api.Uint64{1, 2, 3},
+		Threshold: 2, Validators: 6, BatchSize: 3, WithdrawalCredentials: wc, AmountGwei: 32_000_000_000,
+		GenesisForkVersion:    api.Uint64(uint32(fork[0])<<24 | uint32(fork[1])<<16 | uint32(fork[2])<<8 | uint32(fork[3])),
+		GenesisValidatorsRoot: api.Root(a.net.GenesisValidatorsRoot()), NetworkName: a.net.Name(),
+		Deadline: api.Uint64(time.Now().Add(time.Hour).Unix()),
+	}
+	rand.Read(p.Nonce[:])
+	return p
+}
+
+// message returns the message of kind that simulated participant from
+// sends to participant 1.
+func (f *ceremonyFixture) message(tb testing.TB, from tss.ID, kind dkg.Kind, to tss.ID) []byte {
+	tb.Helper()
+	for _, m := range f.peers[from].Outbox() {
+		if m.Kind == kind && (m.To == 0 || m.To == to) {
+			return m.Bytes
+		}
+	}
+	tb.Fatalf("participant %s has no %s message for %s", from, kind, to)
+	return nil
+}
+
+// post sends body to the message endpoint as the client named in a
+// verified certificate.
+func (f *ceremonyFixture) post(client string, body []byte) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, pathCeremonies+"/"+ceremonyIDString(f.c.id)+"/messages", bytes.NewReader(body))
+	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{DNSNames: []string{client}}}}}
+	w := httptest.NewRecorder()
+	f.mux.ServeHTTP(w, r)
+	return w
+}
+
+func wrap(msg []byte) []byte {
+	b, _ := json.Marshal(messageRequest{Message: msg})
+	return b
+}
+
+// persisted returns every snapshot file's bytes and the accepted count.
+func (f *ceremonyFixture) persisted() (map[string][]byte, int) {
+	files := map[string][]byte{}
+	for _, b := range f.c.batches {
+		if data, err := os.ReadFile(b.snapshotPath()); err == nil {
+			files[b.snapshotPath()] = data
+		}
+	}
+	return files, f.c.status().MessagesAccepted
+}
+
+func samePersisted(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !bytes.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCeremonyMessageAttacks sends participant 1 messages a dishonest or
+// confused peer could: each is refused with the status the sender needs
+// (400: do not retry) and changes nothing; honest messages and their exact
+// repeats are acknowledged.
+func TestCeremonyMessageAttacks(t *testing.T) {
+	f := newCeremonyFixture(t)
+	comm2 := f.message(t, 2, dkg.KindCommitments, 1)
+	comm3 := f.message(t, 3, dkg.KindCommitments, 1)
+	shares2to3 := f.message(t, 2, dkg.KindShares, 3)
+	other, err := dkg.New(fixturePlan(t, f.a).batchConfig([32]byte{9}, 0), 2, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed := other.Outbox()[0].Bytes
+	again, err := dkg.New(f.c.plan.batchConfig(f.c.id, 0), 2, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equivocation := again.Outbox()[0].Bytes
+	for _, tc := range []struct {
+		name   string
+		client string
+		body   []byte
+		code   int
+	}{
+		{"refuses a message whose claimed sender is another participant", "signer-2", wrap(comm3), 400},
+		{"refuses shares addressed to another participant", "signer-2", wrap(shares2to3), 400},
+		{"refuses a message replayed from another ceremony", "signer-2", wrap(replayed), 400},
+		{"refuses a truncated message", "signer-2", wrap(comm2[:40]), 400},
+		{"refuses a client that is not a participant", "vc-1", wrap(comm2), 403},
+		{"refuses a body that is not a message request", "signer-2", []byte(`{"message":"not base64!"}`), 400},
+		{"refuses unknown fields", "signer-2", []byte(`{"message":"","from":3}`), 400},
+		{"accepts an honest message", "signer-2", wrap(comm2), 200},
+		{"accepts its exact repeat (a retry)", "signer-2", wrap(comm2), 200},
+		{"refuses a second, different message of the same kind (equivocation)", "signer-2", wrap(equivocation), 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, accepted := f.persisted()
+			w := f.post(tc.client, tc.body)
+			if w.Code != tc.code {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.code, w.Body)
+			}
+			after, acceptedAfter := f.persisted()
+			changed := !samePersisted(before, after) || acceptedAfter != accepted
+			if want := tc.name == "accepts an honest message"; changed != want {
+				t.Fatalf("persisted state changed: %v, want %v", changed, want)
+			}
+		})
+	}
+	if ev := f.c.status(); ev.State != stateRunning {
+		t.Fatalf("refused messages changed the ceremony: %+v", ev)
+	}
+}
+
+// TestCeremonySnapshotIsSealedAndBound checks the snapshot on disk: it
+// does not contain participant 1's shares in the clear, unseals only with
+// its own label, and resumes to exactly the state persisted.
+func TestCeremonySnapshotIsSealedAndBound(t *testing.T) {
+	f := newCeremonyFixture(t)
+	if w := f.post("signer-2", wrap(f.message(t, 2, dkg.KindShares, 1))); w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	b := f.c.batches[0]
+	blob, err := os.ReadFile(b.snapshotPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := f.message(t, 2, dkg.KindShares, 1)[54:]
+	if bytes.Contains(blob, secret[:32]) {
+		t.Fatal("the snapshot file holds a received share in the clear")
+	}
+	other := f.c.batches[1]
+	if _, err := f.a.sealKey.UnsealData(context.Background(), blob, other.snapshotLabel()); err == nil {
+		t.Fatal("batch 0's snapshot unseals as batch 1's")
+	}
+	snap, err := f.a.sealKey.UnsealData(context.Background(), blob, b.snapshotLabel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := dkg.Resume(snap, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p.Snapshot(), snap) {
+		t.Fatal("the resumed state differs from the persisted one")
+	}
+}
+
+// FuzzCeremonyMessageEndpoint sends arbitrary bodies to the message
+// endpoint as participant 2. The answer is always one the sender can act
+// on (200, 400, 410 or 503), never a crash; a refused message changes
+// nothing on disk or in the progress count; an accepted one is persisted
+// exactly (the snapshot on disk resumes to the same state) and its repeat
+// changes nothing.
+func FuzzCeremonyMessageEndpoint(f *testing.F) {
+	fx := newCeremonyFixture(f)
+	for _, m := range [][]byte{
+		fx.message(f, 2, dkg.KindCommitments, 1),
+		fx.message(f, 2, dkg.KindShares, 1),
+		fx.message(f, 3, dkg.KindCommitments, 1),
+		fx.message(f, 2, dkg.KindShares, 3),
+	} {
+		f.Add(wrap(m))
+	}
+	f.Add([]byte(`{"message":""}`))
+	f.Add([]byte(`{"message":"UkRLRwEB"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		before, accepted := fx.persisted()
+		w := fx.post("signer-2", body)
+		after, acceptedAfter := fx.persisted()
+		switch w.Code {
+		case 200:
+		case 400, 410, 503:
+			if !samePersisted(before, after) || acceptedAfter != accepted {
+				t.Fatalf("refused message (%d: %s) changed the persisted state", w.Code, w.Body)
+			}
+			return
+		default:
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		if acceptedAfter == accepted {
+			return // a repeat, or a message for a finished batch
+		}
+		for _, b := range fx.c.batches {
+			blob, ok := after[b.snapshotPath()]
+			if !ok || bytes.Equal(blob, before[b.snapshotPath()]) {
+				continue
+			}
+			snap, err := fx.a.sealKey.UnsealData(context.Background(), blob, b.snapshotLabel())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := dkg.Resume(snap, rand.Reader)
+			if err != nil || !bytes.Equal(p.Snapshot(), snap) {
+				t.Fatalf("persisted snapshot does not resume to itself: %v", err)
+			}
+			p.Zero()
+		}
+		if w := fx.post("signer-2", body); w.Code != 200 {
+			t.Fatalf("repeat of an accepted message: %d %s", w.Code, w.Body)
+		}
+		if again, n := fx.persisted(); !samePersisted(after, again) || n != acceptedAfter {
+			t.Fatal("the repeat of an accepted message changed the persisted state")
+		}
+	})
+}
+
+func TestBatchMessagesFitTheBodyLimit(t *testing.T) {
+	for n := 1; n <= dkg.MaxParticipants; n++ {
+		for _, th := range []int{n/2 + 1, n} {
+			v := maxBatchSize(n, th)
+			if v < 1 || v > dkg.MaxValidators {
+				t.Fatalf("n=%d t=%d: batch size %d", n, th, v)
+			}
+			if got := requestBytes(maxMessageBytes(n, th, v)); got > maxBody {
+				t.Fatalf("n=%d t=%d: a batch of %d needs requests of %d bytes, over %d", n, th, v, got, maxBody)
+			}
+		}
+	}
+	if got := defaultBatchSize(1000, 5, 3); got != 100 {
+		t.Fatalf("1000 validators in batches of %d, want 100", got)
+	}
+	if got := defaultBatchSize(3, 5, 3); got != 3 {
+		t.Fatalf("3 validators in batches of %d, want 3", got)
+	}
+}
+
+// TestPlanIDBindsEveryField changes each field of a plan in turn: each
+// change gives another ceremony id, so participants given different plans
+// refuse each other's messages.
+func TestPlanIDBindsEveryField(t *testing.T) {
+	base := &ceremonyPlan{
+		Nonce: api.Root{1}, ClusterID: api.Root{2}, Coordinator: 1, Participants: []api.Uint64{1, 2, 3}, Threshold: 2,
+		Validators: 10, BatchSize: 5, WithdrawalCredentials: api.Root{0x01, 9}, AmountGwei: 32_000_000_000,
+		GenesisForkVersion: 0x10000038, GenesisValidatorsRoot: api.Root{3}, NetworkName: "test", Deadline: 1e9,
+	}
+	edits := map[string]func(p *ceremonyPlan){
+		"nonce":                   func(p *ceremonyPlan) { p.Nonce[0] ^= 1 },
+		"cluster_id":              func(p *ceremonyPlan) { p.ClusterID[0] ^= 1 },
+		"coordinator":             func(p *ceremonyPlan) { p.Coordinator = 2 },
+		"participants":            func(p *ceremonyPlan) { p.Participants = []api.Uint64{1, 2, 4} },
+		"threshold":               func(p *ceremonyPlan) { p.Threshold = 3 },
+		"validators":              func(p *ceremonyPlan) { p.Validators = 11 },
+		"batch_size":              func(p *ceremonyPlan) { p.BatchSize = 4 },
+		"withdrawal_credentials":  func(p *ceremonyPlan) { p.WithdrawalCredentials[31] ^= 1 },
+		"amount_gwei":             func(p *ceremonyPlan) { p.AmountGwei-- },
+		"genesis_fork_version":    func(p *ceremonyPlan) { p.GenesisForkVersion++ },
+		"genesis_validators_root": func(p *ceremonyPlan) { p.GenesisValidatorsRoot[0] ^= 1 },
+		"network_name":            func(p *ceremonyPlan) { p.NetworkName = "tesu" },
+		"deadline":                func(p *ceremonyPlan) { p.Deadline++ },
+	}
+	seen := map[[32]byte]string{base.ID(): "base"}
+	for field, edit := range edits {
+		p := *base
+		p.Participants = append([]api.Uint64(nil), base.Participants...)
+		edit(&p)
+		id := p.ID()
+		if prev, dup := seen[id]; dup {
+			t.Fatalf("changing %s gives the same id as %s", field, prev)
+		}
+		seen[id] = field
+	}
+	// Batches of one ceremony, and of two, never share a dkg ceremony id.
+	ids := map[[32]byte]bool{}
+	for _, p := range []*ceremonyPlan{base, {Nonce: api.Root{7}, Participants: base.Participants, Threshold: 2, Validators: 10, BatchSize: 5}} {
+		for i := range p.batches() {
+			cfg := p.batchConfig(p.ID(), i)
+			if ids[cfg.CeremonyID()] {
+				t.Fatalf("batch %d shares a dkg ceremony id", i)
+			}
+			ids[cfg.CeremonyID()] = true
+		}
+	}
+}

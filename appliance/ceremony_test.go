@@ -1,0 +1,387 @@
+package appliance_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/signing"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// testWithdrawal is the withdrawal address of the test ceremonies.
+const testWithdrawal = "0x468c15d616B52FCEf0B932BF89D42157984BE2A5"
+
+// admin returns the operator's mTLS configuration and the administrative
+// client of every signer, as rampartctl builds them from the cluster file.
+func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.Peer) {
+	tb.Helper()
+	cf := lc.File
+	cfg, closer, err := cf.TLSConfig(context.Background(), cf.Admin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(closer)
+	return cfg, cf.Peers(cfg)
+}
+
+func startRequest(tb testing.TB, validators, threshold int) *appliance.StartCeremonyRequest {
+	tb.Helper()
+	wc, err := appliance.WithdrawalCredentials(testWithdrawal)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &appliance.StartCeremonyRequest{Validators: validators, Threshold: threshold, WithdrawalCredentials: wc, AmountGwei: 32_000_000_000}
+}
+
+// waitCeremony polls the coordinator until the ceremony completes or
+// aborts, and returns the last status.
+func waitCeremony(tb testing.TB, p *appliance.Peer, id string, limit time.Duration) *appliance.CeremonyStatus {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, err := p.CeremonyStatus(ctx, id)
+		cancel()
+		if err == nil && st.Coordination != nil {
+			switch st.Coordination.Stage {
+			case "complete", "aborted":
+				return st
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("ceremony %s not finished after %s: %+v, %v", id, limit, st, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// depositParams is what the test ceremonies ask for on the test network.
+func depositParams(n *network.Network) appliance.DepositParams {
+	wc, _ := appliance.WithdrawalCredentials(testWithdrawal)
+	return appliance.DepositParams{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: n.GenesisForkVersion(), NetworkName: n.Name()}
+}
+
+// checkDeposits verifies the deposit data as an outsider would: the file
+// the deposit tools read parses, every signature verifies under its
+// validator's composite key over the DEPOSIT signing root, both roots are
+// recomputed, and there is one entry per account, in order.
+func checkDeposits(t testing.TB, n *network.Network, st *appliance.CoordinationStatus) []api.PublicKey {
+	t.Helper()
+	params := depositParams(n)
+	entries, err := appliance.ParseDepositFile(appliance.MarshalDepositFile(st.DepositData), params)
+	if err != nil {
+		t.Fatalf("deposit data: %v", err)
+	}
+	if len(entries) != st.Validators || len(st.Accounts) != st.Validators {
+		t.Fatalf("%d deposit entries and %d accounts for %d validators", len(entries), len(st.Accounts), st.Validators)
+	}
+	for i, e := range entries {
+		if e.Pubkey != strings.TrimPrefix(st.Accounts[i].String(), "0x") {
+			t.Fatalf("deposit %d is for %s, account %d is %s", i, e.Pubkey, i, st.Accounts[i])
+		}
+		// Independently of ParseDepositFile: the DEPOSIT request a
+		// validator client would send has the same signing root.
+		req, _ := json.Marshal(map[string]any{"type": "DEPOSIT", "deposit": map[string]string{
+			"pubkey": st.Accounts[i].String(), "withdrawal_credentials": "0x" + e.WithdrawalCredentials,
+			"amount": fmt.Sprint(e.Amount), "genesis_fork_version": "0x" + e.ForkVersion,
+		}})
+		parsed, err := signing.ParseRequest(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sg, err := parsed.Verify(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk, _ := bls.PublicKeyFromBytes(st.Accounts[i][:])
+		sig, _ := hex.DecodeString(e.Signature)
+		s, err := bls.SignatureFromBytes(sig)
+		if err != nil || !pk.Verify(sg.SigningRoot, s) {
+			t.Fatalf("deposit %d: signature does not verify under the composite key: %v", i, err)
+		}
+	}
+	return st.Accounts
+}
+
+// muted is a participant that lists its accounts but gives no partial
+// signature: a signer that is down for signing.
+type muted struct{ coordinator.Participant }
+
+var errMuted = errors.New("muted for this subset")
+
+func (m muted) SignPartial(context.Context, api.PublicKey, []byte) (api.PartialSignature, error) {
+	return api.PartialSignature{}, errMuted
+}
+
+func (m muted) SignPartialBatch(context.Context, []byte) ([]api.PartialBatchResult, error) {
+	return nil, errMuted
+}
+
+// checkEverySubsetSigns signs a GENERIC message for keys through every
+// threshold-sized subset of the signers (the others muted) and verifies
+// each signature under the composite key: every t-subset holds consistent
+// shares of every new account.
+func checkEverySubsetSigns(t testing.TB, lc *localcluster.Cluster, net *network.Network, threshold int, keys []api.PublicKey) {
+	t.Helper()
+	adminTLS, _ := admin(t, lc)
+	n := len(lc.Signers)
+	objectRoot := sha256.Sum256([]byte("every subset signs"))
+	domain := signing.ComputeDomain(phase0.DomainType{'t', 'e', 's', 't'}, net.GenesisForkVersion(), net.GenesisValidatorsRoot())
+	req, _ := json.Marshal(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": api.Root(objectRoot), "domain": api.Root(domain)}})
+	root := signing.ComputeSigningRoot(objectRoot, domain)
+	subsets := 0
+	for mask := range 1 << n {
+		if popcount(mask) != threshold {
+			continue
+		}
+		subsets++
+		cfg := coordinator.DefaultConfig()
+		cfg.Timeout = 20 * time.Second
+		for i, s := range lc.Signers {
+			hp, err := coordinator.NewHTTPParticipant(tss.ID(s.ID), "https://"+s.Config.Listen.Participant, s.Name, adminTLS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mask&(1<<i) == 0 {
+				cfg.Participants = append(cfg.Participants, muted{hp})
+			} else {
+				cfg.Participants = append(cfg.Participants, hp)
+			}
+		}
+		co, err := coordinator.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := co.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range co.SignBatch(context.Background(), keys, root, req) {
+			if r.Err != nil {
+				t.Fatalf("subset %05b, account %s: %v", mask, keys[i], r.Err)
+			}
+			pk, _ := bls.PublicKeyFromBytes(keys[i][:])
+			if !pk.Verify(root, r.Signature) {
+				t.Fatalf("subset %05b, account %s: signature does not verify", mask, keys[i])
+			}
+		}
+	}
+	t.Logf("every one of the %d subsets of %d signers signed for %d accounts", subsets, threshold, len(keys))
+}
+
+func popcount(x int) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
+}
+
+// ceremonyFiles lists what a ceremony left in each signer's ceremony
+// directory, and the staged share files.
+func ceremonyFiles(lc *localcluster.Cluster, i int) (snapshots, staged []string) {
+	s := lc.Signers[i]
+	matches, _ := filepath.Glob(filepath.Join(s.Config.DataDir, "ceremonies", "*", "*.snapshot"))
+	staged, _ = filepath.Glob(filepath.Join(s.Config.Accounts.SharesDir, "*.staged"))
+	return matches, staged
+}
+
+func shareFiles(lc *localcluster.Cluster, i int) []string {
+	m, _ := filepath.Glob(filepath.Join(lc.Signers[i].Config.Accounts.SharesDir, "*"+appliance.ShareFileExt))
+	return m
+}
+
+func TestCeremonyCreatesValidatorsAcrossFiveSigners(t *testing.T) {
+	tc := newTestCluster(t, 5, 3, 0)
+	_, peers := admin(t, tc.lc)
+	req := startRequest(t, 12, 3)
+	req.BatchSize = 5 // three batches: two full, one short
+	id, err := peers[0].StartCeremony(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitCeremony(t, peers[0], id, 3*time.Minute)
+	if st.Coordination.Stage != "complete" {
+		t.Fatalf("ceremony ended %s: %s", st.Coordination.Stage, st.Coordination.Reason)
+	}
+	keys := checkDeposits(t, tc.net, st.Coordination)
+
+	// Every signer holds a sealed share of every account, active, and
+	// has nothing of the ceremony left but its record.
+	for i := range tc.lc.Signers {
+		if got := len(shareFiles(tc.lc, i)); got != len(keys) {
+			t.Errorf("signer %d has %d share files, want %d", i+1, got, len(keys))
+		}
+		snaps, staged := ceremonyFiles(tc.lc, i)
+		if len(snaps)+len(staged) != 0 {
+			t.Errorf("signer %d kept %v %v", i+1, snaps, staged)
+		}
+		pst, err := peers[i].CeremonyStatus(context.Background(), id)
+		if err != nil || pst.State != "complete" || pst.Transcript != st.Transcript {
+			t.Errorf("signer %d: %+v %v", i+1, pst, err)
+		}
+	}
+	checkEverySubsetSigns(t, tc.lc, tc.net, 3, keys)
+
+	// The accounts sign through the standard API and are slashing
+	// protected like any other.
+	att := attestationRequest(tc.net, 1, 2, 0x33)
+	tc.checkSigned("attestation with a new account", tc.sign(1, keys[0], att), keys[0], att)
+	if r := tc.sign(2, keys[0], attestationRequest(tc.net, 1, 2, 0x34)); r.code != http.StatusPreconditionFailed {
+		t.Fatalf("double vote with a new account: %d %s", r.code, r.body)
+	}
+
+	// The accounts survive a restart of every signer.
+	for i := range tc.lc.Signers {
+		tc.stop(i)
+		tc.restart(i)
+	}
+	tc.checkSigned("after a restart", tc.sign(3, keys[len(keys)-1], att), keys[len(keys)-1], att)
+}
+
+func TestCeremonyRefusesBadStart(t *testing.T) {
+	tc := newTestCluster(t, 3, 2, 0)
+	_, peers := admin(t, tc.lc)
+	good := startRequest(t, 4, 2)
+	for _, c := range []struct {
+		name  string
+		edit  func(r *appliance.StartCeremonyRequest)
+		field string
+	}{
+		{"refuses zero validators", func(r *appliance.StartCeremonyRequest) { r.Validators = 0 }, "validators"},
+		{"refuses too many validators", func(r *appliance.StartCeremonyRequest) { r.Validators = appliance.MaxCeremonyValidators + 1 }, "validators"},
+		{"refuses a threshold that is not a majority", func(r *appliance.StartCeremonyRequest) { r.Threshold = 1 }, "threshold"},
+		{"refuses a threshold above the signers", func(r *appliance.StartCeremonyRequest) { r.Threshold = 4 }, "threshold"},
+		{"refuses BLS (0x00) withdrawal credentials", func(r *appliance.StartCeremonyRequest) { r.WithdrawalCredentials[0] = 0 }, "withdrawal_credentials"},
+		{"refuses a zero withdrawal address", func(r *appliance.StartCeremonyRequest) { r.WithdrawalCredentials = api.Root{0x01} }, "withdrawal_credentials"},
+		{"refuses an amount above 32 ETH", func(r *appliance.StartCeremonyRequest) { r.AmountGwei = 33_000_000_000 }, "amount"},
+		{"refuses an amount below 1 ETH", func(r *appliance.StartCeremonyRequest) { r.AmountGwei = 999_999_999 }, "amount"},
+		{"refuses a malformed participant timeout", func(r *appliance.StartCeremonyRequest) { r.ParticipantTimeout = "soon" }, "participant_timeout"},
+		{"refuses a negative timeout", func(r *appliance.StartCeremonyRequest) { r.Timeout = "-1h" }, "timeout"},
+		{"refuses a timeout of months", func(r *appliance.StartCeremonyRequest) { r.Timeout = "2000h" }, "timeout"},
+		{"refuses a negative batch size", func(r *appliance.StartCeremonyRequest) { r.BatchSize = -1 }, "batch_size"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := *good
+			c.edit(&r)
+			_, err := peers[0].StartCeremony(context.Background(), &r)
+			if coordinator.Status(err) != http.StatusBadRequest || !strings.Contains(err.Error(), c.field) {
+				t.Fatalf("got %v, want 400 naming %s", err, c.field)
+			}
+		})
+	}
+	t.Run("refuses unknown fields", func(t *testing.T) {
+		r := post(t, tc.client(0, "admin"), tc.url(0, appliance.ListenerParticipant, "/rampart/v1/ceremonies"), []byte(`{"validators":1,"threshold":2,"surprise":1}`))
+		if r.code != http.StatusBadRequest {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses a client that is not an administrator", func(t *testing.T) {
+		body, _ := json.Marshal(good)
+		r := post(t, tc.client(0, "vc-1"), tc.url(0, appliance.ListenerParticipant, "/rampart/v1/ceremonies"), body)
+		if r.code != http.StatusForbidden {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses a join from an administrator that is not the coordinator", func(t *testing.T) {
+		r := put(t, tc.client(1, "admin"), tc.url(1, appliance.ListenerParticipant, "/rampart/v1/ceremonies/"+strings.Repeat("ab", 32)), []byte(`{}`))
+		if r.code != http.StatusBadRequest && r.code != http.StatusForbidden {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("refuses messages from a client that is not a participant", func(t *testing.T) {
+		r := post(t, tc.client(0, "vc-1"), tc.url(0, appliance.ListenerParticipant, "/rampart/v1/ceremonies/"+strings.Repeat("ab", 32)+"/messages"), []byte(`{"message":"AA=="}`))
+		if r.code != http.StatusForbidden {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
+	t.Run("reports an unknown ceremony as 404", func(t *testing.T) {
+		_, err := peers[0].CeremonyStatus(context.Background(), strings.Repeat("cd", 32))
+		if coordinator.Status(err) != http.StatusNotFound || !errors.Is(err, appliance.ErrUnknownCeremony) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	for i := range tc.lc.Signers {
+		if got := len(shareFiles(tc.lc, i)); got != 0 {
+			t.Fatalf("refused starts left %d share files at signer %d", got, i+1)
+		}
+	}
+}
+
+func put(t testing.TB, c *http.Client, url string, body []byte) response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("PUT %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, b}
+}
+
+// TestCeremonyAbortedByTheOperator aborts a running ceremony: every
+// participant ends it, with the operator's reason, and nothing of it is
+// left anywhere.
+func TestCeremonyAbortedByTheOperator(t *testing.T) {
+	tc := newTestCluster(t, 3, 2, 0)
+	_, peers := admin(t, tc.lc)
+	// A participant that is down keeps the ceremony from finishing.
+	tc.stop(2)
+	id, err := peers[0].StartCeremony(context.Background(), startRequest(t, 6, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if err := peers[0].AbortCeremony(context.Background(), id, "operator changed their mind"); err != nil {
+		t.Fatal(err)
+	}
+	st := waitCeremony(t, peers[0], id, time.Minute)
+	if st.Coordination.Stage != "aborted" || !strings.Contains(st.Coordination.Reason, "operator changed their mind") {
+		t.Fatalf("%+v", st.Coordination)
+	}
+	tc.restart(2)
+	waitAborted(t, tc.lc, peers, id)
+}
+
+// waitAborted waits until every signer reports the ceremony aborted and
+// checks that nothing of it is left: no share, staged share or snapshot.
+func waitAborted(t testing.TB, lc *localcluster.Cluster, peers []*appliance.Peer, id string) {
+	t.Helper()
+	for i, p := range peers {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			st, err := p.CeremonyStatus(context.Background(), id)
+			if err == nil && st.State == "aborted" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("signer %d: %+v %v", i+1, st, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		snaps, staged := ceremonyFiles(lc, i)
+		if shares := shareFiles(lc, i); len(snaps)+len(staged)+len(shares) != 0 {
+			t.Errorf("signer %d kept %v %v %v", i+1, snaps, staged, shares)
+		}
+	}
+}

@@ -1,0 +1,327 @@
+package appliance
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"golang.org/x/crypto/sha3"
+
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/signing"
+)
+
+// Deposit data in the format of the staking-deposit-cli's
+// deposit_data-<time>.json, which the staking launchpad and the deposit
+// tools read: a JSON list with one object per validator, byte strings in
+// lower-case hex without 0x, the amount in Gwei as a number.
+
+// DepositCLIVersion is the staking-deposit-cli release whose deposit data
+// format Rampart writes; the launchpad checks the field.
+const DepositCLIVersion = "2.7.0"
+
+// Deposit amounts in Gwei that the deposit tools accept for 0x01
+// withdrawal credentials.
+const (
+	MinDepositGwei = 1_000_000_000
+	MaxDepositGwei = 32_000_000_000
+)
+
+// ErrDepositData is returned for deposit data that does not verify: a
+// malformed field, a signature that is not the validator's over the
+// DEPOSIT signing root, a root that is not the one recomputed, or values
+// other than those the ceremony was asked for.
+var ErrDepositData = errors.New("deposit data refused")
+
+// DepositParams is what every deposit of a ceremony commits to.
+type DepositParams struct {
+	// WithdrawalCredentials are 0x01 credentials: 0x01, 11 zero bytes and
+	// the execution address that receives withdrawals.
+	WithdrawalCredentials [32]byte
+	// AmountGwei is the deposit of each validator.
+	AmountGwei uint64
+	// GenesisForkVersion selects the network of the DEPOSIT domain.
+	GenesisForkVersion [4]byte
+	// NetworkName is written into the file for the launchpad.
+	NetworkName string
+}
+
+// Validate names the first parameter that is wrong.
+func (p DepositParams) Validate() error {
+	wc := p.WithdrawalCredentials
+	if wc[0] != 0x01 || !bytes.Equal(wc[1:12], make([]byte, 11)) {
+		return fmt.Errorf("withdrawal_credentials: %#x are not 0x01 execution-address credentials (0x01, 11 zero bytes, the address)", wc[:])
+	}
+	if bytes.Equal(wc[12:], make([]byte, 20)) {
+		return errors.New("withdrawal_credentials: the withdrawal address is zero; withdrawals would be burnt")
+	}
+	if p.AmountGwei < MinDepositGwei || p.AmountGwei > MaxDepositGwei {
+		return fmt.Errorf("amount: %d Gwei is not between %d and %d", p.AmountGwei, uint64(MinDepositGwei), uint64(MaxDepositGwei))
+	}
+	if p.NetworkName == "" {
+		return errors.New("network_name: empty")
+	}
+	return nil
+}
+
+// WithdrawalCredentials returns the 0x01 credentials of an execution
+// address given as 0x and 40 hex digits. A mixed-case address must carry a
+// valid EIP-55 checksum, which catches typing mistakes; an address in one
+// case carries none.
+func WithdrawalCredentials(address string) ([32]byte, error) {
+	var wc [32]byte
+	hexPart, ok := strings.CutPrefix(address, "0x")
+	if !ok || len(hexPart) != 40 {
+		return wc, fmt.Errorf("withdrawal address %q: want 0x and 40 hex digits", address)
+	}
+	raw, err := hex.DecodeString(hexPart)
+	if err != nil {
+		return wc, fmt.Errorf("withdrawal address %q: not hexadecimal", address)
+	}
+	if hexPart != strings.ToLower(hexPart) && hexPart != strings.ToUpper(hexPart) && checksumAddress(raw) != "0x"+hexPart {
+		return wc, fmt.Errorf("withdrawal address %q: wrong EIP-55 checksum (mixed case); expected %s", address, checksumAddress(raw))
+	}
+	wc[0] = 0x01
+	copy(wc[12:], raw)
+	if bytes.Equal(raw, make([]byte, 20)) {
+		return wc, fmt.Errorf("withdrawal address %q is zero; withdrawals would be burnt", address)
+	}
+	return wc, nil
+}
+
+// checksumAddress writes an address with its EIP-55 checksum: a letter is
+// upper case where the matching nibble of Keccak-256(lower-case hex) is 8
+// or more.
+func checksumAddress(addr []byte) string {
+	lower := hex.EncodeToString(addr)
+	h := sha3.NewLegacyKeccak256()
+	h.Write([]byte(lower))
+	sum := h.Sum(nil)
+	out := []byte(lower)
+	for i, c := range out {
+		nibble := sum[i/2] >> 4
+		if i%2 == 1 {
+			nibble = sum[i/2] & 0x0f
+		}
+		if c >= 'a' && nibble >= 8 {
+			out[i] = c - 'a' + 'A'
+		}
+	}
+	return "0x" + string(out)
+}
+
+// DepositData is one validator's entry of deposit_data-<time>.json.
+type DepositData struct {
+	Pubkey                string `json:"pubkey"`
+	WithdrawalCredentials string `json:"withdrawal_credentials"`
+	Amount                uint64 `json:"amount"`
+	Signature             string `json:"signature"`
+	DepositMessageRoot    string `json:"deposit_message_root"`
+	DepositDataRoot       string `json:"deposit_data_root"`
+	ForkVersion           string `json:"fork_version"`
+	NetworkName           string `json:"network_name"`
+	DepositCLIVersion     string `json:"deposit_cli_version"`
+}
+
+// depositRequestBody is the DEPOSIT signing request (Remote Signing API
+// JSON) of pubkey.
+func (p DepositParams) depositRequestBody(pubkey api.PublicKey) ([]byte, error) {
+	return json.Marshal(map[string]any{"type": signing.TypeDeposit, "deposit": map[string]string{
+		"pubkey":                 pubkey.String(),
+		"withdrawal_credentials": "0x" + hex.EncodeToString(p.WithdrawalCredentials[:]),
+		"amount":                 strconv.FormatUint(p.AmountGwei, 10),
+		"genesis_fork_version":   "0x" + hex.EncodeToString(p.GenesisForkVersion[:]),
+	}})
+}
+
+// depositSigningRoot is the root a deposit signature signs: the DepositMessage
+// root under the DEPOSIT domain of the genesis fork version (and a zero
+// genesis validators root, since deposits precede genesis).
+func depositSigningRoot(p DepositParams, pubkey api.PublicKey) (phase0.Root, error) {
+	msg := &phase0.DepositMessage{PublicKey: phase0.BLSPubKey(pubkey), WithdrawalCredentials: p.WithdrawalCredentials[:], Amount: phase0.Gwei(p.AmountGwei)}
+	objectRoot, err := msg.HashTreeRoot()
+	if err != nil {
+		return phase0.Root{}, err
+	}
+	domain := signing.ComputeDomain(phase0.DomainType{0x03, 0, 0, 0}, phase0.Version(p.GenesisForkVersion), phase0.Root{})
+	return signing.ComputeSigningRoot(objectRoot, domain), nil
+}
+
+// NewDepositData builds and verifies one entry.
+func NewDepositData(p DepositParams, pubkey api.PublicKey, sig api.Signature) (DepositData, error) {
+	msg := &phase0.DepositMessage{PublicKey: phase0.BLSPubKey(pubkey), WithdrawalCredentials: p.WithdrawalCredentials[:], Amount: phase0.Gwei(p.AmountGwei)}
+	msgRoot, err := msg.HashTreeRoot()
+	if err != nil {
+		return DepositData{}, err
+	}
+	data := &phase0.DepositData{PublicKey: msg.PublicKey, WithdrawalCredentials: msg.WithdrawalCredentials, Amount: msg.Amount, Signature: phase0.BLSSignature(sig)}
+	dataRoot, err := data.HashTreeRoot()
+	if err != nil {
+		return DepositData{}, err
+	}
+	d := DepositData{
+		Pubkey:                hex.EncodeToString(pubkey[:]),
+		WithdrawalCredentials: hex.EncodeToString(p.WithdrawalCredentials[:]),
+		Amount:                p.AmountGwei,
+		Signature:             hex.EncodeToString(sig[:]),
+		DepositMessageRoot:    hex.EncodeToString(msgRoot[:]),
+		DepositDataRoot:       hex.EncodeToString(dataRoot[:]),
+		ForkVersion:           hex.EncodeToString(p.GenesisForkVersion[:]),
+		NetworkName:           p.NetworkName,
+		DepositCLIVersion:     DepositCLIVersion,
+	}
+	if err := d.Verify(p); err != nil {
+		return DepositData{}, err
+	}
+	return d, nil
+}
+
+// Verify checks one entry completely against the deposit the ceremony was
+// asked for: every field decodes strictly, the public key and signature
+// are valid points, the signature verifies under the public key over the
+// DEPOSIT signing root, both roots equal the ones recomputed here, and the
+// credentials, amount, fork version and network are the expected ones.
+func (d *DepositData) Verify(want DepositParams) error {
+	var pub [48]byte
+	var wc, msgRoot, dataRoot [32]byte
+	var sig [96]byte
+	var fork [4]byte
+	for _, f := range []struct {
+		name, value string
+		dst         []byte
+	}{
+		{"pubkey", d.Pubkey, pub[:]},
+		{"withdrawal_credentials", d.WithdrawalCredentials, wc[:]},
+		{"signature", d.Signature, sig[:]},
+		{"deposit_message_root", d.DepositMessageRoot, msgRoot[:]},
+		{"deposit_data_root", d.DepositDataRoot, dataRoot[:]},
+		{"fork_version", d.ForkVersion, fork[:]},
+	} {
+		if err := strictHex(f.value, f.dst); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrDepositData, f.name, err)
+		}
+	}
+	switch {
+	case wc != want.WithdrawalCredentials:
+		return fmt.Errorf("%w: withdrawal_credentials %s, the ceremony asked for %x", ErrDepositData, d.WithdrawalCredentials, want.WithdrawalCredentials[:])
+	case d.Amount != want.AmountGwei:
+		return fmt.Errorf("%w: amount %d, the ceremony asked for %d", ErrDepositData, d.Amount, want.AmountGwei)
+	case fork != want.GenesisForkVersion:
+		return fmt.Errorf("%w: fork_version %s, the network's genesis fork version is %x", ErrDepositData, d.ForkVersion, want.GenesisForkVersion[:])
+	case d.NetworkName != want.NetworkName:
+		return fmt.Errorf("%w: network_name %q, want %q", ErrDepositData, d.NetworkName, want.NetworkName)
+	case d.DepositCLIVersion != DepositCLIVersion:
+		return fmt.Errorf("%w: deposit_cli_version %q, want %q", ErrDepositData, d.DepositCLIVersion, DepositCLIVersion)
+	}
+	pk, err := bls.PublicKeyFromBytes(pub[:])
+	if err != nil {
+		return fmt.Errorf("%w: pubkey: %v", ErrDepositData, err)
+	}
+	s, err := bls.SignatureFromBytes(sig[:])
+	if err != nil {
+		return fmt.Errorf("%w: signature of %s: %v", ErrDepositData, d.Pubkey, err)
+	}
+	msg := &phase0.DepositMessage{PublicKey: phase0.BLSPubKey(pub), WithdrawalCredentials: wc[:], Amount: phase0.Gwei(d.Amount)}
+	gotMsgRoot, err := msg.HashTreeRoot()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrDepositData, err)
+	}
+	if gotMsgRoot != msgRoot {
+		return fmt.Errorf("%w: deposit_message_root of %s is %s, recomputed %x", ErrDepositData, d.Pubkey, d.DepositMessageRoot, gotMsgRoot)
+	}
+	data := &phase0.DepositData{PublicKey: msg.PublicKey, WithdrawalCredentials: wc[:], Amount: msg.Amount, Signature: phase0.BLSSignature(sig)}
+	gotDataRoot, err := data.HashTreeRoot()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrDepositData, err)
+	}
+	if gotDataRoot != dataRoot {
+		return fmt.Errorf("%w: deposit_data_root of %s is %s, recomputed %x", ErrDepositData, d.Pubkey, d.DepositDataRoot, gotDataRoot)
+	}
+	root, err := depositSigningRoot(want, api.PublicKey(pub))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrDepositData, err)
+	}
+	if !pk.Verify(root, s) {
+		return fmt.Errorf("%w: the signature of %s does not verify over its DEPOSIT signing root", ErrDepositData, d.Pubkey)
+	}
+	return nil
+}
+
+// strictHex decodes lower-case hex without 0x of exactly len(dst) bytes.
+func strictHex(s string, dst []byte) error {
+	if len(s) != 2*len(dst) {
+		return fmt.Errorf("%d hex digits, want %d", len(s), 2*len(dst))
+	}
+	if s != strings.ToLower(s) {
+		return errors.New("not lower-case hex")
+	}
+	if _, err := hex.Decode(dst, []byte(s)); err != nil {
+		return errors.New("not hexadecimal")
+	}
+	return nil
+}
+
+// MarshalDepositFile encodes entries exactly as the staking-deposit-cli
+// writes deposit_data-<time>.json (Python's json.dump: one line, ", " and
+// ": " separators, fields in the deposit tools' order, no final newline).
+func MarshalDepositFile(entries []DepositData) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, d := range entries {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fields := []struct{ k, v string }{
+			{"pubkey", strconv.Quote(d.Pubkey)},
+			{"withdrawal_credentials", strconv.Quote(d.WithdrawalCredentials)},
+			{"amount", strconv.FormatUint(d.Amount, 10)},
+			{"signature", strconv.Quote(d.Signature)},
+			{"deposit_message_root", strconv.Quote(d.DepositMessageRoot)},
+			{"deposit_data_root", strconv.Quote(d.DepositDataRoot)},
+			{"fork_version", strconv.Quote(d.ForkVersion)},
+			{"network_name", strconv.Quote(d.NetworkName)},
+			{"deposit_cli_version", strconv.Quote(d.DepositCLIVersion)},
+		}
+		b.WriteByte('{')
+		for j, f := range fields {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q: %s", f.k, f.v)
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}
+
+// ParseDepositFile decodes a deposit data file strictly (no unknown
+// field, nothing after the list) and verifies every entry against want.
+func ParseDepositFile(data []byte, want DepositParams) ([]DepositData, error) {
+	var out []DepositData
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDepositData, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the list", ErrDepositData)
+	}
+	seen := map[string]int{}
+	for i := range out {
+		if err := out[i].Verify(want); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		if j, dup := seen[out[i].Pubkey]; dup {
+			return nil, fmt.Errorf("%w: entries %d and %d are for the same validator %s", ErrDepositData, j, i, out[i].Pubkey)
+		}
+		seen[out[i].Pubkey] = i
+	}
+	return out, nil
+}
