@@ -236,6 +236,15 @@ func newCluster(t testing.TB, net *network.Network, threshold, n, validators int
 			f.view[key] = api.Account{ParticipantID: api.Uint64(f.id), PublicKey: sh.PublicKey().Bytes(), CompositePublicKey: key, SigningThreshold: api.Uint64(threshold), Participants: members}
 		}
 	}
+	c.coord = c.coordinator(t, cfg)
+	return c
+}
+
+// coordinator returns a coordinator over the cluster's signers: a second
+// one stands for a second rampart-vc process.
+func (c *cluster) coordinator(t testing.TB, cfg coordinator.Config) *coordinator.Coordinator {
+	t.Helper()
+	cfg.Participants = nil
 	for _, f := range c.signers {
 		cfg.Participants = append(cfg.Participants, f)
 	}
@@ -243,8 +252,7 @@ func newCluster(t testing.TB, net *network.Network, threshold, n, validators int
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.coord = coord
-	return c
+	return coord
 }
 
 // total sums a fake signer counter over the cluster.

@@ -152,7 +152,7 @@ func (s *AccountSelector) UnmarshalYAML(n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.Value != "all" {
-			return fmt.Errorf("line %d: want \"all\" or a list of public keys, got %q", n.Line, n.Value)
+			return fmt.Errorf("accounts: line %d: want \"all\" or a list of public keys, got %q", n.Line, n.Value)
 		}
 		*s = AccountSelector{All: true}
 		return nil
@@ -160,7 +160,7 @@ func (s *AccountSelector) UnmarshalYAML(n *yaml.Node) error {
 		*s = AccountSelector{}
 		return n.Decode(&s.List)
 	}
-	return fmt.Errorf("line %d: want \"all\" or a list of public keys", n.Line)
+	return fmt.Errorf("accounts: line %d: want \"all\" or a list of public keys", n.Line)
 }
 
 // MarshalYAML writes "all" or the list.
@@ -180,7 +180,7 @@ func DefaultConfig() Config {
 		Accounts:     AccountSelector{All: true},
 		Builder:      BuilderConfig{GasLimit: 60_000_000, BoostFactor: 100},
 		Doppelganger: DoppelgangerConfig{Enabled: true, Epochs: 2},
-		Redundancy:   RedundancyConfig{ProposalDelay: 500 * time.Millisecond},
+		Redundancy:   RedundancyConfig{ProposalDelay: time.Second},
 		Listen:       ListenConfig{Operations: "127.0.0.1:9300"},
 		Log:          LogConfig{Level: "info", Format: "text"},
 	}

@@ -2,10 +2,13 @@ package vc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
+
+	"github.com/rampart-signer/rampart/beacon"
 )
 
 // doppelganger holds every signature back until the validators were seen
@@ -39,8 +42,13 @@ func (c *Client) doppelganger(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			c.log.Warn("doppelganger check could not be made; watching one more epoch", "epoch", uint64(e), "err", err)
 			last++
+			hint := ""
+			if errors.Is(err, beacon.ErrRejected) {
+				hint = "beacon nodes answer liveness only up to the epoch of their head: on a chain that only these validators move (a fresh devnet) detection cannot complete, and must be disabled knowingly"
+			}
+			c.log.Warn("doppelganger check could not be made; watching one more epoch", "epoch", uint64(e), "err", err, "hint", hint)
+			c.setStatus(fmt.Sprintf("doppelganger detection: epoch %d could not be checked; watching to epoch %d", e, last))
 			continue
 		}
 		if len(live) > 0 {

@@ -83,6 +83,8 @@ type env struct {
 	headRoot phase0.Root
 	// noProposals makes the node refuse to produce blocks.
 	noProposals bool
+	// wrongProposer makes the node produce blocks for another validator.
+	wrongProposer bool
 	// published counts blocks published, by slot.
 	published map[phase0.Slot]int
 }
@@ -292,7 +294,7 @@ func writeVersioned(w http.ResponseWriter, v spec.DataVersion, data any) {
 func (e *env) produceBlock(w http.ResponseWriter, r *http.Request) {
 	slot, _ := strconv.ParseUint(r.PathValue("slot"), 10, 64)
 	e.mu.Lock()
-	refuse := e.noProposals
+	refuse, wrong := e.noProposals, e.wrongProposer
 	parent := e.headRoot
 	e.mu.Unlock()
 	if refuse {
@@ -306,6 +308,9 @@ func (e *env) produceBlock(w http.ResponseWriter, r *http.Request) {
 	version := e.net.ForkAtEpoch(e.net.EpochAtSlot(phase0.Slot(slot))).Name
 	blinded := version >= spec.DataVersionBellatrix && r.URL.Query().Get("builder_boost_factor") != "0"
 	proposer := phase0.ValidatorIndex(slot % uint64(len(e.cluster.keys)))
+	if wrong {
+		proposer = (proposer + 1) % phase0.ValidatorIndex(len(e.cluster.keys))
+	}
 	block := proposal(version, blinded, phase0.Slot(slot), proposer, parent, reveal)
 	w.Header().Set("Eth-Consensus-Version", version.String())
 	w.Header().Set("Eth-Execution-Payload-Blinded", strconv.FormatBool(blinded))
@@ -392,6 +397,12 @@ func fill(v reflect.Value, sszSize string) {
 // the test ends; the returned function stops them and returns Run's error.
 func (e *env) start(t testing.TB, mutate func(*vc.Config)) (*vc.Client, *prometheus.Registry, *bytes.Buffer, func() error) {
 	t.Helper()
+	return e.startWith(t, mutate, e.cluster.coord)
+}
+
+// startWith is start with another coordinator (another process's).
+func (e *env) startWith(t testing.TB, mutate func(*vc.Config), signer vc.Signer) (*vc.Client, *prometheus.Registry, *bytes.Buffer, func() error) {
+	t.Helper()
 	bcfg := beacon.DefaultConfig()
 	bcfg.Network = e.net
 	bcfg.Timeout = 5 * time.Second
@@ -411,7 +422,7 @@ func (e *env) start(t testing.TB, mutate func(*vc.Config)) (*vc.Client, *prometh
 	reg := prometheus.NewRegistry()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	client, err := vc.New(&cfg, vc.Options{Network: e.net, Beacon: bn, Signer: e.cluster.coord, Logger: log, Registerer: reg})
+	client, err := vc.New(&cfg, vc.Options{Network: e.net, Beacon: bn, Signer: signer, Logger: log, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

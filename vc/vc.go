@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/bellatrix"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,9 @@ import (
 	"github.com/rampart-signer/rampart/beacon"
 	"github.com/rampart-signer/rampart/internal/network"
 )
+
+// lastFork is the last fork whose duties this client performs.
+const lastFork = spec.DataVersionFulu
 
 // Options are what a Client needs besides its configuration: the network,
 // a running beacon client and signer, and the process's logger, metrics
@@ -320,6 +324,14 @@ func (c *Client) loop(ctx context.Context) {
 		}
 		if e := c.clock.epochOf(next); !started || e != epoch {
 			started, epoch = true, e
+			if v := c.net.ForkAtEpoch(e).Name; v > lastFork {
+				// Signing objects of a fork this client does not know
+				// would produce invalid or slashable messages.
+				c.log.Error("the network is in a fork this client does not support; performing no duties", "fork", v.String(), "epoch", uint64(e))
+				c.setStatus("stopped duties: fork " + v.String() + " is not supported")
+				next = c.clock.firstSlot(e + 1)
+				continue
+			}
 			c.startEpoch(ctx, e)
 		}
 		c.m.setSlot(uint64(next))
@@ -395,17 +407,6 @@ func (c *Client) runSlot(ctx context.Context, s phase0.Slot) {
 	if len(attesters) == 0 && len(members) == 0 {
 		return
 	}
-	var syncAggs []syncAggregator
-	selections := make(chan struct{})
-	if len(members) > 0 {
-		wg.Go(func() {
-			defer close(selections)
-			syncAggs = c.syncSelections(ctx, s, members)
-		})
-	} else {
-		close(selections)
-	}
-
 	timer := time.NewTimer(c.clock.at(s, 1).Sub(c.clock.now()))
 	select {
 	case <-c.heads.wait(s):
@@ -426,6 +427,18 @@ func (c *Client) runSlot(ctx context.Context, s phase0.Slot) {
 	if len(members) > 0 {
 		moment.Go(func() { root, haveRoot = c.syncMessages(ctx, s, members, start) })
 	}
+	// The sync selection proofs, most of a slot's signatures when the
+	// validators sit in the sync committee, are only needed two thirds into
+	// the slot: they wait for the attestations and messages to be out.
+	var syncAggs []syncAggregator
+	selections := make(chan struct{})
+	wg.Go(func() {
+		defer close(selections)
+		moment.Wait()
+		if len(members) > 0 {
+			syncAggs = c.syncSelections(ctx, s, members)
+		}
+	})
 	if err := c.clock.sleepUntil(ctx, c.clock.at(s, 2)); err != nil {
 		moment.Wait()
 		return

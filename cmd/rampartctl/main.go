@@ -31,6 +31,7 @@ func root() *cli.Command {
 			auditCommand(),
 			importCommand(),
 			dkgCommand(),
+			exitCommand(),
 		},
 	}
 }

@@ -35,24 +35,31 @@ func (h *health) get(id tss.ID) *record {
 	return r
 }
 
-func (h *health) success(id tss.ID, d time.Duration) {
+// success records an answer; it reports whether the participant had been
+// failing until then.
+func (h *health) success(id tss.ID, d time.Duration) (recovered bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.get(id)
+	recovered = r.failures > 0
 	r.failures = 0
 	if r.latency == 0 {
 		r.latency = d
 	} else {
 		r.latency = (r.latency*7 + d) / 8
 	}
+	return recovered
 }
 
-func (h *health) failure(id tss.ID, now time.Time) {
+// failure records a failed call; it reports whether it is the first of a
+// run of failures.
+func (h *health) failure(id tss.ID, now time.Time) (first bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.get(id)
 	r.failures++
 	r.failedAt = now
+	return r.failures == 1
 }
 
 // order sorts participants: those without a recent failure first, by

@@ -434,13 +434,18 @@ func (c *Coordinator) recover(pos []*position, root [32]byte) {
 }
 
 // observe updates participant health: transport failures and server errors
-// make a participant a suspect; answered refusals (4xx) do not.
+// make a participant a suspect; answered refusals (4xx) do not. A failing
+// participant is logged when it starts failing and when it answers again,
+// not at every call in between (the failure metric counts each), so a
+// signer that is down does not flood the log at every slot.
 func (c *Coordinator) observe(id tss.ID, start time.Time, err error) {
 	now := time.Now()
 	code := Status(err)
 	switch {
 	case err == nil || (code >= 400 && code < 500):
-		c.health.success(id, now.Sub(start))
+		if c.health.success(id, now.Sub(start)) {
+			c.log.Info("participant answering again", "participant", id)
+		}
 		if m := c.cfg.Metrics; m != nil {
 			m.latency.WithLabelValues(id.String()).Observe(now.Sub(start).Seconds())
 		}
@@ -448,7 +453,7 @@ func (c *Coordinator) observe(id tss.ID, start time.Time, err error) {
 			c.countFailure(id, fmt.Sprintf("refused_%d", code))
 		}
 	default:
-		c.health.failure(id, now)
+		first := c.health.failure(id, now)
 		reason := "unavailable"
 		if errors.Is(err, context.DeadlineExceeded) {
 			reason = "timeout"
@@ -456,7 +461,9 @@ func (c *Coordinator) observe(id tss.ID, start time.Time, err error) {
 			reason = "malformed"
 		}
 		c.countFailure(id, reason)
-		c.log.Warn("participant failed", "participant", id, "err", err)
+		if first {
+			c.log.Warn("participant failed; not logged again until it answers", "participant", id, "err", err)
+		}
 	}
 }
 

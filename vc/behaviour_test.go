@@ -1,0 +1,295 @@
+package vc_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rampart-signer/rampart/beacon/beacontest"
+	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/signing"
+	"github.com/rampart-signer/rampart/vc"
+)
+
+// waitSlot waits until the env's chain is past slot s.
+func (e *env) waitSlot(t *testing.T, s phase0.Slot) {
+	t.Helper()
+	waitFor(t, time.Duration(s+4)*e.opts.slot+time.Minute, "the chain's clock", func() bool { return e.slotNow() > s })
+}
+
+// TestRefusedDutyIsNotRetried: signers whose slashing protection refuses
+// everything (412) get each duty asked once per slot, the refusals are
+// counted, and each validator's refusal is logged once, not every slot.
+func TestRefusedDutyIsNotRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	for _, s := range e.cluster.signers {
+		s.refuseAll.Store(true)
+	}
+	_, reg, logs, stop := e.start(t, nil)
+	spe := phase0.Slot(e.opts.slotsPerEpoch)
+	e.waitSlot(t, 4*spe-1) // epochs 2 and 3: every validator attested twice
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := counter(t, reg, "rampart_vc_signatures_total", map[string]string{"duty": "attestation", "result": "refused"}); n < float64(2*e.opts.validators) {
+		t.Errorf("%v attestations counted as refused, want at least %d", n, 2*e.opts.validators)
+	}
+	if n := counter(t, reg, "rampart_vc_signatures_total", map[string]string{"result": "ok"}); n != 0 {
+		t.Errorf("%v signatures obtained from signers that refuse everything", n)
+	}
+	// One batch per slot at most: a refusal is final.
+	for _, s := range e.cluster.signers {
+		if got, slots := s.callCount(signing.TypeAttestation), int(e.slotNow()); got > slots {
+			t.Errorf("signer %d was asked %d times for attestations in %d slots", s.id, got, slots)
+		}
+	}
+	// Every validator attests once per epoch, in one of the epoch's slots:
+	// one line per slot in the first epoch, none after.
+	lines := 0
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "refused by slashing protection") && strings.Contains(l, "duty=attestation") {
+			lines++
+		}
+	}
+	if lines == 0 || lines > int(spe)+2 {
+		t.Errorf("%d log lines for attestation refusals over more than two epochs of %d slots; want one per slot of the first epoch", lines, spe)
+	}
+}
+
+// TestTwoInstancesShareOneCluster: two clients (two coordinators) over one
+// cluster sign the same attestations (exact repeats, which the signers
+// allow) and only the first proposes; nothing is refused, nothing missed.
+func TestTwoInstancesShareOneCluster(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	_, regA, _, stopA := e.start(t, func(c *vc.Config) { c.Redundancy.ProposalDelay = 500 * time.Millisecond })
+	ccfg := coordinator.DefaultConfig()
+	ccfg.Timeout = 10 * time.Second
+	_, regB, logsB, stopB := e.startWith(t, func(c *vc.Config) {
+		c.Redundancy.Instance = 1
+		c.Redundancy.ProposalDelay = 500 * time.Millisecond
+	}, e.cluster.coordinator(t, ccfg))
+	spe := phase0.Slot(e.opts.slotsPerEpoch)
+	e.waitSlot(t, 3*spe)
+	if err := errors.Join(stopA(), stopB()); err != nil {
+		t.Fatal(err)
+	}
+	for s := 2 * spe; s < 3*spe; s++ {
+		e.mu.Lock()
+		n := e.published[s]
+		e.mu.Unlock()
+		if n != 1 {
+			t.Errorf("slot %d: %d blocks published, want exactly 1", s, n)
+		}
+	}
+	for name, reg := range map[string]*prometheus.Registry{"first": regA, "second": regB} {
+		if n := counter(t, reg, "rampart_vc_signatures_total", map[string]string{"result": "refused"}); n != 0 {
+			t.Errorf("%s instance: %v signatures refused", name, n)
+		}
+		if n := counter(t, reg, "rampart_vc_published_total", map[string]string{"duty": "attestation", "result": "ok"}); n < float64(e.opts.validators) {
+			t.Errorf("%s instance published %v attestations, want at least %d", name, n, e.opts.validators)
+		}
+	}
+	if !strings.Contains(logsB.String(), "proposal left to another instance") {
+		t.Error("the second instance never gave way to the first's block")
+	}
+}
+
+// TestSecondInstanceProposesWhenAlone: an instance that is not the first
+// still proposes after its delay when no block appears.
+func TestSecondInstanceProposesWhenAlone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	_, _, _, stop := e.start(t, func(c *vc.Config) {
+		c.Redundancy.Instance = 1
+		c.Redundancy.ProposalDelay = 300 * time.Millisecond
+	})
+	spe := phase0.Slot(e.opts.slotsPerEpoch)
+	e.waitSlot(t, 2*spe+1)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for s := 2 * spe; s <= 2*spe+1; s++ {
+		e.mu.Lock()
+		n := e.published[s]
+		e.mu.Unlock()
+		if n != 1 {
+			t.Errorf("slot %d: %d blocks published, want 1", s, n)
+		}
+	}
+}
+
+// TestSignsWithTwoSignersDown: a 3-of-5 cluster with two signers down
+// still signs every duty.
+func TestSignsWithTwoSignersDown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	e.cluster.signers[1].down.Store(true)
+	e.cluster.signers[3].down.Store(true)
+	_, reg, _, stop := e.start(t, nil)
+	spe := phase0.Slot(e.opts.slotsPerEpoch)
+	e.waitSlot(t, 3*spe)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := counter(t, reg, "rampart_vc_published_total", map[string]string{"duty": "attestation", "result": "ok"}); n < float64(e.opts.validators) {
+		t.Errorf("%v attestations published, want at least %d", n, e.opts.validators)
+	}
+	if n := counter(t, reg, "rampart_vc_published_total", map[string]string{"duty": "block", "result": "ok"}); n < float64(spe) {
+		t.Errorf("%v blocks published, want at least %d", n, spe)
+	}
+}
+
+// TestDoppelgangerStopsBeforeAnySignature: a validator seen live during
+// detection stops the client with ErrDoppelganger naming it, and no
+// signer was asked for anything.
+func TestDoppelgangerStopsBeforeAnySignature(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	e.node.Handle("POST /eth/v1/validator/liveness/{epoch}", func(w http.ResponseWriter, r *http.Request) {
+		var out []*apiv1.ValidatorLiveness
+		for i := range e.cluster.keys {
+			out = append(out, &apiv1.ValidatorLiveness{Index: phase0.ValidatorIndex(i), IsLive: i == 3})
+		}
+		beacontest.WriteData(w, out)
+	})
+	_, _, _, stop := e.start(t, func(c *vc.Config) { c.Doppelganger = vc.DoppelgangerConfig{Enabled: true, Epochs: 1} })
+	var err error
+	waitFor(t, 4*time.Duration(e.opts.slotsPerEpoch)*e.opts.slot, "the client to stop", func() bool {
+		return e.node.Calls("POST /eth/v1/validator/liveness/{epoch}") > 0
+	})
+	err = stop()
+	var de *vc.DoppelgangerError
+	if !errors.As(err, &de) || !errors.Is(err, vc.ErrDoppelganger) || len(de.Validators) != 1 || de.Validators[0] != 3 {
+		t.Fatalf("Run returned %v; want a doppelganger error naming validator 3", err)
+	}
+	for _, s := range e.cluster.signers {
+		for _, typ := range signing.Types() {
+			if n := s.callCount(typ); n != 0 {
+				t.Errorf("signer %d was asked %d %s requests during doppelganger detection", s.id, n, typ)
+			}
+		}
+	}
+}
+
+// TestDoppelgangerPassesThenSigns: with the validators inactive, the
+// client waits out detection and then performs its duties.
+func TestDoppelgangerPassesThenSigns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	client, reg, _, stop := e.start(t, func(c *vc.Config) { c.Doppelganger = vc.DoppelgangerConfig{Enabled: true, Epochs: 1} })
+	ops := httptest.NewServer(client.OperationsHandler(reg))
+	defer ops.Close()
+	if code := get(t, ops.URL+"/healthz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz answered %d during detection, want 503", code)
+	}
+	waitFor(t, 5*time.Duration(e.opts.slotsPerEpoch)*e.opts.slot, "attestations after detection", func() bool {
+		return counter(t, reg, "rampart_vc_published_total", map[string]string{"duty": "attestation"}) > 0
+	})
+	if code := get(t, ops.URL+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz answered %d while performing duties, want 200", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if e.node.Calls("POST /eth/v1/validator/liveness/{epoch}") == 0 {
+		t.Error("liveness was never asked")
+	}
+}
+
+func get(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestReorgRefetchesDuties: a head event whose dependent root differs
+// from the duties' makes the client fetch them again.
+func TestReorgRefetchesDuties(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	_, _, _, stop := e.start(t, nil)
+	spe := phase0.Slot(e.opts.slotsPerEpoch)
+	e.waitSlot(t, 2*spe)
+	before := e.node.Calls("POST /eth/v1/validator/duties/attester/{epoch}")
+	s := e.slotNow()
+	e.node.Emit("head", &apiv1.HeadEvent{Slot: s, Block: blockRoot(s), State: phase0.Root{1},
+		CurrentDutyDependentRoot: beacontest.DependentRoot(), PreviousDutyDependentRoot: phase0.Root{0xbe, 0xef}})
+	waitFor(t, 10*time.Second, "attester duties fetched again", func() bool {
+		return e.node.Calls("POST /eth/v1/validator/duties/attester/{epoch}") > before
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRefusesToSignAnotherValidatorsBlock: a beacon node that offers a
+// block for another proposer gets no signature for it.
+func TestRefusesToSignAnotherValidatorsBlock(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	e.wrongProposer = true
+	_, _, logs, stop := e.start(t, nil)
+	e.waitSlot(t, phase0.Slot(2*e.opts.slotsPerEpoch))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.cluster.total(func(s *fakeSigner) int { return s.signedCount(signing.TypeBlockV2) }); n != 0 {
+		t.Errorf("%d block partial signatures made for blocks of another proposer", n)
+	}
+	if !strings.Contains(logs.String(), "not validator") {
+		t.Error("the refusal is not logged")
+	}
+}
+
+// TestRunStopsWithItsContext: Run returns nil when its context ends, also
+// before the beacon nodes answered.
+func TestRunStopsWithItsContext(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	e.node.Close() // nothing answers
+	_, _, _, stop := e.start(t, nil)
+	time.Sleep(100 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestNewRefusesIncompleteOptions names what is missing.
+func TestNewRefusesIncompleteOptions(t *testing.T) {
+	e := newEnv(t, defaultEnv())
+	cfg := vc.DefaultConfig()
+	cfg.BeaconNodes = []vc.BeaconNodeConfig{{Name: "n0", URL: e.node.URL}}
+	cfg.FeeRecipient = "0x00000000000000000000000000000000000000fe"
+	for _, tc := range []struct {
+		name  string
+		opts  vc.Options
+		field string
+	}{
+		{"no network", vc.Options{Signer: e.cluster.coord}, "Network"},
+		{"no beacon client", vc.Options{Network: e.net, Signer: e.cluster.coord}, "Beacon"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := vc.New(&cfg, tc.opts); err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("error %v; want one naming %s", err, tc.field)
+			}
+		})
+	}
+	bad := cfg
+	bad.FeeRecipient = ""
+	if _, err := vc.New(&bad, vc.Options{}); err == nil || !strings.Contains(err.Error(), "fee_recipient") {
+		t.Fatalf("error %v; want the configuration refused", err)
+	}
+}
