@@ -1,28 +1,23 @@
 package appliance
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
+	"github.com/rampart-signer/rampart/internal/yamlfile"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -173,33 +168,7 @@ type Rule struct {
 }
 
 // Selector is "all" or a list.
-type Selector struct {
-	All  bool
-	List []string
-}
-
-// UnmarshalYAML accepts the scalar "all" or a sequence of strings.
-func (s *Selector) UnmarshalYAML(n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		if n.Value != "all" {
-			return fmt.Errorf("line %d: want \"all\" or a list, got %q", n.Line, n.Value)
-		}
-		s.All = true
-		return nil
-	case yaml.SequenceNode:
-		return n.Decode(&s.List)
-	}
-	return fmt.Errorf("line %d: want \"all\" or a list", n.Line)
-}
-
-// MarshalYAML writes "all" or the list.
-func (s Selector) MarshalYAML() (any, error) {
-	if s.All {
-		return "all", nil
-	}
-	return s.List, nil
-}
+type Selector = yamlfile.Selector
 
 // Defaults returns the configuration defaults, applied by Load to fields
 // the file leaves empty.
@@ -225,17 +194,9 @@ const MaxConfigSize = 1 << 20
 
 // Load reads, defaults and validates a configuration file.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	data, err := yamlfile.Read(path, MaxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	if len(data) > MaxConfigSize {
-		return nil, fmt.Errorf("config %s: larger than %d bytes", path, MaxConfigSize)
 	}
 	cfg, err := Parse(data)
 	if err != nil {
@@ -247,17 +208,8 @@ func Load(path string) (*Config, error) {
 // Parse decodes, defaults and validates configuration bytes.
 func Parse(data []byte) (*Config, error) {
 	cfg := Defaults()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty configuration")
-		}
+	if err := yamlfile.Decode(data, &cfg); err != nil {
 		return nil, err
-	}
-	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return nil, errors.New("more than one YAML document")
 	}
 	cfg.fillDerived()
 	if err := cfg.Validate(); err != nil {

@@ -1,15 +1,11 @@
 package vc
 
 import (
-	"bytes"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/yamlfile"
 )
 
 // Config is rampart-vc's configuration file; vc.example.yaml beside this
@@ -142,34 +139,7 @@ type LogConfig struct {
 }
 
 // AccountSelector is "all" or a list of composite public keys.
-type AccountSelector struct {
-	All  bool
-	List []string
-}
-
-// UnmarshalYAML accepts the scalar "all" or a sequence of strings.
-func (s *AccountSelector) UnmarshalYAML(n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		if n.Value != "all" {
-			return fmt.Errorf("accounts: line %d: want \"all\" or a list of public keys, got %q", n.Line, n.Value)
-		}
-		*s = AccountSelector{All: true}
-		return nil
-	case yaml.SequenceNode:
-		*s = AccountSelector{}
-		return n.Decode(&s.List)
-	}
-	return fmt.Errorf("accounts: line %d: want \"all\" or a list of public keys", n.Line)
-}
-
-// MarshalYAML writes "all" or the list.
-func (s AccountSelector) MarshalYAML() (any, error) {
-	if s.All {
-		return "all", nil
-	}
-	return s.List, nil
-}
+type AccountSelector = yamlfile.Selector
 
 // DefaultConfig returns the defaults Load applies to fields the file
 // leaves out.
@@ -192,12 +162,7 @@ const MaxConfigSize = 1 << 20
 // Load reads, defaults and validates a configuration file. Relative paths
 // in it are taken from the file's directory.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	data, err := yamlfile.Read(path, MaxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -215,17 +180,8 @@ func Parse(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("larger than %d bytes", MaxConfigSize)
 	}
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty configuration")
-		}
+	if err := yamlfile.Decode(data, &cfg); err != nil {
 		return nil, err
-	}
-	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return nil, errors.New("more than one YAML document")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -60,7 +60,7 @@ func TestParseConfig(t *testing.T) {
 		{"refuses graffiti over 32 bytes", "", "graffiti: 0123456789012345678901234567890123\n", "graffiti"},
 		{"refuses a malformed account", "", "accounts: [\"0x12\"]\n", "accounts[0]"},
 		{"refuses an account listed twice", "", "accounts: [\"0xa99a76ed7796f7be22d5b7e85deeb7c5677e88e511e0b337618f8c4eb61349b4bf2d153f649f7b53359fe8b94a38e44c\", \"0xA99A76ED7796F7BE22D5B7E85DEEB7C5677E88E511E0B337618F8C4EB61349B4BF2D153F649F7B53359FE8B94A38E44C\"]\n", "accounts[1]"},
-		{"refuses accounts other than all or a list", "", "accounts: some\n", "accounts"},
+		{"refuses accounts other than all or a list", "", "accounts: some\n", "want \"all\" or a list"},
 		{"refuses zero doppelganger epochs", "", "doppelganger: {enabled: true, epochs: 0}\n", "doppelganger.epochs"},
 		{"refuses a builder gas limit below the minimum", "", "builder: {enabled: true, gas_limit: 10}\n", "builder.gas_limit"},
 		{"refuses instance 16", "", "redundancy: {instance: 16}\n", "redundancy.instance"},

@@ -60,6 +60,11 @@ type envOptions struct {
 	slot          time.Duration
 	// coordinator tunes the coordinator (timeouts, hedging).
 	coordinator func(*coordinator.Config)
+	// mainnetDuties shapes duties as a large operator's on mainnet: 64
+	// committees of 512 per slot (about one aggregator in 32) and no seat
+	// in the sync committee, instead of the small committees (everyone
+	// aggregates) and full sync committee membership of a tiny devnet.
+	mainnetDuties bool
 }
 
 func defaultEnv() envOptions {
@@ -130,6 +135,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.node.SetValidators(e.cluster.keys)
 	e.node.SetHead(0, genesisRoot)
 	e.routes()
+	if o.mainnetDuties {
+		e.node.Handle("POST /eth/v1/validator/duties/sync/{epoch}", func(w http.ResponseWriter, _ *http.Request) {
+			beacontest.WriteData(w, []*apiv1.SyncCommitteeDuty{})
+		})
+	}
 	return e
 }
 
@@ -233,12 +243,17 @@ func (e *env) attesterDuties(w http.ResponseWriter, r *http.Request) {
 		if err != nil || i >= uint64(len(e.cluster.keys)) {
 			continue
 		}
-		out = append(out, &apiv1.AttesterDuty{
+		d := &apiv1.AttesterDuty{
 			PubKey: e.cluster.keys[i], ValidatorIndex: phase0.ValidatorIndex(i),
 			Slot:             phase0.Slot(epoch*spe + i%spe),
 			CommitteesAtSlot: 2, CommitteeIndex: phase0.CommitteeIndex((i / spe) % 2), CommitteeLength: 8,
 			ValidatorCommitteeIndex: (i / (2 * spe)) % 8,
-		})
+		}
+		if e.opts.mainnetDuties {
+			d.CommitteesAtSlot, d.CommitteeIndex, d.CommitteeLength = 64, phase0.CommitteeIndex((i/spe)%64), 512
+			d.ValidatorCommitteeIndex = (i / (64 * spe)) % 512
+		}
+		out = append(out, d)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"dependent_root": beacontest.DependentRoot().String(), "execution_optimistic": false, "data": out})

@@ -1,11 +1,9 @@
 package clusterfile
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/yamlfile"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -81,12 +80,7 @@ var ErrInvalid = errors.New("invalid cluster file")
 
 // Load reads, parses and validates a cluster file.
 func Load(path string) (*File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cluster file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	data, err := yamlfile.Read(path, MaxSize)
 	if err != nil {
 		return nil, fmt.Errorf("cluster file %s: %w", path, err)
 	}
@@ -104,17 +98,8 @@ func Parse(data []byte) (*File, error) {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalid, MaxSize)
 	}
 	var cf File
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cf); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: empty", ErrInvalid)
-		}
+	if err := yamlfile.Decode(data, &cf); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: more than one YAML document", ErrInvalid)
 	}
 	if err := cf.Validate(); err != nil {
 		return nil, err
