@@ -71,5 +71,21 @@ func (cf *ClusterFile) Coordinator(tlsConfig *tls.Config) (*coordinator.Coordina
 	return coordinator.New(cfg)
 }
 
+// Connect loads identity id (TLSConfig) and returns its configuration and a
+// coordinator over every participant with it; the returned function
+// releases the identity's key.
+func (cf *ClusterFile) Connect(ctx context.Context, id *Identity) (*tls.Config, *coordinator.Coordinator, func(), error) {
+	tlsConfig, release, err := cf.TLSConfig(ctx, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	coord, err := cf.Coordinator(tlsConfig)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	return tlsConfig, coord, release, nil
+}
+
 // Abs makes the file's relative paths absolute against dir.
 func (cf *ClusterFile) Abs(dir string) { cf.file().Abs(dir) }

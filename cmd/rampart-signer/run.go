@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
@@ -24,7 +23,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)
 		return nil
 	}
-	log := newLogger(env, cfg.Log)
+	log := cli.NewLogger(env.Stderr, cfg.Log.Level, cfg.Log.Format)
 	opts := appliance.Options{
 		Logger: log,
 		Notify: func(state string) {
@@ -41,14 +40,4 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		return err
 	}
 	return a.Run(ctx)
-}
-
-func newLogger(env *cli.Env, c appliance.LogConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	hopts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(env.Stderr, hopts))
-	}
-	return slog.New(slog.NewTextHandler(env.Stderr, hopts))
 }

@@ -55,7 +55,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		fmt.Fprintf(env.Stdout, "%s: configuration is valid (network %s, %d signers, %d beacon nodes)\n", configPath, netw.Name(), len(cf.Participants), len(cfg.BeaconNodes))
 		return nil
 	}
-	log := newLogger(env, cfg.Log)
+	log := cli.NewLogger(env.Stderr, cfg.Log.Level, cfg.Log.Format)
 	notify := func(state string) {
 		if _, err := daemon.SdNotify(false, state); err != nil {
 			log.Warn("systemd notification failed", "err", err)
@@ -173,14 +173,4 @@ func serveOperations(addr string, h http.Handler, log *slog.Logger) (func(), err
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
-}
-
-func newLogger(env *cli.Env, c vc.LogConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	hopts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(env.Stderr, hopts))
-	}
-	return slog.New(slog.NewTextHandler(env.Stderr, hopts))
 }

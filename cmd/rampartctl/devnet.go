@@ -155,15 +155,11 @@ func dealValidators(ctx context.Context, env *cli.Env, clusterPath string, count
 	if err != nil {
 		return err
 	}
-	tlsCfg, closeFn, err := cf.TLSConfig(ctx, cf.Admin)
+	tlsCfg, coord, closeFn, err := cf.Connect(ctx, cf.Admin)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	coord, err := cf.Coordinator(tlsCfg)
-	if err != nil {
-		return err
-	}
 	var admins []appliance.AccountAdmin
 	for _, p := range cf.Peers(tlsCfg) {
 		admins = append(admins, p)

@@ -68,15 +68,11 @@ func runExit(ctx context.Context, env *cli.Env, clusterPath string, nodes []stri
 	if err != nil {
 		return err
 	}
-	tlsCfg, closeFn, err := cf.TLSConfig(ctx, cf.Client)
+	_, coord, closeFn, err := cf.Connect(ctx, cf.Client)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	coord, err := cf.Coordinator(tlsCfg)
-	if err != nil {
-		return err
-	}
 	bcfg := beacon.DefaultConfig()
 	bcfg.Network = netw
 	for i, u := range nodes {

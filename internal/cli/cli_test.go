@@ -80,3 +80,13 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+func TestNewLoggerLevelAndFormat(t *testing.T) {
+	var b strings.Builder
+	log := cli.NewLogger(&b, "warn", "json")
+	log.Info("hidden")
+	log.Warn("shown", "k", 1)
+	if out := b.String(); strings.Contains(out, "hidden") || !strings.Contains(out, `"msg":"shown"`) {
+		t.Fatalf("logged %q; want only the warning, as JSON", out)
+	}
+}
