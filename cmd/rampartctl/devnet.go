@@ -155,20 +155,11 @@ func dealValidators(ctx context.Context, env *cli.Env, clusterPath string, count
 	if err != nil {
 		return err
 	}
-	tlsCfg, closeFn, err := cf.TLSConfig(ctx, cf.Admin)
+	im, closeFn, err := clusterImporter(ctx, cf, n, threshold)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	coord, err := cf.Coordinator(tlsCfg)
-	if err != nil {
-		return err
-	}
-	var admins []appliance.AccountAdmin
-	for _, p := range cf.Peers(tlsCfg) {
-		admins = append(admins, p)
-	}
-	im := &appliance.Importer{Admins: admins, Threshold: threshold, Network: n, Coordinator: coord, Rand: rand.Reader}
 	var all []api.PublicKey
 	for done := 0; done < count; {
 		batch := min(100, count-done)
