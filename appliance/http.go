@@ -125,55 +125,20 @@ func (a *Appliance) participantHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, a.part.view(acc))
 	})
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", func(w http.ResponseWriter, r *http.Request) {
-		start := a.now()
-		client := tlsClientName(r, a.policy)
-		key, e := pathKey(r)
-		var body []byte
-		if e == nil {
-			body, e = readBody(w, r)
-		}
-		if e != nil {
-			a.observe("participant", "", start, e.code, 1, e)
-			writeError(w, e)
-			return
-		}
-		ps, t, e := a.part.signOne(r.Context(), client, key, body)
-		if e != nil {
-			a.logRefusal("participant", client, key, t, e)
-			a.observe("participant", t, start, e.code, 1, e)
-			writeError(w, e)
-			return
-		}
-		a.observe("participant", t, start, http.StatusOK, 1, nil)
-		writeJSON(w, http.StatusOK, ps)
-	})
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", func(w http.ResponseWriter, r *http.Request) {
-		start := a.now()
-		client := tlsClientName(r, a.policy)
-		body, e := readBody(w, r)
-		if e != nil {
-			a.observe("participant", "", start, e.code, 1, e)
-			writeError(w, e)
-			return
-		}
-		rs, t, e := a.part.signBatch(r.Context(), client, body)
-		if e != nil {
-			a.logRefusal("participant", client, api.PublicKey{}, t, e)
-			a.observe("participant", t, start, e.code, 1, e)
-			writeError(w, e)
-			return
-		}
-		for _, item := range rs {
-			code := http.StatusOK
-			if item.Error != nil {
-				code = item.Error.Code
+	participantClient := func(r *http.Request) string { return tlsClientName(r, a.policy) }
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", a.signHandler("participant", participantClient,
+		func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError) {
+			return a.part.signOne(ctx, client, key, body)
+		}))
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", a.batchHandler("participant", participantClient,
+		func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError) {
+			rs, t, e := a.part.signBatch(ctx, client, body)
+			errs := make([]*api.Error, len(rs))
+			for i := range rs {
+				errs[i] = rs[i].Error
 			}
-			a.metrics.requests.WithLabelValues("participant", string(t), strconv.Itoa(code)).Inc()
-		}
-		a.metrics.latency.WithLabelValues("participant", string(t)).Observe(a.now().Sub(start).Seconds())
-		writeJSON(w, http.StatusOK, rs)
-	})
+			return rs, errs, t, e
+		}))
 	a.adminRoutes(mux)
 	return mux
 }
@@ -207,62 +172,93 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, keys)
 	})
-	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", func(w http.ResponseWriter, r *http.Request) {
+	coordinatorClient := func(r *http.Request) string { return clientOf(r, a.policy) }
+	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", a.signHandler("coordinator", coordinatorClient,
+		func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError) {
+			sig, t, e := a.signFull(ctx, client, key, body)
+			return sig, t, e
+		}))
+	mux.HandleFunc("POST /api/v1/eth2/sign", a.batchHandler("coordinator", coordinatorClient,
+		func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError) {
+			rs, t, e := a.signFullBatch(ctx, client, body)
+			errs := make([]*api.Error, len(rs))
+			for i := range rs {
+				errs[i] = rs[i].Error
+			}
+			return rs, errs, t, e
+		}))
+	a.keymanagerRoutes(mux, clientOf)
+	return mux
+}
+
+// signHandler serves a single signing endpoint: the key from the path,
+// the body, one answer; refusals are logged and counted. A full signature
+// (api.Signature) is sent as text/plain to a client that asks only for it.
+func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) string,
+	sign func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
-		client := clientOf(r, a.policy)
+		client := clientOf(r)
 		key, e := pathKey(r)
 		var body []byte
 		if e == nil {
 			body, e = readBody(w, r)
 		}
 		if e != nil {
-			a.observe("coordinator", "", start, e.code, 1, e)
+			a.observe(apiName, "", start, e.code, 1, e)
 			writeError(w, e)
 			return
 		}
-		sig, t, e := a.signFull(r.Context(), client, key, body)
+		out, t, e := sign(r.Context(), client, key, body)
 		if e != nil {
-			a.logRefusal("coordinator", client, key, t, e)
-			a.observe("coordinator", t, start, e.code, 1, e)
+			a.logRefusal(apiName, client, key, t, e)
+			a.observe(apiName, t, start, e.code, 1, e)
 			writeError(w, e)
 			return
 		}
-		a.observe("coordinator", t, start, http.StatusOK, 1, nil)
-		if wantsText(r) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			_, _ = w.Write([]byte(sig.String()))
-			return
+		a.observe(apiName, t, start, http.StatusOK, 1, nil)
+		if sig, ok := out.(api.Signature); ok {
+			if wantsText(r) {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				_, _ = w.Write([]byte(sig.String()))
+				return
+			}
+			out = api.SigningResponse{Signature: sig}
 		}
-		writeJSON(w, http.StatusOK, api.SigningResponse{Signature: sig})
-	})
-	mux.HandleFunc("POST /api/v1/eth2/sign", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// batchHandler serves a batch signing endpoint; every item is counted with
+// the status its single request would have had.
+func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) string,
+	sign func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
-		client := clientOf(r, a.policy)
+		client := clientOf(r)
 		body, e := readBody(w, r)
 		if e != nil {
-			a.observe("coordinator", "", start, e.code, 1, e)
+			a.observe(apiName, "", start, e.code, 1, e)
 			writeError(w, e)
 			return
 		}
-		rs, t, e := a.signFullBatch(r.Context(), client, body)
+		out, errs, t, e := sign(r.Context(), client, body)
 		if e != nil {
-			a.logRefusal("coordinator", client, api.PublicKey{}, t, e)
-			a.observe("coordinator", t, start, e.code, 1, e)
+			a.logRefusal(apiName, client, api.PublicKey{}, t, e)
+			a.observe(apiName, t, start, e.code, 1, e)
 			writeError(w, e)
 			return
 		}
-		for _, item := range rs {
+		for _, ie := range errs {
 			code := http.StatusOK
-			if item.Error != nil {
-				code = item.Error.Code
+			if ie != nil {
+				code = ie.Code
 			}
-			a.metrics.requests.WithLabelValues("coordinator", string(t), strconv.Itoa(code)).Inc()
+			a.metrics.requests.WithLabelValues(apiName, string(t), strconv.Itoa(code)).Inc()
 		}
-		a.metrics.latency.WithLabelValues("coordinator", string(t)).Observe(a.now().Sub(start).Seconds())
-		writeJSON(w, http.StatusOK, rs)
-	})
-	a.keymanagerRoutes(mux, clientOf)
-	return mux
+		a.metrics.latency.WithLabelValues(apiName, string(t)).Observe(a.now().Sub(start).Seconds())
+		writeJSON(w, http.StatusOK, out)
+	}
 }
 
 // wantsText reports whether the client asked for text/plain only, which

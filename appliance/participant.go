@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance/audit"
@@ -14,6 +12,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/parallel"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
@@ -237,7 +236,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 
 	sigs := make([]*bls.Signature, len(accs))
 	errs := make([]error, len(accs))
-	parallel(len(accs), func(i int) {
+	parallel.For(len(accs), func(i int) {
 		acc := accs[i]
 		if acc == nil {
 			return
@@ -280,37 +279,6 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 		out[i].ParticipantID, out[i].SigningRoot, out[i].Signature = &id, &root, &s
 	}
 	return out, b.Request.Type, nil
-}
-
-// parallel runs f(0..n-1) over the CPUs.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.NumCPU(), n)
-	if workers <= 1 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	var next sync.Mutex
-	i := 0
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				next.Lock()
-				j := i
-				i++
-				next.Unlock()
-				if j >= n {
-					return
-				}
-				f(j)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // accountViews lists the accounts client may see, in the distributed

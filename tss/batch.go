@@ -2,11 +2,9 @@ package tss
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/parallel"
 )
 
 // Request is one recovery of a batch: the arguments of [Recover].
@@ -49,7 +47,7 @@ func RecoverBatch(reqs []Request) []Outcome {
 	}
 	// The optimistic candidates: one G2 multi-exponentiation each, spread
 	// over the CPUs since a slot burst has thousands.
-	parallel(len(pending), func(k int) { pending[k].use(firstN(pending[k].req.Threshold)) })
+	parallel.For(len(pending), func(k int) { pending[k].use(firstN(pending[k].req.Threshold)) })
 	for round := 0; len(pending) > 0; round++ {
 		failed := failedCandidates(pending)
 		for _, j := range pending {
@@ -86,33 +84,6 @@ func RecoverBatch(reqs []Request) []Outcome {
 		pending = next
 	}
 	return out
-}
-
-// parallel runs f(0..n-1) over the CPUs.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.NumCPU(), n)
-	if workers <= 1 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 func filter(jobs []*job, keep map[*job]bool) []*job {

@@ -155,16 +155,11 @@ func dealValidators(ctx context.Context, env *cli.Env, clusterPath string, count
 	if err != nil {
 		return err
 	}
-	tlsCfg, coord, closeFn, err := cf.Connect(ctx, cf.Admin)
+	im, closeFn, err := clusterImporter(ctx, cf, n, threshold)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	var admins []appliance.AccountAdmin
-	for _, p := range cf.Peers(tlsCfg) {
-		admins = append(admins, p)
-	}
-	im := &appliance.Importer{Admins: admins, Threshold: threshold, Network: n, Coordinator: coord, Rand: rand.Reader}
 	var all []api.PublicKey
 	for done := 0; done < count; {
 		batch := min(100, count-done)

@@ -18,6 +18,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss/keystore"
 )
@@ -90,16 +91,11 @@ leaves earlier batches fully imported.`,
 			if err != nil {
 				return err
 			}
-			tlsCfg, coord, closeFn, err := cf.Connect(ctx, cf.Admin)
+			im, closeFn, err := clusterImporter(ctx, cf, n, threshold)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			var admins []appliance.AccountAdmin
-			for _, p := range cf.Peers(tlsCfg) {
-				admins = append(admins, p)
-			}
-			im := &appliance.Importer{Admins: admins, Threshold: threshold, Network: n, Coordinator: coord, Rand: rand.Reader}
 			start := time.Now()
 			var imported []api.PublicKey
 			for lo := 0; lo < len(secrets); lo += chunk {
@@ -128,6 +124,19 @@ leaves earlier batches fully imported.`,
 			return nil
 		},
 	}
+}
+
+// clusterImporter imports into the cluster of cf as its admin identity.
+func clusterImporter(ctx context.Context, cf *appliance.ClusterFile, n *network.Network, threshold int) (*appliance.Importer, func(), error) {
+	tlsCfg, coord, closeFn, err := cf.Connect(ctx, cf.Admin)
+	if err != nil {
+		return nil, nil, err
+	}
+	var admins []appliance.AccountAdmin
+	for _, p := range cf.Peers(tlsCfg) {
+		admins = append(admins, p)
+	}
+	return &appliance.Importer{Admins: admins, Threshold: threshold, Network: n, Coordinator: coord, Rand: rand.Reader}, closeFn, nil
 }
 
 func appendUnique(list []string, keys []api.PublicKey) []string {

@@ -186,3 +186,39 @@ func (c Config) Validate() error {
 
 // addr joins the host and a port.
 func (c Config) addr(port int) string { return net.JoinHostPort(c.Host, strconv.Itoa(port)) }
+
+// FreeBasePort finds eleven consecutive ports free for TCP and UDP on
+// 127.0.0.1, so that a devnet clashes with nothing else running.
+func FreeBasePort() (int, error) {
+	for try := 0; try < 100; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		base := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if base+11 > 65535 || base < 1024 {
+			continue
+		}
+		ok := true
+		for p := base; p < base+11 && ok; p++ {
+			addr := "127.0.0.1:" + strconv.Itoa(p)
+			tl, err := net.Listen("tcp", addr)
+			if err != nil {
+				ok = false
+				break
+			}
+			tl.Close()
+			ul, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				ok = false
+				break
+			}
+			ul.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, errors.New("devnet: no eleven consecutive free ports")
+}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -38,42 +36,14 @@ func e2eBin(t *testing.T) string {
 	return abs
 }
 
-// freeBasePort finds eleven consecutive free TCP and UDP ports on
-// 127.0.0.1, so that the test's devnet clashes with nothing else running.
+// freeBasePort finds eleven consecutive free ports for a devnet.
 func freeBasePort(t *testing.T) int {
 	t.Helper()
-	for try := 0; try < 100; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if base+11 > 65535 || base < 1024 {
-			continue
-		}
-		ok := true
-		for p := base; p < base+11 && ok; p++ {
-			addr := "127.0.0.1:" + strconv.Itoa(p)
-			tl, err := net.Listen("tcp", addr)
-			if err != nil {
-				ok = false
-				break
-			}
-			tl.Close()
-			ul, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				ok = false
-				break
-			}
-			ul.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := devnet.FreeBasePort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no eleven consecutive free ports")
-	return 0
+	return base
 }
 
 // TestDevnetFinalisesWithPrysmValidator runs the whole devnet with Prysm's

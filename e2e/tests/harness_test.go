@@ -81,36 +81,14 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// freeBasePort finds eleven consecutive free ports for the devnet.
+// freeBasePort finds eleven consecutive free ports for a devnet.
 func freeBasePort(t *testing.T) int {
 	t.Helper()
-	for try := 0; try < 100; try++ {
-		base := freePort(t)
-		if base+11 > 65535 || base < 1024 {
-			continue
-		}
-		ok := true
-		for p := base; p < base+11 && ok; p++ {
-			addr := "127.0.0.1:" + strconv.Itoa(p)
-			tl, err := net.Listen("tcp", addr)
-			if err != nil {
-				ok = false
-				break
-			}
-			tl.Close()
-			ul, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				ok = false
-				break
-			}
-			ul.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := devnet.FreeBasePort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no eleven consecutive free ports")
-	return 0
+	return base
 }
 
 // NewStack prepares the devnet, brings up the Rampart cluster with the

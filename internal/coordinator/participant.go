@@ -91,6 +91,17 @@ func (e *ShortfallError) Error() string {
 // Unwrap makes errors.Is(err, ErrNotEnoughPartials) hold.
 func (e *ShortfallError) Unwrap() error { return ErrNotEnoughPartials }
 
+// undiscovered reports whether some member was not asked for want of a
+// component key.
+func (e *ShortfallError) undiscovered() bool {
+	for _, f := range e.Failures {
+		if errors.Is(f.Err, errUndiscovered) {
+			return true
+		}
+	}
+	return false
+}
+
 // Code is the HTTP status the coordinator's caller should answer with: a
 // slashing refusal (412) from any participant wins, since it is a safety
 // decision the client must see; then a request error every answering

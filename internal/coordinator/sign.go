@@ -24,7 +24,7 @@ type Result struct {
 // the signing root the caller computed from it, which every partial must
 // carry and the signature must verify against.
 func (c *Coordinator) Sign(ctx context.Context, identifier api.PublicKey, root [32]byte, request []byte) (*bls.Signature, error) {
-	r := c.run(ctx, []api.PublicKey{identifier}, root, request, false)
+	r := c.runWithDiscovery(ctx, []api.PublicKey{identifier}, root, request, false)
 	return r[0].Signature, r[0].Err
 }
 
@@ -32,7 +32,58 @@ func (c *Coordinator) Sign(ctx context.Context, identifier api.PublicKey, root [
 // keys, with one batch call per participant. Results are in the order of
 // identifiers; a failure of one item never affects another.
 func (c *Coordinator) SignBatch(ctx context.Context, identifiers []api.PublicKey, root [32]byte, request []byte) []Result {
-	return c.run(ctx, identifiers, root, request, true)
+	return c.runWithDiscovery(ctx, identifiers, root, request, true)
+}
+
+// runWithDiscovery is run, once more for the items that fell short while
+// members were undiscovered, if a discovery run now learns of more of them
+// (a participant that started after the last discovery).
+func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey, root [32]byte, request []byte, batch bool) []Result {
+	res := c.run(ctx, ids, root, request, batch)
+	var again []int
+	for i, r := range res {
+		var short *ShortfallError
+		if errors.As(r.Err, &short) && short.undiscovered() {
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 || ctx.Err() != nil || !c.discoverMore(ctx, ids, again) {
+		return res
+	}
+	retry := make([]api.PublicKey, len(again))
+	for k, i := range again {
+		retry[k] = ids[i]
+	}
+	for k, r := range c.run(ctx, retry, root, request, batch) {
+		res[again[k]] = r
+	}
+	return res
+}
+
+// discoverMore runs discovery (at most once a second) and reports whether
+// any account of the given items now knows more component keys.
+func (c *Coordinator) discoverMore(ctx context.Context, ids []api.PublicKey, idx []int) bool {
+	known := func() int {
+		n := 0
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		for _, i := range idx {
+			if a := c.accounts[ids[i]]; a != nil {
+				n += len(a.components)
+			}
+		}
+		return n
+	}
+	before := known()
+	c.refreshMu.Lock()
+	if time.Since(c.lastRefresh) >= minRefreshGap {
+		c.lastRefresh = time.Now()
+		if err := c.Refresh(ctx); err != nil {
+			c.log.Warn("discovery failed", "err", err)
+		}
+	}
+	c.refreshMu.Unlock()
+	return known() > before
 }
 
 // position is the state of one signature being gathered.
