@@ -194,15 +194,7 @@ const MaxConfigSize = 1 << 20
 
 // Load reads, defaults and validates a configuration file.
 func Load(path string) (*Config, error) {
-	data, err := yamlfile.Read(path, MaxConfigSize)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	cfg, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return cfg, nil
+	return yamlfile.Load(path, MaxConfigSize, "config", Parse)
 }
 
 // Parse decodes, defaults and validates configuration bytes.

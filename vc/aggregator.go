@@ -54,10 +54,7 @@ func (c *Client) selectionProofs(ctx context.Context, duties []*apiv1.AttesterDu
 			continue // too late to aggregate
 		}
 		ds := bySlot[s]
-		keys := make([]phase0.BLSPubKey, len(ds))
-		for i, d := range ds {
-			keys[i] = d.PubKey
-		}
+		keys := keysOf(ds, attesterKey)
 		req := &signing.Request{Type: signing.TypeAggregationSlot, ForkInfo: forkInfo(c.net, c.clock.epochOf(s)), AggregationSlot: &signing.AggregationSlot{Slot: s}}
 		sigs, errs := c.signBatch(ctx, dutyAggregateProof, s, keys, req)
 		c.duties.mu.Lock()

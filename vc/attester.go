@@ -49,10 +49,7 @@ func (c *Client) attest(ctx context.Context, s phase0.Slot, duties []*apiv1.Atte
 			mu.Lock()
 			datas[k] = data
 			mu.Unlock()
-			pubkeys := make([]phase0.BLSPubKey, len(group))
-			for i, d := range group {
-				pubkeys[i] = d.PubKey
-			}
+			pubkeys := keysOf(group, attesterKey)
 			req := &signing.Request{Type: signing.TypeAttestation, ForkInfo: forkInfo(c.net, data.Target.Epoch), Attestation: data}
 			sigs, errs := c.signBatch(ctx, dutyAttestation, s, pubkeys, req)
 			var made []*spec.VersionedAttestation

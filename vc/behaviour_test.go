@@ -161,12 +161,12 @@ func TestDoppelgangerStopsBeforeAnySignature(t *testing.T) {
 		}
 		beacontest.WriteData(w, out)
 	})
-	_, _, _, stop := e.start(t, func(c *vc.Config) { c.Doppelganger = vc.DoppelgangerConfig{Enabled: true, Epochs: 1} })
-	var err error
+	client, _, _, stop := e.start(t, func(c *vc.Config) { c.Doppelganger = vc.DoppelgangerConfig{Enabled: true, Epochs: 1} })
 	waitFor(t, 4*time.Duration(e.opts.slotsPerEpoch)*e.opts.slot, "the client to stop", func() bool {
-		return e.node.Calls("POST /eth/v1/validator/liveness/{epoch}") > 0
+		_, status := client.Health()
+		return strings.HasPrefix(status, "stopped")
 	})
-	err = stop()
+	err := stop()
 	var de *vc.DoppelgangerError
 	if !errors.As(err, &de) || !errors.Is(err, vc.ErrDoppelganger) || len(de.Validators) != 1 || de.Validators[0] != 3 {
 		t.Fatalf("Run returned %v; want a doppelganger error naming validator 3", err)

@@ -192,17 +192,15 @@ func (f *fakeSigner) protect(k api.PublicKey, s *signing.Signable) error {
 }
 
 // signedCount returns the partial signatures made for type t.
-func (f *fakeSigner) signedCount(t signing.Type) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.signed[t]
-}
+func (f *fakeSigner) signedCount(t signing.Type) int { return f.read(f.signed, t) }
 
 // callCount returns the requests received for type t.
-func (f *fakeSigner) callCount(t signing.Type) int {
+func (f *fakeSigner) callCount(t signing.Type) int { return f.read(f.calls, t) }
+
+func (f *fakeSigner) read(m map[signing.Type]int, t signing.Type) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls[t]
+	return m[t]
 }
 
 // cluster is a threshold cluster of fake signers holding the given

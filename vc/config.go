@@ -162,13 +162,9 @@ const MaxConfigSize = 1 << 20
 // Load reads, defaults and validates a configuration file. Relative paths
 // in it are taken from the file's directory.
 func Load(path string) (*Config, error) {
-	data, err := yamlfile.Read(path, MaxConfigSize)
+	cfg, err := yamlfile.Load(path, MaxConfigSize, "config", Parse)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	cfg, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, err
 	}
 	cfg.abs(filepath.Dir(path))
 	return cfg, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/internal/api"
@@ -213,6 +214,18 @@ func forEach(n, limit int, f func(i int)) {
 	}
 	wg.Wait()
 }
+
+// keysOf lists the validator keys of duties, for a batch request.
+func keysOf[D any](duties []D, key func(D) phase0.BLSPubKey) []phase0.BLSPubKey {
+	out := make([]phase0.BLSPubKey, len(duties))
+	for i, d := range duties {
+		out[i] = key(d)
+	}
+	return out
+}
+
+func attesterKey(d *apiv1.AttesterDuty) phase0.BLSPubKey        { return d.PubKey }
+func syncMemberKey(d *apiv1.SyncCommitteeDuty) phase0.BLSPubKey { return d.PubKey }
 
 // concurrentSigns bounds the individual signing requests in flight.
 const concurrentSigns = 16

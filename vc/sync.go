@@ -66,10 +66,7 @@ func (c *Client) syncSelections(ctx context.Context, s phase0.Slot, duties []*ap
 	var wg sync.WaitGroup
 	for sub, members := range bySub {
 		wg.Go(func() {
-			keys := make([]phase0.BLSPubKey, len(members))
-			for i, d := range members {
-				keys[i] = d.PubKey
-			}
+			keys := keysOf(members, syncMemberKey)
 			req := &signing.Request{
 				Type: signing.TypeSyncCommitteeSelectionProof, ForkInfo: forkInfo(c.net, c.clock.epochOf(s)),
 				SyncAggregatorSelectionData: &altair.SyncAggregatorSelectionData{Slot: s, SubcommitteeIndex: sub},
@@ -97,10 +94,7 @@ func (c *Client) syncMessages(ctx context.Context, s phase0.Slot, duties []*apiv
 		c.logFailure(dutySyncMessage, s, "head block root", err)
 		return phase0.Root{}, false
 	}
-	keys := make([]phase0.BLSPubKey, len(duties))
-	for i, d := range duties {
-		keys[i] = d.PubKey
-	}
+	keys := keysOf(duties, syncMemberKey)
 	req := &signing.Request{
 		Type: signing.TypeSyncCommitteeMessage, ForkInfo: forkInfo(c.net, c.clock.epochOf(s)),
 		SyncCommitteeMessage: &signing.SyncCommitteeMessage{BeaconBlockRoot: root, Slot: s},

@@ -80,15 +80,7 @@ var ErrInvalid = errors.New("invalid cluster file")
 
 // Load reads, parses and validates a cluster file.
 func Load(path string) (*File, error) {
-	data, err := yamlfile.Read(path, MaxSize)
-	if err != nil {
-		return nil, fmt.Errorf("cluster file %s: %w", path, err)
-	}
-	cf, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("cluster file %s: %w", path, err)
-	}
-	return cf, nil
+	return yamlfile.Load(path, MaxSize, "cluster file", Parse)
 }
 
 // Parse decodes and validates cluster file bytes strictly: unknown fields,

@@ -32,6 +32,21 @@ func Read(path string, max int) ([]byte, error) {
 	return data, nil
 }
 
+// Load reads the file at path (Read) and parses it with parse; an error
+// names what the file is and its path.
+func Load[T any](path string, max int, what string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	data, err := Read(path, max)
+	if err != nil {
+		return zero, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	v, err := parse(data)
+	if err != nil {
+		return zero, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return v, nil
+}
+
 // Decode decodes data, which must hold exactly one YAML document, into v:
 // fields v does not have are refused, as is an empty input.
 func Decode(data []byte, v any) error {
