@@ -17,7 +17,7 @@ type doc struct {
 func TestDecode(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, err string
-		want        doc
+		want          doc
 	}{
 		{name: "decodes a list", in: "name: a\ntypes: [X, Y]\n", want: doc{Name: "a", Types: yamlfile.Selector{List: []string{"X", "Y"}}}},
 		{name: "decodes all", in: "name: a\ntypes: all\n", want: doc{Name: "a", Types: yamlfile.Selector{All: true}}},
