@@ -3,6 +3,7 @@ package devnet
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -190,16 +191,13 @@ func (c Config) addr(port int) string { return net.JoinHostPort(c.Host, strconv.
 // FreeBasePort finds eleven consecutive ports free for TCP and UDP on
 // 127.0.0.1, so that a devnet clashes with nothing else running.
 func FreeBasePort() (int, error) {
-	for try := 0; try < 100; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if base+11 > 65535 || base < 1024 {
-			continue
-		}
+	// Below the kernel's ephemeral range (32768 and up by default), which
+	// no :0 listener or outgoing connection is given: processes started
+	// after the choice (a cluster's signers, clients) cannot take them
+	// before the devnet binds them.
+	const low, high = 20000, 32768 - 11
+	for try := 0; try < 200; try++ {
+		base := low + rand.IntN(high-low)
 		ok := true
 		for p := base; p < base+11 && ok; p++ {
 			addr := "127.0.0.1:" + strconv.Itoa(p)

@@ -28,7 +28,9 @@ import (
 //     second gives way when it sees the first's), and a third instance
 //     started with doppelganger detection sees the validators live and
 //     stops with exit status 2 without performing any duty;
-//  3. two of the five signers stopped: the chain still finalises.
+//  3. two of the five signers stopped: the chain still finalises;
+//  4. `rampartctl exit` signs a voluntary exit through the cluster and the
+//     chain takes it.
 //
 // It logs rampart-vc's attestation latency and CPU per validator per epoch.
 func TestRampartVCPerformsEveryDuty(t *testing.T) {
@@ -88,6 +90,16 @@ func TestRampartVCPerformsEveryDuty(t *testing.T) {
 		t.Errorf("slashings in the pool: %d (%v)", n, err)
 	}
 	s.checkNotSlashed(ctx)
+
+	// Phase 4: rampartctl exit, first without --yes (nothing signed), then
+	// for real; the chain takes the exit into a block.
+	key := s.File.Accounts[len(s.File.Accounts)-1]
+	args := []string{"exit", "--cluster", filepath.Join(s.ClusterDir, "cluster.yaml"), "--beacon-node", s.Devnet.BeaconAPI(), "--validator", key}
+	if out := s.rampartctl(ctx, args...); !strings.Contains(out, "nothing signed") {
+		t.Errorf("rampartctl exit without --yes printed %q", out)
+	}
+	t.Log(strings.TrimSpace(s.rampartctl(ctx, append(args, "--yes")...)))
+	s.waitStatus(ctx, key, "active_exiting", 4*time.Duration(spe)*s.Devnet.SlotDuration())
 
 	lat, n := a.Histogram(ctx, "rampart_vc_duty_seconds", `duty="attestation"`)
 	t.Logf("rampart-vc, 64 validators on the devnet (8 slots of 3 s, mainnet preset: every validator in the 512-seat sync committee): "+
@@ -419,6 +431,30 @@ func (s *Stack) checkNotSlashed(ctx context.Context) {
 	for _, v := range vals {
 		if v.Validator.Slashed {
 			s.T.Errorf("validator %s is slashed", v.Index)
+		}
+	}
+}
+
+// waitStatus waits until the chain gives the validator with key the
+// status, or fails after limit.
+func (s *Stack) waitStatus(ctx context.Context, key, status string, limit time.Duration) {
+	s.T.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		var v struct {
+			Status string `json:"status"`
+		}
+		err := s.beaconGet(ctx, "/eth/v1/beacon/states/head/validators/"+key, &v)
+		if err == nil && v.Status == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.T.Fatalf("validator %s: status %q (%v), want %q", key, v.Status, err, status)
+		}
+		select {
+		case <-ctx.Done():
+			s.T.Fatal(ctx.Err())
+		case <-time.After(s.Devnet.SlotDuration()):
 		}
 	}
 }
