@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,16 +182,30 @@ func TestDoppelgangerStopsBeforeAnySignature(t *testing.T) {
 }
 
 // TestDoppelgangerPassesThenSigns: with the validators inactive, the
-// client waits out detection and then performs its duties.
+// client waits out detection and then performs its duties; it tells
+// systemd it is ready at once and keeps the watchdog fed while it waits.
 func TestDoppelgangerPassesThenSigns(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, defaultEnv())
+	var mu sync.Mutex
+	notes := map[string]int{}
+	e.notify = func(state string) {
+		mu.Lock()
+		notes[state]++
+		mu.Unlock()
+	}
+	e.watchdog = 200 * time.Millisecond
 	client, reg, _, stop := e.start(t, func(c *vc.Config) { c.Doppelganger = vc.DoppelgangerConfig{Enabled: true, Epochs: 1} })
 	ops := httptest.NewServer(client.OperationsHandler(reg))
 	defer ops.Close()
 	if code := get(t, ops.URL+"/healthz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/healthz answered %d during detection, want 503", code)
 	}
+	waitFor(t, time.Minute, "the watchdog fed during detection", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return notes["READY=1"] == 1 && notes["WATCHDOG=1"] >= 3
+	})
 	waitFor(t, 5*time.Duration(e.opts.slotsPerEpoch)*e.opts.slot, "attestations after detection", func() bool {
 		return counter(t, reg, "rampart_vc_published_total", map[string]string{"duty": "attestation"}) > 0
 	})

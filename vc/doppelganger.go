@@ -34,7 +34,7 @@ func (c *Client) doppelganger(ctx context.Context) error {
 	c.log.Info("doppelganger detection: signing nothing until the validators were seen inactive", "watch_from", uint64(start+1), "watch_to", uint64(last))
 	for e := start + 1; e <= last; e++ {
 		checkAt := c.clock.firstSlot(e+1) + phase0.Slot(c.clock.slotsPerEpoch/2)
-		if err := c.clock.sleepUntil(ctx, c.clock.start(checkAt)); err != nil {
+		if err := c.sleep(ctx, c.clock.start(checkAt)); err != nil {
 			return err
 		}
 		live, err := c.liveness(ctx, e)
@@ -85,7 +85,7 @@ func (c *Client) liveness(ctx context.Context, e phase0.Epoch) ([]phase0.Validat
 			}
 			lastErr = err
 		}
-		if err := c.clock.sleepUntil(ctx, c.clock.now().Add(c.clock.slot)); err != nil {
+		if err := c.sleep(ctx, c.clock.now().Add(c.clock.slot)); err != nil {
 			return nil, err
 		}
 	}

@@ -92,6 +92,10 @@ type env struct {
 	wrongProposer bool
 	// published counts blocks published, by slot.
 	published map[phase0.Slot]int
+	// notify and watchdog, when set, are the next client's systemd
+	// notification hook and watchdog interval.
+	notify   func(string)
+	watchdog time.Duration
 }
 
 // genesisRoot is the root of the chain's genesis block.
@@ -437,7 +441,7 @@ func (e *env) startWith(t testing.TB, mutate func(*vc.Config), signer vc.Signer)
 	reg := prometheus.NewRegistry()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	client, err := vc.New(&cfg, vc.Options{Network: e.net, Beacon: bn, Signer: signer, Logger: log, Registerer: reg})
+	client, err := vc.New(&cfg, vc.Options{Network: e.net, Beacon: bn, Signer: signer, Logger: log, Registerer: reg, Notify: e.notify, WatchdogInterval: e.watchdog})
 	if err != nil {
 		t.Fatal(err)
 	}
