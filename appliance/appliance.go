@@ -443,6 +443,7 @@ func (a *Appliance) startCoordinator(ctx context.Context) error {
 	cfg := a.cfg
 	ccfg := coordinator.DefaultConfig()
 	ccfg.Timeout = cfg.Cluster.Timeout
+	ccfg.PerItemTimeout = cfg.Cluster.TimeoutPerItem
 	ccfg.HedgeDelay = cfg.Cluster.HedgeDelay
 	ccfg.Logger = a.log.With("component", "coordinator")
 	cm, err := coordinator.NewMetrics(a.reg)

@@ -106,6 +106,8 @@ type ClusterConfig struct {
 	Participants []ParticipantConfig `yaml:"participants"`
 	// Timeout bounds each call to a participant.
 	Timeout time.Duration `yaml:"timeout"`
+	// TimeoutPerItem extends Timeout for each key of a batch call.
+	TimeoutPerItem time.Duration `yaml:"timeout_per_item"`
 	// HedgeDelay: 0 (the default) asks every participant at once, so every
 	// participant records every message it signs; a positive delay asks
 	// the first threshold participants and the rest only if they have not
@@ -182,7 +184,7 @@ func Defaults() Config {
 			Operations:             "127.0.0.1:9200",
 			InsecureLoopbackClient: "local-validator-client",
 		},
-		Cluster:  ClusterConfig{Timeout: 2 * time.Second},
+		Cluster:  ClusterConfig{Timeout: 2 * time.Second, TimeoutPerItem: time.Millisecond},
 		Slashing: SlashingConfig{HistoryEpochs: 16},
 		Process:  ProcessConfig{Hardening: "required"},
 		Log:      LogConfig{Level: "info", Format: "text"},
@@ -378,6 +380,9 @@ func (c *Config) validateCluster() error {
 	}
 	if cl.Timeout <= 0 {
 		return fieldErr("cluster.timeout", "must be positive")
+	}
+	if cl.TimeoutPerItem < 0 {
+		return fieldErr("cluster.timeout_per_item", "must not be negative")
 	}
 	if cl.HedgeDelay < 0 {
 		return fieldErr("cluster.hedge_delay", "must not be negative")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/parallel"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -111,12 +112,20 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 		}
 	}
 
-	out := make(map[api.PublicKey]*account, len(seen))
+	keys := make([]api.PublicKey, 0, len(seen))
 	for key, o := range seen {
 		if o.bad != nil {
 			c.log.Error("discovery: account refused", "account", key, "err", o.bad)
 			continue
 		}
+		keys = append(keys, key)
+	}
+	// Decoding and checking new keys costs a subgroup check per key and an
+	// interpolation per account: thousands of accounts at start-up, so
+	// they are built over the CPUs.
+	built := make([]*account, len(keys))
+	parallel.For(len(keys), func(i int) {
+		key, o := keys[i], seen[keys[i]]
 		prev := previous[key]
 		if prev != nil && (prev.threshold != o.threshold || !sameMembers(prev.members, c.membersOf(o))) {
 			prev = nil // the account changed shape: start over
@@ -124,9 +133,15 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 		acc, err := c.buildAccount(key, o, prev)
 		if err != nil {
 			c.log.Error("discovery: account refused", "account", key, "err", err)
-			continue
+			return
 		}
-		out[key] = acc
+		built[i] = acc
+	})
+	out := make(map[api.PublicKey]*account, len(keys))
+	for i, acc := range built {
+		if acc != nil {
+			out[keys[i]] = acc
+		}
 	}
 	return out
 }
