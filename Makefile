@@ -142,8 +142,9 @@ bench: deps
 demo: build
 	$(BIN)/rampartctl demo
 
-# deb builds the .deb packages into dist/ and lints them; lintian errors
-# fail the build, its warnings are explained in packaging/README.md.
+# deb builds the .deb packages (rampart-signer, rampart-vc, rampartctl)
+# into dist/ and lints them; lintian errors fail the build, its warnings
+# are explained in packaging/README.md.
 deb: deps-deb build
 	packaging/deb.sh $(BIN) $(DIST)
 	lintian --fail-on error --display-info $(DIST)/*_$(VERSION)_*.deb
@@ -158,9 +159,10 @@ deb-repro: deb
 image: deps-image deb
 	packaging/image/build.sh $(DIST)
 
-# image-test checks the package's maintainer scripts in a copy of the
-# image (install, upgrade, remove, purge), then boots a provisioned copy
-# under qemu and checks the signer from the serial console.
+# image-test checks the signer's and the validator client's maintainer
+# scripts in a copy of the image (install, upgrade, remove, purge, alone
+# and side by side), then boots a provisioned copy under qemu and checks
+# the signer from the serial console.
 image-test: image
 	packaging/image/lifecycle.sh $(DIST)
 	packaging/image/test.sh $(DIST)

@@ -1,15 +1,17 @@
 #!/bin/sh
 # Builds the .deb packages from binaries already built (and checked) by
 # `make build`: stages the generated files (gzipped man pages, changelog,
-# operations guide, example configuration), computes the libc dependency
-# with dpkg-shlibdeps and runs the pinned nfpm. Every input is fixed by the
-# commit (VERSION and SOURCE_DATE_EPOCH come from git), so building twice
-# gives identical bytes; `make deb-repro` checks that.
+# operations and validator-client guides, example configurations),
+# computes the libc dependency with dpkg-shlibdeps and runs the pinned
+# nfpm. Every input is fixed by the commit (VERSION and SOURCE_DATE_EPOCH
+# come from git), so building twice gives identical bytes; `make deb-repro`
+# checks that.
 #
 # Usage: deb.sh BINDIR OUTDIR
 # Environment: VERSION, SOURCE_DATE_EPOCH, COMMIT, COMMIT_SUBJECT (set by the
 # Makefile from git); GOARCH (default: go env);
-# SIGNER_EXAMPLE_CONFIG (default appliance/signer.example.yaml).
+# SIGNER_EXAMPLE_CONFIG (default appliance/signer.example.yaml);
+# VC_EXAMPLE_CONFIG (default vc/vc.example.yaml).
 set -eu
 
 if [ $# -ne 2 ]; then
@@ -26,12 +28,14 @@ cd "$(dirname "$0")/.."
 : "${COMMIT_SUBJECT:=Release $VERSION}"
 GOARCH=${GOARCH:-$(go env GOARCH)}
 example=${SIGNER_EXAMPLE_CONFIG:-appliance/signer.example.yaml}
-packages="rampart-signer rampartctl"
+vc_example=${VC_EXAMPLE_CONFIG:-vc/vc.example.yaml}
+packages="rampart-signer rampart-vc rampartctl"
 
 for p in $packages; do
 	[ -x "$bindir/$p" ] || { echo "deb.sh: $bindir/$p: missing; run make build first" >&2; exit 1; }
 done
 [ -f "$example" ] || { echo "deb.sh: $example: the signer's example configuration is missing" >&2; exit 1; }
+[ -f "$vc_example" ] || { echo "deb.sh: $vc_example: the validator client's example configuration is missing" >&2; exit 1; }
 
 # nfpm reads its inputs from fixed paths under dist/ (see packaging/nfpm).
 stage=dist/stage
@@ -41,12 +45,15 @@ for p in $packages; do
 	cp "$bindir/$p" dist/bin/
 done
 cp "$example" "$stage/signer.example.yaml"
+cp "$vc_example" "$stage/vc.example.yaml"
 
 # gzip -n: no name or timestamp in the header, so the bytes depend on the
 # content only.
 gzip -9nc packaging/man/rampart-signer.8 >"$stage/rampart-signer.8.gz"
+gzip -9nc packaging/man/rampart-vc.8 >"$stage/rampart-vc.8.gz"
 gzip -9nc packaging/man/rampartctl.1 >"$stage/rampartctl.1.gz"
 gzip -9nc docs/operations.md >"$stage/operations.md.gz"
+gzip -9nc docs/validator-client.md >"$stage/validator-client.md.gz"
 
 # A one-entry Debian changelog per package, for the commit being built.
 date=$(LC_ALL=C date -u -d "@$SOURCE_DATE_EPOCH" '+%a, %d %b %Y %H:%M:%S +0000')

@@ -22,11 +22,16 @@ trap 'rm -rf "$scratch"' EXIT
 # The files git knows about, as they are on disk: what the build reads.
 (cd "$src" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - --no-recursion) |
 	(mkdir "$scratch/src" && cd "$scratch/src" && tar -xf -)
-# The example configuration may come from outside the tree.
+# The example configurations may come from outside the tree.
 if [ -n "${SIGNER_EXAMPLE_CONFIG:-}" ]; then
 	cp "$SIGNER_EXAMPLE_CONFIG" "$scratch/example.yaml"
 	SIGNER_EXAMPLE_CONFIG=$scratch/example.yaml
 	export SIGNER_EXAMPLE_CONFIG
+fi
+if [ -n "${VC_EXAMPLE_CONFIG:-}" ]; then
+	cp "$VC_EXAMPLE_CONFIG" "$scratch/vc.example.yaml"
+	VC_EXAMPLE_CONFIG=$scratch/vc.example.yaml
+	export VC_EXAMPLE_CONFIG
 fi
 
 cd "$scratch/src"
