@@ -94,24 +94,40 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		defer stop()
 	}
 
+	// The beacon client and the coordinator's discovery run beside the
+	// duties; one that fails stops the client, and its error is the
+	// process's (exit status 1, so systemd restarts it).
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{}, 2)
-	for _, r := range []func(context.Context) error{bn.Run, coord.Run} {
+	services := []struct {
+		name string
+		run  func(context.Context) error
+	}{{"beacon nodes", bn.Run}, {"cluster discovery", coord.Run}}
+	failed := make(chan error, len(services))
+	for _, s := range services {
 		go func() {
-			defer func() { done <- struct{}{} }()
-			if err := r(ctx); err != nil {
+			var err error
+			if err = s.run(ctx); err != nil {
+				err = fmt.Errorf("%s: %w", s.name, err)
 				log.Error("background service stopped", "err", err)
 				cancel()
 			}
+			failed <- err
 		}()
 	}
 	log.Info("rampart-vc starting", "network", netw.Name(), "signers", len(cf.Participants), "beacon_nodes", len(cfg.BeaconNodes))
 	err = client.Run(ctx)
 	cancel()
-	<-done
-	<-done
-	if errors.Is(err, vc.ErrDoppelganger) {
+	var serviceErr error
+	for range services {
+		if e := <-failed; e != nil && serviceErr == nil {
+			serviceErr = e
+		}
+	}
+	switch {
+	case errors.Is(err, vc.ErrDoppelganger):
 		return &cli.ExitError{Code: 2, Err: err}
+	case serviceErr != nil:
+		return serviceErr
 	}
 	return err
 }
