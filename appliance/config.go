@@ -14,6 +14,7 @@ import (
 
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
@@ -139,10 +140,7 @@ type SlashingConfig struct {
 }
 
 // LogConfig sets logging.
-type LogConfig struct {
-	Level  string `yaml:"level"`
-	Format string `yaml:"format"`
-}
+type LogConfig = cli.LogConfig
 
 // KeymanagerConfig enables the keymanager API (/eth/v1/keystores) on the
 // coordinator listener.
@@ -266,15 +264,8 @@ func (c *Config) Validate() error {
 	if c.Slashing.HistoryEpochs == 0 {
 		return fieldErr("slashing.history_epochs", "must be at least 1")
 	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		return fieldErr("log.level", "%q is not debug, info, warn or error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		return fieldErr("log.format", "%q is not text or json", c.Log.Format)
+	if err := c.Log.Validate(); err != nil {
+		return err
 	}
 	switch c.Process.Hardening {
 	case "required", "best-effort", "off":

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/internal/yamlfile"
 )
 
@@ -131,12 +132,7 @@ type ListenConfig struct {
 }
 
 // LogConfig sets logging.
-type LogConfig struct {
-	// Level is debug, info, warn or error.
-	Level string `yaml:"level"`
-	// Format is text or json.
-	Format string `yaml:"format"`
-}
+type LogConfig = cli.LogConfig
 
 // AccountSelector is "all" or a list of composite public keys.
 type AccountSelector = yamlfile.Selector
@@ -277,15 +273,8 @@ func (c *Config) Validate() error {
 			return fieldErr("listen.operations", "%q: plain HTTP must be on a loopback address (127.0.0.1 or ::1)", a)
 		}
 	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		return fieldErr("log.level", "%q is not debug, info, warn or error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		return fieldErr("log.format", "%q is not text or json", c.Log.Format)
+	if err := c.Log.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

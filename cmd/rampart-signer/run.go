@@ -23,7 +23,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)
 		return nil
 	}
-	log := cli.NewLogger(env.Stderr, cfg.Log.Level, cfg.Log.Format)
+	log := cfg.Log.NewLogger(env.Stderr)
 	opts := appliance.Options{
 		Logger: log,
 		Notify: func(state string) {

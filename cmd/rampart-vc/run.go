@@ -55,7 +55,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		fmt.Fprintf(env.Stdout, "%s: configuration is valid (network %s, %d signers, %d beacon nodes)\n", configPath, netw.Name(), len(cf.Participants), len(cfg.BeaconNodes))
 		return nil
 	}
-	log := cli.NewLogger(env.Stderr, cfg.Log.Level, cfg.Log.Format)
+	log := cfg.Log.NewLogger(env.Stderr)
 	notify := func(state string) {
 		if _, err := daemon.SdNotify(false, state); err != nil {
 			log.Warn("systemd notification failed", "err", err)

@@ -83,10 +83,30 @@ func TestRun(t *testing.T) {
 
 func TestNewLoggerLevelAndFormat(t *testing.T) {
 	var b strings.Builder
-	log := cli.NewLogger(&b, "warn", "json")
+	log := cli.LogConfig{Level: "warn", Format: "json"}.NewLogger(&b)
 	log.Info("hidden")
 	log.Warn("shown", "k", 1)
 	if out := b.String(); strings.Contains(out, "hidden") || !strings.Contains(out, `"msg":"shown"`) {
 		t.Fatalf("logged %q; want only the warning, as JSON", out)
+	}
+}
+
+func TestLogConfigValidateNamesTheField(t *testing.T) {
+	for _, tc := range []struct {
+		c    cli.LogConfig
+		want string
+	}{
+		{cli.LogConfig{Level: "info", Format: "text"}, ""},
+		{cli.LogConfig{Level: "debug", Format: "json"}, ""},
+		{cli.LogConfig{Level: "verbose", Format: "text"}, "log.level"},
+		{cli.LogConfig{Level: "info", Format: "xml"}, "log.format"},
+	} {
+		err := tc.c.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v: %v", tc.c, err)
+		case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want+":")):
+			t.Errorf("%+v: got %v, want an error naming %s", tc.c, err, tc.want)
+		}
 	}
 }
