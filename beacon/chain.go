@@ -95,7 +95,10 @@ func (c *Client) Finality(ctx context.Context, state string) (*apiv1.Finality, e
 }
 
 // BeaconBlockRoot returns the root of a block ("head", "finalized", a
-// slot, a root); sync committee messages sign the head's.
+// slot, a root); sync committee messages sign the head's. An
+// execution-optimistic answer is not taken (the next node is asked): an
+// optimistic validator must not sign sync committee messages (consensus
+// specs, sync/optimistic.md).
 func (c *Client) BeaconBlockRoot(ctx context.Context, block string) (phase0.Root, error) {
 	if !stateID.MatchString(block) || block == "justified" {
 		return phase0.Root{}, badRequest("block %q is not a block id", block)
@@ -104,6 +107,9 @@ func (c *Client) BeaconBlockRoot(ctx context.Context, block string) (phase0.Root
 		resp, err := s.BeaconBlockRoot(ctx, &api.BeaconBlockRootOpts{Block: block})
 		if err != nil {
 			return phase0.Root{}, err
+		}
+		if optimistic(resp.Metadata) {
+			return phase0.Root{}, errOptimistic
 		}
 		if resp.Data == nil || *resp.Data == (phase0.Root{}) {
 			return phase0.Root{}, invalid("zero block root")

@@ -213,6 +213,14 @@ func (h *hub) publish(key string, ev Event) {
 	if h.seen[key] {
 		return
 	}
+	if ev.Reorg != nil {
+		// After a reorganisation the chain may return to a head it had
+		// (A, B, A): that head's event must be delivered again, so the
+		// events seen so far are forgotten; only this reorg is kept, so
+		// the other nodes' reports of it are still dropped.
+		clear(h.seen)
+		h.order = h.order[:0]
+	}
 	h.seen[key] = true
 	h.order = append(h.order, key)
 	if len(h.order) > seenLimit {

@@ -81,6 +81,47 @@ func TestEventsAreDeliveredOnceAcrossNodes(t *testing.T) {
 	}
 }
 
+// TestHeadIsDeliveredAgainAfterAReorg: the chain goes from A to B and back
+// to A; the second head event for A is delivered (duties computed on B
+// must be checked again), while repeats of one report still are not.
+func TestHeadIsDeliveredAgainAfterAReorg(t *testing.T) {
+	net := testNetwork(t)
+	nodes := fakeNodes(t, net, 2)
+	c := startClient(t, net, nodes, nil)
+	events, stop := c.Subscribe(16)
+	defer stop()
+	waitStreams(t, nodes)
+	slot := phase0.Slot(time.Since(net.GenesisTime()) / net.SlotDuration())
+	epoch := net.EpochAtSlot(slot)
+
+	nodes[0].Emit("head", headJSON(slot, 0xaa))
+	if ev := next(t, events); ev.Head == nil || ev.Head.Block != (phase0.Root{0xaa}) {
+		t.Fatalf("event %+v, want head A", ev)
+	}
+	nodes[0].Emit("chain_reorg", reorgJSON(slot, epoch, 0xaa, 0xbb))
+	nodes[0].Emit("head", headJSON(slot, 0xbb))
+	nodes[1].Emit("chain_reorg", reorgJSON(slot, epoch, 0xaa, 0xbb)) // the same reorg, from the other node
+	nodes[0].Emit("chain_reorg", reorgJSON(slot, epoch, 0xbb, 0xaa))
+	nodes[0].Emit("head", headJSON(slot, 0xaa))
+	for i, want := range []string{"reorg to B", "head B", "reorg to A", "head A"} {
+		ev := next(t, events)
+		var got string
+		switch {
+		case ev.Reorg != nil && ev.Reorg.NewHeadBlock == (phase0.Root{0xbb}):
+			got = "reorg to B"
+		case ev.Reorg != nil && ev.Reorg.NewHeadBlock == (phase0.Root{0xaa}):
+			got = "reorg to A"
+		case ev.Head != nil && ev.Head.Block == (phase0.Root{0xbb}):
+			got = "head B"
+		case ev.Head != nil && ev.Head.Block == (phase0.Root{0xaa}):
+			got = "head A"
+		}
+		if got != want {
+			t.Fatalf("event %d: %+v, want %s", i, ev, want)
+		}
+	}
+}
+
 // TestImpossibleEventsAreDropped: a node announcing a head from the future
 // or a reorg whose epoch does not match its slot is counted as invalid and
 // never delivered.

@@ -79,6 +79,10 @@ func (c *Client) SubmitSyncCommitteeContributions(ctx context.Context, cs []*alt
 		if sc == nil || sc.Message == nil || sc.Message.Contribution == nil {
 			return errIncomplete
 		}
+		if sc.Message.Contribution.AggregationBits.Count() == 0 {
+			// Gossip rejects a contribution without participants.
+			return errors.New("contribution without participants")
+		}
 		return nil
 	}, (*ehttp.Service).SubmitSyncCommitteeContributions)
 }

@@ -290,4 +290,38 @@ func TestAggregatesAndContributionsAreValidated(t *testing.T) {
 			t.Fatalf("got %v, want ErrInvalidResponse", err)
 		}
 	})
+
+	t.Run("refuses to publish a contribution without participants", func(t *testing.T) {
+		nodes := fakeNodes(t, net, 1)
+		c := startClient(t, net, nodes, nil)
+		empty := &altair.SignedContributionAndProof{Message: &altair.ContributionAndProof{Contribution: &altair.SyncCommitteeContribution{
+			Slot: slot, SubcommitteeIndex: 1, BeaconBlockRoot: phase0.Root{0x01}, AggregationBits: bitfield.NewBitvector128()}}}
+		if err := c.SubmitSyncCommitteeContributions(context.Background(), []*altair.SignedContributionAndProof{empty}); !errors.Is(err, beacon.ErrInvalidRequest) {
+			t.Fatalf("got %v, want ErrInvalidRequest", err)
+		}
+	})
+}
+
+// TestOptimisticBlockRootIsNotTaken: sync committee messages sign the
+// head's root, which an execution-optimistic node must not give
+// (sync/optimistic.md): the next node answers, and alone the answer is
+// ErrUnavailable.
+func TestOptimisticBlockRootIsNotTaken(t *testing.T) {
+	net := testNetwork(t)
+	nodes := fakeNodes(t, net, 2)
+	nodes[0].Handle("GET /eth/v1/beacon/blocks/{block}/root", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]any{"execution_optimistic": true, "finalized": false, "data": map[string]string{"root": phase0.Root{0x0f}.String()}})
+	})
+	nodes[1].Handle("GET /eth/v1/beacon/blocks/{block}/root", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]any{"execution_optimistic": false, "finalized": false, "data": map[string]string{"root": phase0.Root{0x11}.String()}})
+	})
+	c := startClient(t, net, nodes, nil)
+	root, err := c.BeaconBlockRoot(context.Background(), "head")
+	if err != nil || root != (phase0.Root{0x11}) {
+		t.Fatalf("got %#x, %v; want the verified node's root", root, err)
+	}
+	alone := startClient(t, net, nodes[:1], nil)
+	if _, err := alone.BeaconBlockRoot(context.Background(), "head"); !errors.Is(err, beacon.ErrUnavailable) {
+		t.Fatalf("optimistic answer gave %v, want ErrUnavailable", err)
+	}
 }

@@ -2,6 +2,7 @@ package vc_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -244,6 +245,44 @@ func TestReorgRefetchesDuties(t *testing.T) {
 		CurrentDutyDependentRoot: beacontest.DependentRoot(), PreviousDutyDependentRoot: phase0.Root{0xbe, 0xef}})
 	waitFor(t, 10*time.Second, "attester duties fetched again", func() bool {
 		return e.node.Calls("POST /eth/v1/validator/duties/attester/{epoch}") > before
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNextEpochProposersAreFetchedAhead: the next epoch's proposer duties
+// are asked for during the current epoch's last slot, so its first slot
+// does not wait for them; and a block of that last slot arriving after
+// them (it decides them) has them fetched again.
+func TestNextEpochProposersAreFetchedAhead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	_, _, _, stop := e.start(t, nil)
+	spe := phase0.Slot(e.opts.slotsPerEpoch)
+	const route = "GET /eth/v1/validator/duties/proposer/{epoch}"
+	epoch := phase0.Epoch(e.slotNow()/spe + 1)
+	last := phase0.Slot(epoch+1)*spe - 1 // epoch's last slot
+	e.waitSlot(t, last+1)
+	ahead := false
+	for _, r := range e.node.Requests(route) {
+		if r.Path == fmt.Sprintf("/eth/v1/validator/duties/proposer/%d", epoch+1) && r.At.Before(e.net.GenesisTime().Add(time.Duration(last+1)*e.net.SlotDuration())) {
+			ahead = true
+		}
+	}
+	if !ahead {
+		t.Fatalf("epoch %d's proposer duties were not asked for before it started: %v", epoch+1, e.node.Requests(route))
+	}
+
+	// A late block at the next epoch's last slot: its head event arrives
+	// after the duties of the epoch after were fetched ahead.
+	next := last + spe
+	e.waitSlot(t, next+1)
+	before := e.node.Calls(route)
+	e.node.Emit("head", &apiv1.HeadEvent{Slot: next, Block: phase0.Root{0x1a, 0x7e}, State: phase0.Root{1},
+		CurrentDutyDependentRoot: beacontest.DependentRoot(), PreviousDutyDependentRoot: beacontest.DependentRoot()})
+	waitFor(t, 10*time.Second, "proposer duties fetched again after a late block", func() bool {
+		return e.node.Calls(route) > before
 	})
 	if err := stop(); err != nil {
 		t.Fatal(err)

@@ -34,9 +34,11 @@ type dutyStore struct {
 	// A proof depends on the slot alone, so a refetch of the epoch's
 	// duties after a reorganisation keeps it.
 	selection map[phase0.Slot]map[phase0.ValidatorIndex]phase0.BLSSignature
-	// fetching marks fetches in flight, so a burst of head events starts
-	// one refetch.
-	fetching map[fetchKey]bool
+	// fetching holds the fetches in flight, each with a channel closed
+	// when it ends: a burst of head events starts one refetch, and a
+	// caller that needs the duties now (an epoch's start) waits for the
+	// fetch under way instead of going on without them.
+	fetching map[fetchKey]chan struct{}
 }
 
 type fetchKey struct {
@@ -49,7 +51,7 @@ func newDutyStore() *dutyStore {
 		epochs:    map[phase0.Epoch]*epochDuties{},
 		sync:      map[uint64][]*apiv1.SyncCommitteeDuty{},
 		selection: map[phase0.Slot]map[phase0.ValidatorIndex]phase0.BLSSignature{},
-		fetching:  map[fetchKey]bool{},
+		fetching:  map[fetchKey]chan struct{}{},
 	}
 }
 
@@ -98,20 +100,29 @@ func (d *dutyStore) has(e phase0.Epoch) (attesters, proposers bool) {
 	return ed != nil && ed.hasAttesters, ed != nil && ed.hasProposers
 }
 
-// begin marks a fetch as started; false if one is already running.
-func (d *dutyStore) begin(k fetchKey) bool {
+// begin marks a fetch as started and returns true; if one is already
+// running it waits for that one to end (or ctx) and returns false.
+func (d *dutyStore) begin(ctx context.Context, k fetchKey) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.fetching[k] {
+	running, ok := d.fetching[k]
+	if !ok {
+		d.fetching[k] = make(chan struct{})
+	}
+	d.mu.Unlock()
+	if ok {
+		select {
+		case <-running:
+		case <-ctx.Done():
+		}
 		return false
 	}
-	d.fetching[k] = true
 	return true
 }
 
 func (d *dutyStore) end(k fetchKey) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	close(d.fetching[k])
 	delete(d.fetching, k)
 }
 
@@ -148,7 +159,7 @@ const (
 // nodes to the committees (as aggregator where selected).
 func (c *Client) fetchAttesters(ctx context.Context, e phase0.Epoch) error {
 	k := fetchKey{fetchAttesters, e}
-	if !c.duties.begin(k) {
+	if !c.duties.begin(ctx, k) {
 		return nil
 	}
 	defer c.duties.end(k)
@@ -180,7 +191,7 @@ func (c *Client) fetchAttesters(ctx context.Context, e phase0.Epoch) error {
 // index must be one of our validators with the same key.
 func (c *Client) fetchProposers(ctx context.Context, e phase0.Epoch) error {
 	k := fetchKey{fetchProposers, e}
-	if !c.duties.begin(k) {
+	if !c.duties.begin(ctx, k) {
 		return nil
 	}
 	defer c.duties.end(k)
@@ -219,7 +230,7 @@ func (c *Client) hasSyncCommittees(e phase0.Epoch) bool {
 func (c *Client) fetchSync(ctx context.Context, e phase0.Epoch) error {
 	p := c.period(e)
 	k := fetchKey{fetchSync, phase0.Epoch(p)}
-	if !c.duties.begin(k) {
+	if !c.duties.begin(ctx, k) {
 		return nil
 	}
 	defer c.duties.end(k)
@@ -259,7 +270,9 @@ func (c *Client) syncDutiesAt(s phase0.Slot) ([]*apiv1.SyncCommitteeDuty, bool) 
 // of the duties held and refetches what a reorganisation changed: the
 // attester duties of the head's epoch depend on the previous dependent
 // root, its proposer duties and the next epoch's attester duties on the
-// current one.
+// current one, and the next epoch's proposer duties (when fetched ahead)
+// on the head itself while it is in this epoch (the block at or before
+// the epoch's last slot), so a late block there refreshes them.
 func (c *Client) checkDependentRoots(ctx context.Context, h *apiv1.HeadEvent) {
 	e := c.clock.epochOf(h.Slot)
 	var stale []fetchKey
@@ -272,8 +285,13 @@ func (c *Client) checkDependentRoots(ctx context.Context, h *apiv1.HeadEvent) {
 			stale = append(stale, fetchKey{fetchProposers, e})
 		}
 	}
-	if ed := c.duties.epochs[e+1]; ed != nil && ed.hasAttesters && h.CurrentDutyDependentRoot != (phase0.Root{}) && ed.attesterRoot != h.CurrentDutyDependentRoot && len(ed.attesters) > 0 {
-		stale = append(stale, fetchKey{fetchAttesters, e + 1})
+	if ed := c.duties.epochs[e+1]; ed != nil {
+		if ed.hasAttesters && h.CurrentDutyDependentRoot != (phase0.Root{}) && ed.attesterRoot != h.CurrentDutyDependentRoot && len(ed.attesters) > 0 {
+			stale = append(stale, fetchKey{fetchAttesters, e + 1})
+		}
+		if ed.hasProposers && ed.proposerRoot != h.Block {
+			stale = append(stale, fetchKey{fetchProposers, e + 1})
+		}
 	}
 	c.duties.mu.Unlock()
 	for _, k := range stale {

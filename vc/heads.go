@@ -11,7 +11,6 @@ import (
 type heads struct {
 	mu      sync.Mutex
 	slot    phase0.Slot
-	root    phase0.Root
 	seen    bool
 	waiters map[phase0.Slot]chan struct{}
 }
@@ -20,11 +19,11 @@ func newHeads() *heads { return &heads{waiters: map[phase0.Slot]chan struct{}{}}
 
 // observe records a head and wakes those waiting for its slot or an
 // earlier one.
-func (h *heads) observe(slot phase0.Slot, root phase0.Root) {
+func (h *heads) observe(slot phase0.Slot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.seen || slot >= h.slot {
-		h.slot, h.root, h.seen = slot, root, true
+		h.slot, h.seen = slot, true
 	}
 	for s, ch := range h.waiters {
 		if s <= slot {
@@ -49,13 +48,6 @@ func (h *heads) wait(s phase0.Slot) <-chan struct{} {
 		h.waiters[s] = ch
 	}
 	return ch
-}
-
-// latest returns the most recent head seen.
-func (h *heads) latest() (phase0.Slot, phase0.Root, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.slot, h.root, h.seen
 }
 
 // forget drops the waiters of slots before s that no head event reached

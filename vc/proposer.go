@@ -94,12 +94,11 @@ func (c *Client) propose(ctx context.Context, d *apiv1.ProposerDuty) {
 	c.log.Info("block proposed", "slot", uint64(s), "validator", uint64(d.ValidatorIndex), "root", root.String(), "blinded", p.Blinded, "took", time.Since(start))
 }
 
-// blockSeen reports, as an error, that a block for slot s exists: a head
-// event for it arrived, or the beacon node knows a block at that slot.
+// blockSeen reports, as an error, that a block for slot s exists: the
+// beacon nodes (healthy ones first; an execution-optimistic answer is not
+// taken) know a block at that slot. A head event alone is not enough: any
+// node may send one, a syncing node or one on a minority fork included.
 func (c *Client) blockSeen(ctx context.Context, s phase0.Slot) error {
-	if slot, _, ok := c.heads.latest(); ok && slot >= s {
-		return fmt.Errorf("%w (head at slot %d)", errBlockExists, slot)
-	}
 	if _, err := c.bn.BeaconBlockRoot(ctx, fmt.Sprint(uint64(s))); err == nil {
 		return errBlockExists
 	} else if !errors.Is(err, beacon.ErrRejected) {

@@ -143,6 +143,12 @@ func (c *Client) contribute(ctx context.Context, s phase0.Slot, aggs []syncAggre
 			contributions[a.subcommittee] = sc
 			mu.Unlock()
 		}
+		if sc.AggregationBits.Count() == 0 {
+			// The node has no message of this subcommittee for the root
+			// (not even ours): nothing to aggregate, nothing to sign.
+			c.log.Debug("no sync committee messages to aggregate", "slot", uint64(s), "subcommittee", a.subcommittee)
+			return
+		}
 		cp := &altair.ContributionAndProof{AggregatorIndex: a.duty.ValidatorIndex, Contribution: sc, SelectionProof: a.proof}
 		sig, err := c.signOne(ctx, dutyContribution, s, a.duty.PubKey, &signing.Request{
 			Type: signing.TypeSyncCommitteeContributionAndProof, ForkInfo: forkInfo(c.net, c.clock.epochOf(s)), ContributionAndProof: cp,

@@ -296,7 +296,7 @@ func (c *Client) followEvents(ctx context.Context, events <-chan beacon.Event) {
 			}
 			switch {
 			case ev.Head != nil:
-				c.heads.observe(ev.Head.Slot, ev.Head.Block)
+				c.heads.observe(ev.Head.Slot)
 				if c.signing.Load() {
 					c.checkDependentRoots(ctx, ev.Head)
 				}
@@ -338,11 +338,29 @@ func (c *Client) loop(ctx context.Context) {
 		c.heads.forget(next)
 		s := next
 		c.background(func() { c.runSlot(ctx, s) })
+		if c.clock.epochOf(s+1) != epoch {
+			c.background(func() { c.prefetchProposers(ctx, s) })
+		}
 		next++
 		if now := c.clock.currentSlot(); now > next {
 			c.log.Warn("fell behind the clock; skipping slots", "from", uint64(next), "to", uint64(now))
 			next = now
 		}
+	}
+}
+
+// prefetchProposers fetches the next epoch's proposer duties two thirds
+// into the epoch's last slot s (the block they depend on, the slot's, is
+// normally in by then, and checkDependentRoots fetches them again if it
+// comes later), so that the next epoch's first slot does not wait for
+// them. A node that does not serve the next epoch's proposers only moves
+// the fetch to the epoch's start.
+func (c *Client) prefetchProposers(ctx context.Context, s phase0.Slot) {
+	if err := c.clock.sleepUntil(ctx, c.clock.at(s, 2)); err != nil {
+		return
+	}
+	if err := c.fetchProposers(ctx, c.clock.epochOf(s)+1); err != nil && ctx.Err() == nil {
+		c.log.Debug("fetching the next epoch's proposer duties ahead failed; fetching them at its start", "err", err)
 	}
 }
 
@@ -444,11 +462,15 @@ func (c *Client) runSlot(ctx context.Context, s phase0.Slot) {
 		return
 	}
 	moment.Wait()
-	<-selections
 	if len(attesters) > 0 {
 		wg.Go(func() { c.aggregate(ctx, s, attesters, data) })
 	}
 	if haveRoot {
-		wg.Go(func() { c.contribute(ctx, s, syncAggs, root) })
+		// Only the contributions need the sync selection proofs; the
+		// aggregates above do not wait for them.
+		wg.Go(func() {
+			<-selections
+			c.contribute(ctx, s, syncAggs, root)
+		})
 	}
 }

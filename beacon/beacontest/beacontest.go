@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -42,6 +43,7 @@ type Node struct {
 	validators  []phase0.BLSPubKey
 	submissions map[string][]json.RawMessage
 	calls       map[string]int
+	requests    map[string][]Request
 	streams     map[chan string]bool
 }
 
@@ -54,6 +56,7 @@ func New(net *network.Network) *Node {
 		routed:      map[string]bool{},
 		submissions: map[string][]json.RawMessage{},
 		calls:       map[string]int{},
+		requests:    map[string][]Request{},
 		streams:     map[chan string]bool{},
 		headRoot:    phase0.Root{0x01},
 	}
@@ -117,6 +120,19 @@ func (n *Node) Submissions(path string) []json.RawMessage {
 	return append([]json.RawMessage(nil), n.submissions[path]...)
 }
 
+// Request is a request a route served: its path and when it arrived.
+type Request struct {
+	Path string
+	At   time.Time
+}
+
+// Requests returns the requests a route pattern has served, in order.
+func (n *Node) Requests(pattern string) []Request {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]Request(nil), n.requests[pattern]...)
+}
+
 // Calls returns how many requests a route pattern has served.
 func (n *Node) Calls(pattern string) int {
 	n.mu.Lock()
@@ -157,6 +173,7 @@ func (n *Node) route(pattern string, h http.HandlerFunc) {
 	n.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		n.mu.Lock()
 		n.calls[pattern]++
+		n.requests[pattern] = append(n.requests[pattern], Request{Path: r.URL.Path, At: time.Now()})
 		o := n.overrides[pattern]
 		n.mu.Unlock()
 		if o != nil {
