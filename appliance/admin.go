@@ -49,6 +49,9 @@ type KeysRequest struct {
 // RemoveResponse carries a removed account's slashing history.
 type RemoveResponse struct {
 	SlashingProtection json.RawMessage `json:"slashing_protection,omitempty"`
+	// Removed is true when the participant held the account's share (or
+	// had it staged) and removed it.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // secretHex is a 32-byte secret in 0x-prefixed hex that never prints.
@@ -138,7 +141,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			writeError(w, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key))
 			return
 		}
-		var resp RemoveResponse
+		resp := RemoveResponse{Removed: found}
 		if ic != nil {
 			if resp.SlashingProtection, err = ic.Marshal(); err != nil {
 				writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))

@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/signing"
+	"github.com/rampart-signer/rampart/protect"
 )
 
 // maxBody bounds request bodies: a full block with its attestations, or a
@@ -117,7 +118,7 @@ func (a *Appliance) participantHandler() http.Handler {
 		}
 		var acc *account
 		if e == nil {
-			acc, e = a.part.lookup(client, key)
+			acc, e = a.part.lookup(client, key, anyType)
 		}
 		if e != nil {
 			writeError(w, e)
@@ -166,7 +167,7 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 		a.coord.RefreshIfOlder(r.Context(), 10*time.Second)
 		keys := []string{}
 		for _, k := range a.coord.PublicKeys() {
-			if a.policy.account(client, k) {
+			if a.policy.account(client, k, anyType) {
 				keys = append(keys, k.String())
 			}
 		}
@@ -290,11 +291,16 @@ func (a *Appliance) prepare(client string, req *signing.Request) (*signing.Signa
 }
 
 // accountAllowed applies account authorisation at the coordinator.
-func (a *Appliance) accountAllowed(client string, key api.PublicKey) *apiError {
-	if a.policy.account(client, key) {
+func (a *Appliance) accountAllowed(client string, key api.PublicKey, t signing.Type) *apiError {
+	if a.policy.account(client, key, t) {
+		if a.db.Disabled(protect.PublicKey(key)) {
+			// Removed here: this signer coordinates no more signatures
+			// of the key, even with the shares other signers still hold.
+			return refuse(http.StatusNotFound, "unknown_account", "account %s was removed from this signer", key)
+		}
 		return nil
 	}
-	if a.policy.allAccounts(client) {
+	if a.policy.allAccounts(client, t) {
 		return refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
 	}
 	return refuse(http.StatusForbidden, "unauthorised", "client %q may not use account %s", client, key)
@@ -329,7 +335,7 @@ func (a *Appliance) signFull(ctx context.Context, client string, key api.PublicK
 	}
 	sg, canonical, e := a.prepare(client, req)
 	if e == nil {
-		e = a.accountAllowed(client, key)
+		e = a.accountAllowed(client, key, req.Type)
 	}
 	if e != nil {
 		return api.Signature{}, req.Type, e
@@ -371,7 +377,7 @@ func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byt
 	var ids []api.PublicKey
 	var idx []int
 	for i := range out {
-		if e := a.accountAllowed(client, out[i].Identifier); e != nil {
+		if e := a.accountAllowed(client, out[i].Identifier, t); e != nil {
 			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
 			a.metrics.refusals.WithLabelValues(e.reason).Inc()
 			continue

@@ -195,6 +195,9 @@ func TestKeymanagerImportDeleteRoundTrip(t *testing.T) {
 		t.Fatalf("GET: %s", r.body)
 	}
 
+	// One signer down: the other four remove the key, more than the
+	// n-t+1 = 3 whose histories hold every signature.
+	tc.stop(4)
 	r = tc.keymanager(t, 0, "admin", token, http.MethodDelete, map[string]any{"pubkeys": []string{pub.String()}})
 	if r.code != http.StatusOK || !strings.Contains(string(r.body), `"deleted"`) {
 		t.Fatalf("DELETE: %d %s", r.code, r.body)
@@ -219,12 +222,36 @@ func TestKeymanagerImportDeleteRoundTrip(t *testing.T) {
 	if !found {
 		t.Fatalf("exported history lacks the attestation signed at target 41: %s", del.SlashingProtection)
 	}
-	// Signer 1 no longer holds the share: its participant refuses.
-	rp := post(t, tc.client(0, "vc-1"), tc.url(0, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+pub.String()), attestationRequest(tc.net, 45, 46, 1))
-	if rp.code != http.StatusNotFound {
-		t.Fatalf("participant 1 after DELETE: %d %s", rp.code, rp.body)
+	// No signer that answered holds the share any more: each participant
+	// refuses, and so does every coordinator, also the one asked.
+	for i := range 4 {
+		rp := post(t, tc.client(i, "vc-1"), tc.url(i, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+pub.String()), attestationRequest(tc.net, 45, 46, 1))
+		if rp.code != http.StatusNotFound {
+			t.Fatalf("participant %d after DELETE: %d %s", i+1, rp.code, rp.body)
+		}
+		if rc := tc.sign(i, pub, attestationRequest(tc.net, 45, 46, 1)); rc.code != http.StatusNotFound {
+			t.Fatalf("coordinator %d after DELETE: %d %s", i+1, rc.code, rc.body)
+		}
 	}
-	if r := tc.keymanager(t, 0, "admin", token, http.MethodDelete, map[string]any{"pubkeys": []string{pub.String()}}); !strings.Contains(string(r.body), `"not_active"`) {
-		t.Fatalf("second DELETE: %s", r.body)
+	// With three of five signers down, a DELETE cannot vouch for a
+	// complete history: an error, and no history.
+	tc.stop(2)
+	tc.stop(3)
+	r = tc.keymanager(t, 0, "admin", token, http.MethodDelete, map[string]any{"pubkeys": []string{pub.String()}})
+	if !strings.Contains(string(r.body), `"error"`) || !strings.Contains(string(r.body), "removed from 2 of 5 signers") {
+		t.Fatalf("DELETE with three signers down: %s", r.body)
+	}
+	for i := 2; i < 5; i++ {
+		tc.restart(i)
+	}
+	// All back: the retry removes the share signer 5 still held and
+	// returns every signer's history.
+	r = tc.keymanager(t, 0, "admin", token, http.MethodDelete, map[string]any{"pubkeys": []string{pub.String()}})
+	if !strings.Contains(string(r.body), `"deleted"`) || !strings.Contains(string(r.body), `\"target_epoch\":\"41\"`) {
+		t.Fatalf("DELETE with every signer back: %s", r.body)
+	}
+	r = tc.keymanager(t, 0, "admin", token, http.MethodDelete, map[string]any{"pubkeys": []string{pub.String()}})
+	if !strings.Contains(string(r.body), `"not_active"`) {
+		t.Fatalf("DELETE of a key no signer holds: %s", r.body)
 	}
 }

@@ -25,7 +25,10 @@ type AccountAdmin interface {
 	Stage(ctx context.Context, req *StageRequest) ([]api.PublicKey, error)
 	Activate(ctx context.Context, keys []api.PublicKey) error
 	Discard(ctx context.Context, keys []api.PublicKey) error
-	Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, error)
+	// Remove takes an account off the participant: its slashing
+	// protection history (nil if it has none) and whether it held the
+	// share.
+	Remove(ctx context.Context, key api.PublicKey) (history json.RawMessage, removed bool, err error)
 }
 
 // Importer brings existing validator keys into a cluster: each key is split
@@ -180,7 +183,7 @@ func (im *Importer) rollback(ctx context.Context, pubs []api.PublicKey) {
 	im.each(func(a AccountAdmin) error {
 		var errs []error
 		for _, k := range pubs {
-			if _, err := a.Remove(ctx, k); err != nil {
+			if _, _, err := a.Remove(ctx, k); err != nil {
 				errs = append(errs, err)
 			}
 		}

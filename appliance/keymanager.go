@@ -7,10 +7,13 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
@@ -26,10 +29,11 @@ import (
 // POST imports keystores into the whole cluster (Importer: the key is split
 // here, every signer seals its share and imports the slashing history before
 // anything can sign, a test signature through the cluster must match the
-// original key's, and the key is zeroed). DELETE is local to this signer, as
-// the API defines it: the key is disabled in slashing protection first, so
-// that it can produce no further signature here, then its share is zeroed
-// and deleted and its history returned.
+// original key's, and the key is zeroed). DELETE, symmetrically, removes
+// the key from every signer (removeFromCluster): each disables it in its
+// slashing protection first, so that it can produce no further signature
+// there, then zeroes and deletes its share and returns its history; the
+// histories are merged into the answer.
 
 // minTokenBytes is 256 bits.
 const minTokenBytes = 32
@@ -214,18 +218,13 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request) {
 			out[i] = keymanagerStatus{Status: "error", Message: "pubkeys: " + err.Error()}
 			continue
 		}
-		ic, found, err := a.remove(r.Context(), key)
-		switch {
-		case err != nil:
+		status, history, err := a.removeFromCluster(r.Context(), key)
+		if err != nil {
 			out[i] = keymanagerStatus{Status: "error", Message: err.Error()}
-		case found:
-			out[i] = keymanagerStatus{Status: "deleted"}
-		case ic != nil:
-			out[i] = keymanagerStatus{Status: "not_active"}
-		default:
-			out[i] = keymanagerStatus{Status: "not_found"}
+			continue
 		}
-		if ic != nil {
+		out[i] = keymanagerStatus{Status: status}
+		for _, ic := range history {
 			merged.Data = append(merged.Data, ic.Data...)
 		}
 	}
@@ -235,6 +234,70 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out, "slashing_protection": string(sp)})
+}
+
+// removeFromCluster removes key from every signer of the cluster at once
+// and returns the status the keymanager API reports and every signer's
+// history of the key (EIP-3076 allows a key's records in several entries).
+//
+// Every signature of the key was made from t partial signatures, each
+// recorded by its signer first, so the histories of any n-t+1 signers hold
+// every message the key signed; and once n-t+1 signers removed their
+// shares, fewer than t remain and the key can sign nothing. Below that
+// count the answer is an error naming the signers that failed, and no
+// history (it would be incomplete): the signers that did remove the key
+// keep its history in their slashing protection, so a retry once the
+// others are back returns all of it.
+func (a *Appliance) removeFromCluster(ctx context.Context, key api.PublicKey) (string, []*protect.Interchange, error) {
+	need := len(a.cfg.Cluster.Participants) // an account the coordinator does not know: every signer
+	if info, ok := a.coord.Account(key); ok {
+		need = len(info.Members) - info.Threshold + 1
+	}
+	admins := a.importer().Admins
+	histories := make([]*protect.Interchange, len(admins))
+	errs := make([]error, len(admins))
+	var held atomic.Bool
+	var wg sync.WaitGroup
+	for i, ad := range admins {
+		wg.Go(func() {
+			raw, removed, err := ad.Remove(ctx, key)
+			if removed {
+				held.Store(true)
+			}
+			if err == nil && raw != nil {
+				histories[i], err = protect.ParseInterchange(raw)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("participant %s: %w", ad.ID(), err)
+			}
+		})
+	}
+	wg.Wait()
+	a.coord.Invalidate()
+	var failed []error
+	var out []*protect.Interchange
+	for i := range admins {
+		switch {
+		case errs[i] != nil:
+			failed = append(failed, errs[i])
+		case histories[i] != nil:
+			out = append(out, histories[i])
+		}
+	}
+	if removed := len(admins) - len(failed); removed < need {
+		return "", nil, fmt.Errorf("removed from %d of %d signers, %d needed for a complete history and to leave fewer than the threshold of shares; retry when the others are reachable: %w",
+			removed, len(admins), need, errors.Join(failed...))
+	}
+	for _, err := range failed {
+		a.log.Warn("account removed from enough signers, but not from this one: its share and history remain there", "account", key, "err", err)
+	}
+	switch {
+	case held.Load():
+		return "deleted", out, nil
+	case len(out) > 0:
+		return "not_active", out, nil
+	}
+	return "not_found", nil, nil
 }
 
 // importer imports through this signer's own identity: the signer itself
@@ -312,10 +375,11 @@ func (l localAdmin) Discard(_ context.Context, keys []api.PublicKey) error {
 	return nil
 }
 
-func (l localAdmin) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, error) {
-	ic, _, err := l.a.remove(ctx, key)
+func (l localAdmin) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, bool, error) {
+	ic, found, err := l.a.remove(ctx, key)
 	if err != nil || ic == nil {
-		return nil, err
+		return nil, found, err
 	}
-	return ic.Marshal()
+	raw, err := ic.Marshal()
+	return raw, found, err
 }

@@ -49,16 +49,16 @@ func (p *participant) mayUseType(client string, t signing.Type) bool {
 	return client == selfClient || p.policy.requestType(client, t)
 }
 
-func (p *participant) mayUseAccount(client string, key api.PublicKey) bool {
-	return client == selfClient || p.policy.account(client, key)
+func (p *participant) mayUseAccount(client string, key api.PublicKey, t signing.Type) bool {
+	return client == selfClient || p.policy.account(client, key, t)
 }
 
 // lookup applies account authorisation and finds the share: 403 for an
 // account the client may not use (without saying whether it exists, unless
 // the client may see every account), 404 for an unknown one.
-func (p *participant) lookup(client string, key api.PublicKey) (*account, *apiError) {
-	if !p.mayUseAccount(client, key) {
-		if client != selfClient && p.policy.allAccounts(client) {
+func (p *participant) lookup(client string, key api.PublicKey, t signing.Type) (*account, *apiError) {
+	if !p.mayUseAccount(client, key, t) {
+		if client != selfClient && p.policy.allAccounts(client, t) {
 			return nil, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
 		}
 		return nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not use account %s", client, key)
@@ -100,7 +100,7 @@ func (p *participant) signOne(ctx context.Context, client string, key api.Public
 	if aerr != nil {
 		return api.PartialSignature{}, req.Type, aerr
 	}
-	acc, aerr := p.lookup(client, key)
+	acc, aerr := p.lookup(client, key, req.Type)
 	if aerr != nil {
 		return api.PartialSignature{}, req.Type, aerr
 	}
@@ -194,7 +194,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 	}
 	for i, id := range b.Identifiers {
 		out[i].Identifier = api.PublicKey(id)
-		acc, aerr := p.lookup(client, api.PublicKey(id))
+		acc, aerr := p.lookup(client, api.PublicKey(id), b.Request.Type)
 		if aerr != nil {
 			fail(i, aerr)
 			continue
@@ -286,7 +286,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 func (p *participant) accountViews(client string) []api.Account {
 	var out []api.Account
 	for _, k := range p.accounts.keys() {
-		if !p.mayUseAccount(client, k) {
+		if !p.mayUseAccount(client, k, anyType) {
 			continue
 		}
 		acc, ok := p.accounts.get(k)

@@ -112,11 +112,11 @@ func (p *Peer) Discard(ctx context.Context, keys []api.PublicKey) error {
 
 // Remove takes an account off this participant and returns its slashing
 // protection history.
-func (p *Peer) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, error) {
+func (p *Peer) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, bool, error) {
 	var resp RemoveResponse
 	err := p.Do(ctx, http.MethodDelete, pathAccounts+"/"+key.String(), nil, &resp)
 	if coordinator.Status(err) == http.StatusNotFound {
-		return nil, nil
+		return nil, false, nil
 	}
-	return resp.SlashingProtection, err
+	return resp.SlashingProtection, resp.Removed, err
 }

@@ -16,6 +16,9 @@ type grant struct {
 	accounts    map[api.PublicKey]bool
 	allTypes    bool
 	types       map[signing.Type]bool
+	// genericAll lets an administrator use every account for GENERIC
+	// only: its rule's account list still bounds every other type.
+	genericAll bool
 }
 
 func newPolicy(rules []Rule) *policy {
@@ -40,10 +43,10 @@ func newPolicy(rules []Rule) *policy {
 func (p *policy) grantGeneric(client string) {
 	g, ok := p.rules[client]
 	if !ok {
-		g = &grant{allAccounts: true, accounts: map[api.PublicKey]bool{}, types: map[signing.Type]bool{}}
+		g = &grant{accounts: map[api.PublicKey]bool{}, types: map[signing.Type]bool{}}
 		p.rules[client] = g
 	}
-	g.allAccounts = true
+	g.genericAll = true
 	g.types[signing.TypeGeneric] = true
 }
 
@@ -53,10 +56,14 @@ func (p *policy) known(client string) bool {
 	return ok
 }
 
-// account reports whether client may use key.
-func (p *policy) account(client string, key api.PublicKey) bool {
+// anyType, as the type of an account check, asks whether the client may
+// use the account for some type: whether it may see it (listings).
+const anyType signing.Type = ""
+
+// account reports whether client may use key for requests of type t.
+func (p *policy) account(client string, key api.PublicKey, t signing.Type) bool {
 	g, ok := p.rules[client]
-	return ok && (g.allAccounts || g.accounts[key])
+	return ok && (g.allAccounts || g.accounts[key] || g.genericFor(t))
 }
 
 // requestType reports whether client may ask for t.
@@ -65,9 +72,15 @@ func (p *policy) requestType(client string, t signing.Type) bool {
 	return ok && (g.allTypes || g.types[t])
 }
 
-// allAccounts reports whether client may see every account (so that an
-// unknown key is reported as 404 rather than 403).
-func (p *policy) allAccounts(client string) bool {
+// allAccounts reports whether client may use every account for type t
+// (so that an unknown key is reported as 404 rather than 403).
+func (p *policy) allAccounts(client string, t signing.Type) bool {
 	g, ok := p.rules[client]
-	return ok && g.allAccounts
+	return ok && (g.allAccounts || g.genericFor(t))
+}
+
+// genericFor reports whether the administrator's GENERIC grant covers
+// type t.
+func (g *grant) genericFor(t signing.Type) bool {
+	return g.genericAll && (t == signing.TypeGeneric || t == anyType)
 }

@@ -303,6 +303,15 @@ func (db *DB) Keys() []PublicKey {
 	return out
 }
 
+// Disabled reports whether key is registered and disabled: removed from
+// this signer (keymanager DELETE), or staged again and not yet enabled.
+func (db *DB) Disabled(key PublicKey) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	k := db.keys[key]
+	return k != nil && k.disabled
+}
+
 // Stats are counters for metrics. They are cumulative since Open.
 type Stats struct {
 	// Keys is the number of registered keys.
