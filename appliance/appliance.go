@@ -287,12 +287,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	} else if len(stale) > 0 {
 		a.log.Warn("deleted staged shares of imports or ceremonies that never completed", "files", stale)
 	}
-	names, _, err := readShareFiles(cfg.Accounts.SharesDir)
-	if err != nil {
-		a.health.set("shares", err)
-		return fmt.Errorf("accounts.shares_dir: %w", err)
-	}
-	a.status("unsealing %d shares", len(names))
+	a.status("unsealing the shares")
 	start := a.now()
 	accs, err := loadAccounts(ctx, sealKey, cfg.Accounts.SharesDir, hsm.Placement{ClusterID: cfg.ClusterID(), Participant: cfg.Node.ID}, len(cfg.Cluster.Participants))
 	if err != nil {
@@ -305,7 +300,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	a.log.Info("shares unsealed", "count", accs.len(), "took", a.now().Sub(start))
 
 	a.status("opening slashing protection database")
-	if err := a.openDB(ctx, n, len(names) == 0); err != nil {
+	if err := a.openDB(ctx, n, accs.len() == 0); err != nil {
 		a.health.set("slashing_db", err)
 		return err
 	}

@@ -98,13 +98,23 @@ func newCoordination(m *ceremonyManager, c *ceremony, timeout time.Duration) *co
 // coordination, and runs it in the background.
 func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration) (string, *apiError) {
 	m.mu.Lock()
+	if m.starting {
+		m.mu.Unlock()
+		return "", refuse(http.StatusConflict, "ceremony_running", "another ceremony is being started here; wait for it or abort it")
+	}
 	for id, co := range m.coords {
 		if st := co.stage(); st != stageComplete && st != stageAborted {
 			m.mu.Unlock()
 			return "", refuse(http.StatusConflict, "ceremony_running", "ceremony %s is still %s here; wait for it or abort it", ceremonyIDString(id), st)
 		}
 	}
+	m.starting = true
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.starting = false
+		m.mu.Unlock()
+	}()
 	c, e := m.join(plan)
 	if e != nil {
 		return "", e
@@ -149,7 +159,7 @@ func loadCoordination(m *ceremonyManager, c *ceremony) (*coordination, error) {
 		if co.deposits, err = ParseDepositFile(data, c.plan.deposit()); err != nil {
 			return nil, fmt.Errorf("%s: %w", depositFile, err)
 		}
-		co.signed, co.generated = len(co.deposits), len(co.deposits)
+		co.signed = len(co.deposits)
 	}
 	return co, nil
 }

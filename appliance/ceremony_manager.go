@@ -23,6 +23,9 @@ type ceremonyManager struct {
 	mu     sync.Mutex
 	byID   map[[32]byte]*ceremony
 	coords map[[32]byte]*coordination
+	// starting is set while coordinate starts a ceremony, so that two
+	// start requests at once cannot both pass the one-at-a-time check.
+	starting bool
 	// ctx is the ceremonies' context: made by load, so that requests
 	// served before run's goroutine is scheduled find the service ready,
 	// and cancelled when run's context ends.

@@ -318,8 +318,6 @@ func coordinatorError(err error) *apiError {
 			reason = "slashing"
 		}
 		return refuse(code, reason, "%v", err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return refuse(http.StatusServiceUnavailable, "unavailable", "%v", err)
 	}
 	return refuse(http.StatusServiceUnavailable, "unavailable", "%v", err)
 }

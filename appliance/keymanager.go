@@ -212,13 +212,14 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]keymanagerStatus, len(req.Pubkeys))
 	merged := &protect.Interchange{GenesisValidatorsRoot: protect.Root(a.net.GenesisValidatorsRoot())}
+	admins := a.importer().Admins // one connection per peer for the whole request
 	for i, s := range req.Pubkeys {
 		key, err := api.ParsePublicKey(s)
 		if err != nil {
 			out[i] = keymanagerStatus{Status: "error", Message: "pubkeys: " + err.Error()}
 			continue
 		}
-		status, history, err := a.removeFromCluster(r.Context(), key)
+		status, history, err := a.removeFromCluster(r.Context(), admins, key)
 		if err != nil {
 			out[i] = keymanagerStatus{Status: "error", Message: err.Error()}
 			continue
@@ -248,12 +249,11 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request) {
 // history (it would be incomplete): the signers that did remove the key
 // keep its history in their slashing protection, so a retry once the
 // others are back returns all of it.
-func (a *Appliance) removeFromCluster(ctx context.Context, key api.PublicKey) (string, []*protect.Interchange, error) {
+func (a *Appliance) removeFromCluster(ctx context.Context, admins []AccountAdmin, key api.PublicKey) (string, []*protect.Interchange, error) {
 	need := len(a.cfg.Cluster.Participants) // an account the coordinator does not know: every signer
 	if info, ok := a.coord.Account(key); ok {
 		need = len(info.Members) - info.Threshold + 1
 	}
-	admins := a.importer().Admins
 	histories := make([]*protect.Interchange, len(admins))
 	errs := make([]error, len(admins))
 	var held atomic.Bool

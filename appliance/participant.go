@@ -187,6 +187,12 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 		}
 		return nil, b.Request.Type, aerr
 	}
+	if sg.Proposal != nil {
+		// Only attestations are approved below as a burst; a block signed
+		// here would skip slashing protection. ParseBatch refuses block
+		// types, so this holds whatever becomes batchable.
+		return nil, b.Request.Type, refuse(http.StatusBadRequest, "bad_request", "%s requests cannot be batched", b.Request.Type)
+	}
 	accs := make([]*account, len(b.Identifiers))
 	fail := func(i int, e *apiError) {
 		out[i].Error = &api.Error{Code: e.code, Message: e.msg}

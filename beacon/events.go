@@ -97,6 +97,11 @@ func (c *Client) readStream(ctx context.Context, n *node) (got bool, err error) 
 			return got, err
 		}
 		got = true
+		if svc, _ := n.service(); svc == nil {
+			// The node was taken out of use (wrong network, unreachable)
+			// since the stream opened: its events time nothing.
+			return got, fmt.Errorf("node no longer usable (%s)", n.status().State)
+		}
 		c.handleEvent(n, ev)
 	}
 }

@@ -24,13 +24,11 @@ type validator struct {
 // snapshots.
 type validatorSet struct {
 	mu      sync.RWMutex
-	keys    []phase0.BLSPubKey
 	byIndex map[phase0.ValidatorIndex]*validator
-	byKey   map[phase0.BLSPubKey]*validator
 }
 
 func newValidatorSet() *validatorSet {
-	return &validatorSet{byIndex: map[phase0.ValidatorIndex]*validator{}, byKey: map[phase0.BLSPubKey]*validator{}}
+	return &validatorSet{byIndex: map[phase0.ValidatorIndex]*validator{}}
 }
 
 // accounts lists the cluster accounts this client serves: the discovered
@@ -58,16 +56,14 @@ func (c *Client) accounts() []phase0.BLSPubKey {
 // status) but get no duties: the chain assigns them none.
 func (c *Client) refreshValidators(ctx context.Context) error {
 	keys := c.accounts()
-	set := &validatorSet{keys: keys, byIndex: map[phase0.ValidatorIndex]*validator{}, byKey: map[phase0.BLSPubKey]*validator{}}
+	set := newValidatorSet()
 	if len(keys) > 0 {
 		found, err := c.bn.Validators(ctx, "head", keys)
 		if err != nil {
 			return err
 		}
 		for k, v := range found {
-			val := &validator{index: v.Index, key: k, status: v.Status}
-			set.byIndex[v.Index] = val
-			set.byKey[k] = val
+			set.byIndex[v.Index] = &validator{index: v.Index, key: k, status: v.Status}
 		}
 	}
 	c.validators.replace(set)
@@ -78,7 +74,7 @@ func (c *Client) refreshValidators(ctx context.Context) error {
 func (s *validatorSet) replace(n *validatorSet) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.keys, s.byIndex, s.byKey = n.keys, n.byIndex, n.byKey
+	s.byIndex = n.byIndex
 }
 
 // counts returns how many validators are in each state, "unknown" for

@@ -18,12 +18,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
+	"github.com/rampart-signer/rampart/internal/proc"
 )
 
 // StateFile is the devnet's record in its directory.
@@ -62,8 +62,10 @@ type State struct {
 
 // SignerState is one signer process.
 type SignerState struct {
-	ID         uint64 `json:"id"`
-	PID        int    `json:"pid"`
+	ID uint64 `json:"id"`
+	// Record is the running signer's process (pid and start time): zero
+	// when stopped. Only the process it names is ever signalled.
+	proc.Record
 	ConfigPath string `json:"config"`
 	LogPath    string `json:"log"`
 	Operations string `json:"operations"`
@@ -166,7 +168,7 @@ func (st *State) Start(id uint64) error {
 	if err != nil {
 		return err
 	}
-	if s.PID != 0 && st.alive(s) {
+	if s.Alive() {
 		return fmt.Errorf("devnet: signer %d already runs (pid %d)", id, s.PID)
 	}
 	logf, err := os.OpenFile(s.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -177,34 +179,13 @@ func (st *State) Start(id uint64) error {
 	cmd := exec.Command(st.SignerBin, "--config", s.ConfigPath)
 	cmd.Env = append(os.Environ(), softhsm.ConfigEnv+"="+s.SoftHSMConf)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	if s.Record, err = proc.Start(cmd); err != nil {
 		return fmt.Errorf("devnet: starting signer %d: %w", id, err)
 	}
-	s.PID = cmd.Process.Pid
 	// Reap the child when it exits, so a stopped signer leaves no zombie
 	// behind while this process lives.
 	go cmd.Wait()
 	return st.save()
-}
-
-// alive reports whether s's recorded process still runs this devnet's
-// signer (the pid was not reused by something else).
-func (st *State) alive(s *SignerState) bool {
-	if s.PID <= 0 {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.PID))
-	if err != nil {
-		return false
-	}
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.PID)); err == nil {
-		// A zombie is not running.
-		if f := strings.Fields(string(stat)); len(f) > 2 && f[2] == "Z" {
-			return false
-		}
-	}
-	return strings.Contains(string(cmdline), s.ConfigPath)
 }
 
 // Stop stops signer id (SIGTERM, then SIGKILL after 30 s).
@@ -213,27 +194,10 @@ func (st *State) Stop(ctx context.Context, id uint64) error {
 	if err != nil {
 		return err
 	}
-	if !st.alive(s) {
-		s.PID = 0
-		return st.save()
+	if err := s.Record.Stop(ctx, 30*time.Second); err != nil {
+		return fmt.Errorf("devnet: stopping signer %d (pid %d): %w", id, s.PID, err)
 	}
-	p, err := os.FindProcess(s.PID)
-	if err != nil {
-		return err
-	}
-	_ = p.Signal(syscall.SIGTERM)
-	deadline := time.Now().Add(30 * time.Second)
-	for st.alive(s) && time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	if st.alive(s) {
-		_ = p.Signal(syscall.SIGKILL)
-	}
-	s.PID = 0
+	s.Record = proc.Record{}
 	return st.save()
 }
 
@@ -260,7 +224,7 @@ type SignerStatus struct {
 func (st *State) Status(ctx context.Context) []SignerStatus {
 	var out []SignerStatus
 	for _, s := range st.Signers {
-		ss := SignerStatus{ID: s.ID, PID: s.PID, Running: st.alive(s), Health: "-"}
+		ss := SignerStatus{ID: s.ID, PID: s.PID, Running: s.Alive(), Health: "-"}
 		if ss.Running {
 			ss.Health = health(ctx, s.Operations)
 		}
@@ -293,7 +257,7 @@ func (st *State) WaitHealthy(ctx context.Context, timeout time.Duration) error {
 			if health(ctx, s.Operations) == "healthy" {
 				break
 			}
-			if !st.alive(s) || time.Now().After(deadline) {
+			if !s.Alive() || time.Now().After(deadline) {
 				return fmt.Errorf("devnet: signer %d did not become healthy; last lines of %s:\n%s", s.ID, s.LogPath, tail(s.LogPath, 15))
 			}
 			select {

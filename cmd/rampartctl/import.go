@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
@@ -19,6 +17,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/parallel"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss/keystore"
 )
@@ -177,32 +176,20 @@ func decryptKeystores(env *cli.Env, dir, passwordFile string) ([]*bls.SecretKey,
 	}
 	secrets := make([]*bls.SecretKey, len(files))
 	errs := make([]error, len(files))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range runtime.NumCPU() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				raw, err := os.ReadFile(files[i])
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				k, err := keystore.Parse(raw)
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				secrets[i], errs[i] = k.Decrypt(pw)
-			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	// Decryption (scrypt or pbkdf2) is CPU-bound: one worker per core.
+	parallel.For(len(files), func(i int) {
+		raw, err := os.ReadFile(files[i])
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		k, err := keystore.Parse(raw)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		secrets[i], errs[i] = k.Decrypt(pw)
+	})
 	var bad []error
 	seen := map[api.PublicKey]string{}
 	for i, err := range errs {

@@ -16,6 +16,7 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/proc"
 	"github.com/rampart-signer/rampart/tss/keystore"
 )
 
@@ -248,7 +249,7 @@ func TestStopStopsTheRecordedProcesses(t *testing.T) {
 	if err := d.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if alive(geth) || alive(beacon) {
+	if geth.Alive() || beacon.Alive() {
 		t.Fatal("a recorded process survived Stop")
 	}
 	if p, _ := d.recorded(progGeth); p != nil {
@@ -273,11 +274,11 @@ func TestStopNeverSignalsAReusedPid(t *testing.T) {
 		t.Skip("cannot start sleep")
 	}
 	defer func() { _ = stranger.Process.Kill(); _ = stranger.Wait() }()
-	ticks, err := startTicks(stranger.Process.Pid)
+	actual, err := proc.Of(stranger.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged := process{Program: progGeth, PID: stranger.Process.Pid, StartTicks: ticks - 1}
+	forged := process{Program: progGeth, Record: proc.Record{PID: actual.PID, StartTicks: actual.StartTicks - 1}}
 	data, _ := json.Marshal(forged)
 	if err := os.WriteFile(d.pidFile(progGeth), data, 0o600); err != nil {
 		t.Fatal(err)
@@ -288,8 +289,7 @@ func TestStopNeverSignalsAReusedPid(t *testing.T) {
 	if err := d.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	actual := process{PID: stranger.Process.Pid, StartTicks: ticks}
-	if !alive(&actual) {
+	if !actual.Alive() {
 		t.Fatal("Stop signalled a process it did not start")
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rampart-signer/rampart/internal/proc"
 )
 
 // The programs Start runs, in start order; Stop stops them in reverse.
@@ -26,14 +28,13 @@ const (
 var programs = []string{progGeth, progBeacon, progValidator}
 
 // process is the record of a started program, kept in run/<program>.json.
-// The start time (in clock ticks since boot, from /proc) tells the recorded
-// process from a later one that happens to reuse its pid, so Stop never
-// signals a stranger.
+// Its proc.Record (pid and start time) tells the recorded process from a
+// later one that happens to reuse its pid, so Stop never signals a
+// stranger.
 type process struct {
-	Program    string   `json:"program"`
-	PID        int      `json:"pid"`
-	StartTicks uint64   `json:"start_ticks"`
-	Args       []string `json:"args"`
+	Program string `json:"program"`
+	proc.Record
+	Args []string `json:"args"`
 }
 
 // feeRecipient receives the devnet's execution fees ("RAMPART" in ASCII);
@@ -158,16 +159,11 @@ func (d *Devnet) spawn(program string, args ...string) error {
 	cmd := exec.Command(filepath.Join(d.Config.BinDir, program), args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Dir = d.Config.Dir
-	cmd.SysProcAttr = detached()
-	if err := cmd.Start(); err != nil {
+	rec, err := proc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("devnet: starting %s: %w", program, err)
 	}
-	ticks, err := startTicks(cmd.Process.Pid)
-	if err != nil {
-		_ = cmd.Process.Kill()
-		return fmt.Errorf("devnet: %s: %w", program, err)
-	}
-	p := process{Program: program, PID: cmd.Process.Pid, StartTicks: ticks, Args: args}
+	p := process{Program: program, Record: rec, Args: args}
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err == nil {
 		err = os.WriteFile(d.pidFile(program), data, 0o600)
@@ -205,7 +201,7 @@ func (d *Devnet) Running() ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if p != nil && alive(p) {
+		if p != nil && p.Alive() {
 			out = append(out, program)
 		}
 	}
@@ -227,7 +223,7 @@ func (d *Devnet) Stop(ctx context.Context) error {
 		if p == nil {
 			continue
 		}
-		if err := stopProcess(ctx, p, 30*time.Second); err != nil {
+		if err := p.Stop(ctx, 30*time.Second); err != nil {
 			errs = append(errs, fmt.Errorf("devnet: stopping %s (pid %d): %w", p.Program, p.PID, err))
 			continue
 		}
@@ -236,45 +232,6 @@ func (d *Devnet) Stop(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// stopProcess asks p to stop, then forces it.
-func stopProcess(ctx context.Context, p *process, grace time.Duration) error {
-	if !alive(p) {
-		return nil
-	}
-	if err := terminate(p, false); err != nil {
-		return err
-	}
-	if waitDead(ctx, p, grace) {
-		return nil
-	}
-	if err := terminate(p, true); err != nil {
-		return err
-	}
-	if waitDead(ctx, p, 10*time.Second) {
-		return nil
-	}
-	return errors.New("still running after SIGKILL")
-}
-
-func waitDead(ctx context.Context, p *process, limit time.Duration) bool {
-	deadline := time.NewTimer(limit)
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if !alive(p) {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-deadline.C:
-			return false
-		case <-tick.C:
-		}
-	}
 }
 
 // await polls ready until it succeeds, the program dies, or limit passes.
@@ -289,7 +246,7 @@ func (d *Devnet) await(ctx context.Context, program string, limit time.Duration,
 	defer tick.Stop()
 	var last error
 	for {
-		if !alive(p) {
+		if !p.Alive() {
 			return fmt.Errorf("devnet: %s exited during start-up\n%s", program, logTail(d.LogFile(program)))
 		}
 		if last = ready(ctx); last == nil {

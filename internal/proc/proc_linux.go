@@ -1,4 +1,4 @@
-package devnet
+package proc
 
 import (
 	"fmt"
@@ -10,14 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// detached puts a started program in a session of its own: it neither
-// receives the terminal's signals nor dies with the command that started
-// it.
 func detached() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
 
-// procStat returns the state and start time (field 3 and 22 of
+// stat returns the state and start time (fields 3 and 22 of
 // /proc/PID/stat) of a process.
-func procStat(pid int) (state byte, ticks uint64, err error) {
+func stat(pid int) (state byte, ticks uint64, err error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, 0, err
@@ -41,26 +38,23 @@ func procStat(pid int) (state byte, ticks uint64, err error) {
 }
 
 func startTicks(pid int) (uint64, error) {
-	_, ticks, err := procStat(pid)
+	_, ticks, err := stat(pid)
 	return ticks, err
 }
 
-// alive reports whether the recorded process still runs: its pid exists,
-// started at the recorded time (not a reused pid), and is not a zombie.
-func alive(p *process) bool {
-	state, ticks, err := procStat(p.PID)
-	return err == nil && ticks == p.StartTicks && state != 'Z' && state != 'X'
+func alive(r Record) bool {
+	state, ticks, err := stat(r.PID)
+	return err == nil && ticks == r.StartTicks && state != 'Z' && state != 'X'
 }
 
-// terminate sends SIGTERM, or SIGKILL when force is set, to the recorded
-// process and no other: it opens a pidfd first and checks the start time
-// through it, so a pid reused since the check cannot receive the signal.
-func terminate(p *process, force bool) error {
+// signal opens a pidfd first and checks the start time through it, so a
+// pid reused since the check cannot receive the signal.
+func signal(r Record, force bool) error {
 	sig := unix.SIGTERM
 	if force {
 		sig = unix.SIGKILL
 	}
-	fd, err := unix.PidfdOpen(p.PID, 0)
+	fd, err := unix.PidfdOpen(r.PID, 0)
 	if err == unix.ESRCH {
 		return nil
 	}
@@ -70,7 +64,7 @@ func terminate(p *process, force bool) error {
 	defer unix.Close(fd)
 	// The pidfd pins the process it was opened for; if that process has
 	// the recorded start time, it is ours.
-	if !alive(p) {
+	if !alive(r) {
 		return nil
 	}
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && err != unix.ESRCH {
