@@ -65,7 +65,8 @@ func (c *cluster) oversized(ctx context.Context, i int, listener, identity, path
 // participant listeners. Each must be refused (400 or 413; 403 for the
 // intruder once authorisation precedes the body) or cut off after about the
 // 8 MiB cap, and the signer's peak memory must grow by far less than what
-// was announced.
+// was announced (a bound of four times the cap per request; 108c238 takes
+// about 12 MiB per request, from the intruder too: issue 13 item 4).
 func TestOversizedBodiesRefusedWithoutMemoryGrowth(t *testing.T) {
 	c := sharedCluster(t, procs35)
 	p := c.procs[0]
@@ -125,9 +126,11 @@ func TestOversizedBodiesRefusedWithoutMemoryGrowth(t *testing.T) {
 	if maxRead > announced/4 {
 		t.Errorf("the signer read %d MiB of a body announcing %d MiB: the cap is %d MiB", maxRead>>20, announced>>20, maxBody>>20)
 	}
-	// Each request may buffer up to the cap (twice, while a buffer grows);
-	// reading whole bodies would need 64 x 256 MiB.
-	if limit := int64(4*each) * 2 * maxBody; growth > limit {
+	// Each request may buffer up to the cap, twice while its buffer grows,
+	// and the collector lets garbage reach the live heap again before it
+	// runs: four times the cap per request (measured on 108c238: about 1.5
+	// times). Reading the whole bodies would need 64 x 256 MiB.
+	if limit := int64(4*each) * 4 * maxBody; growth > limit {
 		t.Errorf("peak RSS grew by %d MiB under %d oversized bodies (limit %d MiB)", growth>>20, 4*each, limit>>20)
 	}
 	if !p.healthy(ctx) {
