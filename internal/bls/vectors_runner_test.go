@@ -145,6 +145,7 @@ func TestBLSVectorRunnerRefusesWhatItCannotDispatch(t *testing.T) {
 		"refuses a vector without an output":          {"verify/case.json", []byte(`{"input": {}}`)},
 		"refuses a YAML vector that does not parse":   {"verify/bls/case/data.yaml", []byte("input: [")},
 		"refuses a YAML vector with an unknown field": {"sign/small/case/data.yml", []byte("input: {}\nextra: 1\noutput: null\n")},
+		"refuses a Git LFS pointer":                   {"verify/bls/case/data.yaml", []byte("version https://git-lfs.github.com/spec/v1\noid sha256:8ca6\nsize 324\n")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -65,14 +65,20 @@ func TestBLSVectors(t *testing.T) {
 	fmt.Println(report)
 }
 
-// formatCounts lists every handler with its count, zero included, so a
-// suite absent from a copy shows.
-func formatCounts(counts map[string]int) string {
+// handlerNames returns the suites the runner knows, sorted.
+func handlerNames() []string {
 	names := make([]string, 0, len(blsHandlers))
 	for name := range blsHandlers {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	return names
+}
+
+// formatCounts lists every handler with its count, zero included, so a
+// suite absent from a copy shows.
+func formatCounts(counts map[string]int) string {
+	names := handlerNames()
 	parts := make([]string, len(names))
 	for i, name := range names {
 		parts[i] = fmt.Sprintf("%s %d", name, counts[name])
@@ -98,7 +104,7 @@ func runBLSVectors(dirs []string) (map[string]int, []string, error) {
 			rel, _ := filepath.Rel(dir, path)
 			handler, ok := handlerOf(rel)
 			if !ok {
-				return fmt.Errorf("%s: no handler for this file (known: %s)", rel, formatCounts(nil))
+				return fmt.Errorf("%s: no handler for this file: a vector is a .json, .yaml or .yml file under a folder named after its suite (%s)", rel, strings.Join(handlerNames(), ", "))
 			}
 			v, err := readVector(path)
 			if err != nil {
@@ -157,6 +163,9 @@ func readVector(path string) (vector, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return vector{}, err
+	}
+	if bytes.HasPrefix(raw, []byte("version https://git-lfs.github.com/spec/")) {
+		return vector{}, errors.New("is a Git LFS pointer, not the vector: fetch the LFS objects of that copy (git lfs pull)")
 	}
 	if filepath.Ext(path) != ".json" {
 		var doc any
