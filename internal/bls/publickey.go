@@ -128,16 +128,22 @@ func EthAggregatePubkeys(keys []*PublicKey) ([PublicKeyLength]byte, error) {
 	if len(keys) == 0 {
 		return out, ErrEmpty
 	}
-	agg := *herumi.CastFromPublicKey(&keys[0].v)
-	for _, k := range keys[1:] {
-		herumi.G1Add(&agg, &agg, herumi.CastFromPublicKey(&k.v))
-	}
+	agg := sumKeys(keys)
 	if agg.IsZero() {
 		out[0] = 0xc0
 		return out, nil
 	}
 	copy(out[:], herumi.CastToPublicKey(&agg).Serialize())
 	return out, nil
+}
+
+// sumKeys adds a non-empty list of keys; the sum may be infinity.
+func sumKeys(keys []*PublicKey) herumi.G1 {
+	agg := *herumi.CastFromPublicKey(&keys[0].v)
+	for _, k := range keys[1:] {
+		herumi.G1Add(&agg, &agg, herumi.CastFromPublicKey(&k.v))
+	}
+	return agg
 }
 
 // Add returns pk + o. The result may be infinity, in which case an error is

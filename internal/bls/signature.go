@@ -94,10 +94,7 @@ func FastAggregateVerify(keys []*PublicKey, msg [32]byte, sig *Signature) bool {
 	if len(keys) == 0 {
 		return false
 	}
-	agg := *herumi.CastFromPublicKey(&keys[0].v)
-	for _, k := range keys[1:] {
-		herumi.G1Add(&agg, &agg, herumi.CastFromPublicKey(&k.v))
-	}
+	agg := sumKeys(keys)
 	if agg.IsZero() {
 		return false
 	}
