@@ -283,6 +283,24 @@ func decodeAll[T any](hexes []string, decode func([]byte) (T, error)) (decodedIn
 	return out, nil
 }
 
+// checkVerification decodes a verification's keys and signatures with the
+// library's decoders and compares the verdict with want; a decoder's refusal
+// is the specification's INVALID.
+func checkVerification(want bool, pubkeys, signatures []string, verdict func([]*bls.PublicKey, []*bls.Signature) bool) error {
+	keys, err := decodeAll(pubkeys, bls.PublicKeyFromBytes)
+	if err != nil {
+		return err
+	}
+	sigs, err := decodeAll(signatures, bls.SignatureFromBytes)
+	if err != nil {
+		return err
+	}
+	if keys.invalid != nil || sigs.invalid != nil {
+		return checkBool(want, false)
+	}
+	return checkBool(want, verdict(keys.vals, sigs.vals))
+}
+
 func checkBool(want, got bool) error {
 	if want != got {
 		return fmt.Errorf("got %v, want %v", got, want)
@@ -348,18 +366,9 @@ func runVerify(v vector) error {
 	if err != nil {
 		return err
 	}
-	pks, err := decodeAll([]string{in.Pubkey}, bls.PublicKeyFromBytes)
-	if err != nil {
-		return err
-	}
-	sigs, err := decodeAll([]string{in.Signature}, bls.SignatureFromBytes)
-	if err != nil {
-		return err
-	}
-	if pks.invalid != nil || sigs.invalid != nil {
-		return checkBool(want, false)
-	}
-	return checkBool(want, pks.vals[0].Verify(msg, sigs.vals[0]))
+	return checkVerification(want, []string{in.Pubkey}, []string{in.Signature}, func(keys []*bls.PublicKey, sigs []*bls.Signature) bool {
+		return keys[0].Verify(msg, sigs[0])
+	})
 }
 
 func runAggregate(v vector) error {
@@ -422,18 +431,9 @@ func runAggregateVerify(v vector) error {
 	if err != nil {
 		return err
 	}
-	pks, err := decodeAll(in.Pubkeys, bls.PublicKeyFromBytes)
-	if err != nil {
-		return err
-	}
-	sigs, err := decodeAll([]string{in.Signature}, bls.SignatureFromBytes)
-	if err != nil {
-		return err
-	}
-	if pks.invalid != nil || sigs.invalid != nil {
-		return checkBool(want, false)
-	}
-	return checkBool(want, bls.AggregateVerify(pks.vals, msgs, sigs.vals[0]))
+	return checkVerification(want, in.Pubkeys, []string{in.Signature}, func(keys []*bls.PublicKey, sigs []*bls.Signature) bool {
+		return bls.AggregateVerify(keys, msgs, sigs[0])
+	})
 }
 
 // runFastAggregateVerify runs fast_aggregate_verify and
@@ -456,18 +456,9 @@ func runFastAggregateVerify(f func([]*bls.PublicKey, [32]byte, *bls.Signature) b
 		if err != nil {
 			return err
 		}
-		pks, err := decodeAll(in.Pubkeys, bls.PublicKeyFromBytes)
-		if err != nil {
-			return err
-		}
-		sigs, err := decodeAll([]string{in.Signature}, bls.SignatureFromBytes)
-		if err != nil {
-			return err
-		}
-		if pks.invalid != nil || sigs.invalid != nil {
-			return checkBool(want, false)
-		}
-		return checkBool(want, f(pks.vals, msg, sigs.vals[0]))
+		return checkVerification(want, in.Pubkeys, []string{in.Signature}, func(keys []*bls.PublicKey, sigs []*bls.Signature) bool {
+			return f(keys, msg, sigs[0])
+		})
 	}
 }
 
@@ -488,18 +479,9 @@ func runBatchVerify(v vector) error {
 	if err != nil {
 		return err
 	}
-	pks, err := decodeAll(in.Pubkeys, bls.PublicKeyFromBytes)
-	if err != nil {
-		return err
-	}
-	sigs, err := decodeAll(in.Signatures, bls.SignatureFromBytes)
-	if err != nil {
-		return err
-	}
-	if pks.invalid != nil || sigs.invalid != nil {
-		return checkBool(want, false)
-	}
-	return checkBool(want, bls.BatchVerify(pks.vals, msgs, sigs.vals))
+	return checkVerification(want, in.Pubkeys, in.Signatures, func(keys []*bls.PublicKey, sigs []*bls.Signature) bool {
+		return bls.BatchVerify(keys, msgs, sigs)
+	})
 }
 
 // checkDecode compares a deserialisation's outcome with the vector's.
