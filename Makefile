@@ -37,7 +37,7 @@ APT_PACKAGES_DEB   := dpkg-dev lintian
 APT_PACKAGES_IMAGE := debootstrap mtools dosfstools gdisk e2fsprogs qemu-system-x86 ovmf zstd
 
 .PHONY: all deps deps-deb deps-image build test lint vet staticcheck fmt-check bench demo clean \
-	deb deb-repro image image-test redteam
+	deb deb-repro image image-test redteam scripts-check test-standalone
 
 all: build
 
@@ -82,7 +82,7 @@ fmt-check:
 lint: deps fmt-check vet staticcheck
 
 # test runs every test, with the race detector, after the linters.
-test: deps fmt-check vet staticcheck
+test: deps fmt-check vet staticcheck scripts-check
 	go test -race -count=1 -timeout 30m ./...
 
 # redteam runs the adversarial suite (redteam/, build tag redteam, so that
@@ -100,9 +100,23 @@ redteam: deps
 	go tool staticcheck -tags redteam ./redteam/...
 	REDTEAM_EXPECT_FIXED="$(REDTEAM_EXPECT_FIXED)" go test -tags redteam -count=1 -timeout 20m -v ./redteam/...
 
+# scripts-check parses every shell script of the tree (bash -n) and tests
+# the image build's apt-source parsing (packaging/image/mirror_test.sh).
+scripts-check:
+	@for f in $$(git ls-files '*.sh' .ci/run 2>/dev/null); do bash -n "$$f" || exit 1; done
+	packaging/image/mirror_test.sh
+
+# test-standalone checks that the repository tests itself: no Go file reads
+# a path beside the checkout (../shared), and a clone of the committed tree
+# in a directory with nothing beside it passes the tests of every package
+# that reads test vectors (.ci/standalone.sh).
+test-standalone: deps
+	.ci/standalone.sh
+
 # --- Devnet: Prysm and geth on 127.0.0.1 (e2e/) -----------------------------
 # e2e-tools builds Prysm's beacon-chain, validator and prysmctl and geth from
-# the pinned modules in e2e/tools/ (Go module proxy only, go.sum-checked)
+# the pinned modules in e2e/tools/ (through the machine's own module proxy,
+# `go env GOPROXY`, go.sum-checked)
 # into a cache directory keyed by their versions, the Go version and the
 # go.sum files, so later runs reuse them. devnet-up prepares a fresh
 # single-node Electra devnet in $(DEVNET_DIR) and starts geth and
@@ -124,10 +138,10 @@ e2e-tools:
 	@if [ -n "$$(for t in $(E2E_TOOLS); do [ -x "$(E2E_BIN)/$$t" ] || echo $$t; done)" ]; then \
 		echo "building $(E2E_TOOLS) into $(E2E_BIN) (several minutes, once)"; \
 		mkdir -p "$(E2E_BIN).tmp" && \
-		(cd e2e/tools/prysm && GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=1 GOPROXY=https://proxy.golang.org \
+		(cd e2e/tools/prysm && GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=1 \
 			go build -o "$(E2E_BIN).tmp/" github.com/OffchainLabs/prysm/v6/cmd/beacon-chain \
 			github.com/OffchainLabs/prysm/v6/cmd/validator github.com/OffchainLabs/prysm/v6/cmd/prysmctl) && \
-		(cd e2e/tools/geth && GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=1 GOPROXY=https://proxy.golang.org \
+		(cd e2e/tools/geth && GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=1 \
 			go build -o "$(E2E_BIN).tmp/" github.com/ethereum/go-ethereum/cmd/geth) && \
 		rm -rf "$(E2E_BIN)" && mv "$(E2E_BIN).tmp" "$(E2E_BIN)"; \
 	fi

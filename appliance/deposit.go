@@ -241,6 +241,12 @@ func (d *DepositData) check(want DepositParams) (*bls.PublicKey, [32]byte, *bls.
 	if err != nil {
 		return fail(fmt.Errorf("%w: signature of %s: %v", ErrDepositData, d.Pubkey, err))
 	}
+	// Policy: a deposit signature at infinity decodes (the BLS layer follows
+	// the specification) but verifies under no key and no honest ceremony
+	// produces one: refuse it by name before any root is compared.
+	if s.IsInfinity() {
+		return fail(fmt.Errorf("%w: signature of %s: %w", ErrDepositData, d.Pubkey, bls.ErrInfinity))
+	}
 	msg := &phase0.DepositMessage{PublicKey: phase0.BLSPubKey(pub), WithdrawalCredentials: wc[:], Amount: phase0.Gwei(d.Amount)}
 	gotMsgRoot, err := msg.HashTreeRoot()
 	if err != nil {

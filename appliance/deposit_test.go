@@ -78,25 +78,28 @@ func TestDepositDataRefuses(t *testing.T) {
 		name string
 		file []byte
 		want appliance.DepositParams
+		also error // a second error the refusal must carry
 	}{
-		{"refuses a signature over another message", edit("signature", strings.Replace(good[0]["signature"].(string), "a20d", "a20e", 1)), p},
-		{"refuses a wrong deposit_message_root", edit("deposit_message_root", strings.Repeat("00", 32)), p},
-		{"refuses a wrong deposit_data_root", edit("deposit_data_root", strings.Repeat("00", 32)), p},
-		{"refuses upper-case hex", edit("pubkey", strings.ToUpper(good[0]["pubkey"].(string))), p},
-		{"refuses 0x-prefixed hex", edit("fork_version", "0x20000089"), p},
-		{"refuses a short public key", edit("pubkey", "98db"), p},
-		{"refuses another amount in the file", edit("amount", 31000000000), p},
-		{"refuses an unknown field", edit("eth2_network_name", "custom"), p},
-		{"refuses another network name", edit("network_name", "mainnet"), p},
-		{"refuses credentials other than requested (front-running)", []byte(depositVector), other},
-		{"refuses an amount other than requested", []byte(depositVector), otherAmount},
-		{"refuses a deposit for another network", []byte(depositVector), otherFork},
-		{"refuses the same validator twice", []byte("[" + depositVector[1:len(depositVector)-1] + ", " + depositVector[1:]), p},
-		{"refuses data after the list", []byte(depositVector + "[]"), p},
+		{"refuses a signature over another message", edit("signature", strings.Replace(good[0]["signature"].(string), "a20d", "a20e", 1)), p, nil},
+		{"refuses a signature at infinity by name", edit("signature", "c0"+strings.Repeat("00", 95)), p, bls.ErrInfinity},
+		{"refuses a wrong deposit_message_root", edit("deposit_message_root", strings.Repeat("00", 32)), p, nil},
+		{"refuses a wrong deposit_data_root", edit("deposit_data_root", strings.Repeat("00", 32)), p, nil},
+		{"refuses upper-case hex", edit("pubkey", strings.ToUpper(good[0]["pubkey"].(string))), p, nil},
+		{"refuses 0x-prefixed hex", edit("fork_version", "0x20000089"), p, nil},
+		{"refuses a short public key", edit("pubkey", "98db"), p, nil},
+		{"refuses another amount in the file", edit("amount", 31000000000), p, nil},
+		{"refuses an unknown field", edit("eth2_network_name", "custom"), p, nil},
+		{"refuses another network name", edit("network_name", "mainnet"), p, nil},
+		{"refuses credentials other than requested (front-running)", []byte(depositVector), other, nil},
+		{"refuses an amount other than requested", []byte(depositVector), otherAmount, nil},
+		{"refuses a deposit for another network", []byte(depositVector), otherFork, nil},
+		{"refuses the same validator twice", []byte("[" + depositVector[1:len(depositVector)-1] + ", " + depositVector[1:]), p, nil},
+		{"refuses data after the list", []byte(depositVector + "[]"), p, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := appliance.ParseDepositFile(tc.file, tc.want); !errors.Is(err, appliance.ErrDepositData) {
-				t.Fatalf("got %v, want ErrDepositData", err)
+			_, err := appliance.ParseDepositFile(tc.file, tc.want)
+			if !errors.Is(err, appliance.ErrDepositData) || (tc.also != nil && !errors.Is(err, tc.also)) {
+				t.Fatalf("got %v, want ErrDepositData (and %v)", err, tc.also)
 			}
 		})
 	}

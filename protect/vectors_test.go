@@ -30,7 +30,7 @@ func vectorsDir() string {
 	if d := os.Getenv(vectorsEnv); d != "" {
 		return d
 	}
-	return filepath.Join("..", "..", "shared", "testdata", "slashing-interchange", "tests", "generated")
+	return filepath.Join("..", "testdata", "slashing-interchange", "tests", "generated")
 }
 
 type vectorCase struct {

@@ -34,12 +34,12 @@ type thresholdVector struct {
 }
 
 // loadThresholdVector reads the vector from $THRESHOLD_VECTOR, or from the
-// copy in ../shared beside the repository.
+// repository's copy in testdata/remote-signing-distributed.
 func loadThresholdVector(t *testing.T) thresholdVector {
 	t.Helper()
 	path := os.Getenv("THRESHOLD_VECTOR")
 	if path == "" {
-		path = filepath.Join("..", "..", "shared", "testdata", "remote-signing-distributed", "threshold-signing.json")
+		path = filepath.Join("..", "testdata", "remote-signing-distributed", "threshold-signing.json")
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {

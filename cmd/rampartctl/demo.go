@@ -202,17 +202,37 @@ func (d *demo) signSlot(ctx context.Context, i int, epoch uint64) (time.Duration
 		if r.Error != nil {
 			return 0, fmt.Errorf("validator %s: %d %s", r.Identifier, r.Error.Code, r.Error.Message)
 		}
-		pk, err := bls.PublicKeyFromBytes(r.Identifier[:])
-		if err != nil {
-			return 0, err
+		if r.Signature == nil {
+			return 0, fmt.Errorf("validator %d: no signature in the answer", k)
 		}
-		sig, err := bls.SignatureFromBytes(r.Signature[:])
-		if err != nil || !pk.Verify(sg.SigningRoot, sig) {
-			return 0, fmt.Errorf("validator %d: signature does not verify", k)
+		if err := verifyDemoSignature(r.Identifier, sg.SigningRoot, *r.Signature); err != nil {
+			return 0, fmt.Errorf("validator %d: %w", k, err)
 		}
 	}
 	fmt.Fprintf(d.env.Stdout, "   %d signatures, each verified under its validator key, in %s\n", len(results), took.Round(time.Millisecond))
 	return took, nil
+}
+
+// verifyDemoSignature checks a full signature the cluster returned for a
+// validator key over root.
+func verifyDemoSignature(key api.PublicKey, root [32]byte, sig api.Signature) error {
+	pk, err := bls.PublicKeyFromBytes(key[:])
+	if err != nil {
+		return err
+	}
+	s, err := bls.SignatureFromBytes(sig[:])
+	if err != nil {
+		return fmt.Errorf("signature: %w", err)
+	}
+	// Policy: a cluster returning infinity is broken; name it rather than
+	// report a signature that merely does not verify.
+	if s.IsInfinity() {
+		return fmt.Errorf("signature: %w", bls.ErrInfinity)
+	}
+	if !pk.Verify(root, s) {
+		return errors.New("signature does not verify")
+	}
+	return nil
 }
 
 // slashable sends a double vote for the first validator to every

@@ -17,7 +17,7 @@ func vectorFile(t *testing.T, name string) []byte {
 	t.Helper()
 	dir := os.Getenv("INTERCHANGE_TESTS_DIR")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "testdata", "slashing-interchange", "tests", "generated")
+		dir = filepath.Join("..", "..", "testdata", "slashing-interchange", "tests", "generated")
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {

@@ -54,8 +54,24 @@ func batchVerify(keys []*PublicKey, msgs [][32]byte, sigs []*Signature) bool {
 		herumi.G1Mul(&weighted[i], herumi.CastFromPublicKey(&keys[i].v), &frs[i])
 		return nil
 	})
-	// Slot 0 pairs -G1 with the combined signature; slot g+1 pairs the
-	// weighted keys of message group g with its hash.
+	return pairingCheck(agg, weighted, msgs)
+}
+
+// pairingCheck reports whether
+//
+//	e(-G1, sig) · prod over i of e(keys[i], H(msgs[i])) == 1,
+//
+// the check of the specification's CoreAggregateVerify. Keys of one message
+// are added first (exact, by bilinearity): one hash to G2 and one Miller
+// loop per distinct message. A pair with a point at infinity contributes
+// 1 and is left out, so the infinity signature, or keys of one message that
+// sum to infinity, are handled as the specification's arithmetic handles
+// them, whatever herumi's Miller loop does with infinity. The hashes and
+// the Miller loops run in parallel over the CPUs; one final exponentiation
+// ends the check.
+func pairingCheck(sig herumi.G2, keys []herumi.G1, msgs [][32]byte) bool {
+	// Slot 0 pairs -G1 with the signature; slot g+1 pairs the summed keys
+	// of message group g with its hash.
 	index := map[[32]byte]int{}
 	var roots [][32]byte
 	xs := []herumi.G1{{}}
@@ -65,31 +81,53 @@ func batchVerify(keys []*PublicKey, msgs [][32]byte, sigs []*Signature) bool {
 			g = len(roots)
 			index[m] = g
 			roots = append(roots, m)
-			xs = append(xs, weighted[i])
+			xs = append(xs, keys[i])
 			continue
 		}
-		herumi.G1Add(&xs[g+1], &xs[g+1], &weighted[i])
+		herumi.G1Add(&xs[g+1], &xs[g+1], &keys[i])
 	}
 	var gen herumi.PublicKey
 	herumi.GetGeneratorOfPublicKey(&gen)
 	herumi.G1Neg(&xs[0], herumi.CastFromPublicKey(&gen))
-	ys := make([]herumi.G2, len(xs))
-	ys[0] = agg
-
-	slots := len(xs)
-	workers := min(runtime.NumCPU(), (slots+15)/16)
+	// Drop the pairs that contribute 1 and keep each group's root beside
+	// its key sum.
+	type slot struct {
+		x    herumi.G1
+		root [32]byte
+		sig  bool
+	}
+	var slots []slot
+	if !sig.IsZero() {
+		slots = append(slots, slot{x: xs[0], sig: true})
+	}
+	for g, r := range roots {
+		if !xs[g+1].IsZero() {
+			slots = append(slots, slot{x: xs[g+1], root: r})
+		}
+	}
+	if len(slots) == 0 {
+		return true
+	}
+	xv := make([]herumi.G1, len(slots))
+	yv := make([]herumi.G2, len(slots))
+	workers := min(runtime.NumCPU(), (len(slots)+15)/16)
 	partial := make([]herumi.GT, workers)
 	ok := make([]bool, workers)
-	inChunks(slots, workers, func(w, lo, hi int) {
-		for j := max(lo, 1); j < hi; j++ {
-			m := roots[j-1]
+	inChunks(len(slots), workers, func(w, lo, hi int) {
+		for j := lo; j < hi; j++ {
+			xv[j] = slots[j].x
+			if slots[j].sig {
+				yv[j] = sig
+				continue
+			}
+			m := slots[j].root
 			h := herumi.HashAndMapToSignature(m[:])
 			if h == nil {
 				return
 			}
-			ys[j] = *herumi.CastFromSign(h)
+			yv[j] = *herumi.CastFromSign(h)
 		}
-		herumi.MillerLoopVec(&partial[w], xs[lo:hi], ys[lo:hi])
+		herumi.MillerLoopVec(&partial[w], xv[lo:hi], yv[lo:hi])
 		ok[w] = true
 	})
 	var e herumi.GT

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -94,17 +93,6 @@ func TestSignVerifyAndZero(t *testing.T) {
 	sk.Zero()
 	if z := sk.Bytes(); z != [32]byte{} {
 		t.Fatal("Zero left key material")
-	}
-}
-
-func TestRefusesInfinity(t *testing.T) {
-	inf48 := append([]byte{0xc0}, make([]byte, 47)...)
-	inf96 := append([]byte{0xc0}, make([]byte, 95)...)
-	if _, err := bls.PublicKeyFromBytes(inf48); !errors.Is(err, bls.ErrInfinity) {
-		t.Errorf("infinity public key: %v", err)
-	}
-	if _, err := bls.SignatureFromBytes(inf96); !errors.Is(err, bls.ErrInfinity) {
-		t.Errorf("infinity signature: %v", err)
 	}
 }
 

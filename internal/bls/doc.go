@@ -5,10 +5,15 @@
 //
 // # Security
 //
-//   - Every point decoded from bytes is checked to lie on the curve and in the
-//     prime-order subgroup; the point at infinity is refused with
-//     [ErrInfinity] for public keys and signatures, as the consensus
-//     specification's KeyValidate and the distributed signing profile require.
+//   - Every point decoded from bytes is checked to be canonical, on the curve
+//     and in the prime-order subgroup. Public keys at infinity are refused
+//     with [ErrInfinity] (the consensus specification's KeyValidate).
+//   - Signatures answer exactly as the consensus specification: the point at
+//     infinity is a valid signature encoding, aggregates with it, and
+//     verifies under no valid key; the official BLS vectors run with no
+//     exception (vectors_test.go). Where no honest party sends infinity (a
+//     partial signature, a deposit, a DKG message) refusing it is the
+//     caller's policy, applied with [Signature.IsInfinity] and stated there.
 //   - Secret material ([SecretKey], [Scalar]) redacts itself in fmt, slog and
 //     JSON, never appears in an error, and can be zeroed with Zero.
 //   - Messages are always 32-byte signing roots and are copied into plain

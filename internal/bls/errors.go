@@ -13,8 +13,9 @@ var (
 	// the subgroup.
 	ErrInvalidPoint = errors.New("bls: not a canonical point in the prime-order subgroup")
 	// ErrInfinity is returned for the canonical encoding of the point at
-	// infinity: a well-formed point, but never an acceptable public key or
-	// signature.
+	// infinity where it is not acceptable: as a public key (KeyValidate), as
+	// the result of a key or threshold combination, and by callers that
+	// refuse a signature at infinity where no honest party sends one.
 	ErrInfinity = errors.New("bls: point at infinity")
 	// ErrInvalidSecretKey is returned for a secret key or scalar that is zero
 	// where zero is not allowed, or not below the group order.

@@ -25,19 +25,46 @@ func PublicKeyFromBytes(b []byte) (*PublicKey, error) {
 // relies on the subgroup check herumi performs while deserialising, which
 // ensureInit enables for every point.
 func decodePublicKey(b []byte, what string) (*PublicKey, error) {
+	pk, err := decodeG1(b, what)
+	if err != nil {
+		return nil, err
+	}
+	if pk == nil {
+		// KeyValidate: a well-formed point, but never a key.
+		return nil, fmt.Errorf("%w: %s", ErrInfinity, what)
+	}
+	return pk, nil
+}
+
+// decodeG1 is the specification's pubkey_to_point with its subgroup check:
+// it returns the point, or nil and no error for the canonical encoding of
+// infinity.
+func decodeG1(b []byte, what string) (*PublicKey, error) {
 	if len(b) != PublicKeyLength {
 		return nil, fmt.Errorf("%w: %s has %d bytes, want %d", ErrLength, what, len(b), PublicKeyLength)
 	}
 	var buf [PublicKeyLength]byte
 	copy(buf[:], b)
 	if isCanonicalInfinity(buf[:]) {
-		return nil, fmt.Errorf("%w: %s", ErrInfinity, what)
+		return nil, nil
 	}
 	pk := new(PublicKey)
 	if err := pk.v.Deserialize(buf[:]); err != nil || pk.v.IsZero() {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidPoint, what)
 	}
 	return pk, nil
+}
+
+// CheckG1Encoding reports whether b is the compressed encoding of a point of
+// G1: canonical, on the curve, in the prime-order subgroup, the point at
+// infinity included (the specification's deserialisation, which the
+// deserialization_G1 vectors test). It returns [ErrLength] or
+// [ErrInvalidPoint]. A public key must pass KeyValidate too, which refuses
+// infinity: decode keys with [PublicKeyFromBytes].
+func CheckG1Encoding(b []byte) error {
+	ensureInit()
+	_, err := decodeG1(b, "G1 point")
+	return err
 }
 
 // MustPublicKeyFromHex decodes a 0x-prefixed key; for constants and tests only.
@@ -69,11 +96,54 @@ func (pk *PublicKey) String() string {
 // Equal reports whether two keys are the same point.
 func (pk *PublicKey) Equal(o *PublicKey) bool { return pk.v.IsEqual(&o.v) }
 
-// Verify reports whether sig is a valid signature of msg under pk.
+// Verify reports whether sig is a valid signature of msg under pk, as the
+// specification's Verify (CoreVerify). A signature at infinity verifies
+// under no valid key.
 func (pk *PublicKey) Verify(msg [32]byte, sig *Signature) bool {
 	ensureInit()
+	return verify(&pk.v, msg, sig)
+}
+
+// verify checks e(pk, H(msg)) == e(G1, sig) for a key that passed
+// KeyValidate. With sig at infinity the right side is 1 and the left is not
+// (pk and H(msg) are both of prime order and the pairing is
+// non-degenerate), so the answer is false without asking herumi what it
+// makes of infinity.
+func verify(pk *herumi.PublicKey, msg [32]byte, sig *Signature) bool {
+	if sig.IsInfinity() {
+		return false
+	}
 	m := msg
-	return sig.v.VerifyByte(&pk.v, m[:])
+	return sig.v.VerifyByte(pk, m[:])
+}
+
+// EthAggregatePubkeys is the consensus specification's eth_aggregate_pubkeys
+// (Altair): the sum of keys that each passed KeyValidate, as a compressed
+// encoding. An empty list is invalid ([ErrEmpty]). The sum itself is not
+// validated, as in the specification: keys that cancel give the encoding of
+// infinity, which [PublicKeyFromBytes] refuses should anyone use it as a key.
+func EthAggregatePubkeys(keys []*PublicKey) ([PublicKeyLength]byte, error) {
+	ensureInit()
+	var out [PublicKeyLength]byte
+	if len(keys) == 0 {
+		return out, ErrEmpty
+	}
+	agg := sumKeys(keys)
+	if agg.IsZero() {
+		out[0] = 0xc0
+		return out, nil
+	}
+	copy(out[:], herumi.CastToPublicKey(&agg).Serialize())
+	return out, nil
+}
+
+// sumKeys adds a non-empty list of keys; the sum may be infinity.
+func sumKeys(keys []*PublicKey) herumi.G1 {
+	agg := *herumi.CastFromPublicKey(&keys[0].v)
+	for _, k := range keys[1:] {
+		herumi.G1Add(&agg, &agg, herumi.CastFromPublicKey(&k.v))
+	}
+	return agg
 }
 
 // Add returns pk + o. The result may be infinity, in which case an error is

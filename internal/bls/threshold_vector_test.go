@@ -18,7 +18,7 @@ import (
 func TestThresholdVector(t *testing.T) {
 	path := os.Getenv("THRESHOLD_VECTOR")
 	if path == "" {
-		path = filepath.Join("..", "..", "..", "shared", "testdata", "remote-signing-distributed", "threshold-signing.json")
+		path = filepath.Join("..", "..", "testdata", "remote-signing-distributed", "threshold-signing.json")
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -28,6 +28,7 @@ const (
 	wrongRoot           // signs another root
 	refuse412           // slashing protection refusal
 	slow                // answers after a delay
+	infinity            // answers the point at infinity as its partial
 )
 
 // fake is an in-process participant that signs the root named in the
@@ -97,6 +98,8 @@ func (f *fake) partial(key api.PublicKey, root [32]byte) (api.PartialSignature, 
 		out.Signature = sh.Sign(other).Bytes()
 	case refuse412:
 		return out, &coordinator.StatusError{Code: 412, Message: "slashing protection"}
+	case infinity:
+		out.Signature = api.Signature{0xc0}
 	default:
 		out.Signature = sh.Sign(root).Bytes()
 	}
@@ -270,6 +273,49 @@ func TestSign(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A partial signature at infinity decodes (the BLS layer follows the
+// specification) but no honest participant sends one: the coordinator
+// refuses it as malformed, naming the participant, on the single and on the
+// batch path, and never counts it towards the threshold.
+func TestSignRefusesPartialAtInfinity(t *testing.T) {
+	c := newCluster(t, 3, 5, 2, testConfig())
+	for _, i := range []int{0, 1, 2} {
+		c.fakes[i].set(infinity)
+	}
+	root := [32]byte{6}
+	check := func(what string, sig *bls.Signature, err error) {
+		t.Helper()
+		var short *coordinator.ShortfallError
+		if !errors.As(err, &short) || sig != nil {
+			t.Fatalf("%s: got %v, %v; want a shortfall", what, sig, err)
+		}
+		for _, id := range []tss.ID{1, 2, 3} {
+			found := false
+			for _, f := range short.Failures {
+				if f.ID == id && errors.Is(f.Err, bls.ErrInfinity) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: participant %d not refused for infinity: %v", what, id, err)
+			}
+		}
+	}
+	sig, err := c.coord.Sign(context.Background(), c.keys[0], root, request(root))
+	check("single", sig, err)
+	res := c.coord.SignBatch(context.Background(), c.keys, root, request(root))
+	for i, r := range res {
+		check(fmt.Sprintf("batch item %d", i), r.Signature, r.Err)
+	}
+	// With one participant at infinity the other four still sign.
+	c.fakes[1].set(honest)
+	c.fakes[2].set(honest)
+	sig, err = c.coord.Sign(context.Background(), c.keys[1], root, request(root))
+	if err != nil || !c.pubs[1].Verify(root, sig) {
+		t.Fatalf("one partial at infinity among five: %v", err)
 	}
 }
 

@@ -420,6 +420,16 @@ func (c *Coordinator) takeDecoded(ps *position, id tss.ID, claimed api.Uint64, g
 			return
 		}
 	}
+	// Policy: the BLS layer decodes the point at infinity as the
+	// specification does, but no honest participant ever returns it (it is
+	// no share's signature of any root), so a partial at infinity is
+	// refused here as malformed, on either path (one by one or decoded with
+	// its batch), before it costs a pairing or a recovery attempt.
+	if s.IsInfinity() {
+		c.countFailure(id, "malformed")
+		c.fail(ps, id, fmt.Errorf("malformed partial signature: %w", bls.ErrInfinity))
+		return
+	}
 	key, _ := ps.acct.component(id)
 	ps.heard[id] = true
 	ps.partials = append(ps.partials, tss.Partial{ID: id, PublicKey: key, Signature: s})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -164,7 +163,7 @@ func TestIndependentHasherAgreesOnPhase0Aggregate(t *testing.T) {
 
 // The 2-of-3 threshold vector signs the GENERIC root of its signing data.
 func TestThresholdVectorSigningRootIsGenericRoot(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(specDir(), "distributed", "test-vectors", "threshold-signing.json"))
+	data, err := os.ReadFile(thresholdVectorPath())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,18 +14,26 @@ import (
 	"github.com/rampart-signer/rampart/internal/signing/specexamples"
 )
 
-// specDir is the Remote Signing API specification the tests read:
-// $REMOTE_SIGNING_API_DIR, or the shared copy beside the repository.
-func specDir() string { return specexamples.Dir(filepath.Join("..", "..")) }
-
-// loadExamples returns every request example of the specification.
+// loadExamples returns every request example of the Remote Signing API
+// specification: the embedded copy, or the one $REMOTE_SIGNING_API_DIR
+// names.
 func loadExamples(t testing.TB) []specexamples.Example {
 	t.Helper()
-	examples, err := specexamples.Load(os.DirFS(specDir()))
+	examples, err := specexamples.Load(specexamples.FS())
 	if err != nil {
-		t.Fatalf("reading the specification (set REMOTE_SIGNING_API_DIR): %v", err)
+		t.Fatalf("reading the specification's examples: %v", err)
 	}
 	return examples
+}
+
+// thresholdVectorPath is the distributed profile's 2-of-3 test vector
+// (distributed/test-vectors/threshold-signing.json of the specification):
+// $THRESHOLD_VECTOR, or the repository's copy.
+func thresholdVectorPath() string {
+	if p := os.Getenv("THRESHOLD_VECTOR"); p != "" {
+		return p
+	}
+	return filepath.Join("..", "..", "testdata", "remote-signing-distributed", "threshold-signing.json")
 }
 
 // value decodes an example's JSON into a generic value.

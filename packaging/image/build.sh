@@ -17,8 +17,9 @@
 # Usage: build.sh DIST
 #   reads  DIST/rampart-signer_$VERSION_*.deb, DIST/rampartctl_$VERSION_*.deb
 #   writes DIST/image/rootfs (kept for image-test), DIST/rampart-$VERSION-amd64.img
-# Environment: VERSION (required); MIRROR (default: this machine's Debian
-# mirror); sizes as in assemble.sh.
+# Environment: VERSION (required); MIRROR and SECURITY_MIRROR (default: the
+# ones this machine's apt sources use for bookworm and bookworm-security,
+# see mirror.sh); sizes as in assemble.sh.
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
@@ -35,28 +36,20 @@ if [ ${#debs[@]} -ne 2 ]; then
 	exit 1
 fi
 
-# mirror prints the Debian mirror this machine's apt uses for $SUITE, so
-# the image is built from the same (possibly local or pinned) source.
-mirror() {
-	local f uri
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		uri=$(awk -v suite="$SUITE" '
-			/^$/ { if (deb && s && u) { print u; exit } deb = s = 0; u = "" }
-			/^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) s = 1 }
-			/^URIs:/ { u = $2 }
-			END { if (deb && s && u) print u }' "$f" | head -n 1)
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		uri=$(awk -v suite="$SUITE" '$1 == "deb" && $0 ~ " " suite " " { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' "$f")
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-	echo http://deb.debian.org/debian
-}
-MIRROR=${MIRROR:-$(mirror)}
+# The Debian mirror: MIRROR when set, else the one this machine's apt uses
+# for $SUITE main (mirror.sh), so the image is built from the same (possibly
+# local or pinned) source and the tree names no host. The security archive
+# likewise: SECURITY_MIRROR, else this machine's source for $SUITE-security,
+# else the mirror's sibling debian-security directory.
+if [ -z "${MIRROR:-}" ]; then
+	MIRROR=$("$here/mirror.sh" "$SUITE") || {
+		echo "build.sh: set MIRROR to the Debian mirror to build the image from" >&2
+		exit 1
+	}
+fi
+if [ -z "${SECURITY_MIRROR:-}" ]; then
+	SECURITY_MIRROR=$("$here/mirror.sh" "$SUITE-security" 2>/dev/null) || SECURITY_MIRROR=${MIRROR%/debian}/debian-security
+fi
 
 in_root() {
 	chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
@@ -85,7 +78,7 @@ cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf"
 cat >"$rootfs/etc/apt/sources.list" <<SOURCES
 deb $MIRROR $SUITE main
 deb $MIRROR $SUITE-updates main
-deb ${MIRROR%/debian}/debian-security $SUITE-security main
+deb $SECURITY_MIRROR $SUITE-security main
 SOURCES
 rm -f "$rootfs/etc/apt/sources.list.d/"*
 

@@ -177,6 +177,14 @@ func (l layout) parseCommitments(r *reader) (*commitments, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: proofs of possession (item = validator): %w", ErrMalformed, err)
 	}
+	// Policy: a proof of possession at infinity decodes (the BLS layer
+	// follows the specification) but verifies under no key, and an honest
+	// dealer never sends one: refuse it as malformed, naming the validator.
+	for v, pop := range pops {
+		if pop.IsInfinity() {
+			return nil, fmt.Errorf("%w: proof of possession of validator %d: %w", ErrMalformed, v, bls.ErrInfinity)
+		}
+	}
 	c := &commitments{coeffs: make([][]*bls.PublicKey, l.validators), pops: pops}
 	for v := range l.validators {
 		c.coeffs[v] = keys[v*l.t : (v+1)*l.t : (v+1)*l.t]
@@ -430,6 +438,11 @@ func parseConfirmation(r *reader) (*confirmation, error) {
 	sig, err := bls.SignatureFromBytes(sigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("%w: confirmation signature: %w", ErrMalformed, err)
+	}
+	// Policy: no honest participant signs its confirmation to infinity;
+	// refuse it as malformed rather than let it fail verification later.
+	if sig.IsInfinity() {
+		return nil, fmt.Errorf("%w: confirmation signature: %w", ErrMalformed, bls.ErrInfinity)
 	}
 	c.sig = sig
 	return c, nil

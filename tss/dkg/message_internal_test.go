@@ -190,3 +190,44 @@ func TestShareCheckNamesTheBadValidator(t *testing.T) {
 		t.Fatalf("ceremony did not complete after the dealer answered: %v", parts[1].abort)
 	}
 }
+
+// Signatures at infinity decode in the BLS layer, as the specification
+// says, but no honest participant sends one: a dealer's proof of possession
+// or a confirmation at infinity is refused as malformed when parsed.
+func TestMessagesRefuseSignaturesAtInfinity(t *testing.T) {
+	msgs, _ := seedMessages(t)
+	cfg := fuzzConfig()
+	l := newLayout(&cfg)
+	inf := make([]byte, bls.SignatureLength)
+	inf[0] = 0xc0
+	seen := map[Kind]bool{}
+	for _, m := range msgs {
+		h, _, err := parseHeader(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := bytes.Clone(m)
+		switch h.kind {
+		case KindCommitments:
+			// validator 1's proof follows its t coefficients.
+			at := headerLen + (l.t*bls.PublicKeyLength + bls.SignatureLength) + l.t*bls.PublicKeyLength
+			copy(b[at:], inf)
+			_, r, _ := parseHeader(b)
+			if _, err := l.parseCommitments(r); !errors.Is(err, ErrMalformed) || !errors.Is(err, bls.ErrInfinity) {
+				t.Fatalf("commitments with a proof at infinity: %v", err)
+			}
+		case KindConfirmation:
+			copy(b[headerLen+32:], inf)
+			_, r, _ := parseHeader(b)
+			if _, err := parseConfirmation(r); !errors.Is(err, ErrMalformed) || !errors.Is(err, bls.ErrInfinity) {
+				t.Fatalf("confirmation at infinity: %v", err)
+			}
+		default:
+			continue
+		}
+		seen[h.kind] = true
+	}
+	if !seen[KindCommitments] || !seen[KindConfirmation] {
+		t.Fatalf("seed ceremony lacks commitments or confirmations: %v", seen)
+	}
+}

@@ -22,13 +22,13 @@ const (
 	vectorSecret   = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
 )
 
-// vectorDir is $EIP2335_VECTORS, or the copy in ../shared beside the
-// repository.
+// vectorDir is $EIP2335_VECTORS, or the repository's copy in
+// testdata/eip2335.
 func vectorDir() string {
 	if d := os.Getenv("EIP2335_VECTORS"); d != "" {
 		return d
 	}
-	return filepath.Join("..", "..", "..", "shared", "testdata", "eip2335")
+	return filepath.Join("..", "..", "testdata", "eip2335")
 }
 
 func readVectors(t testing.TB) map[string][]byte {

@@ -1,7 +1,7 @@
 // Package specexamples reads the request examples of the Remote Signing API
-// specification, from the shared checkout or from the copy embedded here
-// (see spec/PROVENANCE.md), for the tests of package signing and for
-// `rampartctl demo`. It also records what is known to be wrong with some
+// specification, from the copy embedded here (see spec/PROVENANCE.md) or
+// from another copy named by $REMOTE_SIGNING_API_DIR, for the tests of
+// package signing and for `rampartctl demo`. It also records what is known to be wrong with some
 // examples, so that both treat them the same way.
 package specexamples
 
@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"unicode"
@@ -36,15 +35,18 @@ func Embedded() fs.FS {
 	return sub
 }
 
-// Dir returns the directory of the shared specification:
-// $REMOTE_SIGNING_API_DIR when set, else ../shared/spec/remote-signing-api
-// beside the repository, reached from a test's package directory through
-// toRepo (the relative path to the repository root, such as "../..").
-func Dir(toRepo string) string {
-	if dir := os.Getenv("REMOTE_SIGNING_API_DIR"); dir != "" {
-		return dir
+// DirEnv names the environment variable that points the tests at another
+// copy of the specification (a checkout of ethereum/remote-signing-api).
+const DirEnv = "REMOTE_SIGNING_API_DIR"
+
+// FS returns the specification the tests read: the directory named by
+// $REMOTE_SIGNING_API_DIR when set, else the embedded copy, so that a clone
+// of the repository tests itself.
+func FS() fs.FS {
+	if dir := os.Getenv(DirEnv); dir != "" {
+		return os.DirFS(dir)
 	}
-	return filepath.Join(toRepo, "..", "shared", "spec", "remote-signing-api")
+	return Embedded()
 }
 
 // Files are the specification files that hold request examples, relative to

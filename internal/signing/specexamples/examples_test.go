@@ -2,32 +2,55 @@ package specexamples_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rampart-signer/rampart/internal/signing/specexamples"
 )
 
-// specDir is the shared specification.
-func specDir() string { return specexamples.Dir(filepath.Join("..", "..", "..")) }
-
-// The embedded copy is byte-identical to the shared specification, so the
-// demo shows what the tests check.
+// The embedded copy is the unedited specification: each file has the
+// sha256 its PROVENANCE.md records and, when $REMOTE_SIGNING_API_DIR names
+// another copy, the same bytes as that copy.
 func TestEmbeddedCopyIsUnedited(t *testing.T) {
-	for _, file := range specexamples.Files() {
-		shared, err := os.ReadFile(filepath.Join(specDir(), file))
-		if err != nil {
-			t.Fatal(err)
+	prov, err := fs.ReadFile(specexamples.Embedded(), "PROVENANCE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]string{}
+	for _, line := range strings.Split(string(prov), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) == 5 && len(strings.TrimSpace(f[3])) == 64 {
+			recorded[strings.TrimSpace(f[1])] = strings.TrimSpace(f[3])
 		}
+	}
+	other := os.Getenv(specexamples.DirEnv)
+	for _, file := range specexamples.Files() {
 		copied, err := fs.ReadFile(specexamples.Embedded(), file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(shared, copied) {
-			t.Errorf("%s: embedded copy differs from %s", file, specDir())
+		sum := sha256.Sum256(copied)
+		if got, want := hex.EncodeToString(sum[:]), recorded[file]; got != want {
+			t.Errorf("%s: sha256 %s, PROVENANCE.md records %q", file, got, want)
 		}
+		if other == "" {
+			continue
+		}
+		theirs, err := os.ReadFile(filepath.Join(other, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(theirs, copied) {
+			t.Errorf("%s: embedded copy differs from %s", file, other)
+		}
+	}
+	if len(recorded) != len(specexamples.Files()) {
+		t.Errorf("PROVENANCE.md records %d files, the package reads %d", len(recorded), len(specexamples.Files()))
 	}
 }
 

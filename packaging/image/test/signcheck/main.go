@@ -217,6 +217,11 @@ func verify(n *network.Network, body []byte, pk *bls.PublicKey, sigHex string) e
 	if err != nil {
 		return fmt.Errorf("response signature: %w", err)
 	}
+	// Policy: a signer answering infinity is broken, whatever the key;
+	// say so rather than report a signature that merely does not verify.
+	if sig.IsInfinity() {
+		return fmt.Errorf("response signature: %w", bls.ErrInfinity)
+	}
 	if !sig.Verify(pk, root) {
 		return errBadSignature
 	}

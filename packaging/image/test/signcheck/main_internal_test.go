@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ func TestVerify(t *testing.T) {
 		{"accepts the validator's signature over the request", sigHex(key, root), nil},
 		{"rejects a signature by another key", sigHex(other, root), errBadSignature},
 		{"rejects a signature over another epoch (replayed answer)", sigHex(key, otherRoot), errBadSignature},
+		{"rejects the point at infinity by name", "0xc0" + strings.Repeat("00", 95), bls.ErrInfinity},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
