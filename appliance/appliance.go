@@ -88,6 +88,7 @@ type Appliance struct {
 	part     *participant
 	policy   *policy
 	metrics  *metrics
+	lmetrics *listenerMetrics
 	cert     tls.Certificate
 	caPool   *x509.CertPool
 	sealKey  *hsm.SealingKey
@@ -141,6 +142,9 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 		return nil, fmt.Errorf("appliance: metrics: %w", err)
 	}
 	a.metrics = m
+	if a.lmetrics, err = newListenerMetrics(a.reg); err != nil {
+		return nil, fmt.Errorf("appliance: metrics: %w", err)
+	}
 	a.ceremonies = newCeremonyManager(a)
 	a.policy = newPolicy(cfg.Authorization)
 	for _, c := range cfg.Admin.Clients {
@@ -184,8 +188,9 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 	}
 	srvs := &servers{log: a.log}
 	plainOps := ops != nil && isLoopback(ops.Addr())
+	opsHandler := a.admit(a.newGate(ListenerOperations, operationsRole), a.operationsHandler())
 	if plainOps {
-		srvs.start(ops, &http.Server{Handler: a.operationsHandler(), ReadHeaderTimeout: 5 * time.Second})
+		srvs.start(a.limitListener(ops, ListenerOperations, true), a.newServer(opsHandler, nil))
 	}
 	defer srvs.shutdown()
 
@@ -197,8 +202,8 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 		// Off loopback, metrics and health need a client certificate
 		// like every other listener; they start once the TLS identity
 		// is loaded.
-		srv := &http.Server{Handler: a.operationsHandler(), ReadHeaderTimeout: 5 * time.Second, TLSConfig: a.serverTLS()}
-		srvs.start(tls.NewListener(ops, srv.TLSConfig), srv)
+		srv := a.newServer(opsHandler, a.serverTLS())
+		srvs.start(tls.NewListener(a.limitListener(ops, ListenerOperations, false), srv.TLSConfig), srv)
 	}
 	if err := a.serve(srvs); err != nil {
 		return err
@@ -508,17 +513,21 @@ func (a *Appliance) listen(name, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serve starts the signing listeners.
+// serve starts the signing listeners. Each caps its connections, bounds
+// every read and write (limits.go), and passes every request through admit,
+// which decides from the client's identity before any body is read.
 func (a *Appliance) serve(srvs *servers) error {
 	type spec struct {
 		name, addr string
 		handler    http.Handler
+		role       func(*http.Request) (string, bool)
 		tls        bool
 	}
+	loopback := fixedClient(a.cfg.Listen.InsecureLoopbackClient)
 	specs := []spec{
-		{ListenerParticipant, a.cfg.Listen.Participant, a.participantHandler(), true},
-		{ListenerCoordinator, a.cfg.Listen.Coordinator, a.coordinatorHandler(tlsClientName), true},
-		{ListenerInsecureLoopback, a.cfg.Listen.CoordinatorInsecureLoopback, a.coordinatorHandler(fixedClient(a.cfg.Listen.InsecureLoopbackClient)), false},
+		{ListenerParticipant, a.cfg.Listen.Participant, a.participantHandler(), a.participantRole, true},
+		{ListenerCoordinator, a.cfg.Listen.Coordinator, a.coordinatorHandler(tlsClientName), a.coordinatorRole(tlsClientName), true},
+		{ListenerInsecureLoopback, a.cfg.Listen.CoordinatorInsecureLoopback, a.coordinatorHandler(loopback), a.coordinatorRole(loopback), false},
 	}
 	for _, s := range specs {
 		ln, err := a.listen(s.name, s.addr)
@@ -528,15 +537,19 @@ func (a *Appliance) serve(srvs *servers) error {
 		if ln == nil {
 			continue
 		}
-		srv := &http.Server{
-			Handler:           s.handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		if s.name == ListenerInsecureLoopback {
+			if _, ok := s.role(&http.Request{}); !ok {
+				a.log.Warn("listen.insecure_loopback_client has no authorization rule: every request on the loopback listener will be refused", "client", a.cfg.Listen.InsecureLoopbackClient)
+			}
 		}
+		var tlsConfig *tls.Config
 		if s.tls {
-			srv.TLSConfig = a.serverTLS()
-			ln = tls.NewListener(ln, srv.TLSConfig)
+			tlsConfig = a.serverTLS()
+		}
+		srv := a.newServer(a.admit(a.newGate(s.name, s.role), s.handler), tlsConfig)
+		ln = a.limitListener(ln, s.name, !s.tls)
+		if s.tls {
+			ln = tls.NewListener(ln, tlsConfig)
 		}
 		srvs.start(ln, srv)
 		a.log.Info("listening", "listener", s.name, "addr", ln.Addr().String(), "tls", s.tls)
