@@ -172,7 +172,9 @@ func (a *Appliance) status(format string, args ...any) {
 
 // Run starts the signer and serves until ctx ends, then stops gracefully:
 // in-flight requests finish, the slashing database and audit log close, and
-// every share is zeroed. It returns the first error that stopped it.
+// every share is zeroed. It returns the first error that stopped it; a
+// failure to start is a *StartError, which says whether a restart can fix
+// it.
 func (a *Appliance) Run(ctx context.Context) (err error) {
 	defer func() {
 		if cerr := a.closeResources(); err == nil {
@@ -184,7 +186,7 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 	// while the signer starts.
 	ops, err := a.listen(ListenerOperations, a.cfg.Listen.Operations)
 	if err != nil {
-		return err
+		return startError(err)
 	}
 	srvs := &servers{log: a.log}
 	plainOps := ops != nil && isLoopback(ops.Addr())
@@ -195,6 +197,7 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 	defer srvs.shutdown()
 
 	if err := a.start(ctx); err != nil {
+		err = startError(err)
 		a.opts.Notify("STATUS=start failed: " + err.Error())
 		return err
 	}
@@ -206,7 +209,7 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 		srvs.start(tls.NewListener(a.limitListener(ops, ListenerOperations, false), srv.TLSConfig), srv)
 	}
 	if err := a.serve(srvs); err != nil {
-		return err
+		return startError(err)
 	}
 
 	bg, stopBG := context.WithCancel(ctx)
@@ -249,7 +252,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	n, err := cfg.LoadNetwork(ctx)
 	if err != nil {
-		return err
+		return misconfigured(err)
 	}
 	a.net = n
 
@@ -282,7 +285,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	if km := cfg.Keymanager; km != nil {
 		tok, err := loadToken(km.TokenFile)
 		if err != nil {
-			return err
+			return misconfigured(err)
 		}
 		a.kmToken = tok
 	}
@@ -382,18 +385,18 @@ func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm
 	}
 	cas, err := hsm.ParseCertificatesPEM(caPEM)
 	if err != nil || len(cas) == 0 {
-		return fmt.Errorf("tls.ca: no CA certificate: %v", err)
+		return misconfigured(fmt.Errorf("tls.ca: no CA certificate: %v", err))
 	}
 	pool := x509.NewCertPool()
 	for _, c := range cas {
 		pool.AddCert(c)
 	}
 	if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, CurrentTime: a.now()}); err != nil {
-		return fmt.Errorf("tls.certificate is not issued by tls.ca: %w", err)
+		return misconfigured(fmt.Errorf("tls.certificate is not issued by tls.ca: %w", err))
 	}
 	self := cfg.Self()
 	if err := cert.Leaf.VerifyHostname(self.TLSName); err != nil {
-		return fmt.Errorf("tls.certificate does not name this node's tls_name %q (cluster.participants): %w", self.TLSName, err)
+		return misconfigured(fmt.Errorf("tls.certificate does not name this node's tls_name %q (cluster.participants): %w", self.TLSName, err))
 	}
 	a.cert, a.caPool = cert, pool
 	return nil
@@ -414,14 +417,14 @@ func (a *Appliance) openDB(ctx context.Context, n *network.Network, fresh bool) 
 		db, err = protect.Create(ctx, cfg.Slashing.Database, protect.Root(n.GenesisValidatorsRoot()), pcfg)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("slashing.database %s does not exist but shares do: import their history first (rampartctl slashing import --create)", cfg.Slashing.Database)
+		return misconfigured(fmt.Errorf("slashing.database %s does not exist but shares do: import their history first (rampartctl slashing import --create)", cfg.Slashing.Database))
 	}
 	if err != nil {
 		return fmt.Errorf("slashing.database: %w", err)
 	}
 	a.db = db
 	if db.GenesisValidatorsRoot() != protect.Root(n.GenesisValidatorsRoot()) {
-		return fmt.Errorf("slashing.database belongs to another network (genesis validators root %x)", db.GenesisValidatorsRoot())
+		return misconfigured(fmt.Errorf("slashing.database belongs to another network (genesis validators root %x)", db.GenesisValidatorsRoot()))
 	}
 	registered := map[protect.PublicKey]bool{}
 	for _, k := range db.Keys() {
@@ -434,7 +437,7 @@ func (a *Appliance) openDB(ctx context.Context, n *network.Network, fresh bool) 
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("slashing.database has no history for %d accounts with shares (first: %s): import it (rampartctl slashing import) before this signer may sign for them", len(missing), missing[0])
+		return misconfigured(fmt.Errorf("slashing.database has no history for %d accounts with shares (first: %s): import it (rampartctl slashing import) before this signer may sign for them", len(missing), missing[0]))
 	}
 	return nil
 }
@@ -504,7 +507,7 @@ func (a *Appliance) listen(name, addr string) (net.Listener, error) {
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("listen.%s: %w", name, err)
+			return nil, listenError{fmt.Errorf("listen.%s: %w", name, err)}
 		}
 	}
 	a.mu.Lock()
