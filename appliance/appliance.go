@@ -88,6 +88,7 @@ type Appliance struct {
 	part     *participant
 	policy   *policy
 	metrics  *metrics
+	lmetrics *listenerMetrics
 	cert     tls.Certificate
 	caPool   *x509.CertPool
 	sealKey  *hsm.SealingKey
@@ -141,6 +142,9 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 		return nil, fmt.Errorf("appliance: metrics: %w", err)
 	}
 	a.metrics = m
+	if a.lmetrics, err = newListenerMetrics(a.reg); err != nil {
+		return nil, fmt.Errorf("appliance: metrics: %w", err)
+	}
 	a.ceremonies = newCeremonyManager(a)
 	a.policy = newPolicy(cfg.Authorization)
 	for _, c := range cfg.Admin.Clients {
@@ -168,7 +172,9 @@ func (a *Appliance) status(format string, args ...any) {
 
 // Run starts the signer and serves until ctx ends, then stops gracefully:
 // in-flight requests finish, the slashing database and audit log close, and
-// every share is zeroed. It returns the first error that stopped it.
+// every share is zeroed. It returns the first error that stopped it; a
+// failure to start is a *StartError, which says whether a restart can fix
+// it.
 func (a *Appliance) Run(ctx context.Context) (err error) {
 	defer func() {
 		if cerr := a.closeResources(); err == nil {
@@ -180,16 +186,18 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 	// while the signer starts.
 	ops, err := a.listen(ListenerOperations, a.cfg.Listen.Operations)
 	if err != nil {
-		return err
+		return startError(err)
 	}
 	srvs := &servers{log: a.log}
 	plainOps := ops != nil && isLoopback(ops.Addr())
+	opsHandler := a.admit(a.newGate(ListenerOperations, operationsRole), a.operationsHandler())
 	if plainOps {
-		srvs.start(ops, &http.Server{Handler: a.operationsHandler(), ReadHeaderTimeout: 5 * time.Second})
+		srvs.start(a.limitListener(ops, ListenerOperations, true), a.newServer(opsHandler, nil))
 	}
 	defer srvs.shutdown()
 
 	if err := a.start(ctx); err != nil {
+		err = startError(err)
 		a.opts.Notify("STATUS=start failed: " + err.Error())
 		return err
 	}
@@ -197,11 +205,11 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 		// Off loopback, metrics and health need a client certificate
 		// like every other listener; they start once the TLS identity
 		// is loaded.
-		srv := &http.Server{Handler: a.operationsHandler(), ReadHeaderTimeout: 5 * time.Second, TLSConfig: a.serverTLS()}
-		srvs.start(tls.NewListener(ops, srv.TLSConfig), srv)
+		srv := a.newServer(opsHandler, a.serverTLS())
+		srvs.start(tls.NewListener(a.limitListener(ops, ListenerOperations, false), srv.TLSConfig), srv)
 	}
 	if err := a.serve(srvs); err != nil {
-		return err
+		return startError(err)
 	}
 
 	bg, stopBG := context.WithCancel(ctx)
@@ -244,7 +252,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	n, err := cfg.LoadNetwork(ctx)
 	if err != nil {
-		return err
+		return misconfigured(err)
 	}
 	a.net = n
 
@@ -277,7 +285,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	if km := cfg.Keymanager; km != nil {
 		tok, err := loadToken(km.TokenFile)
 		if err != nil {
-			return err
+			return misconfigured(err)
 		}
 		a.kmToken = tok
 	}
@@ -377,18 +385,18 @@ func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm
 	}
 	cas, err := hsm.ParseCertificatesPEM(caPEM)
 	if err != nil || len(cas) == 0 {
-		return fmt.Errorf("tls.ca: no CA certificate: %v", err)
+		return misconfigured(fmt.Errorf("tls.ca: no CA certificate: %v", err))
 	}
 	pool := x509.NewCertPool()
 	for _, c := range cas {
 		pool.AddCert(c)
 	}
 	if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, CurrentTime: a.now()}); err != nil {
-		return fmt.Errorf("tls.certificate is not issued by tls.ca: %w", err)
+		return misconfigured(fmt.Errorf("tls.certificate is not issued by tls.ca: %w", err))
 	}
 	self := cfg.Self()
 	if err := cert.Leaf.VerifyHostname(self.TLSName); err != nil {
-		return fmt.Errorf("tls.certificate does not name this node's tls_name %q (cluster.participants): %w", self.TLSName, err)
+		return misconfigured(fmt.Errorf("tls.certificate does not name this node's tls_name %q (cluster.participants): %w", self.TLSName, err))
 	}
 	a.cert, a.caPool = cert, pool
 	return nil
@@ -409,14 +417,14 @@ func (a *Appliance) openDB(ctx context.Context, n *network.Network, fresh bool) 
 		db, err = protect.Create(ctx, cfg.Slashing.Database, protect.Root(n.GenesisValidatorsRoot()), pcfg)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("slashing.database %s does not exist but shares do: import their history first (rampartctl slashing import --create)", cfg.Slashing.Database)
+		return misconfigured(fmt.Errorf("slashing.database %s does not exist but shares do: import their history first (rampartctl slashing import --create)", cfg.Slashing.Database))
 	}
 	if err != nil {
 		return fmt.Errorf("slashing.database: %w", err)
 	}
 	a.db = db
 	if db.GenesisValidatorsRoot() != protect.Root(n.GenesisValidatorsRoot()) {
-		return fmt.Errorf("slashing.database belongs to another network (genesis validators root %x)", db.GenesisValidatorsRoot())
+		return misconfigured(fmt.Errorf("slashing.database belongs to another network (genesis validators root %x)", db.GenesisValidatorsRoot()))
 	}
 	registered := map[protect.PublicKey]bool{}
 	for _, k := range db.Keys() {
@@ -429,7 +437,7 @@ func (a *Appliance) openDB(ctx context.Context, n *network.Network, fresh bool) 
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("slashing.database has no history for %d accounts with shares (first: %s): import it (rampartctl slashing import) before this signer may sign for them", len(missing), missing[0])
+		return misconfigured(fmt.Errorf("slashing.database has no history for %d accounts with shares (first: %s): import it (rampartctl slashing import) before this signer may sign for them", len(missing), missing[0]))
 	}
 	return nil
 }
@@ -499,7 +507,7 @@ func (a *Appliance) listen(name, addr string) (net.Listener, error) {
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("listen.%s: %w", name, err)
+			return nil, listenError{fmt.Errorf("listen.%s: %w", name, err)}
 		}
 	}
 	a.mu.Lock()
@@ -508,17 +516,21 @@ func (a *Appliance) listen(name, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serve starts the signing listeners.
+// serve starts the signing listeners. Each caps its connections, bounds
+// every read and write (limits.go), and passes every request through admit,
+// which decides from the client's identity before any body is read.
 func (a *Appliance) serve(srvs *servers) error {
 	type spec struct {
 		name, addr string
 		handler    http.Handler
+		role       func(*http.Request) (string, bool)
 		tls        bool
 	}
+	loopback := fixedClient(a.cfg.Listen.InsecureLoopbackClient)
 	specs := []spec{
-		{ListenerParticipant, a.cfg.Listen.Participant, a.participantHandler(), true},
-		{ListenerCoordinator, a.cfg.Listen.Coordinator, a.coordinatorHandler(tlsClientName), true},
-		{ListenerInsecureLoopback, a.cfg.Listen.CoordinatorInsecureLoopback, a.coordinatorHandler(fixedClient(a.cfg.Listen.InsecureLoopbackClient)), false},
+		{ListenerParticipant, a.cfg.Listen.Participant, a.participantHandler(), a.participantRole, true},
+		{ListenerCoordinator, a.cfg.Listen.Coordinator, a.coordinatorHandler(tlsClientName), a.coordinatorRole(tlsClientName), true},
+		{ListenerInsecureLoopback, a.cfg.Listen.CoordinatorInsecureLoopback, a.coordinatorHandler(loopback), a.coordinatorRole(loopback), false},
 	}
 	for _, s := range specs {
 		ln, err := a.listen(s.name, s.addr)
@@ -528,15 +540,19 @@ func (a *Appliance) serve(srvs *servers) error {
 		if ln == nil {
 			continue
 		}
-		srv := &http.Server{
-			Handler:           s.handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		if s.name == ListenerInsecureLoopback {
+			if _, ok := s.role(&http.Request{}); !ok {
+				a.log.Warn("listen.insecure_loopback_client has no authorization rule: every request on the loopback listener will be refused", "client", a.cfg.Listen.InsecureLoopbackClient)
+			}
 		}
+		var tlsConfig *tls.Config
 		if s.tls {
-			srv.TLSConfig = a.serverTLS()
-			ln = tls.NewListener(ln, srv.TLSConfig)
+			tlsConfig = a.serverTLS()
+		}
+		srv := a.newServer(a.admit(a.newGate(s.name, s.role), s.handler), tlsConfig)
+		ln = a.limitListener(ln, s.name, !s.tls)
+		if s.tls {
+			ln = tls.NewListener(ln, tlsConfig)
 		}
 		srvs.start(ln, srv)
 		a.log.Info("listening", "listener", s.name, "addr", ln.Addr().String(), "tls", s.tls)

@@ -97,6 +97,9 @@ type ListenConfig struct {
 	// Operations serves /metrics, /upcheck and /healthcheck: plain HTTP on
 	// loopback, mutual TLS elsewhere.
 	Operations string `yaml:"operations"`
+	// Limits bound connections, requests and their timing on every
+	// listener (limits.go).
+	Limits LimitsConfig `yaml:"limits"`
 }
 
 // ClusterConfig describes the cluster this signer belongs to.
@@ -181,6 +184,7 @@ func Defaults() Config {
 			Coordinator:            ":9000",
 			Operations:             "127.0.0.1:9200",
 			InsecureLoopbackClient: "local-validator-client",
+			Limits:                 DefaultLimits(),
 		},
 		Cluster:  ClusterConfig{Timeout: 2 * time.Second, TimeoutPerItem: time.Millisecond},
 		Slashing: SlashingConfig{HistoryEpochs: 16},
@@ -312,6 +316,9 @@ func (c *Config) validateListeners() error {
 	}
 	if l.Participant == "" {
 		return fieldErr("listen.participant", "required: the cluster's coordinators reach this signer there")
+	}
+	if err := l.Limits.validate(); err != nil {
+		return err
 	}
 	if a := l.CoordinatorInsecureLoopback; a != "" {
 		host, _, _ := net.SplitHostPort(a)

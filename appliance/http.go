@@ -64,12 +64,20 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.code, api.Error{Code: e.code, Message: e.msg})
 }
 
+// readBody reads a request body of at most maxBody bytes, within the
+// deadline admit set (listen.limits.read_body_timeout). A body that does not
+// arrive in time is answered 408 and its connection closed, since the rest
+// of it may still be on the wire.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, refuse(http.StatusBadRequest, "bad_request", "request body larger than %d bytes", maxBody)
+		}
+		if isTimeout(err) {
+			w.Header().Set("Connection", "close")
+			return nil, refuse(http.StatusRequestTimeout, "body_timeout", "the request body did not arrive within listen.limits.read_body_timeout")
 		}
 		return nil, refuse(http.StatusBadRequest, "bad_request", "reading request body: %v", err)
 	}
@@ -127,11 +135,11 @@ func (a *Appliance) participantHandler() http.Handler {
 		writeJSON(w, http.StatusOK, a.part.view(acc))
 	})
 	participantClient := func(r *http.Request) string { return tlsClientName(r, a.policy) }
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", a.signHandler("participant", participantClient,
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", a.signHandler("participant", participantClient, a.part.authorised,
 		func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError) {
 			return a.part.signOne(ctx, client, key, body)
 		}))
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", a.batchHandler("participant", participantClient,
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", a.batchHandler("participant", participantClient, a.part.authorised,
 		func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError) {
 			rs, t, e := a.part.signBatch(ctx, client, body)
 			errs := make([]*api.Error, len(rs))
@@ -174,12 +182,12 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 		writeJSON(w, http.StatusOK, keys)
 	})
 	coordinatorClient := func(r *http.Request) string { return clientOf(r, a.policy) }
-	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", a.signHandler("coordinator", coordinatorClient,
+	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", a.signHandler("coordinator", coordinatorClient, a.policy.known,
 		func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError) {
 			sig, t, e := a.signFull(ctx, client, key, body)
 			return sig, t, e
 		}))
-	mux.HandleFunc("POST /api/v1/eth2/sign", a.batchHandler("coordinator", coordinatorClient,
+	mux.HandleFunc("POST /api/v1/eth2/sign", a.batchHandler("coordinator", coordinatorClient, a.policy.known,
 		func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError) {
 			rs, t, e := a.signFullBatch(ctx, client, body)
 			errs := make([]*api.Error, len(rs))
@@ -192,15 +200,20 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 	return mux
 }
 
-// signHandler serves a single signing endpoint: the key from the path,
-// the body, one answer; refusals are logged and counted. A full signature
-// (api.Signature) is sent as text/plain to a client that asks only for it.
-func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) string,
+// signHandler serves a single signing endpoint: the client's
+// authorisation and the key from the path, then the body, one answer;
+// refusals are logged and counted. A full signature (api.Signature) is sent
+// as text/plain to a client that asks only for it.
+func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) string, authorised func(client string) bool,
 	sign func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
 		client := clientOf(r)
-		key, e := pathKey(r)
+		e := notAuthorised(w, client, authorised)
+		var key api.PublicKey
+		if e == nil {
+			key, e = pathKey(r)
+		}
 		var body []byte
 		if e == nil {
 			body, e = readBody(w, r)
@@ -232,17 +245,22 @@ func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) str
 
 // batchHandler serves a batch signing endpoint; every item is counted with
 // the status its single request would have had.
-func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) string,
+func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) string, authorised func(client string) bool,
 	sign func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
 		client := clientOf(r)
-		body, e := readBody(w, r)
+		e := notAuthorised(w, client, authorised)
+		var body []byte
+		if e == nil {
+			body, e = readBody(w, r)
+		}
 		if e != nil {
 			a.observe(apiName, "", start, e.code, 1, e)
 			writeError(w, e)
 			return
 		}
+		a.extendForBatch(w, body)
 		out, errs, t, e := sign(r.Context(), client, body)
 		if e != nil {
 			a.logRefusal(apiName, client, api.PublicKey{}, t, e)
@@ -260,6 +278,17 @@ func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) st
 		a.metrics.latency.WithLabelValues(apiName, string(t)).Observe(a.now().Sub(start).Seconds())
 		writeJSON(w, http.StatusOK, out)
 	}
+}
+
+// notAuthorised refuses, before the body is read, a client that may not
+// use a signing endpoint at all, and closes its connection: its body,
+// however large, is never read.
+func notAuthorised(w http.ResponseWriter, client string, authorised func(string) bool) *apiError {
+	if authorised(client) {
+		return nil
+	}
+	w.Header().Set("Connection", "close")
+	return refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
 }
 
 // wantsText reports whether the client asked for text/plain only, which

@@ -93,3 +93,39 @@ var (
 	// step; the message says which and how to allow it.
 	ErrHardening = errors.New("hsm: process hardening not possible")
 )
+
+// Permanent reports whether err is an HSM failure that trying again cannot
+// fix and may make worse: a wrong or locked PIN (every further login
+// brings a token closer to locking its PIN; smart-card HSMs lock after
+// three), a PIN source, URI, module, token, key, certificate or sealed
+// share that is wrong or missing, or an environment that refuses process
+// hardening. A daemon stops for good on one (exit status 2, which its
+// systemd unit does not restart) and waits for the operator.
+func Permanent(err error) bool {
+	if err == nil || Transient(err) {
+		return false
+	}
+	for _, e := range permanentErrors {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ue *UnsealError
+	return errors.As(err, &ue)
+}
+
+var permanentErrors = []error{
+	ErrInvalidURI, ErrPINSource, ErrInvalidOptions, ErrModuleNotFound,
+	ErrTokenNotFound, ErrTokenAmbiguous, ErrWrongPIN, ErrPINLocked,
+	ErrKeyNotFound, ErrKeyAmbiguous, ErrKeyExists, ErrKeyAttributes, ErrMechanismUnsupported,
+	ErrInvalidBinding, ErrBlobFormat, ErrBlobVersion, ErrWrongPlacement, ErrDuplicateShare,
+	ErrUnseal, ErrComponentKeyMismatch, ErrCertificate, ErrInvalidName, ErrHardening,
+}
+
+// Transient reports whether err is an HSM failure that may go away by
+// itself, so that a restart a little later can succeed: the module
+// reported a device or session failure, a call timed out (a busy or
+// unreachable network HSM), or the token was closed under the call.
+func Transient(err error) bool {
+	return errors.Is(err, ErrModule) || errors.Is(err, ErrModuleInUse) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed)
+}

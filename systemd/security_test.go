@@ -133,6 +133,8 @@ func TestSignerUnitKeepsSafetySettings(t *testing.T) {
 		{"is restarted by the watchdog when it hangs", "WatchdogSec", "30s"},
 		{"restarts after a crash", "Restart", "on-failure"},
 		{"bounds retries so a wrong PIN cannot lock the HSM", "StartLimitBurst", "5"},
+		{"never restarts after a wrong PIN or a configuration error (exit status 2)", "RestartPreventExitStatus", "2"},
+		{"has descriptors for every listener's connection cap", "LimitNOFILE", "16384"},
 		{"gets the PIN as a credential, never in the environment", "LoadCredential", "hsm-pin:/etc/rampart/credentials/hsm-pin"},
 		{"may lock all memory so shares never reach swap", "LimitMEMLOCK", "infinity"},
 		{"bounds the memory it can lock", "MemoryMax", "2G"},

@@ -353,6 +353,7 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 		Coordinator:            ls[appliance.ListenerCoordinator].Addr().String(),
 		Operations:             ls[appliance.ListenerOperations].Addr().String(),
 		InsecureLoopbackClient: cfg.Listen.InsecureLoopbackClient,
+		Limits:                 cfg.Listen.Limits,
 	}
 	if l, ok := ls[appliance.ListenerInsecureLoopback]; ok {
 		cfg.Listen.CoordinatorInsecureLoopback = l.Addr().String()

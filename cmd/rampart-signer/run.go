@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -17,7 +18,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	if err != nil {
 		// Exit status 2: the unit's RestartPreventExitStatus, since a
 		// wrong configuration does not get better by restarting.
-		return &cli.ExitError{Code: 2, Err: err}
+		return cli.NoRestart(err)
 	}
 	if checkOnly {
 		fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)
@@ -37,7 +38,19 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	}
 	a, err := appliance.New(cfg, opts)
 	if err != nil {
-		return err
+		return cli.NoRestart(err)
 	}
-	return a.Run(ctx)
+	return exitStatus(a.Run(ctx))
+}
+
+// exitStatus maps the signer's error to the exit status its unit acts on:
+// 2 for a start-up failure a restart cannot fix (a wrong PIN, a missing
+// token, key, file or a configuration error: restarting would only try the
+// PIN again), 1 for everything else, which the unit restarts.
+func exitStatus(err error) error {
+	var se *appliance.StartError
+	if errors.As(err, &se) && se.Permanent {
+		return cli.NoRestart(err)
+	}
+	return err
 }

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -26,7 +28,26 @@ import (
 
 // configError is a configuration the service manager must not retry:
 // exit status 2, the unit's RestartPreventExitStatus.
-func configError(err error) error { return &cli.ExitError{Code: 2, Err: err} }
+func configError(err error) error { return cli.NoRestart(err) }
+
+// startError classifies a start-up failure of the TLS identity (its key in
+// the HSM) or of a listener, by sentinel errors: what may go away by itself
+// (the HSM failing, busy or slow, an I/O error reading a file, a port
+// still held, an address not configured yet) exits with status 1, which
+// the unit restarts; everything else (a wrong or locked PIN, a missing PIN
+// file, token, key or certificate, a certificate that does not match)
+// exits with status 2, since a restart would only log in with the same
+// wrong PIN again.
+func startError(err error) error {
+	var pe *fs.PathError
+	switch {
+	case hsm.Transient(err), errors.Is(err, syscall.EADDRINUSE), errors.Is(err, syscall.EADDRNOTAVAIL):
+		return err
+	case errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission):
+		return err
+	}
+	return configError(err)
+}
 
 // run starts the client from its configuration file and performs duties
 // until a signal arrives.
@@ -63,7 +84,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	}
 	tlsConfig, release, err := cf.TLSConfig(ctx, identity, hsm.OpenTLSCertificate)
 	if err != nil {
-		return configError(err)
+		return startError(err)
 	}
 	defer release()
 
@@ -89,7 +110,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	if cfg.Listen.Operations != "" {
 		stop, err := serveOperations(cfg.Listen.Operations, client.OperationsHandler(reg), log)
 		if err != nil {
-			return err
+			return startError(err)
 		}
 		defer stop()
 	}
@@ -125,7 +146,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	}
 	switch {
 	case errors.Is(err, vc.ErrDoppelganger):
-		return &cli.ExitError{Code: 2, Err: err}
+		return cli.NoRestart(err)
 	case serviceErr != nil:
 		return serviceErr
 	}
@@ -178,7 +199,9 @@ func serveOperations(addr string, h http.Handler, log *slog.Logger) (func(), err
 	if err != nil {
 		return nil, fmt.Errorf("listen.operations: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	// Metrics and health only: no request has a body, every read and
+	// write is bounded.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("operations listener stopped", "err", err)

@@ -64,6 +64,24 @@ func (e *ExitError) Error() string { return e.Err.Error() }
 // Unwrap returns the underlying error.
 func (e *ExitError) Unwrap() error { return e.Err }
 
+// Exit statuses. The daemons' systemd units restart on ExitFailure and
+// never on ExitNoRestart (RestartPreventExitStatus=2).
+const (
+	// ExitFailure: something failed that may work when tried again.
+	ExitFailure = 1
+	// ExitNoRestart: a usage or configuration error, or a failure that
+	// trying again cannot fix and may make worse (a wrong HSM PIN).
+	ExitNoRestart = 2
+)
+
+// NoRestart marks err for exit status [ExitNoRestart].
+func NoRestart(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ExitError{Code: ExitNoRestart, Err: err}
+}
+
 // Usagef returns a [UsageError].
 func Usagef(format string, a ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, a...)}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/pkcs11"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
+	"github.com/rampart-signer/rampart/hsm"
+	"github.com/rampart-signer/rampart/hsm/softhsm"
+)
+
+// The tests run this test binary as rampart-signer: with RAMPART_SIGNER_MAIN
+// set, TestMain runs main, exit status and all.
+func TestMain(m *testing.M) {
+	if os.Getenv("RAMPART_SIGNER_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// spyModule is OpenSC's PKCS#11 spy: it passes every call to the module in
+// $PKCS11SPY and logs it to $PKCS11SPY_OUTPUT, which is how these tests
+// count login attempts.
+const spyModule = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so"
+
+// signerSetup is a provisioned one-signer cluster whose configuration a
+// test breaks before starting the signer process.
+type signerSetup struct {
+	lc  *localcluster.Cluster
+	cfg *appliance.Config
+	// spyLog receives the PKCS#11 calls when the spy is in use.
+	spyLog string
+	env    []string
+	// module and token are the SoftHSM module copy and the token label of
+	// the sealing key.
+	module, token string
+}
+
+func provision(t *testing.T) *signerSetup {
+	t.Helper()
+	t.Setenv(softhsm.ConfigEnv, "")
+	dir := t.TempDir()
+	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
+		Dir: filepath.Join(dir, "cluster"), Signers: 1, Threshold: 1,
+		Network: appliance.NetworkConfig{Name: "mainnet"}, Hardening: "off", SeparateHSMs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.CloseListeners()
+	s := lc.Signers[0]
+	seal, err := hsm.ParseURI(s.Config.HSM.SealingKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &signerSetup{lc: lc, cfg: s.Config, env: []string{softhsm.ConfigEnv + "=" + s.SoftHSMConf}, module: seal.ModulePath, token: seal.Token}
+	if _, err := os.Stat(spyModule); err == nil {
+		st.spyLog = filepath.Join(dir, "pkcs11-spy.log")
+		st.env = append(st.env, "PKCS11SPY="+seal.ModulePath, "PKCS11SPY_OUTPUT="+st.spyLog)
+		for _, u := range []*string{&st.cfg.HSM.SealingKey, &st.cfg.TLS.Key} {
+			p, _ := hsm.ParseURI(*u)
+			p.ModulePath = spyModule
+			*u = p.Encode()
+		}
+	}
+	return st
+}
+
+// pinFile is the sealing key's PIN file.
+func (st *signerSetup) pinFile(t *testing.T) string {
+	u, err := hsm.ParseURI(st.cfg.HSM.SealingKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(u.PINSource, "file:")
+}
+
+// run writes the configuration and runs the signer; it returns the exit
+// status and what it wrote to stderr.
+func (st *signerSetup) run(t *testing.T) (int, string) {
+	t.Helper()
+	data, err := yaml.Marshal(st.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := st.lc.Signers[0].ConfigPath
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return runSigner(t, st.env, "--config", path)
+}
+
+func runSigner(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "RAMPART_SIGNER_MAIN=1"), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), stderr.String()
+	}
+	if err != nil {
+		t.Fatalf("running the signer: %v\n%s", err, stderr.String())
+	}
+	return 0, stderr.String()
+}
+
+// logins counts C_Login calls in the spy's log (-1 without the spy).
+func (st *signerSetup) logins(t *testing.T) int {
+	t.Helper()
+	if st.spyLog == "" {
+		return -1
+	}
+	data, err := os.ReadFile(st.spyLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasSuffix(strings.TrimSpace(line), "C_Login") {
+			n++
+		}
+	}
+	return n
+}
+
+// pinCountLow reads the token's CKF_USER_PIN_COUNT_LOW flag, which SoftHSM
+// sets after a failed user login, without logging in.
+func (st *signerSetup) pinCountLow(t *testing.T) bool {
+	t.Helper()
+	s := st.lc.Signers[0]
+	t.Setenv(softhsm.ConfigEnv, s.SoftHSMConf)
+	p := pkcs11.New(st.module)
+	if p == nil {
+		t.Fatalf("loading %s", st.module)
+	}
+	defer p.Destroy()
+	if err := p.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Finalize()
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sl := range slots {
+		ti, err := p.GetTokenInfo(sl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ti.Label == st.token {
+			return ti.Flags&pkcs11.CKF_USER_PIN_COUNT_LOW != 0
+		}
+	}
+	t.Fatalf("no token %q", st.token)
+	return false
+}
+
+// TestStartFailuresARestartCannotFixExitWithStatus2 runs the signer binary
+// against a SoftHSM token with each failure the systemd unit must not
+// restart (RestartPreventExitStatus=2): restarting would only log in with
+// the same wrong PIN again, and HSMs lock the PIN after a few failures.
+// Each error names the problem and the fix.
+func TestStartFailuresARestartCannotFixExitWithStatus2(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		breakIt func(t *testing.T, st *signerSetup)
+		want    []string
+	}{
+		{"wrong PIN", func(t *testing.T, st *signerSetup) {
+			if err := os.WriteFile(st.pinFile(t), []byte("not-the-pin\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"wrong PIN", "CKR_PIN_INCORRECT", "right PIN", "does not retry"}},
+		{"missing PIN file", func(t *testing.T, st *signerSetup) {
+			if err := os.Remove(st.pinFile(t)); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"PIN file", "no such file", "pin-source"}},
+		{"PIN file readable by others", func(t *testing.T, st *signerSetup) {
+			if err := os.Chmod(st.pinFile(t), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"mode 0644", "chmod 600"}},
+		{"missing token", func(t *testing.T, st *signerSetup) {
+			u, _ := hsm.ParseURI(st.cfg.HSM.SealingKey)
+			u.Token = "no-such-token"
+			st.cfg.HSM.SealingKey = u.Encode()
+		}, []string{"token not found", "no-such-token", "token="}},
+		{"missing key", func(t *testing.T, st *signerSetup) {
+			u, _ := hsm.ParseURI(st.cfg.HSM.SealingKey)
+			u.Object = "no-such-key"
+			st.cfg.HSM.SealingKey = u.Encode()
+		}, []string{"key not found", "object="}},
+		{"certificate not matching the key", func(t *testing.T, st *signerSetup) {
+			st.cfg.TLS.Certificate = st.lc.Client(localcluster.AdminClient).CertPath
+		}, []string{"tls.certificate", "does not certify"}},
+		{"configuration error", func(t *testing.T, st *signerSetup) {
+			st.cfg.Cluster.Timeout = -time.Second
+		}, []string{"cluster.timeout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := provision(t)
+			tc.breakIt(t, st)
+			code, stderr := st.run(t)
+			if code != 2 {
+				t.Fatalf("exit status %d, want 2:\n%s", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("the error does not say %q:\n%s", w, stderr)
+				}
+			}
+			if tc.name == "wrong PIN" {
+				if n := st.logins(t); n != 1 && n != -1 {
+					t.Errorf("%d login attempts, want exactly 1", n)
+				} else if n == -1 {
+					t.Log("OpenSC's pkcs11-spy is not installed: login attempts not counted")
+				}
+				if !st.pinCountLow(t) {
+					t.Error("the token does not report the failed login (CKF_USER_PIN_COUNT_LOW)")
+				}
+			}
+		})
+	}
+}
+
+// TestStartFailuresARestartCanFixExitWithStatus1: a port still held (by
+// the previous instance, say) is worth a restart.
+func TestStartFailuresARestartCanFixExitWithStatus1(t *testing.T) {
+	st := provision(t)
+	ln, err := net.Listen("tcp", st.cfg.Listen.Participant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, stderr := st.run(t)
+	if code != 1 || !strings.Contains(stderr, "address already in use") {
+		t.Fatalf("exit status %d, want 1:\n%s", code, stderr)
+	}
+	if n := st.logins(t); n > 1 {
+		t.Errorf("%d login attempts in one start", n)
+	}
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
+	"github.com/rampart-signer/rampart/hsm"
+	"github.com/rampart-signer/rampart/hsm/softhsm"
+	"github.com/rampart-signer/rampart/internal/cli"
+)
+
+// The tests run this test binary as rampart-vc: with RAMPART_VC_MAIN set,
+// TestMain runs main, exit status and all.
+func TestMain(m *testing.M) {
+	if os.Getenv("RAMPART_VC_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+const spyModule = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so"
+
+// vcSetup is a validator client whose TLS identity's key is in a SoftHSM
+// token (a signer's, reused as the client identity of a test cluster).
+type vcSetup struct {
+	dir, config, pinFile, spyLog, operations string
+	env                                      []string
+}
+
+func provision(t *testing.T) *vcSetup {
+	t.Helper()
+	t.Setenv(softhsm.ConfigEnv, "")
+	dir := t.TempDir()
+	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
+		Dir: filepath.Join(dir, "cluster"), Signers: 1, Threshold: 1,
+		Network: appliance.NetworkConfig{Name: "mainnet"}, Hardening: "off", SeparateHSMs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.CloseListeners()
+	s := lc.Signers[0]
+	key, err := hsm.ParseURI(s.Config.TLS.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &vcSetup{dir: dir, pinFile: strings.TrimPrefix(key.PINSource, "file:"), env: []string{softhsm.ConfigEnv + "=" + s.SoftHSMConf}}
+	if _, err := os.Stat(spyModule); err == nil {
+		st.spyLog = filepath.Join(dir, "pkcs11-spy.log")
+		st.env = append(st.env, "PKCS11SPY="+key.ModulePath, "PKCS11SPY_OUTPUT="+st.spyLog)
+		key.ModulePath = spyModule
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.operations = ln.Addr().String()
+	ln.Close()
+	st.config = filepath.Join(dir, "vc.yaml")
+	cfg := fmt.Sprintf(`cluster:
+  file: %s
+  certificate: %s
+  key: %q
+beacon_nodes:
+  - name: bn-1
+    url: http://127.0.0.1:1
+accounts: all
+fee_recipient: "0x0000000000000000000000000000000000000001"
+listen:
+  operations: %q
+`, filepath.Join(lc.Dir, "cluster.yaml"), s.Config.TLS.Certificate, key.Encode(), st.operations)
+	if err := os.WriteFile(st.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func (st *vcSetup) run(t *testing.T) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "--config", st.config)
+	cmd.Env = append(append(os.Environ(), "RAMPART_VC_MAIN=1"), st.env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), stderr.String()
+	}
+	if err != nil {
+		t.Fatalf("running rampart-vc: %v\n%s", err, stderr.String())
+	}
+	return 0, stderr.String()
+}
+
+func (st *vcSetup) logins(t *testing.T) int {
+	t.Helper()
+	if st.spyLog == "" {
+		return -1
+	}
+	data, err := os.ReadFile(st.spyLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasSuffix(strings.TrimSpace(line), "C_Login") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWrongPINStopsTheClientForGood: a wrong PIN for the client's TLS key
+// exits with status 2 (the unit does not restart it) after exactly one
+// login attempt.
+func TestWrongPINStopsTheClientForGood(t *testing.T) {
+	st := provision(t)
+	if err := os.WriteFile(st.pinFile, []byte("not-the-pin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := st.run(t)
+	if code != 2 || !strings.Contains(stderr, "wrong PIN") {
+		t.Fatalf("exit status %d, want 2 naming the wrong PIN:\n%s", code, stderr)
+	}
+	switch n := st.logins(t); n {
+	case 1:
+	case -1:
+		t.Log("OpenSC's pkcs11-spy is not installed: login attempts not counted")
+	default:
+		t.Errorf("%d login attempts, want exactly 1", n)
+	}
+}
+
+// TestPortInUseIsWorthARestart: a port still held exits with status 1,
+// which the unit restarts.
+func TestPortInUseIsWorthARestart(t *testing.T) {
+	st := provision(t)
+	ln, err := net.Listen("tcp", st.operations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, stderr := st.run(t)
+	if code != 1 || !strings.Contains(stderr, "address already in use") {
+		t.Fatalf("exit status %d, want 1:\n%s", code, stderr)
+	}
+}
+
+// TestStartErrorsAreClassifiedBySentinel: which start-up failures of the
+// TLS identity or a listener the unit restarts.
+func TestStartErrorsAreClassifiedBySentinel(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"wrong PIN", fmt.Errorf("identity cluster key: %w", hsm.ErrWrongPIN), 2},
+		{"PIN locked", fmt.Errorf("identity cluster key: %w", hsm.ErrPINLocked), 2},
+		{"missing certificate", fmt.Errorf("identity cluster certificate: %w", &fs.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}), 2},
+		{"certificate not matching", fmt.Errorf("identity cluster key: %w", hsm.ErrCertificate), 2},
+		{"HSM failing", fmt.Errorf("identity cluster key: %w", hsm.ErrModule), 1},
+		{"HSM slow", fmt.Errorf("identity cluster key: %w", hsm.ErrTimeout), 1},
+		{"I/O error", fmt.Errorf("cluster file ca: %w", &fs.PathError{Op: "read", Path: "/x", Err: syscall.EIO}), 1},
+		{"port in use", fmt.Errorf("listen.operations: %w", syscall.EADDRINUSE), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := 1
+			var ee *cli.ExitError
+			if errors.As(startError(tc.err), &ee) {
+				code = ee.Code
+			}
+			if code != tc.code {
+				t.Fatalf("exit status %d, want %d", code, tc.code)
+			}
+		})
+	}
+}
