@@ -18,10 +18,13 @@
 //     and the same signing root) is allowed, so coordinators can retry;
 //   - requests and files for another genesis validators root are refused.
 //
-// Watermarks come from imports (the minima EIP-3076 prescribes) and from
-// pruning: history more than Config.HistoryEpochs old is folded into them,
-// which raises them; nothing is ever forgotten in a way that would allow a
-// message that was refused before.
+// Watermarks come from a key's first import (the minima EIP-3076
+// prescribes; later imports add records only, so the conditions hold over
+// everything imported, as the interchange suite's complete-strategy
+// expectations require) and from pruning: history more than
+// Config.HistoryEpochs old, and attestation records beyond 2*HistoryEpochs
+// per key, is folded into them, which raises them; nothing is ever
+// forgotten in a way that would allow a message that was refused before.
 //
 // # Intended use
 //

@@ -24,13 +24,20 @@ type ImportResult struct {
 }
 
 // Import merges an EIP-3076 document into the database in one durable
-// commit. Merging only ever adds refusals: every record is kept (records
-// with the same slot, or source and target, but different or missing roots
-// merge into one that matches nothing), and each watermark rises to the
-// file's minimum for that key if that is higher (EIP-3076 conditions 3 to
-// 5), never falls. A document for another network fails with
-// [ErrWrongNetwork] and changes nothing. Keys new to the database are
-// registered and enabled; disabled keys stay disabled.
+// commit. Merging only ever adds refusals: every record is kept as a record
+// (records with the same slot, or source and target, but different or
+// missing roots merge into one that matches nothing), subject to the same
+// pruning as the database's own history (Config.HistoryEpochs). The first
+// import that brings blocks (attestations) for a key sets its block
+// (attestation) watermarks to the file's minima (EIP-3076 conditions 3 to
+// 5); later imports add their records and leave the watermarks alone, so
+// that the conditions hold over everything imported, as the complete
+// strategy reads them (see importFloors in rules.go). A watermark never
+// falls. Keys new to the database are registered and enabled; disabled
+// keys stay disabled.
+//
+// A document for another network fails with [ErrWrongNetwork] and changes
+// nothing.
 //
 // Results come one per distinct key, in order of first appearance.
 func (db *DB) Import(ctx context.Context, ic *Interchange) ([]ImportResult, error) {
@@ -141,8 +148,8 @@ func (db *DB) importKeyLocked(b *batch, g *keyImport) ImportResult {
 			b.buf = appendBlockOp(b.buf, o.key, o.a, o.root, o.known)
 		case opAttestation:
 			b.buf = appendAttestationOp(b.buf, o.key, o.a, o.b, o.root, o.known)
-		case opFloors:
-			b.buf = appendFloorsOp(b.buf, o.key, o.floors)
+		case opImportFloors:
+			b.buf = appendFloorsOp(b.buf, opImportFloors, o.key, o.floors)
 		}
 		// Cannot fail: the key is registered first and the kinds are known.
 		_ = db.applyLocked(&o)
@@ -166,7 +173,7 @@ func (db *DB) importKeyLocked(b *batch, g *keyImport) ImportResult {
 		apply()
 	}
 	if f := g.fileFloors(); f.blockSet || f.targetSet {
-		o = op{kind: opFloors, key: g.key, floors: f}
+		o = op{kind: opImportFloors, key: g.key, floors: f}
 		apply()
 	}
 	return res
