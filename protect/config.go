@@ -32,6 +32,12 @@ type Config struct {
 	// CheckpointInterval is how often Run looks at the journal to decide
 	// whether to fold it into per-key snapshots.
 	CheckpointInterval time.Duration
+	// Limit returns how far ahead of the wall clock messages and imported
+	// records may be ([Limit]); it is called once per approval call and per
+	// import. While it is nil, approvals and imports fail with
+	// [ErrNoLimit]; opening, registering, exporting and the rest work
+	// without it.
+	Limit func() Limit
 	// UnsafeNoSync skips fsync on commit. A power cut can then lose records
 	// of messages already signed, so it exists only for benchmarks and
 	// tests; never set it on a signer.

@@ -26,15 +26,20 @@
 // per key, is folded into them, which raises them; nothing is ever
 // forgotten in a way that would allow a message that was refused before.
 //
+// Nothing beyond Config.Limit is approved or imported ([ErrFuture]): a
+// far-future record would refuse every honest message until the clock
+// caught up with it.
+//
 // # Intended use
 //
 // The signer (package appliance) opens one database at start-up, compares
-// [DB.GenesisValidatorsRoot] with its network, starts [DB.Run] for
+// [DB.GenesisValidatorsRoot] with its network (Config.Limit derived from the
+// network's wall clock), starts [DB.Run] for
 // checkpointing, and for each block or attestation:
 //
 //	permit, err := db.ApproveAttestation(ctx, gvr, compositeKey, protect.Attestation{...})
 //	if err != nil {
-//		return err // 412 if errors.Is(err, protect.ErrRefused); never sign
+//		return err // 412 if errors.Is(err, protect.ErrRefused), 400 if ErrFuture; never sign
 //	}
 //	sig, err := permit.Sign(share)
 //

@@ -36,8 +36,12 @@ type ImportResult struct {
 // falls. Keys new to the database are registered and enabled; disabled
 // keys stay disabled.
 //
-// A document for another network fails with [ErrWrongNetwork] and changes
-// nothing.
+// The whole document is checked first and nothing changes if it fails: a
+// document for another network fails with [ErrWrongNetwork], one holding a
+// slot, source or target beyond [Config.Limit] with [ErrFuture] naming the
+// first such record (data[i].signed_blocks[j] or
+// data[i].signed_attestations[j]), and without a limit it fails with
+// [ErrNoLimit].
 //
 // Results come one per distinct key, in order of first appearance.
 func (db *DB) Import(ctx context.Context, ic *Interchange) ([]ImportResult, error) {
@@ -46,6 +50,13 @@ func (db *DB) Import(ctx context.Context, ic *Interchange) ([]ImportResult, erro
 	}
 	if ic.GenesisValidatorsRoot != db.gvr {
 		return nil, fmt.Errorf("%w: interchange for %v, database for %v", ErrWrongNetwork, ic.GenesisValidatorsRoot, db.gvr)
+	}
+	lim, err := db.limit()
+	if err != nil {
+		return nil, err
+	}
+	if err := lim.checkInterchange(ic, db.cfg.SlotsPerEpoch); err != nil {
+		return nil, fmt.Errorf("protect: %w; nothing was imported", err)
 	}
 	groups := groupByKey(ic)
 
