@@ -425,9 +425,7 @@ func ClusterIDOf(name string) hsm.ClusterID {
 
 // LoadNetwork resolves the configured network.
 func (c *Config) LoadNetwork(ctx context.Context) (*network.Network, error) {
-	n, err := network.Selection{Name: c.Network.Name, ConfigPath: c.Network.Config, GenesisValidatorsRoot: c.Network.GenesisValidatorsRoot}.Load(ctx, network.Names{
-		Name: "network.name", ConfigPath: "network.config", GenesisValidatorsRoot: "network.genesis_validators_root",
-	})
+	n, err := c.Network.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
