@@ -137,6 +137,11 @@ type SlashingConfig struct {
 	// HistoryEpochs is how much signed history is kept with roots before
 	// being folded into the low watermarks.
 	HistoryEpochs uint64 `yaml:"history_epochs"`
+	// FutureEpochs is how many epochs beyond the network's current epoch
+	// (by this signer's clock) a block, an attestation's target or an
+	// aggregate may be, and an imported EIP-3076 record: an allowance for
+	// clock skew, 1 to 1024.
+	FutureEpochs uint64 `yaml:"future_epochs"`
 }
 
 // LogConfig sets logging.
@@ -183,7 +188,7 @@ func Defaults() Config {
 			InsecureLoopbackClient: "local-validator-client",
 		},
 		Cluster:  ClusterConfig{Timeout: 2 * time.Second, TimeoutPerItem: time.Millisecond},
-		Slashing: SlashingConfig{HistoryEpochs: 16},
+		Slashing: SlashingConfig{HistoryEpochs: 16, FutureEpochs: 1},
 		Process:  ProcessConfig{Hardening: "required"},
 		Log:      LogConfig{Level: "info", Format: "text"},
 	}
@@ -263,6 +268,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Slashing.HistoryEpochs == 0 {
 		return fieldErr("slashing.history_epochs", "must be at least 1")
+	}
+	if f := c.Slashing.FutureEpochs; f == 0 || f > maxFutureEpochs {
+		return fieldErr("slashing.future_epochs", "%d is not between 1 and %d: it is the allowance, in epochs, for a clock running ahead of this signer's (0 would refuse honest duties at every epoch boundary; more lets a far-future message stop a validator for longer)", f, maxFutureEpochs)
 	}
 	if err := c.Log.Validate(); err != nil {
 		return err
