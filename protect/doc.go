@@ -21,7 +21,9 @@
 // Watermarks come from a key's first import (the minima EIP-3076
 // prescribes; later imports add records only, so the conditions hold over
 // everything imported, as the interchange suite's complete-strategy
-// expectations require) and from pruning: history more than
+// expectations require; imports read file by file, RaiseWatermarks and
+// those of a disabled key, raise them to each file's minima) and from
+// pruning: history more than
 // Config.HistoryEpochs old, and attestation records beyond 2*HistoryEpochs
 // per key, is folded into them, which raises them; nothing is ever
 // forgotten in a way that would allow a message that was refused before.

@@ -108,3 +108,63 @@ func TestImportWatermarksSurviveReopen(t *testing.T) {
 		}
 	}
 }
+
+// TestImportsReadFileByFile: with RaiseWatermarks, and always for a key
+// disabled here (it has signed elsewhere since), an import's minima become
+// watermarks even after an earlier import: the second file may be a
+// minimal or pruned export leaving out what was signed below its minima.
+func TestImportsReadFileByFile(t *testing.T) {
+	ctx := context.Background()
+	file := func(slot uint64, pair [2]uint64) *protect.Interchange {
+		return &protect.Interchange{GenesisValidatorsRoot: testGVR, Data: []protect.InterchangeValidator{{
+			PublicKey:          key(1),
+			SignedBlocks:       []protect.SignedBlock{{Slot: slot}},
+			SignedAttestations: []protect.SignedAttestation{{SourceEpoch: pair[0], TargetEpoch: pair[1]}},
+		}}}
+	}
+	check := func(t *testing.T, db *protect.DB) {
+		t.Helper()
+		if _, err := db.ApproveBlock(ctx, testGVR, key(1), protect.Block{Slot: 45, SigningRoot: root(1)}); !errors.Is(err, protect.ErrBelowWatermark) {
+			t.Errorf("block 45: %v", err)
+		}
+		if _, err := db.ApproveAttestation(ctx, testGVR, key(1), protect.Attestation{Source: 3, Target: 31, SigningRoot: root(1)}); !errors.Is(err, protect.ErrBelowWatermark) {
+			t.Errorf("attestation 3->31: %v", err)
+		}
+		if _, err := db.ApproveBlock(ctx, testGVR, key(1), protect.Block{Slot: 51, SigningRoot: root(1)}); err != nil {
+			t.Errorf("block 51: %v", err)
+		}
+	}
+	t.Run("RaiseWatermarks", func(t *testing.T) {
+		db := createDB(t, testGVR, testConfig())
+		if _, err := db.Import(ctx, file(40, [2]uint64{2, 30})); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Import(ctx, file(50, [2]uint64{10, 50}), protect.RaiseWatermarks()); err != nil {
+			t.Fatal(err)
+		}
+		check(t, db)
+		// Lower minima never lower them.
+		if _, err := db.Import(ctx, file(20, [2]uint64{1, 2}), protect.RaiseWatermarks()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ApproveBlock(ctx, testGVR, key(1), protect.Block{Slot: 49, SigningRoot: root(2)}); !errors.Is(err, protect.ErrBelowWatermark) {
+			t.Errorf("block 49 after a file with lower minima: %v", err)
+		}
+	})
+	t.Run("a disabled key", func(t *testing.T) {
+		db := createDB(t, testGVR, testConfig())
+		if _, err := db.Import(ctx, file(40, [2]uint64{2, 30})); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Disable(ctx, key(1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Import(ctx, file(50, [2]uint64{10, 50})); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Enable(ctx, key(1)); err != nil {
+			t.Fatal(err)
+		}
+		check(t, db)
+	})
+}

@@ -23,10 +23,11 @@ import (
 //	opFloors:       flags u8 (1 block set, 2 target set), block u64, source u64, target u64
 //	opImportFloors: the same
 //
-// opFloors is schema 1's watermark operation: each watermark rises to the
-// imported minimum (raiseFloors). Schema 2 writes opImportFloors instead,
-// which only the first import for a key applies (importFloors), and keeps
-// reading opFloors with its old meaning.
+// opFloors raises each watermark to the imported minimum (raiseFloors): what
+// every import did in schema 1, and what an import read file by file does
+// (RaiseWatermarks, a disabled key). opImportFloors, new in schema 2, is
+// the complete strategy's: only a key's first import applies it
+// (importFloors).
 //
 // Integers are big-endian. Replaying an operation twice has the effect of
 // replaying it once, and records and watermarks merge in any order, so a

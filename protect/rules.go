@@ -206,9 +206,11 @@ func (k *keyState) importFloors(f floors) {
 }
 
 // raiseFloors applies watermarks as schema 1 did for every import: each
-// rises to the file's minimum if that is higher. It only replays journal
-// entries written before schema 2 (opFloors), which then mean exactly what
-// they meant when they were written.
+// rises to the file's minimum if that is higher. Imports read file by file
+// (RaiseWatermarks, disabled keys) apply it, and journal entries of schema
+// 1 replay through it with the meaning they had. It leaves the import
+// flags alone, so the key's next import raises the watermarks again: the
+// conservative reading.
 func (k *keyState) raiseFloors(f floors) {
 	if f.blockSet {
 		k.foldBlock(f.block)

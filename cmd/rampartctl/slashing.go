@@ -59,6 +59,7 @@ func (f *dbFlags) config() protect.Config {
 // bounds the records, and the allowance beyond its current epoch.
 type importFlags struct {
 	create       bool
+	raise        bool
 	net          network.Flags
 	futureEpochs uint64
 }
@@ -80,8 +81,12 @@ The whole file is checked before anything is written; an invalid file, one
 for another network, or one holding a block, source or target beyond the
 network's current epoch plus --future-epochs (as rampart-signer's
 slashing.future_epochs) changes nothing. Importing only adds protection:
-records are kept, and a key's first import sets its watermarks. FILE "-"
-reads standard input.
+records are kept, and a key's first import sets its watermarks to the
+file's minima (EIP-3076, complete strategy: later files add records). With
+--raise-watermarks every file's minima raise them: give it for a file that
+may leave out what was signed below its minima, such as a healthy peer's
+export when restoring this signer from a backup, or a minimal export. FILE
+"-" reads standard input.
 
 The network is found from the file's genesis validators root when it is a
 built-in one; for a custom network give it with --network-config and
@@ -90,6 +95,7 @@ MIN_GENESIS_TIME + GENESIS_DELAY), as in the signer's configuration.`,
 		Flags: func(fs *flag.FlagSet) {
 			db.register(fs)
 			fs.BoolVar(&imp.create, "create", false, "create the database for the file's network if it does not exist")
+			fs.BoolVar(&imp.raise, "raise-watermarks", false, "raise the watermarks to the file's minima even for keys imported before (a pruned or minimal file, such as a peer's export after a restore)")
 			imp.net.Register(fs)
 			fs.Uint64Var(&imp.futureEpochs, "future-epochs", 1, "refuse records more than `N` epochs beyond the network's current epoch (1 to 1024)")
 		},
@@ -164,7 +170,11 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, imp importFlag
 	if err != nil {
 		return err
 	}
-	results, err := db.Import(ctx, ic)
+	var opts []protect.ImportOption
+	if imp.raise {
+		opts = append(opts, protect.RaiseWatermarks())
+	}
+	results, err := db.Import(ctx, ic, opts...)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}

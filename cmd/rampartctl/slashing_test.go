@@ -275,3 +275,45 @@ func TestSlashingCommandsFailFastWhileAnotherProcessHoldsTheDatabase(t *testing.
 		t.Fatalf("export: %d %s", code, stderr)
 	}
 }
+
+// TestSlashingImportRaiseWatermarks: by default a second file only adds
+// records (EIP-3076 complete strategy), so a block between two imported
+// ones may be signed; with --raise-watermarks the second file's minima
+// become watermarks, as restoring a signer from a peer's pruned export
+// needs.
+func TestSlashingImportRaiseWatermarks(t *testing.T) {
+	key := "0xa99a76ed7796f7be22d5b7e85deeb7c5677e88e511e0b337618f8c4eb61349b4bf2d153f649f7b53359fe8b94a38e44c"
+	file := func(dir, name, slot string) string {
+		path := filepath.Join(dir, name)
+		doc := `{"metadata":{"interchange_format_version":"5","genesis_validators_root":"` + testNetGVR + `"},"data":[{"pubkey":"` + key + `","signed_blocks":[{"slot":"` + slot + `"}],"signed_attestations":[]}]}`
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		flags []string
+		want  bool // block 45 may be signed
+	}{{nil, true}, {[]string{"--raise-watermarks"}, false}} {
+		dir := t.TempDir()
+		dbPath := filepath.Join(dir, "p.db")
+		if code, _, stderr := run(t, importArgs(t, "--db", dbPath, "--create", file(dir, "a.json", "40"))...); code != 0 {
+			t.Fatal(stderr)
+		}
+		if code, _, stderr := run(t, importArgs(t, append(tc.flags, "--db", dbPath, file(dir, "b.json", "50"))...)...); code != 0 {
+			t.Fatal(stderr)
+		}
+		cfg := protect.DefaultConfig()
+		cfg.Limit = protect.NoLimit
+		db, err := protect.Open(context.Background(), dbPath, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := protect.ParsePublicKey(key)
+		_, err = db.ApproveBlock(context.Background(), db.GenesisValidatorsRoot(), k, protect.Block{Slot: 45, SigningRoot: protect.Root{1}})
+		db.Close()
+		if (err == nil) != tc.want {
+			t.Errorf("flags %v: block 45: %v, want signable %v", tc.flags, err, tc.want)
+		}
+	}
+}
