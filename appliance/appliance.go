@@ -254,7 +254,12 @@ func (a *Appliance) start(ctx context.Context) error {
 	if err != nil {
 		return misconfigured(err)
 	}
+	if err := checkGenesisKnown(cfg, n); err != nil {
+		return err
+	}
 	a.net = n
+	a.log.Info("refusing blocks, attestations and aggregates beyond the current epoch plus slashing.future_epochs",
+		"future_epochs", cfg.Slashing.FutureEpochs, "epochs_counted_from", describeGenesis(n))
 
 	a.status("opening HSM token for the sealing key")
 	sealURI, _ := hsm.ParseURI(cfg.HSM.SealingKey)
@@ -336,6 +341,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	a.part = &participant{
 		id: tss.ID(cfg.Node.ID), net: n, gvr: protect.Root(n.GenesisValidatorsRoot()), accounts: accs, db: a.db,
 		policy: a.policy, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
+		futureEpochs: cfg.Slashing.FutureEpochs,
 	}
 	return a.startCoordinator(ctx)
 }
@@ -411,6 +417,7 @@ func (a *Appliance) openDB(ctx context.Context, n *network.Network, fresh bool) 
 	pcfg := protect.DefaultConfig()
 	pcfg.HistoryEpochs = cfg.Slashing.HistoryEpochs
 	pcfg.SlotsPerEpoch = n.Preset().SlotsPerEpoch
+	pcfg.Limit = a.futureLimit
 	db, err := protect.Open(ctx, cfg.Slashing.Database, pcfg)
 	if errors.Is(err, fs.ErrNotExist) && fresh {
 		a.log.Info("creating the slashing protection database for a new signer", "path", cfg.Slashing.Database)

@@ -38,6 +38,8 @@ type testCluster struct {
 	keys    []api.PublicKey
 	mu      sync.Mutex
 	running map[int]*runningSigner
+	// now is every signer's clock (Options.Now); nil is time.Now.
+	now func() time.Time
 }
 
 type runningSigner struct {
@@ -49,6 +51,13 @@ type runningSigner struct {
 // newTestCluster provisions and starts n signers and deals validators
 // t-of-n.
 func newTestCluster(tb testing.TB, n, t, validators int, tweaks ...func(*appliance.Config)) *testCluster {
+	tb.Helper()
+	return newTestClusterWithClock(tb, n, t, validators, nil, tweaks...)
+}
+
+// newTestClusterWithClock is newTestCluster with every signer on the clock
+// now.
+func newTestClusterWithClock(tb testing.TB, n, t, validators int, now func() time.Time, tweaks ...func(*appliance.Config)) *testCluster {
 	tb.Helper()
 	lc, net := provisionCluster(tb, n, func(s *localcluster.Spec) {
 		s.CoordinatorHTTP = "127.0.0.1:0"
@@ -63,7 +72,7 @@ func newTestCluster(tb testing.TB, n, t, validators int, tweaks ...func(*applian
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tc := &testCluster{t: tb, lc: lc, net: net, keys: keys, running: map[int]*runningSigner{}}
+	tc := &testCluster{t: tb, lc: lc, net: net, keys: keys, running: map[int]*runningSigner{}, now: now}
 	tb.Cleanup(tc.stopAll)
 	for i := range lc.Signers {
 		tc.start(i)
@@ -119,7 +128,7 @@ func (tc *testCluster) start(i int) {
 	if os.Getenv("RAMPART_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("signer", s.ID)
 	}
-	app, err := appliance.New(s.Config, appliance.Options{Logger: log, Listeners: s.Listeners})
+	app, err := appliance.New(s.Config, appliance.Options{Logger: log, Listeners: s.Listeners, Now: tc.now})
 	if err != nil {
 		tc.t.Fatal(err)
 	}

@@ -140,6 +140,11 @@ type SlashingConfig struct {
 	// HistoryEpochs is how much signed history is kept with roots before
 	// being folded into the low watermarks.
 	HistoryEpochs uint64 `yaml:"history_epochs"`
+	// FutureEpochs is how many epochs beyond the network's current epoch
+	// (by this signer's clock) a block, an attestation's target or an
+	// aggregate may be, and an imported EIP-3076 record: an allowance for
+	// clock skew, 1 to 1024.
+	FutureEpochs uint64 `yaml:"future_epochs"`
 }
 
 // LogConfig sets logging.
@@ -187,7 +192,7 @@ func Defaults() Config {
 			Limits:                 DefaultLimits(),
 		},
 		Cluster:  ClusterConfig{Timeout: 2 * time.Second, TimeoutPerItem: time.Millisecond},
-		Slashing: SlashingConfig{HistoryEpochs: 16},
+		Slashing: SlashingConfig{HistoryEpochs: 16, FutureEpochs: 1},
 		Process:  ProcessConfig{Hardening: "required"},
 		Log:      LogConfig{Level: "info", Format: "text"},
 	}
@@ -267,6 +272,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Slashing.HistoryEpochs == 0 {
 		return fieldErr("slashing.history_epochs", "must be at least 1")
+	}
+	if f := c.Slashing.FutureEpochs; f == 0 || f > maxFutureEpochs {
+		return fieldErr("slashing.future_epochs", "%d is not between 1 and %d: it is the allowance, in epochs, for a clock running ahead of this signer's (0 would refuse honest duties at every epoch boundary; more lets a far-future message stop a validator for longer)", f, maxFutureEpochs)
 	}
 	if err := c.Log.Validate(); err != nil {
 		return err
@@ -432,9 +440,7 @@ func ClusterIDOf(name string) hsm.ClusterID {
 
 // LoadNetwork resolves the configured network.
 func (c *Config) LoadNetwork(ctx context.Context) (*network.Network, error) {
-	n, err := network.Selection{Name: c.Network.Name, ConfigPath: c.Network.Config, GenesisValidatorsRoot: c.Network.GenesisValidatorsRoot}.Load(ctx, network.Names{
-		Name: "network.name", ConfigPath: "network.config", GenesisValidatorsRoot: "network.genesis_validators_root",
-	})
+	n, err := c.Network.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

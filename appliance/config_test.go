@@ -20,6 +20,9 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if cfg.Node.ID != 1 || len(cfg.Cluster.Participants) != 3 || cfg.Self().TLSName != "signer-1.example.internal" {
 		t.Fatalf("unexpected example: %+v", cfg)
 	}
+	if cfg.Slashing.FutureEpochs != 1 || appliance.Defaults().Slashing.FutureEpochs != 1 {
+		t.Fatalf("slashing.future_epochs: example %d, default %d, want 1", cfg.Slashing.FutureEpochs, appliance.Defaults().Slashing.FutureEpochs)
+	}
 }
 
 func TestConfigErrorsNameTheField(t *testing.T) {
@@ -46,6 +49,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"refuses relative data dir", "data_dir: /var/lib/rampart-signer", "data_dir: var/lib", "data_dir"},
 		{"refuses bad log level", "level: info", "level: loud", "log.level"},
 		{"refuses bad hardening", "hardening: required", "hardening: sometimes", "process.hardening"},
+		{"refuses no allowance for the future", "future_epochs: 1", "future_epochs: 0", "slashing.future_epochs"},
+		{"refuses a long allowance for the future", "future_epochs: 1", "future_epochs: 1025", "slashing.future_epochs"},
+		{"refuses a genesis time for a built-in network", "name: mainnet", "name: mainnet\n  genesis_time: 1606824023", "network.genesis_time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := strings.Replace(string(base), tc.from, tc.to, 1)

@@ -31,6 +31,8 @@ func requestError(err error) *apiError {
 	switch {
 	case errors.Is(err, signing.ErrSigningRootMismatch):
 		return refuse(http.StatusBadRequest, "signing_root_mismatch", "%v", err)
+	case errors.Is(err, signing.ErrFuture):
+		return refuse(http.StatusBadRequest, "future", "%v", err)
 	case errors.Is(err, network.ErrGenesisValidatorsRoot), errors.Is(err, network.ErrUnknownFork),
 		errors.Is(err, network.ErrWrongFork), errors.Is(err, signing.ErrForeignDomain):
 		return refuse(http.StatusBadRequest, "wrong_network", "%v", err)
@@ -48,6 +50,8 @@ func protectError(err error) *apiError {
 		return refuse(http.StatusPreconditionFailed, "slashing_"+slashingReason(re.Reason), "%v", err)
 	case errors.Is(err, protect.ErrRefused):
 		return refuse(http.StatusPreconditionFailed, "slashing", "signing refused by slashing protection: %v", err)
+	case errors.Is(err, protect.ErrFuture):
+		return refuse(http.StatusBadRequest, "future", "%v", err)
 	case errors.Is(err, protect.ErrDisabled):
 		return refuse(http.StatusNotFound, "unknown_account", "account is disabled on this signer")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -306,6 +306,9 @@ func (a *Appliance) prepare(client string, req *signing.Request) (*signing.Signa
 		return nil, nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
 	}
 	sg, err := req.Verify(a.net)
+	if err == nil {
+		err = req.CheckFuture(a.net, a.now(), a.cfg.Slashing.FutureEpochs)
+	}
 	if err != nil {
 		return nil, nil, requestError(err)
 	}

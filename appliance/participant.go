@@ -39,6 +39,9 @@ type participant struct {
 	metrics  *metrics
 	log      *slog.Logger
 	now      func() time.Time
+	// futureEpochs is slashing.future_epochs: how many epochs beyond the
+	// clock's current one blocks, attestations and aggregates may be.
+	futureEpochs uint64
 }
 
 func (p *participant) authorised(client string) bool {
@@ -71,13 +74,17 @@ func (p *participant) lookup(client string, key api.PublicKey, t signing.Type) (
 }
 
 // verify runs steps 3 to 5 on a decoded request: type authorisation, the
-// network check, the recomputed signing root, and the refusal of GENERIC in
-// a slashable domain.
+// network check, the recomputed signing root, the bound on the future (by
+// this signer's own clock), and the refusal of GENERIC in a slashable
+// domain.
 func (p *participant) verify(client string, req *signing.Request) (*signing.Signable, *apiError) {
 	if !p.mayUseType(client, req.Type) {
 		return nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
 	}
 	sg, err := req.Verify(p.net)
+	if err == nil {
+		err = req.CheckFuture(p.net, p.now(), p.futureEpochs)
+	}
 	if err != nil {
 		return nil, requestError(err)
 	}

@@ -17,6 +17,8 @@ import (
 // fork can be made valid by choosing its epoch.
 const testNetworkConfig = `PRESET_BASE: mainnet
 CONFIG_NAME: rampart-appliance-test
+MIN_GENESIS_TIME: 1600000000
+GENESIS_DELAY: 0
 GENESIS_FORK_VERSION: 0x10000038
 ALTAIR_FORK_VERSION: 0x20000038
 ALTAIR_FORK_EPOCH: 1

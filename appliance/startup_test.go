@@ -160,3 +160,26 @@ func TestStartupRefusesShareOfAnotherCluster(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// TestStartupRefusesANetworkWithoutGenesisTime: without a genesis time the
+// signer cannot tell the current epoch, so it could not refuse far-future
+// messages; it refuses to start, naming the keys and the field that fix it.
+func TestStartupRefusesANetworkWithoutGenesisTime(t *testing.T) {
+	lc := oneSigner(t, 0)
+	s := lc.Signers[0]
+	noGenesis := strings.Replace(strings.Replace(testNetworkConfig, "MIN_GENESIS_TIME: 1600000000\n", "", 1), "GENESIS_DELAY: 0\n", "", 1)
+	if noGenesis == testNetworkConfig {
+		t.Fatal("test config has no genesis time to remove")
+	}
+	if err := os.WriteFile(s.Config.Network.Config, []byte(noGenesis), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, err := appliance.New(s.Config, appliance.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: s.Listeners})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = app.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "gives neither MIN_GENESIS_TIME nor GENESIS_DELAY") || !strings.Contains(err.Error(), "network.genesis_time") {
+		t.Fatalf("Run: %v", err)
+	}
+}

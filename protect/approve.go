@@ -8,15 +8,25 @@ import (
 // ApproveBlock checks a block proposal for key against the slashing rules
 // and, if it is safe, records it durably and returns a [Permit]. A refusal
 // is a *[RefusalError]; any error means do not sign.
+//
+// A slot in an epoch after [Config.Limit]'s fails with [ErrFuture] before
+// any rule is applied, and is not recorded.
 func (db *DB) ApproveBlock(ctx context.Context, gvr Root, key PublicKey, b Block) (Permit, error) {
 	if err := db.checkRequest(ctx, gvr); err != nil {
 		return Permit{}, err
+	}
+	lim, err := db.limit()
+	if err != nil {
+		return Permit{}, err
+	}
+	if err := lim.checkSlot("block slot", b.Slot, db.cfg.SlotsPerEpoch); err != nil {
+		return Permit{}, fmt.Errorf("protect: %v: %w", key, err)
 	}
 	if err := db.lockUsable(); err != nil {
 		return Permit{}, err
 	}
 	batch := db.open
-	err := db.decideBlockLocked(batch, key, b)
+	err = db.decideBlockLocked(batch, key, b)
 	db.mu.Unlock()
 	if err != nil {
 		return Permit{}, err
@@ -90,9 +100,15 @@ func (db *DB) ApproveAttestation(ctx context.Context, gvr Root, key PublicKey, a
 // request, in order, all records written in one commit. Requests are decided
 // in order, so a later request for the same key sees the earlier one. The
 // returned error is for the call as a whole (wrong network, cancelled,
-// database failed or closed); then no item has a permit.
+// database failed or closed, no [Config.Limit]); then no item has a permit.
+// An item whose target is after the limit's epoch fails with [ErrFuture]
+// and is not recorded.
 func (db *DB) ApproveAttestations(ctx context.Context, gvr Root, reqs []AttestationRequest) ([]Verdict, error) {
 	if err := db.checkRequest(ctx, gvr); err != nil {
+		return nil, err
+	}
+	lim, err := db.limit()
+	if err != nil {
 		return nil, err
 	}
 	out := make([]Verdict, len(reqs))
@@ -102,6 +118,10 @@ func (db *DB) ApproveAttestations(ctx context.Context, gvr Root, reqs []Attestat
 	batch := db.open
 	approved := false
 	for i := range reqs {
+		if err := lim.checkEpoch("attestation target epoch", reqs[i].Target); err != nil {
+			out[i].Err = fmt.Errorf("protect: %v: %w", reqs[i].Key, err)
+			continue
+		}
 		if out[i].Err = db.decideAttestationLocked(batch, &reqs[i]); out[i].Err == nil {
 			approved = true
 		}

@@ -75,6 +75,7 @@ func TestAttackConflictingRequestsFromManyGoroutines(t *testing.T) {
 	ctx := context.Background()
 	cfg := protect.DefaultConfig()
 	cfg.HistoryEpochs = 1 << 20 // keep everything, so the reopen check is exact
+	cfg.Limit = protect.NoLimit
 	path := filepath.Join(t.TempDir(), "attack.db")
 	db, err := protect.Create(ctx, path, testGVR, cfg)
 	if err != nil {

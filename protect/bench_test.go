@@ -54,6 +54,7 @@ func heapInUse() uint64 {
 func BenchmarkSlotBurst(b *testing.B) {
 	ctx := context.Background()
 	cfg := protect.DefaultConfig()
+	cfg.Limit = protect.NoLimit
 	path := filepath.Join(b.TempDir(), "burst.db")
 	before := heapInUse()
 	db, err := protect.Create(ctx, path, testGVR, cfg)
@@ -161,7 +162,9 @@ func benchConcurrent(b *testing.B, cfg protect.Config) {
 // BenchmarkConcurrentClients measures goal (b): 64 concurrent clients,
 // single attestations, every verdict after an fsync'd commit.
 func BenchmarkConcurrentClients(b *testing.B) {
-	benchConcurrent(b, protect.DefaultConfig())
+	cfg := protect.DefaultConfig()
+	cfg.Limit = protect.NoLimit
+	benchConcurrent(b, cfg)
 }
 
 // BenchmarkConcurrentClientsNoSync is (c): the same without fsync, for
@@ -169,5 +172,6 @@ func BenchmarkConcurrentClients(b *testing.B) {
 func BenchmarkConcurrentClientsNoSync(b *testing.B) {
 	cfg := protect.DefaultConfig()
 	cfg.UnsafeNoSync = true
+	cfg.Limit = protect.NoLimit
 	benchConcurrent(b, cfg)
 }

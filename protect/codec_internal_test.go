@@ -49,10 +49,46 @@ func FuzzSnapshot(f *testing.F) {
 			}
 			return
 		}
-		if again := encodeSnapshot(nil, k); !bytes.Equal(v, again) {
+		// A format 1 snapshot re-encodes as format 2 with the same body.
+		want := v
+		if v[0] != snapshotVersion {
+			body := bytes.Clone(b)
+			body[0] = snapshotVersion
+			want = binary.BigEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+		}
+		if again := encodeSnapshot(nil, k); !bytes.Equal(want, again) {
 			t.Fatalf("decoded snapshot re-encodes differently")
 		}
 	})
+}
+
+// TestSnapshotFormat1IsReadWithoutImportFlags: schema 1 files hold format 1
+// snapshots, which cannot carry the import flags of format 2.
+func TestSnapshotFormat1IsReadWithoutImportFlags(t *testing.T) {
+	k := sampleState()
+	v2 := encodeSnapshot(nil, k)
+	v1 := func(flags byte) []byte {
+		body := bytes.Clone(v2[:len(v2)-4])
+		body[0], body[1] = 1, flags
+		return binary.BigEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+	}
+	got, err := decodeSnapshot(k.key, v1(v2[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.blockImported || got.attImported || !got.disabled || got.blockFloor != 4 || len(got.atts) != 3 {
+		t.Fatalf("format 1 snapshot read as %+v", got)
+	}
+	for _, flag := range []byte{snapBlockImported, snapAttImported} {
+		if _, err := decodeSnapshot(k.key, v1(v2[1]|flag)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("format 1 with flag %#x: %v", flag, err)
+		}
+	}
+	k.blockImported, k.attImported = true, true
+	got, err = decodeSnapshot(k.key, encodeSnapshot(nil, k))
+	if err != nil || !got.blockImported || !got.attImported {
+		t.Fatalf("format 2 import flags: %v %+v", err, got)
+	}
 }
 
 func encodeOps(ops []op) []byte {
@@ -65,8 +101,8 @@ func encodeOps(ops []op) []byte {
 			buf = appendBlockOp(buf, o.key, o.a, o.root, o.known)
 		case opAttestation:
 			buf = appendAttestationOp(buf, o.key, o.a, o.b, o.root, o.known)
-		case opFloors:
-			buf = appendFloorsOp(buf, o.key, o.floors)
+		case opFloors, opImportFloors:
+			buf = appendFloorsOp(buf, o.kind, o.key, o.floors)
 		}
 	}
 	return buf
@@ -81,6 +117,7 @@ func FuzzJournalEntry(f *testing.F) {
 		{kind: opBlock, key: PublicKey{1}, a: 5, root: Root{5}, known: true},
 		{kind: opAttestation, key: PublicKey{1}, a: 1, b: 2},
 		{kind: opFloors, key: PublicKey{1}, floors: floors{block: 3, blockSet: true, source: 1, target: 2, targetSet: true}},
+		{kind: opImportFloors, key: PublicKey{1}, floors: floors{block: 3, blockSet: true, source: 1, target: 2, targetSet: true}},
 		{kind: opDisable, key: PublicKey{1}},
 		{kind: opEnable, key: PublicKey{1}},
 	}))

@@ -13,6 +13,7 @@ import (
 func newTestDB(t *testing.T) *DB {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.Limit = NoLimit
 	db, err := Create(context.Background(), filepath.Join(t.TempDir(), "p.db"), Root{}, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ const (
 func crashConfig() protect.Config {
 	cfg := protect.DefaultConfig() // fsync on
 	cfg.HistoryEpochs = 1 << 20    // keep everything so presence is exact
+	cfg.Limit = protect.NoLimit
 	return cfg
 }
 

@@ -101,7 +101,7 @@ func Open(ctx context.Context, path string, cfg Config) (*DB, error) {
 	var gvr Root
 	if err := bdb.Update(func(tx *bolt.Tx) error {
 		var err error
-		gvr, err = checkSchema(tx, migrations, currentSchema)
+		gvr, err = checkSchema(tx, migrations(), currentSchema)
 		return err
 	}); err != nil {
 		_ = bdb.Close()
@@ -241,6 +241,8 @@ func (db *DB) applyLocked(o *op) error {
 		k.addAttestation(o.a, o.b, o.root, o.known, db.h)
 	case opFloors:
 		k.raiseFloors(o.floors)
+	case opImportFloors:
+		k.importFloors(o.floors)
 	}
 	k.normalize(db.h)
 	db.markDirtyLocked(k)

@@ -40,7 +40,9 @@ func TestDecisionsSurviveReopen(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			path := filepath.Join(t.TempDir(), "p.db")
-			db, err := protect.Create(ctx, path, testGVR, protect.DefaultConfig())
+			cfg := protect.DefaultConfig() // fsync on
+			cfg.Limit = protect.NoLimit
+			db, err := protect.Create(ctx, path, testGVR, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +70,7 @@ func TestDecisionsSurviveReopen(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			db, err = protect.Open(ctx, path, protect.DefaultConfig())
+			db, err = protect.Open(ctx, path, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,20 +18,30 @@
 //     and the same signing root) is allowed, so coordinators can retry;
 //   - requests and files for another genesis validators root are refused.
 //
-// Watermarks come from imports (the minima EIP-3076 prescribes) and from
-// pruning: history more than Config.HistoryEpochs old is folded into them,
-// which raises them; nothing is ever forgotten in a way that would allow a
-// message that was refused before.
+// Watermarks come from a key's first import (the minima EIP-3076
+// prescribes; later imports add records only, so the conditions hold over
+// everything imported, as the interchange suite's complete-strategy
+// expectations require; imports read file by file, RaiseWatermarks and
+// those of a disabled key, raise them to each file's minima) and from
+// pruning: history more than
+// Config.HistoryEpochs old, and attestation records beyond 2*HistoryEpochs
+// per key, is folded into them, which raises them; nothing is ever
+// forgotten in a way that would allow a message that was refused before.
+//
+// Nothing beyond Config.Limit is approved or imported ([ErrFuture]): a
+// far-future record would refuse every honest message until the clock
+// caught up with it.
 //
 // # Intended use
 //
 // The signer (package appliance) opens one database at start-up, compares
-// [DB.GenesisValidatorsRoot] with its network, starts [DB.Run] for
+// [DB.GenesisValidatorsRoot] with its network (Config.Limit derived from the
+// network's wall clock), starts [DB.Run] for
 // checkpointing, and for each block or attestation:
 //
 //	permit, err := db.ApproveAttestation(ctx, gvr, compositeKey, protect.Attestation{...})
 //	if err != nil {
-//		return err // 412 if errors.Is(err, protect.ErrRefused); never sign
+//		return err // 412 if errors.Is(err, protect.ErrRefused), 400 if ErrFuture; never sign
 //	}
 //	sig, err := permit.Sign(share)
 //

@@ -40,6 +40,16 @@ var (
 	// ErrWrongNetwork: a request or an interchange file names another genesis
 	// validators root than the one the database was created for (400).
 	ErrWrongNetwork = errors.New("genesis validators root does not match the database's network")
+	// ErrFuture: a block's slot, an attestation's target or an interchange
+	// record lies after [Config.Limit]'s epoch, further ahead of the wall
+	// clock than anything an honest validator signs. It is not a slashing
+	// refusal (it does not match ErrRefused): the request or the file is
+	// invalid (HTTP 400) and nothing of it is recorded.
+	ErrFuture = errors.New("beyond the last epoch allowed now")
+	// ErrNoLimit: Config.Limit is nil. The database then approves and
+	// imports nothing, so that no caller can record a far-future message
+	// by forgetting the limit.
+	ErrNoLimit = errors.New("slashing protection has no limit on future epochs (Config.Limit is nil); refusing to approve or import")
 )
 
 // Errors about the database itself.

@@ -15,6 +15,7 @@ import (
 func testConfig() protect.Config {
 	c := protect.DefaultConfig()
 	c.UnsafeNoSync = true
+	c.Limit = protect.NoLimit
 	return c
 }
 

@@ -24,21 +24,54 @@ type ImportResult struct {
 }
 
 // Import merges an EIP-3076 document into the database in one durable
-// commit. Merging only ever adds refusals: every record is kept (records
-// with the same slot, or source and target, but different or missing roots
-// merge into one that matches nothing), and each watermark rises to the
-// file's minimum for that key if that is higher (EIP-3076 conditions 3 to
-// 5), never falls. A document for another network fails with
-// [ErrWrongNetwork] and changes nothing. Keys new to the database are
-// registered and enabled; disabled keys stay disabled.
+// commit. Merging only ever adds refusals: every record is kept as a record
+// (records with the same slot, or source and target, but different or
+// missing roots merge into one that matches nothing), subject to the same
+// pruning as the database's own history (Config.HistoryEpochs). The first
+// import that brings blocks (attestations) for a key sets its block
+// (attestation) watermarks to the file's minima (EIP-3076 conditions 3 to
+// 5); later imports add their records and leave the watermarks alone, so
+// that the conditions hold over everything imported, as the complete
+// strategy reads them (see importFloors in rules.go). A watermark never
+// falls. Keys new to the database are registered and enabled; disabled
+// keys stay disabled.
+//
+// Two cases read the document file by file instead, as a minimal database
+// reads EIP-3076: its minima raise the key's watermarks (never lower them)
+// even if an earlier import set them. [RaiseWatermarks] asks for it; use
+// it for a file that may leave out what its source signed below its
+// minima: a minimal export (one record per validator), or the export of a
+// database that prunes, such as Rampart's own, covering a period this
+// database did not see (a signer restored from a backup importing a
+// healthy peer's history). And a key that is disabled here (removed by
+// keymanager DELETE) has, if it comes back, signed elsewhere meanwhile, so
+// its imports are always read file by file.
+//
+// The whole document is checked first and nothing changes if it fails: a
+// document for another network fails with [ErrWrongNetwork], one holding a
+// slot, source or target beyond [Config.Limit] with [ErrFuture] naming the
+// first such record (data[i].signed_blocks[j] or
+// data[i].signed_attestations[j]), and without a limit it fails with
+// [ErrNoLimit].
 //
 // Results come one per distinct key, in order of first appearance.
-func (db *DB) Import(ctx context.Context, ic *Interchange) ([]ImportResult, error) {
+func (db *DB) Import(ctx context.Context, ic *Interchange, opts ...ImportOption) ([]ImportResult, error) {
+	var o importOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if ic.GenesisValidatorsRoot != db.gvr {
 		return nil, fmt.Errorf("%w: interchange for %v, database for %v", ErrWrongNetwork, ic.GenesisValidatorsRoot, db.gvr)
+	}
+	lim, err := db.limit()
+	if err != nil {
+		return nil, err
+	}
+	if err := lim.checkInterchange(ic, db.cfg.SlotsPerEpoch); err != nil {
+		return nil, fmt.Errorf("protect: %w; nothing was imported", err)
 	}
 	groups := groupByKey(ic)
 
@@ -48,7 +81,7 @@ func (db *DB) Import(ctx context.Context, ic *Interchange) ([]ImportResult, erro
 	b := db.open
 	results := make([]ImportResult, len(groups))
 	for i, g := range groups {
-		results[i] = db.importKeyLocked(b, g)
+		results[i] = db.importKeyLocked(b, g, o)
 	}
 	db.mu.Unlock()
 	if err := db.wait(ctx, b); err != nil {
@@ -56,6 +89,18 @@ func (db *DB) Import(ctx context.Context, ic *Interchange) ([]ImportResult, erro
 	}
 	return results, nil
 }
+
+// ImportOption changes how [DB.Import] applies a document.
+type ImportOption func(*importOptions)
+
+type importOptions struct {
+	raise bool
+}
+
+// RaiseWatermarks makes the document's minima watermarks of its keys even
+// where an earlier import set them (EIP-3076 conditions 3 to 5 read file by
+// file); see [DB.Import].
+func RaiseWatermarks() ImportOption { return func(o *importOptions) { o.raise = true } }
 
 // keyImport is everything one document says about one key.
 type keyImport struct {
@@ -104,7 +149,7 @@ func (g *keyImport) fileFloors() floors {
 
 // importKeyLocked counts conflicts on a copy of the key's state, then
 // queues the operations and applies them exactly as replay will.
-func (db *DB) importKeyLocked(b *batch, g *keyImport) ImportResult {
+func (db *DB) importKeyLocked(b *batch, g *keyImport, opts importOptions) ImportResult {
 	res := ImportResult{Key: g.key, Blocks: len(g.blocks), Attestations: len(g.atts)}
 	cur := db.keys[g.key]
 	var sim *keyState
@@ -141,8 +186,8 @@ func (db *DB) importKeyLocked(b *batch, g *keyImport) ImportResult {
 			b.buf = appendBlockOp(b.buf, o.key, o.a, o.root, o.known)
 		case opAttestation:
 			b.buf = appendAttestationOp(b.buf, o.key, o.a, o.b, o.root, o.known)
-		case opFloors:
-			b.buf = appendFloorsOp(b.buf, o.key, o.floors)
+		case opFloors, opImportFloors:
+			b.buf = appendFloorsOp(b.buf, o.kind, o.key, o.floors)
 		}
 		// Cannot fail: the key is registered first and the kinds are known.
 		_ = db.applyLocked(&o)
@@ -166,7 +211,11 @@ func (db *DB) importKeyLocked(b *batch, g *keyImport) ImportResult {
 		apply()
 	}
 	if f := g.fileFloors(); f.blockSet || f.targetSet {
-		o = op{kind: opFloors, key: g.key, floors: f}
+		kind := opImportFloors
+		if opts.raise || (cur != nil && cur.disabled) {
+			kind = opFloors
+		}
+		o = op{kind: kind, key: g.key, floors: f}
 		apply()
 	}
 	return res

@@ -18,9 +18,16 @@ import (
 // Operation: kind byte, 48-byte key, then by kind:
 //
 //	opRegister, opDisable, opEnable: nothing
-//	opBlock:       slot u64, known u8, root [32]
-//	opAttestation: source u64, target u64, known u8, root [32]
-//	opFloors:      flags u8 (1 block set, 2 target set), block u64, source u64, target u64
+//	opBlock:        slot u64, known u8, root [32]
+//	opAttestation:  source u64, target u64, known u8, root [32]
+//	opFloors:       flags u8 (1 block set, 2 target set), block u64, source u64, target u64
+//	opImportFloors: the same
+//
+// opFloors raises each watermark to the imported minimum (raiseFloors): what
+// every import did in schema 1, and what an import read file by file does
+// (RaiseWatermarks, a disabled key). opImportFloors, new in schema 2, is
+// the complete strategy's: only a key's first import applies it
+// (importFloors).
 //
 // Integers are big-endian. Replaying an operation twice has the effect of
 // replaying it once, and records and watermarks merge in any order, so a
@@ -42,6 +49,7 @@ const (
 	opBlock
 	opAttestation
 	opFloors
+	opImportFloors
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -64,7 +72,7 @@ func opLen(kind byte) int {
 		return 1 + PublicKeyLength + 8 + 1 + RootLength
 	case opAttestation:
 		return 1 + PublicKeyLength + 16 + 1 + RootLength
-	case opFloors:
+	case opFloors, opImportFloors:
 		return 1 + PublicKeyLength + 1 + 24
 	}
 	return 0
@@ -90,8 +98,8 @@ func appendAttestationOp(buf []byte, key PublicKey, source, target uint64, root 
 	return append(buf, root[:]...)
 }
 
-func appendFloorsOp(buf []byte, key PublicKey, f floors) []byte {
-	buf = appendKeyOp(buf, opFloors, key)
+func appendFloorsOp(buf []byte, kind byte, key PublicKey, f floors) []byte {
+	buf = appendKeyOp(buf, kind, key)
 	buf = append(buf, b2u(f.blockSet)|b2u(f.targetSet)<<1)
 	buf = binary.BigEndian.AppendUint64(buf, f.block)
 	buf = binary.BigEndian.AppendUint64(buf, f.source)
@@ -169,7 +177,7 @@ func decodeOp(p []byte, o *op) error {
 		o.b = binary.BigEndian.Uint64(p[8:])
 		o.known, err = flag(p[16])
 		copy(o.root[:], p[17:])
-	case opFloors:
+	case opFloors, opImportFloors:
 		if p[0] > 3 {
 			return fmt.Errorf("%w: journal watermark flags %d", ErrCorrupt, p[0])
 		}

@@ -49,6 +49,11 @@ type keyState struct {
 	targetFloor    uint64
 	blockFloorSet  bool
 	targetFloorSet bool
+	// blockImported and attImported record that an import has set the
+	// block or attestation watermarks; later imports keep their records
+	// but leave the watermarks alone (see importFloors).
+	blockImported bool
+	attImported   bool
 
 	blocks []blockRecord
 	atts   []attRecord
@@ -171,7 +176,41 @@ func insertAt[T any](s []T, i int, v T, limit int) []T {
 	return s
 }
 
-// raiseFloors merges watermarks from an import: each only ever goes up.
+// importFloors applies the watermarks of an import: EIP-3076 conditions 3
+// to 5 refuse any block at or below the minimum slot, and any attestation
+// with a source below the minimum source or a target at or below the
+// minimum target, of the imported data. A database that keeps complete
+// history reads "the imported data" as everything imported for the key so
+// far, as the interchange test suite's should_succeed_complete
+// expectations do: after one file with a block at slot 40 and another
+// with one at 50, slot 45 conflicts with no record and may be signed. So
+// the first import that brings blocks (attestations) for a key sets its
+// block (attestation) watermarks, and later imports only add records: the
+// minimum over every import is then at most the first one's, and keeping
+// the first one's refuses at least as much. A watermark never falls; one
+// that pruning raised higher stays where it is. Afterwards watermarks rise
+// only by pruning (normalize).
+func (k *keyState) importFloors(f floors) {
+	if f.blockSet && !k.blockImported {
+		k.foldBlock(f.block)
+		k.blockImported = true
+	}
+	if f.targetSet && !k.attImported {
+		k.sourceFloor = max(k.sourceFloor, f.source)
+		if !k.targetFloorSet || f.target > k.targetFloor {
+			k.targetFloor = f.target
+		}
+		k.targetFloorSet = true
+		k.attImported = true
+	}
+}
+
+// raiseFloors applies watermarks as schema 1 did for every import: each
+// rises to the file's minimum if that is higher. Imports read file by file
+// (RaiseWatermarks, disabled keys) apply it, and journal entries of schema
+// 1 replay through it with the meaning they had. It leaves the import
+// flags alone, so the key's next import raises the watermarks again: the
+// conservative reading.
 func (k *keyState) raiseFloors(f floors) {
 	if f.blockSet {
 		k.foldBlock(f.block)
@@ -234,7 +273,12 @@ func (k *keyState) normalize(h horizon) {
 	if n := len(k.atts); n > 0 {
 		newest := k.atts[n-1].target
 		i := 0
-		for i < n && newest-k.atts[i].target >= h.epochs {
+		// Past the horizon, and beyond the cap on records per key: within
+		// the horizon an honest validator has at most one record per
+		// target, so only conflicting histories (imported double votes)
+		// reach the cap, and folding their oldest records refuses nothing
+		// honest that the records themselves did not refuse.
+		for i < n && (newest-k.atts[i].target >= h.epochs || n-i > h.maxAtts) {
 			k.foldAttestation(k.atts[i])
 			i++
 		}

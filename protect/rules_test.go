@@ -108,6 +108,35 @@ func TestRules(t *testing.T) {
 			request: att(11, 14, 1), want: protect.ErrBelowWatermark,
 		},
 		{
+			// EIP-3076 complete strategy (suite case
+			// multiple_interchanges_single_validator_single_message_gap):
+			// the watermarks hold over everything imported, so a second
+			// file does not raise them to its own minimum.
+			name:    "accepts a block in the gap between two imports",
+			history: []action{imp([]uint64{40}), imp([]uint64{50})},
+			request: blk(45, 1),
+		},
+		{
+			name:    "accepts an attestation in the gap between two imports",
+			history: []action{imp(nil, [2]uint64{2, 30}), imp(nil, [2]uint64{10, 50})},
+			request: att(3, 31, 1),
+		},
+		{
+			name:    "still refuses the second import's own records",
+			history: []action{imp([]uint64{40}), imp([]uint64{50})},
+			request: blk(50, 1), want: protect.ErrDoubleProposal,
+		},
+		{
+			name:    "still refuses what surrounds the second import's records",
+			history: []action{imp(nil, [2]uint64{2, 30}), imp(nil, [2]uint64{10, 50})},
+			request: att(9, 51, 1), want: protect.ErrSurroundVote,
+		},
+		{
+			name:    "a first import with blocks only leaves the attestation watermarks to a later one",
+			history: []action{imp([]uint64{40}), imp(nil, [2]uint64{10, 50})},
+			request: att(9, 51, 1), want: protect.ErrBelowWatermark,
+		},
+		{
 			name:    "merging imports of conflicting attestations refuses both",
 			history: []action{impRoot(2, 3, 1), impRoot(2, 3, 2)},
 			request: att(2, 3, 1), want: protect.ErrBelowWatermark,

@@ -8,7 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// File layout (schema 1), three buckets:
+// File layout (schema 2), three buckets:
 //
 //	meta:    "magic" -> "rampart-slashing-protection"
 //	         "schema" -> u32 big-endian
@@ -21,8 +21,16 @@ import (
 // currentSchema in the same transaction that rewrites the version, so a
 // crash mid-migration leaves the old file intact. A file newer than this
 // code is refused, never guessed at.
+//
+// Schema 2 changed what an import does to the watermarks (rules.go,
+// importFloors): it writes journal operation opImportFloors and snapshot
+// format 2, which carries whether an import has set a key's watermarks.
+// Schema 1 content is valid schema 2 content and keeps its meaning (opFloors
+// and snapshot format 1 are still read), so the migration only records the
+// new version; what it buys is that a schema 1 binary refuses the file
+// (ErrSchemaVersion) instead of misreading operations it does not know.
 
-const currentSchema = 1
+const currentSchema = 2
 
 var (
 	bucketMeta    = []byte("meta")
@@ -42,9 +50,16 @@ type migration struct {
 	apply func(tx *bolt.Tx) error
 }
 
-// migrations is the upgrade path, in order. Schema 1 is the first, so it
-// is empty; migrate is tested with made-up steps.
-var migrations []migration
+// migrations is the upgrade path, in order.
+func migrations() []migration {
+	return []migration{
+		// 1 -> 2: nothing to rewrite (see above); a key whose snapshot or
+		// journal has no import flag is treated as never imported, so
+		// its next import raises its watermarks once more, as schema 1
+		// would have: the conservative reading of an unknown past.
+		{from: 1, apply: func(*bolt.Tx) error { return nil }},
+	}
+}
 
 // initSchema writes the metadata of a new file.
 func initSchema(tx *bolt.Tx, gvr Root) error {

@@ -8,8 +8,10 @@ import (
 
 // A snapshot is one key's whole state as the keys bucket stores it:
 //
-//	version u8 (1)
-//	flags u8: 1 disabled, 2 block watermark set, 4 target watermark set
+//	version u8 (2; 1 is read too)
+//	flags u8: 1 disabled, 2 block watermark set, 4 target watermark set,
+//	          8 block watermarks set by an import, 16 attestation
+//	          watermarks set by an import (version 2 only)
 //	block, source, target watermarks: u64 each
 //	uvarint count, then per block:       slot u64, known u8, root [32]
 //	uvarint count, then per attestation: source u64, target u64, known u8, root [32]
@@ -18,13 +20,30 @@ import (
 // bbolt has no checksums of its own, so the CRC turns a flipped bit on disk
 // into a refusal to open rather than a silently different history.
 
-const snapshotVersion = 1
+// snapshotVersion is what encodeSnapshot writes. Version 1 (schema 1) has
+// no import flags; a key read from it has had no import in the sense of
+// importFloors, so its next import raises its watermarks once more, as
+// schema 1 would have done.
+const snapshotVersion = 2
 
 const (
 	snapDisabled = 1 << iota
 	snapBlockFloor
 	snapTargetFloor
+	snapBlockImported
+	snapAttImported
 )
+
+// snapFlags returns the flags a snapshot version may carry.
+func snapFlags(version byte) (byte, bool) {
+	switch version {
+	case 1:
+		return snapDisabled | snapBlockFloor | snapTargetFloor, true
+	case 2:
+		return snapDisabled | snapBlockFloor | snapTargetFloor | snapBlockImported | snapAttImported, true
+	}
+	return 0, false
+}
 
 const (
 	blockRecordLen = 8 + 1 + RootLength
@@ -42,6 +61,12 @@ func encodeSnapshot(buf []byte, k *keyState) []byte {
 	}
 	if k.targetFloorSet {
 		flags |= snapTargetFloor
+	}
+	if k.blockImported {
+		flags |= snapBlockImported
+	}
+	if k.attImported {
+		flags |= snapAttImported
 	}
 	buf = append(buf, snapshotVersion, flags)
 	buf = binary.BigEndian.AppendUint64(buf, k.blockFloor)
@@ -77,11 +102,12 @@ func decodeSnapshot(key PublicKey, v []byte) (*keyState, error) {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return bad("checksum mismatch")
 	}
-	if body[0] != snapshotVersion {
+	allowed, ok := snapFlags(body[0])
+	if !ok {
 		return bad(fmt.Sprintf("format %d", body[0]))
 	}
 	flags := body[1]
-	if flags&^(snapDisabled|snapBlockFloor|snapTargetFloor) != 0 {
+	if flags&^allowed != 0 {
 		return bad(fmt.Sprintf("flags %#x", flags))
 	}
 	k := &keyState{
@@ -89,6 +115,8 @@ func decodeSnapshot(key PublicKey, v []byte) (*keyState, error) {
 		disabled:       flags&snapDisabled != 0,
 		blockFloorSet:  flags&snapBlockFloor != 0,
 		targetFloorSet: flags&snapTargetFloor != 0,
+		blockImported:  flags&snapBlockImported != 0,
+		attImported:    flags&snapAttImported != 0,
 		blockFloor:     binary.BigEndian.Uint64(body[2:]),
 		sourceFloor:    binary.BigEndian.Uint64(body[10:]),
 		targetFloor:    binary.BigEndian.Uint64(body[18:]),
@@ -103,7 +131,8 @@ func decodeSnapshot(key PublicKey, v []byte) (*keyState, error) {
 		return int(n), true
 	}
 	known := func(b byte) (bool, bool) { return b == 1, b <= 1 }
-	n, ok := count(blockRecordLen)
+	var n int
+	n, ok = count(blockRecordLen)
 	if !ok {
 		return bad("block count")
 	}

@@ -67,6 +67,9 @@ func (o *upOptions) networkConfig(fs *flag.FlagSet) (appliance.NetworkConfig, er
 			return nc, err
 		}
 		nc.Config, nc.GenesisValidatorsRoot = abs, gvr
+		nc.GenesisTime = o.net.Selection().GenesisTime
+	case o.net.Selection().GenesisTime != 0:
+		return nc, cli.Usagef("--genesis-time is only for a custom network (--network-config)")
 	case name != "":
 		nc.Name = name
 	default:

@@ -12,7 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 )
 
@@ -51,22 +55,49 @@ func (f *dbFlags) config() protect.Config {
 	return c
 }
 
+// importFlags are slashing import's own flags: the network, whose clock
+// bounds the records, and the allowance beyond its current epoch.
+type importFlags struct {
+	create       bool
+	raise        bool
+	net          network.Flags
+	futureEpochs uint64
+}
+
+// maxFutureEpochs is rampart-signer's bound on slashing.future_epochs.
+const maxFutureEpochs = 1024
+
 func slashingImportCommand() *cli.Command {
 	var (
-		db     dbFlags
-		create bool
+		db  dbFlags
+		imp importFlags
 	)
 	return &cli.Command{
 		Name:    "import",
 		Args:    "FILE",
 		Summary: "Merge an EIP-3076 interchange file into the database.",
 		Description: `
-The whole file is checked before anything is written; an invalid file or one
-for another network changes nothing. Importing only adds protection: records
-are merged and watermarks only rise. FILE "-" reads standard input.`,
+The whole file is checked before anything is written; an invalid file, one
+for another network, or one holding a block, source or target beyond the
+network's current epoch plus --future-epochs (as rampart-signer's
+slashing.future_epochs) changes nothing. Importing only adds protection:
+records are kept, and a key's first import sets its watermarks to the
+file's minima (EIP-3076, complete strategy: later files add records). With
+--raise-watermarks every file's minima raise them: give it for a file that
+may leave out what was signed below its minima, such as a healthy peer's
+export when restoring this signer from a backup, or a minimal export. FILE
+"-" reads standard input.
+
+The network is found from the file's genesis validators root when it is a
+built-in one; for a custom network give it with --network-config and
+--genesis-validators-root (and --genesis-time if its genesis is not
+MIN_GENESIS_TIME + GENESIS_DELAY), as in the signer's configuration.`,
 		Flags: func(fs *flag.FlagSet) {
 			db.register(fs)
-			fs.BoolVar(&create, "create", false, "create the database for the file's network if it does not exist")
+			fs.BoolVar(&imp.create, "create", false, "create the database for the file's network if it does not exist")
+			fs.BoolVar(&imp.raise, "raise-watermarks", false, "raise the watermarks to the file's minima even for keys imported before (a pruned or minimal file, such as a peer's export after a restore)")
+			imp.net.Register(fs)
+			fs.Uint64Var(&imp.futureEpochs, "future-epochs", 1, "refuse records more than `N` epochs beyond the network's current epoch (1 to 1024)")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) != 1 {
@@ -75,12 +106,39 @@ are merged and watermarks only rise. FILE "-" reads standard input.`,
 			if db.lockTimeout <= 0 {
 				return cli.Usagef("--lock-timeout must be positive")
 			}
-			return slashingImport(ctx, env, db, create, args[0])
+			if imp.futureEpochs == 0 || imp.futureEpochs > maxFutureEpochs {
+				return cli.Usagef("--future-epochs %d is not between 1 and %d", imp.futureEpochs, maxFutureEpochs)
+			}
+			return slashingImport(ctx, env, db, imp, args[0])
 		},
 	}
 }
 
-func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, create bool, file string) error {
+// importNetwork is the network whose clock bounds the file's records: the
+// one the flags select, else the built-in network with the file's root.
+func importNetwork(ctx context.Context, imp importFlags, file string, gvr protect.Root) (*network.Network, error) {
+	var n *network.Network
+	if imp.net.Given() {
+		var err error
+		if n, err = imp.net.Load(ctx); err != nil {
+			return nil, err
+		}
+		if protect.Root(n.GenesisValidatorsRoot()) != gvr {
+			return nil, fmt.Errorf("%s: %w: the file is for %v, network %s has %v (nothing was imported)", file, protect.ErrWrongNetwork, gvr, n.Name(), protect.Root(n.GenesisValidatorsRoot()))
+		}
+	} else {
+		var ok bool
+		if n, ok = network.BuiltinByGenesisValidatorsRoot(phase0.Root(gvr)); !ok {
+			return nil, cli.Usagef("%s is for genesis validators root %v, not a built-in network: give it with --network-config FILE --genesis-validators-root %v (and --genesis-time if its genesis is not MIN_GENESIS_TIME + GENESIS_DELAY), so that records beyond its current epoch can be refused", file, gvr, gvr)
+		}
+	}
+	if n.EarliestGenesisTime().IsZero() {
+		return nil, cli.Usagef("network %s: the config gives neither MIN_GENESIS_TIME nor GENESIS_DELAY, so its current epoch is unknown: give --genesis-time", n.Name())
+	}
+	return n, nil
+}
+
+func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, imp importFlags, file string) error {
 	raw, err := readInput(env, file)
 	if err != nil {
 		return err
@@ -89,17 +147,34 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, create bool, f
 	if err != nil {
 		return fmt.Errorf("%s: %w (nothing was imported)", file, err)
 	}
-	db, err := protect.Open(ctx, f.path, f.config())
+	n, err := importNetwork(ctx, imp, file, ic.GenesisValidatorsRoot)
+	if err != nil {
+		return err
+	}
+	cfg := f.config()
+	cfg.SlotsPerEpoch = n.Preset().SlotsPerEpoch
+	cfg.Limit = func() protect.Limit {
+		h, err := signing.HorizonAt(n, time.Now(), imp.futureEpochs)
+		if err != nil { // unreachable: importNetwork checked the genesis time
+			return protect.Limit{Epoch: 0, Why: err.Error()}
+		}
+		return protect.Limit{Epoch: uint64(h.Last()), Why: h.String() + " (--future-epochs)"}
+	}
+	db, err := protect.Open(ctx, f.path, cfg)
 	if errors.Is(err, fs.ErrNotExist) {
-		if !create {
+		if !imp.create {
 			return fmt.Errorf("database %s does not exist; pass --create to create it for network %v", f.path, ic.GenesisValidatorsRoot)
 		}
-		db, err = protect.Create(ctx, f.path, ic.GenesisValidatorsRoot, f.config())
+		db, err = protect.Create(ctx, f.path, ic.GenesisValidatorsRoot, cfg)
 	}
 	if err != nil {
 		return err
 	}
-	results, err := db.Import(ctx, ic)
+	var opts []protect.ImportOption
+	if imp.raise {
+		opts = append(opts, protect.RaiseWatermarks())
+	}
+	results, err := db.Import(ctx, ic, opts...)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}

@@ -48,6 +48,12 @@ type Network struct {
 	Name                  string `yaml:"name"`
 	Config                string `yaml:"config"`
 	GenesisValidatorsRoot string `yaml:"genesis_validators_root"`
+	// GenesisTime is the genesis time of a custom network in Unix seconds,
+	// for one whose genesis is not the config's MIN_GENESIS_TIME +
+	// GENESIS_DELAY (a devnet started at another time, or a config without
+	// them): the genesis_time /eth/v1/beacon/genesis reports. Zero: derive
+	// it from the config.
+	GenesisTime uint64 `yaml:"genesis_time,omitempty"`
 }
 
 // Participant is one signer as seen from outside.
@@ -197,6 +203,8 @@ func (n Network) Validate() error {
 		return fmt.Errorf("network: give name (%s) or config with genesis_validators_root", strings.Join(network.BuiltinNames(), ", "))
 	case n.Name != "" && (n.Config != "" || n.GenesisValidatorsRoot != ""):
 		return errors.New("network: give either name, or config with genesis_validators_root, not both")
+	case n.Name != "" && n.GenesisTime != 0:
+		return errors.New("network.genesis_time: only for a custom network (network.config); built-in networks know their genesis time")
 	case n.Name != "":
 		if _, err := network.Builtin(n.Name); err != nil {
 			return fmt.Errorf("network.name: %v", err)
@@ -220,8 +228,8 @@ func isOrigin(s, scheme string) bool {
 
 // LoadNetwork resolves the network; errors name the network.* field.
 func (n Network) Load(ctx context.Context) (*network.Network, error) {
-	return network.Selection{Name: n.Name, ConfigPath: n.Config, GenesisValidatorsRoot: n.GenesisValidatorsRoot}.Load(ctx, network.Names{
-		Name: "network.name", ConfigPath: "network.config", GenesisValidatorsRoot: "network.genesis_validators_root",
+	return network.Selection{Name: n.Name, ConfigPath: n.Config, GenesisValidatorsRoot: n.GenesisValidatorsRoot, GenesisTime: n.GenesisTime}.Load(ctx, network.Names{
+		Name: "network.name", ConfigPath: "network.config", GenesisValidatorsRoot: "network.genesis_validators_root", GenesisTime: "network.genesis_time",
 	})
 }
 

@@ -50,6 +50,7 @@ func TestParse(t *testing.T) {
 		{"refuses a network given twice", "name: hoodi", "name: hoodi\n  config: /x.yaml", "network"},
 		{"refuses a config without its root", "name: hoodi", "config: /x.yaml", "network.genesis_validators_root"},
 		{"refuses a malformed root", "name: hoodi", "config: /x.yaml\n  genesis_validators_root: 0x12", "network.genesis_validators_root"},
+		{"refuses a genesis time for a built-in network", "name: hoodi", "name: hoodi\n  genesis_time: 1742213400", "network.genesis_time"},
 		{"refuses a plain http endpoint", `"https://127.0.0.1:9102"`, `"http://127.0.0.1:9102"`, "participants[1].endpoint"},
 		{"refuses an endpoint with a path", `"https://127.0.0.1:9102"`, `"https://127.0.0.1:9102/api"`, "participants[1].endpoint"},
 		{"refuses an endpoint listed twice", `"https://127.0.0.1:9102"`, `"https://127.0.0.1:9101"`, "participants[1].endpoint"},

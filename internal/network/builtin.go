@@ -118,6 +118,18 @@ func Builtin(name string) (*Network, error) {
 	return nil, fmt.Errorf("%w %q (built-in networks: %s)", ErrUnknownNetwork, name, strings.Join(BuiltinNames(), ", "))
 }
 
+// BuiltinByGenesisValidatorsRoot returns the built-in network with the
+// given genesis validators root, if there is one: how a tool that holds
+// only an EIP-3076 file or a slashing database finds its network.
+func BuiltinByGenesisValidatorsRoot(gvr phase0.Root) (*Network, bool) {
+	for _, name := range BuiltinNames() {
+		if n, _ := Builtin(name); n.gvr == gvr {
+			return n, true
+		}
+	}
+	return nil, false
+}
+
 // BuiltinNames returns the names of the built-in networks, sorted.
 func BuiltinNames() []string { return []string{"hoodi", "mainnet", "sepolia"} }
 

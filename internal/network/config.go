@@ -133,7 +133,7 @@ func parseConfig(data []byte, gvr phase0.Root) (*Network, error) {
 	if n.forks, err = c.forks(); err != nil {
 		return nil, err
 	}
-	if n.genesisTime, err = c.genesisTime(); err != nil {
+	if n.genesisTime, n.minGenesisTime, err = c.genesisTime(); err != nil {
 		return nil, err
 	}
 	if n.slotDuration, err = c.slotDuration(); err != nil {
@@ -356,31 +356,32 @@ func (c *configReader) unknownForks() error {
 	return nil
 }
 
-// genesisTime is MIN_GENESIS_TIME + GENESIS_DELAY, or zero when the config
-// gives neither.
-func (c *configReader) genesisTime() (time.Time, error) {
+// genesisTime is MIN_GENESIS_TIME + GENESIS_DELAY, the estimated genesis,
+// and MIN_GENESIS_TIME, the earliest possible one; both zero when the
+// config gives neither.
+func (c *configReader) genesisTime() (estimate, earliest time.Time, err error) {
 	minTime, hasMin, err := c.uint64(keyMinGenesisTime)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, time.Time{}, err
 	}
 	delay, hasDelay, err := c.uint64(keyGenesisDelay)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, time.Time{}, err
 	}
 	switch {
 	case !hasMin && !hasDelay:
-		return time.Time{}, nil
+		return time.Time{}, time.Time{}, nil
 	case !hasMin:
-		return time.Time{}, fmt.Errorf("%s: missing (%s is set)", keyMinGenesisTime, keyGenesisDelay)
+		return time.Time{}, time.Time{}, fmt.Errorf("%s: missing (%s is set)", keyMinGenesisTime, keyGenesisDelay)
 	case !hasDelay:
-		return time.Time{}, fmt.Errorf("%s: missing (%s is set)", keyGenesisDelay, keyMinGenesisTime)
+		return time.Time{}, time.Time{}, fmt.Errorf("%s: missing (%s is set)", keyGenesisDelay, keyMinGenesisTime)
 	}
 	// Unix seconds must stay far below the range time.Time can hold.
 	const maxUnix = math.MaxInt64 / 4
 	if minTime > maxUnix || delay > maxUnix-minTime {
-		return time.Time{}, fmt.Errorf("%s + %s: %d + %d is out of range", keyMinGenesisTime, keyGenesisDelay, minTime, delay)
+		return time.Time{}, time.Time{}, fmt.Errorf("%s + %s: %d + %d is out of range", keyMinGenesisTime, keyGenesisDelay, minTime, delay)
 	}
-	return time.Unix(int64(minTime+delay), 0).UTC(), nil
+	return time.Unix(int64(minTime+delay), 0).UTC(), time.Unix(int64(minTime), 0).UTC(), nil
 }
 
 // slotDuration reads SLOT_DURATION_MS (current configs) or SECONDS_PER_SLOT
@@ -494,8 +495,9 @@ func (n *Network) MarshalConfig() ([]byte, error) {
 	}
 	add(keyGenesisForkVersion, fmt.Sprintf("%#x", n.GenesisForkVersion()))
 	if !n.genesisTime.IsZero() {
-		add(keyMinGenesisTime, strconv.FormatInt(n.genesisTime.Unix(), 10))
-		add(keyGenesisDelay, "0")
+		earliest := n.EarliestGenesisTime()
+		add(keyMinGenesisTime, strconv.FormatInt(earliest.Unix(), 10))
+		add(keyGenesisDelay, strconv.FormatInt(n.genesisTime.Unix()-earliest.Unix(), 10))
 	}
 	for _, f := range n.forks[1:] {
 		prefix := strings.ToUpper(f.Name.String())

@@ -43,6 +43,9 @@ func TestFlagsSelectOneNetwork(t *testing.T) {
 		{name: "refuses a root without config", args: []string{"--genesis-validators-root", gvr}, usage: "--genesis-validators-root needs --network-config"},
 		{name: "refuses a malformed root", args: []string{"--network-config", config, "--genesis-validators-root", "0xde7e"}, usage: "--genesis-validators-root: \"0xde7e\" has 4 hex digits, want 64"},
 		{name: "reports a missing file", args: []string{"--network-config", filepath.Join(dir, "nope.yaml"), "--genesis-validators-root", gvr}, wantErr: "no such file"},
+		{name: "takes a custom network's genesis time", args: []string{"--network-config", config, "--genesis-validators-root", gvr, "--genesis-time", "1700000300"}, wantName: "devnet-7"},
+		{name: "refuses a genesis time for a built-in network", args: []string{"--network", "hoodi", "--genesis-time", "1742213400"}, usage: "--genesis-time is only for a custom network (--network-config)"},
+		{name: "refuses a genesis time before MIN_GENESIS_TIME", args: []string{"--network-config", config, "--genesis-validators-root", gvr, "--genesis-time", "1699999999"}, wantErr: "--genesis-time: 1699999999 is before the config's MIN_GENESIS_TIME 1700000000"},
 		{name: "reports a bad config with its file name", args: []string{"--network-config", broken, "--genesis-validators-root", gvr}, wantErr: broken + `: invalid network config: PRESET_BASE: unknown preset "gnosis"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec"
@@ -35,7 +36,13 @@ type Network struct {
 	gvr     phase0.Root
 	// genesisTime is zero when unknown (a custom config without
 	// MIN_GENESIS_TIME).
-	genesisTime  time.Time
+	genesisTime time.Time
+	// minGenesisTime is a custom config's MIN_GENESIS_TIME, the earliest
+	// genesis the config allows (zero when unknown).
+	minGenesisTime time.Time
+	// genesisExact is set when genesisTime was given explicitly
+	// (WithGenesisTime) rather than derived from the config.
+	genesisExact bool
 	slotDuration time.Duration
 	// hasDeposit is false when a custom config names no deposit contract.
 	hasDeposit      bool
@@ -69,9 +76,67 @@ func (n *Network) GenesisForkVersion() phase0.Version { return n.forks[0].Versio
 
 // GenesisTime returns the time of slot 0. For a custom network it is
 // MIN_GENESIS_TIME + GENESIS_DELAY, exact for networks launched at their
-// minimum genesis time (devnets, Sepolia, Hoodi); it is the zero time when
-// the config gives neither key.
+// minimum genesis time (devnets, Sepolia, Hoodi), unless the genesis time
+// was given explicitly ([Network.WithGenesisTime]); it is the zero time
+// when the config gives neither key.
 func (n *Network) GenesisTime() time.Time { return n.genesisTime }
+
+// GenesisTimeExact reports whether GenesisTime is known exactly: a built-in
+// network's, or one given with [Network.WithGenesisTime].
+func (n *Network) GenesisTimeExact() bool { return n.builtin || n.genesisExact }
+
+// EarliestGenesisTime returns the earliest time slot 0 can have begun.
+// It is GenesisTime when that is exact. For a custom config it is
+// MIN_GENESIS_TIME: the consensus specification refuses a genesis state
+// before it, while MIN_GENESIS_TIME + GENESIS_DELAY is only an estimate (a
+// genesis triggered by deposits comes GENESIS_DELAY after the triggering
+// eth1 block, which may precede MIN_GENESIS_TIME: mainnet's came 23 seconds
+// after MIN_GENESIS_TIME, not 7 days). Bounds that must never refuse an
+// honest message count epochs from it: an earlier genesis only makes them
+// looser. It is the zero time when unknown.
+func (n *Network) EarliestGenesisTime() time.Time {
+	if n.GenesisTimeExact() {
+		return n.genesisTime
+	}
+	return n.minGenesisTime
+}
+
+// LatestEpochAt returns the latest epoch that can be in progress at t: the
+// epochs elapsed since EarliestGenesisTime (0 before it). ok is false when
+// the genesis time is unknown.
+func (n *Network) LatestEpochAt(t time.Time) (epoch phase0.Epoch, ok bool) {
+	g := n.EarliestGenesisTime()
+	if g.IsZero() {
+		return 0, false
+	}
+	if !t.After(g) {
+		return 0, true
+	}
+	// Durations saturate 292 years after genesis, far beyond any clock
+	// this runs under. An epoch lasts at most 65536 slots of a day.
+	return phase0.Epoch(uint64(t.Sub(g)) / (uint64(n.slotDuration) * n.preset.SlotsPerEpoch)), true
+}
+
+// WithGenesisTime returns a copy of n whose genesis time is t, exactly, for
+// custom networks whose genesis is not MIN_GENESIS_TIME + GENESIS_DELAY
+// (devnets started at another time, or launched by deposits). A built-in
+// network knows its genesis time, so t must equal it; a custom config's
+// MIN_GENESIS_TIME, if given, must not be after t (no genesis state can be
+// earlier).
+func (n *Network) WithGenesisTime(t time.Time) (*Network, error) {
+	t = t.UTC()
+	switch {
+	case n.builtin && !t.Equal(n.genesisTime):
+		return nil, fmt.Errorf("%d is not the genesis time of the built-in network %s (%d); leave it out", t.Unix(), n.name, n.genesisTime.Unix())
+	case n.builtin:
+		return n, nil
+	case !n.minGenesisTime.IsZero() && t.Before(n.minGenesisTime):
+		return nil, fmt.Errorf("%d is before the config's MIN_GENESIS_TIME %d, which no genesis can precede", t.Unix(), n.minGenesisTime.Unix())
+	}
+	c := *n
+	c.genesisTime, c.minGenesisTime, c.genesisExact = t, t, true
+	return &c, nil
+}
 
 // SlotDuration returns the length of a slot.
 func (n *Network) SlotDuration() time.Duration { return n.slotDuration }
@@ -129,5 +194,6 @@ func (n *Network) ConfigValue(key string) (string, bool) {
 // genesis validators root, genesis time, slot duration, deposit contract
 // and fork schedule. Uninterpreted config keys are not compared.
 func (n *Network) Equal(o *Network) bool {
-	return n.name == o.name && n.builtin == o.builtin && n.genesisTime.Equal(o.genesisTime) && n.sameChain(o) == ""
+	return n.name == o.name && n.builtin == o.builtin && n.genesisTime.Equal(o.genesisTime) &&
+		n.EarliestGenesisTime().Equal(o.EarliestGenesisTime()) && n.sameChain(o) == ""
 }

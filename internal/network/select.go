@@ -4,25 +4,30 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
 // Selection names a network the way operators write it: a built-in Name,
-// or a consensus ConfigPath together with its GenesisValidatorsRoot (hex).
-// Command flags and configuration files both resolve through it.
+// or a consensus ConfigPath together with its GenesisValidatorsRoot (hex)
+// and optionally its GenesisTime (Unix seconds; zero when not given) for
+// a network whose genesis is not MIN_GENESIS_TIME + GENESIS_DELAY. Command
+// flags and configuration files both resolve through it.
 type Selection struct {
 	Name                  string
 	ConfigPath            string
 	GenesisValidatorsRoot string
+	GenesisTime           uint64
 }
 
-// Names are what a Selection's three parts are called where the operator
-// wrote them, so that errors point at the right flag or field.
+// Names are what a Selection's parts are called where the operator wrote
+// them, so that errors point at the right flag or field.
 type Names struct {
-	Name, ConfigPath, GenesisValidatorsRoot string
+	Name, ConfigPath, GenesisValidatorsRoot, GenesisTime string
 }
 
 // SelectionError is a Selection that does not name exactly one network.
@@ -42,6 +47,8 @@ func (s Selection) Load(ctx context.Context, names Names) (*Network, error) {
 	switch {
 	case s.Name != "" && (s.ConfigPath != "" || s.GenesisValidatorsRoot != ""):
 		return nil, selectionErrorf("give either %s or %s with %s, not both", names.Name, names.ConfigPath, names.GenesisValidatorsRoot)
+	case s.Name != "" && s.GenesisTime != 0:
+		return nil, selectionErrorf("%s is only for a custom network (%s): built-in networks know their genesis time", names.GenesisTime, names.ConfigPath)
 	case s.Name != "":
 		n, err := Builtin(s.Name)
 		if err != nil {
@@ -66,6 +73,14 @@ func (s Selection) Load(ctx context.Context, names Names) (*Network, error) {
 	n, err := ParseConfig(data, gvr)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", names.ConfigPath, s.ConfigPath, err)
+	}
+	if s.GenesisTime != 0 {
+		if s.GenesisTime > math.MaxInt64/4 {
+			return nil, selectionErrorf("%s: %d is out of range", names.GenesisTime, s.GenesisTime)
+		}
+		if n, err = n.WithGenesisTime(time.Unix(int64(s.GenesisTime), 0)); err != nil {
+			return nil, fmt.Errorf("%s: %w", names.GenesisTime, err)
+		}
 	}
 	return n, nil
 }

@@ -4,16 +4,23 @@
 // computes the domain and signing root of each exactly as the consensus
 // specifications define them.
 //
-// A signer handles a request body in three steps:
+// A signer handles a request body in these steps:
 //
 //	req, err := signing.ParseRequest(body)    // strict decoding
 //	s, err := req.Verify(net)                  // network check + signing root
+//	err = req.CheckFuture(net, now, allowance) // nothing beyond the clock's epoch + allowance
 //	// policy, slashing protection (s.Proposal, s.Vote), then sign s.SigningRoot
 //
 // A coordinator forwards json.Marshal(req), the canonical re-encoding, so
 // every participant decodes exactly what it decoded.
 //
 // # Security
+//
+// A signer never signs a block, an attestation or an aggregate for an epoch
+// further ahead of the network's wall clock than its allowance
+// ([Request.CheckFuture], [ErrFuture]): recorded by slashing protection,
+// one such message would refuse every honest one after it. An attestation
+// whose source is after its target is malformed ([ErrInvalidRequest]).
 //
 // The signer never signs a root it did not compute: [Request.Verify]
 // recomputes the signing root from the structured request and refuses a

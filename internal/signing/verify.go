@@ -84,7 +84,11 @@ func (r *Request) Verify(n *network.Network) (*Signable, error) {
 //     (phase0 or electra) the network uses at that slot;
 //   - a DEPOSIT's genesis_fork_version, and a GENERIC domain's fork data,
 //     are the network's ([ErrForeignDomain]);
-//   - preset-dependent sizes match the network's preset.
+//   - preset-dependent sizes match the network's preset;
+//   - attestation data (of an ATTESTATION or an aggregate) has its source
+//     epoch no later than its target epoch.
+//
+// Check does not look at the clock; [Request.CheckFuture] does.
 func (r *Request) Check(n *network.Network) error {
 	if err := r.validate(); err != nil {
 		return err
@@ -116,7 +120,10 @@ func (r *Request) Check(n *network.Network) error {
 	if err != nil {
 		return err
 	}
-	return r.checkVersion(n, epoch)
+	if err := r.checkVersion(n, epoch); err != nil {
+		return err
+	}
+	return r.checkSourceTarget()
 }
 
 // checkVersion refuses objects whose shape belongs to another fork than the
