@@ -61,7 +61,6 @@ func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 		// the fixture ends.
 		cfg.Cluster.Participants = append(cfg.Cluster.Participants, ParticipantConfig{ID: i, Endpoint: fmt.Sprintf("https://127.0.0.1:%d", i), TLSName: fmt.Sprintf("signer-%d", i)})
 	}
-	cfg.Admin.Clients = []string{"signer-2", "signer-3"}
 	cfg.Process.Hardening = "off"
 	cfg.fillDerived()
 	if err := os.MkdirAll(cfg.Accounts.SharesDir, 0o700); err != nil {

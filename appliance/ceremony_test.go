@@ -2,7 +2,6 @@ package appliance_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
@@ -31,7 +28,8 @@ import (
 const testWithdrawal = "0x468c15d616B52FCEf0B932BF89D42157984BE2A5"
 
 // admin returns the operator's mTLS configuration and the administrative
-// client of every signer, as rampartctl builds them from the cluster file.
+// client of every signer, with the administrative token, as rampartctl
+// builds them from the cluster file.
 func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.Peer) {
 	tb.Helper()
 	cf := lc.File
@@ -40,7 +38,12 @@ func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.P
 		tb.Fatal(err)
 	}
 	tb.Cleanup(closer)
-	return cfg, cf.Peers(cfg)
+	peers, release, err := cf.AdminPeers(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(release)
+	return cfg, peers
 }
 
 func startRequest(tb testing.TB, validators, threshold int) *appliance.StartCeremonyRequest {
@@ -136,51 +139,67 @@ func (m muted) SignPartialBatch(context.Context, []byte) ([]api.PartialBatchResu
 	return nil, errMuted
 }
 
-// checkEverySubsetSigns signs a GENERIC message for keys through every
-// threshold-sized subset of the signers (the others muted) and verifies
-// each signature under the composite key: every t-subset holds consistent
-// shares of every new account.
+// checkEverySubsetSigns checks that every threshold-sized subset of the
+// signers holds consistent shares of every new account: each signer's
+// administrative proof of possession (a partial signature of one fixed
+// message) is taken, and the partials of every subset must recover a
+// signature that verifies under the composite key.
 func checkEverySubsetSigns(t testing.TB, lc *localcluster.Cluster, net *network.Network, threshold int, keys []api.PublicKey) {
 	t.Helper()
-	adminTLS, _ := admin(t, lc)
+	_, peers := admin(t, lc)
+	clientTLS, release, err := lc.File.TLSConfig(context.Background(), lc.File.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
 	n := len(lc.Signers)
-	objectRoot := sha256.Sum256([]byte("every subset signs"))
-	domain := signing.ComputeDomain(phase0.DomainType{'t', 'e', 's', 't'}, net.GenesisForkVersion(), net.GenesisValidatorsRoot())
-	req, _ := json.Marshal(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": api.Root(objectRoot), "domain": api.Root(domain)}})
-	root := signing.ComputeSigningRoot(objectRoot, domain)
+	root := appliance.ProofSigningRoot(net)
+	proofs := make([][]api.Signature, n)
+	components := make([]map[api.PublicKey]api.PublicKey, n)
+	for i, s := range lc.Signers {
+		if proofs[i], err = peers[i].Prove(context.Background(), keys); err != nil {
+			t.Fatalf("signer %d proof: %v", i+1, err)
+		}
+		hp, err := coordinator.NewHTTPParticipant(tss.ID(s.ID), "https://"+s.Config.Listen.Participant, s.Name, clientTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accs, err := hp.Accounts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		components[i] = map[api.PublicKey]api.PublicKey{}
+		for _, a := range accs {
+			components[i][a.CompositePublicKey] = a.PublicKey
+		}
+	}
 	subsets := 0
 	for mask := range 1 << n {
 		if popcount(mask) != threshold {
 			continue
 		}
 		subsets++
-		cfg := coordinator.DefaultConfig()
-		cfg.Timeout = 20 * time.Second
-		for i, s := range lc.Signers {
-			hp, err := coordinator.NewHTTPParticipant(tss.ID(s.ID), "https://"+s.Config.Listen.Participant, s.Name, adminTLS)
-			if err != nil {
-				t.Fatal(err)
+		for k, key := range keys {
+			composite, _ := bls.PublicKeyFromBytes(key[:])
+			var partials []tss.Partial
+			for i, s := range lc.Signers {
+				if mask&(1<<i) == 0 {
+					continue
+				}
+				component := components[i][key]
+				pk, err := bls.PublicKeyFromBytes(component[:])
+				if err != nil {
+					t.Fatalf("signer %d lists no component key of %s: %v", i+1, key, err)
+				}
+				sig, err := bls.SignatureFromBytes(proofs[i][k][:])
+				if err != nil {
+					t.Fatal(err)
+				}
+				partials = append(partials, tss.Partial{ID: tss.ID(s.ID), PublicKey: pk, Signature: sig})
 			}
-			if mask&(1<<i) == 0 {
-				cfg.Participants = append(cfg.Participants, muted{hp})
-			} else {
-				cfg.Participants = append(cfg.Participants, hp)
-			}
-		}
-		co, err := coordinator.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := co.Refresh(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		for i, r := range co.SignBatch(context.Background(), keys, root, req) {
-			if r.Err != nil {
-				t.Fatalf("subset %05b, account %s: %v", mask, keys[i], r.Err)
-			}
-			pk, _ := bls.PublicKeyFromBytes(keys[i][:])
-			if !pk.Verify(root, r.Signature) {
-				t.Fatalf("subset %05b, account %s: signature does not verify", mask, keys[i])
+			res, err := tss.Recover(root, composite, threshold, partials)
+			if err != nil || !composite.Verify(root, res.Signature) {
+				t.Fatalf("subset %05b, account %s: %v", mask, key, err)
 			}
 		}
 	}

@@ -290,12 +290,83 @@ func errorCode(t testing.TB, r response) int {
 	return e.Code
 }
 
+// grantEverything lets client use every account for every request type,
+// GENERIC included (which "all" does not cover).
+func grantEverything(client string) func(*appliance.Config) {
+	var types []string
+	for _, t := range signing.Types() {
+		types = append(types, string(t))
+	}
+	return func(c *appliance.Config) {
+		for i, r := range c.Authorization {
+			if r.Client == client {
+				c.Authorization[i].Types = appliance.Selector{List: types}
+			}
+		}
+	}
+}
+
+// clientSign signs req through every participant with the vc-1 identity,
+// as rampart-vc and rampartctl exit do: the coordinator beside the client.
+func (tc *testCluster) clientSign(key api.PublicKey, req []byte) (api.Signature, error) {
+	tc.t.Helper()
+	cf := tc.lc.File
+	_, coord, release, err := cf.Connect(context.Background(), cf.Client)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	defer release()
+	if err := coord.Refresh(context.Background()); err != nil {
+		tc.t.Fatal(err)
+	}
+	parsed, err := signing.ParseRequest(req)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	sg, err := parsed.Verify(tc.net)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	canonical, err := parsed.MarshalJSON()
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	sig, err := coord.Sign(context.Background(), key, sg.SigningRoot, canonical)
+	if err != nil {
+		return api.Signature{}, err
+	}
+	return sig.Bytes(), nil
+}
+
 func TestClusterSignsEveryRequestType(t *testing.T) {
-	tc := newTestCluster(t, 5, 3, 2)
+	tc := newTestCluster(t, 5, 3, 2, grantEverything("vc-1"))
 	key := tc.keys[0]
 	reqs := everyRequest(tc.net, key.String())
+	duties := 0
 	for name, req := range reqs {
-		tc.checkSigned(name, tc.sign(0, key, req), key, req)
+		parsed, err := signing.ParseRequest(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parsed.Type.Duty() {
+			tc.checkSigned(name, tc.sign(0, key, req), key, req)
+			duties++
+			continue
+		}
+		// Not a duty: the signers' coordinator refuses it, since it asks
+		// the others with its own identity and peers are granted duties
+		// only; a coordinator beside the client, with the client's
+		// identity at every signer, gets it.
+		r := tc.sign(0, key, req)
+		if r.code != http.StatusForbidden || !strings.Contains(string(r.body), "not a validator duty") {
+			t.Errorf("%s through the signers' coordinator: %d %s", name, r.code, r.body)
+		}
+		sig, err := tc.clientSign(key, req)
+		if err != nil {
+			t.Errorf("%s through the client's coordinator: %v", name, err)
+			continue
+		}
+		tc.checkSigned(name, response{http.StatusOK, mustJSON(api.SigningResponse{Signature: sig})}, key, req)
 	}
 	// The same through another signer's coordinator and the loopback
 	// listener without TLS.
@@ -303,7 +374,7 @@ func TestClusterSignsEveryRequestType(t *testing.T) {
 	tc.checkSigned("coordinator of signer 3", tc.sign(2, tc.keys[1], req), tc.keys[1], req)
 	r := post(t, http.DefaultClient, tc.url(0, appliance.ListenerInsecureLoopback, "/api/v1/eth2/sign/"+tc.keys[1].String()), req)
 	tc.checkSigned("loopback listener, exact repeat", r, tc.keys[1], req)
-	t.Logf("signed %d request types through a 3-of-5 cluster", len(reqs)+1)
+	t.Logf("signed %d request types through a 3-of-5 cluster (%d duties through the signers' coordinator)", len(reqs)+1, duties)
 }
 
 func TestClusterRefuses(t *testing.T) {

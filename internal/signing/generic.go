@@ -18,18 +18,18 @@ var DomainRampartProof = phase0.DomainType{'R', 'P', 'O', 'P'}
 // typedDomains maps every domain type that has a typed request, or a
 // signature of its own in Rampart, to what to use instead of GENERIC.
 var typedDomains = map[uint32]string{
-	domainBeaconProposer:              "BLOCK_V2",
-	domainBeaconAttester:              "ATTESTATION",
-	domainRandao:                      "RANDAO_REVEAL",
-	domainDeposit:                     "DEPOSIT",
-	domainVoluntaryExit:               "VOLUNTARY_EXIT",
-	domainSelectionProof:              "AGGREGATION_SLOT",
-	domainAggregateAndProof:           "AGGREGATE_AND_PROOF_V2",
-	domainSyncCommittee:               "SYNC_COMMITTEE_MESSAGE",
-	domainSyncCommitteeSelectionProof: "SYNC_COMMITTEE_SELECTION_PROOF",
-	domainContributionAndProof:        "SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF",
-	domainBLSToExecutionChange:        "no request type: a BLS-to-execution change is signed with the withdrawal key, never a validator key",
-	domainApplicationBuilder:          "VALIDATOR_REGISTRATION",
+	domainBeaconProposer:                           "BLOCK_V2",
+	domainBeaconAttester:                           "ATTESTATION",
+	domainRandao:                                   "RANDAO_REVEAL",
+	domainDeposit:                                  "DEPOSIT",
+	domainVoluntaryExit:                            "VOLUNTARY_EXIT",
+	domainSelectionProof:                           "AGGREGATION_SLOT",
+	domainAggregateAndProof:                        "AGGREGATE_AND_PROOF_V2",
+	domainSyncCommittee:                            "SYNC_COMMITTEE_MESSAGE",
+	domainSyncCommitteeSelectionProof:              "SYNC_COMMITTEE_SELECTION_PROOF",
+	domainContributionAndProof:                     "SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF",
+	domainBLSToExecutionChange:                     "no request type: a BLS-to-execution change is signed with the withdrawal key, never a validator key",
+	domainApplicationBuilder:                       "VALIDATOR_REGISTRATION",
 	binary.BigEndian.Uint32(DomainRampartProof[:]): "the administrative proof of possession (rampartctl import)",
 }
 
