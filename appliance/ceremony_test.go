@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -260,6 +259,36 @@ func TestCeremonyCreatesValidatorsAcrossFiveSigners(t *testing.T) {
 	}
 	checkEverySubsetSigns(t, tc.lc, tc.net, 3, keys)
 
+	// Peers are granted duty types only: the deposits above were signed
+	// because each participant checked them against the plan it holds.
+	// Attack: a signer asks the others for a deposit of a new validator
+	// with its own withdrawal credentials.
+	t.Run("signs a ceremony's deposit only for its coordinator and its plan", func(t *testing.T) {
+		wc, _ := appliance.WithdrawalCredentials(testWithdrawal)
+		other, _ := appliance.WithdrawalCredentials("0x00000000000000000000000000000000000000aa")
+		deposit := func(wc [32]byte, amount uint64) []byte {
+			return mustJSON(map[string]any{"type": "DEPOSIT", "deposit": map[string]string{
+				"pubkey": keys[0].String(), "withdrawal_credentials": fmt.Sprintf("%#x", wc[:]),
+				"amount": fmt.Sprint(amount), "genesis_fork_version": fmt.Sprintf("%#x", tc.net.GenesisForkVersion()),
+			}})
+		}
+		for _, c := range []struct {
+			name, from string
+			req        []byte
+			want       int
+		}{
+			{"the coordinator with the plan's deposit", "signer-1", deposit(wc, 32_000_000_000), http.StatusOK},
+			{"refuses the coordinator with other withdrawal credentials", "signer-1", deposit(other, 32_000_000_000), http.StatusForbidden},
+			{"refuses the coordinator with another amount", "signer-1", deposit(wc, 1_000_000_000), http.StatusForbidden},
+			{"refuses another signer with the plan's deposit", "signer-3", deposit(wc, 32_000_000_000), http.StatusForbidden},
+		} {
+			r := post(t, tc.identityClient(1, c.from), tc.url(1, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+keys[0].String()), c.req)
+			if r.code != c.want {
+				t.Errorf("%s: %d %s, want %d", c.name, r.code, r.body, c.want)
+			}
+		}
+	})
+
 	// The accounts sign through the standard API and are slashing
 	// protected like any other.
 	att := attestationRequest(tc.net, 1, 2, 0x33)
@@ -308,7 +337,7 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 		})
 	}
 	t.Run("refuses unknown fields", func(t *testing.T) {
-		r := post(t, tc.client(0, "admin"), tc.url(0, appliance.ListenerParticipant, "/rampart/v1/ceremonies"), []byte(`{"validators":1,"threshold":2,"surprise":1}`))
+		r := tc.adminDo(t, 0, "admin", http.MethodPost, "/rampart/v1/ceremonies", []byte(`{"validators":1,"threshold":2,"surprise":1}`), tc.lc.AdminToken.Hex(), "")
 		if r.code != http.StatusBadRequest {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
@@ -321,7 +350,7 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 		}
 	})
 	t.Run("refuses a join from an administrator that is not the coordinator", func(t *testing.T) {
-		r := put(t, tc.client(1, "admin"), tc.url(1, appliance.ListenerParticipant, "/rampart/v1/ceremonies/"+strings.Repeat("ab", 32)), []byte(`{}`))
+		r := tc.adminDo(t, 1, "admin", http.MethodPut, "/rampart/v1/ceremonies/"+strings.Repeat("ab", 32), []byte(`{}`), tc.lc.AdminToken.Hex(), "")
 		if r.code != http.StatusBadRequest && r.code != http.StatusForbidden {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
@@ -343,19 +372,6 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 			t.Fatalf("refused starts left %d share files at signer %d", got, i+1)
 		}
 	}
-}
-
-func put(t testing.TB, c *http.Client, url string, body []byte) response {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("PUT %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, b}
 }
 
 // TestCeremonyAbortedByTheOperator aborts a running ceremony: every

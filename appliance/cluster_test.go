@@ -38,6 +38,8 @@ type testCluster struct {
 	keys    []api.PublicKey
 	mu      sync.Mutex
 	running map[int]*runningSigner
+	// clock, when set, is every signer's clock (Options.Now and After).
+	clock *fakeClock
 }
 
 type runningSigner struct {
@@ -49,6 +51,13 @@ type runningSigner struct {
 // newTestCluster provisions and starts n signers and deals validators
 // t-of-n.
 func newTestCluster(tb testing.TB, n, t, validators int, tweaks ...func(*appliance.Config)) *testCluster {
+	tb.Helper()
+	return newTestClusterWithClock(tb, nil, n, t, validators, tweaks...)
+}
+
+// newTestClusterWithClock is newTestCluster with every signer on clock
+// (nil: the real clock).
+func newTestClusterWithClock(tb testing.TB, clock *fakeClock, n, t, validators int, tweaks ...func(*appliance.Config)) *testCluster {
 	tb.Helper()
 	lc, net := provisionCluster(tb, n, func(s *localcluster.Spec) {
 		s.CoordinatorHTTP = "127.0.0.1:0"
@@ -63,7 +72,7 @@ func newTestCluster(tb testing.TB, n, t, validators int, tweaks ...func(*applian
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tc := &testCluster{t: tb, lc: lc, net: net, keys: keys, running: map[int]*runningSigner{}}
+	tc := &testCluster{t: tb, lc: lc, net: net, keys: keys, running: map[int]*runningSigner{}, clock: clock}
 	tb.Cleanup(tc.stopAll)
 	for i := range lc.Signers {
 		tc.start(i)
@@ -119,7 +128,11 @@ func (tc *testCluster) start(i int) {
 	if os.Getenv("RAMPART_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("signer", s.ID)
 	}
-	app, err := appliance.New(s.Config, appliance.Options{Logger: log, Listeners: s.Listeners})
+	opts := appliance.Options{Logger: log, Listeners: s.Listeners}
+	if tc.clock != nil {
+		opts.Now, opts.After = tc.clock.Now, tc.clock.After
+	}
+	app, err := appliance.New(s.Config, opts)
 	if err != nil {
 		tc.t.Fatal(err)
 	}
@@ -378,7 +391,7 @@ func TestClusterSignsEveryRequestType(t *testing.T) {
 }
 
 func TestClusterRefuses(t *testing.T) {
-	tc := newTestCluster(t, 5, 3, 3)
+	tc := newTestCluster(t, 5, 3, 3, grantEverything("vc-1"))
 	key := tc.keys[0]
 	first := attestationRequest(tc.net, 20, 21, 0x51)
 	tc.checkSigned("first attestation", tc.sign(0, key, first), key, first)
@@ -436,7 +449,7 @@ func TestClusterRefuses(t *testing.T) {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
 	})
-	t.Run("refuses GENERIC in the attester domain with 400", func(t *testing.T) {
+	t.Run("refuses GENERIC in the attester domain with 400, to a client granted GENERIC", func(t *testing.T) {
 		f := tc.net.ForkAtEpoch(6)
 		d := signing.ComputeDomain(phase0.DomainType{0x01, 0, 0, 0}, f.Version, tc.net.GenesisValidatorsRoot())
 		req := mustJSON(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": hexRoot(1), "domain": fmt.Sprintf("%#x", d[:])}})
