@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 
@@ -230,6 +229,3 @@ func (a *Appliance) ceremonyCaller(r *http.Request, id [32]byte) (adminActor, *a
 	}
 	return a.authenticateAdmin(r, names, true)
 }
-
-// errNoAdminToken is the reason of a relay that cannot happen.
-var errNoAdminToken = fmt.Errorf("%w: this signer holds no administrator's token (it keeps one in memory only while it serves the administrator's request)", ErrAdminToken)

@@ -124,20 +124,6 @@ func checkDeposits(t testing.TB, n *network.Network, st *appliance.CoordinationS
 	return st.Accounts
 }
 
-// muted is a participant that lists its accounts but gives no partial
-// signature: a signer that is down for signing.
-type muted struct{ coordinator.Participant }
-
-var errMuted = errors.New("muted for this subset")
-
-func (m muted) SignPartial(context.Context, api.PublicKey, []byte) (api.PartialSignature, error) {
-	return api.PartialSignature{}, errMuted
-}
-
-func (m muted) SignPartialBatch(context.Context, []byte) ([]api.PartialBatchResult, error) {
-	return nil, errMuted
-}
-
 // checkEverySubsetSigns checks that every threshold-sized subset of the
 // signers holds consistent shares of every new account: each signer's
 // administrative proof of possession (a partial signature of one fixed
