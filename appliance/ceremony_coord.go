@@ -221,7 +221,7 @@ func (co *coordination) run(ctx context.Context) {
 	defer func() {
 		co.mu.Lock()
 		co.running = false
-		if st := co.rec.Stage; st == stageComplete || st == stageAborted {
+		if st := co.rec.Stage; st == stageComplete || st == stageAborted || ctx.Err() != nil {
 			co.forgetTokenLocked()
 		}
 		co.mu.Unlock()
