@@ -137,6 +137,18 @@ func (s *pendingStore) add(key api.PublicKey, share []byte, x adminActor, now ti
 	}
 	now = now.UTC().Round(0)
 	name := pendingName(key, now)
+	for {
+		// Two removals of one key at the same instant (a coarse clock)
+		// get two records.
+		s.mu.Lock()
+		_, taken := s.byName[name]
+		s.mu.Unlock()
+		if _, err := os.Lstat(filepath.Join(s.dir, name)); !taken && errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		now = now.Add(time.Nanosecond)
+		name = pendingName(key, now)
+	}
 	pd := PendingDestruction{
 		ID: strings.TrimSuffix(name, PendingExt), PublicKey: key, RemovedAt: now, Due: now.Add(after),
 		Client: x.client, OnBehalfOf: x.onBehalfOf,
