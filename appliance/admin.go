@@ -7,16 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/protect"
 )
 
-// Administrative endpoints on the participant listener (mTLS; clients
-// named in admin.clients only). They carry account lifecycle steps between
-// the signers of a cluster: see lifecycle.go.
+// Administrative endpoints on the participant listener (mTLS, an
+// administrator's identity or a peer relaying for one, and the
+// administrative token). They carry account lifecycle steps between the
+// signers of a cluster: see lifecycle.go.
 const (
 	pathAccounts = "/rampart/v1/accounts"
 )
@@ -78,26 +78,46 @@ func (s secretHex) String() string { return redactedText }
 
 const redactedText = "[REDACTED]"
 
-func (a *Appliance) isAdmin(client string) bool {
-	return client != "" && slices.Contains(a.cfg.Admin.Clients, client)
+// ProofResponse is the answer of POST /rampart/v1/accounts/proof: this
+// signer's partial signature of ProofSigningRoot with its share of each
+// key, in the order asked.
+type ProofResponse struct {
+	ParticipantID api.Uint64      `json:"participant_id"`
+	Signatures    []api.Signature `json:"signatures"`
 }
 
+// RemovedResponse lists the removed shares awaiting destruction here.
+type RemovedResponse struct {
+	Removed []PendingDestruction `json:"removed"`
+	// DestroyAfter is this signer's grace period (accounts.destroy_after).
+	DestroyAfter string `json:"destroy_after"`
+}
+
+// maxAdminKeys bounds the keys of one administrative request.
+const maxAdminKeys = 10_000
+
 // adminRoutes adds the administrative endpoints to the participant mux.
+// Every one needs both administrative proofs (adminauth.go); peers may
+// relay them for an administrator.
+//
+//	POST   /rampart/v1/accounts                       stage shares
+//	POST   /rampart/v1/accounts/activate              activate staged accounts
+//	POST   /rampart/v1/accounts/discard               discard staged accounts
+//	POST   /rampart/v1/accounts/proof                 proof of possession
+//	DELETE /rampart/v1/accounts/{key}                 remove (destroyed when due)
+//	GET    /rampart/v1/accounts/removed               removed shares awaiting destruction
+//	POST   /rampart/v1/accounts/{key}/restore         restore a removed account
 func (a *Appliance) adminRoutes(mux *http.ServeMux) {
-	guard := func(h func(w http.ResponseWriter, r *http.Request, client string)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			client := tlsClientName(r, a.policy)
-			if !a.isAdmin(client) {
-				writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not an administrator (admin.clients)", client))
-				return
-			}
-			h(w, r, client)
-		}
+	guard := func(h func(w http.ResponseWriter, r *http.Request, x adminActor)) http.HandlerFunc {
+		return a.adminGuard(true, h)
 	}
 	mux.HandleFunc("POST "+pathAccounts, guard(a.handleStage))
-	a.ceremonyRoutes(mux, guard)
-	mux.HandleFunc("POST "+pathAccounts+"/activate", guard(func(w http.ResponseWriter, r *http.Request, client string) {
+	a.ceremonyRoutes(mux)
+	mux.HandleFunc("POST "+pathAccounts+"/activate", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
 		keys, e := readKeys(w, r)
+		if e == nil {
+			e = a.recordAdmin(x, "activate", keys...)
+		}
 		if e != nil {
 			writeError(w, e)
 			return
@@ -112,11 +132,13 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 				return
 			}
 		}
-		a.log.Info("accounts activated by administrator", "client", client, "count", len(keys))
 		writeJSON(w, http.StatusOK, struct{}{})
 	}))
-	mux.HandleFunc("POST "+pathAccounts+"/discard", guard(func(w http.ResponseWriter, r *http.Request, client string) {
+	mux.HandleFunc("POST "+pathAccounts+"/discard", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
 		keys, e := readKeys(w, r)
+		if e == nil {
+			e = a.recordAdmin(x, "discard", keys...)
+		}
 		if e != nil {
 			writeError(w, e)
 			return
@@ -126,13 +148,40 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	}))
-	mux.HandleFunc("DELETE "+pathAccounts+"/{identifier}", guard(func(w http.ResponseWriter, r *http.Request, client string) {
-		key, e := pathKey(r)
+	mux.HandleFunc("POST "+pathAccounts+"/proof", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
+		keys, e := readKeys(w, r)
+		if e == nil {
+			e = a.recordAdmin(x, "proof", keys...)
+		}
 		if e != nil {
 			writeError(w, e)
 			return
 		}
-		ic, found, err := a.remove(r.Context(), key)
+		sigs, err := a.prove(r.Context(), keys)
+		if err != nil {
+			code := http.StatusServiceUnavailable
+			if errors.Is(err, ErrNotStaged) {
+				code = http.StatusNotFound
+			}
+			writeError(w, refuse(code, "admin", "%v", err))
+			return
+		}
+		resp := ProofResponse{ParticipantID: api.Uint64(a.cfg.Node.ID), Signatures: make([]api.Signature, len(sigs))}
+		for i, s := range sigs {
+			resp.Signatures[i] = s.Bytes()
+		}
+		writeJSON(w, http.StatusOK, resp)
+	}))
+	mux.HandleFunc("DELETE "+pathAccounts+"/{identifier}", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
+		key, e := pathKey(r)
+		if e == nil {
+			e = a.recordAdmin(x, "remove", key)
+		}
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		ic, found, err := a.remove(r.Context(), key, x)
 		if err != nil {
 			writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
 			return
@@ -148,8 +197,36 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 				return
 			}
 		}
-		a.log.Info("account removed by administrator", "client", client, "account", key)
 		writeJSON(w, http.StatusOK, resp)
+	}))
+	mux.HandleFunc("GET "+pathAccounts+"/removed", guard(func(w http.ResponseWriter, r *http.Request, _ adminActor) {
+		// A read: not audited (refusals are logged by the guard).
+		a.life.Lock()
+		a.destroyDueLocked()
+		a.life.Unlock()
+		writeJSON(w, http.StatusOK, RemovedResponse{Removed: a.pending.list(), DestroyAfter: a.cfg.Accounts.DestroyAfter.String()})
+	}))
+	mux.HandleFunc("POST "+pathAccounts+"/{identifier}/restore", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
+		key, e := pathKey(r)
+		if e == nil {
+			e = a.recordAdmin(x, "restore", key)
+		}
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		if err := a.restore(r.Context(), key); err != nil {
+			code := http.StatusInternalServerError
+			switch {
+			case errors.Is(err, ErrNotPending):
+				code = http.StatusNotFound
+			case errors.Is(err, ErrAccountExists):
+				code = http.StatusConflict
+			}
+			writeError(w, refuse(code, "admin", "%v", err))
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
 	}))
 }
 
@@ -167,10 +244,13 @@ func readKeys(w http.ResponseWriter, r *http.Request) ([]api.PublicKey, *apiErro
 	if len(req.Keys) == 0 {
 		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: empty")
 	}
+	if len(req.Keys) > maxAdminKeys {
+		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: %d, at most %d per request", len(req.Keys), maxAdminKeys)
+	}
 	return req.Keys, nil
 }
 
-func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, client string) {
+func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x adminActor) {
 	body, e := readBody(w, r)
 	if e != nil {
 		writeError(w, e)
@@ -191,6 +271,14 @@ func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, client s
 	}
 	if len(req.Accounts) == 0 {
 		writeError(w, refuse(http.StatusBadRequest, "bad_request", "accounts: empty"))
+		return
+	}
+	keys := make([]api.PublicKey, len(req.Accounts))
+	for i, it := range req.Accounts {
+		keys[i] = it.CompositePublicKey
+	}
+	if e := a.recordAdmin(x, "stage", keys...); e != nil {
+		writeError(w, e)
 		return
 	}
 	items := make([]stageItem, len(req.Accounts))
@@ -228,7 +316,6 @@ func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, client s
 		writeError(w, refuse(code, "admin", "%v", err))
 		return
 	}
-	a.log.Info("shares staged by administrator", "client", client, "count", len(items))
 	resp := StageResponse{ComponentPublicKeys: make([]api.PublicKey, len(components))}
 	for i, c := range components {
 		resp.ComponentPublicKeys[i] = c.Bytes()

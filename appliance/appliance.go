@@ -56,8 +56,12 @@ type Options struct {
 	Rand io.Reader
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// CredentialsDir overrides $CREDENTIALS_DIRECTORY for pin-source
-	// credential: URIs.
+	// After waits on the clock, like time.After (its default): the
+	// destruction of removed shares is timed with it, so tests drive it
+	// with Now.
+	After func(time.Duration) <-chan time.Time
+	// CredentialsDir overrides $CREDENTIALS_DIRECTORY for credential:
+	// sources (pin-source, admin.token).
 	CredentialsDir string
 }
 
@@ -93,7 +97,11 @@ type Appliance struct {
 	caPool   *x509.CertPool
 	sealKey  *hsm.SealingKey
 
-	kmToken []byte
+	// adminToken is the verifier of the administrative token (nil
+	// without administrators).
+	adminToken *tokenVerifier
+	// pending holds removed shares awaiting destruction.
+	pending *pendingStore
 
 	// life serialises account staging, activation and removal.
 	life   sync.Mutex
@@ -126,6 +134,9 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.After == nil {
+		opts.After = time.After
+	}
 	a := &Appliance{
 		cfg:    cfg,
 		opts:   opts,
@@ -137,6 +148,7 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 		addrs:  map[string]net.Addr{},
 		staged: map[api.PublicKey]*stagedShare{},
 	}
+	a.pending = newPendingStore(cfg.Accounts.SharesDir)
 	m, err := newMetrics(a.reg)
 	if err != nil {
 		return nil, fmt.Errorf("appliance: metrics: %w", err)
@@ -145,11 +157,22 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 	if a.lmetrics, err = newListenerMetrics(a.reg); err != nil {
 		return nil, fmt.Errorf("appliance: metrics: %w", err)
 	}
-	a.ceremonies = newCeremonyManager(a)
-	a.policy = newPolicy(cfg.Authorization)
-	for _, c := range cfg.Admin.Clients {
-		a.policy.grantGeneric(c)
+	next := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "rampart_accounts_next_destruction_seconds",
+		Help: "Seconds until the next removed share is destroyed (0 when none awaits destruction).",
+	}, func() float64 {
+		if t, ok := a.pending.next(); ok {
+			return max(t.Sub(a.now()).Seconds(), 0)
+		}
+		return 0
+	})
+	if err := a.reg.Register(next); err != nil {
+		return nil, fmt.Errorf("appliance: metrics: %w", err)
 	}
+	a.ceremonies = newCeremonyManager(a)
+	// Being an administrator grants no signing type: the policy is the
+	// authorisation rules alone.
+	a.policy = newPolicy(cfg.Authorization)
 	return a, nil
 }
 
@@ -214,10 +237,11 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); a.runDB(bg) }()
 	go func() { defer wg.Done(); _ = a.coord.Run(bg) }()
 	go func() { defer wg.Done(); a.ceremonies.run(bg) }()
+	go func() { defer wg.Done(); a.runDestroyer(bg) }()
 	if a.opts.WatchdogInterval > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); a.watchdog(bg) }()
@@ -266,9 +290,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	hopts := hsm.DefaultOptions()
 	hopts.CallTimeout = cfg.HSM.CallTimeout
 	hopts.Rand = a.opts.Rand
-	if a.opts.CredentialsDir != "" {
-		hopts.CredentialsDir = a.opts.CredentialsDir
-	}
+	hopts.CredentialsDir = a.credentialsDir()
 	sealTok, err := hsm.Open(ctx, sealURI, hopts)
 	if err != nil {
 		a.health.set("hsm", err)
@@ -287,12 +309,12 @@ func (a *Appliance) start(ctx context.Context) error {
 	a.health.set("hsm", nil)
 
 	a.sealKey = sealKey
-	if km := cfg.Keymanager; km != nil {
-		tok, err := loadToken(km.TokenFile)
+	if cfg.Admin.Token != "" {
+		v, err := loadTokenVerifier(cfg.Admin.Token, a.credentialsDir())
 		if err != nil {
 			return misconfigured(err)
 		}
-		a.kmToken = tok
+		a.adminToken = &v
 	}
 	if stale, err := removeStaleStaged(cfg.Accounts.SharesDir); err != nil {
 		a.health.set("shares", err)
@@ -309,8 +331,15 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	a.accounts = accs
 	a.metrics.accounts.Set(float64(accs.len()))
-	a.health.set("shares", nil)
 	a.log.Info("shares unsealed", "count", accs.len(), "took", a.now().Sub(start))
+	bad, err := a.pending.load()
+	if err != nil {
+		a.health.set("shares", err)
+		return fmt.Errorf("accounts.shares_dir: %w", err)
+	}
+	if len(bad) > 0 {
+		a.log.Error("pending-destruction records that cannot be read are left alone; look at them", "records", bad)
+	}
 
 	a.status("opening slashing protection database")
 	if err := a.openDB(ctx, n, accs.len() == 0); err != nil {
@@ -318,6 +347,11 @@ func (a *Appliance) start(ctx context.Context) error {
 		return err
 	}
 	a.health.set("slashing_db", nil)
+	if err := a.reconcileRemovals(ctx); err != nil {
+		a.health.set("shares", err)
+		return err
+	}
+	a.health.set("shares", nil)
 
 	lg, rec, err := audit.Open(filepath.Join(cfg.DataDir, "audit.log"), audit.Options{Now: a.now})
 	if err != nil {
@@ -338,12 +372,25 @@ func (a *Appliance) start(ctx context.Context) error {
 	for _, p := range cfg.Cluster.Participants {
 		members = append(members, api.Participant{ID: api.Uint64(p.ID), Endpoint: p.Endpoint})
 	}
+	peers := map[string]tss.ID{}
+	for _, p := range cfg.Cluster.Participants {
+		peers[p.TLSName] = tss.ID(p.ID)
+	}
 	a.part = &participant{
 		id: tss.ID(cfg.Node.ID), net: n, gvr: protect.Root(n.GenesisValidatorsRoot()), accounts: accs, db: a.db,
 		policy: a.policy, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
 		futureEpochs: cfg.Slashing.FutureEpochs,
+		peers:        peers, ceremonyDeposit: a.ceremonies.allowsDeposit,
 	}
 	return a.startCoordinator(ctx)
+}
+
+// credentialsDir is where credential: sources are read.
+func (a *Appliance) credentialsDir() string {
+	if a.opts.CredentialsDir != "" {
+		return a.opts.CredentialsDir
+	}
+	return os.Getenv("CREDENTIALS_DIRECTORY")
 }
 
 func (a *Appliance) harden() error {

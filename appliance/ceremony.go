@@ -15,7 +15,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
 )
@@ -88,6 +91,9 @@ type ceremony struct {
 	keys       []api.PublicKey
 	transcript [32]byte
 	updated    time.Time
+	// keyIndex is keys as a set, built when first needed (holds); nil
+	// whenever keys changes.
+	keyIndex map[api.PublicKey]bool
 }
 
 func (m *ceremonyManager) newCeremony(id [32]byte, plan *ceremonyPlan, dir string) *ceremony {
@@ -318,6 +324,7 @@ func (c *ceremony) batchStaged(ctx context.Context) {
 			c.keys = append(c.keys, keys...)
 		}
 		h.Sum(c.transcript[:0])
+		c.keyIndex = nil
 		c.state = stateStaged
 	}
 	c.mu.Unlock()
@@ -354,7 +361,7 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	log := c.m.a.log
 	for _, k := range keys {
 		if prev == stateActivating || prev == stateActive {
-			if _, _, err := c.m.a.remove(ctx, k); err != nil {
+			if _, _, err := c.m.a.remove(ctx, k, systemActor("aborting ceremony "+ceremonyIDString(c.id))); err != nil {
 				log.Error("aborted ceremony: removing an account failed; remove it by hand", append(c.log(), "account", k, "err", err)...)
 			}
 			continue
@@ -531,6 +538,44 @@ func (c *ceremony) status() CeremonyStatus {
 	}
 	slices.Sort(st.Waiting)
 	return st
+}
+
+// holds reports whether key is an account this ceremony activated here
+// (active, or complete).
+func (c *ceremony) holds(key api.PublicKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateActive && c.state != stateComplete {
+		return false
+	}
+	if c.keyIndex == nil {
+		c.keyIndex = make(map[api.PublicKey]bool, len(c.keys))
+		for _, k := range c.keys {
+			c.keyIndex[k] = true
+		}
+	}
+	return c.keyIndex[key]
+}
+
+// allowsDeposit reports whether participant from may have this signer's
+// DEPOSIT partial d of key without a DEPOSIT grant: key is an account of a
+// ceremony this signer joined and activated, from is that ceremony's
+// coordinator, and the deposit is exactly the one the ceremony's plan,
+// which this signer holds, commits to (public key, withdrawal credentials
+// and amount; the network's genesis fork version is checked with every
+// DEPOSIT). A deposit with other withdrawal credentials or another amount
+// is refused, whoever coordinates.
+func (m *ceremonyManager) allowsDeposit(from tss.ID, key api.PublicKey, d *signing.Deposit) bool {
+	if api.PublicKey(d.Pubkey) != key {
+		return false
+	}
+	for _, c := range m.all() {
+		if c.plan == nil || tss.ID(c.plan.Coordinator) != from || !c.holds(key) {
+			continue
+		}
+		return d.WithdrawalCredentials == phase0.Root(c.plan.WithdrawalCredentials) && uint64(d.Amount) == uint64(c.plan.AmountGwei)
+	}
+	return false
 }
 
 // progressed counts an accepted message.

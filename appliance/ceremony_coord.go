@@ -80,6 +80,11 @@ type coordination struct {
 	deposits  []DepositData
 	stop      context.CancelFunc // ends the running stage on an abort
 	running   bool
+	// joinAs is the administrator who started the ceremony, with the
+	// token: the other participants join only on an administrator's proof,
+	// which this signer relays. It is kept in memory only, until every
+	// participant joined; a coordination resumed after a restart has none.
+	joinAs *adminActor
 }
 
 func newCoordination(m *ceremonyManager, c *ceremony, timeout time.Duration) *coordination {
@@ -94,9 +99,15 @@ func newCoordination(m *ceremonyManager, c *ceremony, timeout time.Duration) *co
 	return co
 }
 
-// coordinate starts coordinating plan: this signer joins, records the
+// coordinate starts coordinating plan for administrator x (whose token
+// the coordination owns from now on): this signer joins, records the
 // coordination, and runs it in the background.
-func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration) (string, *apiError) {
+func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration, x adminActor) (id string, e *apiError) {
+	defer func() {
+		if e != nil {
+			x.token.Zero()
+		}
+	}()
 	m.mu.Lock()
 	if m.starting {
 		m.mu.Unlock()
@@ -120,6 +131,7 @@ func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration) 
 		return "", e
 	}
 	co := newCoordination(m, c, timeout)
+	co.joinAs = &x
 	co.rec = coordinationRecord{Stage: stageGenerating, Started: m.a.now().UTC(), ParticipantTimeout: timeout.String()}
 	if err := co.save(); err != nil {
 		c.abort(context.Background(), "recording the coordination failed: "+err.Error())
@@ -209,6 +221,9 @@ func (co *coordination) run(ctx context.Context) {
 	defer func() {
 		co.mu.Lock()
 		co.running = false
+		if st := co.rec.Stage; st == stageComplete || st == stageAborted || ctx.Err() != nil {
+			co.forgetTokenLocked()
+		}
 		co.mu.Unlock()
 	}()
 	next := map[string]string{stageGenerating: stageActivating, stageActivating: stageDepositing, stageDepositing: stageFinalizing, stageFinalizing: stageComplete}
@@ -246,10 +261,48 @@ func (co *coordination) run(ctx context.Context) {
 			co.fail(err.Error())
 			continue
 		}
+		if stage == stageGenerating {
+			// Every participant joined: the token is no longer needed.
+			co.mu.Lock()
+			co.forgetTokenLocked()
+			co.mu.Unlock()
+		}
 		if err := co.setStage(next[stage]); err != nil && !errors.Is(err, errAbortRequested) {
 			co.fail(fmt.Sprintf("recording stage %s: %v", next[stage], err))
 		}
 	}
+}
+
+// forgetTokenLocked zeroes the administrator's token. co.mu held.
+func (co *coordination) forgetTokenLocked() {
+	if co.joinAs != nil {
+		co.joinAs.token.Zero()
+		co.joinAs = nil
+	}
+}
+
+// errJoinNeedsToken: a participant has not joined and this signer no
+// longer holds the administrator's token to send it the plan.
+var errJoinNeedsToken = errors.New("this coordinating signer restarted since the ceremony started and keeps the administrator's token in memory only, so it cannot send the plan again: start the ceremony again (rampartctl dkg)")
+
+// join sends the plan to a participant, relaying the administrator's
+// proof to a remote one.
+func (co *coordination) join(ctx context.Context, mb ceremonyMember, plan *ceremonyPlan) error {
+	rm, remote := mb.(remoteMember)
+	if !remote {
+		return mb.join(ctx, plan)
+	}
+	co.mu.Lock()
+	x := co.joinAs
+	var p *Peer
+	if x != nil {
+		p = x.relay(rm.p)
+	}
+	co.mu.Unlock()
+	if p == nil {
+		return errJoinNeedsToken
+	}
+	return remoteMember{p}.join(ctx, plan)
 }
 
 // fail aborts the ceremony everywhere with reason; run broadcasts it.
@@ -356,8 +409,8 @@ func (co *coordination) generate(ctx context.Context) error {
 			defer cancel()
 			st, err := mb.status(pctx, co.c.id)
 			if coordinator.Status(err) == http.StatusNotFound {
-				if err = mb.join(pctx, plan); permanent(err) {
-					return fmt.Errorf("refused to join: %w", err)
+				if err = co.join(pctx, mb, plan); permanent(err) || errors.Is(err, errJoinNeedsToken) {
+					return fmt.Errorf("has not joined: %w", err)
 				}
 				if err == nil {
 					st, err = mb.status(pctx, co.c.id)

@@ -21,12 +21,17 @@ import (
 // Ceremony endpoints on the participant listener (mutual TLS):
 //
 //	POST /rampart/v1/ceremonies                  start, at the coordinator (administrators)
-//	GET  /rampart/v1/ceremonies/{id}             status (administrators)
-//	POST /rampart/v1/ceremonies/{id}/abort       abort (administrators)
-//	PUT  /rampart/v1/ceremonies/{id}             join (the ceremony's coordinator)
+//	GET  /rampart/v1/ceremonies/{id}             status (administrators, or the ceremony's coordinator)
+//	POST /rampart/v1/ceremonies/{id}/abort       abort (administrators, or the ceremony's coordinator)
+//	PUT  /rampart/v1/ceremonies/{id}             join (the ceremony's coordinator relaying an administrator's start)
 //	POST /rampart/v1/ceremonies/{id}/activate    activate (the ceremony's coordinator)
 //	POST /rampart/v1/ceremonies/{id}/finalize    finalise (the ceremony's coordinator)
 //	POST /rampart/v1/ceremonies/{id}/messages    one dkg message (any participant)
+//
+// "Administrators" means both administrative proofs (adminauth.go). A
+// join carries the administrator's proof that started the ceremony,
+// relayed by the coordinating signer, which keeps the token in memory only
+// until every participant joined.
 const pathCeremonies = "/rampart/v1/ceremonies"
 
 // StartCeremonyRequest is the body of POST /rampart/v1/ceremonies: the
@@ -123,12 +128,11 @@ type (
 	}
 )
 
-// ceremonyRoutes adds the ceremony endpoints; admin guards the ones only
-// administrators (admin.clients) may call.
-func (a *Appliance) ceremonyRoutes(mux *http.ServeMux, admin func(func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc) {
+// ceremonyRoutes adds the ceremony endpoints.
+func (a *Appliance) ceremonyRoutes(mux *http.ServeMux) {
 	m := a.ceremonies
-	mux.HandleFunc("POST "+pathCeremonies, admin(a.handleStartCeremony))
-	mux.HandleFunc("GET "+pathCeremonies+"/{id}", admin(func(w http.ResponseWriter, r *http.Request, _ string) {
+	mux.HandleFunc("POST "+pathCeremonies, a.adminGuard(true, a.handleStartCeremony))
+	mux.HandleFunc("GET "+pathCeremonies+"/{id}", a.ceremonyGuard(func(w http.ResponseWriter, r *http.Request, _ adminActor) {
 		c, e := a.ceremonyOf(r)
 		if e != nil {
 			writeError(w, e)
@@ -140,9 +144,9 @@ func (a *Appliance) ceremonyRoutes(mux *http.ServeMux, admin func(func(http.Resp
 		}
 		writeJSON(w, http.StatusOK, st)
 	}))
-	mux.HandleFunc("POST "+pathCeremonies+"/{id}/abort", admin(a.handleAbortCeremony))
-	mux.HandleFunc("PUT "+pathCeremonies+"/{id}", admin(a.handleJoinCeremony))
-	mux.HandleFunc("POST "+pathCeremonies+"/{id}/activate", admin(func(w http.ResponseWriter, r *http.Request, _ string) {
+	mux.HandleFunc("POST "+pathCeremonies+"/{id}/abort", a.ceremonyGuard(a.handleAbortCeremony))
+	mux.HandleFunc("PUT "+pathCeremonies+"/{id}", a.adminGuard(true, a.handleJoinCeremony))
+	mux.HandleFunc("POST "+pathCeremonies+"/{id}/activate", func(w http.ResponseWriter, r *http.Request) {
 		c, e := a.coordinatedCeremony(r)
 		var req activateRequest
 		if e == nil {
@@ -160,15 +164,35 @@ func (a *Appliance) ceremonyRoutes(mux *http.ServeMux, admin func(func(http.Resp
 			e = c.activate(context.WithoutCancel(r.Context()), t)
 		}
 		writeResult(w, e)
-	}))
-	mux.HandleFunc("POST "+pathCeremonies+"/{id}/finalize", admin(func(w http.ResponseWriter, r *http.Request, _ string) {
+	})
+	mux.HandleFunc("POST "+pathCeremonies+"/{id}/finalize", func(w http.ResponseWriter, r *http.Request) {
 		c, e := a.coordinatedCeremony(r)
 		if e == nil {
 			e = c.finalize()
 		}
 		writeResult(w, e)
-	}))
+	})
 	mux.HandleFunc("POST "+pathCeremonies+"/{id}/messages", a.handleCeremonyMessage)
+}
+
+// ceremonyGuard serves a ceremony's status or abort to an administrator,
+// or to the cluster peer coordinating the ceremony (ceremonyCaller).
+func (a *Appliance) ceremonyGuard(h func(w http.ResponseWriter, r *http.Request, x adminActor)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := parseCeremonyID(r.PathValue("id"))
+		if err != nil {
+			writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", err))
+			return
+		}
+		x, e := a.ceremonyCaller(r, id)
+		if e != nil {
+			a.logAdminRefusal(r, e)
+			writeAdminError(w, e)
+			return
+		}
+		defer x.token.Zero()
+		h(w, r, x)
+	}
 }
 
 func writeResult(w http.ResponseWriter, e *apiError) {
@@ -252,7 +276,7 @@ func (a *Appliance) coordinatedCeremony(r *http.Request) (*ceremony, *apiError) 
 	return c, nil
 }
 
-func (a *Appliance) handleJoinCeremony(w http.ResponseWriter, r *http.Request, client string) {
+func (a *Appliance) handleJoinCeremony(w http.ResponseWriter, r *http.Request, x adminActor) {
 	id, err := parseCeremonyID(r.PathValue("id"))
 	if err != nil {
 		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", err))
@@ -268,7 +292,11 @@ func (a *Appliance) handleJoinCeremony(w http.ResponseWriter, r *http.Request, c
 		return
 	}
 	if from, ok := a.participantOf(r); !ok || from != tss.ID(plan.Coordinator) {
-		writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not the plan's coordinator (participant %d)", client, plan.Coordinator))
+		writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not the plan's coordinator (participant %d)", x.client, plan.Coordinator))
+		return
+	}
+	if e := a.recordAdmin(x, "ceremony_join "+ceremonyIDString(id)); e != nil {
+		writeError(w, e)
 		return
 	}
 	c, e := a.ceremonies.join(&plan)
@@ -279,7 +307,7 @@ func (a *Appliance) handleJoinCeremony(w http.ResponseWriter, r *http.Request, c
 	writeJSON(w, http.StatusOK, c.status())
 }
 
-func (a *Appliance) handleAbortCeremony(w http.ResponseWriter, r *http.Request, client string) {
+func (a *Appliance) handleAbortCeremony(w http.ResponseWriter, r *http.Request, x adminActor) {
 	id, err := parseCeremonyID(r.PathValue("id"))
 	var req abortRequest
 	var e *apiError
@@ -293,7 +321,10 @@ func (a *Appliance) handleAbortCeremony(w http.ResponseWriter, r *http.Request, 
 		e = checkReason(req.Reason)
 	}
 	if e == nil {
-		reason := fmt.Sprintf("aborted by %s: %s", client, req.Reason)
+		e = a.recordAdmin(x, "ceremony_abort "+ceremonyIDString(id))
+	}
+	if e == nil {
+		reason := fmt.Sprintf("aborted by %s: %s", x, req.Reason)
 		e = a.ceremonies.abort(r.Context(), id, reason)
 	}
 	writeResult(w, e)
@@ -352,23 +383,28 @@ func (a *Appliance) handleCeremonyMessage(w http.ResponseWriter, r *http.Request
 	writeResult(w, e)
 }
 
-func (a *Appliance) handleStartCeremony(w http.ResponseWriter, r *http.Request, client string) {
+func (a *Appliance) handleStartCeremony(w http.ResponseWriter, r *http.Request, x adminActor) {
 	var req StartCeremonyRequest
 	if e := decodeStrict(w, r, &req); e != nil {
 		writeError(w, e)
 		return
 	}
 	plan, timeout, e := a.planCeremony(&req)
+	if e == nil {
+		e = a.recordAdmin(x, "ceremony_start "+ceremonyIDString(plan.ID()))
+	}
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	id, e := a.ceremonies.coordinate(plan, timeout)
+	// The coordination keeps its own copy of the token for the joins; the
+	// request's is zeroed when the request ends.
+	id, e := a.ceremonies.coordinate(plan, timeout, adminActor{client: x.client, onBehalfOf: x.onBehalfOf, token: x.token.clone()})
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	a.log.Info("key generation ceremony started", "ceremony", id, "client", client, "validators", req.Validators, "threshold", req.Threshold)
+	a.log.Info("key generation ceremony started", "ceremony", id, "client", x.client, "on_behalf_of", x.onBehalfOf, "validators", req.Validators, "threshold", req.Threshold)
 	writeJSON(w, http.StatusOK, StartCeremonyResponse{ID: id})
 }
 

@@ -61,7 +61,6 @@ func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 		// the fixture ends.
 		cfg.Cluster.Participants = append(cfg.Cluster.Participants, ParticipantConfig{ID: i, Endpoint: fmt.Sprintf("https://127.0.0.1:%d", i), TLSName: fmt.Sprintf("signer-%d", i)})
 	}
-	cfg.Admin.Clients = []string{"signer-2", "signer-3"}
 	cfg.Process.Hardening = "off"
 	cfg.fillDerived()
 	if err := os.MkdirAll(cfg.Accounts.SharesDir, 0o700); err != nil {
@@ -93,9 +92,16 @@ func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 	if e != nil {
 		tb.Fatal(e)
 	}
-	// Wait until participant 1 has dealt batch 0.
+	// Wait until participant 1 has dealt every batch it starts at once
+	// (batchWindow), so that no snapshot appears during a test.
 	for deadline := time.Now().Add(time.Minute); ; {
-		if _, err := os.Stat(c.batches[0].snapshotPath()); err == nil {
+		dealt := 0
+		for _, b := range c.batches[:min(batchWindow, len(c.batches))] {
+			if _, err := os.Stat(b.snapshotPath()); err == nil {
+				dealt++
+			}
+		}
+		if dealt == min(batchWindow, len(c.batches)) {
 			break
 		}
 		if time.Now().After(deadline) {

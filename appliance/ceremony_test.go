@@ -2,20 +2,16 @@ package appliance_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
@@ -31,7 +27,8 @@ import (
 const testWithdrawal = "0x468c15d616B52FCEf0B932BF89D42157984BE2A5"
 
 // admin returns the operator's mTLS configuration and the administrative
-// client of every signer, as rampartctl builds them from the cluster file.
+// client of every signer, with the administrative token, as rampartctl
+// builds them from the cluster file.
 func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.Peer) {
 	tb.Helper()
 	cf := lc.File
@@ -40,7 +37,12 @@ func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.P
 		tb.Fatal(err)
 	}
 	tb.Cleanup(closer)
-	return cfg, cf.Peers(cfg)
+	peers, release, err := cf.AdminPeers(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(release)
+	return cfg, peers
 }
 
 func startRequest(tb testing.TB, validators, threshold int) *appliance.StartCeremonyRequest {
@@ -122,65 +124,67 @@ func checkDeposits(t testing.TB, n *network.Network, st *appliance.CoordinationS
 	return st.Accounts
 }
 
-// muted is a participant that lists its accounts but gives no partial
-// signature: a signer that is down for signing.
-type muted struct{ coordinator.Participant }
-
-var errMuted = errors.New("muted for this subset")
-
-func (m muted) SignPartial(context.Context, api.PublicKey, []byte) (api.PartialSignature, error) {
-	return api.PartialSignature{}, errMuted
-}
-
-func (m muted) SignPartialBatch(context.Context, []byte) ([]api.PartialBatchResult, error) {
-	return nil, errMuted
-}
-
-// checkEverySubsetSigns signs a GENERIC message for keys through every
-// threshold-sized subset of the signers (the others muted) and verifies
-// each signature under the composite key: every t-subset holds consistent
-// shares of every new account.
+// checkEverySubsetSigns checks that every threshold-sized subset of the
+// signers holds consistent shares of every new account: each signer's
+// administrative proof of possession (a partial signature of one fixed
+// message) is taken, and the partials of every subset must recover a
+// signature that verifies under the composite key.
 func checkEverySubsetSigns(t testing.TB, lc *localcluster.Cluster, net *network.Network, threshold int, keys []api.PublicKey) {
 	t.Helper()
-	adminTLS, _ := admin(t, lc)
+	_, peers := admin(t, lc)
+	clientTLS, release, err := lc.File.TLSConfig(context.Background(), lc.File.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
 	n := len(lc.Signers)
-	objectRoot := sha256.Sum256([]byte("every subset signs"))
-	domain := signing.ComputeDomain(phase0.DomainType{'t', 'e', 's', 't'}, net.GenesisForkVersion(), net.GenesisValidatorsRoot())
-	req, _ := json.Marshal(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": api.Root(objectRoot), "domain": api.Root(domain)}})
-	root := signing.ComputeSigningRoot(objectRoot, domain)
+	root := appliance.ProofSigningRoot(net)
+	proofs := make([][]api.Signature, n)
+	components := make([]map[api.PublicKey]api.PublicKey, n)
+	for i, s := range lc.Signers {
+		if proofs[i], err = peers[i].Prove(context.Background(), keys); err != nil {
+			t.Fatalf("signer %d proof: %v", i+1, err)
+		}
+		hp, err := coordinator.NewHTTPParticipant(tss.ID(s.ID), "https://"+s.Config.Listen.Participant, s.Name, clientTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accs, err := hp.Accounts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		components[i] = map[api.PublicKey]api.PublicKey{}
+		for _, a := range accs {
+			components[i][a.CompositePublicKey] = a.PublicKey
+		}
+	}
 	subsets := 0
 	for mask := range 1 << n {
 		if popcount(mask) != threshold {
 			continue
 		}
 		subsets++
-		cfg := coordinator.DefaultConfig()
-		cfg.Timeout = 20 * time.Second
-		for i, s := range lc.Signers {
-			hp, err := coordinator.NewHTTPParticipant(tss.ID(s.ID), "https://"+s.Config.Listen.Participant, s.Name, adminTLS)
-			if err != nil {
-				t.Fatal(err)
+		for k, key := range keys {
+			composite, _ := bls.PublicKeyFromBytes(key[:])
+			var partials []tss.Partial
+			for i, s := range lc.Signers {
+				if mask&(1<<i) == 0 {
+					continue
+				}
+				component := components[i][key]
+				pk, err := bls.PublicKeyFromBytes(component[:])
+				if err != nil {
+					t.Fatalf("signer %d lists no component key of %s: %v", i+1, key, err)
+				}
+				sig, err := bls.SignatureFromBytes(proofs[i][k][:])
+				if err != nil {
+					t.Fatal(err)
+				}
+				partials = append(partials, tss.Partial{ID: tss.ID(s.ID), PublicKey: pk, Signature: sig})
 			}
-			if mask&(1<<i) == 0 {
-				cfg.Participants = append(cfg.Participants, muted{hp})
-			} else {
-				cfg.Participants = append(cfg.Participants, hp)
-			}
-		}
-		co, err := coordinator.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := co.Refresh(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		for i, r := range co.SignBatch(context.Background(), keys, root, req) {
-			if r.Err != nil {
-				t.Fatalf("subset %05b, account %s: %v", mask, keys[i], r.Err)
-			}
-			pk, _ := bls.PublicKeyFromBytes(keys[i][:])
-			if !pk.Verify(root, r.Signature) {
-				t.Fatalf("subset %05b, account %s: signature does not verify", mask, keys[i])
+			res, err := tss.Recover(root, composite, threshold, partials)
+			if err != nil || !composite.Verify(root, res.Signature) {
+				t.Fatalf("subset %05b, account %s: %v", mask, key, err)
 			}
 		}
 	}
@@ -241,6 +245,36 @@ func TestCeremonyCreatesValidatorsAcrossFiveSigners(t *testing.T) {
 	}
 	checkEverySubsetSigns(t, tc.lc, tc.net, 3, keys)
 
+	// Peers are granted duty types only: the deposits above were signed
+	// because each participant checked them against the plan it holds.
+	// Attack: a signer asks the others for a deposit of a new validator
+	// with its own withdrawal credentials.
+	t.Run("signs a ceremony's deposit only for its coordinator and its plan", func(t *testing.T) {
+		wc, _ := appliance.WithdrawalCredentials(testWithdrawal)
+		other, _ := appliance.WithdrawalCredentials("0x00000000000000000000000000000000000000aa")
+		deposit := func(wc [32]byte, amount uint64) []byte {
+			return mustJSON(map[string]any{"type": "DEPOSIT", "deposit": map[string]string{
+				"pubkey": keys[0].String(), "withdrawal_credentials": fmt.Sprintf("%#x", wc[:]),
+				"amount": fmt.Sprint(amount), "genesis_fork_version": fmt.Sprintf("%#x", tc.net.GenesisForkVersion()),
+			}})
+		}
+		for _, c := range []struct {
+			name, from string
+			req        []byte
+			want       int
+		}{
+			{"the coordinator with the plan's deposit", "signer-1", deposit(wc, 32_000_000_000), http.StatusOK},
+			{"refuses the coordinator with other withdrawal credentials", "signer-1", deposit(other, 32_000_000_000), http.StatusForbidden},
+			{"refuses the coordinator with another amount", "signer-1", deposit(wc, 1_000_000_000), http.StatusForbidden},
+			{"refuses another signer with the plan's deposit", "signer-3", deposit(wc, 32_000_000_000), http.StatusForbidden},
+		} {
+			r := post(t, tc.identityClient(1, c.from), tc.url(1, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+keys[0].String()), c.req)
+			if r.code != c.want {
+				t.Errorf("%s: %d %s, want %d", c.name, r.code, r.body, c.want)
+			}
+		}
+	})
+
 	// The accounts sign through the standard API and are slashing
 	// protected like any other.
 	att := attestationRequest(tc.net, 1, 2, 0x33)
@@ -289,7 +323,7 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 		})
 	}
 	t.Run("refuses unknown fields", func(t *testing.T) {
-		r := post(t, tc.client(0, "admin"), tc.url(0, appliance.ListenerParticipant, "/rampart/v1/ceremonies"), []byte(`{"validators":1,"threshold":2,"surprise":1}`))
+		r := tc.adminDo(t, 0, "admin", http.MethodPost, "/rampart/v1/ceremonies", []byte(`{"validators":1,"threshold":2,"surprise":1}`), tc.lc.AdminToken.Hex(), "")
 		if r.code != http.StatusBadRequest {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
@@ -302,7 +336,7 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 		}
 	})
 	t.Run("refuses a join from an administrator that is not the coordinator", func(t *testing.T) {
-		r := put(t, tc.client(1, "admin"), tc.url(1, appliance.ListenerParticipant, "/rampart/v1/ceremonies/"+strings.Repeat("ab", 32)), []byte(`{}`))
+		r := tc.adminDo(t, 1, "admin", http.MethodPut, "/rampart/v1/ceremonies/"+strings.Repeat("ab", 32), []byte(`{}`), tc.lc.AdminToken.Hex(), "")
 		if r.code != http.StatusBadRequest && r.code != http.StatusForbidden {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
@@ -324,19 +358,6 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 			t.Fatalf("refused starts left %d share files at signer %d", got, i+1)
 		}
 	}
-}
-
-func put(t testing.TB, c *http.Client, url string, body []byte) response {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("PUT %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, b}
 }
 
 // TestCeremonyAbortedByTheOperator aborts a running ceremony: every

@@ -38,8 +38,8 @@ type testCluster struct {
 	keys    []api.PublicKey
 	mu      sync.Mutex
 	running map[int]*runningSigner
-	// now is every signer's clock (Options.Now); nil is time.Now.
-	now func() time.Time
+	// clock, when set, is every signer's clock (Options.Now and After).
+	clock *fakeClock
 }
 
 type runningSigner struct {
@@ -52,12 +52,12 @@ type runningSigner struct {
 // t-of-n.
 func newTestCluster(tb testing.TB, n, t, validators int, tweaks ...func(*appliance.Config)) *testCluster {
 	tb.Helper()
-	return newTestClusterWithClock(tb, n, t, validators, nil, tweaks...)
+	return newTestClusterWithClock(tb, nil, n, t, validators, tweaks...)
 }
 
-// newTestClusterWithClock is newTestCluster with every signer on the clock
-// now.
-func newTestClusterWithClock(tb testing.TB, n, t, validators int, now func() time.Time, tweaks ...func(*appliance.Config)) *testCluster {
+// newTestClusterWithClock is newTestCluster with every signer on clock
+// (nil: the real clock).
+func newTestClusterWithClock(tb testing.TB, clock *fakeClock, n, t, validators int, tweaks ...func(*appliance.Config)) *testCluster {
 	tb.Helper()
 	lc, net := provisionCluster(tb, n, func(s *localcluster.Spec) {
 		s.CoordinatorHTTP = "127.0.0.1:0"
@@ -72,7 +72,7 @@ func newTestClusterWithClock(tb testing.TB, n, t, validators int, now func() tim
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tc := &testCluster{t: tb, lc: lc, net: net, keys: keys, running: map[int]*runningSigner{}, now: now}
+	tc := &testCluster{t: tb, lc: lc, net: net, keys: keys, running: map[int]*runningSigner{}, clock: clock}
 	tb.Cleanup(tc.stopAll)
 	for i := range lc.Signers {
 		tc.start(i)
@@ -128,7 +128,11 @@ func (tc *testCluster) start(i int) {
 	if os.Getenv("RAMPART_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("signer", s.ID)
 	}
-	app, err := appliance.New(s.Config, appliance.Options{Logger: log, Listeners: s.Listeners, Now: tc.now})
+	opts := appliance.Options{Logger: log, Listeners: s.Listeners}
+	if tc.clock != nil {
+		opts.Now, opts.After = tc.clock.Now, tc.clock.After
+	}
+	app, err := appliance.New(s.Config, opts)
 	if err != nil {
 		tc.t.Fatal(err)
 	}
@@ -299,12 +303,83 @@ func errorCode(t testing.TB, r response) int {
 	return e.Code
 }
 
+// grantEverything lets client use every account for every request type,
+// GENERIC included (which "all" does not cover).
+func grantEverything(client string) func(*appliance.Config) {
+	var types []string
+	for _, t := range signing.Types() {
+		types = append(types, string(t))
+	}
+	return func(c *appliance.Config) {
+		for i, r := range c.Authorization {
+			if r.Client == client {
+				c.Authorization[i].Types = appliance.Selector{List: types}
+			}
+		}
+	}
+}
+
+// clientSign signs req through every participant with the vc-1 identity,
+// as rampart-vc and rampartctl exit do: the coordinator beside the client.
+func (tc *testCluster) clientSign(key api.PublicKey, req []byte) (api.Signature, error) {
+	tc.t.Helper()
+	cf := tc.lc.File
+	_, coord, release, err := cf.Connect(context.Background(), cf.Client)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	defer release()
+	if err := coord.Refresh(context.Background()); err != nil {
+		tc.t.Fatal(err)
+	}
+	parsed, err := signing.ParseRequest(req)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	sg, err := parsed.Verify(tc.net)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	canonical, err := parsed.MarshalJSON()
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	sig, err := coord.Sign(context.Background(), key, sg.SigningRoot, canonical)
+	if err != nil {
+		return api.Signature{}, err
+	}
+	return sig.Bytes(), nil
+}
+
 func TestClusterSignsEveryRequestType(t *testing.T) {
-	tc := newTestCluster(t, 5, 3, 2)
+	tc := newTestCluster(t, 5, 3, 2, grantEverything("vc-1"))
 	key := tc.keys[0]
 	reqs := everyRequest(tc.net, key.String())
+	duties := 0
 	for name, req := range reqs {
-		tc.checkSigned(name, tc.sign(0, key, req), key, req)
+		parsed, err := signing.ParseRequest(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parsed.Type.Duty() {
+			tc.checkSigned(name, tc.sign(0, key, req), key, req)
+			duties++
+			continue
+		}
+		// Not a duty: the signers' coordinator refuses it, since it asks
+		// the others with its own identity and peers are granted duties
+		// only; a coordinator beside the client, with the client's
+		// identity at every signer, gets it.
+		r := tc.sign(0, key, req)
+		if r.code != http.StatusForbidden || !strings.Contains(string(r.body), "not a validator duty") {
+			t.Errorf("%s through the signers' coordinator: %d %s", name, r.code, r.body)
+		}
+		sig, err := tc.clientSign(key, req)
+		if err != nil {
+			t.Errorf("%s through the client's coordinator: %v", name, err)
+			continue
+		}
+		tc.checkSigned(name, response{http.StatusOK, mustJSON(api.SigningResponse{Signature: sig})}, key, req)
 	}
 	// The same through another signer's coordinator and the loopback
 	// listener without TLS.
@@ -312,11 +387,11 @@ func TestClusterSignsEveryRequestType(t *testing.T) {
 	tc.checkSigned("coordinator of signer 3", tc.sign(2, tc.keys[1], req), tc.keys[1], req)
 	r := post(t, http.DefaultClient, tc.url(0, appliance.ListenerInsecureLoopback, "/api/v1/eth2/sign/"+tc.keys[1].String()), req)
 	tc.checkSigned("loopback listener, exact repeat", r, tc.keys[1], req)
-	t.Logf("signed %d request types through a 3-of-5 cluster", len(reqs)+1)
+	t.Logf("signed %d request types through a 3-of-5 cluster (%d duties through the signers' coordinator)", len(reqs)+1, duties)
 }
 
 func TestClusterRefuses(t *testing.T) {
-	tc := newTestCluster(t, 5, 3, 3)
+	tc := newTestCluster(t, 5, 3, 3, grantEverything("vc-1"))
 	key := tc.keys[0]
 	first := attestationRequest(tc.net, 20, 21, 0x51)
 	tc.checkSigned("first attestation", tc.sign(0, key, first), key, first)
@@ -374,7 +449,7 @@ func TestClusterRefuses(t *testing.T) {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
 	})
-	t.Run("refuses GENERIC in the attester domain with 400", func(t *testing.T) {
+	t.Run("refuses GENERIC in the attester domain with 400, to a client granted GENERIC", func(t *testing.T) {
 		f := tc.net.ForkAtEpoch(6)
 		d := signing.ComputeDomain(phase0.DomainType{0x01, 0, 0, 0}, f.Version, tc.net.GenesisValidatorsRoot())
 		req := mustJSON(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": hexRoot(1), "domain": fmt.Sprintf("%#x", d[:])}})

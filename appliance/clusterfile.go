@@ -3,6 +3,8 @@ package appliance
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
+	"os"
 
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/clusterfile"
@@ -57,6 +59,39 @@ func (cf *ClusterFile) Peers(tlsConfig *tls.Config) []*Peer {
 		out[i] = NewPeer(ParticipantConfig{ID: p.ID, Endpoint: p.Endpoint, TLSName: p.TLSName}, tlsConfig)
 	}
 	return out
+}
+
+// AdminToken reads the administrative token from the admin entry's token
+// source (credentialsDir is $CREDENTIALS_DIRECTORY, for credential:).
+func (cf *ClusterFile) AdminToken(credentialsDir string) (AdminToken, error) {
+	if cf.Admin == nil || cf.Admin.Token == "" {
+		return AdminToken{}, fmt.Errorf("%w: the cluster file's admin entry names none (admin.token: file:/path of the file rampartctl admin token --out wrote)", ErrAdminToken)
+	}
+	tok, err := LoadAdminToken(cf.Admin.Token, credentialsDir)
+	if err != nil {
+		return AdminToken{}, fmt.Errorf("cluster file admin.token: %w", err)
+	}
+	return tok, nil
+}
+
+// AdminPeers returns the administrative clients of every participant as
+// the admin identity, carrying the administrative token; the returned
+// function releases the identity's key and zeroes the token.
+func (cf *ClusterFile) AdminPeers(ctx context.Context) ([]*Peer, func(), error) {
+	tok, err := cf.AdminToken(os.Getenv("CREDENTIALS_DIRECTORY"))
+	if err != nil {
+		return nil, nil, err
+	}
+	tlsConfig, release, err := cf.TLSConfig(ctx, cf.Admin)
+	if err != nil {
+		tok.Zero()
+		return nil, nil, err
+	}
+	peers := cf.Peers(tlsConfig)
+	for i, p := range peers {
+		peers[i] = p.WithAdminToken(tok)
+	}
+	return peers, func() { release(); tok.Zero() }, nil
 }
 
 // Coordinator returns a coordinator over every participant's distributed

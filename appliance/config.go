@@ -131,7 +131,19 @@ type ParticipantConfig struct {
 type AccountsConfig struct {
 	// SharesDir holds one sealed share file (*.share) per account.
 	SharesDir string `yaml:"shares_dir"`
+	// DestroyAfter is the grace period of a removed account: removal stops
+	// its signing at once, but its sealed share is destroyed only this long
+	// after, and can be restored until then.
+	DestroyAfter time.Duration `yaml:"destroy_after"`
 }
+
+// Bounds of accounts.destroy_after: long enough to notice a removal made
+// by mistake or by a stolen credential, short enough that removed shares
+// do not pile up.
+const (
+	MinDestroyAfter = time.Hour
+	MaxDestroyAfter = 30 * 24 * time.Hour
+)
 
 // SlashingConfig tunes slashing protection.
 type SlashingConfig struct {
@@ -151,21 +163,40 @@ type SlashingConfig struct {
 type LogConfig = cli.LogConfig
 
 // KeymanagerConfig enables the keymanager API (/eth/v1/keystores) on the
-// coordinator listener.
+// coordinator listener, for administrators with the administrative token
+// (admin.token).
 type KeymanagerConfig struct {
-	// TokenFile holds the bearer token (at least 256 bits, hex).
-	TokenFile string `yaml:"token_file"`
+	// TokenFile is no longer read: the keymanager API takes the
+	// administrative token (admin.token). A configuration that still sets
+	// it is refused with a message saying so.
+	TokenFile string `yaml:"token_file,omitempty"`
 	// Threshold is the t of keys imported through it; default: a strict
 	// majority of the cluster.
 	Threshold int `yaml:"threshold"`
 }
 
-// AdminConfig names the clients allowed to manage accounts on the
-// participant listener: import shares, activate and remove accounts, and
-// start key-generation ceremonies.
+// AdminConfig names the administrators: the clients allowed to manage
+// accounts on the participant listener (import shares, activate, remove
+// and restore accounts, run key-generation ceremonies) and the keymanager
+// API. Every administrative request carries both an administrator's mTLS
+// identity (or a cluster peer's, relaying an administrator's request) and
+// the administrative bearer token. Being an administrator grants no
+// signing type.
 type AdminConfig struct {
-	// Clients are TLS client names (rampartctl's identity).
+	// Clients are TLS client names (rampartctl's identity). Cluster peers
+	// (cluster.participants[*].tls_name) are refused here unless
+	// AllowPeerAdministrators is set.
 	Clients []string `yaml:"clients"`
+	// Token is where the administrative bearer token is read, as a PIN's
+	// pin-source: file:/absolute/path (owner-only) or credential:NAME (a
+	// systemd credential). The file holds the token (hex, at least 256
+	// bits) or, better, only its verifier sha256:<hex> (rampartctl admin
+	// token). Required when Clients is not empty.
+	Token string `yaml:"token"`
+	// AllowPeerAdministrators lets a name be both a cluster peer and an
+	// administrator. It weakens the threat model: one compromised signer
+	// holding the token can then manage accounts at every other signer.
+	AllowPeerAdministrators bool `yaml:"allow_peer_administrators"`
 }
 
 // Rule grants one client name some accounts and request types.
@@ -192,6 +223,7 @@ func Defaults() Config {
 			Limits:                 DefaultLimits(),
 		},
 		Cluster:  ClusterConfig{Timeout: 2 * time.Second, TimeoutPerItem: time.Millisecond},
+		Accounts: AccountsConfig{DestroyAfter: 24 * time.Hour},
 		Slashing: SlashingConfig{HistoryEpochs: 16, FutureEpochs: 1},
 		Process:  ProcessConfig{Hardening: "required"},
 		Log:      LogConfig{Level: "info", Format: "text"},
@@ -270,6 +302,9 @@ func (c *Config) Validate() error {
 	if err := c.validateRules(); err != nil {
 		return err
 	}
+	if d := c.Accounts.DestroyAfter; d < MinDestroyAfter || d > MaxDestroyAfter {
+		return fieldErr("accounts.destroy_after", "%s is not between %s and %s: removed shares are kept this long so that a removal can be undone", d, MinDestroyAfter, time.Duration(MaxDestroyAfter))
+	}
 	if c.Slashing.HistoryEpochs == 0 {
 		return fieldErr("slashing.history_epochs", "must be at least 1")
 	}
@@ -284,9 +319,15 @@ func (c *Config) Validate() error {
 	default:
 		return fieldErr("process.hardening", "%q is not required, best-effort or off", c.Process.Hardening)
 	}
+	if err := c.validateAdmin(); err != nil {
+		return err
+	}
 	if k := c.Keymanager; k != nil {
-		if !filepath.IsAbs(k.TokenFile) {
-			return fieldErr("keymanager.token_file", "%q must be an absolute path", k.TokenFile)
+		if k.TokenFile != "" {
+			return fieldErr("keymanager.token_file", "no longer read: the keymanager API takes the administrative token; move the token's source to admin.token (file:%s, owner-only) and remove keymanager.token_file", k.TokenFile)
+		}
+		if len(c.Admin.Clients) == 0 {
+			return fieldErr("keymanager", "needs admin.clients and admin.token: only administrators with the administrative token may use it")
 		}
 		if k.Threshold != 0 {
 			if err := tss.CheckThreshold(k.Threshold, len(c.Cluster.Participants)); err != nil {
@@ -294,12 +335,49 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	return nil
+}
+
+// validateAdmin keeps the administrators apart from the peer signers and
+// requires the administrative token with them.
+func (c *Config) validateAdmin() error {
+	peers := c.peerNames()
+	seen := map[string]int{}
 	for i, name := range c.Admin.Clients {
+		path := fmt.Sprintf("admin.clients[%d]", i)
 		if name == "" {
-			return fieldErr(fmt.Sprintf("admin.clients[%d]", i), "empty client name")
+			return fieldErr(path, "empty client name")
+		}
+		if j, dup := seen[name]; dup {
+			return fieldErr(path, "%q is also admin.clients[%d]", name, j)
+		}
+		seen[name] = i
+		if p, ok := peers[name]; ok && !c.Admin.AllowPeerAdministrators {
+			return fieldErr(path, "%q is cluster.participants[%d].tls_name: a signer is not an administrator, or one compromised signer could manage accounts at every other; give the operator an identity of its own (rampartctl tls issue), or set admin.allow_peer_administrators: true to accept that risk", name, p)
 		}
 	}
+	if len(c.Admin.Clients) == 0 {
+		if c.Admin.Token != "" {
+			return fieldErr("admin.token", "set without admin.clients: no administrator could use it")
+		}
+		return nil
+	}
+	if c.Admin.Token == "" {
+		return fieldErr("admin.token", "required with admin.clients: every administrative request carries the administrative token (rampartctl admin token --out FILE prints the verifier to put in an owner-only file named here as file:/path, or in a systemd credential named as credential:NAME)")
+	}
+	if _, err := hsm.ParseSecretSource(c.Admin.Token); err != nil {
+		return fieldErr("admin.token", "%v", err)
+	}
 	return nil
+}
+
+// peerNames maps every cluster participant's tls_name to its index.
+func (c *Config) peerNames() map[string]int {
+	out := make(map[string]int, len(c.Cluster.Participants))
+	for i, p := range c.Cluster.Participants {
+		out[p.TLSName] = i
+	}
+	return out
 }
 
 func (c *Config) validateListeners() error {
@@ -396,8 +474,14 @@ func (c *Config) validateCluster() error {
 	return nil
 }
 
+// validateRules checks the authorisation rules. A rule for a cluster peer
+// may grant validator-duty types only: a signer coordinates duties for
+// validator clients, and a peer granted DEPOSIT, VOLUNTARY_EXIT or GENERIC
+// would let one compromised signer obtain exits or deposits (with its own
+// withdrawal credentials) from every other.
 func (c *Config) validateRules() error {
 	known := signing.Types()
+	peers := c.peerNames()
 	clients := map[string]int{}
 	for i, r := range c.Authorization {
 		path := fmt.Sprintf("authorization[%d]", i)
@@ -419,13 +503,31 @@ func (c *Config) validateRules() error {
 		if !r.Types.All && len(r.Types.List) == 0 {
 			return fieldErr(path+".types", "\"all\" or a non-empty list of request types")
 		}
+		_, peer := peers[r.Client]
+		if peer && r.Types.All {
+			return fieldErr(path+".types", "%q is a cluster peer: list its validator-duty types (%s) instead of \"all\"; %s", r.Client, dutyList(), peerGrantWhy)
+		}
 		for k, t := range r.Types.List {
 			if !slices.Contains(known, signing.Type(t)) {
 				return fieldErr(fmt.Sprintf("%s.types[%d]", path, k), "unknown request type %q", t)
 			}
+			if peer && !signing.Type(t).Duty() {
+				return fieldErr(fmt.Sprintf("%s.types[%d]", path, k), "%s refused for cluster peer %q: %s", t, r.Client, peerGrantWhy)
+			}
 		}
 	}
 	return nil
+}
+
+// peerGrantWhy says why peers get duty types only, and what to do instead.
+const peerGrantWhy = "a peer granted DEPOSIT, VOLUNTARY_EXIT or GENERIC lets one compromised signer obtain exits or deposits (with its own withdrawal credentials) from every other; sign exits with rampartctl exit, or through a coordinator beside the client that uses the client's own identity at every signer (rampart-vc), and let key-generation ceremonies sign their deposits (no grant needed)"
+
+func dutyList() string {
+	var names []string
+	for _, t := range signing.DutyTypes() {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
 }
 
 // ClusterID is the 32-byte id sealed shares are bound to.

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,13 +25,12 @@ import (
 // history with a far-future record is refused by the keymanager import,
 // naming the record.
 func TestAttackFarFutureMessagesCannotStopAValidator(t *testing.T) {
-	tokenFile, token := writeToken(t)
-	base := time.Now()
-	var offset atomic.Int64
-	now := func() time.Time { return base.Add(time.Duration(offset.Load())) }
-	tc := newTestClusterWithClock(t, 3, 2, 1, now, func(c *appliance.Config) {
-		c.Keymanager = &appliance.KeymanagerConfig{TokenFile: tokenFile}
+	clock := newFakeClock(time.Now())
+	now := clock.Now
+	tc := newTestClusterWithClock(t, clock, 3, 2, 1, func(c *appliance.Config) {
+		c.Keymanager = &appliance.KeymanagerConfig{}
 	})
+	token := tc.lc.AdminToken.Hex()
 	key := tc.keys[0]
 	epoch, ok := tc.net.LatestEpochAt(now())
 	if !ok {
@@ -74,7 +72,7 @@ func TestAttackFarFutureMessagesCannotStopAValidator(t *testing.T) {
 	next := attestationRequest(tc.net, e+1, e+2, 0x46)
 	refused("attestation two epochs ahead", tc.sign(0, key, next), "attestation.target.epoch "+u(e+2))
 	// One epoch later by the signers' clock it is one epoch ahead.
-	offset.Store(int64(12 * 32 * time.Second))
+	clock.Advance(12 * 32 * time.Second)
 	tc.checkSigned("the same attestation an epoch later", tc.sign(0, key, next), key, next)
 
 	// An EIP-3076 history holding a far-future record is refused whole.

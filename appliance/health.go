@@ -16,13 +16,23 @@ type healthState struct {
 	mu     sync.Mutex
 	checks map[string]error
 	seen   map[string]bool
+	// details are facts shown with the checks that do not make the signer
+	// unhealthy (pending destructions of removed shares).
+	details map[string]any
 }
 
 var healthChecks = []string{"hsm", "shares", "slashing_db", "audit", "ready"}
 
 func newHealthState() *healthState {
-	h := &healthState{checks: map[string]error{}, seen: map[string]bool{}}
+	h := &healthState{checks: map[string]error{}, seen: map[string]bool{}, details: map[string]any{}}
 	return h
+}
+
+// detail sets a fact shown in the report.
+func (h *healthState) detail(name string, v any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.details[name] = v
 }
 
 func (h *healthState) set(name string, err error) {
@@ -44,8 +54,9 @@ func (h *healthState) ok() bool {
 }
 
 type healthReport struct {
-	Status string                 `json:"status"`
-	Checks map[string]checkReport `json:"checks"`
+	Status  string                 `json:"status"`
+	Checks  map[string]checkReport `json:"checks"`
+	Details map[string]any         `json:"details,omitempty"`
 }
 
 type checkReport struct {
@@ -57,6 +68,12 @@ func (h *healthState) report() (healthReport, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := healthReport{Status: "UP", Checks: map[string]checkReport{}}
+	if len(h.details) > 0 {
+		r.Details = make(map[string]any, len(h.details))
+		for k, v := range h.details {
+			r.Details[k] = v
+		}
+	}
 	names := append([]string(nil), healthChecks...)
 	sort.Strings(names)
 	healthy := true

@@ -298,9 +298,25 @@ func wantsText(r *http.Request) bool {
 	return strings.Contains(acc, "text/plain") && !strings.Contains(acc, "application/json") && !strings.Contains(acc, "*/*")
 }
 
+// genericRefusal refuses a GENERIC request whose domain type a typed
+// request exists for, or of the consensus form: the decision is
+// signing.CheckGenericDomainType's, at the participant and the
+// coordinator alike.
+func genericRefusal(req *signing.Request, sg *signing.Signable) *apiError {
+	if req.Type != signing.TypeGeneric {
+		return nil
+	}
+	if err := signing.CheckGenericDomainType(sg.DomainType()); err != nil {
+		return refuse(http.StatusBadRequest, "generic_typed_domain", "%v", err)
+	}
+	return nil
+}
+
 // prepare authorises and verifies a request at the coordinator: the same
 // checks a participant makes, so that a request every participant would
-// refuse is refused here without asking them.
+// refuse is refused here without asking them. The coordinator listener
+// serves validator duties only: it asks the other signers with this
+// signer's identity, and peers are granted duty types only.
 func (a *Appliance) prepare(client string, req *signing.Request) (*signing.Signable, []byte, *apiError) {
 	if !a.policy.requestType(client, req.Type) {
 		return nil, nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
@@ -312,8 +328,11 @@ func (a *Appliance) prepare(client string, req *signing.Request) (*signing.Signa
 	if err != nil {
 		return nil, nil, requestError(err)
 	}
-	if req.Type == signing.TypeGeneric && signing.IsSlashableDomain(sg.DomainType()) {
-		return nil, nil, refuse(http.StatusBadRequest, "slashable_generic", "GENERIC requests in the beacon proposer or attester domain are refused: use BLOCK_V2 or ATTESTATION")
+	if e := genericRefusal(req, sg); e != nil {
+		return nil, nil, e
+	}
+	if !req.Type.Duty() {
+		return nil, nil, refuse(http.StatusForbidden, "coordinator_duty_only", "%s is not a validator duty: a signer coordinates duties only, since the other signers grant each other nothing else; use rampartctl exit, or a coordinator beside the client that uses the client's own identity at every signer (rampart-vc)", req.Type)
 	}
 	canonical, err := req.MarshalJSON()
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,21 +21,19 @@ import (
 // adminImporter is the importer rampartctl builds from the cluster file.
 func (tc *testCluster) adminImporter(t testing.TB) *appliance.Importer {
 	t.Helper()
-	cf := tc.lc.File
-	tlsCfg, closeFn, err := cf.TLSConfig(context.Background(), cf.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(closeFn)
-	coord, err := cf.Coordinator(tlsCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var admins []appliance.AccountAdmin
-	for _, p := range cf.Peers(tlsCfg) {
+	for _, p := range tc.adminPeers(t) {
 		admins = append(admins, p)
 	}
-	return &appliance.Importer{Admins: admins, Threshold: 3, Network: tc.net, Coordinator: coord, Rand: rand.Reader}
+	return &appliance.Importer{Admins: admins, Threshold: 3, Network: tc.net, Rand: rand.Reader}
+}
+
+// adminPeers are rampartctl's administrative clients: the admin identity
+// and the administrative token of the cluster file.
+func (tc *testCluster) adminPeers(t testing.TB) []*appliance.Peer {
+	t.Helper()
+	_, peers := admin(t, tc.lc)
+	return peers
 }
 
 // history is an EIP-3076 document: key attested source 28, target 30.
@@ -116,15 +113,6 @@ func TestImportLeavesNothingWhenAParticipantFails(t *testing.T) {
 	}
 }
 
-func writeToken(t testing.TB) (string, string) {
-	tok := strings.Repeat("ab", 32)
-	path := filepath.Join(t.TempDir(), "keymanager.token")
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, tok
-}
-
 func (tc *testCluster) keymanager(t testing.TB, i int, client, token, method string, body any) response {
 	t.Helper()
 	var rd *bytes.Reader
@@ -149,8 +137,8 @@ func (tc *testCluster) keymanager(t testing.TB, i int, client, token, method str
 }
 
 func TestKeymanagerImportDeleteRoundTrip(t *testing.T) {
-	tokenFile, token := writeToken(t)
-	tc := newTestCluster(t, 5, 3, 0, func(c *appliance.Config) { c.Keymanager = &appliance.KeymanagerConfig{TokenFile: tokenFile} })
+	tc := newTestCluster(t, 5, 3, 0, func(c *appliance.Config) { c.Keymanager = &appliance.KeymanagerConfig{} })
+	token := tc.lc.AdminToken.Hex()
 	sk, _ := bls.GenerateSecretKey(rand.Reader)
 	pub := api.PublicKey(sk.PublicKey().Bytes())
 	opts := keystore.DefaultOptions()

@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +10,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
-	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
-	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -23,6 +20,10 @@ import (
 type AccountAdmin interface {
 	ID() tss.ID
 	Stage(ctx context.Context, req *StageRequest) ([]api.PublicKey, error)
+	// Prove returns the participant's partial signature of
+	// ProofSigningRoot with its share of each key (staged or active), in
+	// order: the administrative proof that it holds the share.
+	Prove(ctx context.Context, keys []api.PublicKey) ([]api.Signature, error)
 	Activate(ctx context.Context, keys []api.PublicKey) error
 	Discard(ctx context.Context, keys []api.PublicKey) error
 	// Remove takes an account off the participant: its slashing
@@ -34,20 +35,19 @@ type AccountAdmin interface {
 // Importer brings existing validator keys into a cluster: each key is split
 // t-of-n here, every participant receives its share over mutual TLS, seals
 // it in its HSM and imports the key's slashing history before anything can
-// sign; only when every participant staged every share are the accounts
-// activated, and then a test signature through the cluster must equal the
-// original key's. Any failure removes the accounts everywhere. The caller
-// zeroes the secret keys when Import returns.
+// sign; every participant then proves it holds its staged share (a partial
+// signature of ProofSigningRoot, an administrative request that grants no
+// signing type), the proofs must recover the original key's signature,
+// and only then are the accounts activated everywhere. Any failure
+// removes the accounts everywhere. The caller zeroes the secret keys when
+// Import returns.
 type Importer struct {
 	// Admins are every participant of the cluster.
 	Admins []AccountAdmin
 	// Threshold is t.
 	Threshold int
-	// Network is the cluster's network (histories and the test message).
+	// Network is the cluster's network (histories and the proof message).
 	Network *network.Network
-	// Coordinator signs the test message through the participants with an
-	// identity that may request GENERIC signatures (administrators may).
-	Coordinator *coordinator.Coordinator
 	// Rand drives the dealer's polynomials.
 	Rand io.Reader
 }
@@ -59,9 +59,10 @@ type ImportKey struct {
 	History *protect.Interchange
 }
 
-// ErrImportCheck is returned when the test signature through the cluster
-// differs from the original key's.
-var ErrImportCheck = errors.New("import check: the cluster's signature differs from the original key's")
+// ErrImportCheck is returned when a participant's proof of possession does
+// not verify under its share's component key, or the proofs do not
+// recover the original key's signature.
+var ErrImportCheck = errors.New("import check: the cluster's proof of possession differs from the original key's signature")
 
 // Import imports keys, all or none, and returns their public keys.
 func (im *Importer) Import(ctx context.Context, keys []ImportKey) ([]api.PublicKey, error) {
@@ -142,37 +143,64 @@ func (im *Importer) Import(ctx context.Context, keys []ImportKey) ([]api.PublicK
 		im.each(func(a AccountAdmin) error { return a.Discard(context.WithoutCancel(ctx), pubs) })
 		return nil, fmt.Errorf("import: staging: %w", err)
 	}
+	// Every participant proves its staged shares before anything can sign.
+	if err := im.check(ctx, keys, pubs, want); err != nil {
+		im.each(func(a AccountAdmin) error { return a.Discard(context.WithoutCancel(ctx), pubs) })
+		return nil, err
+	}
 	// Activate everywhere; on failure, take the accounts off everywhere.
 	if err := im.each(func(a AccountAdmin) error { return a.Activate(ctx, pubs) }); err != nil {
 		im.rollback(ctx, pubs)
 		return nil, fmt.Errorf("import: activating: %w", err)
 	}
-	if err := im.check(ctx, keys, pubs); err != nil {
-		im.rollback(ctx, pubs)
-		return nil, err
-	}
 	return pubs, nil
 }
 
-// check signs a test message through the cluster and compares each
-// signature with the original key's.
-func (im *Importer) check(ctx context.Context, keys []ImportKey, pubs []api.PublicKey) error {
-	if err := im.Coordinator.Refresh(ctx); err != nil {
-		return fmt.Errorf("import check: discovery: %w", err)
-	}
-	objectRoot := sha256.Sum256([]byte("rampart import check v1"))
-	domain := signing.ComputeDomain([4]byte{'r', 'a', 'm', 'p'}, im.Network.GenesisForkVersion(), im.Network.GenesisValidatorsRoot())
-	req, err := json.Marshal(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": api.Root(objectRoot), "domain": api.Root(domain)}})
-	if err != nil {
-		return err
-	}
-	root := signing.ComputeSigningRoot(objectRoot, domain)
-	for i, r := range im.Coordinator.SignBatch(ctx, pubs, root, req) {
-		if r.Err != nil {
-			return fmt.Errorf("import check of %s: %w", pubs[i], r.Err)
+// check asks every participant for its proof of possession of each staged
+// share: each partial must verify under the component key the split gave
+// that participant, and the first t of them must recover the original
+// key's signature of the same message.
+func (im *Importer) check(ctx context.Context, keys []ImportKey, pubs []api.PublicKey, want map[tss.ID][]api.PublicKey) error {
+	root := ProofSigningRoot(im.Network)
+	proofs := make(map[tss.ID][]api.Signature, len(im.Admins))
+	var mu sync.Mutex
+	err := im.each(func(a AccountAdmin) error {
+		sigs, err := a.Prove(ctx, pubs)
+		if err != nil {
+			return err
 		}
-		if !r.Signature.Equal(keys[i].Secret.Sign(root)) {
-			return fmt.Errorf("%w (%s)", ErrImportCheck, pubs[i])
+		if len(sigs) != len(pubs) {
+			return fmt.Errorf("%d proofs for %d accounts", len(sigs), len(pubs))
+		}
+		mu.Lock()
+		proofs[a.ID()] = sigs
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("import check: proof of possession: %w", err)
+	}
+	for k, pub := range pubs {
+		composite, err := bls.PublicKeyFromBytes(pub[:])
+		if err != nil {
+			return err
+		}
+		var partials []tss.Partial
+		for _, a := range im.Admins {
+			id := a.ID()
+			component, err := bls.PublicKeyFromBytes(want[id][k][:])
+			if err != nil {
+				return err
+			}
+			sig, err := bls.SignatureFromBytes(proofs[id][k][:])
+			if err != nil || !component.Verify(root, sig) {
+				return fmt.Errorf("%w: participant %s's proof for %s does not verify under its share's key", ErrImportCheck, id, pub)
+			}
+			partials = append(partials, tss.Partial{ID: id, PublicKey: component, Signature: sig})
+		}
+		res, err := tss.Recover(root, composite, im.Threshold, partials[:im.Threshold])
+		if err != nil || !res.Signature.Equal(keys[k].Secret.Sign(root)) {
+			return fmt.Errorf("%w (%s): %v", ErrImportCheck, pub, err)
 		}
 	}
 	return nil

@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -23,35 +19,20 @@ import (
 )
 
 // The keymanager API (ethereum/keymanager-APIs, /eth/v1/keystores) on the
-// coordinator listener: mutual TLS with a client named in admin.clients,
-// and a bearer token of at least 256 bits from keymanager.token_file.
+// coordinator listener: the same administrative proof as every
+// administrative request (adminauth.go): an administrator's mTLS identity
+// (admin.clients) and the administrative bearer token (admin.token).
 //
 // POST imports keystores into the whole cluster (Importer: the key is split
 // here, every signer seals its share and imports the slashing history before
-// anything can sign, a test signature through the cluster must match the
-// original key's, and the key is zeroed). DELETE, symmetrically, removes
-// the key from every signer (removeFromCluster): each disables it in its
-// slashing protection first, so that it can produce no further signature
-// there, then zeroes and deletes its share and returns its history; the
-// histories are merged into the answer.
-
-// minTokenBytes is 256 bits.
-const minTokenBytes = 32
-
-// loadToken reads the keymanager bearer token: hex, at least 256 bits.
-func loadToken(path string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("keymanager.token_file: %w", err)
-	}
-	defer clear(raw)
-	text := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(raw)), "0x"))
-	tok, err := hex.DecodeString(text)
-	if err != nil || len(tok) < minTokenBytes {
-		return nil, fmt.Errorf("keymanager.token_file %s: want at least %d random bytes in hex (openssl rand -hex 32)", path, minTokenBytes)
-	}
-	return []byte(text), nil
-}
+// anything can sign, every signer proves it holds its share and the proofs
+// recover the original key's signature, and the key is zeroed). DELETE,
+// symmetrically, removes the key from every signer (removeFromCluster):
+// each disables it in its slashing protection first, so that it can
+// produce no further signature there, then zeroes its share (the sealed
+// share is destroyed after accounts.destroy_after unless restored) and
+// returns its history; the histories are merged into the answer. This
+// signer relays the administrator's proof to the others.
 
 type keymanagerStatus struct {
 	Status  string `json:"status"`
@@ -59,29 +40,32 @@ type keymanagerStatus struct {
 }
 
 func (a *Appliance) keymanagerRoutes(mux *http.ServeMux, clientOf clientNamer) {
-	if a.kmToken == nil {
+	if a.cfg.Keymanager == nil {
 		return
 	}
-	guard := func(h http.HandlerFunc) http.HandlerFunc {
+	namesOf := func(r *http.Request) []string {
+		if r.TLS != nil {
+			return certNames(r)
+		}
+		return []string{clientOf(r, a.policy)} // the loopback listener's fixed name
+	}
+	guard := func(action string, h func(w http.ResponseWriter, r *http.Request, x adminActor)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			auth := r.Header.Get("Authorization")
-			tok, ok := strings.CutPrefix(auth, "Bearer ")
-			if !ok || tok == "" {
-				writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "missing bearer token"})
+			x, e := a.authenticateAdmin(r, namesOf(r), false)
+			if e == nil && action != "" {
+				e = a.recordAdmin(x, action)
+			}
+			if e != nil {
+				a.logAdminRefusal(r, e)
+				writeAdminError(w, e)
 				return
 			}
-			if subtle.ConstantTimeCompare([]byte(tok), a.kmToken) != 1 {
-				writeJSON(w, http.StatusForbidden, map[string]any{"code": 403, "message": "invalid bearer token"})
-				return
-			}
-			if client := clientOf(r, a.policy); !a.isAdmin(client) {
-				writeJSON(w, http.StatusForbidden, map[string]any{"code": 403, "message": fmt.Sprintf("client %q is not an administrator (admin.clients)", client)})
-				return
-			}
-			h(w, r)
+			defer x.token.Zero()
+			h(w, r, x)
 		}
 	}
-	mux.HandleFunc("GET /eth/v1/keystores", guard(func(w http.ResponseWriter, r *http.Request) {
+	// Reads are not audited; imports and deletions are, before they start.
+	mux.HandleFunc("GET /eth/v1/keystores", guard("", func(w http.ResponseWriter, r *http.Request, _ adminActor) {
 		type entry struct {
 			ValidatingPubkey string `json:"validating_pubkey"`
 			DerivationPath   string `json:"derivation_path"`
@@ -93,11 +77,11 @@ func (a *Appliance) keymanagerRoutes(mux *http.ServeMux, clientOf clientNamer) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"data": data})
 	}))
-	mux.HandleFunc("POST /eth/v1/keystores", guard(a.keymanagerImport))
-	mux.HandleFunc("DELETE /eth/v1/keystores", guard(a.keymanagerDelete))
+	mux.HandleFunc("POST /eth/v1/keystores", guard("keymanager_import", a.keymanagerImport))
+	mux.HandleFunc("DELETE /eth/v1/keystores", guard("keymanager_delete", a.keymanagerDelete))
 }
 
-func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request) {
+func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x adminActor) {
 	body, e := readBody(w, r)
 	if e != nil {
 		writeError(w, e)
@@ -164,7 +148,7 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request) {
 		at = append(at, i)
 	}
 	if len(keys) > 0 {
-		if _, err := a.importer().Import(r.Context(), keys); err != nil {
+		if _, err := a.importer(x).Import(r.Context(), keys); err != nil {
 			a.log.Error("keymanager import failed; nothing imported", "err", err)
 			for _, i := range at {
 				out[i] = keymanagerStatus{Status: "error", Message: err.Error()}
@@ -173,6 +157,7 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request) {
 			for _, i := range at {
 				out[i] = keymanagerStatus{Status: "imported"}
 			}
+			a.coord.Invalidate() // the other signers' new accounts
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
@@ -195,7 +180,7 @@ func HistoryOf(ic *protect.Interchange, key api.PublicKey) *protect.Interchange 
 	return out
 }
 
-func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request) {
+func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x adminActor) {
 	body, e := readBody(w, r)
 	if e != nil {
 		writeError(w, e)
@@ -212,7 +197,7 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]keymanagerStatus, len(req.Pubkeys))
 	merged := &protect.Interchange{GenesisValidatorsRoot: protect.Root(a.net.GenesisValidatorsRoot())}
-	admins := a.importer().Admins // one connection per peer for the whole request
+	admins := a.importer(x).Admins // one connection per peer for the whole request
 	for i, s := range req.Pubkeys {
 		key, err := api.ParsePublicKey(s)
 		if err != nil {
@@ -250,8 +235,10 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request) {
 // keep its history in their slashing protection, so a retry once the
 // others are back returns all of it.
 func (a *Appliance) removeFromCluster(ctx context.Context, admins []AccountAdmin, key api.PublicKey) (string, []*protect.Interchange, error) {
-	need := len(a.cfg.Cluster.Participants) // an account the coordinator does not know: every signer
-	if info, ok := a.coord.Account(key); ok {
+	need := len(a.cfg.Cluster.Participants) // an account neither this signer nor its coordinator knows: every signer
+	if acc, ok := a.accounts.get(key); ok {
+		need = len(a.cfg.Cluster.Participants) - acc.threshold + 1
+	} else if info, ok := a.coord.Account(key); ok {
 		need = len(info.Members) - info.Threshold + 1
 	}
 	histories := make([]*protect.Interchange, len(admins))
@@ -300,30 +287,42 @@ func (a *Appliance) removeFromCluster(ctx context.Context, admins []AccountAdmin
 	return "not_found", nil, nil
 }
 
-// importer imports through this signer's own identity: the signer itself
-// in process, the other signers over mTLS (they list it in admin.clients).
-func (a *Appliance) importer() *Importer {
+// importer imports for administrator x: the signer itself in process, the
+// other signers over mTLS with this signer's identity relaying x's proof
+// (each checks it itself).
+func (a *Appliance) importer(x adminActor) *Importer {
 	var admins []AccountAdmin
 	for _, p := range a.cfg.Cluster.Participants {
 		if p.ID == a.cfg.Node.ID {
-			admins = append(admins, localAdmin{a})
+			admins = append(admins, localAdmin{a: a, x: x})
 			continue
 		}
-		admins = append(admins, NewPeer(p, a.clientTLS()))
+		admins = append(admins, x.relay(NewPeer(p, a.clientTLS())))
 	}
 	threshold := len(a.cfg.Cluster.Participants)/2 + 1
 	if a.cfg.Keymanager != nil && a.cfg.Keymanager.Threshold != 0 {
 		threshold = a.cfg.Keymanager.Threshold
 	}
-	return &Importer{Admins: admins, Threshold: threshold, Network: a.net, Coordinator: a.coord, Rand: rand.Reader}
+	return &Importer{Admins: admins, Threshold: threshold, Network: a.net, Rand: rand.Reader}
 }
 
-// localAdmin is this signer's own account lifecycle, in process.
-type localAdmin struct{ a *Appliance }
+// localAdmin is this signer's own account lifecycle, in process, for
+// administrator x.
+type localAdmin struct {
+	a *Appliance
+	x adminActor
+}
 
 func (l localAdmin) ID() tss.ID { return tss.ID(l.a.cfg.Node.ID) }
 
 func (l localAdmin) Stage(ctx context.Context, req *StageRequest) ([]api.PublicKey, error) {
+	keys := make([]api.PublicKey, len(req.Accounts))
+	for i, it := range req.Accounts {
+		keys[i] = it.CompositePublicKey
+	}
+	if e := l.a.recordAdmin(l.x, "stage", keys...); e != nil {
+		return nil, e
+	}
 	items := make([]stageItem, len(req.Accounts))
 	defer func() {
 		for _, it := range items {
@@ -360,6 +359,9 @@ func (l localAdmin) Stage(ctx context.Context, req *StageRequest) ([]api.PublicK
 }
 
 func (l localAdmin) Activate(ctx context.Context, keys []api.PublicKey) error {
+	if e := l.a.recordAdmin(l.x, "activate", keys...); e != nil {
+		return e
+	}
 	for _, k := range keys {
 		if err := l.a.activate(ctx, k); err != nil {
 			return err
@@ -369,6 +371,9 @@ func (l localAdmin) Activate(ctx context.Context, keys []api.PublicKey) error {
 }
 
 func (l localAdmin) Discard(_ context.Context, keys []api.PublicKey) error {
+	if e := l.a.recordAdmin(l.x, "discard", keys...); e != nil {
+		return e
+	}
 	for _, k := range keys {
 		l.a.discard(k)
 	}
@@ -376,10 +381,28 @@ func (l localAdmin) Discard(_ context.Context, keys []api.PublicKey) error {
 }
 
 func (l localAdmin) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, bool, error) {
-	ic, found, err := l.a.remove(ctx, key)
+	if e := l.a.recordAdmin(l.x, "remove", key); e != nil {
+		return nil, false, e
+	}
+	ic, found, err := l.a.remove(ctx, key, l.x)
 	if err != nil || ic == nil {
 		return nil, found, err
 	}
 	raw, err := ic.Marshal()
 	return raw, found, err
+}
+
+func (l localAdmin) Prove(ctx context.Context, keys []api.PublicKey) ([]api.Signature, error) {
+	if e := l.a.recordAdmin(l.x, "proof", keys...); e != nil {
+		return nil, e
+	}
+	sigs, err := l.a.prove(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Signature, len(sigs))
+	for i, s := range sigs {
+		out[i] = s.Bytes()
+	}
+	return out, nil
 }

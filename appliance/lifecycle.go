@@ -2,15 +2,19 @@ package appliance
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -28,8 +32,9 @@ import (
 //
 // remove is keymanager DELETE: the key is disabled in slashing protection
 // first (no permit can be handed out any more), then the share is zeroed
-// once signatures in progress finished, the file deleted, and the key's
-// history exported.
+// once signatures in progress finished, the share file moved to a
+// pending-destruction record (destroyed later unless restored), and the
+// key's history exported.
 
 // ErrAccountExists is returned when staging an account this signer holds.
 var ErrAccountExists = errors.New("account already exists on this signer")
@@ -181,9 +186,15 @@ func (a *Appliance) discard(key api.PublicKey) bool {
 	return ok
 }
 
-// remove takes an account off this signer (keymanager DELETE) and returns
-// its slashing protection history. A staged account is discarded.
-func (a *Appliance) remove(ctx context.Context, key api.PublicKey) (*protect.Interchange, bool, error) {
+// remove takes an account off this signer (keymanager DELETE, the
+// administrative DELETE, an import rolled back, an aborted ceremony) and
+// returns its slashing protection history. A staged account is discarded.
+// An active one stops signing at once: it is disabled in slashing
+// protection first (no permit can be handed out any more), then its share
+// is zeroed once signatures in progress finished; its sealed share moves
+// to a pending-destruction record, destroyed accounts.destroy_after later
+// unless restored (pending.go).
+func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminActor) (*protect.Interchange, bool, error) {
 	a.life.Lock()
 	defer a.life.Unlock()
 	found := false
@@ -207,11 +218,10 @@ func (a *Appliance) remove(ctx context.Context, key api.PublicKey) (*protect.Int
 		found = true
 		a.metrics.accounts.Set(float64(a.accounts.len()))
 	}
-	path := filepath.Join(a.cfg.Accounts.SharesDir, ShareFileName(key))
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, found, fmt.Errorf("removing %s: %w", path, err)
+	if a.coord != nil {
+		a.coord.Invalidate()
 	}
-	if err := syncDir(a.cfg.Accounts.SharesDir); err != nil {
+	if err := a.retireShareFile(key, x); err != nil {
 		return nil, found, err
 	}
 	if !known {
@@ -222,9 +232,243 @@ func (a *Appliance) remove(ctx context.Context, key api.PublicKey) (*protect.Int
 		return nil, found, fmt.Errorf("exporting slashing protection: %w", err)
 	}
 	if found {
-		a.log.Info("account removed", "account", key)
+		a.log.Warn("account removed: it signs nothing more here; its sealed share is destroyed when due unless restored", "account", key,
+			"client", x.client, "on_behalf_of", x.onBehalfOf, "destroy_after", a.cfg.Accounts.DestroyAfter)
 	}
 	return ic, found, nil
+}
+
+// retireShareFile moves key's share file, if any, into a pending-
+// destruction record: the record is durable before the share file goes.
+// a.life held.
+func (a *Appliance) retireShareFile(key api.PublicKey, x adminActor) error {
+	dir := a.cfg.Accounts.SharesDir
+	path := filepath.Join(dir, ShareFileName(key))
+	blob, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if _, held := a.pending.holding(key, blob); !held {
+		if _, err := a.pending.add(key, blob, x, a.now(), a.cfg.Accounts.DestroyAfter); err != nil {
+			return err
+		}
+		a.pendingChanged()
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+// restore brings back a removed account whose share is still pending
+// destruction here: its share file returns, it is unsealed and enabled in
+// slashing protection again. It is safe only if the key signed nowhere
+// else meanwhile (its history here would lack those signatures).
+func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
+	a.life.Lock()
+	defer a.life.Unlock()
+	a.destroyDueLocked()
+	recs := a.pending.of(key)
+	if len(recs) == 0 {
+		return fmt.Errorf("%w: %s (never removed here, or destroyed when due)", ErrNotPending, key)
+	}
+	if _, ok := a.accounts.get(key); ok {
+		return fmt.Errorf("%w: %s is active here (imported again since its removal?)", ErrAccountExists, key)
+	}
+	if _, ok := a.staged[key]; ok {
+		return fmt.Errorf("%w: %s is staged here by an import or ceremony in progress", ErrAccountExists, key)
+	}
+	name := recs[0].ID + PendingExt
+	rec, err := a.pending.read(name)
+	if err != nil {
+		return fmt.Errorf("pending destruction %s: %w", recs[0].ID, err)
+	}
+	sh, err := a.sealKey.Unseal(ctx, rec.Share, hsm.Placement{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID})
+	if err != nil {
+		return fmt.Errorf("unsealing the removed share: %w", err)
+	}
+	if api.PublicKey(sh.Info.CompositeKey) != key {
+		sh.Key.Zero()
+		return fmt.Errorf("pending destruction %s holds the share of another account", recs[0].ID)
+	}
+	// The share file first, then slashing protection: a crash in between
+	// leaves a disabled key beside its file, which the next start takes
+	// for an interrupted removal (reconcileRemovals).
+	commit, discard, err := StageShare(a.cfg.Accounts.SharesDir, key, rec.Share)
+	if err != nil {
+		sh.Key.Zero()
+		return err
+	}
+	if err := commit(); err != nil {
+		discard()
+		sh.Key.Zero()
+		return err
+	}
+	undo := func() {
+		os.Remove(filepath.Join(a.cfg.Accounts.SharesDir, ShareFileName(key)))
+		syncDir(a.cfg.Accounts.SharesDir)
+		sh.Key.Zero()
+	}
+	if err := a.db.Enable(ctx, protect.PublicKey(key)); err != nil {
+		undo()
+		return fmt.Errorf("slashing protection: %w", err)
+	}
+	if err := a.accounts.add(sh, len(a.cfg.Cluster.Participants)); err != nil {
+		a.db.Disable(context.WithoutCancel(ctx), protect.PublicKey(key))
+		undo()
+		return err
+	}
+	if err := a.pending.drop(name); err != nil {
+		a.log.Error("account restored, but its pending-destruction record could not be deleted; it is deleted at the next start", "account", key, "err", err)
+	}
+	a.pendingChanged()
+	a.metrics.accounts.Set(float64(a.accounts.len()))
+	if a.coord != nil {
+		a.coord.Invalidate()
+	}
+	a.log.Warn("account restored: it signs again here", "account", key, "removed_at", rec.RemovedAt, "removed_by", rec.Client, "on_behalf_of", rec.OnBehalfOf)
+	return nil
+}
+
+// destroyDueLocked destroys every removed share whose grace period is
+// over. It reports whether every due share was destroyed. a.life held.
+func (a *Appliance) destroyDueLocked() bool {
+	ok := true
+	for _, pd := range a.pending.due(a.now()) {
+		if err := a.pending.drop(pd.ID + PendingExt); err != nil {
+			a.log.Error("destroying a removed share failed; retrying later", "account", pd.PublicKey, "err", err)
+			ok = false
+			continue
+		}
+		a.log.Warn("removed share destroyed: its grace period is over", "account", pd.PublicKey, "removed_at", pd.RemovedAt,
+			"removed_by", pd.Client, "on_behalf_of", pd.OnBehalfOf)
+	}
+	a.pendingChanged()
+	return ok
+}
+
+// reconcileRemovals finishes at start-up what a crash interrupted, before
+// anything signs: an account whose key slashing protection disabled was
+// being removed (its share file goes to a pending record, if not there
+// yet), and a pending record whose account is enabled with the same share
+// file was being restored (the record goes). Then due shares are
+// destroyed.
+func (a *Appliance) reconcileRemovals(ctx context.Context) error {
+	a.life.Lock()
+	defer a.life.Unlock()
+	dir := a.cfg.Accounts.SharesDir
+	withRecord := map[api.PublicKey]bool{}
+	for _, pd := range a.pending.list() {
+		withRecord[pd.PublicKey] = true
+	}
+	for _, key := range a.accounts.keys() {
+		path := filepath.Join(dir, ShareFileName(key))
+		if !a.db.Disabled(protect.PublicKey(key)) {
+			if !withRecord[key] {
+				continue
+			}
+			blob, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("share file %s: %w", path, err)
+			}
+			if name, ok := a.pending.holding(key, blob); ok {
+				if err := a.pending.drop(name); err != nil {
+					return err
+				}
+				a.log.Warn("finished restoring an account that a restart interrupted", "account", key)
+			}
+			continue
+		}
+		a.accounts.remove(key)
+		if err := a.retireShareFile(key, systemActor("finishing a removal interrupted by a restart")); err != nil {
+			return fmt.Errorf("finishing the removal of %s: %w", key, err)
+		}
+		a.log.Warn("finished removing an account that a restart interrupted: it stays removed", "account", key)
+	}
+	a.metrics.accounts.Set(float64(a.accounts.len()))
+	a.destroyDueLocked()
+	return nil
+}
+
+// destroyerIdle is how long the destroyer sleeps with nothing due; a new
+// record wakes it earlier.
+const destroyerIdle = time.Hour
+
+// runDestroyer destroys removed shares when they fall due, until ctx ends.
+// It runs on the injected clock (Options.Now and Options.After).
+func (a *Appliance) runDestroyer(ctx context.Context) {
+	for {
+		a.life.Lock()
+		ok := a.destroyDueLocked()
+		next, any := a.pending.next()
+		a.life.Unlock()
+		wait := destroyerIdle
+		if any {
+			wait = min(max(next.Sub(a.now()), 0), destroyerIdle)
+		}
+		if !ok {
+			wait = time.Minute
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.opts.After(wait):
+		case <-a.pending.wake:
+		}
+	}
+}
+
+// pendingChanged updates what shows the pending destructions.
+func (a *Appliance) pendingChanged() {
+	n := a.pending.len()
+	a.metrics.pending.Set(float64(n))
+	detail := map[string]any{"count": n}
+	if next, ok := a.pending.next(); ok {
+		detail["next_due"] = next
+	}
+	a.health.detail("accounts_pending_destruction", detail)
+}
+
+// prove signs the proof-of-possession message with this signer's share of
+// each key, staged or active: the administrative check of an import.
+func (a *Appliance) prove(ctx context.Context, keys []api.PublicKey) ([]*bls.Signature, error) {
+	root := ProofSigningRoot(a.net)
+	a.life.Lock()
+	defer a.life.Unlock()
+	out := make([]*bls.Signature, len(keys))
+	for i, key := range keys {
+		if acc, ok := a.accounts.get(key); ok {
+			sig, err := acc.sign(root)
+			if err != nil {
+				return nil, fmt.Errorf("keys[%d]: %w", i, err)
+			}
+			out[i] = sig
+			continue
+		}
+		st, ok := a.staged[key]
+		if !ok {
+			return nil, fmt.Errorf("keys[%d]: %w: %s is neither staged nor active here", i, ErrNotStaged, key)
+		}
+		sh, err := a.sealKey.Unseal(ctx, st.blob, hsm.Placement{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID})
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d]: unsealing the staged share: %w", i, err)
+		}
+		out[i] = sh.Key.Sign(root)
+		sh.Key.Zero()
+	}
+	return out, nil
+}
+
+// ProofSigningRoot is the one message of the administrative proof of
+// possession on network n: a fixed object root in Rampart's private
+// domain ([signing.DomainRampartProof]), which no GENERIC request may use.
+func ProofSigningRoot(n *network.Network) [32]byte {
+	objectRoot := sha256.Sum256([]byte("rampart proof of possession v1"))
+	domain := signing.ComputeDomain(signing.DomainRampartProof, n.GenesisForkVersion(), n.GenesisValidatorsRoot())
+	return signing.ComputeSigningRoot(objectRoot, domain)
 }
 
 // removeStaleStaged deletes staged shares a crash left behind: their

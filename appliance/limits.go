@@ -536,7 +536,7 @@ func (a *Appliance) participantRole(r *http.Request) (string, bool) {
 func (a *Appliance) coordinatorRole(clientOf clientNamer) func(*http.Request) (string, bool) {
 	return func(r *http.Request) (string, bool) {
 		client := clientOf(r, a.policy)
-		return client, a.policy.known(client) || (a.kmToken != nil && a.isAdmin(client))
+		return client, a.policy.known(client) || (a.cfg.Keymanager != nil && a.isAdmin(client))
 	}
 }
 

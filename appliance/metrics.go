@@ -13,6 +13,7 @@ type metrics struct {
 	signatures *prometheus.CounterVec
 	approve    prometheus.Histogram
 	accounts   prometheus.Gauge
+	pending    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -28,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"api", "type"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rampart_signer_refusals_total",
-			Help: "Requests refused, by reason (unauthorised, bad_request, wrong_network, signing_root_mismatch, slashable_generic, unknown_account, slashing_<rule>, unavailable).",
+			Help: "Requests refused, by reason (unauthorised, bad_request, wrong_network, signing_root_mismatch, generic_typed_domain, coordinator_duty_only, unknown_account, slashing_<rule>, unavailable).",
 		}, []string{"reason"}),
 		signatures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rampart_signer_signatures_total",
@@ -43,8 +44,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "rampart_signer_accounts",
 			Help: "Accounts whose share is unsealed and ready.",
 		}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rampart_accounts_pending_destruction",
+			Help: "Removed accounts whose sealed share awaits destruction (accounts.destroy_after); each can be restored until then.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.refusals, m.signatures, m.approve, m.accounts} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.refusals, m.signatures, m.approve, m.accounts, m.pending} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

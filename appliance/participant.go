@@ -42,10 +42,28 @@ type participant struct {
 	// futureEpochs is slashing.future_epochs: how many epochs beyond the
 	// clock's current one blocks, attestations and aggregates may be.
 	futureEpochs uint64
+	// peers maps the cluster's tls_names to participant ids.
+	peers map[string]tss.ID
+	// ceremonyDeposit reports whether peer from, the coordinator of a
+	// key-generation ceremony this signer joined, may have the DEPOSIT
+	// partial d of key (ceremonyManager.allowsDeposit).
+	ceremonyDeposit func(from tss.ID, key api.PublicKey, d *signing.Deposit) bool
 }
 
 func (p *participant) authorised(client string) bool {
 	return client == selfClient || p.policy.known(client)
+}
+
+// ceremonyGrant reports whether req is the DEPOSIT of a key-generation
+// ceremony this signer joined, asked for by that ceremony's coordinator
+// with the ceremony's own parameters: granted without an authorisation
+// rule, since peers are never granted DEPOSIT.
+func (p *participant) ceremonyGrant(client string, key api.PublicKey, req *signing.Request) bool {
+	if req.Type != signing.TypeDeposit || req.Deposit == nil || p.ceremonyDeposit == nil {
+		return false
+	}
+	from, ok := p.peers[client]
+	return ok && p.ceremonyDeposit(from, key, req.Deposit)
 }
 
 func (p *participant) mayUseType(client string, t signing.Type) bool {
@@ -73,12 +91,12 @@ func (p *participant) lookup(client string, key api.PublicKey, t signing.Type) (
 	return acc, nil
 }
 
-// verify runs steps 3 to 5 on a decoded request: type authorisation, the
-// network check, the recomputed signing root, the bound on the future (by
-// this signer's own clock), and the refusal of GENERIC in a slashable
-// domain.
-func (p *participant) verify(client string, req *signing.Request) (*signing.Signable, *apiError) {
-	if !p.mayUseType(client, req.Type) {
+// verify runs steps 3 to 5 on a decoded request: type authorisation
+// (unless granted already), the network check, the recomputed signing
+// root, the bound on the future (by this signer's own clock), and the
+// refusal of GENERIC in a typed domain.
+func (p *participant) verify(client string, req *signing.Request, granted bool) (*signing.Signable, *apiError) {
+	if !granted && !p.mayUseType(client, req.Type) {
 		return nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
 	}
 	sg, err := req.Verify(p.net)
@@ -88,26 +106,32 @@ func (p *participant) verify(client string, req *signing.Request) (*signing.Sign
 	if err != nil {
 		return nil, requestError(err)
 	}
-	if req.Type == signing.TypeGeneric && signing.IsSlashableDomain(sg.DomainType()) {
-		return nil, refuse(http.StatusBadRequest, "slashable_generic", "GENERIC requests in the beacon proposer or attester domain are refused: use BLOCK_V2 or ATTESTATION so slashing protection can inspect them")
+	if e := genericRefusal(req, sg); e != nil {
+		return nil, e
 	}
 	return sg, nil
 }
 
 // signOne handles POST /api/v1/eth2/distributed/sign/{identifier}.
 func (p *participant) signOne(ctx context.Context, client string, key api.PublicKey, body []byte) (api.PartialSignature, signing.Type, *apiError) {
-	if !p.authorised(client) {
+	_, peer := p.peers[client]
+	if !p.authorised(client) && !peer {
 		return api.PartialSignature{}, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
 	}
 	req, err := signing.ParseRequest(body)
 	if err != nil {
 		return api.PartialSignature{}, "", requestError(err)
 	}
-	sg, aerr := p.verify(client, req)
+	ceremony := p.ceremonyGrant(client, key, req)
+	sg, aerr := p.verify(client, req, ceremony)
 	if aerr != nil {
 		return api.PartialSignature{}, req.Type, aerr
 	}
-	acc, aerr := p.lookup(client, key, req.Type)
+	lookupAs := client
+	if ceremony {
+		lookupAs = selfClient // the ceremony's account, checked above
+	}
+	acc, aerr := p.lookup(lookupAs, key, req.Type)
 	if aerr != nil {
 		return api.PartialSignature{}, req.Type, aerr
 	}
@@ -183,7 +207,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 		return nil, "", requestError(err)
 	}
 	out := make([]api.PartialBatchResult, len(b.Identifiers))
-	sg, aerr := p.verify(client, b.Request)
+	sg, aerr := p.verify(client, b.Request, false)
 	if aerr != nil {
 		if aerr.code == http.StatusForbidden {
 			for i, id := range b.Identifiers {

@@ -16,11 +16,17 @@ import (
 )
 
 // Peer is one signer's administrative API, reached over mutual TLS by
-// rampartctl or by another signer.
+// rampartctl or by another signer. Administrative calls carry the
+// administrative token given with WithAdminToken.
 type Peer struct {
 	id       tss.ID
 	endpoint string
 	client   *http.Client
+	// token and onBehalfOf are the administrative proof sent with every
+	// request: the bearer token and, when a signer relays an
+	// administrator's request, the administrator's name.
+	token      AdminToken
+	onBehalfOf string
 }
 
 // ID is the participant id.
@@ -38,6 +44,21 @@ func NewPeer(p ParticipantConfig, tlsConfig *tls.Config) *Peer {
 		endpoint: p.Endpoint,
 		client:   &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, IdleConnTimeout: time.Minute}},
 	}
+}
+
+// WithAdminToken returns the peer sending the administrative token with
+// every request (rampartctl, as an administrator). The peers share one
+// connection pool.
+func (p *Peer) WithAdminToken(tok AdminToken) *Peer {
+	return p.withAdminProof(tok, "")
+}
+
+// withAdminProof returns the peer sending the token and, when onBehalfOf
+// is set, the administrator a signer relays for.
+func (p *Peer) withAdminProof(tok AdminToken, onBehalfOf string) *Peer {
+	q := *p
+	q.token, q.onBehalfOf = tok, onBehalfOf
+	return &q
 }
 
 // Participant returns the peer as a coordinator participant (for signing
@@ -63,6 +84,12 @@ func (p *Peer) Do(ctx context.Context, method, path string, in, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if !p.token.IsZero() {
+		req.Header.Set("Authorization", "Bearer "+p.token.Hex())
+	}
+	if p.onBehalfOf != "" {
+		req.Header.Set(HeaderOnBehalfOf, p.onBehalfOf)
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return err
@@ -119,4 +146,37 @@ func (p *Peer) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, 
 		return nil, false, nil
 	}
 	return resp.SlashingProtection, resp.Removed, err
+}
+
+// Prove asks this participant for its proof of possession of each key.
+func (p *Peer) Prove(ctx context.Context, keys []api.PublicKey) ([]api.Signature, error) {
+	var resp ProofResponse
+	if err := p.Do(ctx, http.MethodPost, pathAccounts+"/proof", KeysRequest{Keys: keys}, &resp); err != nil {
+		return nil, err
+	}
+	if tss.ID(resp.ParticipantID) != p.id || len(resp.Signatures) != len(keys) {
+		return nil, fmt.Errorf("participant %s: proof of participant %d with %d signatures for %d accounts", p.id, resp.ParticipantID, len(resp.Signatures), len(keys))
+	}
+	return resp.Signatures, nil
+}
+
+// Removed lists the removed shares awaiting destruction at this
+// participant.
+func (p *Peer) Removed(ctx context.Context) (*RemovedResponse, error) {
+	var resp RemovedResponse
+	if err := p.Do(ctx, http.MethodGet, pathAccounts+"/removed", nil, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Restore brings back a removed account whose share this participant has
+// not destroyed yet. A participant with nothing to restore answers 404
+// (matching [ErrNotPending]).
+func (p *Peer) Restore(ctx context.Context, key api.PublicKey) error {
+	err := p.Do(ctx, http.MethodPost, pathAccounts+"/"+key.String()+"/restore", struct{}{}, nil)
+	if coordinator.Status(err) == http.StatusNotFound {
+		return fmt.Errorf("%w: %w", ErrNotPending, err)
+	}
+	return err
 }

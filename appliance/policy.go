@@ -6,7 +6,9 @@ import (
 )
 
 // policy is the authorisation table: client name -> accounts -> request
-// types. Anything not granted is denied.
+// types, from the authorization rules alone. Anything not granted is
+// denied: being an administrator or a peer grants nothing here. "all"
+// types means every type but GENERIC, which a rule must list by name.
 type policy struct {
 	rules map[string]*grant
 }
@@ -16,9 +18,6 @@ type grant struct {
 	accounts    map[api.PublicKey]bool
 	allTypes    bool
 	types       map[signing.Type]bool
-	// genericAll lets an administrator use every account for GENERIC
-	// only: its rule's account list still bounds every other type.
-	genericAll bool
 }
 
 func newPolicy(rules []Rule) *policy {
@@ -37,19 +36,6 @@ func newPolicy(rules []Rule) *policy {
 	return p
 }
 
-// grantGeneric lets an administrator request GENERIC signatures of every
-// account, which is how imports are verified through the cluster.
-// GENERIC in the proposer or attester domain stays refused for everyone.
-func (p *policy) grantGeneric(client string) {
-	g, ok := p.rules[client]
-	if !ok {
-		g = &grant{accounts: map[api.PublicKey]bool{}, types: map[signing.Type]bool{}}
-		p.rules[client] = g
-	}
-	g.genericAll = true
-	g.types[signing.TypeGeneric] = true
-}
-
 // known reports whether client has any rule at all.
 func (p *policy) known(client string) bool {
 	_, ok := p.rules[client]
@@ -60,27 +46,23 @@ func (p *policy) known(client string) bool {
 // use the account for some type: whether it may see it (listings).
 const anyType signing.Type = ""
 
-// account reports whether client may use key for requests of type t.
-func (p *policy) account(client string, key api.PublicKey, t signing.Type) bool {
+// account reports whether client may use key (for requests of type t: the
+// account list of a rule bounds every type alike).
+func (p *policy) account(client string, key api.PublicKey, _ signing.Type) bool {
 	g, ok := p.rules[client]
-	return ok && (g.allAccounts || g.accounts[key] || g.genericFor(t))
+	return ok && (g.allAccounts || g.accounts[key])
 }
 
-// requestType reports whether client may ask for t.
+// requestType reports whether client may ask for t. "all" covers every
+// type but GENERIC.
 func (p *policy) requestType(client string, t signing.Type) bool {
 	g, ok := p.rules[client]
-	return ok && (g.allTypes || g.types[t])
+	return ok && ((g.allTypes && t != signing.TypeGeneric) || g.types[t])
 }
 
 // allAccounts reports whether client may use every account for type t
 // (so that an unknown key is reported as 404 rather than 403).
-func (p *policy) allAccounts(client string, t signing.Type) bool {
+func (p *policy) allAccounts(client string, _ signing.Type) bool {
 	g, ok := p.rules[client]
-	return ok && (g.allAccounts || g.genericFor(t))
-}
-
-// genericFor reports whether the administrator's GENERIC grant covers
-// type t.
-func (g *grant) genericFor(t signing.Type) bool {
-	return g.genericAll && (t == signing.TypeGeneric || t == anyType)
+	return ok && g.allAccounts
 }

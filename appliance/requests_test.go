@@ -118,8 +118,8 @@ func everyRequest(n *network.Network, pubkey string) map[string][]byte {
 	out["DEPOSIT"] = mustJSON(map[string]any{"type": "DEPOSIT", "deposit": map[string]any{
 		"pubkey": pubkey, "withdrawal_credentials": "0x01" + strings.Repeat("00", 11) + strings.Repeat("ab", 20), "amount": "32000000000", "genesis_fork_version": "0x10000038"}})
 	f := n.ForkAtEpoch(phase0.Epoch(fulu))
-	domain := signing.ComputeDomain(phase0.DomainType{0x02, 0, 0, 0}, f.Version, n.GenesisValidatorsRoot())
-	out["GENERIC (randao domain)"] = mustJSON(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": hexRoot(6), "domain": "0x" + hex.EncodeToString(domain[:])}})
+	domain := signing.ComputeDomain(phase0.DomainType{'t', 'e', 's', 't'}, f.Version, n.GenesisValidatorsRoot())
+	out["GENERIC (a domain without a typed request)"] = mustJSON(map[string]any{"type": "GENERIC", "signing_data": map[string]any{"object_root": hexRoot(6), "domain": "0x" + hex.EncodeToString(domain[:])}})
 	for _, fe := range forkEpochs {
 		slot := fe.epoch*32 + 2
 		out["BLOCK_V2 ("+fe.version+")"] = blockRequest(n, slot, 0x20+byte(fe.epoch))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts a 3-of-5 Rampart cluster by hand on this host, exactly as README.md
 # describes step by step: SoftHSM tokens, sealing keys, a cluster CA, TLS
-# identities, five configuration files, a dealt set of validators, five
-# signers, and one signature through the cluster. Usage:
+# identities, the administrative token, five configuration files, a dealt set
+# of validators, five signers, one signature through the cluster, and an
+# administrative request with the operator's identity and token. Usage:
 #   docs/manual-cluster.sh DIR      (DIR must not exist; needs bin/ from make build)
 # Stop the signers with: kill $(cat DIR/pids)
 set -euo pipefail
@@ -18,15 +19,20 @@ objectstore.backend = file
 log.level = ERROR
 CONF
 export SOFTHSM2_CONF=$DIR/softhsm2.conf
-for t in ca signer-1 signer-2 signer-3 signer-4 signer-5; do
+for t in ca operator signer-1 signer-2 signer-3 signer-4 signer-5; do
   pin=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
   (umask 077; printf '%s' "$pin" > "$t.pin")
   softhsm2-util --init-token --free --label "$t" --so-pin "$pin-so" --pin "$pin" >/dev/null
 done
 uri() { echo "pkcs11:token=$1;object=$2?module-path=$MODULE&pin-source=file:$DIR/$1.pin"; }
 
-# 2. The cluster CA, its key in the CA token.
+# 2. The cluster CA, its key in the CA token; the operator's identity, its key in
+#    the operator's token; the administrative token (the operator keeps it, every
+#    signer gets only its verifier).
 "$BIN/rampartctl" tls ca --key "$(uri ca rampart-ca)" --out ca.pem
+"$BIN/rampartctl" tls issue --name operator --key "$(uri operator rampart-tls)" --ca-key "$(uri ca rampart-ca)" --ca-cert ca.pem --out operator.pem
+VERIFIER=$(umask 077; "$BIN/rampartctl" admin token --out admin.token 2>/dev/null)
+DUTIES="[AGGREGATION_SLOT, AGGREGATE_AND_PROOF_V2, ATTESTATION, BLOCK_V2, RANDAO_REVEAL, SYNC_COMMITTEE_MESSAGE, SYNC_COMMITTEE_SELECTION_PROOF, SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF, VALIDATOR_REGISTRATION]"
 
 # 3. Per signer: sealing key, TLS identity, configuration.
 for i in 1 2 3 4 5; do
@@ -34,6 +40,7 @@ for i in 1 2 3 4 5; do
   "$BIN/rampartctl" hsm init --key "$(uri $s rampart-seal)"
   "$BIN/rampartctl" tls issue --name $s --key "$(uri $s rampart-tls)" --ca-key "$(uri ca rampart-ca)" --ca-cert ca.pem --out $s.pem
   mkdir -p $s/shares && chmod 700 $s
+  (umask 077; echo "$VERIFIER" > $s.admin-token)
   {
     echo "node: {id: $i}"
     echo "network: {name: mainnet}"
@@ -52,12 +59,26 @@ for i in 1 2 3 4 5; do
       echo "    - {id: $j, endpoint: \"https://127.0.0.1:$((9100 + j))\", tls_name: signer-$j}"
     done
     echo "authorization:"
-    for j in 1 2 3 4 5; do [ $j != $i ] && echo "  - {client: signer-$j, accounts: all, types: all}"; done
+    # The other signers: validator duties only (docs/threat-model.md).
+    for j in 1 2 3 4 5; do [ $j != $i ] && echo "  - {client: signer-$j, accounts: all, types: $DUTIES}"; done
     echo "  - {client: local-validator-client, accounts: all, types: all}"
+    echo "admin: {clients: [operator], token: \"file:$DIR/$s.admin-token\"}"
     echo "process: {hardening: best-effort}"
   } > $s.yaml
   "$BIN/rampart-signer" --config $s.yaml --check-config
 done
+
+# The cluster file rampartctl reads: endpoints, CA, the operator's identity and token.
+{
+  echo "network: {name: mainnet}"
+  echo "cluster_id: manual-cluster"
+  echo "ca: $DIR/ca.pem"
+  echo "participants:"
+  for j in 1 2 3 4 5; do
+    echo "  - {id: $j, endpoint: \"https://127.0.0.1:$((9100 + j))\", tls_name: signer-$j}"
+  done
+  echo "admin: {name: operator, certificate: $DIR/operator.pem, key: \"$(uri operator rampart-tls)\", token: \"file:$DIR/admin.token\"}"
+} > cluster.yaml
 
 # 4. Four validators, 3-of-5, dealt offline (development only; production uses DKG).
 "$BIN/rampartctl" shares deal --config signer-1.yaml --config signer-2.yaml --config signer-3.yaml \
@@ -88,3 +109,7 @@ cat > attestation.json <<JSON
 JSON
 curl -fsS -X POST -H 'Content-Type: application/json' --data @attestation.json http://127.0.0.1:9010/api/v1/eth2/sign/$KEY
 echo
+
+# 7. An administrative request: the operator's identity and token, checked by every signer
+#    (nothing awaits destruction yet).
+"$BIN/rampartctl" accounts removed --cluster cluster.yaml

@@ -13,6 +13,10 @@ var (
 	// ErrPINSource: the PIN file or systemd credential named by pin-source
 	// is missing, unreadable, readable by other users, empty or malformed.
 	ErrPINSource = errors.New("hsm: cannot read the PIN from its source")
+	// ErrSecretSource: a secret source ([ParseSecretSource]) is malformed,
+	// or its file or systemd credential is missing, unreadable, readable by
+	// other users, empty or malformed.
+	ErrSecretSource = errors.New("hsm: cannot read the secret from its source")
 	// ErrInvalidOptions: an Options field is out of range.
 	ErrInvalidOptions = errors.New("hsm: invalid options")
 

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,10 +166,27 @@ func TestSignerUnitKeepsSafetySettings(t *testing.T) {
 func TestUnitsDoNotTrustEnvironmentForSecrets(t *testing.T) {
 	for _, unit := range units {
 		s := settings(t, unit)
-		for _, key := range []string{"Environment", "EnvironmentFile", "PassEnvironment", "SetCredential"} {
+		for _, key := range []string{"Environment", "EnvironmentFile", "PassEnvironment"} {
 			if v, ok := s[key]; ok {
 				t.Errorf("%s sets %s=%q; secrets come only through LoadCredential=", unit, key, v)
 			}
 		}
+		// SetCredential= is visible to unprivileged processes: only an
+		// empty default for a LoadCredential= file that may be absent.
+		for _, v := range s["SetCredential"] {
+			if id, value, _ := strings.Cut(v, ":"); value != "" || !slices.ContainsFunc(s["LoadCredential"], func(l string) bool { return strings.HasPrefix(l, id+":") }) {
+				t.Errorf("%s sets SetCredential=%q; only an empty default of a LoadCredential= is allowed, secrets come only through LoadCredential=", unit, v)
+			}
+		}
+	}
+}
+
+// TestSignerUnitLoadsTheAdministrativeTokenVerifier: admin.token:
+// credential:admin-token works under the unit, and a signer without
+// administrators starts without the file.
+func TestSignerUnitLoadsTheAdministrativeTokenVerifier(t *testing.T) {
+	s := settings(t, "rampart-signer.service")
+	if !slices.Contains(s["LoadCredential"], "admin-token:/etc/rampart/credentials/admin-token") || !slices.Contains(s["SetCredential"], "admin-token:") {
+		t.Fatalf("LoadCredential=%q SetCredential=%q", s["LoadCredential"], s["SetCredential"])
 	}
 }

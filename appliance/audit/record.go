@@ -17,6 +17,10 @@ const (
 	KindPartial Kind = "partial"
 	// KindFull is a recovered, verified signature returned by the coordinator.
 	KindFull Kind = "full"
+	// KindAdmin is an administrative action admitted (both proofs checked),
+	// recorded before it is carried out: Type names the action, Client who
+	// sent it and OnBehalfOf the administrator a peer relayed it for.
+	KindAdmin Kind = "admin"
 )
 
 // Record is one audit line. Hash and Prev are filled in by the log.
@@ -28,6 +32,7 @@ type Record struct {
 	PublicKey   string    `json:"public_key"`
 	SigningRoot string    `json:"signing_root"`
 	Client      string    `json:"client"`
+	OnBehalfOf  string    `json:"on_behalf_of,omitempty"`
 	Prev        string    `json:"prev"`
 	Hash        string    `json:"hash"`
 }

@@ -10,7 +10,13 @@
 //
 // Token PINs are random and kept in owner-only files beside the tokens;
 // client keys for validator clients are written as owner-only PEM files,
-// since a validator client holds no HSM. Everything lives under Spec.Dir.
+// since a validator client holds no HSM. The administrative token is
+// random, written owner-only for rampartctl (Dir/admin.token, named by the
+// cluster file), and each signer holds only its verifier
+// (signer-N/admin-token.verifier). The roles are kept apart as in
+// production: the other signers are granted validator-duty types only,
+// and only the admin identity administers. Everything lives under
+// Spec.Dir.
 package localcluster
 
 import (
@@ -32,6 +38,7 @@ import (
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
+	"github.com/rampart-signer/rampart/internal/signing"
 )
 
 // Object labels used in every token.
@@ -58,7 +65,8 @@ type Spec struct {
 	// present a client certificate.
 	CoordinatorHTTP string
 	// Clients are validator-client names to issue client certificates for;
-	// each may use every account and request type at every signer.
+	// each may use every account and every request type but GENERIC
+	// (types: all) at every signer.
 	Clients []string
 	// UnauthorisedClients get certificates from the cluster CA but no
 	// authorisation rule (tests of refusal).
@@ -111,6 +119,10 @@ type Cluster struct {
 	CAPath  string
 	Signers []*Signer
 	Clients []*Client
+	// AdminToken is the administrative token (also in AdminTokenPath,
+	// owner-only); the signers hold its verifier.
+	AdminToken     appliance.AdminToken
+	AdminTokenPath string
 	// File describes the cluster for rampartctl and validator clients; it
 	// is also written to Dir/cluster.yaml.
 	File *appliance.ClusterFile
@@ -161,6 +173,13 @@ func Provision(ctx context.Context, spec Spec) (*Cluster, error) {
 		return nil, err
 	}
 	defer caTok.Close()
+	if c.AdminToken, err = appliance.NewAdminToken(rand.Reader); err != nil {
+		return nil, err
+	}
+	c.AdminTokenPath = filepath.Join(dir, "admin.token")
+	if err := os.WriteFile(c.AdminTokenPath, []byte(c.AdminToken.Hex()+"\n"), 0o600); err != nil {
+		return nil, err
+	}
 
 	var listeners []map[string]net.Listener
 	for i := 1; i <= spec.Signers; i++ {
@@ -216,7 +235,7 @@ func (c *Cluster) describe(spec Spec) *appliance.ClusterFile {
 		}
 	}
 	if a := c.Client(AdminClient); a != nil {
-		cf.Admin = &appliance.Identity{Name: a.Name, Certificate: a.CertPath, Key: a.KeyPath}
+		cf.Admin = &appliance.Identity{Name: a.Name, Certificate: a.CertPath, Key: a.KeyPath, Token: "file:" + c.AdminTokenPath}
 	}
 	if len(spec.Clients) > 0 {
 		v := c.Client(spec.Clients[0])
@@ -333,10 +352,17 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 		return nil, err
 	}
 
+	// The other signers coordinate validator duties for validator
+	// clients: duty types only, never DEPOSIT, VOLUNTARY_EXIT or GENERIC
+	// (a key-generation ceremony's deposits need no grant).
+	var duties []string
+	for _, t := range signing.DutyTypes() {
+		duties = append(duties, string(t))
+	}
 	var rules []appliance.Rule
 	for _, p := range participants {
 		if p.ID != uint64(i) {
-			rules = append(rules, appliance.Rule{Client: p.TLSName, Accounts: appliance.Selector{All: true}, Types: appliance.Selector{All: true}})
+			rules = append(rules, appliance.Rule{Client: p.TLSName, Accounts: appliance.Selector{All: true}, Types: appliance.Selector{List: duties}})
 		}
 	}
 	for _, cl := range spec.Clients {
@@ -363,14 +389,14 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 	cfg.Cluster.Participants = participants
 	cfg.Cluster.HedgeDelay = spec.HedgeDelay
 	cfg.Authorization = rules
-	// The operator, and the other signers (whose keymanager API imports
-	// keys across the cluster), may manage accounts.
-	cfg.Admin.Clients = []string{AdminClient}
-	for _, p := range participants {
-		if p.ID != uint64(i) {
-			cfg.Admin.Clients = append(cfg.Admin.Clients, p.TLSName)
-		}
+	// The operator alone administers, with the administrative token whose
+	// verifier each signer holds; the other signers relay its requests.
+	verifier := filepath.Join(dir, "admin-token.verifier")
+	if err := os.WriteFile(verifier, []byte(c.AdminToken.Verifier()+"\n"), 0o600); err != nil {
+		return nil, err
 	}
+	cfg.Admin.Clients = []string{AdminClient}
+	cfg.Admin.Token = "file:" + verifier
 	cfg.Process.Hardening = spec.Hardening
 	data, err := yaml.Marshal(&cfg)
 	if err != nil {

@@ -42,7 +42,8 @@ no usable key share anywhere. Interrupting this command aborts the
 ceremony; --id attaches to a ceremony already started instead.
 
 The cluster file names the network, the signers and the administrator
-identity (admin entry) this command uses.`,
+identity (admin entry, with the administrative token of its admin.token)
+this command uses.`,
 		Flags: o.flags,
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -116,12 +117,11 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 	if err != nil {
 		return err
 	}
-	tlsConfig, closeTLS, err := cf.TLSConfig(ctx, cf.Admin)
+	peers, closeAdmin, err := cf.AdminPeers(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeTLS()
-	peers := cf.Peers(tlsConfig)
+	defer closeAdmin()
 	coord := peers[0]
 	if o.coordinator != 0 {
 		coord = nil

@@ -31,12 +31,13 @@ func importCommand() *cli.Command {
 		Description: `Decrypts every keystore (*.json) in --keystores with the password in
 --password-file, checks each decrypted key against its keystore's public
 key, splits it --threshold-of-n and delivers each share over mutual TLS
-(the admin identity of the cluster file) to its signer, which seals it in
-its HSM. The keys' EIP-3076 history (--slashing-protection) is imported at
-every signer before any account becomes signable. Accounts are activated
-only once every signer staged every share; then a test signature through
-the cluster must equal the original key's. A failure removes the batch's
-accounts from every signer. Whole keys are zeroed as soon as they are
+(the admin identity of the cluster file, with the administrative token of
+its admin.token) to its signer, which seals it in its HSM. The keys'
+EIP-3076 history (--slashing-protection) is imported at every signer
+before any account becomes signable. Every signer then proves it holds
+its share (a partial signature of one fixed Rampart message), the proofs
+must recover the original key's signature, and only then are the accounts
+activated. A failure removes the batch's accounts from every signer. Whole keys are zeroed as soon as they are
 imported. Keys go in batches of --batch; a failure stops the import and
 leaves earlier batches fully imported.`,
 		Flags: func(fs *flag.FlagSet) {
@@ -125,17 +126,18 @@ leaves earlier batches fully imported.`,
 	}
 }
 
-// clusterImporter imports into the cluster of cf as its admin identity.
+// clusterImporter imports into the cluster of cf as its admin identity,
+// with the administrative token.
 func clusterImporter(ctx context.Context, cf *appliance.ClusterFile, n *network.Network, threshold int) (*appliance.Importer, func(), error) {
-	tlsCfg, coord, closeFn, err := cf.Connect(ctx, cf.Admin)
+	peers, closeFn, err := cf.AdminPeers(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	var admins []appliance.AccountAdmin
-	for _, p := range cf.Peers(tlsCfg) {
+	for _, p := range peers {
 		admins = append(admins, p)
 	}
-	return &appliance.Importer{Admins: admins, Threshold: threshold, Network: n, Coordinator: coord, Rand: rand.Reader}, closeFn, nil
+	return &appliance.Importer{Admins: admins, Threshold: threshold, Network: n, Rand: rand.Reader}, closeFn, nil
 }
 
 func appendUnique(list []string, keys []api.PublicKey) []string {

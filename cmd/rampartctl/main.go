@@ -32,6 +32,8 @@ func root() *cli.Command {
 			importCommand(),
 			dkgCommand(),
 			exitCommand(),
+			adminCommand(),
+			accountsCommand(),
 		},
 	}
 }

@@ -75,6 +75,10 @@ type Identity struct {
 	Name        string `yaml:"name"`
 	Certificate string `yaml:"certificate"`
 	Key         string `yaml:"key"`
+	// Token is where the administrative bearer token is read (admin entry
+	// only), as a signer's pin-source: file:/path (an owner-only file
+	// holding the token in hex) or credential:NAME (a systemd credential).
+	Token string `yaml:"token,omitempty"`
 }
 
 // MaxSize bounds a cluster file.
@@ -184,6 +188,10 @@ func (cf *File) Validate() error {
 			return fieldErr(id.path+".certificate", "required")
 		case id.id.Key == "":
 			return fieldErr(id.path+".key", "required")
+		case id.id.Token != "" && id.path != "admin":
+			return fieldErr(id.path+".token", "only the admin identity carries the administrative token")
+		case id.id.Token != "" && !strings.HasPrefix(id.id.Token, "file:") && !strings.HasPrefix(id.id.Token, "credential:"):
+			return fieldErr(id.path+".token", "want file:/path (an owner-only file holding the token) or credential:NAME (a systemd credential)")
 		}
 	}
 	for i, a := range cf.Accounts {
@@ -252,6 +260,9 @@ func (cf *File) Abs(dir string) {
 		if id != nil {
 			abs(&id.Certificate)
 			abs(&id.Key)
+			if p, ok := strings.CutPrefix(id.Token, "file:"); ok && p != "" && !filepath.IsAbs(p) {
+				id.Token = "file:" + filepath.Join(dir, p)
+			}
 		}
 	}
 }

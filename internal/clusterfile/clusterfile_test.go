@@ -62,6 +62,8 @@ func TestParse(t *testing.T) {
 		{"refuses a client without a key", "  key: vc-1.key\n", "", "client.key"},
 		{"refuses a malformed account", `"0xa99a`, `"0xzz9a`, "accounts[0]"},
 		{"refuses a second document", "", "---\nca: x\n", "more than one"},
+		{"refuses a token on the validator client", "  key: vc-1.key\n", "  key: vc-1.key\n  token: file:/x\n", "client.token"},
+		{"refuses an administrator's token source that is not a file or credential", "client:\n", "admin: {name: op, certificate: op.pem, key: op.key, token: /x}\nclient:\n", "admin.token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := strings.Replace(valid, tc.old, tc.new, 1)
@@ -94,6 +96,23 @@ func TestAbsResolvesRelativePathsOnly(t *testing.T) {
 	cf.Abs("/srv/cluster")
 	if cf.CA != "/etc/rampart/ca.pem" || cf.Client.Certificate != "/srv/cluster/vc-1.pem" || cf.Client.Key != "pkcs11:token=vc;object=tls" {
 		t.Fatalf("Abs gave ca %q, certificate %q, key %q", cf.CA, cf.Client.Certificate, cf.Client.Key)
+	}
+}
+
+func TestAbsResolvesTheAdministrativeTokenFile(t *testing.T) {
+	for _, tc := range []struct{ token, want string }{
+		{"file:admin.token", "file:/srv/cluster/admin.token"},
+		{"file:/etc/rampart/admin.token", "file:/etc/rampart/admin.token"},
+		{"credential:admin-token", "credential:admin-token"},
+	} {
+		cf, err := clusterfile.Parse([]byte(strings.Replace(valid, "client:\n", "admin: {name: op, certificate: op.pem, key: op.key, token: \""+tc.token+"\"}\nclient:\n", 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf.Abs("/srv/cluster")
+		if cf.Admin.Token != tc.want {
+			t.Errorf("%s: %s, want %s", tc.token, cf.Admin.Token, tc.want)
+		}
 	}
 }
 

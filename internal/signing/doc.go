@@ -33,7 +33,7 @@
 // coordinator and its participants cannot read one request two ways.
 // Unknown top-level members are tolerated because real validator clients
 // send some (Nimbus's "proofs"); they change nothing that is signed and are
-// dropped from the canonical form. Whether to sign GENERIC requests in the
-// proposer or attester domain is the signer's policy; [IsSlashableDomain]
-// tells them apart.
+// dropped from the canonical form. [CheckGenericDomainType] is the one
+// place that decides which domains a GENERIC request may use: none that a
+// typed request exists for, and none of the consensus form 0xXX000000.
 package signing

@@ -17,6 +17,10 @@ var (
 	// ErrForeignDomain: a GENERIC request's domain was not computed from a
 	// fork version and genesis validators root of the network (HTTP 400).
 	ErrForeignDomain = errors.New("domain does not belong to this network")
+	// ErrGenericTypedDomain: a GENERIC request's domain type is one a typed
+	// request (or a signature of its own) exists for, or of the consensus
+	// form 0xXX000000 ([CheckGenericDomainType]); refused whoever asks.
+	ErrGenericTypedDomain = errors.New("GENERIC refused in a domain with a typed request")
 )
 
 // FieldError is a decoding error that names the offending field by its path

@@ -36,9 +36,9 @@ func domainType(d uint32) phase0.DomainType {
 }
 
 // IsSlashableDomain reports whether d is DOMAIN_BEACON_PROPOSER or
-// DOMAIN_BEACON_ATTESTER. A signer with slashing protection refuses GENERIC
-// requests in these domains (distributed-signing.md): only the structured
-// BLOCK_V2 and ATTESTATION requests show it what it would sign.
+// DOMAIN_BEACON_ATTESTER, the domains slashing protection guards. GENERIC
+// requests are refused in these and every other typed domain by
+// [CheckGenericDomainType].
 func IsSlashableDomain(d phase0.DomainType) bool {
 	return d == domainType(domainBeaconProposer) || d == domainType(domainBeaconAttester)
 }
