@@ -8,7 +8,7 @@ import (
 // ApproveBlock checks a block proposal for key against the slashing rules
 // and, if it is safe, records it durably and returns a [Permit]. A refusal
 // is a *[RefusalError]; any error means do not sign.
-func (db *DB) ApproveBlock(ctx context.Context, gvr Root, key PublicKey, b Block) (Permit, error) {
+func (db *DB) ApproveBlock(ctx context.Context, gvr Root, key PublicKey, b Block, opts ...ApproveOption) (Permit, error) {
 	if err := db.checkRequest(ctx, gvr); err != nil {
 		return Permit{}, err
 	}
@@ -18,6 +18,8 @@ func (db *DB) ApproveBlock(ctx context.Context, gvr Root, key PublicKey, b Block
 	batch := db.open
 	err := db.decideBlockLocked(batch, key, b)
 	db.mu.Unlock()
+	o := collectApproveOptions(opts)
+	o.notify([]bool{err == nil})
 	if err != nil {
 		return Permit{}, err
 	}
@@ -78,8 +80,8 @@ func disabledAfterCheck(key PublicKey) error {
 }
 
 // ApproveAttestation is ApproveBlock for one attestation.
-func (db *DB) ApproveAttestation(ctx context.Context, gvr Root, key PublicKey, a Attestation) (Permit, error) {
-	vs, err := db.ApproveAttestations(ctx, gvr, []AttestationRequest{{Key: key, Attestation: a}})
+func (db *DB) ApproveAttestation(ctx context.Context, gvr Root, key PublicKey, a Attestation, opts ...ApproveOption) (Permit, error) {
+	vs, err := db.ApproveAttestations(ctx, gvr, []AttestationRequest{{Key: key, Attestation: a}}, opts...)
 	if err != nil {
 		return Permit{}, err
 	}
@@ -91,7 +93,7 @@ func (db *DB) ApproveAttestation(ctx context.Context, gvr Root, key PublicKey, a
 // in order, so a later request for the same key sees the earlier one. The
 // returned error is for the call as a whole (wrong network, cancelled,
 // database failed or closed); then no item has a permit.
-func (db *DB) ApproveAttestations(ctx context.Context, gvr Root, reqs []AttestationRequest) ([]Verdict, error) {
+func (db *DB) ApproveAttestations(ctx context.Context, gvr Root, reqs []AttestationRequest, opts ...ApproveOption) ([]Verdict, error) {
 	if err := db.checkRequest(ctx, gvr); err != nil {
 		return nil, err
 	}
@@ -107,6 +109,14 @@ func (db *DB) ApproveAttestations(ctx context.Context, gvr Root, reqs []Attestat
 		}
 	}
 	db.mu.Unlock()
+	o := collectApproveOptions(opts)
+	if o.decided != nil {
+		passed := make([]bool, len(out))
+		for i := range out {
+			passed[i] = out[i].Err == nil
+		}
+		o.notify(passed)
+	}
 	if approved {
 		if err := db.wait(ctx, batch); err != nil {
 			return nil, err
