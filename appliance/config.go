@@ -37,6 +37,8 @@ type Config struct {
 	Accounts      AccountsConfig    `yaml:"accounts"`
 	Authorization []Rule            `yaml:"authorization"`
 	Slashing      SlashingConfig    `yaml:"slashing"`
+	Audit         AuditConfig       `yaml:"audit"`
+	Storage       StorageConfig     `yaml:"storage"`
 	Log           LogConfig         `yaml:"log"`
 	Keymanager    *KeymanagerConfig `yaml:"keymanager,omitempty"`
 	Admin         AdminConfig       `yaml:"admin"`
@@ -184,6 +186,8 @@ func Defaults() Config {
 		},
 		Cluster:  ClusterConfig{Timeout: 2 * time.Second, TimeoutPerItem: time.Millisecond},
 		Slashing: SlashingConfig{HistoryEpochs: 16},
+		Audit:    auditDefaults(),
+		Storage:  storageDefaults(),
 		Process:  ProcessConfig{Hardening: "required"},
 		Log:      LogConfig{Level: "info", Format: "text"},
 	}
@@ -217,6 +221,7 @@ func (c *Config) fillDerived() {
 	if c.Slashing.Database == "" && c.DataDir != "" {
 		c.Slashing.Database = filepath.Join(c.DataDir, "slashing-protection.db")
 	}
+	c.fillAuditDerived()
 }
 
 func fieldErr(path, format string, a ...any) error {
@@ -263,6 +268,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Slashing.HistoryEpochs == 0 {
 		return fieldErr("slashing.history_epochs", "must be at least 1")
+	}
+	if err := c.validateAudit(); err != nil {
+		return err
 	}
 	if err := c.Log.Validate(); err != nil {
 		return err
