@@ -22,7 +22,8 @@ import (
 //   - "no-fsync(108c238)": what the log did before: write(2) only; a power
 //     cut loses records of partials already released;
 //   - "fsync-each": one fsync per Append under the lock (the naive fix);
-//   - "group-commit": this package: appenders share fsyncs.
+//   - "group-commit": this package: appenders share fsyncs;
+//   - "group-commit+Run": the same with Run's syncer, as in the signer.
 
 // noSyncFS is the operating system without fsync, for the comparison.
 type noSyncFS struct{ osFS }
@@ -53,7 +54,7 @@ func attestationRecord(i int) Record {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	for _, mode := range []string{"no-fsync(108c238)", "fsync-each", "group-commit"} {
+	for _, mode := range []string{"no-fsync(108c238)", "fsync-each", "group-commit", "group-commit+Run"} {
 		for _, conc := range []int{1, 16, 256} {
 			b.Run(fmt.Sprintf("%s/appenders=%d", mode, conc), func(b *testing.B) {
 				opts := Options{}
@@ -65,6 +66,14 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer l.Close()
+				if mode == "group-commit+Run" {
+					// The signer runs Run, whose syncer starts each fsync
+					// as soon as lines are written.
+					ctx, stop := context.WithCancel(context.Background())
+					done := make(chan struct{})
+					go func() { l.Run(ctx); close(done) }()
+					defer func() { stop(); <-done }()
+				}
 				var serial sync.Mutex
 				lat := make([][]time.Duration, conc)
 				b.ResetTimer()
