@@ -31,6 +31,8 @@ import (
 // the audit directory, or the single audit.log of builds before rotation.
 func auditFiles(cfg *appliance.Config) []string {
 	m, _ := filepath.Glob(filepath.Join(cfg.DataDir, "audit", "audit-*.log"))
+	z, _ := filepath.Glob(filepath.Join(cfg.DataDir, "audit", "audit-*.log.zst"))
+	m = append(m, z...)
 	slices.Sort(m)
 	if len(m) == 0 {
 		if _, err := os.Stat(filepath.Join(cfg.DataDir, "audit.log")); err == nil {

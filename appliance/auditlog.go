@@ -38,6 +38,7 @@ func (a *Appliance) openAudit(ctx context.Context) error {
 		Tagger:             a.sealKey,
 		CheckpointRecords:  cfg.CheckpointRecords,
 		CheckpointInterval: cfg.CheckpointInterval,
+		Compress:           cfg.Compress,
 		Anchors:            a.db,
 		LegacyFile:         filepath.Join(a.cfg.DataDir, "audit.log"),
 		ObserveSync:        func(d time.Duration, _ int) { a.metrics.auditFsync.Observe(d.Seconds()) },
@@ -140,6 +141,7 @@ var auditMetrics = []auditMetric{
 		}
 		return float64(s.LastCheckpoint.UnixNano()) / 1e9
 	}},
+	{"compressed_files_total", "Rotated files compressed.", prometheus.CounterValue, func(s audit.Stats) float64 { return float64(s.Compressed) }},
 	{"retention_deleted_files_total", "Rotated files deleted by retention.", prometheus.CounterValue, func(s audit.Stats) float64 { return float64(s.DeletedFiles) }},
 	{"retention_deleted_bytes_total", "Bytes deleted by retention.", prometheus.CounterValue, func(s audit.Stats) float64 { return float64(s.DeletedBytes) }},
 	{"files", "Files in the log directory.", prometheus.GaugeValue, func(s audit.Stats) float64 { return float64(s.RetainedFiles) }},

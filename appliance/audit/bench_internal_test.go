@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -234,4 +236,72 @@ func BenchmarkOpenAfterMillionRecords(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkRotatedFileBytes fills one rotated file (16 MiB, the default)
+// the way a cluster's validators do - per slot one batch of attestations
+// and one of aggregation selection proofs for the validators attesting in
+// it, and single requests for the few aggregates and sync committee
+// messages - then compresses it as Run does, and reports the bytes per
+// record before and after compression, at 1,000 and 10,000 validators.
+func BenchmarkRotatedFileBytes(b *testing.B) {
+	for _, validators := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("validators=%d", validators), func(b *testing.B) {
+			for b.Loop() {
+				dir := b.TempDir()
+				now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+				l, _, err := Open(context.Background(), dir, Options{fs: noSyncFS{}, Now: func() time.Time { return now }, RotateBytes: 16 << 20})
+				if err != nil {
+					b.Fatal(err)
+				}
+				keys := make([]string, validators)
+				for i := range keys {
+					keys[i] = "0x" + randomHex(48)
+				}
+				records, singles := 0, 0
+				for slot := 0; ; slot++ {
+					now = now.Add(12*time.Second + time.Duration(slot%997)*time.Microsecond)
+					for _, typ := range []string{"ATTESTATION", "AGGREGATION_SLOT"} {
+						var recs []Record
+						root := "0x" + randomHex(32)
+						for i := slot % 32; i < validators; i += 32 {
+							recs = append(recs, Record{Kind: KindPartial, Type: typ, PublicKey: keys[i], SigningRoot: root, Client: "signer-2.example.internal", Time: now})
+						}
+						l.Write(recs...)
+						records += len(recs)
+					}
+					// About 15 single records a validator a day: aggregates
+					// and sync committee work (7,200 slots a day).
+					for singles += validators * 15; singles >= 7200; singles -= 7200 {
+						l.Write(Record{Kind: KindPartial, Type: "AGGREGATE_AND_PROOF", PublicKey: keys[(slot*7+records)%validators], SigningRoot: "0x" + randomHex(32), Client: "signer-2.example.internal", Time: now})
+						records++
+					}
+					if l.Stats().Rotations > 0 {
+						break
+					}
+				}
+				l.mu.Lock()
+				f := l.rotated[0]
+				l.mu.Unlock()
+				lines := l.Stats().Lines
+				c, err := l.compressFile(f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				l.Close()
+				b.ReportMetric(float64(f.size)/float64(records), "bytes/record")
+				b.ReportMetric(float64(c.size)/float64(records), "zstd-bytes/record")
+				b.ReportMetric(float64(f.size)/float64(c.size), "ratio")
+				b.ReportMetric(float64(lines), "lines")
+			}
+		})
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
 }

@@ -37,6 +37,9 @@
 //     log and the slashing database (root on the signer) can rewrite
 //     everything consistently. Shipping rotated files off the host as they
 //     appear is what protects against that.
+//   - Rotated files are made read-only and, with Options.Compress,
+//     compressed with zstd (compress.go); a compressed copy replaces the
+//     original only after it was read back and compared.
 //   - Records hold only public data: request type, public keys, signing
 //     roots, the authenticated client name, times; checkpoints a tag.
 //   - Start-up reads the newest file back to its last checkpoint only, so

@@ -20,8 +20,9 @@ import (
 // so that names sort in chain order. The newest is the one being written
 // (mode 0600); rotated files are complete and made read-only (0400), ready
 // to ship. A version 1 log moved in from before rotation is named
-// audit-00000000000000000001-legacy.log. Files not named like this are
-// ignored.
+// audit-00000000000000000001-legacy.log. Rotated files may be compressed
+// (compress.go), with ".zst" appended to their name. Files not named like
+// this are ignored.
 
 const (
 	filePrefix   = "audit-"
@@ -42,11 +43,15 @@ func legacyName() string {
 
 // logFile is a file of the log as its name describes it.
 type logFile struct {
-	name   string
-	first  uint64
-	start  time.Time // zero for a legacy file
-	legacy bool
-	size   int64
+	name       string
+	first      uint64
+	start      time.Time // zero for a legacy file
+	legacy     bool
+	compressed bool // zstd, named ....log.zst (compress.go)
+	size       int64
+	// superseded names a compressed copy of this file left by a crash
+	// between compressing and removing the original; Open removes it.
+	superseded string
 }
 
 // parseFileName reads a file name; ok is false for names of other files.
@@ -55,6 +60,7 @@ func parseFileName(name string) (logFile, bool) {
 	if !ok {
 		return logFile{}, false
 	}
+	rest, compressed := strings.CutSuffix(rest, compressedSuffix)
 	rest, ok = strings.CutSuffix(rest, fileSuffix)
 	if !ok || len(rest) < seqDigits+2 || rest[seqDigits] != '-' {
 		return logFile{}, false
@@ -63,7 +69,7 @@ func parseFileName(name string) (logFile, bool) {
 	if err != nil || seq == 0 {
 		return logFile{}, false
 	}
-	f := logFile{name: name, first: seq}
+	f := logFile{name: name, first: seq, compressed: compressed}
 	if tag := rest[seqDigits+1:]; tag == legacyTag {
 		f.legacy = true
 	} else if f.start, err = time.Parse(fileTimeForm, tag); err != nil {
@@ -100,6 +106,16 @@ func listFiles(fsys fileSystem, dir string) ([]logFile, error) {
 		}
 		return strings.Compare(a.name, b.name)
 	})
+	// A file and its compressed copy: a crash came between the copy and
+	// the removal of the original, which is kept.
+	for i := 1; i < len(out); i++ {
+		a, b := out[i-1], out[i]
+		if a.first == b.first && b.name == a.name+compressedSuffix {
+			out[i-1].superseded = b.name
+			out = slices.Delete(out, i, i+1)
+			i--
+		}
+	}
 	for i := 1; i < len(out); i++ {
 		if out[i].first == out[i-1].first {
 			return nil, &Error{File: out[i].name, Err: ErrBroken, Detail: fmt.Sprintf("starts at record %d like %s", out[i].first, out[i-1].name)}

@@ -133,13 +133,15 @@ func appendN(t testing.TB, l *audit.Log, from, n int) {
 	}
 }
 
-// files lists the log's files, oldest first.
+// files lists the log's files (compressed ones too), oldest first.
 func files(t testing.TB, dir string) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "audit-*.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	z, _ := filepath.Glob(filepath.Join(dir, "audit-*.log.zst"))
+	m = append(m, z...)
 	slices.Sort(m)
 	return m
 }

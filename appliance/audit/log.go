@@ -48,6 +48,9 @@ type Options struct {
 	// commit before Run flushes it (default 1 second).
 	AnchorInterval time.Duration
 
+	// Compress compresses rotated files with zstd (compress.go).
+	Compress bool
+
 	// LegacyFile is the path of a version 1 log (one file, before
 	// rotation) to move into the directory as its first file.
 	LegacyFile string
@@ -145,6 +148,9 @@ type Stats struct {
 	Syncs, SyncErrors, WriteErrors uint64
 	// Rotations and RotationFailures count new files and failed attempts.
 	Rotations, RotationFailures uint64
+	// Compressed counts rotated files compressed, CompressedBytesSaved
+	// what that saved.
+	Compressed, CompressedBytesSaved uint64
 	// RetainedFiles and RetainedBytes are what the directory holds;
 	// DeletedFiles and DeletedBytes what retention removed.
 	RetainedFiles              int
@@ -495,7 +501,8 @@ func (l *Log) Dir() string { return l.dir }
 // Run does the log's background work until ctx ends: an fsync as soon as
 // lines are written (so that a caller's fsync runs while it does other
 // work, such as waiting for the slashing database's commit: see Write),
-// checkpoints when due, retention after rotations and hourly, and anchors
+// checkpoints when due, compression and retention after rotations and
+// hourly, and anchors
 // flushed when no commit of the store carried them within AnchorInterval.
 // It returns nil when ctx ends, after its syncer stopped. Failures are
 // logged and counted; appends go on.
@@ -539,6 +546,11 @@ func (l *Log) Run(ctx context.Context) error {
 		l.mu.Unlock()
 		if due {
 			lastRetention = now
+			if l.opts.Compress {
+				if err := l.Compress(ctx); err != nil && ctx.Err() == nil {
+					l.log.Error("audit log: compression failed; the rotated file stays as it is", "err", err)
+				}
+			}
 			if _, err := l.Retain(ctx); err != nil && ctx.Err() == nil {
 				l.log.Error("audit log: retention failed", "err", err)
 			}

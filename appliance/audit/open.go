@@ -67,8 +67,17 @@ func (l *Log) open(ctx context.Context) (*Recovery, error) {
 		}
 		l.log.Warn("audit log: removed a file left empty by a crash", "file", f.name)
 	}
-	if err := l.fs.Remove(join(l.dir, nextFileTemp)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("audit: removing a file left by a rotation that failed: %w", err)
+	for _, tmp := range []string{nextFileTemp, compressTemp} {
+		if err := l.fs.Remove(join(l.dir, tmp)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("audit: removing %s, left by a rotation or compression that failed: %w", tmp, err)
+		}
+	}
+	for _, f := range files {
+		if f.superseded != "" {
+			if err := l.fs.Remove(join(l.dir, f.superseded)); err != nil {
+				return nil, fmt.Errorf("audit: removing %s, a compressed copy of %s left by a crash: %w", f.superseded, f.name, err)
+			}
+		}
 	}
 	now := l.now().UTC()
 	if len(files) == 0 {
@@ -83,8 +92,9 @@ func (l *Log) open(ctx context.Context) (*Recovery, error) {
 		l.checkpointedSeq, l.checkpointLine = st.checkpointed, st.checkpointLine
 		l.curCheckpointed = st.checkpointed > 0 && st.checkpointed+1 >= cur.first
 		l.uncheckpointed = st.uncheckpointed
-		if cur.legacy {
-			// A version 1 file is history: the chain goes on in a new file.
+		if cur.legacy || cur.compressed {
+			// A version 1 or compressed file is history: the chain goes on
+			// in a new file.
 			if err := l.continueLegacy(cur, st, now); err != nil {
 				return nil, err
 			}
@@ -188,9 +198,10 @@ func (l *Log) startChain(now time.Time) error {
 	return nil
 }
 
-// continueLegacy starts the first version 2 file after a version 1 one.
+// continueLegacy starts a new file after a version 1 one, or after a
+// compressed one (which no longer takes records).
 func (l *Log) continueLegacy(legacy logFile, st tailState, now time.Time) error {
-	if st.torn > 0 {
+	if st.torn > 0 && !legacy.compressed {
 		f, err := l.fs.OpenFile(join(l.dir, legacy.name), os.O_RDWR, 0)
 		if err != nil {
 			return fmt.Errorf("audit: %w", err)
@@ -205,7 +216,11 @@ func (l *Log) continueLegacy(legacy logFile, st tailState, now time.Time) error 
 		}
 		legacy.size -= st.torn
 	}
-	next, f, line, h, err := l.newFileLocked(now, "version 2 continues "+legacy.name)
+	reason := "continues " + legacy.name
+	if legacy.legacy {
+		reason = "version 2 continues " + legacy.name
+	}
+	next, f, line, h, err := l.newFileLocked(now, reason)
 	if err != nil {
 		return err
 	}
@@ -216,9 +231,32 @@ func (l *Log) continueLegacy(legacy logFile, st tailState, now time.Time) error 
 	l.stats.Lines++
 	l.stats.Bytes += uint64(len(line))
 	if err := l.fs.Chmod(join(l.dir, legacy.name), 0o400); err != nil {
-		l.log.Warn("audit log: making the version 1 file read-only", "err", err)
+		l.log.Warn("audit log: making the file read-only", "file", legacy.name, "err", err)
 	}
 	return nil
+}
+
+// scanCompressed reads a compressed newest file forward (it is complete:
+// only rotated files are compressed) and returns its last line's sequence
+// number and hash, having checked its chain.
+func (l *Log) scanCompressed(f logFile, anchorSeq uint64) (tailState, error) {
+	st := tailState{anchorSeq: anchorSeq}
+	r, err := verifyFiles(context.Background(), l.fs, []string{join(l.dir, f.name)}, VerifyOptions{})
+	if err != nil {
+		return st, err
+	}
+	if r.LastSeq == 0 {
+		return st, nil
+	}
+	h, err := parseHash(r.Head)
+	if err != nil {
+		return st, err
+	}
+	st.lines, st.seq, st.head, st.verifiedFrom = int(r.LastSeq-r.FirstSeq+1), r.LastSeq, h, r.FirstSeq
+	if anchorSeq == r.LastSeq {
+		st.anchorHash = &h
+	}
+	return st, nil
 }
 
 // migrateLegacy moves a version 1 log into the directory as its first file.
@@ -288,6 +326,9 @@ func (l *Log) scanNewest(ctx context.Context, f logFile, anchorSeq uint64) (tail
 	defer fh.Close()
 	if f.legacy {
 		return scanLegacyTail(fh, f, anchorSeq)
+	}
+	if f.compressed {
+		return l.scanCompressed(f, anchorSeq)
 	}
 	var cp *entry
 	var cpHead hash

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 )
@@ -125,12 +123,12 @@ func (l *Log) fileHasCheckpoint(f logFile) (bool, error) {
 	if known {
 		return ok, nil
 	}
-	fh, err := l.fs.OpenFile(join(l.dir, f.name), os.O_RDONLY, 0)
+	rc, err := openContent(l.fs, join(l.dir, f.name), f.compressed)
 	if err != nil {
 		return false, fmt.Errorf("audit: retention: %w", err)
 	}
-	defer fh.Close()
-	br := bufio.NewReaderSize(io.NewSectionReader(fh, 0, f.size), 1<<16)
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<16)
 	marker := []byte(`"kind":"checkpoint"`)
 	for {
 		line, err := br.ReadSlice('\n')

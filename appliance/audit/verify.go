@@ -6,9 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"path/filepath"
+	"strings"
 )
 
 // VerifyOptions say what to check besides the chain.
@@ -137,12 +136,12 @@ type verifier struct {
 func (v *verifier) file(path string, newest bool) error {
 	name := filepath.Base(path)
 	lf, named := parseFileName(name)
-	fh, err := v.fs.OpenFile(path, os.O_RDONLY, 0)
+	rc, err := openContent(v.fs, path, strings.HasSuffix(name, compressedSuffix))
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	defer fh.Close()
-	br := bufio.NewReaderSize(io.NewSectionReader(fh, 0, math.MaxInt64), 1<<20)
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<20)
 	sum := FileSummary{Name: name}
 	legacy := lf.legacy
 	lineNo := 0
@@ -187,7 +186,7 @@ func (v *verifier) file(path string, newest bool) error {
 			break
 		}
 		if rerr != nil {
-			return fmt.Errorf("audit: reading %s: %w", path, rerr)
+			return fail(0, ErrBroken, "unreadable after line %d: %v", lineNo, rerr)
 		}
 	}
 	if lineNo == 0 || sum.FirstSeq == 0 {
