@@ -34,7 +34,8 @@ type AuditConfig struct {
 // StorageConfig sets the disk headroom checks of the filesystems holding
 // the audit log and the slashing protection database.
 type StorageConfig struct {
-	// DegradedFreePercent and DegradedFreeMiB: below either, health reports
+	// DegradedFreePercent and DegradedFreeMiB: below both (a small share of
+	// the filesystem that is also little in absolute terms), health reports
 	// the disk check DEGRADED (readiness stays true): act before it fills.
 	DegradedFreePercent float64 `yaml:"degraded_free_percent"`
 	DegradedFreeMiB     int64   `yaml:"degraded_free_mib"`
@@ -63,7 +64,7 @@ func auditDefaults() AuditConfig {
 func storageDefaults() StorageConfig {
 	return StorageConfig{
 		DegradedFreePercent: 20,
-		DegradedFreeMiB:     128,
+		DegradedFreeMiB:     1024,
 		FailingFreeMiB:      16,
 		CheckInterval:       10 * time.Second,
 	}

@@ -86,9 +86,9 @@ func (a *Appliance) checkStorage() diskState {
 			if worst < diskFailing {
 				worst, msg = diskFailing, free+fmt.Sprintf(", below storage.failing_free_mib %d: writes will fail soon", s.FailingFreeMiB)
 			}
-		case ds.Avail < uint64(s.DegradedFreeMiB)<<20 || 100*ratio < s.DegradedFreePercent:
+		case ds.Avail < uint64(s.DegradedFreeMiB)<<20 && 100*ratio < s.DegradedFreePercent:
 			if worst < diskDegraded {
-				worst, msg = diskDegraded, free+fmt.Sprintf(", below storage.degraded_free_mib %d or degraded_free_percent %g", s.DegradedFreeMiB, s.DegradedFreePercent)
+				worst, msg = diskDegraded, free+fmt.Sprintf(", below storage.degraded_free_percent %g and degraded_free_mib %d", s.DegradedFreePercent, s.DegradedFreeMiB)
 			}
 		}
 	}
