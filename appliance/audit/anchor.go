@@ -18,10 +18,11 @@ import (
 // another hash.
 //
 // The anchor is set after every fsync of the log and reaches the database
-// with its next commit, or within Options.AnchorInterval when the signer is
-// idle, and at Close. What can be cut undetected is therefore the records
-// made durable in the last AnchorInterval (1 s by default) before a crash,
-// and nothing after a clean stop. It never runs ahead of the log: only
+// with its next commit (milliseconds later while requests come), within
+// 1.25 Options.AnchorInterval when the signer is idle (Run flushes it), and
+// at Close. What can be cut off the end undetected is therefore the
+// records made durable in the last 1.25 s (AnchorInterval 1 s) before a
+// crash, and nothing after a clean stop. It never runs ahead of the log: only
 // records already fsync'd are anchored, so a power cut cannot make an
 // intact log look truncated.
 

@@ -24,8 +24,9 @@
 //   - The anchor: the durable head is kept in the slashing protection
 //     database ([AnchorStore]); a log that ends before it (cut, emptied,
 //     deleted) or disagrees with it is refused at start-up and by
-//     verification. Records made durable in the last Options.AnchorInterval
-//     before a crash can be cut undetected; none after a clean stop.
+//     verification. Records made durable in the last 1.25
+//     Options.AnchorInterval before a crash can be cut off the end
+//     undetected; none after a clean stop.
 //   - Checkpoints: an HSM tag ([Tagger], the sealing key's GMAC) over the
 //     head's sequence number, hash and time, after each rotation, every
 //     Options.CheckpointRecords lines or Options.CheckpointInterval, and at

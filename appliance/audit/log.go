@@ -521,7 +521,9 @@ func (l *Log) Run(ctx context.Context) error {
 		close(stop)
 		wg.Wait()
 	}()
-	tick := time.NewTicker(min(l.opts.AnchorInterval, l.opts.CheckpointInterval))
+	// A quarter of the anchor interval: an anchor waits at most 1.25 of
+	// it for a flush when no commit of the store carries it sooner.
+	tick := time.NewTicker(max(time.Millisecond, min(l.opts.AnchorInterval/4, l.opts.CheckpointInterval)))
 	defer tick.Stop()
 	lastRetention := l.now()
 	for {
