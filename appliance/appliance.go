@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -63,6 +62,9 @@ type Options struct {
 	// CredentialsDir overrides $CREDENTIALS_DIRECTORY for credential:
 	// sources (pin-source, admin.token).
 	CredentialsDir string
+	// StatFS measures the filesystem holding a path (disk headroom); the
+	// statfs system call when nil.
+	StatFS func(path string) (DiskSpace, error)
 }
 
 // Appliance is one rampart-signer. New checks the configuration; Run opens
@@ -136,6 +138,9 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 	}
 	if opts.After == nil {
 		opts.After = time.After
+	}
+	if opts.StatFS == nil {
+		opts.StatFS = statFS
 	}
 	a := &Appliance{
 		cfg:    cfg,
@@ -237,7 +242,9 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(6)
+	go func() { defer wg.Done(); a.runAudit(bg) }()
+	go func() { defer wg.Done(); a.runStorage(bg) }()
 	go func() { defer wg.Done(); a.runDB(bg) }()
 	go func() { defer wg.Done(); _ = a.coord.Run(bg) }()
 	go func() { defer wg.Done(); a.ceremonies.run(bg) }()
@@ -353,16 +360,10 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	a.health.set("shares", nil)
 
-	lg, rec, err := audit.Open(filepath.Join(cfg.DataDir, "audit.log"), audit.Options{Now: a.now})
-	if err != nil {
-		a.health.set("audit", err)
+	if err := a.openAudit(ctx); err != nil {
 		return err
 	}
-	if rec.TornBytes > 0 {
-		a.log.Warn("audit log: cut an incomplete last record left by a crash", "bytes", rec.TornBytes)
-	}
-	a.audit = lg
-	a.health.set("audit", nil)
+	lg := a.audit
 
 	if err := a.ceremonies.load(); err != nil {
 		return fmt.Errorf("key generation ceremonies: %w", err)
@@ -631,7 +632,7 @@ func (a *Appliance) watchdog(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if a.health.ok() {
+			if a.health.alive() {
 				a.opts.Notify("WATCHDOG=1")
 			}
 		}

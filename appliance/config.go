@@ -37,6 +37,8 @@ type Config struct {
 	Accounts      AccountsConfig    `yaml:"accounts"`
 	Authorization []Rule            `yaml:"authorization"`
 	Slashing      SlashingConfig    `yaml:"slashing"`
+	Audit         AuditConfig       `yaml:"audit"`
+	Storage       StorageConfig     `yaml:"storage"`
 	Log           LogConfig         `yaml:"log"`
 	Keymanager    *KeymanagerConfig `yaml:"keymanager,omitempty"`
 	Admin         AdminConfig       `yaml:"admin"`
@@ -225,6 +227,8 @@ func Defaults() Config {
 		Cluster:  ClusterConfig{Timeout: 2 * time.Second, TimeoutPerItem: time.Millisecond},
 		Accounts: AccountsConfig{DestroyAfter: 24 * time.Hour},
 		Slashing: SlashingConfig{HistoryEpochs: 16, FutureEpochs: 1},
+		Audit:    auditDefaults(),
+		Storage:  storageDefaults(),
 		Process:  ProcessConfig{Hardening: "required"},
 		Log:      LogConfig{Level: "info", Format: "text"},
 	}
@@ -258,6 +262,7 @@ func (c *Config) fillDerived() {
 	if c.Slashing.Database == "" && c.DataDir != "" {
 		c.Slashing.Database = filepath.Join(c.DataDir, "slashing-protection.db")
 	}
+	c.fillAuditDerived()
 }
 
 func fieldErr(path, format string, a ...any) error {
@@ -310,6 +315,9 @@ func (c *Config) Validate() error {
 	}
 	if f := c.Slashing.FutureEpochs; f == 0 || f > maxFutureEpochs {
 		return fieldErr("slashing.future_epochs", "%d is not between 1 and %d: it is the allowance, in epochs, for a clock running ahead of this signer's (0 would refuse honest duties at every epoch boundary; more lets a far-future message stop a validator for longer)", f, maxFutureEpochs)
+	}
+	if err := c.validateAudit(); err != nil {
+		return err
 	}
 	if err := c.Log.Validate(); err != nil {
 		return err

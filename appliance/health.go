@@ -10,21 +10,27 @@ import (
 )
 
 // healthState collects the start-up and run-time checks behind
-// /healthcheck. Every check starts pending; the signer is healthy when all
-// passed.
+// /healthcheck. Every check starts pending; the signer is ready when none
+// is pending or down. A degraded check (it works, but needs attention, such
+// as a filling disk) is reported without taking readiness away.
 type healthState struct {
-	mu     sync.Mutex
-	checks map[string]error
-	seen   map[string]bool
+	mu       sync.Mutex
+	checks   map[string]error
+	seen     map[string]bool
+	degraded map[string]string
 	// details are facts shown with the checks that do not make the signer
 	// unhealthy (pending destructions of removed shares).
 	details map[string]any
 }
 
-var healthChecks = []string{"hsm", "shares", "slashing_db", "audit", "ready"}
+var healthChecks = []string{"hsm", "shares", "slashing_db", "audit", "disk", "ready"}
+
+// readinessOnly checks take readiness away when down but do not stop the
+// watchdog: a restart would not give a full disk any space back.
+var readinessOnly = map[string]bool{"disk": true}
 
 func newHealthState() *healthState {
-	h := &healthState{checks: map[string]error{}, seen: map[string]bool{}, details: map[string]any{}}
+	h := &healthState{checks: map[string]error{}, seen: map[string]bool{}, degraded: map[string]string{}, details: map[string]any{}}
 	return h
 }
 
@@ -35,17 +41,43 @@ func (h *healthState) detail(name string, v any) {
 	h.details[name] = v
 }
 
+// set marks a check passed (nil) or down.
 func (h *healthState) set(name string, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.checks[name] = err
 	h.seen[name] = true
+	delete(h.degraded, name)
 }
 
-func (h *healthState) ok() bool {
+// degrade marks a check passed but degraded, saying why.
+func (h *healthState) degrade(name, why string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checks[name] = nil
+	h.seen[name] = true
+	h.degraded[name] = why
+}
+
+// message is a check's error or degradation, for logs.
+func (h *healthState) message(name string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.checks[name]; err != nil {
+		return err.Error()
+	}
+	return h.degraded[name]
+}
+
+// alive reports whether every check but the readiness-only ones was seen
+// and is not down: what the watchdog pings for.
+func (h *healthState) alive() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, c := range healthChecks {
+		if readinessOnly[c] {
+			continue
+		}
 		if !h.seen[c] || h.checks[c] != nil {
 			return false
 		}
@@ -64,6 +96,9 @@ type checkReport struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// report is /healthcheck's body: each check UP, DEGRADED, DOWN or
+// STARTING, and the whole DOWN if any is down or starting, else DEGRADED if
+// any is degraded, else UP. healthy is readiness.
 func (h *healthState) report() (healthReport, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -76,7 +111,7 @@ func (h *healthState) report() (healthReport, bool) {
 	}
 	names := append([]string(nil), healthChecks...)
 	sort.Strings(names)
-	healthy := true
+	healthy, degraded := true, false
 	for _, c := range names {
 		switch {
 		case !h.seen[c]:
@@ -85,12 +120,18 @@ func (h *healthState) report() (healthReport, bool) {
 		case h.checks[c] != nil:
 			r.Checks[c] = checkReport{Status: "DOWN", Error: h.checks[c].Error()}
 			healthy = false
+		case h.degraded[c] != "":
+			r.Checks[c] = checkReport{Status: "DEGRADED", Error: h.degraded[c]}
+			degraded = true
 		default:
 			r.Checks[c] = checkReport{Status: "UP"}
 		}
 	}
-	if !healthy {
+	switch {
+	case !healthy:
 		r.Status = "DOWN"
+	case degraded:
+		r.Status = "DEGRADED"
 	}
 	return r, healthy
 }
@@ -118,5 +159,6 @@ func (a *Appliance) operationsHandler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /upcheck", upcheck)
 	mux.HandleFunc("GET /healthcheck", a.healthcheck)
+	mux.HandleFunc("GET /audit/anchor", a.auditAnchor)
 	return mux
 }

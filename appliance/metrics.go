@@ -14,6 +14,11 @@ type metrics struct {
 	approve    prometheus.Histogram
 	accounts   prometheus.Gauge
 	pending    prometheus.Gauge
+
+	auditFsync prometheus.Histogram
+	diskFree   *prometheus.GaugeVec
+	diskSize   *prometheus.GaugeVec
+	diskRatio  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -49,7 +54,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Removed accounts whose sealed share awaits destruction (accounts.destroy_after); each can be restored until then.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.refusals, m.signatures, m.approve, m.accounts, m.pending} {
+	m.auditFsync = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "rampart_signer_audit_fsync_seconds",
+		Help:    "Time of each fsync of the audit log (one covers every record written while the previous ran).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+	})
+	vol := []string{"volume"}
+	m.diskFree = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rampart_signer_disk_free_bytes",
+		Help: "Bytes the signer can still write on the filesystem of a volume (audit: the audit log; slashing_db: the slashing protection database).",
+	}, vol)
+	m.diskSize = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rampart_signer_disk_size_bytes",
+		Help: "Size of the filesystem of a volume.",
+	}, vol)
+	m.diskRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rampart_signer_disk_free_ratio",
+		Help: "Free fraction (0 to 1) of the filesystem of a volume, as the signer sees it.",
+	}, vol)
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.refusals, m.signatures, m.approve, m.accounts, m.pending, m.auditFsync, m.diskFree, m.diskSize, m.diskRatio} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

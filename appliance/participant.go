@@ -135,32 +135,42 @@ func (p *participant) signOne(ctx context.Context, client string, key api.Public
 	if aerr != nil {
 		return api.PartialSignature{}, req.Type, aerr
 	}
-	sig, aerr := p.sign(ctx, acc, sg)
+	sig, aerr := p.sign(ctx, client, acc, sg)
 	if aerr != nil {
 		return api.PartialSignature{}, req.Type, aerr
-	}
-	if err := p.record(client, sg, []*account{acc}); err != nil {
-		return api.PartialSignature{}, req.Type, err
 	}
 	return api.PartialSignature{ParticipantID: api.Uint64(p.id), SigningRoot: api.Root(sg.SigningRoot), Signature: sig.Bytes()}, req.Type, nil
 }
 
 // sign makes one partial signature, through a durable slashing permit for
-// blocks and attestations.
-func (p *participant) sign(ctx context.Context, acc *account, sg *signing.Signable) (*bls.Signature, *apiError) {
+// blocks and attestations, and returns it once its audit record is durable
+// too.
+func (p *participant) sign(ctx context.Context, client string, acc *account, sg *signing.Signable) (*bls.Signature, *apiError) {
 	key := protect.PublicKey(acc.key)
 	start := p.now()
 	var permit protect.Permit
 	var err error
+	var pend audit.Pending
+	written := false
+	// The record is written once the rules passed, so that its fsync runs
+	// while the slashing commit's does (the audit log's syncer starts it).
+	decided := protect.WhenDecided(func(ok []bool) {
+		if ok[0] {
+			pend, written = p.audit.Write(p.auditRecords(client, sg, []*account{acc})...), true
+		}
+	})
 	switch {
 	case sg.Proposal != nil:
-		permit, err = p.db.ApproveBlock(ctx, p.gvr, key, protect.Block{Slot: uint64(sg.Proposal.Slot), SigningRoot: protect.Root(sg.Proposal.SigningRoot)})
+		permit, err = p.db.ApproveBlock(ctx, p.gvr, key, protect.Block{Slot: uint64(sg.Proposal.Slot), SigningRoot: protect.Root(sg.Proposal.SigningRoot)}, decided)
 	case sg.Vote != nil:
-		permit, err = p.db.ApproveAttestation(ctx, p.gvr, key, protect.Attestation{Source: uint64(sg.Vote.SourceEpoch), Target: uint64(sg.Vote.TargetEpoch), SigningRoot: protect.Root(sg.Vote.SigningRoot)})
+		permit, err = p.db.ApproveAttestation(ctx, p.gvr, key, protect.Attestation{Source: uint64(sg.Vote.SourceEpoch), Target: uint64(sg.Vote.TargetEpoch), SigningRoot: protect.Root(sg.Vote.SigningRoot)}, decided)
 	default:
 		sig, err := acc.sign(sg.SigningRoot)
 		if err != nil {
 			return nil, refuse(http.StatusNotFound, "unknown_account", "%v", err)
+		}
+		if aerr := p.record(client, sg, []*account{acc}); aerr != nil {
+			return nil, aerr
 		}
 		return sig, nil
 	}
@@ -175,22 +185,44 @@ func (p *participant) sign(ctx context.Context, acc *account, sg *signing.Signab
 	if err != nil {
 		return nil, protectError(err)
 	}
+	if !written {
+		// A permit means the rules passed, so the hook wrote the record;
+		// should that ever change, the record is still made durable first.
+		return sig, p.record(client, sg, []*account{acc})
+	}
+	if aerr := p.durable(pend, 1); aerr != nil {
+		return nil, aerr
+	}
 	return sig, nil
 }
 
-// record appends audit records for released partials; on failure nothing
-// may be released.
-func (p *participant) record(client string, sg *signing.Signable, accs []*account) *apiError {
+// auditRecords are the records of partials made for accs.
+func (p *participant) auditRecords(client string, sg *signing.Signable, accs []*account) []audit.Record {
 	recs := make([]audit.Record, len(accs))
 	now := p.now().UTC()
 	for i, a := range accs {
 		recs[i] = audit.Record{Time: now, Kind: audit.KindPartial, Type: string(sg.Type), PublicKey: a.key.String(), SigningRoot: api.Root(sg.SigningRoot).String(), Client: client}
 	}
-	if err := p.audit.Append(recs...); err != nil {
+	return recs
+}
+
+// record appends audit records for released partials; on failure nothing
+// may be released.
+func (p *participant) record(client string, sg *signing.Signable, accs []*account) *apiError {
+	return p.durable(p.audit.Write(p.auditRecords(client, sg, accs)...), len(accs))
+}
+
+// durable waits until records written are on disk and counts the n
+// partials they release; on failure nothing may be released. A record
+// written for a partial that is then not released (the slashing commit
+// failed, the account was removed meanwhile) stays in the log: a record
+// means a partial was made available, never less.
+func (p *participant) durable(pend audit.Pending, n int) *apiError {
+	if err := pend.Wait(); err != nil {
 		p.log.Error("audit log write failed; signatures withheld", "err", err)
 		return refuse(http.StatusServiceUnavailable, "unavailable", "audit log unavailable")
 	}
-	p.metrics.signatures.WithLabelValues("partial").Add(float64(len(accs)))
+	p.metrics.signatures.WithLabelValues("partial").Add(float64(n))
 	return nil
 }
 
@@ -241,6 +273,8 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 
 	// Slashing protection for the whole slot burst in one durable commit.
 	var permits []protect.Permit
+	var pend audit.Pending
+	written := false
 	if sg.Vote != nil {
 		var reqs []protect.AttestationRequest
 		var idx []int
@@ -254,7 +288,19 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 		permits = make([]protect.Permit, len(accs))
 		if len(reqs) > 0 {
 			start := p.now()
-			verdicts, err := p.db.ApproveAttestations(ctx, p.gvr, reqs)
+			// As in sign: the records of what passed the rules are written
+			// at once, their fsync overlapping the slashing commit.
+			verdicts, err := p.db.ApproveAttestations(ctx, p.gvr, reqs, protect.WhenDecided(func(ok []bool) {
+				var passed []*account
+				for k, yes := range ok {
+					if yes {
+						passed = append(passed, accs[idx[k]])
+					}
+				}
+				if len(passed) > 0 {
+					pend, written = p.audit.Write(p.auditRecords(client, sg, passed)...), true
+				}
+			}))
 			p.metrics.approve.Observe(p.now().Sub(start).Seconds())
 			if err != nil {
 				return nil, b.Request.Type, protectError(err)
@@ -302,7 +348,13 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 		released = append(released, acc)
 	}
 	if len(released) > 0 {
-		if aerr := p.record(client, sg, released); aerr != nil {
+		var aerr *apiError
+		if written {
+			aerr = p.durable(pend, len(released))
+		} else {
+			aerr = p.record(client, sg, released)
+		}
+		if aerr != nil {
 			return nil, b.Request.Type, aerr
 		}
 	}

@@ -43,6 +43,11 @@
 //     magic and version, and a caller's label in the additional data: a
 //     sealed share never authenticates as data nor the reverse, and a blob
 //     unsealed under another label (another ceremony or participant) fails.
+//   - [SealingKey.Tag] authenticates records a caller keeps on disk (audit
+//     log checkpoints) with a GMAC under the same key: AES-GCM over an empty
+//     plaintext, a fresh random IV, its own domain tag and the caller's
+//     label in the additional data. No tag verifies as a sealed blob nor
+//     the reverse, so existing tokens need no second key object.
 //   - The PIN is read only from a file (owner-only permissions required) or a
 //     systemd credential, never from argv, the environment or configuration
 //     text (pin-value is refused); it is never logged or put in an error, is

@@ -82,6 +82,9 @@ var (
 	// metadata edited, it was sealed under another key, or (sealed data)
 	// it is unsealed with another label than it was sealed with.
 	ErrUnseal = errors.New("hsm: sealed share failed authentication")
+	// ErrTag: an authentication tag (SealingKey.Tag) does not verify: the
+	// data or its label changed, or the tag was made by another key.
+	ErrTag = errors.New("hsm: authentication tag does not verify")
 	// ErrComponentKeyMismatch: the unsealed share does not give the
 	// component public key stored with it. The share is not used.
 	ErrComponentKeyMismatch = errors.New("hsm: unsealed share does not match its component public key")

@@ -11,7 +11,7 @@ import (
 //
 // A slot in an epoch after [Config.Limit]'s fails with [ErrFuture] before
 // any rule is applied, and is not recorded.
-func (db *DB) ApproveBlock(ctx context.Context, gvr Root, key PublicKey, b Block) (Permit, error) {
+func (db *DB) ApproveBlock(ctx context.Context, gvr Root, key PublicKey, b Block, opts ...ApproveOption) (Permit, error) {
 	if err := db.checkRequest(ctx, gvr); err != nil {
 		return Permit{}, err
 	}
@@ -28,6 +28,8 @@ func (db *DB) ApproveBlock(ctx context.Context, gvr Root, key PublicKey, b Block
 	batch := db.open
 	err = db.decideBlockLocked(batch, key, b)
 	db.mu.Unlock()
+	o := collectApproveOptions(opts)
+	o.notify([]bool{err == nil})
 	if err != nil {
 		return Permit{}, err
 	}
@@ -88,8 +90,8 @@ func disabledAfterCheck(key PublicKey) error {
 }
 
 // ApproveAttestation is ApproveBlock for one attestation.
-func (db *DB) ApproveAttestation(ctx context.Context, gvr Root, key PublicKey, a Attestation) (Permit, error) {
-	vs, err := db.ApproveAttestations(ctx, gvr, []AttestationRequest{{Key: key, Attestation: a}})
+func (db *DB) ApproveAttestation(ctx context.Context, gvr Root, key PublicKey, a Attestation, opts ...ApproveOption) (Permit, error) {
+	vs, err := db.ApproveAttestations(ctx, gvr, []AttestationRequest{{Key: key, Attestation: a}}, opts...)
 	if err != nil {
 		return Permit{}, err
 	}
@@ -103,7 +105,7 @@ func (db *DB) ApproveAttestation(ctx context.Context, gvr Root, key PublicKey, a
 // database failed or closed, no [Config.Limit]); then no item has a permit.
 // An item whose target is after the limit's epoch fails with [ErrFuture]
 // and is not recorded.
-func (db *DB) ApproveAttestations(ctx context.Context, gvr Root, reqs []AttestationRequest) ([]Verdict, error) {
+func (db *DB) ApproveAttestations(ctx context.Context, gvr Root, reqs []AttestationRequest, opts ...ApproveOption) ([]Verdict, error) {
 	if err := db.checkRequest(ctx, gvr); err != nil {
 		return nil, err
 	}
@@ -127,6 +129,14 @@ func (db *DB) ApproveAttestations(ctx context.Context, gvr Root, reqs []Attestat
 		}
 	}
 	db.mu.Unlock()
+	o := collectApproveOptions(opts)
+	if o.decided != nil {
+		passed := make([]bool, len(out))
+		for i := range out {
+			passed[i] = out[i].Err == nil
+		}
+		o.notify(passed)
+	}
 	if approved {
 		if err := db.wait(ctx, batch); err != nil {
 			return nil, err

@@ -26,6 +26,7 @@ type batch struct {
 	cuts    []int // offsets where buf splits into journal entries
 	lastCut int
 	ops     int
+	anchors map[string][]byte // anchor.go: written in the same transaction
 	done    chan struct{}
 	err     error
 }
@@ -103,7 +104,7 @@ func (db *DB) commitOpen() {
 		close(b.done)
 		return
 	}
-	if len(b.buf) == 0 {
+	if len(b.buf) == 0 && len(b.anchors) == 0 {
 		// Only exact repeats: nothing to write, but they still waited for
 		// the batch that held what they repeat.
 		close(b.done)
@@ -119,7 +120,7 @@ func (db *DB) commitOpen() {
 			}
 			size += int64(len(e))
 		}
-		return nil
+		return putAnchors(tx, b.anchors)
 	})
 	if err != nil {
 		b.err = db.fail("commit", err)
@@ -132,6 +133,9 @@ func (db *DB) commitOpen() {
 	db.journalBytes += size
 	db.stats.Commits++
 	db.stats.Operations += uint64(b.ops)
+	for name, v := range b.anchors {
+		db.anchors[name] = v
+	}
 	db.mu.Unlock()
 	close(b.done)
 }

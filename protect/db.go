@@ -50,6 +50,7 @@ type DB struct {
 	snapBytes    int64       // size of all snapshots on disk
 	closed       bool
 	failed       error
+	anchors      map[string][]byte // as last written (anchor.go)
 	stats        Stats
 }
 
@@ -108,7 +109,14 @@ func Open(ctx context.Context, path string, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("protect: opening %s: %w", path, err)
 	}
 	db := newDB(gvr, cfg, bdb)
-	if err := bdb.View(func(tx *bolt.Tx) error { return db.load(ctx, tx) }); err != nil {
+	if err := bdb.View(func(tx *bolt.Tx) error {
+		if err := db.load(ctx, tx); err != nil {
+			return err
+		}
+		var err error
+		db.anchors, err = loadAnchors(tx)
+		return err
+	}); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("protect: loading %s: %w", path, err)
 	}
@@ -170,6 +178,7 @@ func newDB(gvr Root, cfg Config, bdb *bolt.DB) *DB {
 		keys:    make(map[PublicKey]*keyState),
 		open:    newBatch(),
 		nextSeq: 1,
+		anchors: map[string][]byte{},
 	}
 }
 

@@ -48,6 +48,12 @@
 // A slot burst goes through [DB.ApproveAttestations] in one call. Keys come
 // in through [DB.Import] (with their history) or [DB.Register] (fresh from
 // key generation); keymanager DELETE is [DB.Disable] then [DB.Export].
+// Small named values another part of the signer must keep as durable as
+// the slashing records ride in the same commits: [DB.SetAnchor],
+// [DB.Anchor], [DB.Flush], and [ReadAnchor] for offline readers (the audit
+// log anchors its head this way). [WhenDecided] lets a caller start such
+// work while the commit's fsync runs.
+//
 // Offline import and export (rampartctl slashing) open the file while the
 // signer is stopped; a running signer's lock makes them fail with
 // [ErrInUse] after Config.LockTimeout instead of waiting.

@@ -15,6 +15,9 @@ import (
 //	         "genesis_validators_root" -> 32 bytes
 //	keys:    48-byte public key -> snapshot (snapshot.go)
 //	journal: u64 big-endian sequence -> journal entry (journal.go)
+//	anchors: name -> value (anchor.go); created by the first anchor
+//	         written, ignored by builds that predate it, so it needs no
+//	         schema version of its own
 //
 // A future schema adds a migration from the previous version to
 // [migrations]; Open runs every step from the file's version up to

@@ -1,63 +1,81 @@
 package audit_test
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/rampart-signer/rampart/appliance/audit"
 )
 
-func rec(i int) audit.Record {
-	return audit.Record{Kind: audit.KindPartial, Type: "ATTESTATION", PublicKey: "0xaa", SigningRoot: strings.Repeat("0", 63) + string(rune('0'+i%10)), Client: "vc-1"}
-}
-
-func fixedClock() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }
-
-func writeLog(t *testing.T, n int) string {
+func verify(t testing.TB, dir string, opts audit.VerifyOptions) (*audit.Report, error) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "audit.log")
-	l, _, err := audit.Open(path, audit.Options{Now: fixedClock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < n; i++ {
-		if err := l.Append(rec(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return audit.VerifyDir(context.Background(), dir, opts)
 }
 
 func TestChainContinuesAcrossReopen(t *testing.T) {
-	path := writeLog(t, 3)
-	l, recov, err := audit.Open(path, audit.Options{Now: fixedClock})
+	dir := filepath.Join(t.TempDir(), "audit")
+	l := open(t, dir, audit.Options{})
+	appendN(t, l, 0, 3)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, recov, err := audit.Open(context.Background(), dir, audit.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recov.Records != 3 || recov.TornBytes != 0 {
-		t.Fatalf("recovery %+v", recov)
+	if recov.Records != 4 || recov.TornBytes != 0 {
+		t.Fatalf("recovery %+v, want 4 lines (file record and 3 records)", recov)
 	}
 	if err := l.Append(rec(3), rec(4)); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
-	f, _ := os.Open(path)
-	defer f.Close()
-	res, err := audit.Verify(f)
-	if err != nil || res.Records != 5 {
-		t.Fatalf("verify: %+v %v", res, err)
+	r, err := verify(t, dir, audit.VerifyOptions{})
+	if err != nil || r.LastSeq != 6 || r.Records != 6 {
+		t.Fatalf("verify: %+v %v", r, err)
 	}
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
-		t.Fatalf("mode %v, want 0600", fi.Mode().Perm())
+	for _, p := range []string{dir, newest(t, dir)} {
+		fi, _ := os.Stat(p)
+		if want := map[bool]os.FileMode{true: 0o700, false: 0o600}[fi.IsDir()]; fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode().Perm(), want)
+		}
+	}
+}
+
+func TestBatchIsOneLine(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, audit.Options{})
+	batch := make([]audit.Record, 31)
+	for i := range batch {
+		batch[i] = rec(7)
+		batch[i].PublicKey = pubkey(i)
+	}
+	if err := l.Append(batch...); err != nil {
+		t.Fatal(err)
+	}
+	// A record without a key never merges, nor do different roots.
+	other := rec(8)
+	if err := l.Append(audit.Record{Kind: "admin", Type: "remove", Client: "ops"}, audit.Record{Kind: "admin", Type: "remove", Client: "ops"}, other); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	ls := lines(t, newest(t, dir))
+	if len(ls) != 5 {
+		t.Fatalf("%d lines, want 5 (file, batch, 2 admin, 1):\n%s", len(ls), strings.Join(ls, "\n"))
+	}
+	for i := range batch {
+		if !strings.Contains(ls[1], pubkey(i)) {
+			t.Fatalf("batch line lacks key %d", i)
+		}
+	}
+	r, err := verify(t, dir, audit.VerifyOptions{})
+	if err != nil || r.Records != 1+31+2+1 {
+		t.Fatalf("verify: %+v %v", r, err)
 	}
 }
 
@@ -67,96 +85,101 @@ func TestDetectsTampering(t *testing.T) {
 		mutate func([]string) []string
 	}{
 		{"refuses an edited record", func(l []string) []string {
-			l[1] = strings.Replace(l[1], `"vc-1"`, `"vc-2"`, 1)
+			l[2] = strings.Replace(l[2], `"vc-1"`, `"vc-2"`, 1)
 			return l
 		}},
-		{"refuses a deleted record", func(l []string) []string { return append(l[:1], l[2:]...) }},
-		{"refuses reordered records", func(l []string) []string { l[0], l[1] = l[1], l[0]; return l }},
-		{"refuses a log whose first records were cut", func(l []string) []string { return l[1:] }},
-		{"refuses garbage", func(l []string) []string { l[1] = "{not json"; return l }},
+		{"refuses a record rewritten in another JSON form", func(l []string) []string {
+			l[2] = strings.Replace(l[2], `"seq":`, `"seq" :`, 1)
+			return l
+		}},
+		{"refuses a deleted record", func(l []string) []string { return append(l[:2], l[3:]...) }},
+		{"refuses reordered records", func(l []string) []string { l[1], l[2] = l[2], l[1]; return l }},
+		{"refuses a log whose first records were cut", func(l []string) []string { return l[2:] }},
+		{"refuses garbage", func(l []string) []string { l[2] = "{not json"; return l }},
+		{"refuses a duplicated field", func(l []string) []string {
+			l[2] = strings.Replace(l[2], `"client":"vc-1"`, `"client":"vc-1","client":"vc-1"`, 1)
+			return l
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeLog(t, 4)
-			raw, _ := os.ReadFile(path)
-			lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
-			out := strings.Join(tc.mutate(lines), "\n") + "\n"
-			_, err := audit.Verify(strings.NewReader(out))
-			if !errors.Is(err, audit.ErrBroken) {
+			dir := t.TempDir()
+			l := open(t, dir, audit.Options{})
+			appendN(t, l, 0, 4)
+			l.Close()
+			path := newest(t, dir)
+			writeLines(t, path, tc.mutate(lines(t, path)))
+			if _, err := verify(t, dir, audit.VerifyOptions{}); !errors.Is(err, audit.ErrBroken) {
 				t.Fatalf("verify of tampered log: %v", err)
 			}
-			if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := audit.Open(path, audit.Options{}); !errors.Is(err, audit.ErrBroken) {
+			if _, _, err := audit.Open(context.Background(), dir, audit.Options{}); !errors.Is(err, audit.ErrBroken) {
 				t.Fatalf("open of tampered log: %v", err)
 			}
 		})
 	}
 }
 
-func TestCutsTornTail(t *testing.T) {
-	path := writeLog(t, 2)
-	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(`{"seq":3,"time":"2026-`)
+func TestCutsTornTailAndSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, audit.Options{})
+	appendN(t, l, 0, 2)
+	l.Close()
+	f, _ := os.OpenFile(newest(t, dir), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"seq":4,"time":"2026-`)
 	f.Close()
-	l, recov, err := audit.Open(path, audit.Options{Now: fixedClock})
+	if r, err := verify(t, dir, audit.VerifyOptions{}); err != nil || r.TornBytes == 0 {
+		t.Fatalf("verify with a torn tail: %+v %v", r, err)
+	}
+	l, recov, err := audit.Open(context.Background(), dir, audit.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recov.Records != 2 || recov.TornBytes == 0 {
+	if recov.Records != 3 || recov.TornBytes == 0 {
 		t.Fatalf("recovery %+v", recov)
 	}
-	if err := l.Append(rec(9)); err != nil {
-		t.Fatal(err)
-	}
+	appendN(t, l, 9, 1)
 	l.Close()
-	raw, _ := os.ReadFile(path)
-	res, err := audit.Verify(bytes.NewReader(raw))
-	if err != nil || res.Records != 3 || res.TornBytes != 0 {
-		t.Fatalf("verify after recovery: %+v %v", res, err)
+	r, err := verify(t, dir, audit.VerifyOptions{})
+	if err != nil || r.LastSeq != 5 || r.TornBytes != 0 || len(r.Recoveries) != 1 {
+		t.Fatalf("verify after recovery: %+v %v", r, err)
 	}
 }
 
 func TestConcurrentAppendsStayChained(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "audit.log")
-	l, _, err := audit.Open(path, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
+	l := open(t, dir, audit.Options{RotateBytes: 8 << 10})
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; i < 50; i++ {
 				if err := l.Append(rec(i), rec(i+1)); err != nil {
 					t.Error(err)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
+	st := l.Stats()
 	l.Close()
-	raw, _ := os.ReadFile(path)
-	res, err := audit.Verify(bytes.NewReader(raw))
-	if err != nil || res.Records != 800 {
-		t.Fatalf("verify: %+v %v", res, err)
+	r, err := verify(t, dir, audit.VerifyOptions{})
+	if err != nil || r.Records-uint64(len(r.Files)) != 800 {
+		t.Fatalf("verify: %+v %v", r, err)
+	}
+	if st.Rotations == 0 || len(files(t, dir)) < 2 {
+		t.Fatalf("no rotation at 8 KiB: %+v", st)
+	}
+	// Concurrent appenders share fsyncs.
+	if st.Syncs >= st.Lines {
+		t.Logf("%d fsyncs for %d lines (no sharing happened on this run)", st.Syncs, st.Lines)
 	}
 }
 
-func BenchmarkAppend313(b *testing.B) {
-	l, _, err := audit.Open(filepath.Join(b.TempDir(), "audit.log"), audit.Options{})
-	if err != nil {
-		b.Fatal(err)
+func TestAppendAfterCloseFails(t *testing.T) {
+	l := open(t, t.TempDir(), audit.Options{})
+	l.Close()
+	if err := l.Append(rec(1)); !errors.Is(err, audit.ErrClosed) {
+		t.Fatalf("Append after Close: %v", err)
 	}
-	defer l.Close()
-	recs := make([]audit.Record, 313)
-	for i := range recs {
-		recs[i] = rec(i)
-	}
-	for b.Loop() {
-		if err := l.Append(recs...); err != nil {
-			b.Fatal(err)
-		}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 }

@@ -1,10 +1,6 @@
 package audit
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -23,31 +19,36 @@ const (
 	KindAdmin Kind = "admin"
 )
 
-// Record is one audit line. Hash and Prev are filled in by the log.
+// Kinds of records the log writes about itself, so that its own life
+// (files opened, checkpoints, deletions, repairs) is in the chain too.
+const (
+	// KindFile opens every file. Its Prev is the hash of the record before
+	// it, the last of the previous file, which chains the files; Note says
+	// why the file was opened.
+	KindFile Kind = "file"
+	// KindCheckpoint states the head of the chain (a sequence number and
+	// the hash of that record) with a tag made by the HSM, so that a
+	// rewrite of the files up to that record is detected.
+	KindCheckpoint Kind = "checkpoint"
+	// KindRetention lists the rotated files retention deleted.
+	KindRetention Kind = "retention"
+	// KindRecovery says what the log repaired when it opened (an
+	// incomplete last record cut after a crash).
+	KindRecovery Kind = "recovery"
+	// KindReset says the operator acknowledged the loss of anchored
+	// records (rampartctl audit acknowledge-loss) and names what was lost.
+	KindReset Kind = "reset"
+)
+
+// Record is what a caller logs: one released signature, or one action.
+// Append fills in Time when it is zero. Records of one Append that differ
+// only in PublicKey (a batch) are written as one line listing the keys.
 type Record struct {
-	Seq         uint64    `json:"seq"`
 	Time        time.Time `json:"time"`
 	Kind        Kind      `json:"kind"`
-	Type        string    `json:"type"`
-	PublicKey   string    `json:"public_key"`
-	SigningRoot string    `json:"signing_root"`
-	Client      string    `json:"client"`
+	Type        string    `json:"type,omitempty"`
+	PublicKey   string    `json:"public_key,omitempty"`
+	SigningRoot string    `json:"signing_root,omitempty"`
+	Client      string    `json:"client,omitempty"`
 	OnBehalfOf  string    `json:"on_behalf_of,omitempty"`
-	Prev        string    `json:"prev"`
-	Hash        string    `json:"hash"`
-}
-
-// genesisPrev is the predecessor of the first record of a new chain.
-var genesisPrev = hex.EncodeToString(make([]byte, sha256.Size))
-
-// digest is SHA-256 over the record's canonical JSON with Hash empty; Prev
-// is inside, which is what chains the records.
-func (r Record) digest() (string, error) {
-	r.Hash = ""
-	b, err := json.Marshal(r)
-	if err != nil {
-		return "", fmt.Errorf("audit: encoding record %d: %w", r.Seq, err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
 }
