@@ -15,7 +15,7 @@ import (
 func TestAnchorRidesTheNextCommit(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "p.db")
-	db, err := protect.Create(ctx, path, testGVR, protect.DefaultConfig())
+	db, err := protect.Create(ctx, path, testGVR, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestAnchorRidesTheNextCommit(t *testing.T) {
 	if _, ok, err := protect.ReadAnchor(ctx, path, "other", quickLock()); err != nil || ok {
 		t.Fatalf("ReadAnchor of an unknown name: %v %v", ok, err)
 	}
-	db, err = protect.Open(ctx, path, protect.DefaultConfig())
+	db, err = protect.Open(ctx, path, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestWhenDecidedRunsBeforeTheCommit(t *testing.T) {
 }
 
 func quickLock() protect.Config {
-	c := protect.DefaultConfig()
+	c := testConfig()
 	c.LockTimeout = 50 * time.Millisecond
 	return c
 }
