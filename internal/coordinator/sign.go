@@ -60,7 +60,8 @@ func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey,
 	return res
 }
 
-// discoverMore runs discovery (at most once a second) and reports whether
+// discoverMore runs discovery (at most once a second, waiting for the
+// second to pass) and reports whether
 // any account of the given items now knows more component keys.
 func (c *Coordinator) discoverMore(ctx context.Context, ids []api.PublicKey, idx []int) bool {
 	known := func() int {
@@ -76,6 +77,21 @@ func (c *Coordinator) discoverMore(ctx context.Context, ids []api.PublicKey, idx
 	}
 	before := known()
 	c.refreshMu.Lock()
+	// A discovery that ran just before (often the background one this
+	// very request started) may have missed a participant that came back
+	// since: wait out the gap rather than give up, within the request's
+	// time.
+	if wait := minRefreshGap - time.Since(c.lastRefresh); wait > 0 {
+		c.refreshMu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		c.refreshMu.Lock()
+	}
 	if time.Since(c.lastRefresh) >= minRefreshGap {
 		c.lastRefresh = time.Now()
 		if err := c.Refresh(ctx); err != nil {
