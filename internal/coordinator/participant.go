@@ -92,7 +92,7 @@ type ShortfallError struct {
 const (
 	maxReasonGroups = 4   // distinct reasons spelt out
 	maxGroupIDs     = 8   // participant ids listed per reason
-	maxReasonLen    = 240 // bytes of one reason
+	maxReasonLen    = 320 // bytes of one reason: a slashing refusal with its key and root fits
 )
 
 // Error says, once per distinct reason, how many participants refused or
