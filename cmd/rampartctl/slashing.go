@@ -10,15 +10,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/protect"
 )
 
-// defaultSlashingDB is where rampart-signer keeps its database
-// (StateDirectory=rampart).
-const defaultSlashingDB = "/var/lib/rampart/slashing-protection.db"
+// defaultSlashingDB is where rampart-signer keeps its database with the
+// packaged configuration: data_dir /var/lib/rampart-signer (the unit's
+// StateDirectory=rampart-signer) and slashing.database left to its default.
+// TestDefaultPathsMatchThePackages keeps the three in step.
+const defaultSlashingDB = "/var/lib/rampart-signer/slashing-protection.db"
 
 // slashingCommand is the "slashing" group: EIP-3076 import and export on a
 // stopped signer's database.
@@ -66,7 +69,7 @@ for another network changes nothing. Importing only adds protection: records
 are merged and watermarks only rise. FILE "-" reads standard input.`,
 		Flags: func(fs *flag.FlagSet) {
 			db.register(fs)
-			fs.BoolVar(&create, "create", false, "create the database for the file's network if it does not exist")
+			fs.BoolVar(&create, "create", false, "create the database for the file's network if it does not exist (run as root, the new file is given to the owner of its directory: rampart-signer)")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) != 1 {
@@ -95,6 +98,12 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, create bool, f
 			return fmt.Errorf("database %s does not exist; pass --create to create it for network %v", f.path, ic.GenesisValidatorsRoot)
 		}
 		db, err = protect.Create(ctx, f.path, ic.GenesisValidatorsRoot, f.config())
+		if err == nil {
+			err = giveToDirOwner(f.path)
+			if err != nil {
+				db.Close()
+			}
+		}
 	}
 	if err != nil {
 		return err
@@ -119,6 +128,28 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, create bool, f
 	fmt.Fprintf(env.Stdout, "imported history of %d validators into %s\n", len(results), f.path)
 	if conflicts > 0 {
 		fmt.Fprintf(env.Stdout, "warning: %d records conflict with each other or with earlier history; they were kept and refuse everything they conflict with\n", conflicts)
+	}
+	return nil
+}
+
+// giveToDirOwner hands a database root just created to the owner of its
+// directory (rampart-signer, for /var/lib/rampart-signer), so that the
+// signer, which runs as that user, can open it: a root-owned database
+// would keep the signer from starting.
+func giveToDirOwner(path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	st, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || sys.Uid == 0 {
+		return nil
+	}
+	if err := os.Chown(path, int(sys.Uid), int(sys.Gid)); err != nil {
+		return fmt.Errorf("giving %s to the owner of its directory (uid %d): %w", path, sys.Uid, err)
 	}
 	return nil
 }
