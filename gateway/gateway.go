@@ -131,24 +131,42 @@ func (g *Gateway) granted(key api.PublicKey) bool {
 }
 
 // Run probes the signers every health.interval and pings the watchdog
-// until ctx ends.
+// until ctx ends. The pings come from their own goroutine and stop when
+// the last probe is older than a probe may take: a prober that hangs gets
+// the process restarted, while a slow signer (a probe waits up to
+// cluster.timeout) does not.
 func (g *Gateway) Run(ctx context.Context) error {
+	if g.watchdog > 0 {
+		go g.pingWatchdog(ctx)
+	}
 	probe := time.NewTicker(g.cfg.Health.Interval)
 	defer probe.Stop()
-	var ping <-chan time.Time
-	if g.watchdog > 0 {
-		t := time.NewTicker(g.watchdog)
-		defer t.Stop()
-		ping = t.C
-	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-probe.C:
 			g.Probe(ctx)
-		case <-ping:
-			g.notify("WATCHDOG=1")
+		}
+	}
+}
+
+func (g *Gateway) pingWatchdog(ctx context.Context) {
+	t := time.NewTicker(g.watchdog)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.health.mu.Lock()
+			at := g.health.at
+			g.health.mu.Unlock()
+			if at.IsZero() || g.now().Sub(at) <= g.staleAfter() {
+				g.notify("WATCHDOG=1")
+			} else {
+				g.log.Error("health probes stopped; no watchdog ping", "last_probe", at)
+			}
 		}
 	}
 }

@@ -105,6 +105,11 @@ func (g *Gateway) Probe(ctx context.Context) {
 	was := g.health.ok
 	g.health.at, g.health.report, g.health.ok = g.now(), r, ok
 	g.health.mu.Unlock()
+	if ok {
+		g.m.healthy.Set(1)
+	} else {
+		g.m.healthy.Set(0)
+	}
 	if ok != was {
 		if ok {
 			g.log.Info("healthy", "signers", r.Checks["signers"].Detail)
