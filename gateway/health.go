@@ -58,7 +58,7 @@ const (
 // and the accounts the coordinator knows: healthy when at least one
 // account is served, every account listed in the configuration is held by
 // the cluster, and for every account at least its threshold of members
-// answered.
+// answered and listed the account to the gateway at discovery.
 func (g *Gateway) Probe(ctx context.Context) {
 	errs := make([]error, len(g.signers))
 	var wg sync.WaitGroup
@@ -136,8 +136,11 @@ func (g *Gateway) judge(up map[tss.ID]bool, down []string) (accounts, signers Ch
 			continue
 		}
 		served++
+		// A member counts when it answered the probe and discovery has
+		// its component key: a signer that is up but refuses to list
+		// the account to this gateway cannot sign for it either.
 		answer := 0
-		for _, m := range info.Members {
+		for _, m := range info.Known {
 			if up[m] {
 				answer++
 			}
