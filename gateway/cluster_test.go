@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -296,6 +297,25 @@ func TestGatewayRefusesBeforeAskingTheSigners(t *testing.T) {
 		_, body := narrow.do(http.MethodGet, "/api/v1/eth2/publicKeys", nil)
 		if string(body) != fmt.Sprintf("[%q]\n", c.keys[0].String()) {
 			t.Fatalf("listed %s", body)
+		}
+	})
+
+	t.Run("counts a client that hangs up mid-body as gone, not as a bad request", func(t *testing.T) {
+		bad := tg.metric("rampart_gateway_refusals_total", "bad_request")
+		conn, err := net.Dial("tcp", strings.TrimPrefix(tg.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /api/v1/eth2/sign/%s HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"type\":", c.keys[0])
+		conn.Close()
+		for deadline := time.Now().Add(time.Minute); tg.metric("rampart_gateway_refusals_total", "client_gone") == 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("the hang-up was never counted")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := tg.metric("rampart_gateway_refusals_total", "bad_request") - bad; n != 0 {
+			t.Fatalf("%v bad requests counted for a client that hung up", n)
 		}
 	})
 

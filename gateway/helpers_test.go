@@ -303,6 +303,30 @@ func (tg *testGateway) calls() float64 {
 	return total
 }
 
+// metric sums the samples of a metric family whose labels include the
+// value label (any label).
+func (tg *testGateway) metric(name, label string) float64 {
+	tg.t.Helper()
+	mfs, err := tg.reg.Gather()
+	if err != nil {
+		tg.t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
+
 func hexRoot(b byte) string { return "0x" + strings.Repeat(fmt.Sprintf("%02x", b), 32) }
 
 func u(v uint64) string { return fmt.Sprintf("%d", v) }

@@ -109,12 +109,17 @@ func (g *Gateway) fail(w http.ResponseWriter, endpoint string, t signing.Type, k
 	g.count(endpoint, t, start, e.code)
 	g.m.refusals.WithLabelValues(e.reason).Inc()
 	level := g.log.Info
-	if e.code == http.StatusPreconditionFailed || e.code == http.StatusForbidden || e.code >= 500 {
+	if (e.code == http.StatusPreconditionFailed || e.code == http.StatusForbidden || e.code >= 500) && e.reason != reasonClientGone {
 		level = g.log.Warn
 	}
 	level("request refused", "endpoint", endpoint, "type", t, "account", key, "code", e.code, "reason", e.reason, "err", e.msg)
 	writeJSON(w, e.code, api.Error{Code: e.code, Message: e.msg})
 }
+
+// reasonClientGone counts requests whose client went away (it closed the
+// connection or cancelled) before the answer: a fact about the client,
+// not a refusal of its request or a shortage of signers.
+const reasonClientGone = "client_gone"
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -123,7 +128,10 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
 		if errors.As(err, &mbe) {
 			return nil, refuse(http.StatusBadRequest, "bad_request", "request body larger than %d bytes", maxBody)
 		}
-		return nil, refuse(http.StatusBadRequest, "bad_request", "reading request body: %v", err)
+		// The body could not be read: the client closed the connection
+		// or the read deadline passed. Nothing was wrong with what it
+		// sent, as far as it came.
+		return nil, refuse(http.StatusBadRequest, reasonClientGone, "reading request body: %v", err)
 	}
 	return body, nil
 }
@@ -169,10 +177,14 @@ func (g *Gateway) accountError(key api.PublicKey) *apiError {
 	return nil
 }
 
-// signerError maps what the coordinator answered to a refusal.
-func signerError(err error) *apiError {
+// signerError maps what the coordinator answered to a refusal; client is
+// the request's own context, to tell a client that went away from signers
+// that did not answer in time.
+func signerError(client context.Context, err error) *apiError {
 	var short *coordinator.ShortfallError
 	switch {
+	case client.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		return refuse(http.StatusServiceUnavailable, reasonClientGone, "the client went away before the signature: %v", err)
 	case errors.Is(err, coordinator.ErrUnknownAccount):
 		return refuse(http.StatusNotFound, "unknown_account", "%v: no signer holds it for this gateway", err)
 	case errors.As(err, &short):
@@ -222,7 +234,7 @@ func (g *Gateway) signOne(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	sig, err := g.coord.Sign(ctx, key, sg.SigningRoot, canonical)
 	if err != nil {
-		g.fail(w, endpoint, req.Type, ident, start, signerError(err))
+		g.fail(w, endpoint, req.Type, ident, start, signerError(r.Context(), err))
 		return
 	}
 	g.count(endpoint, req.Type, start, http.StatusOK)
@@ -292,7 +304,7 @@ func (g *Gateway) signBatch(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		for k, res := range g.coord.SignBatch(ctx, ids, sg.SigningRoot, canonical) {
 			if res.Err != nil {
-				itemFail(idx[k], signerError(res.Err))
+				itemFail(idx[k], signerError(r.Context(), res.Err))
 				continue
 			}
 			s := api.Signature(res.Signature.Bytes())

@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"endpoint", "type"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rampart_gateway_refusals_total",
-			Help: "Requests or batch items refused, by reason: bad_request, wrong_network, signing_root_mismatch, slashable_generic, type_not_granted, account_not_granted (all refused here, before any signer is asked), unknown_account, slashing, unauthorised, unavailable (from the signers).",
+			Help: "Requests or batch items refused, by reason: bad_request, wrong_network, signing_root_mismatch, slashable_generic, type_not_granted, account_not_granted (all refused here, before any signer is asked), unknown_account, slashing, unauthorised, unavailable (from the signers), client_gone (the client closed the connection or cancelled before the answer).",
 		}, []string{"reason"}),
 		signerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "rampart_gateway_signer_up",

@@ -133,6 +133,18 @@ func (g *Gateway) Metric(ctx context.Context, name string, labels ...string) flo
 	return total
 }
 
+// LogLines returns the lines of the gateway's log that hold s.
+func (g *Gateway) LogLines(s string) []string {
+	data, _ := os.ReadFile(g.log)
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // Stop ends the process with SIGTERM (SIGKILL after 30 s) and reports an
 // unclean exit.
 func (g *Gateway) Stop() error {
