@@ -20,7 +20,7 @@ export VERSION SOURCE_DATE_EPOCH COMMIT COMMIT_SUBJECT
 PKG  := github.com/rampart-signer/rampart
 BIN  := bin
 DIST := dist
-CMDS := rampart-signer rampart-vc rampartctl
+CMDS := rampart-signer rampart-vc rampart-gateway rampartctl
 
 # Release binaries: cgo PIE with full RELRO and bind-now, _FORTIFY_SOURCE=2
 # and the stack protector for the C parts, no build paths (-trimpath), no
@@ -171,9 +171,9 @@ bench: deps
 demo: build
 	$(BIN)/rampartctl demo
 
-# deb builds the .deb packages (rampart-signer, rampart-vc, rampartctl)
-# into dist/ and lints them; lintian errors fail the build, its warnings
-# are explained in packaging/README.md.
+# deb builds the .deb packages (rampart-signer, rampart-vc, rampart-gateway,
+# rampartctl) into dist/ and lints them; lintian errors fail the build, its
+# warnings are explained in packaging/README.md.
 deb: deps-deb build
 	packaging/deb.sh $(BIN) $(DIST)
 	lintian --fail-on error --display-info $(DIST)/*_$(VERSION)_*.deb

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -522,9 +523,15 @@ func TestClusterSurvivesFailures(t *testing.T) {
 	if r.code != http.StatusServiceUnavailable {
 		t.Fatalf("fewer than t: %d %s", r.code, r.body)
 	}
-	for _, p := range []string{"participant 2: invalid partial signature", "participant 3:", "participant 4:"} {
-		if !strings.Contains(string(r.body), p) {
-			t.Errorf("error does not name %q: %s", p, r.body)
+	// The message groups participants by reason: "1 of 5 signers failed:
+	// invalid partial signature (participant 2); 2 of 5 signers failed:
+	// ... (participants 3, 4)".
+	if !strings.Contains(string(r.body), "2 valid partial signatures, 3 needed") || !strings.Contains(string(r.body), "invalid partial signature (participant 2)") {
+		t.Errorf("error does not count the partials or name participant 2's invalid partial: %s", r.body)
+	}
+	for _, id := range []string{"3", "4"} {
+		if !regexp.MustCompile(`\(participants? [0-9, ]*\b` + id + `\b`).Match(r.body) {
+			t.Errorf("error does not name participant %s: %s", id, r.body)
 		}
 	}
 }

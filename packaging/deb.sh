@@ -11,7 +11,8 @@
 # Environment: VERSION, SOURCE_DATE_EPOCH, COMMIT, COMMIT_SUBJECT (set by the
 # Makefile from git); GOARCH (default: go env);
 # SIGNER_EXAMPLE_CONFIG (default appliance/signer.example.yaml);
-# VC_EXAMPLE_CONFIG (default vc/vc.example.yaml).
+# VC_EXAMPLE_CONFIG (default vc/vc.example.yaml);
+# GATEWAY_EXAMPLE_CONFIG (default gateway/gateway.example.yaml).
 set -eu
 
 if [ $# -ne 2 ]; then
@@ -29,13 +30,15 @@ cd "$(dirname "$0")/.."
 GOARCH=${GOARCH:-$(go env GOARCH)}
 example=${SIGNER_EXAMPLE_CONFIG:-appliance/signer.example.yaml}
 vc_example=${VC_EXAMPLE_CONFIG:-vc/vc.example.yaml}
-packages="rampart-signer rampart-vc rampartctl"
+gateway_example=${GATEWAY_EXAMPLE_CONFIG:-gateway/gateway.example.yaml}
+packages="rampart-signer rampart-vc rampart-gateway rampartctl"
 
 for p in $packages; do
 	[ -x "$bindir/$p" ] || { echo "deb.sh: $bindir/$p: missing; run make build first" >&2; exit 1; }
 done
 [ -f "$example" ] || { echo "deb.sh: $example: the signer's example configuration is missing" >&2; exit 1; }
 [ -f "$vc_example" ] || { echo "deb.sh: $vc_example: the validator client's example configuration is missing" >&2; exit 1; }
+[ -f "$gateway_example" ] || { echo "deb.sh: $gateway_example: the gateway's example configuration is missing" >&2; exit 1; }
 
 # nfpm reads its inputs from fixed paths under dist/ (see packaging/nfpm).
 stage=dist/stage
@@ -46,11 +49,13 @@ for p in $packages; do
 done
 cp "$example" "$stage/signer.example.yaml"
 cp "$vc_example" "$stage/vc.example.yaml"
+cp "$gateway_example" "$stage/gateway.example.yaml"
 
 # gzip -n: no name or timestamp in the header, so the bytes depend on the
 # content only.
 gzip -9nc packaging/man/rampart-signer.8 >"$stage/rampart-signer.8.gz"
 gzip -9nc packaging/man/rampart-vc.8 >"$stage/rampart-vc.8.gz"
+gzip -9nc packaging/man/rampart-gateway.8 >"$stage/rampart-gateway.8.gz"
 gzip -9nc packaging/man/rampartctl.1 >"$stage/rampartctl.1.gz"
 gzip -9nc docs/operations.md >"$stage/operations.md.gz"
 gzip -9nc docs/validator-client.md >"$stage/validator-client.md.gz"

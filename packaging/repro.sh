@@ -33,6 +33,11 @@ if [ -n "${VC_EXAMPLE_CONFIG:-}" ]; then
 	VC_EXAMPLE_CONFIG=$scratch/vc.example.yaml
 	export VC_EXAMPLE_CONFIG
 fi
+if [ -n "${GATEWAY_EXAMPLE_CONFIG:-}" ]; then
+	cp "$GATEWAY_EXAMPLE_CONFIG" "$scratch/gateway.example.yaml"
+	GATEWAY_EXAMPLE_CONFIG=$scratch/gateway.example.yaml
+	export GATEWAY_EXAMPLE_CONFIG
+fi
 
 cd "$scratch/src"
 # VERSION, SOURCE_DATE_EPOCH, COMMIT and COMMIT_SUBJECT come from the

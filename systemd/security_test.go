@@ -18,7 +18,7 @@ import (
 
 // units lists every unit the packages install; a new unit must be added
 // here so its sandbox is measured too.
-var units = []string{"rampart-signer.service", "rampart-vc.service"}
+var units = []string{"rampart-signer.service", "rampart-vc.service", "rampart-gateway.service"}
 
 var overallRE = regexp.MustCompile(`Overall exposure level for \S+: ([0-9]+\.[0-9])`)
 
@@ -156,6 +156,39 @@ func TestSignerUnitKeepsSafetySettings(t *testing.T) {
 				}
 			}
 			t.Fatalf("%s=%q, want a %s=%s line", tc.key, got, tc.key, tc.want)
+		})
+	}
+}
+
+// TestGatewayUnitKeepsSafetySettings checks what the exposure score does
+// not weigh but the gateway relies on: the notify protocol and watchdog,
+// no retry of a configuration error, its own user, and a socket directory
+// only its group may enter.
+func TestGatewayUnitKeepsSafetySettings(t *testing.T) {
+	s := settings(t, "rampart-gateway.service")
+	tests := []struct {
+		name, key, want string
+	}{
+		{"reports readiness once it knows the accounts (notify protocol)", "Type", "notify"},
+		{"is restarted by the watchdog when it hangs", "WatchdogSec", "30s"},
+		{"does not retry a configuration error", "RestartPreventExitStatus", "2"},
+		{"bounds retries so a wrong PIN cannot lock the HSM", "StartLimitBurst", "5"},
+		{"runs as its own system user", "User", "rampart-gateway"},
+		{"keeps the socket directory to its user and group", "RuntimeDirectoryMode", "0750"},
+		{"names the socket directory the configuration uses", "RuntimeDirectory", "rampart-gateway"},
+		{"creates private files", "UMask", "0077"},
+		{"never writes a core dump holding its TLS key", "LimitCORE", "0"},
+		{"denies every address not listed", "IPAddressDeny", "any"},
+		{"cannot map writable code", "MemoryDenyWriteExecute", "yes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, v := range s[tc.key] {
+				if v == tc.want {
+					return
+				}
+			}
+			t.Fatalf("%s=%q, want a %s=%s line", tc.key, s[tc.key], tc.key, tc.want)
 		})
 	}
 }

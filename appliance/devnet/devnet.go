@@ -3,7 +3,14 @@
 // background with its own log, records the process ids, creates the
 // validators (distributed key generation, or import of existing
 // keystores) and writes cluster.yaml for rampartctl and validator clients.
-// Down stops only the processes it started, by their recorded ids.
+// One signer can be stopped and started again, and a stopped devnet
+// started again; every start is recorded, so Down stops exactly the
+// processes the devnet started, by their recorded ids (internal/proc). A
+// signer someone started by hand answers on its ports without a record:
+// Status shows it and Start refuses to start a second one beside it.
+// Changes to the record (devnet.json) are made under an exclusive lock on
+// devnet.lock, re-reading the record first, so two rampartctl commands at
+// once never lose each other's processes.
 package devnet
 
 import (
@@ -12,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
@@ -28,6 +38,21 @@ import (
 
 // StateFile is the devnet's record in its directory.
 const StateFile = "devnet.json"
+
+// lockFile serialises changes to StateFile.
+const lockFile = "devnet.lock"
+
+// Errors of Start and Stop.
+var (
+	// ErrRunning: the signer's recorded process runs already.
+	ErrRunning = errors.New("devnet: signer already runs")
+	// ErrNotRunning: the signer has no running recorded process.
+	ErrNotRunning = errors.New("devnet: signer is not running")
+	// ErrUnrecorded: something answers on the signer's operations port
+	// though no recorded process of the devnet runs: a signer started by
+	// hand, which the devnet neither knows nor stops.
+	ErrUnrecorded = errors.New("devnet: an unrecorded process answers on the signer's operations port")
+)
 
 // Options describe a devnet to bring up.
 type Options struct {
@@ -162,71 +187,161 @@ func (st *State) ClusterFile() (*appliance.ClusterFile, error) {
 	return appliance.LoadClusterFile(filepath.Join(st.Dir, "cluster.yaml"))
 }
 
-// Start starts signer id in the background and records its process id.
+// update re-reads the record under the devnet's lock, applies fn to it,
+// saves it and makes st the saved record, so that concurrent commands on
+// one devnet see each other's changes.
+func (st *State) update(fn func(*State) error) error {
+	lf, err := os.OpenFile(filepath.Join(st.Dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("devnet: locking %s: %w", lockFile, err)
+	}
+	defer unix.Flock(int(lf.Fd()), unix.LOCK_UN)
+	cur := st
+	if disk, err := Load(st.Dir); err == nil {
+		cur = disk
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	ferr := fn(cur)
+	if err := cur.save(); err != nil {
+		return errors.Join(ferr, err)
+	}
+	if cur != st {
+		*st = *cur
+	}
+	return ferr
+}
+
+// Start starts signer id in the background and records its process. It
+// refuses a signer whose recorded process runs (ErrRunning) and one whose
+// operations port answers without a recorded process (ErrUnrecorded). It
+// does not wait for the signer: see WaitSignerHealthy.
 func (st *State) Start(id uint64) error {
-	s, err := st.signer(id)
-	if err != nil {
-		return err
-	}
-	if s.Alive() {
-		return fmt.Errorf("devnet: signer %d already runs (pid %d)", id, s.PID)
-	}
-	logf, err := os.OpenFile(s.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	cmd := exec.Command(st.SignerBin, "--config", s.ConfigPath)
-	cmd.Env = append(os.Environ(), softhsm.ConfigEnv+"="+s.SoftHSMConf)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if s.Record, err = proc.Start(cmd); err != nil {
-		return fmt.Errorf("devnet: starting signer %d: %w", id, err)
-	}
-	// Reap the child when it exits, so a stopped signer leaves no zombie
-	// behind while this process lives.
-	go cmd.Wait()
-	return st.save()
+	return st.update(func(cur *State) error {
+		s, err := cur.signer(id)
+		if err != nil {
+			return err
+		}
+		if s.Alive() {
+			return fmt.Errorf("%w: signer %d (pid %d)", ErrRunning, id, s.PID)
+		}
+		if h := health(context.Background(), s.Operations); h != "unreachable" {
+			return fmt.Errorf("%w: signer %d, %s (%s); stop that process first", ErrUnrecorded, id, s.Operations, h)
+		}
+		if _, err := os.Stat(cur.SignerBin); err != nil {
+			return fmt.Errorf("devnet: the signer program the devnet was made with: %w", err)
+		}
+		logf, err := os.OpenFile(s.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		cmd := exec.Command(cur.SignerBin, "--config", s.ConfigPath)
+		cmd.Env = append(os.Environ(), softhsm.ConfigEnv+"="+s.SoftHSMConf)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if s.Record, err = proc.Start(cmd); err != nil {
+			s.Record = proc.Record{}
+			return fmt.Errorf("devnet: starting signer %d: %w", id, err)
+		}
+		// Reap the child when it exits, so a stopped signer leaves no
+		// zombie behind while this process lives.
+		go cmd.Wait()
+		return nil
+	})
 }
 
-// Stop stops signer id (SIGTERM, then SIGKILL after 30 s).
+// Stop stops signer id (SIGTERM, then SIGKILL after 30 s) and clears its
+// record. A signer with no running recorded process is ErrNotRunning (its
+// record, if it died, is cleared all the same).
 func (st *State) Stop(ctx context.Context, id uint64) error {
-	s, err := st.signer(id)
-	if err != nil {
-		return err
-	}
-	if err := s.Record.Stop(ctx, 30*time.Second); err != nil {
-		return fmt.Errorf("devnet: stopping signer %d (pid %d): %w", id, s.PID, err)
-	}
-	s.Record = proc.Record{}
-	return st.save()
+	return st.update(func(cur *State) error {
+		s, err := cur.signer(id)
+		if err != nil {
+			return err
+		}
+		if !s.Alive() {
+			s.Record = proc.Record{}
+			return fmt.Errorf("%w: signer %d", ErrNotRunning, id)
+		}
+		if err := s.Record.Stop(ctx, 30*time.Second); err != nil {
+			return fmt.Errorf("devnet: stopping signer %d (pid %d): %w", id, s.PID, err)
+		}
+		s.Record = proc.Record{}
+		return nil
+	})
 }
 
-// Down stops every signer the devnet started.
+// Down stops every signer the devnet started, restarted ones included.
+// It reports, without touching them, signers that answer on their ports
+// without a recorded process.
 func (st *State) Down(ctx context.Context) error {
 	var errs []error
 	for _, s := range st.Signers {
-		if err := st.Stop(ctx, s.ID); err != nil {
+		err := st.Stop(ctx, s.ID)
+		switch {
+		case errors.Is(err, ErrNotRunning):
+			if h := health(ctx, s.Operations); h != "unreachable" {
+				errs = append(errs, fmt.Errorf("%w: signer %d, %s (%s); the devnet did not start it and leaves it running", ErrUnrecorded, s.ID, s.Operations, h))
+			}
+		case err != nil:
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// Signer states in a SignerStatus.
+const (
+	// StateRunning: the recorded process runs.
+	StateRunning = "running"
+	// StateStopped: no process recorded (stopped by the devnet, or never
+	// started).
+	StateStopped = "stopped"
+	// StateExited: the recorded process is gone without being stopped by
+	// the devnet (it crashed or was killed).
+	StateExited = "exited"
+	// StateUnrecorded: no recorded process runs, yet the signer's
+	// operations port answers: a signer started outside the devnet.
+	StateUnrecorded = "unrecorded"
+)
+
 // SignerStatus is one signer's state for devnet status.
 type SignerStatus struct {
-	ID      uint64
-	PID     int
+	ID uint64
+	// PID is the recorded process, 0 when none.
+	PID int
+	// State is StateRunning, StateStopped, StateExited or StateUnrecorded.
+	State string
+	// Running is State == StateRunning.
 	Running bool
-	Health  string
+	// Health is the answer of the operations port's /healthcheck
+	// ("healthy", "status N", "unreachable"), "-" when neither a recorded
+	// process nor anything else is expected there.
+	Health string
 }
 
-// Status reports every signer.
+// Status reports every signer. The record is re-read first, so a signer
+// another command stopped or started shows as it is.
 func (st *State) Status(ctx context.Context) []SignerStatus {
+	if disk, err := Load(st.Dir); err == nil {
+		*st = *disk
+	}
 	var out []SignerStatus
 	for _, s := range st.Signers {
-		ss := SignerStatus{ID: s.ID, PID: s.PID, Running: s.Alive(), Health: "-"}
-		if ss.Running {
-			ss.Health = health(ctx, s.Operations)
+		ss := SignerStatus{ID: s.ID, PID: s.PID, Health: health(ctx, s.Operations)}
+		switch {
+		case s.Alive():
+			ss.State, ss.Running = StateRunning, true
+		case ss.Health != "unreachable":
+			ss.State = StateUnrecorded
+		case s.PID != 0:
+			ss.State, ss.Health = StateExited, "-"
+		default:
+			ss.State, ss.Health = StateStopped, "-"
 		}
 		out = append(out, ss)
 	}
@@ -248,26 +363,46 @@ func health(ctx context.Context, ops string) string {
 	return "status " + strconv.Itoa(resp.StatusCode)
 }
 
-// WaitHealthy waits until every running signer answers /healthcheck with
-// 200, or fails naming the first that does not, with its log's tail.
+// WaitHealthy waits until every signer with a recorded process answers
+// /healthcheck with 200, or fails naming the first that does not, with its
+// log's tail. Signers stopped on purpose are not waited for.
 func (st *State) WaitHealthy(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for _, s := range st.Signers {
-		for {
-			if health(ctx, s.Operations) == "healthy" {
-				break
-			}
-			if !s.Alive() || time.Now().After(deadline) {
-				return fmt.Errorf("devnet: signer %d did not become healthy; last lines of %s:\n%s", s.ID, s.LogPath, tail(s.LogPath, 15))
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(100 * time.Millisecond):
-			}
+		if s.PID == 0 {
+			continue
+		}
+		if err := st.waitSigner(ctx, s, deadline); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// WaitSignerHealthy waits until signer id answers /healthcheck with 200,
+// or fails with its log's tail when its process ends or timeout passes.
+func (st *State) WaitSignerHealthy(ctx context.Context, id uint64, timeout time.Duration) error {
+	s, err := st.signer(id)
+	if err != nil {
+		return err
+	}
+	return st.waitSigner(ctx, s, time.Now().Add(timeout))
+}
+
+func (st *State) waitSigner(ctx context.Context, s *SignerState, deadline time.Time) error {
+	for {
+		if health(ctx, s.Operations) == "healthy" {
+			return nil
+		}
+		if !s.Alive() || time.Now().After(deadline) {
+			return fmt.Errorf("devnet: signer %d did not become healthy; last lines of %s:\n%s", s.ID, s.LogPath, tail(s.LogPath, 15))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func tail(path string, n int) string {

@@ -25,7 +25,7 @@ func devnetCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "devnet",
 		Summary:     "Run a local development cluster of signer processes.",
-		Subcommands: []*cli.Command{devnetUpCommand(), devnetStatusCommand(), devnetDownCommand()},
+		Subcommands: []*cli.Command{devnetUpCommand(), devnetStatusCommand(), devnetDownCommand(), devnetStopCommand(), devnetStartCommand()},
 	}
 }
 
@@ -211,7 +211,12 @@ func devnetStatusCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "status",
 		Summary: "Show the devnet's signer processes and their health.",
-		Flags:   func(fs *flag.FlagSet) { fs.StringVar(&dir, "dir", "", "devnet `directory` (required)") },
+		Description: `One line per signer: its recorded process id, its state (running; stopped
+by devnet stop or down; exited, when its recorded process ended on its own;
+unrecorded, when no recorded process runs but its operations port answers:
+a signer started by hand, which devnet down does not stop) and the health
+its operations port reports. Exits 1 unless every signer is running.`,
+		Flags: func(fs *flag.FlagSet) { fs.StringVar(&dir, "dir", "", "devnet `directory` (required)") },
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if dir == "" {
 				return cli.Usagef("--dir is required")
@@ -221,10 +226,14 @@ func devnetStatusCommand() *cli.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SIGNER\tPID\tRUNNING\tHEALTH")
+			fmt.Fprintln(tw, "SIGNER\tPID\tSTATE\tHEALTH")
 			down := 0
 			for _, s := range st.Status(ctx) {
-				fmt.Fprintf(tw, "%d\t%d\t%v\t%s\n", s.ID, s.PID, s.Running, s.Health)
+				pid := "-"
+				if s.PID != 0 {
+					pid = strconv.Itoa(s.PID)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, pid, s.State, s.Health)
 				if !s.Running {
 					down++
 				}
@@ -246,7 +255,11 @@ func devnetDownCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "down",
 		Summary: "Stop the signer processes the devnet started.",
-		Flags:   func(fs *flag.FlagSet) { fs.StringVar(&dir, "dir", "", "devnet `directory` (required)") },
+		Description: `Stops every signer process the devnet recorded, signers started again with
+devnet start included, and nothing else. A signer started by hand is
+reported and left running. The files are kept: devnet start starts the
+devnet again.`,
+		Flags: func(fs *flag.FlagSet) { fs.StringVar(&dir, "dir", "", "devnet `directory` (required)") },
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if dir == "" {
 				return cli.Usagef("--dir is required")
@@ -258,10 +271,129 @@ func devnetDownCommand() *cli.Command {
 			if err := st.Down(ctx); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "devnet in %s stopped (its files are kept)\n", st.Dir)
+			fmt.Fprintf(env.Stdout, "devnet in %s stopped (its files are kept; start it again with rampartctl devnet start --dir %s)\n", st.Dir, st.Dir)
 			return nil
 		},
 	}
+}
+
+func devnetStopCommand() *cli.Command {
+	var dir string
+	var id uint64
+	return &cli.Command{
+		Name:    "stop",
+		Summary: "Stop one signer of the devnet.",
+		Description: `Stops the recorded process of signer --signer (SIGTERM, SIGKILL after 30 s)
+and clears its record. The cluster keeps signing while a threshold of the
+others runs. devnet start --signer N starts it again; devnet down stops all.`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&dir, "dir", "", "devnet `directory` (required)")
+			fs.Uint64Var(&id, "signer", 0, "participant `id` of the signer to stop (required; devnet down stops all)")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if dir == "" || id == 0 {
+				return cli.Usagef("--dir and --signer are required")
+			}
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			st, err := devnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			switch err := st.Stop(ctx, id); {
+			case errors.Is(err, devnet.ErrNotRunning):
+				fmt.Fprintf(env.Stdout, "signer %d was not running\n", id)
+			case err != nil:
+				return err
+			default:
+				fmt.Fprintf(env.Stdout, "signer %d stopped\n", id)
+			}
+			return nil
+		},
+	}
+}
+
+func devnetStartCommand() *cli.Command {
+	var dir string
+	var id uint64
+	var timeout time.Duration
+	return &cli.Command{
+		Name:    "start",
+		Summary: "Start one stopped signer of the devnet, or every stopped one.",
+		Description: `Starts signer --signer, or without it every signer that is not running (a
+devnet stopped by devnet down starts again), records each process for
+devnet status and down, and waits until each answers /healthcheck. A signer
+that does not become healthy within --timeout is stopped again and its
+log's last lines are shown. A signer whose process runs is left alone; one
+whose operations port answers without a recorded process (started by hand)
+is refused: stop that process first.`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&dir, "dir", "", "devnet `directory` (required)")
+			fs.Uint64Var(&id, "signer", 0, "participant `id` of the signer to start (default: every stopped signer)")
+			fs.DurationVar(&timeout, "timeout", time.Minute, "how long each signer may take to become healthy")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if dir == "" {
+				return cli.Usagef("--dir is required")
+			}
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			if timeout <= 0 {
+				return cli.Usagef("--timeout must be positive")
+			}
+			st, err := devnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			ids := []uint64{id}
+			if id == 0 {
+				ids = nil
+				for _, s := range st.Status(ctx) {
+					if !s.Running {
+						ids = append(ids, s.ID)
+					}
+				}
+				if len(ids) == 0 {
+					fmt.Fprintln(env.Stdout, "every signer runs already")
+					return nil
+				}
+			}
+			for _, i := range ids {
+				if err := startSigner(ctx, st, i, timeout); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "signer %d started (pid %d) and healthy\n", i, pidOf(st, i))
+			}
+			return nil
+		},
+	}
+}
+
+// startSigner starts one signer and waits until it is healthy; one that
+// does not become healthy is stopped again, so no half-started process is
+// left recorded as running.
+func startSigner(ctx context.Context, st *devnet.State, id uint64, timeout time.Duration) error {
+	if err := st.Start(id); err != nil {
+		return err
+	}
+	if err := st.WaitSignerHealthy(ctx, id, timeout); err != nil {
+		if serr := st.Stop(context.WithoutCancel(ctx), id); serr != nil && !errors.Is(serr, devnet.ErrNotRunning) {
+			err = errors.Join(err, serr)
+		}
+		return err
+	}
+	return nil
+}
+
+func pidOf(st *devnet.State, id uint64) int {
+	for _, s := range st.Signers {
+		if s.ID == id {
+			return s.PID
+		}
+	}
+	return 0
 }
 
 // generateValidators runs distributed key generation through rampartctl dkg.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,4 +126,176 @@ func TestDevnetImportsKeystoresIntoSignerProcesses(t *testing.T) {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// statusLines runs devnet status and returns its exit code and the state
+// column of each signer.
+func statusLines(t *testing.T, dir string) (int, map[string]string, string) {
+	t.Helper()
+	code, out, _ := run(t, "devnet", "status", "--dir", dir)
+	states := map[string]string{}
+	for _, line := range strings.Split(out, "\n")[1:] {
+		if f := strings.Fields(line); len(f) == 4 {
+			states[f[0]] = f[2] + " " + f[3]
+		}
+	}
+	return code, states, out
+}
+
+// gone reports whether process pid has exited (or is a zombie).
+func gone(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	return err != nil || strings.Contains(string(stat), ") Z ")
+}
+
+// TestDevnetStopsAndStartsOneSigner: devnet stop and start act on one
+// signer process and keep the record true, so status shows a stopped or
+// restarted signer as it is and down stops restarted ones too; a signer
+// started by hand is shown as unrecorded, never doubled, and left alone;
+// a stopped devnet starts again.
+func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
+	buildSigner(t)
+	t.Setenv("SOFTHSM2_CONF", "")
+	dir := filepath.Join(t.TempDir(), "devnet")
+	code, out, errOut := run(t, "devnet", "up", "--dir", dir, "--signers", "3", "--threshold", "2", "--validators", "2", "--dealer", "--network", "hoodi")
+	st, _ := devnet.Load(dir)
+	if st != nil {
+		t.Cleanup(func() { st.Down(context.Background()) })
+	}
+	if code != 0 {
+		t.Fatalf("devnet up: exit %d\n%s%s", code, out, errOut)
+	}
+	cf, err := st.ClusterFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, closeFn, err := cf.TLSConfig(t.Context(), cf.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	n, _ := network.Builtin("hoodi")
+	epoch := uint64(currentEpoch(n, time.Now()))
+	// sign asks signer 1's coordinator for an attestation of target epoch
+	// e and returns the status.
+	sign := func(e uint64) int {
+		t.Helper()
+		c := tlsCfg.Clone()
+		c.ServerName = cf.Participants[0].TLSName
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: c}, Timeout: 30 * time.Second}
+		req, _ := json.Marshal(attestation(n, e, 0x42))
+		resp, err := client.Post(cf.Participants[0].Coordinator+"/api/v1/eth2/sign/"+cf.Accounts[0], "application/json", bytes.NewReader(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	pid2 := st.Signers[1].PID
+
+	if code, out, _ := run(t, "devnet", "stop", "--dir", dir, "--signer", "2"); code != 0 || !strings.Contains(out, "signer 2 stopped") {
+		t.Fatalf("stop: %d %s", code, out)
+	}
+	if !gone(pid2) {
+		t.Fatalf("signer 2's process %d still runs after stop", pid2)
+	}
+	code, states, out := statusLines(t, dir)
+	if code != 1 || states["2"] != "stopped -" || states["1"] != "running healthy" || states["3"] != "running healthy" {
+		t.Fatalf("status after stopping signer 2: exit %d\n%s", code, out)
+	}
+	if c := sign(epoch); c != http.StatusOK {
+		t.Fatalf("signing with signer 2 stopped (2 of 3 left): %d", c)
+	}
+	if code, out, _ := run(t, "devnet", "stop", "--dir", dir, "--signer", "2"); code != 0 || !strings.Contains(out, "signer 2 was not running") {
+		t.Fatalf("stopping a stopped signer: %d %s", code, out)
+	}
+
+	if code, out, errOut := run(t, "devnet", "start", "--dir", dir, "--signer", "2"); code != 0 || !strings.Contains(out, "signer 2 started") {
+		t.Fatalf("start: %d %s%s", code, out, errOut)
+	}
+	if code, states, out := statusLines(t, dir); code != 0 || states["2"] != "running healthy" {
+		t.Fatalf("status after starting signer 2 again: exit %d\n%s", code, out)
+	}
+	st, _ = devnet.Load(dir)
+	restarted := st.Signers[1].PID
+	if restarted == 0 || restarted == pid2 {
+		t.Fatalf("signer 2 recorded as pid %d after the restart (was %d)", restarted, pid2)
+	}
+	if code, _, errOut := run(t, "devnet", "start", "--dir", dir, "--signer", "2"); code != 1 || !strings.Contains(errOut, "already runs") {
+		t.Fatalf("starting a running signer: %d %s", code, errOut)
+	}
+
+	// Signer 3 stopped, then started by hand: it answers on its ports
+	// without a record.
+	if code, _, _ := run(t, "devnet", "stop", "--dir", dir, "--signer", "3"); code != 0 {
+		t.Fatal("stop signer 3")
+	}
+	s3 := st.Signers[2]
+	logf, err := os.OpenFile(s3.LogPath, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hand := exec.Command(st.SignerBin, "--config", s3.ConfigPath)
+	hand.Env = append(os.Environ(), "SOFTHSM2_CONF="+s3.SoftHSMConf)
+	hand.Stdout, hand.Stderr = logf, logf
+	if err := hand.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logf.Close()
+	handDone := make(chan error, 1)
+	handExited := make(chan struct{})
+	go func() { handDone <- hand.Wait(); close(handExited) }()
+	t.Cleanup(func() { hand.Process.Kill(); <-handExited })
+	for deadline := time.Now().Add(time.Minute); ; {
+		if _, states, _ := statusLines(t, dir); states["3"] == "unrecorded healthy" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the signer started by hand never showed as unrecorded and healthy")
+		}
+		select {
+		case err := <-handDone:
+			t.Fatalf("signer started by hand exited: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if code, _, errOut := run(t, "devnet", "start", "--dir", dir, "--signer", "3"); code != 1 || !strings.Contains(errOut, "unrecorded process answers") {
+		t.Fatalf("starting a second signer 3 beside the one started by hand: %d %s", code, errOut)
+	}
+	code, _, errOut = run(t, "devnet", "down", "--dir", dir)
+	if code != 1 || !strings.Contains(errOut, "signer 3") || !strings.Contains(errOut, "leaves it running") {
+		t.Fatalf("down with a signer started by hand: %d %s", code, errOut)
+	}
+	if !gone(restarted) {
+		t.Fatalf("down left the restarted signer 2 (pid %d) running", restarted)
+	}
+	select {
+	case err := <-handDone:
+		t.Fatalf("down stopped the signer started by hand: %v", err)
+	default:
+	}
+	hand.Process.Signal(syscall.SIGTERM)
+	<-handDone
+
+	// The devnet, stopped, starts again whole.
+	code, out, errOut = run(t, "devnet", "start", "--dir", dir)
+	if code != 0 || strings.Count(out, "started") != 3 {
+		t.Fatalf("start of a stopped devnet: %d %s%s", code, out, errOut)
+	}
+	if code, states, out := statusLines(t, dir); code != 0 || states["1"] != "running healthy" || states["2"] != "running healthy" || states["3"] != "running healthy" {
+		t.Fatalf("status after starting the devnet again: %d\n%s", code, out)
+	}
+	if c := sign(epoch + 1); c != http.StatusOK {
+		t.Fatalf("signing after the devnet started again: %d", c)
+	}
+	st, _ = devnet.Load(dir)
+	if code, _, errOut := run(t, "devnet", "down", "--dir", dir); code != 0 {
+		t.Fatalf("down: %d %s", code, errOut)
+	}
+	for _, s := range st.Signers {
+		if !gone(s.PID) {
+			t.Errorf("signer %d (pid %d) still runs after down", s.ID, s.PID)
+		}
+	}
 }

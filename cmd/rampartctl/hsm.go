@@ -14,7 +14,7 @@ import (
 // uriHelp explains the URI flags once for every command that takes one.
 const uriHelp = `Keys are named by RFC 7512 PKCS#11 URIs, quoted for the shell:
 
-  'pkcs11:token=LABEL;object=KEY?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/rampart/hsm.pin'
+  'pkcs11:token=LABEL;object=KEY?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/rampart/credentials/hsm-pin'
 
 The user PIN is read from pin-source: an owner-only file (file:/path) or a
 systemd credential (credential:NAME, from $CREDENTIALS_DIRECTORY). It is

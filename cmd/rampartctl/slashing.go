@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -20,9 +21,11 @@ import (
 	"github.com/rampart-signer/rampart/protect"
 )
 
-// defaultSlashingDB is where rampart-signer keeps its database
-// (StateDirectory=rampart).
-const defaultSlashingDB = "/var/lib/rampart/slashing-protection.db"
+// defaultSlashingDB is where rampart-signer keeps its database with the
+// packaged configuration: data_dir /var/lib/rampart-signer (the unit's
+// StateDirectory=rampart-signer) and slashing.database left to its default.
+// TestDefaultPathsMatchThePackages keeps the three in step.
+const defaultSlashingDB = "/var/lib/rampart-signer/slashing-protection.db"
 
 // slashingCommand is the "slashing" group: EIP-3076 import and export on a
 // stopped signer's database.
@@ -94,7 +97,7 @@ built-in one; for a custom network give it with --network-config and
 MIN_GENESIS_TIME + GENESIS_DELAY), as in the signer's configuration.`,
 		Flags: func(fs *flag.FlagSet) {
 			db.register(fs)
-			fs.BoolVar(&imp.create, "create", false, "create the database for the file's network if it does not exist")
+			fs.BoolVar(&imp.create, "create", false, "create the database for the file's network if it does not exist (run as root, the new file is given to the owner of its directory: rampart-signer)")
 			fs.BoolVar(&imp.raise, "raise-watermarks", false, "raise the watermarks to the file's minima even for keys imported before (a pruned or minimal file, such as a peer's export after a restore)")
 			imp.net.Register(fs)
 			fs.Uint64Var(&imp.futureEpochs, "future-epochs", 1, "refuse records more than `N` epochs beyond the network's current epoch (1 to 1024)")
@@ -166,6 +169,12 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, imp importFlag
 			return fmt.Errorf("database %s does not exist; pass --create to create it for network %v", f.path, ic.GenesisValidatorsRoot)
 		}
 		db, err = protect.Create(ctx, f.path, ic.GenesisValidatorsRoot, cfg)
+		if err == nil {
+			err = giveToDirOwner(f.path)
+			if err != nil {
+				db.Close()
+			}
+		}
 	}
 	if err != nil {
 		return err
@@ -194,6 +203,28 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, imp importFlag
 	fmt.Fprintf(env.Stdout, "imported history of %d validators into %s\n", len(results), f.path)
 	if conflicts > 0 {
 		fmt.Fprintf(env.Stdout, "warning: %d records conflict with each other or with earlier history; they were kept and refuse everything they conflict with\n", conflicts)
+	}
+	return nil
+}
+
+// giveToDirOwner hands a database root just created to the owner of its
+// directory (rampart-signer, for /var/lib/rampart-signer), so that the
+// signer, which runs as that user, can open it: a root-owned database
+// would keep the signer from starting.
+func giveToDirOwner(path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	st, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || sys.Uid == 0 {
+		return nil
+	}
+	if err := os.Chown(path, int(sys.Uid), int(sys.Gid)); err != nil {
+		return fmt.Errorf("giving %s to the owner of its directory (uid %d): %w", path, sys.Uid, err)
 	}
 	return nil
 }

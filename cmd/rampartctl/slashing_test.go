@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rampart-signer/rampart/internal/network"
@@ -315,5 +316,40 @@ func TestSlashingImportRaiseWatermarks(t *testing.T) {
 		if (err == nil) != tc.want {
 			t.Errorf("flags %v: block 45: %v, want signable %v", tc.flags, err, tc.want)
 		}
+	}
+}
+
+// TestSlashingCreateGivesTheDatabaseToTheSigner: an import with --create
+// run as root leaves a database the signer (the owner of the state
+// directory) can open, instead of a root-owned file that keeps it from
+// starting.
+func TestSlashingCreateGivesTheDatabaseToTheSigner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the import is run as root on a signer, and only root may give files away")
+	}
+	dir := filepath.Join(t.TempDir(), "rampart-signer")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const uid, gid = 4242, 4343
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(t.TempDir(), "in.json")
+	interchange := `{"metadata":{"interchange_format_version":"5","genesis_validators_root":"0x04700007fabc8282644aed6d1c7c9e21d38a03a0c4ba193f3afe428824b3a673"},
+"data":[{"pubkey":"0xa99a76ed7796f7be22d5b7e85deeb7c5677e88e511e0b337618f8c4eb61349b4bf2d153f649f7b53359fe8b94a38e44c","signed_blocks":[{"slot":"81952"}],"signed_attestations":[]}]}`
+	if err := os.WriteFile(in, []byte(interchange), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "slashing-protection.db")
+	if code, out, errOut := run(t, "slashing", "import", "--db", db, "--create", in); code != 0 {
+		t.Fatalf("import --create: %d\n%s%s", code, out, errOut)
+	}
+	st, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != uid || sys.Gid != gid {
+		t.Fatalf("database owned by %d:%d; want the directory's owner %d:%d", sys.Uid, sys.Gid, uid, gid)
 	}
 }

@@ -26,7 +26,8 @@ type StackOptions struct {
 	// Signers and Threshold of the Rampart cluster (5 and 3 by default).
 	Signers, Threshold int
 	// PrysmExternalSigner runs Prysm's validator client with no key,
-	// signing through signer 1's loopback coordinator listener.
+	// signing through a rampart-gateway on this host, which asks the
+	// signers directly over mutual TLS.
 	PrysmExternalSigner bool
 }
 
@@ -39,8 +40,8 @@ type Stack struct {
 	ClusterDir string
 	Cluster    *rdevnet.State
 	File       *appliance.ClusterFile
-	// CoordinatorHTTP is signer 1's Remote Signing API without TLS.
-	CoordinatorHTTP string
+	// Gateway is the rampart-gateway of PrysmExternalSigner, nil without.
+	Gateway *Gateway
 }
 
 // e2eBin returns the directory of the devnet binaries, or skips.
@@ -57,15 +58,16 @@ func e2eBin(t *testing.T) string {
 	return abs
 }
 
-// buildRampart compiles the three binaries once per test binary run.
+// buildRampart compiles the four binaries once per test binary run.
 func buildRampart(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("rampart-e2e-bin-%d", os.Getpid()))
-	if _, err := os.Stat(filepath.Join(dir, "rampartctl")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "rampart-gateway")); err == nil {
 		return dir
 	}
 	cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/rampart-signer/rampart/cmd/rampart-signer",
-		"github.com/rampart-signer/rampart/cmd/rampartctl", "github.com/rampart-signer/rampart/cmd/rampart-vc")
+		"github.com/rampart-signer/rampart/cmd/rampartctl", "github.com/rampart-signer/rampart/cmd/rampart-vc",
+		"github.com/rampart-signer/rampart/cmd/rampart-gateway")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building rampart: %v\n%s", err, out)
 	}
@@ -93,7 +95,8 @@ func freeBasePort(t *testing.T) int {
 
 // NewStack prepares the devnet, brings up the Rampart cluster with the
 // interop validators imported from their keystores, and starts geth and
-// the beacon node (and Prysm's validator client when asked).
+// the beacon node (and, when asked, rampart-gateway and Prysm's validator
+// client signing through it).
 func NewStack(t *testing.T, ctx context.Context, o StackOptions) *Stack {
 	t.Helper()
 	bin := e2eBin(t)
@@ -101,7 +104,7 @@ func NewStack(t *testing.T, ctx context.Context, o StackOptions) *Stack {
 		o.Signers, o.Threshold = 5, 3
 	}
 	s := &Stack{T: t, Bin: buildRampart(t)}
-	s.CoordinatorHTTP = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	gatewayAPI := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	cfg := devnet.DefaultConfig()
 	cfg.Dir = filepath.Join(t.TempDir(), "devnet")
 	cfg.BinDir = bin
@@ -109,7 +112,7 @@ func NewStack(t *testing.T, ctx context.Context, o StackOptions) *Stack {
 	cfg.Slasher = true
 	if o.PrysmExternalSigner {
 		cfg.PrysmValidator = true
-		cfg.ExternalSigner = "http://" + s.CoordinatorHTTP
+		cfg.ExternalSigner = "http://" + gatewayAPI
 	}
 	d, err := devnet.Prepare(ctx, cfg)
 	if err != nil {
@@ -124,8 +127,7 @@ func NewStack(t *testing.T, ctx context.Context, o StackOptions) *Stack {
 	s.rampartctl(ctx, "devnet", "up", "--dir", s.ClusterDir,
 		"--signers", strconv.Itoa(o.Signers), "--threshold", strconv.Itoa(o.Threshold),
 		"--keystores", d.KeystoreDir(), "--password-file", d.KeystorePasswordFile(),
-		"--network-config", d.NetworkConfigFile(), "--genesis-validators-root", s.Net.GenesisValidatorsRoot().String(),
-		"--coordinator-http", s.CoordinatorHTTP)
+		"--network-config", d.NetworkConfigFile(), "--genesis-validators-root", s.Net.GenesisValidatorsRoot().String())
 	if s.Cluster, err = rdevnet.Load(s.ClusterDir); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +136,9 @@ func NewStack(t *testing.T, ctx context.Context, o StackOptions) *Stack {
 	}
 	if len(s.File.Accounts) != cfg.Validators {
 		t.Fatalf("the cluster holds %d accounts, want the %d interop validators", len(s.File.Accounts), cfg.Validators)
+	}
+	if o.PrysmExternalSigner {
+		s.Gateway = s.StartGateway(ctx, gatewayAPI)
 	}
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -257,9 +262,9 @@ func (s *Stack) Slashings(ctx context.Context) (int, error) {
 	return len(att) + len(prop), nil
 }
 
-// AuditCounts counts the full signatures signer i's coordinator released,
-// by request type, and checks the log's chain.
-func (s *Stack) AuditCounts(i int) map[string]int {
+// AuditCounts counts the signatures of kind ("partial" or "full") that
+// signer i released, by request type, and checks the log's chain.
+func (s *Stack) AuditCounts(i int, kind string) map[string]int {
 	s.T.Helper()
 	path := filepath.Join(s.ClusterDir, fmt.Sprintf("signer-%d", i), "data", "audit.log")
 	s.rampartctl(context.Background(), "audit", "verify", path)
@@ -273,7 +278,7 @@ func (s *Stack) AuditCounts(i int) map[string]int {
 			Kind string `json:"kind"`
 			Type string `json:"type"`
 		}
-		if json.Unmarshal([]byte(line), &r) == nil && r.Kind == "full" {
+		if json.Unmarshal([]byte(line), &r) == nil && r.Kind == kind {
 			counts[r.Type]++
 		}
 	}

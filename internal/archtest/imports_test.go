@@ -47,6 +47,8 @@ func TestCheckCatchesViolations(t *testing.T) {
 		{"leaf sub-package importing a sibling", map[string][]string{m + "protect/x": {m + "beacon/y"}}, "depends on sibling beacon"},
 		{"vc importing protect", map[string][]string{m + "vc": {m + "protect"}}, "vc package " + m + "vc depends on protect"},
 		{"vc importing appliance", map[string][]string{m + "vc": {m + "appliance"}}, "depends on appliance"},
+		{"gateway importing protect", map[string][]string{m + "gateway": {m + "protect"}}, "gateway package " + m + "gateway depends on protect"},
+		{"gateway importing hsm", map[string][]string{m + "gateway": {m + "hsm"}}, "depends on hsm"},
 		{"internal importing a room", map[string][]string{m + "internal/signing": {m + "protect"}}, "building block"},
 		{"importing a main", map[string][]string{m + "appliance": {m + "cmd/rampartctl"}}, "imports a main package"},
 		{"third package seeing all three", map[string][]string{m + "vc/x": {m + "hsm", m + "tss", m + "protect"}}, "sees hsm, tss and protect together"},
@@ -61,6 +63,7 @@ func TestCheckCatchesViolations(t *testing.T) {
 	ok := map[string][]string{
 		m + "appliance":            {m + "hsm", m + "tss", m + "protect", m + "internal/bls"},
 		m + "vc":                   {m + "beacon", m + "internal/coordinator"},
+		m + "gateway":              {m + "internal/coordinator", m + "internal/signing", m + "tss"},
 		m + "tss":                  {m + "internal/bls", "fmt"},
 		m + "cmd/rampartctl":       {m + "appliance", m + "hsm"},
 		m + "internal/signing":     {m + "internal/bls"},

@@ -79,6 +79,14 @@ func (p *HTTPParticipant) Accounts(ctx context.Context) ([]api.Account, error) {
 	return api.DecodeAccounts(body)
 }
 
+// Healthcheck asks the participant's /healthcheck: nil when it answers
+// 200 (it has unsealed its shares, opened its database and is ready to
+// sign), else a *StatusError or the transport error.
+func (p *HTTPParticipant) Healthcheck(ctx context.Context) error {
+	_, err := p.do(ctx, http.MethodGet, "/healthcheck", nil)
+	return err
+}
+
 // SignPartial implements Participant.
 func (p *HTTPParticipant) SignPartial(ctx context.Context, identifier api.PublicKey, request []byte) (api.PartialSignature, error) {
 	body, err := p.do(ctx, http.MethodPost, "/api/v1/eth2/distributed/sign/"+identifier.String(), request)

@@ -4,6 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/tss"
@@ -70,22 +77,159 @@ type ParticipantFailure struct {
 
 // ShortfallError reports a signature that could not be recovered.
 type ShortfallError struct {
+	// Threshold is the number of valid partial signatures needed.
 	Threshold int
-	Valid     int
-	Failures  []ParticipantFailure
+	// Valid is the number of valid partial signatures gathered.
+	Valid int
+	// Members is the number of participants of the account (n).
+	Members int
+	// Failures says why each other participant gave no share.
+	Failures []ParticipantFailure
 }
 
+// Bounds of the message, so that it stays readable (and fits a log line
+// and an HTTP answer) whatever the number of participants.
+const (
+	maxReasonGroups = 4   // distinct reasons spelt out
+	maxGroupIDs     = 8   // participant ids listed per reason
+	maxReasonLen    = 320 // bytes of one reason: a slashing refusal with its key and root fits
+)
+
+// Error says, once per distinct reason, how many participants refused or
+// failed and why, and how many valid partials were gathered against the
+// number needed, e.g. "coordinator: no signature: 0 valid partial
+// signatures, 3 needed; 3 of 3 signers refused (status 412): refused by
+// slashing protection ...: double proposal: ... (participants 1, 2, 3)".
+// Refusals come first. The message is bounded in size: at most
+// maxReasonGroups reasons, maxGroupIDs ids each, maxReasonLen bytes per
+// reason; what is left out is counted.
 func (e *ShortfallError) Error() string {
-	msg := fmt.Sprintf("coordinator: %d of %d required partial signatures", e.Valid, e.Threshold)
-	for i, f := range e.Failures {
-		if i == 0 {
-			msg += ": "
-		} else {
-			msg += "; "
-		}
-		msg += fmt.Sprintf("participant %s: %v", f.ID, f.Err)
+	var b strings.Builder
+	fmt.Fprintf(&b, "coordinator: no signature: %d valid partial signature%s, %d needed", e.Valid, plural(e.Valid), e.Threshold)
+	n := e.Members
+	if n < e.Valid+len(e.Failures) {
+		n = e.Valid + len(e.Failures)
 	}
-	return msg
+	groups := groupFailures(e.Failures)
+	for i, g := range groups {
+		if i == maxReasonGroups {
+			rest := 0
+			for _, g := range groups[i:] {
+				rest += len(g.ids)
+			}
+			fmt.Fprintf(&b, "; %d more signer%s, for %d other reasons", rest, plural(rest), len(groups)-i)
+			break
+		}
+		verb := "failed"
+		if g.code >= 400 && g.code < 500 {
+			verb = fmt.Sprintf("refused (status %d)", g.code)
+		} else if g.code != 0 {
+			verb = fmt.Sprintf("failed (status %d)", g.code)
+		}
+		fmt.Fprintf(&b, "; %d of %d signers %s: %s (%s)", len(g.ids), n, verb, g.reason, idList(g.ids))
+	}
+	return b.String()
+}
+
+// failureGroup is the participants that failed for one reason.
+type failureGroup struct {
+	code   int // HTTP status of a refusal, 0 for other failures
+	reason string
+	ids    []tss.ID
+}
+
+// groupFailures groups failures by status and reason: refusals first
+// (most participants first), then other failures.
+func groupFailures(fs []ParticipantFailure) []*failureGroup {
+	type key struct {
+		code   int
+		reason string
+	}
+	by := map[key]*failureGroup{}
+	var out []*failureGroup
+	for _, f := range fs {
+		k := key{Status(f.Err), failureReason(f.Err)}
+		g := by[k]
+		if g == nil {
+			g = &failureGroup{code: k.code, reason: k.reason}
+			by[k] = g
+			out = append(out, g)
+		}
+		g.ids = append(g.ids, f.ID)
+	}
+	refusal := func(g *failureGroup) bool { return g.code >= 400 && g.code < 500 }
+	sort.SliceStable(out, func(i, j int) bool {
+		if ri, rj := refusal(out[i]), refusal(out[j]); ri != rj {
+			return ri
+		}
+		if len(out[i].ids) != len(out[j].ids) {
+			return len(out[i].ids) > len(out[j].ids)
+		}
+		return slices.Min(out[i].ids) < slices.Min(out[j].ids)
+	})
+	for _, g := range out {
+		slices.Sort(g.ids)
+	}
+	return out
+}
+
+// failureReason is what a failure says, without what differs from one
+// participant to the next for the same cause (its address), so that
+// identical causes group: a refusal's message, "timed out", or a
+// transport error without the addresses.
+func failureReason(err error) string {
+	var se *StatusError
+	var op *net.OpError
+	var s string
+	switch {
+	case errors.As(err, &se):
+		s = se.Message
+		if s == "" {
+			s = http.StatusText(se.Code)
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		s = "timed out"
+	case errors.As(err, &op):
+		s = op.Op + ": " + op.Err.Error()
+	default:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		s = err.Error()
+	}
+	if len(s) > maxReasonLen {
+		cut := maxReasonLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
+}
+
+// idList is "participant 3" or "participants 1, 2, 3" (at most
+// maxGroupIDs ids, then "and N more").
+func idList(ids []tss.ID) string {
+	if len(ids) == 1 {
+		return "participant " + ids[0].String()
+	}
+	parts := make([]string, 0, min(len(ids), maxGroupIDs))
+	for _, id := range ids[:min(len(ids), maxGroupIDs)] {
+		parts = append(parts, id.String())
+	}
+	s := "participants " + strings.Join(parts, ", ")
+	if len(ids) > maxGroupIDs {
+		s += fmt.Sprintf(" and %d more", len(ids)-maxGroupIDs)
+	}
+	return s
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // Unwrap makes errors.Is(err, ErrNotEnoughPartials) hold.

@@ -258,7 +258,7 @@ func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byt
 			c.cache.put(ids[i], root, ps.res.Signature)
 		}
 		if !ps.done {
-			ps.res.Err = &ShortfallError{Threshold: ps.acct.threshold, Valid: len(ps.partials), Failures: ps.failures}
+			ps.res.Err = &ShortfallError{Threshold: ps.acct.threshold, Valid: len(ps.partials), Members: len(ps.acct.members), Failures: ps.failures}
 			c.countRecovery(false)
 		}
 		out[i] = ps.res

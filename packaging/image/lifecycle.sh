@@ -1,13 +1,13 @@
 #!/bin/bash
-# Tests the maintainer scripts of the rampart-signer and rampart-vc packages
-# in a copy of the image's root file system (chroot, no systemd running, as
+# Tests the maintainer scripts of the rampart-signer, rampart-vc and
+# rampart-gateway packages in a copy of the image's root file system (chroot, no systemd running, as
 # on a server being installed). Signer: remove keeps configuration and state
 # and masks the unit; purge drops configuration, PIN and permission override
 # but keeps the state directory; reinstall enables again;
 # RAMPART_PURGE_STATE=yes purges the state too; the system user stays.
-# Validator client: the same, except that purge removes its state. Both
-# together: the PIN they share and the directories they both ship stay until
-# the last of them is purged.
+# Validator client: the same, except that purge removes its state. Gateway:
+# the same, with no state at all. Side by side: the PIN they share and the
+# directories they all ship stay until the last of them is purged.
 #
 # Usage: lifecycle.sh DIST     (after make image; needs root)
 set -euo pipefail
@@ -16,11 +16,13 @@ set -euo pipefail
 root=$dist/image-lifecycle
 deb=$(ls "$dist"/rampart-signer_"$VERSION"_*.deb)
 vcdeb=$(ls "$dist"/rampart-vc_"$VERSION"_*.deb)
+gwdeb=$(ls "$dist"/rampart-gateway_"$VERSION"_*.deb)
 rm -rf "$root"
 cp -a "$dist/image/rootfs" "$root"
 trap 'rm -rf "$root"' EXIT
 cp "$deb" "$root/tmp/signer.deb"
 cp "$vcdeb" "$root/tmp/vc.deb"
+cp "$gwdeb" "$root/tmp/gateway.deb"
 
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 failed=0
@@ -112,6 +114,52 @@ expect "signer purged beside vc: PIN kept" test -f "$root/etc/rampart/credential
 in_root dpkg -P rampart-vc >/dev/null 2>&1
 expect "last purge: PIN removed" test ! -e "$root/etc/rampart/credentials/hsm-pin"
 expect "last purge: /etc/rampart removed" test ! -e "$root/etc/rampart"
+
+# The gateway alone (on a validator client's host).
+gwwants=$root/etc/systemd/system/multi-user.target.wants/rampart-gateway.service
+in_root dpkg -i /tmp/gateway.deb >/dev/null
+expect "gateway installed: unit enabled" test -L "$gwwants"
+expect "gateway installed: system user exists" in_root getent passwd rampart-gateway
+expect "gateway installed: configuration root:rampart-gateway 0640" \
+	test "$(in_root stat -c '%U:%G %a' /etc/rampart/gateway.yaml)" = "root:rampart-gateway 640"
+expect "gateway installed: credentials directory root-only" test "$(stat -c '%a' "$root/etc/rampart/credentials")" = 700
+expect "gateway installed: example configuration is the conffile" \
+	cmp "$root/etc/rampart/gateway.yaml" "$root/usr/share/doc/rampart-gateway/examples/gateway.yaml"
+
+install -m 0600 /dev/null "$root/etc/rampart/credentials/hsm-pin"
+echo "# local edit" >>"$root/etc/rampart/gateway.yaml"
+in_root dpkg -i /tmp/gateway.deb >/dev/null
+expect "gateway upgrade: local configuration kept" grep -q '# local edit' "$root/etc/rampart/gateway.yaml"
+
+in_root dpkg -r rampart-gateway >/dev/null
+expect "gateway remove: configuration kept" test -f "$root/etc/rampart/gateway.yaml"
+expect "gateway remove: PIN kept" test -f "$root/etc/rampart/credentials/hsm-pin"
+expect "gateway remove: unit masked" test "$(readlink "$root/etc/systemd/system/rampart-gateway.service")" = /dev/null
+
+in_root dpkg -P rampart-gateway >/dev/null 2>&1
+expect "gateway purge: configuration removed" test ! -e "$root/etc/rampart/gateway.yaml"
+expect "gateway purge: PIN removed" test ! -e "$root/etc/rampart/credentials/hsm-pin"
+expect "gateway purge: permission override removed" bash -c "! chroot '$root' dpkg-statoverride --list /etc/rampart/gateway.yaml"
+expect "gateway purge: unit unmasked" test ! -L "$root/etc/systemd/system/rampart-gateway.service"
+expect "gateway purge: /etc/rampart removed" test ! -e "$root/etc/rampart"
+expect "gateway purge: system user kept" in_root getent passwd rampart-gateway
+
+# All three on one server: each purge but the last leaves the PIN and the
+# directories to the others.
+in_root dpkg -i /tmp/signer.deb /tmp/vc.deb /tmp/gateway.deb >/dev/null
+expect "three installed: three units enabled" test -L "$wants" -a -L "$vcwants" -a -L "$gwwants"
+install -m 0600 /dev/null "$root/etc/rampart/credentials/hsm-pin"
+in_root dpkg -P rampart-signer >/dev/null 2>&1
+in_root dpkg -P rampart-vc >/dev/null 2>&1
+expect "signer and vc purged beside the gateway: PIN kept" test -f "$root/etc/rampart/credentials/hsm-pin"
+expect "signer and vc purged beside the gateway: gateway configuration kept" test -f "$root/etc/rampart/gateway.yaml"
+in_root dpkg -i /tmp/vc.deb >/dev/null
+in_root dpkg -P rampart-gateway >/dev/null 2>&1
+expect "gateway purged beside vc: PIN kept" test -f "$root/etc/rampart/credentials/hsm-pin"
+expect "gateway purged beside vc: vc configuration kept" test -f "$root/etc/rampart/vc.yaml"
+in_root dpkg -P rampart-vc >/dev/null 2>&1
+expect "last of three purged: PIN removed" test ! -e "$root/etc/rampart/credentials/hsm-pin"
+expect "last of three purged: /etc/rampart removed" test ! -e "$root/etc/rampart"
 
 if [ $failed -ne 0 ]; then
 	echo "lifecycle: FAILED" >&2
