@@ -336,13 +336,13 @@ func TestSlashingCreateGivesTheDatabaseToTheSigner(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := filepath.Join(t.TempDir(), "in.json")
-	interchange := `{"metadata":{"interchange_format_version":"5","genesis_validators_root":"0x04700007fabc8282644aed6d1c7c9e21d38a03a0c4ba193f3afe428824b3a673"},
+	interchange := `{"metadata":{"interchange_format_version":"5","genesis_validators_root":"` + testNetGVR + `"},
 "data":[{"pubkey":"0xa99a76ed7796f7be22d5b7e85deeb7c5677e88e511e0b337618f8c4eb61349b4bf2d153f649f7b53359fe8b94a38e44c","signed_blocks":[{"slot":"81952"}],"signed_attestations":[]}]}`
 	if err := os.WriteFile(in, []byte(interchange), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "slashing-protection.db")
-	if code, out, errOut := run(t, "slashing", "import", "--db", db, "--create", in); code != 0 {
+	if code, out, errOut := run(t, importArgs(t, "--db", db, "--create", in)...); code != 0 {
 		t.Fatalf("import --create: %d\n%s%s", code, out, errOut)
 	}
 	st, err := os.Stat(db)
