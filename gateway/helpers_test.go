@@ -33,6 +33,8 @@ import (
 // testNetworkConfig schedules one fork per epoch up to Electra at 5.
 const testNetworkConfig = `PRESET_BASE: mainnet
 CONFIG_NAME: rampart-gateway-test
+MIN_GENESIS_TIME: 1600000000
+GENESIS_DELAY: 0
 GENESIS_FORK_VERSION: 0x10000039
 ALTAIR_FORK_VERSION: 0x20000039
 ALTAIR_FORK_EPOCH: 1
