@@ -334,11 +334,7 @@ func (a *Appliance) prepare(client string, req *signing.Request) (*signing.Signa
 	if !req.Type.Duty() {
 		return nil, nil, refuse(http.StatusForbidden, "coordinator_duty_only", "%s is not a validator duty: a signer coordinates duties only, since the other signers grant each other nothing else; use rampartctl exit, or a coordinator beside the client that uses the client's own identity at every signer (rampart-vc)", req.Type)
 	}
-	canonical, err := req.MarshalJSON()
-	if err != nil {
-		return nil, nil, refuse(http.StatusBadRequest, "bad_request", "%v", err)
-	}
-	return sg, canonical, nil
+	return sg, req.Received(), nil
 }
 
 // accountAllowed applies account authorisation at the coordinator.

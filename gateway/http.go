@@ -150,8 +150,9 @@ func requestError(err error) *apiError {
 // prepare checks a decoded request as every signer will, before any is
 // asked: the type is granted, the request is for this network and its
 // signing root is the one computed here, and GENERIC is not used to sign
-// in a slashable domain. It returns the signing root and the canonical
-// request to forward.
+// in a slashable domain. It returns the signing root and the request to
+// forward: the bytes the client sent, which every signer decodes and checks
+// again itself.
 func (g *Gateway) prepare(req *signing.Request) (*signing.Signable, []byte, *apiError) {
 	if !g.types[req.Type] {
 		return nil, nil, refuse(http.StatusForbidden, "type_not_granted", "%s requests are not granted to the local validator client (types in the gateway's configuration)", req.Type)
@@ -163,11 +164,7 @@ func (g *Gateway) prepare(req *signing.Request) (*signing.Signable, []byte, *api
 	if req.Type == signing.TypeGeneric && signing.IsSlashableDomain(sg.DomainType()) {
 		return nil, nil, refuse(http.StatusBadRequest, "slashable_generic", "GENERIC requests in the beacon proposer or attester domain are refused: use BLOCK_V2 or ATTESTATION")
 	}
-	canonical, err := req.MarshalJSON()
-	if err != nil {
-		return nil, nil, refuse(http.StatusBadRequest, "bad_request", "%v", err)
-	}
-	return sg, canonical, nil
+	return sg, req.Received(), nil
 }
 
 func (g *Gateway) accountError(key api.PublicKey) *apiError {
@@ -222,7 +219,7 @@ func (g *Gateway) signOne(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, endpoint, "", ident, start, requestError(err))
 		return
 	}
-	sg, canonical, e := g.prepare(req)
+	sg, forward, e := g.prepare(req)
 	if e == nil {
 		e = g.accountError(key)
 	}
@@ -232,7 +229,7 @@ func (g *Gateway) signOne(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.requestTimeout(1))
 	defer cancel()
-	sig, err := g.coord.Sign(ctx, key, sg.SigningRoot, canonical)
+	sig, err := g.coord.Sign(ctx, key, sg.SigningRoot, forward)
 	if err != nil {
 		g.fail(w, endpoint, req.Type, ident, start, signerError(r.Context(), err))
 		return
@@ -280,7 +277,7 @@ func (g *Gateway) signBatch(w http.ResponseWriter, r *http.Request) {
 		out[i].Error = e.item()
 		g.m.refusals.WithLabelValues(e.reason).Inc()
 	}
-	sg, canonical, e := g.prepare(b.Request)
+	sg, forward, e := g.prepare(b.Request)
 	if e != nil && e.code != http.StatusForbidden {
 		g.fail(w, endpoint, t, "", start, e)
 		return
@@ -302,7 +299,7 @@ func (g *Gateway) signBatch(w http.ResponseWriter, r *http.Request) {
 	if len(ids) > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), g.requestTimeout(len(ids)))
 		defer cancel()
-		for k, res := range g.coord.SignBatch(ctx, ids, sg.SigningRoot, canonical) {
+		for k, res := range g.coord.SignBatch(ctx, ids, sg.SigningRoot, forward) {
 			if res.Err != nil {
 				itemFail(idx[k], signerError(r.Context(), res.Err))
 				continue

@@ -92,6 +92,16 @@ type env struct {
 	wrongProposer bool
 	// published counts blocks published, by slot.
 	published map[phase0.Slot]int
+	// holdBlockQueriesFrom, when not zero, makes a query for the block of
+	// a slot from this one on that has none wait until one is published
+	// there (or the query ends): a redundant instance asking whether the
+	// first one proposed learns it once that happened, however long it
+	// took.
+	holdBlockQueriesFrom phase0.Slot
+	// produceDelay holds every block production this long.
+	produceDelay time.Duration
+	// headChanged is closed, and replaced, at each new head.
+	headChanged chan struct{}
 	// notify and watchdog, when set, are the next client's systemd
 	// notification hook and watchdog interval.
 	notify   func(string)
@@ -133,7 +143,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		o.coordinator(&ccfg)
 	}
 	e := &env{t: t, opts: o, net: net, cluster: newCluster(t, net, o.threshold, o.signers, o.validators, ccfg),
-		blocks: map[phase0.Slot]phase0.Root{0: genesisRoot}, headRoot: genesisRoot, published: map[phase0.Slot]int{}}
+		blocks: map[phase0.Slot]phase0.Root{0: genesisRoot}, headRoot: genesisRoot, published: map[phase0.Slot]int{},
+		headChanged: make(chan struct{})}
 	e.node = beacontest.New(net)
 	t.Cleanup(e.node.Close)
 	e.node.SetValidators(e.cluster.keys)
@@ -159,6 +170,8 @@ func (e *env) newHead(s phase0.Slot) {
 	if s >= e.headSlot {
 		e.headSlot, e.headRoot = s, root
 	}
+	close(e.headChanged)
+	e.headChanged = make(chan struct{})
 	e.mu.Unlock()
 	e.node.SetHead(s, root)
 	e.node.Emit("head", &apiv1.HeadEvent{
@@ -201,6 +214,19 @@ func (e *env) routes() {
 		if id := r.PathValue("block"); id != "head" {
 			s, err := strconv.ParseUint(id, 10, 64)
 			root, ok = e.blocks[phase0.Slot(s)]
+			for !ok && err == nil && e.holdBlockQueriesFrom != 0 && phase0.Slot(s) >= e.holdBlockQueriesFrom {
+				changed := e.headChanged
+				e.mu.Unlock()
+				select {
+				case <-changed:
+				case <-r.Context().Done():
+				}
+				e.mu.Lock()
+				if r.Context().Err() != nil {
+					break
+				}
+				root, ok = e.blocks[phase0.Slot(s)]
+			}
 			ok = ok && err == nil
 		}
 		e.mu.Unlock()
@@ -313,9 +339,16 @@ func writeVersioned(w http.ResponseWriter, v spec.DataVersion, data any) {
 func (e *env) produceBlock(w http.ResponseWriter, r *http.Request) {
 	slot, _ := strconv.ParseUint(r.PathValue("slot"), 10, 64)
 	e.mu.Lock()
-	refuse, wrong := e.noProposals, e.wrongProposer
+	refuse, wrong, delay := e.noProposals, e.wrongProposer, e.produceDelay
 	parent := e.headRoot
 	e.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if refuse {
 		beacontest.WriteError(w, http.StatusServiceUnavailable, "no block today")
 		return
@@ -414,13 +447,13 @@ func fill(v reflect.Value, sszSize string) {
 
 // start runs a beacon client and a rampart-vc client over the env until
 // the test ends; the returned function stops them and returns Run's error.
-func (e *env) start(t testing.TB, mutate func(*vc.Config)) (*vc.Client, *prometheus.Registry, *bytes.Buffer, func() error) {
+func (e *env) start(t testing.TB, mutate func(*vc.Config)) (*vc.Client, *prometheus.Registry, *syncBuffer, func() error) {
 	t.Helper()
 	return e.startWith(t, mutate, e.cluster.coord)
 }
 
 // startWith is start with another coordinator (another process's).
-func (e *env) startWith(t testing.TB, mutate func(*vc.Config), signer vc.Signer) (*vc.Client, *prometheus.Registry, *bytes.Buffer, func() error) {
+func (e *env) startWith(t testing.TB, mutate func(*vc.Config), signer vc.Signer) (*vc.Client, *prometheus.Registry, *syncBuffer, func() error) {
 	t.Helper()
 	bcfg := beacon.DefaultConfig()
 	bcfg.Network = e.net
@@ -439,7 +472,7 @@ func (e *env) startWith(t testing.TB, mutate func(*vc.Config), signer vc.Signer)
 		mutate(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &syncBuffer{written: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client, err := vc.New(&cfg, vc.Options{Network: e.net, Beacon: bn, Signer: signer, Logger: log, Registerer: reg, Notify: e.notify, WatchdogInterval: e.watchdog})
 	if err != nil {
@@ -466,19 +499,42 @@ func (e *env) startWith(t testing.TB, mutate func(*vc.Config), signer vc.Signer)
 			t.Logf("client log:\n%s", logs.String())
 		}
 	})
-	return client, reg, &logs.Buffer, stop
+	return client, reg, logs, stop
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
+// syncBuffer is a bytes.Buffer safe for concurrent writers, which tells
+// waiters of each write.
 type syncBuffer struct {
 	mu sync.Mutex
 	bytes.Buffer
+	// written is closed, and replaced, at each write.
+	written chan struct{}
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	close(b.written)
+	b.written = make(chan struct{})
 	return b.Buffer.Write(p)
+}
+
+// waitFor waits until the log holds s: on the log's writes, not a clock.
+func (b *syncBuffer) waitFor(t testing.TB, s string) {
+	t.Helper()
+	for {
+		b.mu.Lock()
+		found, written := strings.Contains(b.Buffer.String(), s), b.written
+		b.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-written:
+		case <-t.Context().Done():
+			t.Fatalf("the log never said %q", s)
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {

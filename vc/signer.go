@@ -24,7 +24,7 @@ type Signer interface {
 	Refresh(ctx context.Context) error
 	// PublicKeys lists the discovered accounts' composite keys.
 	PublicKeys() []api.PublicKey
-	// Sign returns the verified signature of one request (canonical JSON)
+	// Sign returns the verified signature of one request (its JSON)
 	// whose signing root is root.
 	Sign(ctx context.Context, identifier api.PublicKey, root [32]byte, request []byte) (*bls.Signature, error)
 	// SignBatch signs one request for many keys, one batch call per
@@ -58,8 +58,8 @@ func forkInfo(n *network.Network, epoch phase0.Epoch) *signing.ForkInfo {
 
 // prepare checks a request as a signer will (package signing: shape,
 // network, fork), computes its signing root, stamps it into the request so
-// that a signer computing another root refuses, and encodes the canonical
-// JSON. An error here is a bug in the request's construction.
+// that a signer computing another root refuses, and encodes it (JSON
+// checked by strict decoding). An error here is a bug in the request's construction.
 func prepare(n *network.Network, req *signing.Request) (phase0.Root, []byte, error) {
 	s, err := req.Verify(n)
 	if err != nil {

@@ -37,6 +37,8 @@ type Config struct {
 	// CacheSize is how many recovered signatures are kept to answer exact
 	// repeats without asking the participants again; 0 disables.
 	CacheSize int
+	// Clock is the coordinator's time; nil is the system clock.
+	Clock Clock
 }
 
 // DefaultConfig returns the defaults for everything but Participants.
@@ -94,8 +96,12 @@ type Coordinator struct {
 	mu       sync.RWMutex
 	accounts map[api.PublicKey]*account
 
-	refreshMu   sync.Mutex
-	lastRefresh time.Time
+	clock Clock
+	// onDemand paces the discoveries requests and listings ask for.
+	onDemand *pacer
+	// background carries a discovery a request wants without waiting for
+	// it to Run, which runs it; one pending at most.
+	background chan struct{}
 
 	cache *sigCache
 }
@@ -109,8 +115,15 @@ func New(cfg Config) (*Coordinator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = systemClock{}
+	}
 	c := &Coordinator{
 		cfg:          cfg,
+		clock:        clock,
+		onDemand:     &pacer{clock: clock},
+		background:   make(chan struct{}, 1),
 		log:          log,
 		participants: append([]Participant(nil), cfg.Participants...),
 		byID:         map[tss.ID]Participant{},
@@ -127,6 +140,9 @@ func New(cfg Config) (*Coordinator, error) {
 
 // Run refreshes discovery every RefreshInterval, and every few seconds
 // while some account lacks a participant's component key, until ctx ends.
+// It also runs the discoveries signing requests ask for in the background
+// (see refreshIfIncomplete). Every discovery it starts has ended when it
+// returns.
 func (c *Coordinator) Run(ctx context.Context) error {
 	for {
 		wait := c.cfg.RefreshInterval
@@ -136,10 +152,16 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait):
-		}
-		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
-			c.log.Warn("discovery failed", "err", err)
+		case <-c.clock.After(wait):
+			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("discovery failed", "err", err)
+			}
+		case <-c.background:
+			rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+			if err := c.Refresh(rctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("background discovery failed", "err", err)
+			}
+			cancel()
 		}
 	}
 }
@@ -159,15 +181,11 @@ func (c *Coordinator) incomplete() bool {
 // listings see accounts added since (an import, a key-generation
 // ceremony) without waiting for the periodic refresh.
 func (c *Coordinator) RefreshIfOlder(ctx context.Context, maxAge time.Duration) {
-	c.refreshMu.Lock()
-	defer c.refreshMu.Unlock()
-	if time.Since(c.lastRefresh) < maxAge {
-		return
-	}
-	c.lastRefresh = time.Now()
-	if err := c.Refresh(ctx); err != nil {
-		c.log.Warn("discovery failed", "err", err)
-	}
+	c.onDemand.run(ctx, maxAge, false, func() {
+		if err := c.Refresh(ctx); err != nil {
+			c.log.Warn("discovery failed", "err", err)
+		}
+	})
 }
 
 // PublicKeys lists the composite keys of every discovered account, sorted.

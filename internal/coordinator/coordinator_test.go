@@ -41,6 +41,9 @@ type fake struct {
 	mode   behaviour
 	delay  time.Duration
 	calls  atomic.Int32
+	// discoveries counts Accounts calls; listed, when set, hears of each.
+	discoveries atomic.Int32
+	listed      chan struct{}
 	// refuse lists accounts refused with 412 in batches.
 	refuse map[api.PublicKey]bool
 }
@@ -60,6 +63,10 @@ func (f *fake) set(b behaviour) {
 }
 
 func (f *fake) Accounts(ctx context.Context) ([]api.Account, error) {
+	f.discoveries.Add(1)
+	if f.listed != nil {
+		defer func() { f.listed <- struct{}{} }()
+	}
 	if f.behaviour() == down {
 		return nil, errors.New("connection refused")
 	}

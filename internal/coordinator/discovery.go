@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
@@ -69,11 +68,7 @@ func (c *Coordinator) Refresh(ctx context.Context) error {
 
 // Invalidate makes the next RefreshIfOlder run discovery whatever its age:
 // a caller that knows accounts changed (it activated one) calls it.
-func (c *Coordinator) Invalidate() {
-	c.refreshMu.Lock()
-	c.lastRefresh = time.Time{}
-	c.refreshMu.Unlock()
-}
+func (c *Coordinator) Invalidate() { c.onDemand.invalidate() }
 
 // observed is what the participants said about one composite key.
 type observed struct {

@@ -61,8 +61,8 @@ func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey,
 }
 
 // discoverMore runs discovery (at most once a second, waiting for the
-// second to pass) and reports whether
-// any account of the given items now knows more component keys.
+// second to pass within ctx) and reports whether any account of the given
+// items now knows more component keys.
 func (c *Coordinator) discoverMore(ctx context.Context, ids []api.PublicKey, idx []int) bool {
 	known := func() int {
 		n := 0
@@ -76,29 +76,14 @@ func (c *Coordinator) discoverMore(ctx context.Context, ids []api.PublicKey, idx
 		return n
 	}
 	before := known()
-	c.refreshMu.Lock()
-	// A discovery that ran just before (often the background one this
-	// very request started) may have missed a participant that came back
-	// since: wait out the gap rather than give up, within the request's
-	// time.
-	if wait := minRefreshGap - time.Since(c.lastRefresh); wait > 0 {
-		c.refreshMu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-		c.refreshMu.Lock()
-	}
-	if time.Since(c.lastRefresh) >= minRefreshGap {
-		c.lastRefresh = time.Now()
+	// A discovery that ran just before (often the one this very request
+	// started) may have missed a participant that came back since: wait
+	// out the gap rather than give up, within the request's time.
+	c.onDemand.run(ctx, minRefreshGap, true, func() {
 		if err := c.Refresh(ctx); err != nil {
 			c.log.Warn("discovery failed", "err", err)
 		}
-	}
-	c.refreshMu.Unlock()
+	})
 	return known() > before
 }
 
@@ -161,7 +146,7 @@ func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byt
 			cands = append(cands, p)
 		}
 	}
-	cands = c.health.order(cands, time.Now())
+	cands = c.health.order(cands, c.clock.Now())
 
 	asked := map[tss.ID]bool{}
 	replies := make(chan reply, len(cands))
@@ -226,9 +211,7 @@ func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byt
 		launchMore(len(cands))
 	} else {
 		launchMore(deficit())
-		t := time.NewTimer(c.cfg.HedgeDelay)
-		defer t.Stop()
-		hedge = t.C
+		hedge = c.clock.After(c.cfg.HedgeDelay)
 	}
 	for open() {
 		if inflight == 0 && launchMore(max(deficit(), 1)) == 0 {
@@ -276,9 +259,9 @@ const minRefreshGap = time.Second
 // refreshIfIncomplete runs discovery when an account asked for lacks a
 // member's component key (or the key is unknown, maybe new): at once and
 // waiting for it when the known members cannot reach the threshold, in the
-// background otherwise; at most once a second either way. A cluster that
-// started in any order thus signs at once, and a member that stays down
-// costs a signing request no waiting.
+// background (by Run) otherwise; at most once a second either way. A
+// cluster that started in any order thus signs at once, and a member that
+// stays down costs a signing request no waiting.
 func (c *Coordinator) refreshIfIncomplete(ctx context.Context, ids []api.PublicKey) {
 	need, urgent := false, false
 	c.mu.RLock()
@@ -292,29 +275,19 @@ func (c *Coordinator) refreshIfIncomplete(ctx context.Context, ids []api.PublicK
 		}
 	}
 	c.mu.RUnlock()
-	if !need {
-		return
-	}
-	c.refreshMu.Lock()
-	if time.Since(c.lastRefresh) < minRefreshGap {
-		c.refreshMu.Unlock()
-		return
-	}
-	c.lastRefresh = time.Now()
-	if !urgent {
-		c.refreshMu.Unlock()
-		go func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
-			defer cancel()
-			if err := c.Refresh(rctx); err != nil {
-				c.log.Warn("background discovery failed", "err", err)
+	switch {
+	case !need:
+	case urgent:
+		c.onDemand.run(ctx, minRefreshGap, false, func() {
+			if err := c.Refresh(ctx); err != nil {
+				c.log.Warn("on-demand discovery failed", "err", err)
 			}
-		}()
-		return
-	}
-	defer c.refreshMu.Unlock()
-	if err := c.Refresh(ctx); err != nil {
-		c.log.Warn("on-demand discovery failed", "err", err)
+		})
+	case c.onDemand.tryReserve(minRefreshGap):
+		select {
+		case c.background <- struct{}{}:
+		default: // one is pending already
+		}
 	}
 }
 
@@ -328,7 +301,7 @@ func (c *Coordinator) call(ctx context.Context, p Participant, ids []api.PublicK
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	r := reply{p: p, idx: idx, start: time.Now()}
+	r := reply{p: p, idx: idx, start: c.clock.Now()}
 	if m := c.cfg.Metrics; m != nil {
 		m.calls.WithLabelValues(p.ID().String()).Inc()
 	}
@@ -516,7 +489,7 @@ func (c *Coordinator) recover(pos []*position, root [32]byte) {
 // not at every call in between (the failure metric counts each), so a
 // signer that is down does not flood the log at every slot.
 func (c *Coordinator) observe(id tss.ID, start time.Time, err error) {
-	now := time.Now()
+	now := c.clock.Now()
 	code := Status(err)
 	switch {
 	case err == nil || (code >= 400 && code < 500):

@@ -1,8 +1,6 @@
 package signing
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -23,7 +21,9 @@ type Batch struct {
 // bytes, so hex casing does not hide a repeat), any member besides
 // identifiers and signing_request, and a request type that is not
 // batchable ([Type.Batchable]). Errors name the field, for instance
-// "identifiers[2]" or "signing_request.attestation.slot".
+// "identifiers[2]" or "signing_request.attestation.slot". The Request's
+// [Request.Received] is the signing_request member of data, which the
+// caller must not change afterwards.
 func ParseBatch(data []byte) (*Batch, error) {
 	o, err := parseObject(data)
 	if err != nil {
@@ -53,47 +53,20 @@ func ParseBatch(data []byte) (*Batch, error) {
 		seen[key] = i
 		b.Identifiers = append(b.Identifiers, key)
 	}
-	ro, err := o.obj("signing_request")
+	rv, err := o.require("signing_request")
+	if err != nil {
+		return nil, err
+	}
+	ro, err := rv.object(o.field("signing_request"))
 	if err != nil {
 		return nil, err
 	}
 	if b.Request, err = decodeRequest(ro); err != nil {
 		return nil, err
 	}
+	b.Request.from = &received{body: memberBytes(data, rv), req: b.Request}
 	if !b.Request.Type.Batchable() {
 		return nil, ro.errorf("type", "%s requests cannot be batched; send them to the single-key endpoint", b.Request.Type)
 	}
 	return b, nil
-}
-
-// MarshalJSON writes the canonical form of the batch (see
-// [Request.MarshalJSON]).
-func (b *Batch) MarshalJSON() ([]byte, error) {
-	if len(b.Identifiers) == 0 {
-		return nil, &FieldError{Field: "identifiers", Reason: "empty; a batch needs at least one key"}
-	}
-	if b.Request == nil {
-		return nil, &FieldError{Field: "signing_request", Reason: "missing"}
-	}
-	if !b.Request.Type.Batchable() {
-		return nil, &FieldError{Field: "signing_request.type", Reason: fmt.Sprintf("%s requests cannot be batched", b.Request.Type)}
-	}
-	seen := make(map[phase0.BLSPubKey]int, len(b.Identifiers))
-	ids := make([]string, len(b.Identifiers))
-	for i, key := range b.Identifiers {
-		if j, dup := seen[key]; dup {
-			return nil, &FieldError{Field: fmt.Sprintf("identifiers[%d]", i), Reason: fmt.Sprintf("the same key as identifiers[%d]", j)}
-		}
-		seen[key] = i
-		ids[i] = hx(key[:])
-	}
-	req, err := b.Request.encode()
-	if err != nil {
-		var fe *FieldError
-		if errors.As(err, &fe) && fe.Field != "" {
-			fe.Field = "signing_request." + fe.Field
-		}
-		return nil, err
-	}
-	return json.Marshal(ordered{{"identifiers", ids}, {"signing_request", req}})
 }

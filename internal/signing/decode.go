@@ -48,12 +48,20 @@ const (
 //
 // Sizes that depend on the network's preset (sync committee and committee
 // bit fields) are checked against the network by the methods that need it.
+//
+// The Request remembers data, which [Request.Received] returns: the caller
+// must not change data afterwards.
 func ParseRequest(data []byte) (*Request, error) {
 	o, err := parseObject(data)
 	if err != nil {
 		return nil, err
 	}
-	return decodeRequest(o)
+	r, err := decodeRequest(o)
+	if err != nil {
+		return nil, err
+	}
+	r.from = &received{body: data, req: r}
+	return r, nil
 }
 
 func decodeRequest(o *object) (*Request, error) {

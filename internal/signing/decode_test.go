@@ -1,6 +1,7 @@
 package signing_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -192,8 +193,10 @@ func TestParseRequestRefusesMalformedJSON(t *testing.T) {
 
 // Real validator clients send members the schema does not list: Nimbus
 // sends "proofs" with BLOCK_V2 and clients may send fork_info with types
-// that do not use it. They are accepted and dropped from the canonical
-// form, since nothing signed depends on them.
+// that do not use it. They are accepted, since nothing signed depends on
+// them: a coordinator forwards them as received, each participant accepts
+// them again and decodes the same request, and the encoding of the
+// decoded request drops them.
 func TestParseRequestToleratesUnknownTopLevelMembers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -205,9 +208,16 @@ func TestParseRequestToleratesUnknownTopLevelMembers(t *testing.T) {
 		{"accepts signing_root instead of signingRoot", with(attestationRequest(), "signing_root", root(1))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := signing.ParseRequest(encode(t, tc.body))
+			body := encode(t, tc.body)
+			req, err := signing.ParseRequest(body)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !bytes.Equal(req.Received(), body) {
+				t.Fatalf("forwards %s, want the body as received", req.Received())
+			}
+			if again, err := signing.ParseRequest(req.Received()); err != nil || !sameRequest(again, req) {
+				t.Fatalf("a participant decodes the forwarded body otherwise: %v", err)
 			}
 			out, err := json.Marshal(req)
 			if err != nil {
@@ -215,11 +225,11 @@ func TestParseRequestToleratesUnknownTopLevelMembers(t *testing.T) {
 			}
 			for _, dropped := range []string{`"proofs"`, `"signing_root"`} {
 				if strings.Contains(string(out), dropped) {
-					t.Errorf("canonical form keeps %s: %s", dropped, out)
+					t.Errorf("encoding keeps %s: %s", dropped, out)
 				}
 			}
 			if strings.Contains(tc.name, "signing_root") && !strings.Contains(string(out), `"signingRoot":"`+root(1)+`"`) {
-				t.Errorf("canonical form lost the signing root: %s", out)
+				t.Errorf("encoding lost the signing root: %s", out)
 			}
 		})
 	}
@@ -272,13 +282,15 @@ func TestParseBatch(t *testing.T) {
 				if len(b.Identifiers) != 2 || b.Request.Type != signing.TypeAttestation {
 					t.Fatalf("%+v", b)
 				}
-				out, err := json.Marshal(b)
-				if err != nil {
-					t.Fatal(err)
+				// A coordinator forwards the signing_request member as
+				// received; alone, it decodes to the same request.
+				fwd := b.Request.Received()
+				if !bytes.Equal(fwd, encode(t, att)) {
+					t.Fatalf("forwarded %s, want the signing_request member as sent", fwd)
 				}
-				back, err := signing.ParseBatch(out)
-				if err != nil || len(back.Identifiers) != 2 || back.Identifiers[1] != b.Identifiers[1] {
-					t.Fatalf("round trip: %v %+v", err, back)
+				back, err := signing.ParseRequest(fwd)
+				if err != nil || !sameRequest(back, b.Request) {
+					t.Fatalf("the forwarded request decodes otherwise: %v %+v", err, back)
 				}
 				return
 			}

@@ -11,8 +11,11 @@
 //	err = req.CheckFuture(net, now, allowance) // nothing beyond the clock's epoch + allowance
 //	// policy, slashing protection (s.Proposal, s.Vote), then sign s.SigningRoot
 //
-// A coordinator forwards json.Marshal(req), the canonical re-encoding, so
-// every participant decodes exactly what it decoded.
+// A coordinator forwards req.Received(), the body exactly as it received
+// it; each participant decodes and verifies those bytes itself. A request
+// built by hand (rampart-vc builds its own) is encoded by json.Marshal,
+// with go-eth2-client's JSON of the signed objects, and checked by strict
+// decoding of the result.
 //
 // # Security
 //
@@ -32,8 +35,9 @@
 // another type's payload: all refused with the field's path), so that a
 // coordinator and its participants cannot read one request two ways.
 // Unknown top-level members are tolerated because real validator clients
-// send some (Nimbus's "proofs"); they change nothing that is signed and are
-// dropped from the canonical form. [CheckGenericDomainType] is the one
+// send some (Nimbus's "proofs"); they change nothing that is signed, and a
+// coordinator forwards them with the rest, bounded like the rest by
+// [MaxRequestSize]. [CheckGenericDomainType] is the one
 // place that decides which domains a GENERIC request may use: none that a
 // typed request exists for, and none of the consensus form 0xXX000000.
 package signing

@@ -1,553 +1,188 @@
 package signing
 
 import (
-	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
 
-	"github.com/OffchainLabs/go-bitfield"
+	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
 	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/altair"
-	"github.com/attestantio/go-eth2-client/spec/electra"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
-// MarshalJSON writes the canonical form of the request: members in the
-// specification's order, signingRoot (when the sender gave one) under that
-// spelling, unknown top-level members dropped, hex in lower case. A
-// coordinator forwards this form so that every participant decodes exactly
-// what it decoded; ParseRequest of the output gives an equal Request.
+// MarshalJSON encodes a request built by hand (rampart-vc builds its own):
+// the request's members, and go-eth2-client's JSON of the objects it
+// carries. The result is then decoded by [ParseRequest], so that what it
+// returns is exactly what every signer will decode, and a Request that
+// strict decoding would refuse (a missing object, two payloads, a bit list
+// without its length bit) is refused here with the same error.
+//
+// A coordinator does not re-encode what it received: it forwards
+// [Request.Received].
 func (r *Request) MarshalJSON() ([]byte, error) {
-	v, err := r.encode()
+	body, err := r.encode()
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(v)
-}
-
-// validate checks that a Request, perhaps built by hand, has the shape
-// ParseRequest guarantees: the payload its type names and no other, and
-// every nested object present and well formed.
-func (r *Request) validate() error {
-	_, err := r.encode()
-	return err
-}
-
-func (r *Request) encode() (ordered, error) {
-	key := r.Type.payloadKey()
-	if key == "" {
-		return nil, &FieldError{Field: "type", Reason: fmt.Sprintf("unknown request type %q", clip(string(r.Type)))}
-	}
-	if err := r.checkPayloads(); err != nil {
+	if _, err := ParseRequest(body); err != nil {
 		return nil, err
 	}
-	e := &encoder{}
-	out := ordered{{"type", string(r.Type)}}
-	if r.Type.usesForkInfo() {
-		if e.need(r.ForkInfo != nil, "fork_info") {
-			f := r.ForkInfo
-			out = append(out, field{"fork_info", ordered{
-				{"fork", ordered{
-					{"previous_version", hx(f.Fork.PreviousVersion[:])},
-					{"current_version", hx(f.Fork.CurrentVersion[:])},
-					{"epoch", u64(f.Fork.Epoch)},
-				}},
-				{"genesis_validators_root", hx(f.GenesisValidatorsRoot[:])},
-			}})
-		}
-	} else if r.ForkInfo != nil {
-		return nil, &FieldError{Field: "fork_info", Reason: fmt.Sprintf("not part of %s requests", r.Type)}
-	}
-	if r.ProvidedRoot != nil {
-		out = append(out, field{"signingRoot", hx(r.ProvidedRoot[:])})
-	}
-	out = append(out, field{key, e.payload(r)})
-	return out, e.err
+	return body, nil
 }
 
-// checkPayloads refuses a Request whose set payload fields do not match
-// its type.
-func (r *Request) checkPayloads() error {
-	set := map[string]bool{
-		"aggregation_slot":               r.AggregationSlot != nil,
-		"aggregate_and_proof":            r.AggregateAndProof != nil,
-		"attestation":                    r.Attestation != nil,
-		"beacon_block":                   r.Block != nil && r.Type == TypeBlockV2,
-		"block":                          r.Block != nil && r.Type != TypeBlockV2,
-		"deposit":                        r.Deposit != nil,
-		"signing_data":                   r.SigningData != nil,
-		"randao_reveal":                  r.RandaoReveal != nil,
-		"voluntary_exit":                 r.VoluntaryExit != nil,
-		"sync_committee_message":         r.SyncCommitteeMessage != nil,
-		"sync_aggregator_selection_data": r.SyncAggregatorSelectionData != nil,
-		"contribution_and_proof":         r.ContributionAndProof != nil,
-		"validator_registration":         r.ValidatorRegistration != nil,
+// checked returns the request to check and hash: r itself when the decoder
+// returned it, else the strict decoding of r's encoding, so that nothing
+// built by hand is hashed that a signer would not decode the same way.
+func (r *Request) checked() (*Request, error) {
+	if r.Received() != nil {
+		return r, nil
 	}
-	want := r.Type.payloadKey()
-	if !set[want] {
-		return &FieldError{Field: want, Reason: "missing"}
+	body, err := r.encode()
+	if err != nil {
+		return nil, err
 	}
-	for _, t := range Types() {
-		if key := t.payloadKey(); key != want && set[key] {
-			return &FieldError{Field: key, Reason: fmt.Sprintf("is the payload of %s requests, not allowed in %s requests", t, r.Type)}
-		}
-	}
-	return nil
+	return ParseRequest(body)
 }
 
-// field is one member of an ordered JSON object.
-type field struct {
-	key   string
-	value any
+// requestJSON is a request's members: the ones that are set are encoded,
+// and strict decoding then decides whether they make a request.
+type requestJSON struct {
+	Type                        Type                         `json:"type"`
+	ForkInfo                    *forkInfoJSON                `json:"fork_info,omitempty"`
+	SigningRoot                 *phase0.Root                 `json:"signingRoot,omitempty"`
+	AggregationSlot             *AggregationSlot             `json:"aggregation_slot,omitempty"`
+	AggregateAndProof           any                          `json:"aggregate_and_proof,omitempty"`
+	Attestation                 *phase0.AttestationData      `json:"attestation,omitempty"`
+	Block                       any                          `json:"block,omitempty"`
+	BeaconBlock                 any                          `json:"beacon_block,omitempty"`
+	Deposit                     *depositJSON                 `json:"deposit,omitempty"`
+	SigningData                 *phase0.SigningData          `json:"signing_data,omitempty"`
+	RandaoReveal                *RandaoReveal                `json:"randao_reveal,omitempty"`
+	VoluntaryExit               *phase0.VoluntaryExit        `json:"voluntary_exit,omitempty"`
+	SyncCommitteeMessage        *SyncCommitteeMessage        `json:"sync_committee_message,omitempty"`
+	SyncAggregatorSelectionData *selectionDataJSON           `json:"sync_aggregator_selection_data,omitempty"`
+	ContributionAndProof        *altair.ContributionAndProof `json:"contribution_and_proof,omitempty"`
+	ValidatorRegistration       *apiv1.ValidatorRegistration `json:"validator_registration,omitempty"`
 }
 
-// ordered is a JSON object that keeps its members in order.
-type ordered []field
+type forkInfoJSON struct {
+	Fork                  *phase0.Fork `json:"fork"`
+	GenesisValidatorsRoot phase0.Root  `json:"genesis_validators_root"`
+}
 
-func (o ordered) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, f := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(f.key)
-		b.Write(k)
-		b.WriteByte(':')
-		v, err := json.Marshal(f.value)
+// selectionDataJSON is SyncAggregatorSelectionData, which go-eth2-client
+// gives no JSON form.
+type selectionDataJSON struct {
+	Slot              phase0.Slot `json:"slot"`
+	SubcommitteeIndex string      `json:"subcommittee_index"`
+}
+
+type depositJSON struct {
+	Pubkey                phase0.BLSPubKey `json:"pubkey"`
+	WithdrawalCredentials phase0.Root      `json:"withdrawal_credentials"`
+	Amount                phase0.Gwei      `json:"amount"`
+	GenesisForkVersion    string           `json:"genesis_fork_version"`
+}
+
+// versionedJSON is the versioned wrapper of AGGREGATE_AND_PROOF_V2 (data)
+// and BLOCK_V2 (block or block_header).
+type versionedJSON struct {
+	Version     string `json:"version"`
+	Data        any    `json:"data,omitempty"`
+	Block       any    `json:"block,omitempty"`
+	BlockHeader any    `json:"block_header,omitempty"`
+}
+
+// encode writes the members of r that are set. The versioned wrappers are
+// the one thing JSON cannot say wrong, so their consistency is checked here.
+func (r *Request) encode() ([]byte, error) {
+	out := requestJSON{
+		Type: r.Type, SigningRoot: r.ProvidedRoot, AggregationSlot: r.AggregationSlot,
+		Attestation: r.Attestation, SigningData: r.SigningData, RandaoReveal: r.RandaoReveal,
+		VoluntaryExit: r.VoluntaryExit, SyncCommitteeMessage: r.SyncCommitteeMessage,
+		ContributionAndProof:  r.ContributionAndProof,
+		ValidatorRegistration: r.ValidatorRegistration,
+	}
+	if f := r.ForkInfo; f != nil {
+		out.ForkInfo = &forkInfoJSON{Fork: &f.Fork, GenesisValidatorsRoot: f.GenesisValidatorsRoot}
+	}
+	if d := r.SyncAggregatorSelectionData; d != nil {
+		out.SyncAggregatorSelectionData = &selectionDataJSON{Slot: d.Slot, SubcommitteeIndex: strconv.FormatUint(d.SubcommitteeIndex, 10)}
+	}
+	if d := r.Deposit; d != nil {
+		out.Deposit = &depositJSON{Pubkey: d.Pubkey, WithdrawalCredentials: d.WithdrawalCredentials, Amount: d.Amount,
+			GenesisForkVersion: fmt.Sprintf("%#x", d.GenesisForkVersion[:])}
+	}
+	if a := r.AggregateAndProof; a != nil {
+		v, err := encodeAggregate(r.Type, a)
 		if err != nil {
 			return nil, err
 		}
-		b.Write(v)
+		out.AggregateAndProof = v
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-func hx(b []byte) string { return "0x" + hex.EncodeToString(b) }
-
-func u64[T ~uint64](v T) string { return strconv.FormatUint(uint64(v), 10) }
-
-// encoder writes the canonical JSON of signed objects. It records the first
-// missing or malformed part of a hand-built object, by path, and writes
-// null in its place.
-type encoder struct {
-	err error
-}
-
-func (e *encoder) fail(path, reason string) {
-	if e.err == nil {
-		e.err = &FieldError{Field: path, Reason: reason}
-	}
-}
-
-func (e *encoder) need(ok bool, path string) bool {
-	if !ok {
-		e.fail(path, "missing")
-	}
-	return ok
-}
-
-func (e *encoder) payload(r *Request) any {
-	key := r.Type.payloadKey()
-	switch r.Type {
-	case TypeAggregationSlot:
-		return ordered{{"slot", u64(r.AggregationSlot.Slot)}}
-	case TypeAggregateAndProof:
-		switch a := r.AggregateAndProof; {
-		case a.Version == spec.DataVersionPhase0 && a.Electra == nil:
-			return e.aggregateAndProof(key, a.Phase0)
-		case a.Version == spec.DataVersionElectra && a.Phase0 == nil:
-			return e.electraAggregateAndProof(key, a.Electra)
+	if b := r.Block; b != nil {
+		v, err := encodeBlock(r.Type, b)
+		if err != nil {
+			return nil, err
 		}
-		e.fail(key, "AGGREGATE_AND_PROOF carries a phase0 aggregate (Version phase0) or an electra one (Version electra)")
-		return nil
-	case TypeAggregateAndProofV2:
-		return e.versionedAggregateAndProof(key, r.AggregateAndProof)
-	case TypeAttestation:
-		return e.attestationData(key, r.Attestation)
-	case TypeBlock:
-		b := r.Block
-		if b.Phase0 == nil || b.Altair != nil || b.Header != nil || b.Version != spec.DataVersionPhase0 {
-			e.fail(key, "BLOCK carries a full phase0 block; use BLOCK_V2")
-			return nil
-		}
-		return e.phase0Block(key, b.Phase0)
-	case TypeBlockV2:
-		return e.versionedBlock(key, r.Block)
-	case TypeDeposit:
-		d := r.Deposit
-		return ordered{
-			{"pubkey", hx(d.Pubkey[:])},
-			{"withdrawal_credentials", hx(d.WithdrawalCredentials[:])},
-			{"amount", u64(d.Amount)},
-			{"genesis_fork_version", hx(d.GenesisForkVersion[:])},
-		}
-	case TypeGeneric:
-		return ordered{{"object_root", hx(r.SigningData.ObjectRoot[:])}, {"domain", hx(r.SigningData.Domain[:])}}
-	case TypeRandaoReveal:
-		return ordered{{"epoch", u64(r.RandaoReveal.Epoch)}}
-	case TypeVoluntaryExit:
-		return e.voluntaryExit(key, r.VoluntaryExit)
-	case TypeSyncCommitteeMessage:
-		m := r.SyncCommitteeMessage
-		return ordered{{"beacon_block_root", hx(m.BeaconBlockRoot[:])}, {"slot", u64(m.Slot)}}
-	case TypeSyncCommitteeSelectionProof:
-		d := r.SyncAggregatorSelectionData
-		return ordered{{"slot", u64(d.Slot)}, {"subcommittee_index", u64(d.SubcommitteeIndex)}}
-	case TypeSyncCommitteeContributionAndProof:
-		return e.contributionAndProof(key, r.ContributionAndProof)
-	case TypeValidatorRegistration:
-		v := r.ValidatorRegistration
-		ts := v.Timestamp.Unix()
-		if ts < 0 || ts > maxTimestamp {
-			e.fail(key+".timestamp", "out of range")
-		}
-		return ordered{
-			{"fee_recipient", hx(v.FeeRecipient[:])},
-			{"gas_limit", u64(v.GasLimit)},
-			{"timestamp", strconv.FormatInt(ts, 10)},
-			{"pubkey", hx(v.Pubkey[:])},
+		if r.Type == TypeBlockV2 {
+			out.BeaconBlock = v
+		} else {
+			out.Block = v
 		}
 	}
-	return nil
+	return json.Marshal(&out)
 }
 
-func (e *encoder) versionedAggregateAndProof(path string, a *AggregateAndProof) any {
-	if !e.knownVersion(path+".version", a.Version) {
-		return nil
-	}
+func encodeAggregate(t Type, a *AggregateAndProof) (any, error) {
+	const path = "aggregate_and_proof"
 	var data any
-	if a.Version >= spec.DataVersionElectra {
-		if a.Phase0 != nil {
-			e.fail(path+".data", "a phase0 aggregate under version "+versionName(a.Version))
-		}
-		data = e.electraAggregateAndProof(path+".data", a.Electra)
-	} else {
-		if a.Electra != nil {
-			e.fail(path+".data", "an electra aggregate under version "+versionName(a.Version))
-		}
-		data = e.aggregateAndProof(path+".data", a.Phase0)
-	}
-	return ordered{{"version", versionName(a.Version)}, {"data", data}}
-}
-
-func (e *encoder) versionedBlock(path string, b *BeaconBlock) any {
-	if !e.knownVersion(path+".version", b.Version) {
-		return nil
-	}
-	out := ordered{{"version", versionName(b.Version)}}
-	full := 0
-	for _, set := range []bool{b.Phase0 != nil, b.Altair != nil, b.Header != nil} {
-		if set {
-			full++
-		}
-	}
 	switch {
-	case full != 1:
-		e.fail(path, "want exactly one of a block or a block header")
-	case b.Header != nil:
-		out = append(out, field{"block_header", e.blockHeader(path+".block_header", b.Header)})
-	case b.Version == spec.DataVersionAltair && b.Altair != nil:
-		out = append(out, field{"block", e.altairBlock(path+".block", b.Altair)})
-	case b.Version == spec.DataVersionPhase0 && b.Phase0 != nil:
-		out = append(out, field{"block", e.phase0Block(path+".block", b.Phase0)})
+	case a.Phase0 != nil && a.Electra == nil && a.Version < spec.DataVersionElectra:
+		data = a.Phase0
+	case a.Electra != nil && a.Phase0 == nil && a.Version >= spec.DataVersionElectra:
+		data = a.Electra
 	default:
-		e.fail(path+".block", "does not match version "+versionName(b.Version))
+		return nil, &FieldError{Field: path, Reason: "want a phase0 aggregate (versions PHASE0 to DENEB) or an electra one (ELECTRA, FULU), and not both"}
 	}
-	return out
+	if t != TypeAggregateAndProofV2 {
+		// The deprecated AGGREGATE_AND_PROOF carries no version: its
+		// container tells phase0 from electra.
+		if a.Version != spec.DataVersionPhase0 && a.Version != spec.DataVersionElectra {
+			return nil, &FieldError{Field: path, Reason: "AGGREGATE_AND_PROOF carries a phase0 aggregate (Version phase0) or an electra one (Version electra)"}
+		}
+		return data, nil
+	}
+	return versionedJSON{Version: versionName(a.Version), Data: data}, nil
 }
 
-func (e *encoder) knownVersion(path string, v spec.DataVersion) bool {
-	for _, known := range versions() {
-		if known == v {
-			return true
+func encodeBlock(t Type, b *BeaconBlock) (any, error) {
+	set := 0
+	for _, ok := range []bool{b.Phase0 != nil, b.Altair != nil, b.Header != nil} {
+		if ok {
+			set++
 		}
 	}
-	e.fail(path, fmt.Sprintf("unknown version %q", v.String()))
-	return false
-}
-
-func (e *encoder) checkpoint(path string, c *phase0.Checkpoint) any {
-	if !e.need(c != nil, path) {
-		return nil
+	if set != 1 {
+		return nil, &FieldError{Field: t.payloadKey(), Reason: "want exactly one of a block or a block header"}
 	}
-	return ordered{{"epoch", u64(c.Epoch)}, {"root", hx(c.Root[:])}}
-}
-
-func (e *encoder) attestationData(path string, d *phase0.AttestationData) any {
-	if !e.need(d != nil, path) {
-		return nil
-	}
-	return ordered{
-		{"slot", u64(d.Slot)},
-		{"index", u64(d.Index)},
-		{"beacon_block_root", hx(d.BeaconBlockRoot[:])},
-		{"source", e.checkpoint(path+".source", d.Source)},
-		{"target", e.checkpoint(path+".target", d.Target)},
-	}
-}
-
-func (e *encoder) bitlist(path string, b bitfield.Bitlist, maxBits uint64) string {
-	if len(b) == 0 || b[len(b)-1] == 0 {
-		e.fail(path, "not an SSZ bitlist: the last byte must hold the length bit")
-	} else if b.Len() > maxBits {
-		e.fail(path, fmt.Sprintf("has %d bits, more than %d", b.Len(), maxBits))
-	}
-	return hx(b)
-}
-
-func (e *encoder) phase0Attestation(path string, a *phase0.Attestation) any {
-	if !e.need(a != nil, path) {
-		return nil
-	}
-	return ordered{
-		{"aggregation_bits", e.bitlist(path+".aggregation_bits", a.AggregationBits, maxValidatorsPerCommittee)},
-		{"data", e.attestationData(path+".data", a.Data)},
-		{"signature", hx(a.Signature[:])},
-	}
-}
-
-func (e *encoder) electraAttestation(path string, a *electra.Attestation) any {
-	if !e.need(a != nil, path) {
-		return nil
-	}
-	if n := len(a.CommitteeBits); n != 8 && n != 1 {
-		e.fail(path+".committee_bits", fmt.Sprintf("has %d bytes, want one of [8 1]", n))
-	}
-	return ordered{
-		{"aggregation_bits", e.bitlist(path+".aggregation_bits", a.AggregationBits, maxElectraAggregationBits)},
-		{"data", e.attestationData(path+".data", a.Data)},
-		{"signature", hx(a.Signature[:])},
-		{"committee_bits", hx(a.CommitteeBits)},
-	}
-}
-
-func (e *encoder) aggregateAndProof(path string, a *phase0.AggregateAndProof) any {
-	if !e.need(a != nil, path) {
-		return nil
-	}
-	return ordered{
-		{"aggregator_index", u64(a.AggregatorIndex)},
-		{"aggregate", e.phase0Attestation(path+".aggregate", a.Aggregate)},
-		{"selection_proof", hx(a.SelectionProof[:])},
-	}
-}
-
-func (e *encoder) electraAggregateAndProof(path string, a *electra.AggregateAndProof) any {
-	if !e.need(a != nil, path) {
-		return nil
-	}
-	return ordered{
-		{"aggregator_index", u64(a.AggregatorIndex)},
-		{"aggregate", e.electraAttestation(path+".aggregate", a.Aggregate)},
-		{"selection_proof", hx(a.SelectionProof[:])},
-	}
-}
-
-func (e *encoder) blockHeader(path string, h *phase0.BeaconBlockHeader) any {
-	if !e.need(h != nil, path) {
-		return nil
-	}
-	return ordered{
-		{"slot", u64(h.Slot)},
-		{"proposer_index", u64(h.ProposerIndex)},
-		{"parent_root", hx(h.ParentRoot[:])},
-		{"state_root", hx(h.StateRoot[:])},
-		{"body_root", hx(h.BodyRoot[:])},
-	}
-}
-
-func (e *encoder) voluntaryExit(path string, x *phase0.VoluntaryExit) any {
-	if !e.need(x != nil, path) {
-		return nil
-	}
-	return ordered{{"epoch", u64(x.Epoch)}, {"validator_index", u64(x.ValidatorIndex)}}
-}
-
-// list encodes the elements of a list of at most max elements; never null.
-func list[T any](e *encoder, path string, elems []*T, max int, enc func(string, *T) any) []any {
-	if len(elems) > max {
-		e.fail(path, fmt.Sprintf("has %d elements, more than %d", len(elems), max))
-	}
-	out := make([]any, len(elems))
-	for i, el := range elems {
-		out[i] = enc(fmt.Sprintf("%s[%d]", path, i), el)
-	}
-	return out
-}
-
-func (e *encoder) signedHeader(path string, h *phase0.SignedBeaconBlockHeader) any {
-	if !e.need(h != nil, path) {
-		return nil
-	}
-	return ordered{{"message", e.blockHeader(path+".message", h.Message)}, {"signature", hx(h.Signature[:])}}
-}
-
-func (e *encoder) proposerSlashing(path string, s *phase0.ProposerSlashing) any {
-	if !e.need(s != nil, path) {
-		return nil
-	}
-	return ordered{
-		{"signed_header_1", e.signedHeader(path+".signed_header_1", s.SignedHeader1)},
-		{"signed_header_2", e.signedHeader(path+".signed_header_2", s.SignedHeader2)},
-	}
-}
-
-func (e *encoder) indexedAttestation(path string, a *phase0.IndexedAttestation) any {
-	if !e.need(a != nil, path) {
-		return nil
-	}
-	if len(a.AttestingIndices) > maxValidatorsPerCommittee {
-		e.fail(path+".attesting_indices", fmt.Sprintf("has %d elements, more than %d", len(a.AttestingIndices), maxValidatorsPerCommittee))
-	}
-	indices := make([]string, len(a.AttestingIndices))
-	for i, idx := range a.AttestingIndices {
-		indices[i] = u64(idx)
-	}
-	return ordered{
-		{"attesting_indices", indices},
-		{"data", e.attestationData(path+".data", a.Data)},
-		{"signature", hx(a.Signature[:])},
-	}
-}
-
-func (e *encoder) attesterSlashing(path string, s *phase0.AttesterSlashing) any {
-	if !e.need(s != nil, path) {
-		return nil
-	}
-	return ordered{
-		{"attestation_1", e.indexedAttestation(path+".attestation_1", s.Attestation1)},
-		{"attestation_2", e.indexedAttestation(path+".attestation_2", s.Attestation2)},
-	}
-}
-
-// fixed encodes a byte slice that must have n bytes.
-func (e *encoder) fixed(path string, b []byte, n int) string {
-	if len(b) != n {
-		e.fail(path, fmt.Sprintf("has %d bytes, want %d", len(b), n))
-	}
-	return hx(b)
-}
-
-func (e *encoder) blockDeposit(path string, d *phase0.Deposit) any {
-	if !e.need(d != nil, path) {
-		return nil
-	}
-	if len(d.Proof) != depositProofLength {
-		e.fail(path+".proof", fmt.Sprintf("has %d elements, want %d", len(d.Proof), depositProofLength))
-	}
-	proof := make([]string, len(d.Proof))
-	for i, p := range d.Proof {
-		proof[i] = e.fixed(fmt.Sprintf("%s.proof[%d]", path, i), p, 32)
-	}
-	var data any
-	if dd := d.Data; e.need(dd != nil, path+".data") {
-		data = ordered{
-			{"pubkey", hx(dd.PublicKey[:])},
-			{"withdrawal_credentials", e.fixed(path+".data.withdrawal_credentials", dd.WithdrawalCredentials, 32)},
-			{"amount", u64(dd.Amount)},
-			{"signature", hx(dd.Signature[:])},
+	if t != TypeBlockV2 {
+		if b.Phase0 == nil || b.Version != spec.DataVersionPhase0 {
+			return nil, &FieldError{Field: t.payloadKey(), Reason: "BLOCK carries a full phase0 block; use BLOCK_V2"}
 		}
+		return b.Phase0, nil
 	}
-	return ordered{{"proof", proof}, {"data", data}}
-}
-
-func (e *encoder) signedExit(path string, x *phase0.SignedVoluntaryExit) any {
-	if !e.need(x != nil, path) {
-		return nil
+	v := versionedJSON{Version: versionName(b.Version)}
+	switch {
+	case b.Header != nil:
+		v.BlockHeader = b.Header
+	case b.Phase0 != nil && b.Version == spec.DataVersionPhase0:
+		v.Block = b.Phase0
+	case b.Altair != nil && b.Version == spec.DataVersionAltair:
+		v.Block = b.Altair
+	default:
+		return nil, &FieldError{Field: t.payloadKey() + ".block", Reason: "does not match version " + versionName(b.Version)}
 	}
-	return ordered{{"message", e.voluntaryExit(path+".message", x.Message)}, {"signature", hx(x.Signature[:])}}
-}
-
-// body encodes the members phase0 and altair bodies share.
-func (e *encoder) body(path string, randao phase0.BLSSignature, eth1 *phase0.ETH1Data, graffiti [32]byte,
-	ps []*phase0.ProposerSlashing, as []*phase0.AttesterSlashing, atts []*phase0.Attestation,
-	deps []*phase0.Deposit, exits []*phase0.SignedVoluntaryExit) ordered {
-	var eth1JSON any
-	if e.need(eth1 != nil, path+".eth1_data") {
-		eth1JSON = ordered{
-			{"deposit_root", hx(eth1.DepositRoot[:])},
-			{"deposit_count", u64(eth1.DepositCount)},
-			{"block_hash", e.fixed(path+".eth1_data.block_hash", eth1.BlockHash, 32)},
-		}
-	}
-	return ordered{
-		{"randao_reveal", hx(randao[:])},
-		{"eth1_data", eth1JSON},
-		{"graffiti", hx(graffiti[:])},
-		{"proposer_slashings", list(e, path+".proposer_slashings", ps, maxProposerSlashings, e.proposerSlashing)},
-		{"attester_slashings", list(e, path+".attester_slashings", as, maxAttesterSlashings, e.attesterSlashing)},
-		{"attestations", list(e, path+".attestations", atts, maxAttestations, e.phase0Attestation)},
-		{"deposits", list(e, path+".deposits", deps, maxDeposits, e.blockDeposit)},
-		{"voluntary_exits", list(e, path+".voluntary_exits", exits, maxVoluntaryExits, e.signedExit)},
-	}
-}
-
-func (e *encoder) phase0Block(path string, b *phase0.BeaconBlock) any {
-	if !e.need(b != nil, path) {
-		return nil
-	}
-	var body any
-	if bb := b.Body; e.need(bb != nil, path+".body") {
-		body = e.body(path+".body", bb.RANDAOReveal, bb.ETH1Data, bb.Graffiti, bb.ProposerSlashings,
-			bb.AttesterSlashings, bb.Attestations, bb.Deposits, bb.VoluntaryExits)
-	}
-	return blockJSON(b.Slot, b.ProposerIndex, b.ParentRoot, b.StateRoot, body)
-}
-
-func (e *encoder) altairBlock(path string, b *altair.BeaconBlock) any {
-	if !e.need(b != nil, path) {
-		return nil
-	}
-	var body any
-	if bb := b.Body; e.need(bb != nil, path+".body") {
-		o := e.body(path+".body", bb.RANDAOReveal, bb.ETH1Data, bb.Graffiti, bb.ProposerSlashings,
-			bb.AttesterSlashings, bb.Attestations, bb.Deposits, bb.VoluntaryExits)
-		var sync any
-		if sa := bb.SyncAggregate; e.need(sa != nil, path+".body.sync_aggregate") {
-			if n := len(sa.SyncCommitteeBits); n != 64 && n != 4 {
-				e.fail(path+".body.sync_aggregate.sync_committee_bits", fmt.Sprintf("has %d bytes, want one of [64 4]", n))
-			}
-			sync = ordered{
-				{"sync_committee_bits", hx(sa.SyncCommitteeBits)},
-				{"sync_committee_signature", hx(sa.SyncCommitteeSignature[:])},
-			}
-		}
-		body = append(o, field{"sync_aggregate", sync})
-	}
-	return blockJSON(b.Slot, b.ProposerIndex, b.ParentRoot, b.StateRoot, body)
-}
-
-func blockJSON(slot phase0.Slot, proposer phase0.ValidatorIndex, parent, state phase0.Root, body any) ordered {
-	return ordered{
-		{"slot", u64(slot)},
-		{"proposer_index", u64(proposer)},
-		{"parent_root", hx(parent[:])},
-		{"state_root", hx(state[:])},
-		{"body", body},
-	}
-}
-
-func (e *encoder) contributionAndProof(path string, c *altair.ContributionAndProof) any {
-	var contribution any
-	if cc := c.Contribution; e.need(cc != nil, path+".contribution") {
-		if n := len(cc.AggregationBits); n != 16 && n != 1 {
-			e.fail(path+".contribution.aggregation_bits", fmt.Sprintf("has %d bytes, want one of [16 1]", n))
-		}
-		contribution = ordered{
-			{"slot", u64(cc.Slot)},
-			{"beacon_block_root", hx(cc.BeaconBlockRoot[:])},
-			{"subcommittee_index", u64(cc.SubcommitteeIndex)},
-			{"aggregation_bits", hx(cc.AggregationBits)},
-			{"signature", hx(cc.Signature[:])},
-		}
-	}
-	return ordered{
-		{"aggregator_index", u64(c.AggregatorIndex)},
-		{"selection_proof", hx(c.SelectionProof[:])},
-		{"contribution", contribution},
-	}
+	return v, nil
 }

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/internal/signing/specexamples"
 )
 
@@ -81,4 +83,16 @@ func hexInto(dst []byte, s string) error {
 	}
 	copy(dst, b)
 	return nil
+}
+
+// sameRequest reports whether two requests hold the same request: equal
+// exported fields, whatever bytes each was decoded from.
+func sameRequest(a, b *signing.Request) bool {
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	for i := range va.NumField() {
+		if va.Type().Field(i).IsExported() && !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			return false
+		}
+	}
+	return true
 }

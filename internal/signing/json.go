@@ -41,6 +41,9 @@ type jvalue struct {
 	str     string
 	members []jmember
 	elems   []*jvalue
+	// start and end locate a member's value in the input, from the end of
+	// its key to the end of the value (see memberBytes).
+	start, end int64
 }
 
 type jmember struct {
@@ -122,10 +125,12 @@ func parseValue(dec *json.Decoder, path string, depth int) (*jvalue, error) {
 				return nil, &FieldError{Field: child, Reason: "appears twice"}
 			}
 			seen[key] = true
+			start := dec.InputOffset()
 			e, err := parseValue(dec, child, depth+1)
 			if err != nil {
 				return nil, err
 			}
+			e.start, e.end = start, dec.InputOffset()
 			v.members = append(v.members, jmember{key: key, val: e})
 		}
 		if _, err := dec.Token(); err != nil {
@@ -134,6 +139,12 @@ func parseValue(dec *json.Decoder, path string, depth int) (*jvalue, error) {
 		return v, nil
 	}
 	return nil, &FieldError{Field: path, Reason: "invalid JSON"}
+}
+
+// memberBytes returns the bytes of the member value v of an object parsed
+// from data, exactly as they appear there.
+func memberBytes(data []byte, v *jvalue) []byte {
+	return bytes.TrimLeft(data[v.start:v.end], " \t\r\n:")
 }
 
 // jsonReason shortens encoding/json's messages, which never echo secrets

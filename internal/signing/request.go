@@ -97,9 +97,11 @@ func (t Type) payloadKey() string {
 }
 
 // Request is one decoded signing request. Exactly one payload field, the
-// one its Type names, is set. Values from [ParseRequest] have passed strict
-// decoding; a Request built by hand is checked the same way by every method
-// that uses it.
+// one its Type names, is set. Values from [ParseRequest] and [ParseBatch]
+// have passed strict decoding and must not be changed; a Request built by
+// hand (or a copy of a decoded one) is encoded and strictly decoded again
+// by every method that uses it, so that it is held to exactly the rules of
+// a received one.
 type Request struct {
 	// Type is the request type.
 	Type Type
@@ -139,6 +141,34 @@ type Request struct {
 	ContributionAndProof *altair.ContributionAndProof
 	// ValidatorRegistration is the payload of VALIDATOR_REGISTRATION.
 	ValidatorRegistration *apiv1.ValidatorRegistration
+
+	// from is set by ParseRequest and ParseBatch (see Received).
+	from *received
+}
+
+// received is what a decoded Request was decoded from, and the value the
+// decoder returned: a copy of that value, which may have been changed
+// since, is not it.
+type received struct {
+	body []byte
+	req  *Request
+}
+
+// Received returns the JSON r was decoded from by [ParseRequest] (the body
+// it was given) or [ParseBatch] (the batch's signing_request member),
+// exactly as received; nil for a Request built by hand or a copy of a
+// decoded one. It is not a copy: neither the caller nor anyone else may
+// change it.
+//
+// A coordinator forwards these bytes. Strict decoding refused duplicate
+// keys and every member inside a signed object that the schema does not
+// define, so the bytes mean one request, the one r holds; each participant
+// decodes and checks them itself, and computes its own signing root.
+func (r *Request) Received() []byte {
+	if r.from == nil || r.from.req != r {
+		return nil
+	}
+	return r.from.body
 }
 
 // ForkInfo is the fork_info of a request.
@@ -152,20 +182,20 @@ type ForkInfo struct {
 // AggregationSlot is the payload of AGGREGATION_SLOT: the slot whose
 // selection proof is signed.
 type AggregationSlot struct {
-	Slot phase0.Slot
+	Slot phase0.Slot `json:"slot"`
 }
 
 // RandaoReveal is the payload of RANDAO_REVEAL: the epoch whose RANDAO
 // reveal is signed.
 type RandaoReveal struct {
-	Epoch phase0.Epoch
+	Epoch phase0.Epoch `json:"epoch"`
 }
 
 // SyncCommitteeMessage is the payload of SYNC_COMMITTEE_MESSAGE: the signed
 // object is BeaconBlockRoot; Slot selects the domain.
 type SyncCommitteeMessage struct {
-	BeaconBlockRoot phase0.Root
-	Slot            phase0.Slot
+	BeaconBlockRoot phase0.Root `json:"beacon_block_root"`
+	Slot            phase0.Slot `json:"slot"`
 }
 
 // Deposit is the payload of DEPOSIT: a DepositMessage and the genesis fork

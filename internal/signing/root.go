@@ -172,7 +172,8 @@ func (r *Request) SigningRoot(n *network.Network) (phase0.Root, error) {
 }
 
 func (r *Request) signingRoot(n *network.Network) (phase0.Root, phase0.Domain, error) {
-	if err := r.validate(); err != nil {
+	r, err := r.checked()
+	if err != nil {
 		return phase0.Root{}, phase0.Domain{}, err
 	}
 	if err := r.checkPreset(n.Preset()); err != nil {

@@ -51,7 +51,11 @@ type Vote struct {
 // refusing GENERIC in slashable domains ([IsSlashableDomain]) and slashing
 // protection are the signer's.
 func (r *Request) Verify(n *network.Network) (*Signable, error) {
-	if err := r.Check(n); err != nil {
+	r, err := r.checked()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.check(n); err != nil {
 		return nil, err
 	}
 	root, domain, err := r.computeRoot(n)
@@ -90,9 +94,15 @@ func (r *Request) Verify(n *network.Network) (*Signable, error) {
 //
 // Check does not look at the clock; [Request.CheckFuture] does.
 func (r *Request) Check(n *network.Network) error {
-	if err := r.validate(); err != nil {
+	r, err := r.checked()
+	if err != nil {
 		return err
 	}
+	return r.check(n)
+}
+
+// check is Check of a request the decoder returned.
+func (r *Request) check(n *network.Network) error {
 	if err := r.checkPreset(n.Preset()); err != nil {
 		return err
 	}
