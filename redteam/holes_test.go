@@ -3,12 +3,11 @@
 package redteam_test
 
 import (
-	"bytes"
 	"context"
+	crand "crypto/rand"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -122,10 +121,17 @@ var typedDomains = []struct {
 	{"contribution and proof", [4]byte{0x09, 0, 0, 0}},
 	{"BLS to execution change", [4]byte{0x0a, 0, 0, 0}},
 	{"application builder", [4]byte{0, 0, 0, 0x01}},
+	// Not typed today, but of the consensus form 0xXX000000 that later
+	// forks take their domains from: refused, failing closed.
+	{"consensus form 0xf0000000 (a later fork's)", [4]byte{0xf0, 0, 0, 0}},
+	// Rampart's own: the proof of possession an import checks.
+	{"Rampart proof of possession (RPOP)", [4]byte{'R', 'P', 'O', 'P'}},
 }
 
-// untypedDomain is a domain type no request type uses.
-var untypedDomain = [4]byte{0xf0, 0, 0, 0}
+// untypedDomain is a domain type no request type uses, outside the
+// consensus form 0xXX000000 and Rampart's own domains: the only kind
+// GENERIC serves.
+var untypedDomain = [4]byte{0xf0, 0x0f, 0x5a, 0xa5}
 
 // TestHole2GenericRefusedInTypedDomains: GENERIC over the domain of a
 // typed request, asked by an administrator or by a client granted GENERIC
@@ -146,7 +152,7 @@ func TestHole2GenericRefusedInTypedDomains(t *testing.T) {
 	domains := append(typedDomains, struct {
 		name string
 		typ  [4]byte
-	}{"untyped 0xf0000000 (administrator only)", untypedDomain})
+	}{"untyped 0xf00f5aa5 (administrator only)", untypedDomain})
 	for _, d := range domains {
 		body := genericBody(c.net, d.typ, [32]byte{0x5e, d.typ[0], d.typ[3]})
 		fmt.Fprintf(&b, "| %s |", d.name)
@@ -178,21 +184,28 @@ func TestHole2GenericRefusedInTypedDomains(t *testing.T) {
 }
 
 // TestGenericServesUntypedDomainToGrantedClient: a client granted GENERIC
-// gets a full signature in a domain no typed request covers, and no typed
-// request type; an administrator gets no typed signature.
+// gets a signature in a domain no typed request covers from every
+// participant (as its own coordinator: a signer coordinates validator
+// duties only, since peers grant each other nothing else, so a coordinator
+// refuses GENERIC with 403), and the partials recover the validator's
+// signature. Neither it nor an administrator gets a typed signature it
+// was not granted, at a coordinator or a participant.
 func TestGenericServesUntypedDomainToGrantedClient(t *testing.T) {
 	c := sharedCluster(t, spec23)
 	ctx := context.Background()
 	key := c.keys[0]
 	e := newEvidence(c)
 	m := newMessage(c.net, "GENERIC untyped", genericBody(c.net, untypedDomain, [32]byte{0x77}))
-	r := c.do(ctx, 0, appliance.ListenerCoordinator, genericClient, http.MethodPost, "/api/v1/eth2/sign/"+key.String(), m.body)
-	if r.err != nil || r.code != http.StatusOK {
-		t.Fatalf("GENERIC in an untyped domain by a client granted it: %d %v %s", r.code, r.err, short(r.body))
+	for i := range c.n {
+		if r := c.participantAs(ctx, e, i, genericClient, key, m); r.err != nil || r.code != http.StatusOK {
+			t.Errorf("GENERIC in an untyped domain by a client granted it, at participant %d: %d %v %s", i+1, r.code, r.err, short(r.body))
+		}
 	}
-	sr, err := api.DecodeSigningResponse(r.body)
-	if err != nil || !e.addFull(key, m, sr.Signature, "coordinator 1") {
-		t.Fatalf("the signature does not verify: %v %v", err, e.invalid)
+	if !e.signed(key, m) || len(e.invalid) > 0 {
+		t.Errorf("the partials do not recover the validator's signature (%d partials): %v", e.partialCount(key, m), e.invalid)
+	}
+	if r := c.do(ctx, 0, appliance.ListenerCoordinator, genericClient, http.MethodPost, "/api/v1/eth2/sign/"+key.String(), m.body); r.err != nil || r.code != http.StatusForbidden {
+		t.Errorf("GENERIC at a coordinator: %d %v %s, want 403 (a signer coordinates validator duties only)", r.code, r.err, short(r.body))
 	}
 	exit := mustJSON(map[string]any{"type": "VOLUNTARY_EXIT", "fork_info": forkInfo(c.net, 6), "voluntary_exit": map[string]any{"epoch": "6", "validator_index": "9"}})
 	for _, id := range []string{genericClient, localcluster.AdminClient} {
@@ -200,8 +213,13 @@ func TestGenericServesUntypedDomainToGrantedClient(t *testing.T) {
 			"VOLUNTARY_EXIT": exit,
 			"ATTESTATION":    attestationBody(c.net, 3, 4, [32]byte{0x99}),
 		} {
-			if r := c.do(ctx, 0, appliance.ListenerCoordinator, id, http.MethodPost, "/api/v1/eth2/sign/"+key.String(), body); r.err != nil || r.code != http.StatusForbidden {
-				t.Errorf("%s by %s: %d %v %s, want 403", name, id, r.code, r.err, short(r.body))
+			for _, at := range []struct{ listener, path string }{
+				{appliance.ListenerCoordinator, "/api/v1/eth2/sign/" + key.String()},
+				{appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/" + key.String()},
+			} {
+				if r := c.do(ctx, 0, at.listener, id, http.MethodPost, at.path, body); r.err != nil || r.code != http.StatusForbidden {
+					t.Errorf("%s by %s at the %s listener: %d %v %s, want 403", name, id, at.listener, r.code, r.err, short(r.body))
+				}
 			}
 		}
 	}
@@ -309,11 +327,12 @@ func variant(t *testing.T, p *procSigner, name string, edit func(cfg *appliance.
 	return path
 }
 
-// runToExit starts the signer with config and wants it to exit with
-// status want, before it ever serves. A signer that comes up is stopped.
-func runToExit(t *testing.T, p *procSigner, what, config string, want int) {
+// runToExit starts the signer with config (and env) and wants it to exit
+// with status want, before it ever serves. A signer that comes up is
+// stopped. It reports whether the signer exited with want.
+func runToExit(t *testing.T, p *procSigner, what, config string, want int, env ...string) bool {
 	t.Helper()
-	if err := p.start(config); err != nil {
+	if err := p.start(config, env...); err != nil {
 		t.Fatal(err)
 	}
 	exited, code, healthy := p.awaitExitOrHealthy(context.Background(), 2*time.Minute)
@@ -328,7 +347,9 @@ func runToExit(t *testing.T, p *procSigner, what, config string, want int) {
 		t.Errorf("%s: exit status %d, want %d; last lines of its log:\n%s", what, code, want, tail(p.log, 5))
 	default:
 		t.Logf("%s: exit status %d: %s", what, code, tail(p.log, 1))
+		return true
 	}
+	return false
 }
 
 // editURI changes the sealing and TLS key URIs of cfg.
@@ -387,112 +408,114 @@ func TestHole8StartupErrorsExitWithStatus2(t *testing.T) {
 	}
 }
 
-// TestHole5TokenFileReadableByOthersRefused: the keymanager token file is
-// checked like the PIN file: readable by others, the signer refuses to
-// start (status 2); owner-only, it starts.
-func TestHole5TokenFileReadableByOthersRefused(t *testing.T) {
-	hole(t, 5, "keymanager token file mode")
-	_, p := singleSigner(t)
-	token := strings.Repeat("ab", 32)
-	loose := filepath.Join(p.s.Dir, "loose.token")
-	if err := os.WriteFile(loose, []byte(token+"\n"), 0o644); err != nil {
-		t.Fatal(err)
+// TestHole5AdminTokenFileReadableByOthersRefused: the administrative
+// token (admin.token, which replaced keymanager.token_file) is read like
+// the PIN: a file readable by others, holding the token or only its
+// verifier, stops the signer at start with status 2 (no restart); an
+// owner-only file or a systemd credential is taken, and then exactly that
+// token opens the administrative endpoints. A configuration that still
+// names keymanager.token_file is refused with a message pointing at
+// admin.token. On 108c238 the keymanager token file's mode was not checked.
+func TestHole5AdminTokenFileReadableByOthersRefused(t *testing.T) {
+	h := hole(t, 5, "the administrative token's file is owner-only, like the PIN's")
+	c, p := singleSigner(t)
+	tokens := make([]appliance.AdminToken, 2)
+	for i := range tokens {
+		var err error
+		if tokens[i], err = appliance.NewAdminToken(crand.Reader); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.Chmod(loose, 0o644); err != nil { // whatever the umask
-		t.Fatal(err)
+	write := func(name, content string, mode os.FileMode) string {
+		path := filepath.Join(p.s.Dir, name)
+		if err := os.WriteFile(path, []byte(content+"\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+		return path
 	}
-	path := variant(t, p, "loose-token", func(cfg *appliance.Config) {
-		cfg.Keymanager = &appliance.KeymanagerConfig{TokenFile: loose}
-	})
-	runToExit(t, p, "keymanager.token_file mode 0644", path, 2)
-	if !strings.Contains(tail(p.log, 5), "token_file") {
-		t.Errorf("the refusal does not name keymanager.token_file:\n%s", tail(p.log, 5))
+	withToken := func(source string) func(cfg *appliance.Config) {
+		return func(cfg *appliance.Config) { cfg.Admin.Token = source }
+	}
+	for _, v := range []struct {
+		name   string
+		edit   func(cfg *appliance.Config)
+		naming string
+	}{
+		{"token-0644", withToken("file:" + write("loose.token", tokens[0].Hex(), 0o644)), "admin.token"},
+		{"verifier-0640", withToken("file:" + write("loose.verifier", tokens[0].Verifier(), 0o640)), "admin.token"},
+		{"keymanager-token-file", func(cfg *appliance.Config) {
+			cfg.Keymanager = &appliance.KeymanagerConfig{TokenFile: write("old-keymanager.token", tokens[0].Hex(), 0o600)}
+		}, "admin.token"},
+	} {
+		path := variant(t, p, v.name, v.edit)
+		if runToExit(t, p, v.name, path, 2) {
+			h.noteAs("exit status 2")
+			if !strings.Contains(tail(p.log, 3), v.naming) {
+				t.Errorf("%s: the refusal does not name %s:\n%s", v.name, v.naming, tail(p.log, 3))
+			}
+		}
 	}
 
-	tight := filepath.Join(p.s.Dir, "tight.token")
-	if err := os.WriteFile(tight, []byte(token+"\n"), 0o600); err != nil {
+	// Accepted sources: each opens the administrative endpoints with its
+	// token, and with no other.
+	creds := filepath.Join(p.s.Dir, "credentials")
+	if err := os.MkdirAll(creds, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	path = variant(t, p, "tight-token", func(cfg *appliance.Config) {
-		cfg.Keymanager = &appliance.KeymanagerConfig{TokenFile: tight}
-	})
-	if err := p.start(path); err != nil {
+	// A systemd credential is the service manager's copy; its mode is
+	// systemd's business, not the file's owner's.
+	if err := os.WriteFile(filepath.Join(creds, "rampart-admin-token"), []byte(tokens[1].Verifier()+"\n"), 0o440); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.waitHealthy(context.Background()); err != nil {
-		t.Errorf("an owner-only token file: %v", err)
+	ctx := context.Background()
+	for _, v := range []struct {
+		name  string
+		edit  func(cfg *appliance.Config)
+		env   []string
+		token appliance.AdminToken
+	}{
+		{"token-0600", withToken("file:" + write("tight.token", tokens[0].Hex(), 0o600)), nil, tokens[0]},
+		{"verifier-0600", withToken("file:" + write("tight.verifier", tokens[1].Verifier(), 0o600)), nil, tokens[1]},
+		{"credential", withToken("credential:rampart-admin-token"), []string{"CREDENTIALS_DIRECTORY=" + creds}, tokens[1]},
+	} {
+		path := variant(t, p, v.name, v.edit)
+		if err := p.start(path, v.env...); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.waitHealthy(ctx); err != nil {
+			t.Errorf("%s: %v", v.name, err)
+			continue
+		}
+		for _, try := range []struct {
+			token string
+			want  int
+		}{
+			{v.token.Hex(), http.StatusOK},
+			{c.lc.AdminToken.Hex(), http.StatusForbidden},
+			{"", http.StatusUnauthorized},
+		} {
+			r := c.adminDo(ctx, 0, localcluster.AdminClient, http.MethodGet, "/rampart/v1/accounts/removed", nil, try.token, "")
+			h.note(r.code, r.err)
+			if r.err != nil || r.code != try.want {
+				t.Errorf("%s: the administrative list of removed shares with %s: %d %v %s, want %d", v.name, tokenName(try.token, v.token), r.code, r.err, short(r.body), try.want)
+			}
+		}
+		p.stop()
 	}
-	p.stop()
 }
 
-// TestHole6TruncatedAuditLogDetected: cutting the last record off the
-// audit log, or emptying it, must not verify as intact, and a signer must
-// not start on it as if nothing happened. On 108c238 `rampartctl audit
-// verify` reports "chain intact" and the signer starts. (If the fix makes
-// verify take the slashing database to find the anchor, add its flag
-// here.)
-func TestHole6TruncatedAuditLogDetected(t *testing.T) {
-	hole(t, 6, "audit log anchored")
-	c, p := singleSigner(t)
-	// Records to cut: start the signer, sign, stop it.
-	if err := p.start(p.s.ConfigPath); err != nil {
-		t.Fatal(err)
+// tokenName describes a bearer token in a message without printing it.
+func tokenName(token string, right appliance.AdminToken) string {
+	switch token {
+	case "":
+		return "no token"
+	case right.Hex():
+		return "the configured token"
 	}
-	if err := p.waitHealthy(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	e := newEvidence(c)
-	for s := range uint64(3) {
-		m := newMessage(c.net, "selection proof", aggregationSlotBody(c.net, 6*32+s))
-		if r := c.coordinatorSingle(context.Background(), e, 0, c.keys[0], m); r.err != nil || r.code != http.StatusOK {
-			t.Fatalf("signing: %d %v %s", r.code, r.err, short(r.body))
-		}
-	}
-	p.stop()
-	logPath := filepath.Join(p.s.Config.DataDir, "audit.log")
-	orig, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.WriteFile(logPath, orig, 0o600); err != nil {
-			t.Error(err)
-		}
-	})
-	lines := bytes.SplitAfter(bytes.TrimRight(orig, "\n"), []byte("\n"))
-	ctl := binaries(t)["rampartctl"]
-	for _, cut := range []struct {
-		name string
-		data []byte
-	}{
-		{"last record cut off", bytes.Join(lines[:len(lines)-1], nil)},
-		{"emptied", nil},
-	} {
-		if err := os.WriteFile(logPath, cut.data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(ctl, "audit", "verify", logPath).CombinedOutput()
-		if err == nil {
-			t.Errorf("audit log %s: rampartctl audit verify succeeds: %s", cut.name, out)
-		}
-		if err := p.start(p.s.ConfigPath); err != nil {
-			t.Fatal(err)
-		}
-		exited, code, healthy := p.awaitExitOrHealthy(context.Background(), 2*time.Minute)
-		switch {
-		case healthy:
-			p.stop()
-			t.Errorf("audit log %s: the signer starts and serves as if nothing happened", cut.name)
-		case !exited:
-			p.stop()
-			t.Errorf("audit log %s: the signer neither exited nor became healthy in two minutes", cut.name)
-		default:
-			t.Logf("audit log %s: the signer exits with status %d: %s", cut.name, code, tail(p.log, 1))
-		}
-	}
-	if err := os.WriteFile(logPath, orig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return "another token"
 }
 
 // TestHole4IntruderBodiesCostNoMemory: 32 bodies announcing 256 MiB each
