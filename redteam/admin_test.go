@@ -348,10 +348,7 @@ func TestHole1CancelledRemovalSignsAgain(t *testing.T) {
 		attestation(c.net, e, e+3, randomRoot(r)),   // surrounds the signed one
 		block(c.net, slot, randomRoot(r)),           // double proposal
 	} {
-		c.attackBothPaths(t, "after the restore, "+m.what+" conflicting with one signed before the removal", key, m.body, http.StatusPreconditionFailed)
-		for range c.n + 1 {
-			h.note(http.StatusPreconditionFailed, nil)
-		}
+		c.attackBothPaths(t, h, "after the restore, "+m.what+" conflicting with one signed before the removal", key, m.body, http.StatusPreconditionFailed)
 	}
 	next := attestation(c.net, e+2, e+3, randomRoot(r))
 	c.requireSigns(t, "after the restore, the next attestation", key, next.body)

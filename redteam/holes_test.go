@@ -55,7 +55,7 @@ func (c *cluster) requireSharesSign(t *testing.T, key api.PublicKey) {
 // answers 200 and the share is gone; a signer identity must never hold
 // administrative power by default.
 func TestHole1PeerNamedCertificateCannotDeleteShare(t *testing.T) {
-	hole(t, 1, "roles: a peer signer is no administrator")
+	h := hole(t, 1, "roles: a peer signer is no administrator")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
 	for i, s := range c.lc.Signers {
@@ -63,6 +63,7 @@ func TestHole1PeerNamedCertificateCannotDeleteShare(t *testing.T) {
 			continue
 		}
 		r := c.do(context.Background(), i, appliance.ListenerParticipant, forgedPeer, http.MethodDelete, "/rampart/v1/accounts/"+key.String(), nil)
+		h.note(r.code, r.err)
 		if !refused(r) {
 			t.Errorf("signer %d: DELETE of %s by a certificate named %s answered %d %s", i+1, key, forgedPeerName, r.code, short(r.body))
 		}
@@ -75,11 +76,12 @@ func TestHole1PeerNamedCertificateCannotDeleteShare(t *testing.T) {
 // a validator's share. On 108c238 all three shares of the 2-of-3 cluster
 // are destroyed.
 func TestHole1AdminCertificateWithoutTokenCannotDelete(t *testing.T) {
-	hole(t, 1, "administrative requests carry the bearer token at every signer")
+	h := hole(t, 1, "administrative requests carry the bearer token at every signer")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
 	for i := range c.lc.Signers {
 		r := c.do(context.Background(), i, appliance.ListenerParticipant, localcluster.AdminClient, http.MethodDelete, "/rampart/v1/accounts/"+key.String(), nil)
+		h.note(r.code, r.err)
 		if !refused(r) {
 			t.Errorf("signer %d: DELETE of %s by the admin certificate without a token answered %d %s", i+1, key, r.code, short(r.body))
 		}
@@ -91,13 +93,14 @@ func TestHole1AdminCertificateWithoutTokenCannotDelete(t *testing.T) {
 // signer in admin.clients (what localcluster and the example configuration
 // do on 108c238) must be refused unless the operator says so explicitly.
 func TestHole1SignerNameCannotBeAdministrator(t *testing.T) {
-	hole(t, 1, "roles: one name cannot hold both roles by default")
+	h := hole(t, 1, "roles: one name cannot hold both roles by default")
 	c := sharedCluster(t, spec23)
 	cfg := *c.lc.Signers[0].Config
 	cfg.Admin.Clients = []string{localcluster.AdminClient, c.lc.Signers[1].Name}
 	if _, err := appliance.New(&cfg, appliance.Options{}); err == nil {
 		t.Errorf("a configuration with peer %s in admin.clients was accepted", c.lc.Signers[1].Name)
 	} else {
+		h.noteAs("appliance.New refused")
 		t.Logf("refused: %v", err)
 	}
 }
@@ -141,7 +144,7 @@ var untypedDomain = [4]byte{0xf0, 0x0f, 0x5a, 0xa5}
 // withdrawal credentials. Being an administrator also grants no signing
 // type: its GENERIC in an untyped domain is refused too.
 func TestHole2GenericRefusedInTypedDomains(t *testing.T) {
-	hole(t, 2, "GENERIC only for untyped domains, administrators get no signing type")
+	h := hole(t, 2, "GENERIC only for untyped domains, administrators get no signing type")
 	c := sharedCluster(t, spec23)
 	ctx := context.Background()
 	key := c.keys[0]
@@ -168,6 +171,7 @@ func TestHole2GenericRefusedInTypedDomains(t *testing.T) {
 					continue
 				}
 				r := c.do(ctx, 1, at.listener, id, http.MethodPost, at.path, body)
+				h.note(r.code, r.err)
 				fmt.Fprintf(&b, " %d |", r.code)
 				asked++
 				if !refused(r) {
@@ -227,15 +231,17 @@ func TestGenericServesUntypedDomainToGrantedClient(t *testing.T) {
 
 // attackBothPaths sends body for key to coordinator 1 and straight to
 // every participant, and wants status want from each.
-func (c *cluster) attackBothPaths(t *testing.T, what string, key api.PublicKey, body []byte, want int) {
+func (c *cluster) attackBothPaths(t *testing.T, h *holeRecord, what string, key api.PublicKey, body []byte, want int) {
 	t.Helper()
 	ctx := context.Background()
 	r := c.do(ctx, 0, appliance.ListenerCoordinator, validatorClient, http.MethodPost, "/api/v1/eth2/sign/"+key.String(), body)
+	h.note(r.code, r.err)
 	if r.err != nil || r.code != want {
 		t.Errorf("%s at coordinator 1: %d %v %s, want %d", what, r.code, r.err, short(r.body), want)
 	}
 	for i := range c.n {
 		r := c.do(ctx, i, appliance.ListenerParticipant, validatorClient, http.MethodPost, "/api/v1/eth2/distributed/sign/"+key.String(), body)
+		h.note(r.code, r.err)
 		if r.err != nil || r.code != want {
 			t.Errorf("%s at participant %d: %d %v %s, want %d", what, i+1, r.code, r.err, short(r.body), want)
 		}
@@ -256,10 +262,10 @@ func (c *cluster) requireSigns(t *testing.T, what string, key api.PublicKey, bod
 // attestation after it was refused as surrounded: one request stopped the
 // validator from ever attesting again.
 func TestHole3AttestationAtFarFutureTargetRefused(t *testing.T) {
-	hole(t, 3, "epochs and slots bounded by the wall clock")
+	h := hole(t, 3, "epochs and slots bounded by the wall clock")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
-	c.attackBothPaths(t, "attestation 150001 -> 2^64-2", key, attestationBody(c.net, 150001, 1<<64-2, [32]byte{0xee}), http.StatusBadRequest)
+	c.attackBothPaths(t, h, "attestation 150001 -> 2^64-2", key, attestationBody(c.net, 150001, 1<<64-2, [32]byte{0xee}), http.StatusBadRequest)
 	now := wallClockEpoch(c.net)
 	c.requireSigns(t, "a normal attestation afterwards", key, attestationBody(c.net, now-1, now, [32]byte{0x11}))
 }
@@ -267,21 +273,21 @@ func TestHole3AttestationAtFarFutureTargetRefused(t *testing.T) {
 // TestHole3AttestationBeyondWallClockRefused: a target ten epochs beyond
 // the network's current epoch (the allowance is one by default).
 func TestHole3AttestationBeyondWallClockRefused(t *testing.T) {
-	hole(t, 3, "epochs and slots bounded by the wall clock")
+	h := hole(t, 3, "epochs and slots bounded by the wall clock")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
 	now := wallClockEpoch(c.net)
-	c.attackBothPaths(t, "attestation ten epochs ahead", key, attestationBody(c.net, now+9, now+10, [32]byte{0xed}), http.StatusBadRequest)
+	c.attackBothPaths(t, h, "attestation ten epochs ahead", key, attestationBody(c.net, now+9, now+10, [32]byte{0xed}), http.StatusBadRequest)
 	c.requireSigns(t, "a normal attestation afterwards", key, attestationBody(c.net, now-1, now, [32]byte{0x12}))
 }
 
 // TestHole3BlockAtMaxSlotRefused: BLOCK_V2 at slot 2^64-1 was signed on
 // 108c238, after which the validator could never propose again.
 func TestHole3BlockAtMaxSlotRefused(t *testing.T) {
-	hole(t, 3, "epochs and slots bounded by the wall clock")
+	h := hole(t, 3, "epochs and slots bounded by the wall clock")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
-	c.attackBothPaths(t, "block at slot 2^64-1", key, blockBody(c.net, 1<<64-1, [32]byte{0xec}), http.StatusBadRequest)
+	c.attackBothPaths(t, h, "block at slot 2^64-1", key, blockBody(c.net, 1<<64-1, [32]byte{0xec}), http.StatusBadRequest)
 	slot := wallClockEpoch(c.net) * c.net.Preset().SlotsPerEpoch
 	c.requireSigns(t, "a block at the current slot afterwards", key, blockBody(c.net, slot, [32]byte{0x13}))
 }
@@ -289,11 +295,11 @@ func TestHole3BlockAtMaxSlotRefused(t *testing.T) {
 // TestHole3SourceAfterTargetIsBadRequest: a vote whose source follows its
 // target is malformed (400), not slashable (412).
 func TestHole3SourceAfterTargetIsBadRequest(t *testing.T) {
-	hole(t, 3, "source after target is a 400")
+	h := hole(t, 3, "source after target is a 400")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
 	now := wallClockEpoch(c.net)
-	c.attackBothPaths(t, "attestation with source after target", key, attestationBody(c.net, now-1, now-2, [32]byte{0xeb}), http.StatusBadRequest)
+	c.attackBothPaths(t, h, "attestation with source after target", key, attestationBody(c.net, now-1, now-2, [32]byte{0xeb}), http.StatusBadRequest)
 }
 
 // singleSigner is the 1-of-1 signer process, stopped for a test that runs
@@ -384,7 +390,7 @@ func TestConfigurationErrorExitsWithStatus2(t *testing.T) {
 // systemd does not retry a wrong PIN until the HSM locks. On 108c238 they
 // exit with 1, which the unit restarts.
 func TestHole8StartupErrorsExitWithStatus2(t *testing.T) {
-	hole(t, 8, "start-up errors exit with status 2")
+	h := hole(t, 8, "start-up errors exit with status 2")
 	_, p := singleSigner(t)
 	wrongPIN := filepath.Join(p.s.Dir, "wrong.pin")
 	if err := os.WriteFile(wrongPIN, []byte("0000000000\n"), 0o600); err != nil {
@@ -404,7 +410,9 @@ func TestHole8StartupErrorsExitWithStatus2(t *testing.T) {
 		}},
 	} {
 		path := variant(t, p, v.name, func(cfg *appliance.Config) { editURI(t, cfg, v.edit) })
-		runToExit(t, p, v.name, path, 2)
+		if runToExit(t, p, v.name, path, 2) {
+			h.noteAs("exit status 2")
+		}
 	}
 }
 
@@ -524,7 +532,7 @@ func tokenName(token string, right appliance.AdminToken) string {
 // On 108c238 each is read up to the 8 MiB cap first (about 12 MiB of heap
 // each while the buffer grows).
 func TestHole4IntruderBodiesCostNoMemory(t *testing.T) {
-	hole(t, 4, "listener limits: authorisation before the body")
+	h := hole(t, 4, "listener limits: authorisation before the body")
 	c := sharedCluster(t, procs35)
 	p := c.procs[1]
 	_, before, err := p.memory()
@@ -543,6 +551,7 @@ func TestHole4IntruderBodiesCostNoMemory(t *testing.T) {
 		for range 16 {
 			sends = append(sends, func(ctx context.Context) {
 				code, _, err := c.oversized(ctx, 1, target.listener, intruderClient, target.path, 256<<20)
+				h.note(code, err)
 				mu.Lock()
 				defer mu.Unlock()
 				answers[reason(code, err)]++
