@@ -101,14 +101,16 @@ func (h *holeRecord) pass(outcome string) {
 	h.outcome[outcome]++
 }
 
-// note counts one attempt and, unless it succeeded (2xx), its refusal.
+// note counts one attempt, and its refusal or, for a 2xx, its answer.
 func (h *holeRecord) note(code int, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.attempts++
 	if err != nil || code < 200 || code > 299 {
 		h.refusals[reason(code, err)]++
+		return
 	}
+	h.outcome[fmt.Sprintf("answered %d", code)]++
 }
 
 // noteAs counts one attempt refused for a reason that is no HTTP status
