@@ -69,6 +69,7 @@ const (
 	fixDatabase   = "the slashing protection database cannot be used as it is: see docs/operations.md (Back up) to restore it; " + fixRestart
 	fixHardening  = "the environment refuses process hardening (see the message); run under the shipped systemd unit or set process.hardening; " + fixRestart
 	fixPermission = "the service may not bind that port: use a port above 1023 or grant CAP_NET_BIND_SERVICE; " + fixRestart
+	fixAudit      = "the audit log was cut, emptied, deleted or rewritten since the head anchored in the slashing protection database or vouched for by its HSM checkpoints: keep a copy of it as evidence, run rampartctl audit verify for the details, then rampartctl audit acknowledge-loss (docs/operations.md, The audit log); " + fixRestart
 )
 
 // startError classifies a start-up failure.
@@ -121,6 +122,8 @@ func classifyStart(err error) (permanent bool, fix string) {
 		return true, fixDatabase
 	case errors.Is(err, audit.ErrBroken):
 		return true, "the audit log's hash chain is broken: keep the file for investigation and move it aside; " + fixRestart
+	case errors.Is(err, audit.ErrTruncated), errors.Is(err, audit.ErrAnchor), errors.Is(err, audit.ErrCheckpoint):
+		return true, fixAudit
 	case errors.Is(err, errMisconfigured):
 		return true, fixConfig
 	case errors.Is(err, syscall.EACCES) && isListenError(err):

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,6 +57,10 @@ type cluster struct {
 	// procs are the signer processes of a cluster of processes; running
 	// the signers in this process otherwise.
 	procs []*procSigner
+	// clock and disks are the in-process signers' clock and free space,
+	// which the tests move, for a cluster of spec clocked.
+	clock *testClock
+	disks []*fakeDisk
 
 	mu        sync.Mutex
 	running   []*runningSigner
@@ -83,15 +88,24 @@ type clusterSpec struct {
 	keys, spare int
 	// processes runs every signer as a rampart-signer process.
 	processes bool
+	// clocked gives the in-process signers a clock and free space the
+	// tests control (appliance.Options.Now, After and StatFS).
+	clocked bool
+	// keymanager turns on the keymanager API (for administrators with
+	// the administrative token) on the coordinator listeners.
+	keymanager bool
 }
 
 var (
 	spec35 = clusterSpec{name: "3-of-5", n: 5, t: 3, keys: 6, spare: 2}
-	spec23 = clusterSpec{name: "2-of-3", n: 3, t: 2, keys: 6, spare: 8}
+	spec23 = clusterSpec{name: "2-of-3", n: 3, t: 2, keys: 6, spare: 8, keymanager: true}
 	// procs35 is a cluster of processes, to kill -9.
 	procs35 = clusterSpec{name: "3-of-5-processes", n: 5, t: 3, keys: 4, processes: true}
 	// procs11 is one signer process, started with broken configurations.
-	procs11 = clusterSpec{name: "1-of-1-process", n: 1, t: 1, keys: 1, processes: true}
+	procs11 = clusterSpec{name: "1-of-1-process", n: 1, t: 1, keys: 4, processes: true}
+	// clocked23 runs on a clock and a disk the tests move: removed shares
+	// destroyed when their grace period is over, a filling disk.
+	clocked23 = clusterSpec{name: "2-of-3-clocked", n: 3, t: 2, keys: 2, spare: 2, clocked: true}
 )
 
 // sharedCluster returns the running cluster of spec, starting it on first
@@ -160,6 +174,12 @@ func startCluster(t *testing.T, spec clusterSpec) (*cluster, error) {
 		composite: map[api.PublicKey]*bls.PublicKey{}, components: map[api.PublicKey]map[tss.ID]*bls.PublicKey{},
 		clients: map[clientKey]*http.Client{}, nextEpoch: 1000, nextSlot: 100_000,
 	}
+	if spec.clocked {
+		c.clock = newTestClock()
+		for range spec.n {
+			c.disks = append(c.disks, newFakeDisk())
+		}
+	}
 	the.onClose(c.stop)
 	if c.pool, err = loadPool(lc.CAPath); err != nil {
 		return nil, err
@@ -176,6 +196,14 @@ func startCluster(t *testing.T, spec clusterSpec) (*cluster, error) {
 		// 2-core machine, so a refusal is a participant's decision
 		// rather than a coordinator giving up.
 		s.Config.Cluster.Timeout = 20 * time.Second
+		if spec.clocked {
+			// Free space measured every second, the least allowed, so a
+			// test's filling disk shows in health at once.
+			s.Config.Storage.CheckInterval = time.Second
+		}
+		if spec.keymanager {
+			s.Config.Keymanager = &appliance.KeymanagerConfig{}
+		}
 	}
 	keys, err := deal(ctx, lc, spec.keys+spec.spare, spec.t)
 	if err != nil {
@@ -244,7 +272,14 @@ func (c *cluster) start(i int) error {
 	if os.Getenv("REDTEAM_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("cluster", c.name, "signer", s.ID)
 	}
-	app, err := appliance.New(s.Config, appliance.Options{Logger: log, Listeners: s.Listeners})
+	opts := appliance.Options{Logger: log, Listeners: map[string]net.Listener{}}
+	for name, l := range s.Listeners {
+		opts.Listeners[name] = newLateListener(l)
+	}
+	if c.clock != nil {
+		opts.Now, opts.After, opts.StatFS = c.clock.Now, c.clock.After, c.disks[i].statFS
+	}
+	app, err := appliance.New(s.Config, opts)
 	if err != nil {
 		return fmt.Errorf("signer %d: %w", s.ID, err)
 	}

@@ -94,6 +94,10 @@ func reason(code int, err error) string {
 		return "403 unauthorised"
 	case http.StatusNotFound:
 		return "404 unknown_account"
+	case http.StatusRequestTimeout:
+		return "408 body_timeout"
+	case http.StatusTooManyRequests:
+		return "429 client_busy"
 	case http.StatusRequestEntityTooLarge:
 		return "413 too_large"
 	case http.StatusPreconditionFailed:

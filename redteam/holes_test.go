@@ -3,12 +3,11 @@
 package redteam_test
 
 import (
-	"bytes"
 	"context"
+	crand "crypto/rand"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -56,7 +55,7 @@ func (c *cluster) requireSharesSign(t *testing.T, key api.PublicKey) {
 // answers 200 and the share is gone; a signer identity must never hold
 // administrative power by default.
 func TestHole1PeerNamedCertificateCannotDeleteShare(t *testing.T) {
-	hole(t, 1, "roles: a peer signer is no administrator")
+	h := hole(t, 1, "roles: a peer signer is no administrator")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
 	for i, s := range c.lc.Signers {
@@ -64,6 +63,7 @@ func TestHole1PeerNamedCertificateCannotDeleteShare(t *testing.T) {
 			continue
 		}
 		r := c.do(context.Background(), i, appliance.ListenerParticipant, forgedPeer, http.MethodDelete, "/rampart/v1/accounts/"+key.String(), nil)
+		h.note(r.code, r.err)
 		if !refused(r) {
 			t.Errorf("signer %d: DELETE of %s by a certificate named %s answered %d %s", i+1, key, forgedPeerName, r.code, short(r.body))
 		}
@@ -76,11 +76,12 @@ func TestHole1PeerNamedCertificateCannotDeleteShare(t *testing.T) {
 // a validator's share. On 108c238 all three shares of the 2-of-3 cluster
 // are destroyed.
 func TestHole1AdminCertificateWithoutTokenCannotDelete(t *testing.T) {
-	hole(t, 1, "administrative requests carry the bearer token at every signer")
+	h := hole(t, 1, "administrative requests carry the bearer token at every signer")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
 	for i := range c.lc.Signers {
 		r := c.do(context.Background(), i, appliance.ListenerParticipant, localcluster.AdminClient, http.MethodDelete, "/rampart/v1/accounts/"+key.String(), nil)
+		h.note(r.code, r.err)
 		if !refused(r) {
 			t.Errorf("signer %d: DELETE of %s by the admin certificate without a token answered %d %s", i+1, key, r.code, short(r.body))
 		}
@@ -92,13 +93,14 @@ func TestHole1AdminCertificateWithoutTokenCannotDelete(t *testing.T) {
 // signer in admin.clients (what localcluster and the example configuration
 // do on 108c238) must be refused unless the operator says so explicitly.
 func TestHole1SignerNameCannotBeAdministrator(t *testing.T) {
-	hole(t, 1, "roles: one name cannot hold both roles by default")
+	h := hole(t, 1, "roles: one name cannot hold both roles by default")
 	c := sharedCluster(t, spec23)
 	cfg := *c.lc.Signers[0].Config
 	cfg.Admin.Clients = []string{localcluster.AdminClient, c.lc.Signers[1].Name}
 	if _, err := appliance.New(&cfg, appliance.Options{}); err == nil {
 		t.Errorf("a configuration with peer %s in admin.clients was accepted", c.lc.Signers[1].Name)
 	} else {
+		h.noteAs("appliance.New refused")
 		t.Logf("refused: %v", err)
 	}
 }
@@ -122,10 +124,17 @@ var typedDomains = []struct {
 	{"contribution and proof", [4]byte{0x09, 0, 0, 0}},
 	{"BLS to execution change", [4]byte{0x0a, 0, 0, 0}},
 	{"application builder", [4]byte{0, 0, 0, 0x01}},
+	// Not typed today, but of the consensus form 0xXX000000 that later
+	// forks take their domains from: refused, failing closed.
+	{"consensus form 0xf0000000 (a later fork's)", [4]byte{0xf0, 0, 0, 0}},
+	// Rampart's own: the proof of possession an import checks.
+	{"Rampart proof of possession (RPOP)", [4]byte{'R', 'P', 'O', 'P'}},
 }
 
-// untypedDomain is a domain type no request type uses.
-var untypedDomain = [4]byte{0xf0, 0, 0, 0}
+// untypedDomain is a domain type no request type uses, outside the
+// consensus form 0xXX000000 and Rampart's own domains: the only kind
+// GENERIC serves.
+var untypedDomain = [4]byte{0xf0, 0x0f, 0x5a, 0xa5}
 
 // TestHole2GenericRefusedInTypedDomains: GENERIC over the domain of a
 // typed request, asked by an administrator or by a client granted GENERIC
@@ -135,7 +144,7 @@ var untypedDomain = [4]byte{0xf0, 0, 0, 0}
 // withdrawal credentials. Being an administrator also grants no signing
 // type: its GENERIC in an untyped domain is refused too.
 func TestHole2GenericRefusedInTypedDomains(t *testing.T) {
-	hole(t, 2, "GENERIC only for untyped domains, administrators get no signing type")
+	h := hole(t, 2, "GENERIC only for untyped domains, administrators get no signing type")
 	c := sharedCluster(t, spec23)
 	ctx := context.Background()
 	key := c.keys[0]
@@ -146,7 +155,7 @@ func TestHole2GenericRefusedInTypedDomains(t *testing.T) {
 	domains := append(typedDomains, struct {
 		name string
 		typ  [4]byte
-	}{"untyped 0xf0000000 (administrator only)", untypedDomain})
+	}{"untyped 0xf00f5aa5 (administrator only)", untypedDomain})
 	for _, d := range domains {
 		body := genericBody(c.net, d.typ, [32]byte{0x5e, d.typ[0], d.typ[3]})
 		fmt.Fprintf(&b, "| %s |", d.name)
@@ -162,6 +171,7 @@ func TestHole2GenericRefusedInTypedDomains(t *testing.T) {
 					continue
 				}
 				r := c.do(ctx, 1, at.listener, id, http.MethodPost, at.path, body)
+				h.note(r.code, r.err)
 				fmt.Fprintf(&b, " %d |", r.code)
 				asked++
 				if !refused(r) {
@@ -178,21 +188,28 @@ func TestHole2GenericRefusedInTypedDomains(t *testing.T) {
 }
 
 // TestGenericServesUntypedDomainToGrantedClient: a client granted GENERIC
-// gets a full signature in a domain no typed request covers, and no typed
-// request type; an administrator gets no typed signature.
+// gets a signature in a domain no typed request covers from every
+// participant (as its own coordinator: a signer coordinates validator
+// duties only, since peers grant each other nothing else, so a coordinator
+// refuses GENERIC with 403), and the partials recover the validator's
+// signature. Neither it nor an administrator gets a typed signature it
+// was not granted, at a coordinator or a participant.
 func TestGenericServesUntypedDomainToGrantedClient(t *testing.T) {
 	c := sharedCluster(t, spec23)
 	ctx := context.Background()
 	key := c.keys[0]
 	e := newEvidence(c)
 	m := newMessage(c.net, "GENERIC untyped", genericBody(c.net, untypedDomain, [32]byte{0x77}))
-	r := c.do(ctx, 0, appliance.ListenerCoordinator, genericClient, http.MethodPost, "/api/v1/eth2/sign/"+key.String(), m.body)
-	if r.err != nil || r.code != http.StatusOK {
-		t.Fatalf("GENERIC in an untyped domain by a client granted it: %d %v %s", r.code, r.err, short(r.body))
+	for i := range c.n {
+		if r := c.participantAs(ctx, e, i, genericClient, key, m); r.err != nil || r.code != http.StatusOK {
+			t.Errorf("GENERIC in an untyped domain by a client granted it, at participant %d: %d %v %s", i+1, r.code, r.err, short(r.body))
+		}
 	}
-	sr, err := api.DecodeSigningResponse(r.body)
-	if err != nil || !e.addFull(key, m, sr.Signature, "coordinator 1") {
-		t.Fatalf("the signature does not verify: %v %v", err, e.invalid)
+	if !e.signed(key, m) || len(e.invalid) > 0 {
+		t.Errorf("the partials do not recover the validator's signature (%d partials): %v", e.partialCount(key, m), e.invalid)
+	}
+	if r := c.do(ctx, 0, appliance.ListenerCoordinator, genericClient, http.MethodPost, "/api/v1/eth2/sign/"+key.String(), m.body); r.err != nil || r.code != http.StatusForbidden {
+		t.Errorf("GENERIC at a coordinator: %d %v %s, want 403 (a signer coordinates validator duties only)", r.code, r.err, short(r.body))
 	}
 	exit := mustJSON(map[string]any{"type": "VOLUNTARY_EXIT", "fork_info": forkInfo(c.net, 6), "voluntary_exit": map[string]any{"epoch": "6", "validator_index": "9"}})
 	for _, id := range []string{genericClient, localcluster.AdminClient} {
@@ -200,8 +217,13 @@ func TestGenericServesUntypedDomainToGrantedClient(t *testing.T) {
 			"VOLUNTARY_EXIT": exit,
 			"ATTESTATION":    attestationBody(c.net, 3, 4, [32]byte{0x99}),
 		} {
-			if r := c.do(ctx, 0, appliance.ListenerCoordinator, id, http.MethodPost, "/api/v1/eth2/sign/"+key.String(), body); r.err != nil || r.code != http.StatusForbidden {
-				t.Errorf("%s by %s: %d %v %s, want 403", name, id, r.code, r.err, short(r.body))
+			for _, at := range []struct{ listener, path string }{
+				{appliance.ListenerCoordinator, "/api/v1/eth2/sign/" + key.String()},
+				{appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/" + key.String()},
+			} {
+				if r := c.do(ctx, 0, at.listener, id, http.MethodPost, at.path, body); r.err != nil || r.code != http.StatusForbidden {
+					t.Errorf("%s by %s at the %s listener: %d %v %s, want 403", name, id, at.listener, r.code, r.err, short(r.body))
+				}
 			}
 		}
 	}
@@ -209,15 +231,17 @@ func TestGenericServesUntypedDomainToGrantedClient(t *testing.T) {
 
 // attackBothPaths sends body for key to coordinator 1 and straight to
 // every participant, and wants status want from each.
-func (c *cluster) attackBothPaths(t *testing.T, what string, key api.PublicKey, body []byte, want int) {
+func (c *cluster) attackBothPaths(t *testing.T, h *holeRecord, what string, key api.PublicKey, body []byte, want int) {
 	t.Helper()
 	ctx := context.Background()
 	r := c.do(ctx, 0, appliance.ListenerCoordinator, validatorClient, http.MethodPost, "/api/v1/eth2/sign/"+key.String(), body)
+	h.note(r.code, r.err)
 	if r.err != nil || r.code != want {
 		t.Errorf("%s at coordinator 1: %d %v %s, want %d", what, r.code, r.err, short(r.body), want)
 	}
 	for i := range c.n {
 		r := c.do(ctx, i, appliance.ListenerParticipant, validatorClient, http.MethodPost, "/api/v1/eth2/distributed/sign/"+key.String(), body)
+		h.note(r.code, r.err)
 		if r.err != nil || r.code != want {
 			t.Errorf("%s at participant %d: %d %v %s, want %d", what, i+1, r.code, r.err, short(r.body), want)
 		}
@@ -238,10 +262,10 @@ func (c *cluster) requireSigns(t *testing.T, what string, key api.PublicKey, bod
 // attestation after it was refused as surrounded: one request stopped the
 // validator from ever attesting again.
 func TestHole3AttestationAtFarFutureTargetRefused(t *testing.T) {
-	hole(t, 3, "epochs and slots bounded by the wall clock")
+	h := hole(t, 3, "epochs and slots bounded by the wall clock")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
-	c.attackBothPaths(t, "attestation 150001 -> 2^64-2", key, attestationBody(c.net, 150001, 1<<64-2, [32]byte{0xee}), http.StatusBadRequest)
+	c.attackBothPaths(t, h, "attestation 150001 -> 2^64-2", key, attestationBody(c.net, 150001, 1<<64-2, [32]byte{0xee}), http.StatusBadRequest)
 	now := wallClockEpoch(c.net)
 	c.requireSigns(t, "a normal attestation afterwards", key, attestationBody(c.net, now-1, now, [32]byte{0x11}))
 }
@@ -249,21 +273,21 @@ func TestHole3AttestationAtFarFutureTargetRefused(t *testing.T) {
 // TestHole3AttestationBeyondWallClockRefused: a target ten epochs beyond
 // the network's current epoch (the allowance is one by default).
 func TestHole3AttestationBeyondWallClockRefused(t *testing.T) {
-	hole(t, 3, "epochs and slots bounded by the wall clock")
+	h := hole(t, 3, "epochs and slots bounded by the wall clock")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
 	now := wallClockEpoch(c.net)
-	c.attackBothPaths(t, "attestation ten epochs ahead", key, attestationBody(c.net, now+9, now+10, [32]byte{0xed}), http.StatusBadRequest)
+	c.attackBothPaths(t, h, "attestation ten epochs ahead", key, attestationBody(c.net, now+9, now+10, [32]byte{0xed}), http.StatusBadRequest)
 	c.requireSigns(t, "a normal attestation afterwards", key, attestationBody(c.net, now-1, now, [32]byte{0x12}))
 }
 
 // TestHole3BlockAtMaxSlotRefused: BLOCK_V2 at slot 2^64-1 was signed on
 // 108c238, after which the validator could never propose again.
 func TestHole3BlockAtMaxSlotRefused(t *testing.T) {
-	hole(t, 3, "epochs and slots bounded by the wall clock")
+	h := hole(t, 3, "epochs and slots bounded by the wall clock")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
-	c.attackBothPaths(t, "block at slot 2^64-1", key, blockBody(c.net, 1<<64-1, [32]byte{0xec}), http.StatusBadRequest)
+	c.attackBothPaths(t, h, "block at slot 2^64-1", key, blockBody(c.net, 1<<64-1, [32]byte{0xec}), http.StatusBadRequest)
 	slot := wallClockEpoch(c.net) * c.net.Preset().SlotsPerEpoch
 	c.requireSigns(t, "a block at the current slot afterwards", key, blockBody(c.net, slot, [32]byte{0x13}))
 }
@@ -271,11 +295,11 @@ func TestHole3BlockAtMaxSlotRefused(t *testing.T) {
 // TestHole3SourceAfterTargetIsBadRequest: a vote whose source follows its
 // target is malformed (400), not slashable (412).
 func TestHole3SourceAfterTargetIsBadRequest(t *testing.T) {
-	hole(t, 3, "source after target is a 400")
+	h := hole(t, 3, "source after target is a 400")
 	c := sharedCluster(t, spec23)
 	key := c.sacrifice(t)
 	now := wallClockEpoch(c.net)
-	c.attackBothPaths(t, "attestation with source after target", key, attestationBody(c.net, now-1, now-2, [32]byte{0xeb}), http.StatusBadRequest)
+	c.attackBothPaths(t, h, "attestation with source after target", key, attestationBody(c.net, now-1, now-2, [32]byte{0xeb}), http.StatusBadRequest)
 }
 
 // singleSigner is the 1-of-1 signer process, stopped for a test that runs
@@ -309,11 +333,12 @@ func variant(t *testing.T, p *procSigner, name string, edit func(cfg *appliance.
 	return path
 }
 
-// runToExit starts the signer with config and wants it to exit with
-// status want, before it ever serves. A signer that comes up is stopped.
-func runToExit(t *testing.T, p *procSigner, what, config string, want int) {
+// runToExit starts the signer with config (and env) and wants it to exit
+// with status want, before it ever serves. A signer that comes up is
+// stopped. It reports whether the signer exited with want.
+func runToExit(t *testing.T, p *procSigner, what, config string, want int, env ...string) bool {
 	t.Helper()
-	if err := p.start(config); err != nil {
+	if err := p.start(config, env...); err != nil {
 		t.Fatal(err)
 	}
 	exited, code, healthy := p.awaitExitOrHealthy(context.Background(), 2*time.Minute)
@@ -328,7 +353,9 @@ func runToExit(t *testing.T, p *procSigner, what, config string, want int) {
 		t.Errorf("%s: exit status %d, want %d; last lines of its log:\n%s", what, code, want, tail(p.log, 5))
 	default:
 		t.Logf("%s: exit status %d: %s", what, code, tail(p.log, 1))
+		return true
 	}
+	return false
 }
 
 // editURI changes the sealing and TLS key URIs of cfg.
@@ -363,7 +390,7 @@ func TestConfigurationErrorExitsWithStatus2(t *testing.T) {
 // systemd does not retry a wrong PIN until the HSM locks. On 108c238 they
 // exit with 1, which the unit restarts.
 func TestHole8StartupErrorsExitWithStatus2(t *testing.T) {
-	hole(t, 8, "start-up errors exit with status 2")
+	h := hole(t, 8, "start-up errors exit with status 2")
 	_, p := singleSigner(t)
 	wrongPIN := filepath.Join(p.s.Dir, "wrong.pin")
 	if err := os.WriteFile(wrongPIN, []byte("0000000000\n"), 0o600); err != nil {
@@ -383,116 +410,120 @@ func TestHole8StartupErrorsExitWithStatus2(t *testing.T) {
 		}},
 	} {
 		path := variant(t, p, v.name, func(cfg *appliance.Config) { editURI(t, cfg, v.edit) })
-		runToExit(t, p, v.name, path, 2)
+		if runToExit(t, p, v.name, path, 2) {
+			h.noteAs("exit status 2")
+		}
 	}
 }
 
-// TestHole5TokenFileReadableByOthersRefused: the keymanager token file is
-// checked like the PIN file: readable by others, the signer refuses to
-// start (status 2); owner-only, it starts.
-func TestHole5TokenFileReadableByOthersRefused(t *testing.T) {
-	hole(t, 5, "keymanager token file mode")
-	_, p := singleSigner(t)
-	token := strings.Repeat("ab", 32)
-	loose := filepath.Join(p.s.Dir, "loose.token")
-	if err := os.WriteFile(loose, []byte(token+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(loose, 0o644); err != nil { // whatever the umask
-		t.Fatal(err)
-	}
-	path := variant(t, p, "loose-token", func(cfg *appliance.Config) {
-		cfg.Keymanager = &appliance.KeymanagerConfig{TokenFile: loose}
-	})
-	runToExit(t, p, "keymanager.token_file mode 0644", path, 2)
-	if !strings.Contains(tail(p.log, 5), "token_file") {
-		t.Errorf("the refusal does not name keymanager.token_file:\n%s", tail(p.log, 5))
-	}
-
-	tight := filepath.Join(p.s.Dir, "tight.token")
-	if err := os.WriteFile(tight, []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	path = variant(t, p, "tight-token", func(cfg *appliance.Config) {
-		cfg.Keymanager = &appliance.KeymanagerConfig{TokenFile: tight}
-	})
-	if err := p.start(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.waitHealthy(context.Background()); err != nil {
-		t.Errorf("an owner-only token file: %v", err)
-	}
-	p.stop()
-}
-
-// TestHole6TruncatedAuditLogDetected: cutting the last record off the
-// audit log, or emptying it, must not verify as intact, and a signer must
-// not start on it as if nothing happened. On 108c238 `rampartctl audit
-// verify` reports "chain intact" and the signer starts. (If the fix makes
-// verify take the slashing database to find the anchor, add its flag
-// here.)
-func TestHole6TruncatedAuditLogDetected(t *testing.T) {
-	hole(t, 6, "audit log anchored")
+// TestHole5AdminTokenFileReadableByOthersRefused: the administrative
+// token (admin.token, which replaced keymanager.token_file) is read like
+// the PIN: a file readable by others, holding the token or only its
+// verifier, stops the signer at start with status 2 (no restart); an
+// owner-only file or a systemd credential is taken, and then exactly that
+// token opens the administrative endpoints. A configuration that still
+// names keymanager.token_file is refused with a message pointing at
+// admin.token. On 108c238 the keymanager token file's mode was not checked.
+func TestHole5AdminTokenFileReadableByOthersRefused(t *testing.T) {
+	h := hole(t, 5, "the administrative token's file is owner-only, like the PIN's")
 	c, p := singleSigner(t)
-	// Records to cut: start the signer, sign, stop it.
-	if err := p.start(p.s.ConfigPath); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.waitHealthy(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	e := newEvidence(c)
-	for s := range uint64(3) {
-		m := newMessage(c.net, "selection proof", aggregationSlotBody(c.net, 6*32+s))
-		if r := c.coordinatorSingle(context.Background(), e, 0, c.keys[0], m); r.err != nil || r.code != http.StatusOK {
-			t.Fatalf("signing: %d %v %s", r.code, r.err, short(r.body))
+	tokens := make([]appliance.AdminToken, 2)
+	for i := range tokens {
+		var err error
+		if tokens[i], err = appliance.NewAdminToken(crand.Reader); err != nil {
+			t.Fatal(err)
 		}
 	}
-	p.stop()
-	logPath := filepath.Join(p.s.Config.DataDir, "audit.log")
-	orig, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.WriteFile(logPath, orig, 0o600); err != nil {
-			t.Error(err)
+	write := func(name, content string, mode os.FileMode) string {
+		path := filepath.Join(p.s.Dir, name)
+		if err := os.WriteFile(path, []byte(content+"\n"), mode); err != nil {
+			t.Fatal(err)
 		}
-	})
-	lines := bytes.SplitAfter(bytes.TrimRight(orig, "\n"), []byte("\n"))
-	ctl := binaries(t)["rampartctl"]
-	for _, cut := range []struct {
-		name string
-		data []byte
+		if err := os.Chmod(path, mode); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+		return path
+	}
+	withToken := func(source string) func(cfg *appliance.Config) {
+		return func(cfg *appliance.Config) { cfg.Admin.Token = source }
+	}
+	for _, v := range []struct {
+		name   string
+		edit   func(cfg *appliance.Config)
+		naming string
 	}{
-		{"last record cut off", bytes.Join(lines[:len(lines)-1], nil)},
-		{"emptied", nil},
+		{"token-0644", withToken("file:" + write("loose.token", tokens[0].Hex(), 0o644)), "admin.token"},
+		{"verifier-0640", withToken("file:" + write("loose.verifier", tokens[0].Verifier(), 0o640)), "admin.token"},
+		{"keymanager-token-file", func(cfg *appliance.Config) {
+			cfg.Keymanager = &appliance.KeymanagerConfig{TokenFile: write("old-keymanager.token", tokens[0].Hex(), 0o600)}
+		}, "admin.token"},
 	} {
-		if err := os.WriteFile(logPath, cut.data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(ctl, "audit", "verify", logPath).CombinedOutput()
-		if err == nil {
-			t.Errorf("audit log %s: rampartctl audit verify succeeds: %s", cut.name, out)
-		}
-		if err := p.start(p.s.ConfigPath); err != nil {
-			t.Fatal(err)
-		}
-		exited, code, healthy := p.awaitExitOrHealthy(context.Background(), 2*time.Minute)
-		switch {
-		case healthy:
-			p.stop()
-			t.Errorf("audit log %s: the signer starts and serves as if nothing happened", cut.name)
-		case !exited:
-			p.stop()
-			t.Errorf("audit log %s: the signer neither exited nor became healthy in two minutes", cut.name)
-		default:
-			t.Logf("audit log %s: the signer exits with status %d: %s", cut.name, code, tail(p.log, 1))
+		path := variant(t, p, v.name, v.edit)
+		if runToExit(t, p, v.name, path, 2) {
+			h.noteAs("exit status 2")
+			if !strings.Contains(tail(p.log, 3), v.naming) {
+				t.Errorf("%s: the refusal does not name %s:\n%s", v.name, v.naming, tail(p.log, 3))
+			}
 		}
 	}
-	if err := os.WriteFile(logPath, orig, 0o600); err != nil {
+
+	// Accepted sources: each opens the administrative endpoints with its
+	// token, and with no other.
+	creds := filepath.Join(p.s.Dir, "credentials")
+	if err := os.MkdirAll(creds, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// A systemd credential is the service manager's copy; its mode is
+	// systemd's business, not the file's owner's.
+	if err := os.WriteFile(filepath.Join(creds, "rampart-admin-token"), []byte(tokens[1].Verifier()+"\n"), 0o440); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, v := range []struct {
+		name  string
+		edit  func(cfg *appliance.Config)
+		env   []string
+		token appliance.AdminToken
+	}{
+		{"token-0600", withToken("file:" + write("tight.token", tokens[0].Hex(), 0o600)), nil, tokens[0]},
+		{"verifier-0600", withToken("file:" + write("tight.verifier", tokens[1].Verifier(), 0o600)), nil, tokens[1]},
+		{"credential", withToken("credential:rampart-admin-token"), []string{"CREDENTIALS_DIRECTORY=" + creds}, tokens[1]},
+	} {
+		path := variant(t, p, v.name, v.edit)
+		if err := p.start(path, v.env...); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.waitHealthy(ctx); err != nil {
+			t.Errorf("%s: %v", v.name, err)
+			continue
+		}
+		for _, try := range []struct {
+			token string
+			want  int
+		}{
+			{v.token.Hex(), http.StatusOK},
+			{c.lc.AdminToken.Hex(), http.StatusForbidden},
+			{"", http.StatusUnauthorized},
+		} {
+			r := c.adminDo(ctx, 0, localcluster.AdminClient, http.MethodGet, "/rampart/v1/accounts/removed", nil, try.token, "")
+			h.note(r.code, r.err)
+			if r.err != nil || r.code != try.want {
+				t.Errorf("%s: the administrative list of removed shares with %s: %d %v %s, want %d", v.name, tokenName(try.token, v.token), r.code, r.err, short(r.body), try.want)
+			}
+		}
+		p.stop()
+	}
+}
+
+// tokenName describes a bearer token in a message without printing it.
+func tokenName(token string, right appliance.AdminToken) string {
+	switch token {
+	case "":
+		return "no token"
+	case right.Hex():
+		return "the configured token"
+	}
+	return "another token"
 }
 
 // TestHole4IntruderBodiesCostNoMemory: 32 bodies announcing 256 MiB each
@@ -501,7 +532,7 @@ func TestHole6TruncatedAuditLogDetected(t *testing.T) {
 // On 108c238 each is read up to the 8 MiB cap first (about 12 MiB of heap
 // each while the buffer grows).
 func TestHole4IntruderBodiesCostNoMemory(t *testing.T) {
-	hole(t, 4, "listener limits: authorisation before the body")
+	h := hole(t, 4, "listener limits: authorisation before the body")
 	c := sharedCluster(t, procs35)
 	p := c.procs[1]
 	_, before, err := p.memory()
@@ -520,6 +551,7 @@ func TestHole4IntruderBodiesCostNoMemory(t *testing.T) {
 		for range 16 {
 			sends = append(sends, func(ctx context.Context) {
 				code, _, err := c.oversized(ctx, 1, target.listener, intruderClient, target.path, 256<<20)
+				h.note(code, err)
 				mu.Lock()
 				defer mu.Unlock()
 				answers[reason(code, err)]++

@@ -23,6 +23,10 @@ type streamed struct {
 	key     api.PublicKey
 	m       message
 	answers []reply // per signer; nil when sent through a coordinator
+	// via is the coordinator that was asked, and full its answer, when
+	// sent through a coordinator.
+	via  int
+	full reply
 	// conflict is the slashable twin replayed after the restart.
 	conflict message
 }
@@ -57,15 +61,25 @@ type streamedKind struct {
 	slot, source, target uint64
 }
 
-// killRound runs signing streams (attestations and blocks alternating, one
-// stream per validator), SIGKILLs the victims once they have approved
-// killAt partials, stops the streams, restarts the victims, and replays a
-// conflicting twin of every message. Every participant that approved a
-// message before the kill must refuse its twin with 412.
+// killRound runs signing streams and kills the victims mid-stream
+// (streamAndKill), then replays a conflicting twin of every message. Every
+// participant that approved a message before the kill must refuse its twin
+// with 412.
 func (c *cluster) killRound(t *testing.T, r *rand.Rand, victims []int, killAt int64) *row {
 	t.Helper()
-	ctx := context.Background()
 	e := newEvidence(c)
+	sent, kinds := c.streamAndKill(t, e, r, victims, killAt)
+	return c.replayTwins(t, e, r, victims, sent, kinds)
+}
+
+// streamAndKill runs signing streams (attestations and blocks alternating,
+// one stream per validator), SIGKILLs the victims once they have approved
+// killAt partials, stops the streams and restarts the victims. It returns
+// every message sent with what each participant (or the coordinator)
+// answered.
+func (c *cluster) streamAndKill(t *testing.T, e *evidence, r *rand.Rand, victims []int, killAt int64) ([]*streamed, map[*streamed]streamedKind) {
+	t.Helper()
+	ctx := context.Background()
 	c.warm(ctx, validatorClient)
 	const perStream = 400
 	epoch := c.epochs(2 * perStream)
@@ -102,7 +116,8 @@ func (c *cluster) killRound(t *testing.T, r *rand.Rand, victims []int, killAt in
 				}
 				s := &streamed{key: key, m: m}
 				if viaCoordinator {
-					c.coordinatorSingle(ctx, e, int(j)%c.n, key, m)
+					s.via = int(j) % c.n
+					s.full = c.coordinatorSingle(ctx, e, s.via, key, m)
 				} else {
 					s.answers = c.participantsAll(ctx, e, key, m)
 					for i := range c.n {
@@ -149,9 +164,18 @@ func (c *cluster) killRound(t *testing.T, r *rand.Rand, victims []int, killAt in
 			t.Fatal(err)
 		}
 	}
+	return sent, kinds
+}
 
-	// Replay a twin of every message straight to every participant, one
-	// stream per validator in its order.
+// replayTwins sends a twin of every message straight to every
+// participant, one stream per validator in its order, and counts what
+// each participant that approved the original (or whose answer the kill
+// cut) answered.
+func (c *cluster) replayTwins(t *testing.T, e *evidence, r *rand.Rand, victims []int, sent []*streamed, kinds map[*streamed]streamedKind) *row {
+	t.Helper()
+	ctx := context.Background()
+	isVictim := func(i int) bool { return slices.Contains(victims, i) }
+	var wg sync.WaitGroup
 	res := &row{outcome: counts{}, refusals: counts{}}
 	var rmu sync.Mutex
 	byKey := map[api.PublicKey][]*streamed{}

@@ -119,8 +119,9 @@ func writeConfig(cfg *appliance.Config, path string) error {
 	return os.WriteFile(path, data, 0o600)
 }
 
-// start starts the signer with the configuration file at path.
-func (p *procSigner) start(config string) error {
+// start starts the signer with the configuration file at path, and env
+// ("NAME=value") added to this process's environment.
+func (p *procSigner) start(config string, env ...string) error {
 	logf, err := os.OpenFile(p.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -128,7 +129,7 @@ func (p *procSigner) start(config string) error {
 	defer logf.Close()
 	fmt.Fprintf(logf, "--- redteam: starting %s --config %s\n", p.bin, config)
 	cmd := exec.Command(p.bin, "--config", config)
-	cmd.Env = append(os.Environ(), softhsm.ConfigEnv+"="+p.s.SoftHSMConf)
+	cmd.Env = append(append(os.Environ(), softhsm.ConfigEnv+"="+p.s.SoftHSMConf), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	rec, err := proc.Start(cmd)
 	if err != nil {

@@ -97,7 +97,12 @@ func summaryTable(took time.Duration) string {
 	}
 	sort.SliceStable(sections, func(i, j int) bool { return rank(sections[i]) < rank(sections[j]) })
 	for _, s := range sections {
-		fmt.Fprintf(&b, "\n### %s\n\n%s", s, table(by[s]))
+		rows := by[s]
+		if rank(s) == 4 {
+			// The holes by item ("item 1, ..."), whatever order they ran in.
+			sort.SliceStable(rows, func(i, j int) bool { return rows[i].attack < rows[j].attack })
+		}
+		fmt.Fprintf(&b, "\n### %s\n\n%s", s, table(rows))
 	}
 	fmt.Fprintf(&b, "\nTotal: %d attempts, %d slashable pairs or lost approvals fully signed.\n", total.attempts, total.slashable)
 	return b.String()

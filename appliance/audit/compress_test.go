@@ -108,3 +108,33 @@ func TestNewestFileCompressed(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 }
+
+// TestVerifyFollowsAFileCompressedSinceListed: rampartctl audit verify on
+// a running signer lists the files, and the signer may compress a rotated
+// one (X.log replaced by X.log.zst) before verify opens it. Verify reads
+// the compressed copy instead of failing with "no such file" (seen by the
+// adversarial suite, TestHole7AuditRotationKeepsSigning).
+func TestVerifyFollowsAFileCompressedSinceListed(t *testing.T) {
+	dir := t.TempDir()
+	tg := hmacTagger{[]byte("k")}
+	anchors := newMemAnchors()
+	l := open(t, dir, audit.Options{RotateBytes: 4 << 10, Tagger: tg, Anchors: anchors, Compress: true})
+	appendN(t, l, 0, 60)
+	listed := files(t, dir)
+	if len(listed) < 3 {
+		t.Fatalf("%d files, want rotated ones", len(listed))
+	}
+	if err := l.Compress(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(listed[0]); !os.IsNotExist(err) {
+		t.Fatalf("%s still there after compression: %v", listed[0], err)
+	}
+	l.Sync()
+	anchors.Flush(context.Background())
+	r, err := audit.VerifyFiles(context.Background(), listed, audit.VerifyOptions{Tagger: tg, Anchor: ptr(anchors.anchor(t))})
+	if err != nil || len(r.Files) != len(listed) || !strings.HasSuffix(r.Files[0].Name, ".zst") {
+		t.Fatalf("verify of files listed before their compression: %+v %v", r, err)
+	}
+	l.Close()
+}

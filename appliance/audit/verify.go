@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"strings"
 )
@@ -137,6 +138,13 @@ func (v *verifier) file(path string, newest bool) error {
 	name := filepath.Base(path)
 	lf, named := parseFileName(name)
 	rc, err := openContent(v.fs, path, strings.HasSuffix(name, compressedSuffix))
+	if errors.Is(err, fs.ErrNotExist) && !strings.HasSuffix(name, compressedSuffix) {
+		// A running signer compressed the file since it was listed: its
+		// compressed copy holds the same lines (compress.go).
+		if zrc, zerr := openContent(v.fs, path+compressedSuffix, true); zerr == nil {
+			rc, err, name = zrc, nil, name+compressedSuffix
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}

@@ -1,3 +1,5 @@
+//go:build redteam
+
 package slowclient_test
 
 import (
@@ -29,12 +31,10 @@ func signerBinary(t *testing.T) string {
 // with slow clients (issue 13): an unauthorised certificate is answered
 // 403 on every connection before its body, and the signer closes every
 // connection, of authorised slow clients too (408 at
-// listen.limits.read_body_timeout). It runs in the adversarial suite
-// (RAMPART_REDTEAM=1), since it builds and starts a signer.
+// listen.limits.read_body_timeout). It carries the build tag redteam,
+// like the rest of the adversarial suite (make redteam), since it builds
+// and starts a signer.
 func TestSlowClientsAreDisconnected(t *testing.T) {
-	if os.Getenv("RAMPART_REDTEAM") == "" {
-		t.Skip("adversarial suite only: set RAMPART_REDTEAM=1")
-	}
 	t.Setenv("SOFTHSM2_CONF", "")
 	ctx := context.Background()
 	s, err := slowclient.Provision(ctx, filepath.Join(t.TempDir(), "cluster"), signerBinary(t))
