@@ -66,4 +66,22 @@
 //   - An HSM call that exceeds its timeout returns ErrTimeout at once; the
 //     call itself cannot be interrupted, so its session is discarded when it
 //     returns and Close waits for it (or reports that it could not).
+//   - A token removed, reset or logged out under an open Token fails every
+//     call with ErrTokenRemoved (transient) and [Token.Probe] reports it.
+//     [Token.Reopen] reads the PIN from its source again, refuses another
+//     token than the one first opened (another serial number under the
+//     label) and logs in on fresh sessions; keys found before find their
+//     objects again and are checked again on first use, and a TLS key
+//     whose public key changed is refused.
+//
+// # Testing
+//
+// The package reaches PKCS#11 only through narrow interfaces declared in
+// p11.go (one per concern: slots, sessions, object search, attributes, key
+// generation, encryption, decryption; and crypto11's key store), which
+// *pkcs11.Ctx and *crypto11.Context implement. The tests wrap the real
+// SoftHSM-backed implementations and alter one call's result to prove each
+// defensive branch (an IV the module chose, a ciphertext or plaintext of
+// the wrong length, a seal that does not open, weak attributes, lost
+// sessions, calls that hang).
 package hsm

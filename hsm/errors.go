@@ -27,11 +27,20 @@ var (
 	// module in this process, so it cannot be shared safely.
 	ErrModuleInUse = errors.New("hsm: PKCS#11 module initialised elsewhere in this process")
 	// ErrModule: the module reported a failure that is not the caller's
-	// input (device error, memory, lost session). Retrying may help;
-	// signing must not proceed.
+	// input (device error, memory), or answered in a way it must not (an
+	// output of the wrong length, a seal that does not open). Retrying may
+	// help; signing must not proceed.
 	ErrModule = errors.New("hsm: PKCS#11 module failure")
 	// ErrTokenNotFound: no token matches the URI's token attributes.
 	ErrTokenNotFound = errors.New("hsm: token not found")
+	// ErrTokenRemoved: the token went away under an open Token: it was
+	// removed or reset, another token is in its place, or its sessions,
+	// login or object handles were lost (CKR_DEVICE_REMOVED,
+	// CKR_TOKEN_NOT_PRESENT, CKR_SESSION_HANDLE_INVALID,
+	// CKR_USER_NOT_LOGGED_IN, CKR_OBJECT_HANDLE_INVALID ...). Nothing more
+	// can be done with it until the token is back and Token.Reopen has
+	// logged in again.
+	ErrTokenRemoved = errors.New("hsm: token removed or its session lost")
 	// ErrTokenAmbiguous: several tokens carry the label; PKCS#11 slot ids
 	// are not stable, so the URI must be made unique (serial=...).
 	ErrTokenAmbiguous = errors.New("hsm: several tokens match")
@@ -131,8 +140,10 @@ var permanentErrors = []error{
 
 // Transient reports whether err is an HSM failure that may go away by
 // itself, so that a restart a little later can succeed: the module
-// reported a device or session failure, a call timed out (a busy or
-// unreachable network HSM), or the token was closed under the call.
+// reported a device or session failure, the token was removed (it may be
+// put back), a call timed out (a busy or unreachable network HSM), or the
+// token was closed under the call.
 func Transient(err error) bool {
-	return errors.Is(err, ErrModule) || errors.Is(err, ErrModuleInUse) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed)
+	return errors.Is(err, ErrModule) || errors.Is(err, ErrModuleInUse) || errors.Is(err, ErrTokenRemoved) ||
+		errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed)
 }

@@ -23,6 +23,7 @@ func TestFailuresAreClassifiedForRestarts(t *testing.T) {
 		{hsm.ErrCertificate, true, false},
 		{&hsm.UnsealError{Total: 1}, true, false},
 		{hsm.ErrModule, false, true},
+		{hsm.ErrTokenRemoved, false, true},
 		{hsm.ErrTimeout, false, true},
 		{hsm.ErrClosed, false, true},
 		{errors.New("something else"), false, false},

@@ -68,13 +68,13 @@ func (k *SealingKey) Tag(ctx context.Context, data, label []byte) ([]byte, error
 	}
 	aad := tagAAD(label, data)
 	var mac []byte
-	err := k.t.do(ctx, "tagging data", func(s pkcs11.SessionHandle) error {
+	err := k.t.do(ctx, "tagging data", func(c *conn, s pkcs11.SessionHandle) error {
 		var err error
-		mac, err = k.encryptGCM(s, iv, aad, nil)
+		mac, err = k.encryptGCM(c, s, iv, aad, nil)
 		if err != nil {
 			return err
 		}
-		if _, err := k.decryptGCM(s, iv, aad, mac); err != nil {
+		if _, err := k.decryptGCM(c, s, iv, aad, mac); err != nil {
 			return fmt.Errorf("%w: a tag just made does not verify: %w", ErrModule, err)
 		}
 		return nil
@@ -112,8 +112,8 @@ func (k *SealingKey) VerifyTag(ctx context.Context, data, label, tag []byte) err
 	copy(iv[:], tag[len(tagMagic)+1:])
 	mac := tag[len(tagMagic)+1+ivLength:]
 	aad := tagAAD(label, data)
-	return k.t.do(ctx, "verifying a tag", func(s pkcs11.SessionHandle) error {
-		pt, err := k.decryptGCM(s, iv, aad, mac)
+	return k.t.do(ctx, "verifying a tag", func(c *conn, s pkcs11.SessionHandle) error {
+		pt, err := k.decryptGCM(c, s, iv, aad, mac)
 		if err != nil {
 			if errors.Is(err, ErrUnseal) {
 				return fmt.Errorf("%w: %w", ErrTag, err)

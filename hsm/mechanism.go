@@ -24,8 +24,8 @@ var (
 )
 
 // checkMechanism asks the token whether it supports the need.
-func (t *Token) checkMechanism(need mechanismNeed) error {
-	info, err := t.p11.GetMechanismInfo(t.slot, []*pkcs11.Mechanism{pkcs11.NewMechanism(need.mech, nil)})
+func (t *Token) checkMechanism(c *conn, need mechanismNeed) error {
+	info, err := c.p11.GetMechanismInfo(c.slot, []*pkcs11.Mechanism{pkcs11.NewMechanism(need.mech, nil)})
 	if err != nil {
 		if code, ok := returnCode(err); ok && code == pkcs11.CKR_MECHANISM_INVALID {
 			return fmt.Errorf("%w: token %v lacks %s, needed %s", ErrMechanismUnsupported, &t.uri, mechanismName(need.mech), need.why)
@@ -44,9 +44,9 @@ func (t *Token) checkMechanism(need mechanismNeed) error {
 
 // checkMechanisms runs checkMechanism for each need under the call timeout.
 func (t *Token) checkMechanisms(ctx context.Context, needs ...mechanismNeed) error {
-	return t.run(ctx, "checking mechanisms", func() error {
+	return t.run(ctx, "checking mechanisms", func(c *conn) error {
 		for _, n := range needs {
-			if err := t.checkMechanism(n); err != nil {
+			if err := t.checkMechanism(c, n); err != nil {
 				return err
 			}
 		}

@@ -79,7 +79,7 @@ const noClass = ^uint(0)
 const maxFound = 8
 
 // findObjects returns the handles of the objects matching template.
-func findObjects(p *pkcs11.Ctx, s pkcs11.SessionHandle, template []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
+func findObjects(p objectFinder, s pkcs11.SessionHandle, template []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
 	if err := p.FindObjectsInit(s, template); err != nil {
 		return nil, callError("C_FindObjectsInit", err)
 	}
@@ -94,7 +94,7 @@ func findObjects(p *pkcs11.Ctx, s pkcs11.SessionHandle, template []*pkcs11.Attri
 }
 
 // findOne returns the single object of the class matching o.
-func findOne(p *pkcs11.Ctx, s pkcs11.SessionHandle, o Object, class uint, what string) (pkcs11.ObjectHandle, error) {
+func findOne(p objectFinder, s pkcs11.SessionHandle, o Object, class uint, what string) (pkcs11.ObjectHandle, error) {
 	found, err := findObjects(p, s, o.template(class))
 	if err != nil {
 		return 0, err
@@ -110,7 +110,7 @@ func findOne(p *pkcs11.Ctx, s pkcs11.SessionHandle, o Object, class uint, what s
 
 // refuseExisting fails when any object has o's label, or o's id when set:
 // creating a key never shadows or replaces another object.
-func refuseExisting(p *pkcs11.Ctx, s pkcs11.SessionHandle, o Object) error {
+func refuseExisting(p objectFinder, s pkcs11.SessionHandle, o Object) error {
 	byLabel := Object{Label: o.Label}
 	found, err := findObjects(p, s, byLabel.template(noClass))
 	if err != nil {
@@ -133,12 +133,27 @@ func refuseExisting(p *pkcs11.Ctx, s pkcs11.SessionHandle, o Object) error {
 }
 
 // readID returns the object's CKA_ID.
-func readID(p *pkcs11.Ctx, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) ([]byte, error) {
-	attrs, err := p.GetAttributeValue(s, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, nil)})
-	if err != nil {
+func readID(p attributeReader, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) ([]byte, error) {
+	id, err := readAttribute(p, s, h, pkcs11.CKA_ID, "CKA_ID")
+	if _, ok := returnCode(err); ok {
 		return nil, callError("C_GetAttributeValue(CKA_ID)", err)
 	}
-	return attrs[0].Value, nil
+	return id, err
+}
+
+// readAttribute reads one attribute of an object. A module that answers
+// with other attributes than the one asked for is refused (ErrModule)
+// rather than trusted or indexed out of range. The module's own errors are
+// returned as they are, for the caller to classify.
+func readAttribute(p attributeReader, s pkcs11.SessionHandle, h pkcs11.ObjectHandle, typ uint, name string) ([]byte, error) {
+	got, err := p.GetAttributeValue(s, h, []*pkcs11.Attribute{pkcs11.NewAttribute(typ, nil)})
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != 1 || got[0] == nil || got[0].Type != typ {
+		return nil, fmt.Errorf("%w: C_GetAttributeValue(%s) answered with other attributes than %s", ErrModule, name, name)
+	}
+	return got[0].Value, nil
 }
 
 // attrRule is one attribute a key must have, with the exact encoding the
@@ -285,17 +300,21 @@ func mechanismName(m uint) string {
 // checkAttributes reads each rule's attribute and fails with
 // ErrKeyAttributes naming the first that differs. Attributes are read one
 // at a time so a module that does not know one is named precisely.
-func checkAttributes(p *pkcs11.Ctx, s pkcs11.SessionHandle, h pkcs11.ObjectHandle, rules []attrRule, what string) error {
+func checkAttributes(p attributeReader, s pkcs11.SessionHandle, h pkcs11.ObjectHandle, rules []attrRule, what string) error {
 	for _, r := range rules {
-		got, err := p.GetAttributeValue(s, h, []*pkcs11.Attribute{pkcs11.NewAttribute(r.typ, nil)})
+		got, err := readAttribute(p, s, h, r.typ, r.name)
 		if err != nil {
-			if code, ok := returnCode(err); ok && (code == pkcs11.CKR_ATTRIBUTE_TYPE_INVALID || code == pkcs11.CKR_ATTRIBUTE_SENSITIVE) {
+			code, ok := returnCode(err)
+			switch {
+			case !ok:
+				return err
+			case code == pkcs11.CKR_ATTRIBUTE_TYPE_INVALID || code == pkcs11.CKR_ATTRIBUTE_SENSITIVE:
 				return fmt.Errorf("%w: %s: the module cannot report %s (%s)", ErrKeyAttributes, what, r.name, codeName(code))
 			}
 			return callError("C_GetAttributeValue("+r.name+")", err)
 		}
-		if !bytes.Equal(got[0].Value, r.want) {
-			return fmt.Errorf("%w: %s: %s is %s, want %s", ErrKeyAttributes, what, r.name, r.show(got[0].Value), r.show(r.want))
+		if !bytes.Equal(got, r.want) {
+			return fmt.Errorf("%w: %s: %s is %s, want %s", ErrKeyAttributes, what, r.name, r.show(got), r.show(r.want))
 		}
 	}
 	return nil

@@ -41,8 +41,15 @@ func callError(op string, err error) error {
 		sentinel = ErrWrongPIN
 	case pkcs11.CKR_PIN_LOCKED, pkcs11.CKR_PIN_EXPIRED, pkcs11.CKR_USER_PIN_NOT_INITIALIZED:
 		sentinel = ErrPINLocked
-	case pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_TOKEN_NOT_RECOGNIZED, pkcs11.CKR_SLOT_ID_INVALID, pkcs11.CKR_DEVICE_REMOVED:
+	case pkcs11.CKR_TOKEN_NOT_RECOGNIZED:
 		sentinel = ErrTokenNotFound
+	case pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_SLOT_ID_INVALID,
+		pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED, pkcs11.CKR_USER_NOT_LOGGED_IN,
+		pkcs11.CKR_OBJECT_HANDLE_INVALID, pkcs11.CKR_KEY_HANDLE_INVALID:
+		// The slot was found and the session opened: the token went
+		// away under it, or its login or handles did (issue 17: every
+		// TLS handshake failing with CKR_OBJECT_HANDLE_INVALID).
+		sentinel = ErrTokenRemoved
 	case pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_MECHANISM_PARAM_INVALID:
 		sentinel = ErrMechanismUnsupported
 	case pkcs11.CKR_KEY_FUNCTION_NOT_PERMITTED, pkcs11.CKR_KEY_TYPE_INCONSISTENT:

@@ -87,8 +87,8 @@ func (k *SealingKey) Seal(ctx context.Context, share *bls.SecretKey, b Binding) 
 	secret := share.Bytes()
 	defer clear(secret[:])
 	aad := sh.info.additionalData()
-	err := k.t.do(ctx, "sealing a share", func(s pkcs11.SessionHandle) error {
-		sealed, err := k.sealChecked(s, sh.iv, aad, secret[:], "a share")
+	err := k.t.do(ctx, "sealing a share", func(c *conn, s pkcs11.SessionHandle) error {
+		sealed, err := k.sealChecked(c, s, sh.iv, aad, secret[:], "a share")
 		if err != nil {
 			return err
 		}
@@ -118,8 +118,8 @@ func (k *SealingKey) Unseal(ctx context.Context, blob []byte, want Placement) (S
 		return Share{}, err
 	}
 	var key *bls.SecretKey
-	err = k.t.do(ctx, "unsealing a share", func(s pkcs11.SessionHandle) error {
-		key, err = k.unsealOne(s, sh)
+	err = k.t.do(ctx, "unsealing a share", func(c *conn, s pkcs11.SessionHandle) error {
+		key, err = k.unsealOne(c, s, sh)
 		return err
 	})
 	if err != nil {
@@ -130,8 +130,8 @@ func (k *SealingKey) Unseal(ctx context.Context, blob []byte, want Placement) (S
 
 // unsealOne decrypts a parsed share and checks it against its component
 // public key.
-func (k *SealingKey) unsealOne(s pkcs11.SessionHandle, sh *sealedShare) (*bls.SecretKey, error) {
-	pt, err := k.decrypt(s, sh.iv, sh.info.additionalData(), sh.sealed)
+func (k *SealingKey) unsealOne(c *conn, s pkcs11.SessionHandle, sh *sealedShare) (*bls.SecretKey, error) {
+	pt, err := k.decrypt(c, s, sh.iv, sh.info.additionalData(), sh.sealed)
 	if err != nil {
 		return nil, err
 	}

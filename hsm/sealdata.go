@@ -75,9 +75,9 @@ func (k *SealingKey) SealData(ctx context.Context, data, label []byte) ([]byte, 
 	}
 	aad := dataAAD(label)
 	var ct []byte
-	err := k.t.do(ctx, "sealing data", func(s pkcs11.SessionHandle) error {
+	err := k.t.do(ctx, "sealing data", func(c *conn, s pkcs11.SessionHandle) error {
 		var err error
-		ct, err = k.sealChecked(s, iv, aad, data, "data")
+		ct, err = k.sealChecked(c, s, iv, aad, data, "data")
 		return err
 	})
 	if err != nil {
@@ -101,8 +101,8 @@ func (k *SealingKey) UnsealData(ctx context.Context, blob, label []byte) ([]byte
 		return nil, err
 	}
 	var pt []byte
-	err = k.t.do(ctx, "unsealing data", func(s pkcs11.SessionHandle) error {
-		pt, err = k.decryptGCM(s, iv, dataAAD(label), ct)
+	err = k.t.do(ctx, "unsealing data", func(c *conn, s pkcs11.SessionHandle) error {
+		pt, err = k.decryptGCM(c, s, iv, dataAAD(label), ct)
 		return err
 	})
 	if err != nil {

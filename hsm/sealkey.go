@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/pkcs11"
 )
@@ -12,9 +14,55 @@ import (
 // SealingKey is the token's AES-256 key that seals shares. Its value never
 // leaves the HSM: encryption and decryption run inside it.
 type SealingKey struct {
-	t      *Token
+	t   *Token
+	obj Object // with the id, so that finding it again finds this key
+
+	ref atomic.Pointer[keyRef]
+	mu  sync.Mutex // one search at a time after a Reopen
+}
+
+// keyRef is a key's object handle and the generation of the conn it was
+// found through: handles do not outlive a token's removal.
+type keyRef struct {
+	gen    uint64
 	handle pkcs11.ObjectHandle
-	obj    Object
+}
+
+// handle returns the key's object handle for calls through c. After a
+// Reopen the key is found again by label and id, and its attributes are
+// checked again, on first use.
+func (k *SealingKey) handle(c *conn, s pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
+	if r := k.ref.Load(); r != nil && r.gen == c.gen {
+		return r.handle, nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r := k.ref.Load()
+	if r != nil && r.gen == c.gen {
+		return r.handle, nil
+	}
+	h, err := findSealingKey(c, s, k.obj)
+	if err != nil {
+		return 0, err
+	}
+	// A call still running on a replaced conn does not step back the
+	// generation the key is known by.
+	if r == nil || r.gen < c.gen {
+		k.ref.Store(&keyRef{gen: c.gen, handle: h})
+	}
+	return h, nil
+}
+
+// findSealingKey finds the sealing key o and checks its attributes.
+func findSealingKey(c *conn, s pkcs11.SessionHandle, o Object) (pkcs11.ObjectHandle, error) {
+	h, err := findOne(c.p11, s, o, pkcs11.CKO_SECRET_KEY, "sealing key")
+	if err != nil {
+		return 0, err
+	}
+	if err := checkAttributes(c.p11, s, h, sealingKeyRules(), "sealing key "+o.String()); err != nil {
+		return 0, err
+	}
+	return h, nil
 }
 
 // keyIDLength is the length of the random CKA_ID given to keys created
@@ -52,20 +100,20 @@ func (t *Token) CreateSealingKey(ctx context.Context, o Object) (*SealingKey, er
 		return nil, err
 	}
 	k := &SealingKey{t: t, obj: o}
-	err = t.do(ctx, "creating sealing key "+o.String(), func(s pkcs11.SessionHandle) error {
-		if err := refuseExisting(t.p11, s, o); err != nil {
+	err = t.do(ctx, "creating sealing key "+o.String(), func(c *conn, s pkcs11.SessionHandle) error {
+		if err := refuseExisting(c.p11, s, o); err != nil {
 			return err
 		}
-		h, err := t.p11.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, sealingKeyTemplate(o))
+		h, err := c.p11.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, sealingKeyTemplate(o))
 		if err != nil {
 			return callError("C_GenerateKey(CKM_AES_KEY_GEN)", err)
 		}
-		if err := checkAttributes(t.p11, s, h, sealingKeyRules(), "new sealing key "+o.String()); err != nil {
+		if err := checkAttributes(c.p11, s, h, sealingKeyRules(), "new sealing key "+o.String()); err != nil {
 			// The module did not honour the template: do not leave a weak key.
-			_ = t.p11.DestroyObject(s, h)
+			_ = c.p11.DestroyObject(s, h)
 			return err
 		}
-		k.handle = h
+		k.ref.Store(&keyRef{gen: c.gen, handle: h})
 		return nil
 	})
 	if err != nil {
@@ -112,19 +160,17 @@ func (t *Token) SealingKey(ctx context.Context, o Object) (*SealingKey, error) {
 		return nil, err
 	}
 	k := &SealingKey{t: t, obj: o}
-	err := t.do(ctx, "finding sealing key "+o.String(), func(s pkcs11.SessionHandle) error {
-		h, err := findOne(t.p11, s, o, pkcs11.CKO_SECRET_KEY, "sealing key")
+	err := t.do(ctx, "finding sealing key "+o.String(), func(c *conn, s pkcs11.SessionHandle) error {
+		h, err := findSealingKey(c, s, o)
 		if err != nil {
 			return err
 		}
-		if err := checkAttributes(t.p11, s, h, sealingKeyRules(), "sealing key "+o.String()); err != nil {
-			return err
-		}
-		id, err := readID(t.p11, s, h)
+		id, err := readID(c.p11, s, h)
 		if err != nil {
 			return err
 		}
-		k.handle, k.obj.ID = h, id
+		k.obj.ID = id
+		k.ref.Store(&keyRef{gen: c.gen, handle: h})
 		return nil
 	})
 	if err != nil {
@@ -139,12 +185,12 @@ func (k *SealingKey) Object() Object { return Object{Label: k.obj.Label, ID: byt
 // sealChecked encrypts plaintext with [encryptGCM] and decrypts the result
 // once, comparing it with plaintext, so a module that mis-seals is caught
 // while the plaintext still exists elsewhere. what names it in errors.
-func (k *SealingKey) sealChecked(s pkcs11.SessionHandle, iv [ivLength]byte, aad, plaintext []byte, what string) ([]byte, error) {
-	sealed, err := k.encryptGCM(s, iv, aad, plaintext)
+func (k *SealingKey) sealChecked(c *conn, s pkcs11.SessionHandle, iv [ivLength]byte, aad, plaintext []byte, what string) ([]byte, error) {
+	sealed, err := k.encryptGCM(c, s, iv, aad, plaintext)
 	if err != nil {
 		return nil, err
 	}
-	back, err := k.decryptGCM(s, iv, aad, sealed)
+	back, err := k.decryptGCM(c, s, iv, aad, sealed)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s just sealed does not unseal: %w", ErrModule, what, err)
 	}
@@ -162,13 +208,17 @@ func (k *SealingKey) sealChecked(s pkcs11.SessionHandle, iv [ivLength]byte, aad,
 // accept an empty IV or a zero tag length, and some replace the IV; the IV
 // is read back and compared so such a module is refused instead of
 // producing blobs that can never be opened.
-func (k *SealingKey) encryptGCM(s pkcs11.SessionHandle, iv [ivLength]byte, aad, plaintext []byte) ([]byte, error) {
+func (k *SealingKey) encryptGCM(c *conn, s pkcs11.SessionHandle, iv [ivLength]byte, aad, plaintext []byte) ([]byte, error) {
+	h, err := k.handle(c, s)
+	if err != nil {
+		return nil, err
+	}
 	params := pkcs11.NewGCMParams(iv[:], aad, tagBits)
 	defer params.Free()
-	if err := k.t.p11.EncryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, k.handle); err != nil {
+	if err := c.p11.EncryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, h); err != nil {
 		return nil, callError("C_EncryptInit(CKM_AES_GCM)", err)
 	}
-	ct, err := k.t.p11.Encrypt(s, plaintext)
+	ct, err := c.p11.Encrypt(s, plaintext)
 	if err != nil {
 		return nil, callError("C_Encrypt(CKM_AES_GCM)", err)
 	}
@@ -182,23 +232,27 @@ func (k *SealingKey) encryptGCM(s pkcs11.SessionHandle, iv [ivLength]byte, aad, 
 }
 
 // decrypt opens a sealed share with [decryptGCM].
-func (k *SealingKey) decrypt(s pkcs11.SessionHandle, iv [ivLength]byte, aad []byte, sealed [sealedLength]byte) ([]byte, error) {
-	return k.decryptGCM(s, iv, aad, sealed[:])
+func (k *SealingKey) decrypt(c *conn, s pkcs11.SessionHandle, iv [ivLength]byte, aad []byte, sealed [sealedLength]byte) ([]byte, error) {
+	return k.decryptGCM(c, s, iv, aad, sealed[:])
 }
 
 // decryptGCM opens AES-256-GCM ciphertext (followed by its tag) in the
 // HSM. The IV comes from the blob (it is the one used to seal) but its
 // length, and the tag length, are fixed here. The caller zeroes the result.
-func (k *SealingKey) decryptGCM(s pkcs11.SessionHandle, iv [ivLength]byte, aad []byte, sealed []byte) ([]byte, error) {
+func (k *SealingKey) decryptGCM(c *conn, s pkcs11.SessionHandle, iv [ivLength]byte, aad []byte, sealed []byte) ([]byte, error) {
 	if len(sealed) < tagBits/8 {
 		return nil, fmt.Errorf("%w: %d bytes of ciphertext, shorter than the tag", ErrUnseal, len(sealed))
 	}
+	h, err := k.handle(c, s)
+	if err != nil {
+		return nil, err
+	}
 	params := pkcs11.NewGCMParams(iv[:], aad, tagBits)
 	defer params.Free()
-	if err := k.t.p11.DecryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, k.handle); err != nil {
+	if err := c.p11.DecryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, h); err != nil {
 		return nil, callError("C_DecryptInit(CKM_AES_GCM)", err)
 	}
-	pt, err := k.t.p11.Decrypt(s, sealed)
+	pt, err := c.p11.Decrypt(s, sealed)
 	if err != nil {
 		code, _ := returnCode(err)
 		switch code {

@@ -13,7 +13,7 @@ import (
 // bound and kept for reuse; they inherit the token's login, which
 // crypto11's long-lived session holds.
 type sessionPool struct {
-	p11   *pkcs11.Ctx
+	p11   sessionOpener
 	slot  uint
 	slots chan struct{} // one value per session that may be open
 
@@ -22,7 +22,7 @@ type sessionPool struct {
 	closed bool
 }
 
-func newSessionPool(p11 *pkcs11.Ctx, slot uint, max int) *sessionPool {
+func newSessionPool(p11 sessionOpener, slot uint, max int) *sessionPool {
 	return &sessionPool{p11: p11, slot: slot, slots: make(chan struct{}, max)}
 }
 

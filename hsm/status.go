@@ -63,8 +63,8 @@ type StatusRequest struct {
 // for the token itself being unusable.
 func (t *Token) Status(ctx context.Context, req StatusRequest) (*Status, error) {
 	st := &Status{}
-	if err := t.run(ctx, "reading token information", func() error {
-		ti, err := t.p11.GetTokenInfo(t.slot)
+	if err := t.run(ctx, "reading token information", func(c *conn) error {
+		ti, err := c.p11.GetTokenInfo(c.slot)
 		if err != nil {
 			return callError("C_GetTokenInfo", err)
 		}
@@ -144,4 +144,4 @@ func tokenInfo(ti pkcs11.TokenInfo) TokenInfo {
 }
 
 // Info returns the token's information as read when it was opened.
-func (t *Token) Info() TokenInfo { return tokenInfo(t.info) }
+func (t *Token) Info() TokenInfo { return tokenInfo(t.current().info) }

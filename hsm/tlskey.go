@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/ThalesGroup/crypto11"
@@ -44,8 +45,8 @@ func (t *Token) GenerateTLSKey(ctx context.Context, o Object) (crypto.Signer, er
 	if err != nil {
 		return nil, err
 	}
-	if err := t.do(ctx, "checking for key "+o.String(), func(s pkcs11.SessionHandle) error {
-		return refuseExisting(t.p11, s, o)
+	if err := t.do(ctx, "checking for key "+o.String(), func(c *conn, s pkcs11.SessionHandle) error {
+		return refuseExisting(c.p11, s, o)
 	}); err != nil {
 		return nil, err
 	}
@@ -54,22 +55,24 @@ func (t *Token) GenerateTLSKey(ctx context.Context, o Object) (crypto.Signer, er
 		return nil, err
 	}
 	var key crypto11.Signer
-	if err := t.run(ctx, "generating TLS key "+o.String(), func() error {
+	var gen uint64
+	if err := t.run(ctx, "generating TLS key "+o.String(), func(c *conn) error {
 		var err error
-		key, err = t.c11.GenerateECDSAKeyPairWithAttributes(pub, priv, elliptic.P256())
+		key, err = c.c11.GenerateECDSAKeyPairWithAttributes(pub, priv, elliptic.P256())
 		if err != nil {
 			return callError("C_GenerateKeyPair(CKM_EC_KEY_PAIR_GEN)", err)
 		}
+		gen = c.gen
 		return nil
 	}); err != nil {
 		return nil, err
 	}
 	if err := t.checkTLSKey(ctx, o); err != nil {
 		// The module did not honour the template: do not leave a weak key.
-		_ = t.run(ctx, "deleting refused key "+o.String(), key.Delete)
+		_ = t.run(ctx, "deleting refused key "+o.String(), func(*conn) error { return key.Delete() })
 		return nil, err
 	}
-	return t.wrapSigner(key, o)
+	return t.wrapSigner(key, gen, o, o)
 }
 
 func tlsKeyTemplates(o Object) (pub, priv crypto11.AttributeSet, err error) {
@@ -119,69 +122,111 @@ func (t *Token) TLSKey(ctx context.Context, o Object) (crypto.Signer, error) {
 	if err := t.checkMechanisms(ctx, needECDSA); err != nil {
 		return nil, err
 	}
+	key, gen, found, err := t.loadTLSKey(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return t.wrapSigner(key, gen, o, found)
+}
+
+// loadTLSKey finds the TLS key pair o, checks the private key's
+// attributes and loads the pair through crypto11. It returns the conn
+// generation the key was loaded in and the key's label and id.
+func (t *Token) loadTLSKey(ctx context.Context, o Object) (crypto11.Signer, uint64, Object, error) {
 	var id []byte
-	if err := t.do(ctx, "finding TLS key "+o.String(), func(s pkcs11.SessionHandle) error {
-		h, err := findOne(t.p11, s, o, pkcs11.CKO_PRIVATE_KEY, "TLS private key")
+	if err := t.do(ctx, "finding TLS key "+o.String(), func(c *conn, s pkcs11.SessionHandle) error {
+		h, err := findOne(c.p11, s, o, pkcs11.CKO_PRIVATE_KEY, "TLS private key")
 		if err != nil {
 			return err
 		}
-		if err := checkAttributes(t.p11, s, h, tlsKeyRules(), "TLS key "+o.String()); err != nil {
+		if err := checkAttributes(c.p11, s, h, tlsKeyRules(), "TLS key "+o.String()); err != nil {
 			return err
 		}
-		id, err = readID(t.p11, s, h)
+		id, err = readID(c.p11, s, h)
 		return err
 	}); err != nil {
-		return nil, err
+		return nil, 0, o, err
 	}
 	if len(id) == 0 {
-		return nil, fmt.Errorf("%w: TLS private key %v has no CKA_ID to find its public half by", ErrKeyAttributes, o)
+		return nil, 0, o, fmt.Errorf("%w: TLS private key %v has no CKA_ID to find its public half by", ErrKeyAttributes, o)
 	}
 	var keys []crypto11.Signer
-	if err := t.run(ctx, "loading TLS key "+o.String(), func() error {
+	var gen uint64
+	if err := t.run(ctx, "loading TLS key "+o.String(), func(c *conn) error {
 		var err error
-		keys, err = t.c11.FindKeyPairs(id, []byte(o.Label))
+		keys, err = c.c11.FindKeyPairs(id, []byte(o.Label))
 		if err != nil {
 			return callError("finding key pair", err)
 		}
+		gen = c.gen
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, 0, o, err
 	}
 	switch len(keys) {
 	case 0:
-		return nil, fmt.Errorf("%w: TLS key %v has no public key with the same id and label", ErrKeyNotFound, o)
+		return nil, 0, o, fmt.Errorf("%w: TLS key %v has no public key with the same id and label", ErrKeyNotFound, o)
 	case 1:
-		return t.wrapSigner(keys[0], o)
+		return keys[0], gen, Object{Label: o.Label, ID: id}, nil
 	}
-	return nil, fmt.Errorf("%w: %d TLS key pairs are %v", ErrKeyAmbiguous, len(keys), o)
+	return nil, 0, o, fmt.Errorf("%w: %d TLS key pairs are %v", ErrKeyAmbiguous, len(keys), o)
 }
 
 func (t *Token) checkTLSKey(ctx context.Context, o Object) error {
-	return t.do(ctx, "checking TLS key "+o.String(), func(s pkcs11.SessionHandle) error {
-		h, err := findOne(t.p11, s, o, pkcs11.CKO_PRIVATE_KEY, "TLS private key")
+	return t.do(ctx, "checking TLS key "+o.String(), func(c *conn, s pkcs11.SessionHandle) error {
+		h, err := findOne(c.p11, s, o, pkcs11.CKO_PRIVATE_KEY, "TLS private key")
 		if err != nil {
 			return err
 		}
-		return checkAttributes(t.p11, s, h, tlsKeyRules(), "TLS key "+o.String())
+		return checkAttributes(c.p11, s, h, tlsKeyRules(), "TLS key "+o.String())
 	})
 }
 
-func (t *Token) wrapSigner(key crypto11.Signer, o Object) (crypto.Signer, error) {
+// wrapSigner makes key, loaded in conn generation gen, a crypto.Signer
+// named o in messages and found again by found (label and id) after a
+// Reopen.
+func (t *Token) wrapSigner(key crypto11.Signer, gen uint64, o, found Object) (crypto.Signer, error) {
 	pub, ok := key.Public().(*ecdsa.PublicKey)
 	if !ok || pub.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("%w: TLS key %v is not an ECDSA P-256 key", ErrKeyAttributes, o)
 	}
-	return &hsmSigner{t: t, key: key, pub: pub, obj: o}, nil
+	return &hsmSigner{t: t, key: key, gen: gen, pub: pub, obj: o, found: found}, nil
 }
 
 // hsmSigner is a crypto.Signer whose private key is in the HSM. crypto.Signer
 // takes no context, so every signature runs under the token's call
 // timeout.
 type hsmSigner struct {
-	t   *Token
+	t     *Token
+	pub   *ecdsa.PublicKey
+	obj   Object // as the caller named it
+	found Object // label and id
+
+	mu  sync.Mutex
 	key crypto11.Signer
-	pub *ecdsa.PublicKey
-	obj Object
+	gen uint64 // of the conn key was loaded in
+}
+
+// current returns the key loaded in the token's current conn. After a
+// Reopen the key pair is found and checked again, and must be the same
+// key: a token put back with another key under the same label and id is
+// refused, not signed with.
+func (s *hsmSigner) current(ctx context.Context) (crypto11.Signer, error) {
+	gen := s.t.current().gen
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen >= gen {
+		return s.key, nil
+	}
+	key, kgen, _, err := s.t.loadTLSKey(ctx, s.found)
+	if err != nil {
+		return nil, err
+	}
+	if !s.pub.Equal(key.Public()) {
+		return nil, fmt.Errorf("%w: TLS key %v is another key since the token was reopened (its public key changed)", ErrKeyAttributes, s.obj)
+	}
+	s.key, s.gen = key, kgen
+	return key, nil
 }
 
 // Public returns the ECDSA P-256 public key.
@@ -194,10 +239,15 @@ func (s *hsmSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	if opts == nil || opts.HashFunc() == 0 || len(digest) != opts.HashFunc().Size() {
 		return nil, fmt.Errorf("hsm: TLS key %v signs hash digests only (got %d bytes)", s.obj, len(digest))
 	}
+	ctx := context.Background()
+	key, err := s.current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var sig []byte
-	err := s.t.run(context.Background(), "signing with TLS key "+s.obj.String(), func() error {
+	err = s.t.run(ctx, "signing with TLS key "+s.obj.String(), func(*conn) error {
 		var err error
-		sig, err = s.key.Sign(nil, digest, opts)
+		sig, err = key.Sign(nil, digest, opts)
 		if err != nil {
 			return callError("C_Sign(CKM_ECDSA)", err)
 		}

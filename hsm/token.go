@@ -24,18 +24,37 @@ import (
 // this package's own handle joins the initialised module without ever
 // finalising it. Several tokens of one module, or tokens of several
 // modules, can be open at once.
+//
+// A token removed and put back loses its sessions, its login and (in many
+// modules) its object handles: [Token.Probe] tells, and [Token.Reopen] logs
+// in again on fresh sessions. Keys found earlier ([SealingKey], TLS
+// signers) find their objects again on first use after a Reopen.
 type Token struct {
-	uri  URI
-	opts Options
-	c11  *crypto11.Context
-	p11  *pkcs11.Ctx
-	slot uint
-	info pkcs11.TokenInfo
-	pool *sessionPool
+	uri        URI
+	opts       Options
+	lib        backend
+	modulePath string // resolved: one spelling per module
 
 	mu       sync.Mutex
+	cur      *conn
+	gens     uint64 // generations handed out
 	closed   bool
-	inflight sync.WaitGroup
+	inflight sync.WaitGroup // running calls, and releases of replaced conns
+
+	reopenMu sync.Mutex // one Reopen at a time
+}
+
+// conn is one login to the token: the module handles, the slot, the
+// session pool, and the generation object handles found through it belong
+// to. Reopen replaces it; the old one is released once no call uses it.
+type conn struct {
+	p11   module
+	c11   tlsKeyStore
+	slot  uint
+	info  pkcs11.TokenInfo
+	pool  *sessionPool
+	gen   uint64
+	users sync.WaitGroup
 }
 
 // Open loads the module named by the URI's module-path, finds the token by
@@ -43,6 +62,11 @@ type Token struct {
 // from pin-source and logs in. The object attributes of the URI are not
 // used here; pass uri.ObjectRef() to the key methods.
 func Open(ctx context.Context, uri *URI, opts Options) (*Token, error) {
+	return openWith(ctx, uri, opts, libraries())
+}
+
+// openWith is Open with the libraries given.
+func openWith(ctx context.Context, uri *URI, opts Options, lib backend) (*Token, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -63,52 +87,59 @@ func Open(ctx context.Context, uri *URI, opts Options) (*Token, error) {
 	if err := checkModulePath(uri.ModulePath); err != nil {
 		return nil, err
 	}
-	src, err := parsePINSource(uri.PINSource)
-	if err != nil {
+	if _, err := parsePINSource(uri.PINSource); err != nil {
 		return nil, err
 	}
 	modulePath, err := resolveModule(uri.ModulePath)
 	if err != nil {
 		return nil, err
 	}
-	pin, err := readPIN(src, opts.CredentialsDir)
+	t := &Token{uri: *uri, opts: opts, lib: lib, modulePath: modulePath}
+	t.uri.Object, t.uri.ID, t.uri.Type = "", nil, ""
+	pin, err := t.readPIN()
 	if err != nil {
 		return nil, err
 	}
-	defer clear(pin)
-
-	t := &Token{uri: *uri, opts: opts}
-	t.uri.Object, t.uri.ID, t.uri.Type = "", nil, ""
 	// The module may block (a network HSM that does not answer): run the
 	// whole opening under the call timeout and, if it fires, let a late
 	// success close what it opened.
-	type result struct{ err error }
+	type result struct {
+		c   *conn
+		err error
+	}
 	done := make(chan result, 1)
 	ctx, cancel := callContext(ctx, opts.CallTimeout)
 	defer cancel()
-	cfg := &crypto11.Config{
-		Path:            modulePath,
-		TokenLabel:      uri.Token,
-		Pin:             string(pin),
-		MaxSessions:     opts.MaxSessions,
-		PoolWaitTimeout: opts.CallTimeout,
-	}
-	go func() { done <- result{t.open(cfg)} }()
+	t.gens = 1
+	go func() {
+		defer clear(pin)
+		c, err := t.dial(pin, 1)
+		done <- result{c, err}
+	}()
 	select {
 	case r := <-done:
 		if r.err != nil {
 			return nil, r.err
 		}
-		t.pool = newSessionPool(t.p11, t.slot, opts.MaxSessions)
+		t.cur = r.c
 		return t, nil
 	case <-ctx.Done():
 		go func() {
 			if r := <-done; r.err == nil {
-				t.release()
+				r.c.release()
 			}
 		}()
 		return nil, ctxError(ctx, "opening token "+uri.String())
 	}
+}
+
+// readPIN reads the PIN from the URI's pin-source; the caller zeroes it.
+func (t *Token) readPIN() ([]byte, error) {
+	src, err := parsePINSource(t.uri.PINSource)
+	if err != nil {
+		return nil, err
+	}
+	return readPIN(src, t.opts.CredentialsDir)
 }
 
 // resolveModule checks that the module file exists and returns its real
@@ -129,61 +160,72 @@ func resolveModule(p string) (string, error) {
 	return real, nil
 }
 
-// open does the blocking part of Open. On error nothing stays open.
-func (t *Token) open(cfg *crypto11.Config) error {
+// dial does the blocking part of Open and Reopen: it logs in with pin and
+// returns a conn of generation gen. On error nothing stays open.
+func (t *Token) dial(pin []byte, gen uint64) (*conn, error) {
+	c := &conn{gen: gen}
 	// Loading the module ourselves first tells "not a PKCS#11 module"
 	// apart from crypto11's other failures.
-	t.p11 = pkcs11.New(cfg.Path)
-	if t.p11 == nil {
-		return fmt.Errorf("%w: %s cannot be loaded as a PKCS#11 module", ErrModuleNotFound, cfg.Path)
+	p11, ok := t.lib.load(t.modulePath)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s cannot be loaded as a PKCS#11 module", ErrModuleNotFound, t.modulePath)
 	}
-	c11, err := crypto11.Configure(cfg)
+	c.p11 = p11
+	cfg := &crypto11.Config{
+		Path:            t.modulePath,
+		TokenLabel:      t.uri.Token,
+		Pin:             string(pin),
+		MaxSessions:     t.opts.MaxSessions,
+		PoolWaitTimeout: t.opts.CallTimeout,
+	}
+	c11, err := t.lib.configure(cfg)
 	// crypto11 keeps cfg for the context's life; it needs the PIN only
 	// to log in, so drop the reference now.
 	cfg.Pin = ""
 	if err != nil {
-		t.p11.Destroy()
+		c.p11.Destroy()
 		if _, ok := returnCode(err); ok {
-			return callError("opening token "+t.uri.String()+" (module initialisation, login)", err)
+			return nil, callError("opening token "+t.uri.String()+" (module initialisation, login)", err)
 		}
 		// crypto11's only failure without a PKCS#11 code, once the module
 		// has loaded and the configuration is valid, is that no token has
 		// the label.
-		return fmt.Errorf("%w: no token labelled %q in module %s", ErrTokenNotFound, t.uri.Token, cfg.Path)
+		return nil, fmt.Errorf("%w: no token labelled %q in module %s", ErrTokenNotFound, t.uri.Token, t.modulePath)
 	}
-	t.c11 = c11
-	if err := t.p11.Initialize(); err != nil {
+	c.c11 = c11
+	if err := c.p11.Initialize(); err != nil {
 		if code, _ := returnCode(err); code != pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
-			t.release()
-			return callError("C_Initialize", err)
+			c.release()
+			return nil, callError("C_Initialize", err)
 		}
 	}
-	if err := t.findSlot(); err != nil {
-		t.release()
-		return err
+	if err := c.findSlot(&t.uri); err != nil {
+		c.release()
+		return nil, err
 	}
-	return nil
+	c.pool = newSessionPool(c.p11, c.slot, t.opts.MaxSessions)
+	return c, nil
 }
 
 // findSlot selects the one slot whose token matches every token attribute
 // of the URI. Slot ids are not stable across restarts (SoftHSM makes them
 // random), which is why tokens are found by label.
-func (t *Token) findSlot() error {
-	slots, err := t.p11.GetSlotList(true)
+func (c *conn) findSlot(uri *URI) error {
+	slots, err := c.p11.GetSlotList(true)
 	if err != nil {
 		return callError("C_GetSlotList", err)
 	}
 	var found []uint
 	var info pkcs11.TokenInfo
 	for _, s := range slots {
-		ti, err := t.p11.GetTokenInfo(s)
+		ti, err := c.p11.GetTokenInfo(s)
 		if err != nil {
 			return callError("C_GetTokenInfo", err)
 		}
-		if ti.Label != t.uri.Token ||
-			(t.uri.Manufacturer != "" && ti.ManufacturerID != t.uri.Manufacturer) ||
-			(t.uri.Model != "" && ti.Model != t.uri.Model) ||
-			(t.uri.Serial != "" && ti.SerialNumber != t.uri.Serial) {
+		if ti.Label != uri.Token ||
+			(uri.Manufacturer != "" && ti.ManufacturerID != uri.Manufacturer) ||
+			(uri.Model != "" && ti.Model != uri.Model) ||
+			(uri.Serial != "" && ti.SerialNumber != uri.Serial) {
 			continue
 		}
 		found = append(found, s)
@@ -191,26 +233,26 @@ func (t *Token) findSlot() error {
 	}
 	switch len(found) {
 	case 0:
-		return fmt.Errorf("%w: no token matches %v", ErrTokenNotFound, &t.uri)
+		return fmt.Errorf("%w: no token matches %v", ErrTokenNotFound, uri)
 	case 1:
-		t.slot, t.info = found[0], info
+		c.slot, c.info = found[0], info
 		return nil
 	}
-	return fmt.Errorf("%w: %d tokens match %v; add serial= to the URI", ErrTokenAmbiguous, len(found), &t.uri)
+	return fmt.Errorf("%w: %d tokens match %v; add serial= to the URI", ErrTokenAmbiguous, len(found), uri)
 }
 
-// release frees the module handles in dependency order: our handle first
-// (it never finalises), then crypto11's, which finalises the module when it
-// is the last user.
-func (t *Token) release() {
-	if t.pool != nil {
-		t.pool.close()
+// release frees the module handles in dependency order: the sessions, our
+// handle (it never finalises), then crypto11's, which finalises the module
+// when it is the last user.
+func (c *conn) release() {
+	if c.pool != nil {
+		c.pool.close()
 	}
-	if t.p11 != nil {
-		t.p11.Destroy()
+	if c.p11 != nil {
+		c.p11.Destroy()
 	}
-	if t.c11 != nil {
-		_ = t.c11.Close()
+	if c.c11 != nil {
+		_ = c.c11.Close()
 	}
 }
 
@@ -224,6 +266,8 @@ func (t *Token) Close() error {
 		return nil
 	}
 	t.closed = true
+	// No Reopen swaps the conn once closed is set.
+	c := t.cur
 	t.mu.Unlock()
 	idle := make(chan struct{})
 	go func() {
@@ -238,11 +282,11 @@ func (t *Token) Close() error {
 		// Release once the stuck calls return, if they ever do.
 		go func() {
 			<-idle
-			t.release()
+			c.release()
 		}()
 		return fmt.Errorf("%w: closing token %v: HSM calls still running after %v; the module stays loaded until they return", ErrTimeout, &t.uri, t.opts.CallTimeout)
 	}
-	t.release()
+	c.release()
 	return nil
 }
 
@@ -252,33 +296,48 @@ func (t *Token) Label() string { return t.uri.Token }
 // String identifies the token for logs and errors.
 func (t *Token) String() string { return (&t.uri).String() }
 
-// enter registers a call, refusing it after Close.
-func (t *Token) enter() error {
+// current returns the conn calls use now.
+func (t *Token) current() *conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cur
+}
+
+// enter registers a call on the current conn, refusing it after Close.
+// The caller calls leave with the conn when the call has returned.
+func (t *Token) enter() (*conn, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return fmt.Errorf("%w: %v", ErrClosed, &t.uri)
+		return nil, fmt.Errorf("%w: %v", ErrClosed, &t.uri)
 	}
 	t.inflight.Add(1)
-	return nil
+	t.cur.users.Add(1)
+	return t.cur, nil
 }
 
-// run executes f, which calls into the module, under the call timeout. If
-// the timeout or ctx ends first, run returns at once and f finishes in the
-// background; Close waits for it.
-func (t *Token) run(ctx context.Context, op string, f func() error) error {
+func (t *Token) leave(c *conn) {
+	c.users.Done()
+	t.inflight.Done()
+}
+
+// run executes f, which calls into the module through c, under the call
+// timeout. If the timeout or ctx ends first, run returns at once and f
+// finishes in the background; Close waits for it.
+func (t *Token) run(ctx context.Context, op string, f func(c *conn) error) error {
 	if ctx.Err() != nil {
 		return ctxError(ctx, op)
 	}
-	if err := t.enter(); err != nil {
+	c, err := t.enter()
+	if err != nil {
 		return err
 	}
 	ctx, cancel := callContext(ctx, t.opts.CallTimeout)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		defer t.inflight.Done()
-		done <- f()
+		defer t.leave(c)
+		done <- f(c)
 	}()
 	select {
 	case err := <-done:
@@ -288,18 +347,19 @@ func (t *Token) run(ctx context.Context, op string, f func() error) error {
 	}
 }
 
-// do is run with a session from the pool. A session whose call failed or
-// timed out is closed rather than reused, since its state is unknown.
-func (t *Token) do(ctx context.Context, op string, f func(s pkcs11.SessionHandle) error) error {
+// do is run with a session from the conn's pool. A session whose call
+// failed or timed out is closed rather than reused, since its state is
+// unknown.
+func (t *Token) do(ctx context.Context, op string, f func(c *conn, s pkcs11.SessionHandle) error) error {
 	ctx, cancel := callContext(ctx, t.opts.CallTimeout)
 	defer cancel()
-	return t.run(ctx, op, func() error {
-		s, err := t.pool.get(ctx)
+	return t.run(ctx, op, func(c *conn) error {
+		s, err := c.pool.get(ctx)
 		if err != nil {
 			return err
 		}
-		err = f(s)
-		t.pool.release(s, err == nil && ctx.Err() == nil)
+		err = f(c, s)
+		c.pool.release(s, err == nil && ctx.Err() == nil)
 		return err
 	})
 }

@@ -12,10 +12,10 @@ import (
 func TestStuckCallTimesOut(t *testing.T) {
 	opts := DefaultOptions()
 	opts.CallTimeout = 20 * time.Millisecond
-	tok := &Token{uri: URI{Token: "stuck"}, opts: opts}
+	tok := &Token{uri: URI{Token: "stuck"}, opts: opts, cur: &conn{}}
 	release := make(chan struct{})
 	returned := make(chan struct{})
-	err := tok.run(t.Context(), "a call that hangs", func() error {
+	err := tok.run(t.Context(), "a call that hangs", func(*conn) error {
 		defer close(returned)
 		<-release
 		return nil
@@ -26,7 +26,7 @@ func TestStuckCallTimesOut(t *testing.T) {
 	if err := tok.Close(); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Close with a call running: got %v, want ErrTimeout", err)
 	}
-	if err := tok.run(t.Context(), "a call after Close", func() error { return nil }); !errors.Is(err, ErrClosed) {
+	if err := tok.run(t.Context(), "a call after Close", func(*conn) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("run after Close: got %v, want ErrClosed", err)
 	}
 	close(release)

@@ -94,7 +94,8 @@ func (k *SealingKey) unsealParsed(ctx context.Context, parsed []*sealedShare, ke
 	if ctx.Err() != nil {
 		return ctxError(ctx, "unsealing shares")
 	}
-	if err := k.t.enter(); err != nil {
+	c, err := k.t.enter()
+	if err != nil {
 		return err
 	}
 	timeout := k.t.opts.CallTimeout
@@ -109,14 +110,14 @@ func (k *SealingKey) unsealParsed(ctx context.Context, parsed []*sealedShare, ke
 	for w := range workers {
 		wg.Go(func() {
 			getCtx, cancel := context.WithTimeout(ctx, timeout)
-			s, err := k.t.pool.get(getCtx)
+			s, err := c.pool.get(getCtx)
 			cancel()
 			if err != nil {
 				fatal <- err
 				return
 			}
 			reusable := true
-			defer func() { k.t.pool.release(s, reusable) }()
+			defer func() { c.pool.release(s, reusable) }()
 			for !stop.Load() {
 				i := int(next.Add(1) - 1)
 				if i >= len(parsed) {
@@ -126,7 +127,7 @@ func (k *SealingKey) unsealParsed(ctx context.Context, parsed []*sealedShare, ke
 					continue
 				}
 				started[w].Store(time.Now().UnixNano())
-				key, err := k.unsealOne(s, parsed[i])
+				key, err := k.unsealOne(c, s, parsed[i])
 				started[w].Store(0)
 				switch {
 				case err == nil:
@@ -155,7 +156,7 @@ func (k *SealingKey) unsealParsed(ctx context.Context, parsed []*sealedShare, ke
 		go func() {
 			<-finished
 			zeroAll(keys)
-			k.t.inflight.Done()
+			k.t.leave(c)
 		}()
 		return err
 	}
@@ -164,7 +165,7 @@ func (k *SealingKey) unsealParsed(ctx context.Context, parsed []*sealedShare, ke
 	for {
 		select {
 		case <-finished:
-			k.t.inflight.Done()
+			k.t.leave(c)
 			select {
 			case err := <-fatal:
 				zeroAll(keys)
