@@ -16,6 +16,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -77,7 +78,7 @@ type coordination struct {
 	views     map[tss.ID]CeremonyStatus
 	generated int
 	signed    int
-	deposits  []DepositData
+	deposits  []deposit.Data
 	stop      context.CancelFunc // ends the running stage on an abort
 	running   bool
 	// joinAs is the administrator who started the ceremony, with the
@@ -168,7 +169,7 @@ func loadCoordination(m *ceremonyManager, c *ceremony) (*coordination, error) {
 		if err != nil {
 			return nil, err
 		}
-		if co.deposits, err = ParseDepositFile(data, c.plan.deposit()); err != nil {
+		if co.deposits, err = deposit.ParseFile(data, c.plan.deposit()); err != nil {
 			return nil, fmt.Errorf("%s: %w", depositFile, err)
 		}
 		co.signed = len(co.deposits)
@@ -561,7 +562,7 @@ func (co *coordination) signDeposits(ctx context.Context) error {
 	if err := a.coord.Refresh(ctx); err != nil {
 		return fmt.Errorf("deposits: discovering the new accounts: %w", err)
 	}
-	out := make([]DepositData, len(keys))
+	out := make([]deposit.Data, len(keys))
 	errs := make([]error, len(keys))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -601,7 +602,7 @@ feed:
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := writeDurable(filepath.Join(co.c.dir, depositFile), MarshalDepositFile(out), 0o600); err != nil {
+	if err := writeDurable(filepath.Join(co.c.dir, depositFile), deposit.MarshalFile(out), 0o600); err != nil {
 		return fmt.Errorf("deposits: %w", err)
 	}
 	co.mu.Lock()
@@ -612,31 +613,31 @@ feed:
 
 // signDeposit obtains one deposit signature, retrying a little: the
 // coordinator already retries participants, so repeated failure is real.
-func (co *coordination) signDeposit(ctx context.Context, params DepositParams, key api.PublicKey) (DepositData, error) {
+func (co *coordination) signDeposit(ctx context.Context, params deposit.Params, key api.PublicKey) (deposit.Data, error) {
 	a := co.m.a
-	body, err := params.depositRequestBody(key)
+	body, err := params.RequestBody(key)
 	if err != nil {
-		return DepositData{}, err
+		return deposit.Data{}, err
 	}
 	req, err := signing.ParseRequest(body)
 	if err != nil {
-		return DepositData{}, fmt.Errorf("%s: %w", key, err)
+		return deposit.Data{}, fmt.Errorf("%s: %w", key, err)
 	}
 	sg, err := req.Verify(a.net)
 	if err != nil {
-		return DepositData{}, fmt.Errorf("%s: %w", key, err)
+		return deposit.Data{}, fmt.Errorf("%s: %w", key, err)
 	}
 	// The root every participant computes must be the one the deposit
 	// tools verify.
-	if root, err := depositSigningRoot(params, key); err != nil || root != sg.SigningRoot {
-		return DepositData{}, fmt.Errorf("%w: %s: the DEPOSIT signing root differs from the deposit tools' (%v)", ErrDepositData, key, err)
+	if root, err := deposit.SigningRoot(params, key); err != nil || root != sg.SigningRoot {
+		return deposit.Data{}, fmt.Errorf("%w: %s: the DEPOSIT signing root differs from the deposit tools' (%v)", deposit.ErrRefused, key, err)
 	}
 	var lastErr error
 	for attempt := range 3 {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return DepositData{}, ctx.Err()
+				return deposit.Data{}, ctx.Err()
 			case <-time.After(time.Duration(attempt) * time.Second):
 			}
 		}
@@ -645,9 +646,9 @@ func (co *coordination) signDeposit(ctx context.Context, params DepositParams, k
 			lastErr = err
 			continue
 		}
-		return NewDepositData(params, key, api.Signature(sig.Bytes()))
+		return deposit.New(params, key, api.Signature(sig.Bytes()))
 	}
-	return DepositData{}, fmt.Errorf("deposit signature of %s: %w", key, lastErr)
+	return deposit.Data{}, fmt.Errorf("deposit signature of %s: %w", key, lastErr)
 }
 
 // finalizeAll tells every participant the ceremony is complete.

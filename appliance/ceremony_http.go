@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -103,16 +105,16 @@ type CoordinationStatus struct {
 	Participants []CeremonyStatus `json:"participants"`
 	// Accounts and DepositData are set once complete, in validator order.
 	Accounts    []api.PublicKey `json:"accounts,omitempty"`
-	DepositData []DepositData   `json:"deposit_data,omitempty"`
+	DepositData []deposit.Data  `json:"deposit_data,omitempty"`
 }
 
 // Deposit returns the deposit parameters the ceremony was started with.
-func (s *CoordinationStatus) Deposit() (DepositParams, error) {
+func (s *CoordinationStatus) Deposit() (deposit.Params, error) {
 	var fork [4]byte
 	if err := strictHex(strings.TrimPrefix(s.GenesisForkVersion, "0x"), fork[:]); err != nil {
-		return DepositParams{}, fmt.Errorf("genesis_fork_version: %v", err)
+		return deposit.Params{}, fmt.Errorf("genesis_fork_version: %v", err)
 	}
-	return DepositParams{WithdrawalCredentials: s.WithdrawalCredentials, AmountGwei: uint64(s.AmountGwei), GenesisForkVersion: fork, NetworkName: s.NetworkName}, nil
+	return deposit.Params{WithdrawalCredentials: s.WithdrawalCredentials, AmountGwei: uint64(s.AmountGwei), GenesisForkVersion: fork, NetworkName: s.NetworkName}, nil
 }
 
 // Requests between signers.
@@ -626,4 +628,18 @@ func asStatusError(e *apiError) error {
 		return nil
 	}
 	return statusError(e)
+}
+
+// strictHex decodes lower-case hex without 0x of exactly len(dst) bytes.
+func strictHex(s string, dst []byte) error {
+	if len(s) != 2*len(dst) {
+		return fmt.Errorf("%d hex digits, want %d", len(s), 2*len(dst))
+	}
+	if s != strings.ToLower(s) {
+		return errors.New("not lower-case hex")
+	}
+	if _, err := hex.Decode(dst, []byte(s)); err != nil {
+		return errors.New("not hexadecimal")
+	}
+	return nil
 }

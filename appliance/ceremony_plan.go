@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
 )
@@ -120,10 +121,10 @@ func (p *ceremonyPlan) batchConfig(id [32]byte, i int) dkg.Config {
 }
 
 // deposit returns the deposit parameters of the plan.
-func (p *ceremonyPlan) deposit() DepositParams {
+func (p *ceremonyPlan) deposit() deposit.Params {
 	var fork [4]byte
 	binary.BigEndian.PutUint32(fork[:], uint32(p.GenesisForkVersion))
-	return DepositParams{WithdrawalCredentials: p.WithdrawalCredentials, AmountGwei: uint64(p.AmountGwei), GenesisForkVersion: fork, NetworkName: p.NetworkName}
+	return deposit.Params{WithdrawalCredentials: p.WithdrawalCredentials, AmountGwei: uint64(p.AmountGwei), GenesisForkVersion: fork, NetworkName: p.NetworkName}
 }
 
 func (p *ceremonyPlan) deadline() time.Time { return time.Unix(int64(p.Deadline), 0) }

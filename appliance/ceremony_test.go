@@ -18,6 +18,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/tss"
@@ -47,7 +48,7 @@ func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.P
 
 func startRequest(tb testing.TB, validators, threshold int) *appliance.StartCeremonyRequest {
 	tb.Helper()
-	wc, err := appliance.WithdrawalCredentials(testWithdrawal)
+	wc, err := deposit.WithdrawalCredentials(testWithdrawal)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -77,9 +78,9 @@ func waitCeremony(tb testing.TB, p *appliance.Peer, id string, limit time.Durati
 }
 
 // depositParams is what the test ceremonies ask for on the test network.
-func depositParams(n *network.Network) appliance.DepositParams {
-	wc, _ := appliance.WithdrawalCredentials(testWithdrawal)
-	return appliance.DepositParams{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: n.GenesisForkVersion(), NetworkName: n.Name()}
+func depositParams(n *network.Network) deposit.Params {
+	wc, _ := deposit.WithdrawalCredentials(testWithdrawal)
+	return deposit.Params{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: n.GenesisForkVersion(), NetworkName: n.Name()}
 }
 
 // checkDeposits verifies the deposit data as an outsider would: the file
@@ -89,7 +90,7 @@ func depositParams(n *network.Network) appliance.DepositParams {
 func checkDeposits(t testing.TB, n *network.Network, st *appliance.CoordinationStatus) []api.PublicKey {
 	t.Helper()
 	params := depositParams(n)
-	entries, err := appliance.ParseDepositFile(appliance.MarshalDepositFile(st.DepositData), params)
+	entries, err := deposit.ParseFile(deposit.MarshalFile(st.DepositData), params)
 	if err != nil {
 		t.Fatalf("deposit data: %v", err)
 	}
@@ -250,8 +251,8 @@ func TestCeremonyCreatesValidatorsAcrossFiveSigners(t *testing.T) {
 	// Attack: a signer asks the others for a deposit of a new validator
 	// with its own withdrawal credentials.
 	t.Run("signs a ceremony's deposit only for its coordinator and its plan", func(t *testing.T) {
-		wc, _ := appliance.WithdrawalCredentials(testWithdrawal)
-		other, _ := appliance.WithdrawalCredentials("0x00000000000000000000000000000000000000aa")
+		wc, _ := deposit.WithdrawalCredentials(testWithdrawal)
+		other, _ := deposit.WithdrawalCredentials("0x00000000000000000000000000000000000000aa")
 		deposit := func(wc [32]byte, amount uint64) []byte {
 			return mustJSON(map[string]any{"type": "DEPOSIT", "deposit": map[string]string{
 				"pubkey": keys[0].String(), "withdrawal_credentials": fmt.Sprintf("%#x", wc[:]),

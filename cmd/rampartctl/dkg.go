@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/internal/network"
 )
 
@@ -74,7 +75,7 @@ func (o *dkgOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.validators, "validators", 0, "number of validators to create")
 	fs.IntVar(&o.threshold, "threshold", 0, "signatures needed per validator, a majority of the signers (default: the cluster file's threshold)")
 	fs.StringVar(&o.withdrawalAddress, "withdrawal-address", "", "execution `address` (0x..., EIP-55 checksum if mixed case) that receives withdrawals")
-	fs.Uint64Var(&o.amountGwei, "amount-gwei", appliance.MaxDepositGwei, "deposit per validator in `Gwei`")
+	fs.Uint64Var(&o.amountGwei, "amount-gwei", deposit.MaxGwei, "deposit per validator in `Gwei`")
 	fs.Uint64Var(&o.coordinator, "coordinator", 0, "participant `id` of the signer that coordinates (default: the first in the cluster file)")
 	fs.StringVar(&o.out, "out", ".", "`directory` for deposit_data-<time>.json and accounts-<time>.txt")
 	fs.DurationVar(&o.participantTimeout, "participant-timeout", 2*time.Minute, "abort when a signer stays unreachable, or the ceremony makes no progress, this long")
@@ -101,7 +102,7 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 		if o.threshold == 0 {
 			return cli.Usagef("--threshold: required (the cluster file names none)")
 		}
-		wc, err := appliance.WithdrawalCredentials(o.withdrawalAddress)
+		wc, err := deposit.WithdrawalCredentials(o.withdrawalAddress)
 		if err != nil {
 			return cli.Usagef("--withdrawal-address: %v", err)
 		}
@@ -250,13 +251,13 @@ func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *applianc
 		return fmt.Errorf("the coordinator made deposits for network %s (%#x), the cluster file names %s (%#x)", params.NetworkName, params.GenesisForkVersion, n.Name(), n.GenesisForkVersion())
 	}
 	if o.attach == "" {
-		wc, _ := appliance.WithdrawalCredentials(o.withdrawalAddress)
+		wc, _ := deposit.WithdrawalCredentials(o.withdrawalAddress)
 		if params.WithdrawalCredentials != wc || params.AmountGwei != o.amountGwei {
 			return errors.New("the coordinator's ceremony has other withdrawal credentials or amount than asked for")
 		}
 	}
-	file := appliance.MarshalDepositFile(st.DepositData)
-	entries, err := appliance.ParseDepositFile(file, params)
+	file := deposit.MarshalFile(st.DepositData)
+	entries, err := deposit.ParseFile(file, params)
 	if err != nil {
 		return fmt.Errorf("deposit data of ceremony %s does not verify; not written: %w", id, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/internal/network"
 )
 
@@ -70,9 +71,9 @@ func TestDKGWritesVerifiedDepositData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc, _ := appliance.WithdrawalCredentials(address)
+	wc, _ := deposit.WithdrawalCredentials(address)
 	mainnet := network.Mainnet()
-	entries, err := appliance.ParseDepositFile(data, appliance.DepositParams{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: mainnet.GenesisForkVersion(), NetworkName: "mainnet"})
+	entries, err := deposit.ParseFile(data, deposit.Params{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: mainnet.GenesisForkVersion(), NetworkName: "mainnet"})
 	if err != nil || len(entries) != 5 {
 		t.Fatalf("written deposit data: %d entries, %v", len(entries), err)
 	}

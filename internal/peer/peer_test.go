@@ -23,8 +23,8 @@ import (
 // pki is a CA, a server certificate for "signer-2" and a client
 // certificate, all from the CA.
 type pki struct {
-	roots  *x509.CertPool
-	server tls.Certificate
+	roots      *x509.CertPool
+	server     tls.Certificate
 	clientCert tls.Certificate
 }
 
