@@ -2,99 +2,16 @@ package appliance
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/protect"
 )
-
-// Administrative endpoints on the participant listener (mTLS, an
-// administrator's identity or a peer relaying for one, and the
-// administrative token). They carry account lifecycle steps between the
-// signers of a cluster: see lifecycle.go.
-const (
-	pathAccounts = "/rampart/v1/accounts"
-)
-
-// StageRequest is the body of POST /rampart/v1/accounts: this signer's
-// shares of new accounts. All are staged or none.
-type StageRequest struct {
-	Accounts []StageItem `json:"accounts"`
-}
-
-// StageItem is one account's share, with its slashing history if it has
-// one (an EIP-3076 document about this key only).
-type StageItem struct {
-	CompositePublicKey api.PublicKey   `json:"composite_public_key"`
-	Threshold          api.Uint64      `json:"threshold"`
-	Share              secretHex       `json:"share"`
-	SlashingProtection json.RawMessage `json:"slashing_protection,omitempty"`
-}
-
-// StageResponse names the component key of each staged share, in order.
-type StageResponse struct {
-	ComponentPublicKeys []api.PublicKey `json:"component_public_keys"`
-}
-
-// KeysRequest names accounts, for activate and discard.
-type KeysRequest struct {
-	Keys []api.PublicKey `json:"keys"`
-}
-
-// RemoveResponse carries a removed account's slashing history.
-type RemoveResponse struct {
-	SlashingProtection json.RawMessage `json:"slashing_protection,omitempty"`
-	// Removed is true when the participant held the account's share (or
-	// had it staged) and removed it.
-	Removed bool `json:"removed,omitempty"`
-}
-
-// secretHex is a 32-byte secret in 0x-prefixed hex that never prints.
-type secretHex [32]byte
-
-func (s secretHex) MarshalText() ([]byte, error) {
-	out := make([]byte, 66)
-	copy(out, "0x")
-	hex.Encode(out[2:], s[:])
-	return out, nil
-}
-
-func (s *secretHex) UnmarshalText(b []byte) error {
-	if len(b) != 66 || b[0] != '0' || b[1] != 'x' {
-		return errors.New("want 0x and 64 hex digits")
-	}
-	if _, err := hex.Decode(s[:], b[2:]); err != nil {
-		return errors.New("not hexadecimal")
-	}
-	return nil
-}
-
-func (s secretHex) String() string { return redactedText }
-
-const redactedText = "[REDACTED]"
-
-// ProofResponse is the answer of POST /rampart/v1/accounts/proof: this
-// signer's partial signature of ProofSigningRoot with its share of each
-// key, in the order asked.
-type ProofResponse struct {
-	ParticipantID api.Uint64      `json:"participant_id"`
-	Signatures    []api.Signature `json:"signatures"`
-}
-
-// RemovedResponse lists the removed shares awaiting destruction here.
-type RemovedResponse struct {
-	Removed []PendingDestruction `json:"removed"`
-	// DestroyAfter is this signer's grace period (accounts.destroy_after).
-	DestroyAfter string `json:"destroy_after"`
-}
-
-// maxAdminKeys bounds the keys of one administrative request.
-const maxAdminKeys = 10_000
 
 // adminRoutes adds the administrative endpoints to the participant mux.
 // Every one needs both administrative proofs (adminauth.go); peers may
@@ -108,12 +25,12 @@ const maxAdminKeys = 10_000
 //	GET    /rampart/v1/accounts/removed               removed shares awaiting destruction
 //	POST   /rampart/v1/accounts/{key}/restore         restore a removed account
 func (a *Appliance) adminRoutes(mux *http.ServeMux) {
-	guard := func(h func(w http.ResponseWriter, r *http.Request, x adminActor)) http.HandlerFunc {
+	guard := func(h func(w http.ResponseWriter, r *http.Request, x adminapi.Actor)) http.HandlerFunc {
 		return a.adminGuard(true, h)
 	}
-	mux.HandleFunc("POST "+pathAccounts, guard(a.handleStage))
+	mux.HandleFunc("POST "+adminapi.PathAccounts, guard(a.handleStage))
 	a.ceremonyRoutes(mux)
-	mux.HandleFunc("POST "+pathAccounts+"/activate", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
+	mux.HandleFunc("POST "+adminapi.PathAccounts+"/activate", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		keys, e := readKeys(w, r)
 		if e == nil {
 			e = a.recordAdmin(x, "activate", keys...)
@@ -134,7 +51,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	}))
-	mux.HandleFunc("POST "+pathAccounts+"/discard", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
+	mux.HandleFunc("POST "+adminapi.PathAccounts+"/discard", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		keys, e := readKeys(w, r)
 		if e == nil {
 			e = a.recordAdmin(x, "discard", keys...)
@@ -148,7 +65,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	}))
-	mux.HandleFunc("POST "+pathAccounts+"/proof", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
+	mux.HandleFunc("POST "+adminapi.PathAccounts+"/proof", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		keys, e := readKeys(w, r)
 		if e == nil {
 			e = a.recordAdmin(x, "proof", keys...)
@@ -166,13 +83,13 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			writeError(w, refuse(code, "admin", "%v", err))
 			return
 		}
-		resp := ProofResponse{ParticipantID: api.Uint64(a.cfg.Node.ID), Signatures: make([]api.Signature, len(sigs))}
+		resp := adminapi.ProofResponse{ParticipantID: api.Uint64(a.cfg.Node.ID), Signatures: make([]api.Signature, len(sigs))}
 		for i, s := range sigs {
 			resp.Signatures[i] = s.Bytes()
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}))
-	mux.HandleFunc("DELETE "+pathAccounts+"/{identifier}", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
+	mux.HandleFunc("DELETE "+adminapi.PathAccounts+"/{identifier}", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		key, e := pathKey(r)
 		if e == nil {
 			e = a.recordAdmin(x, "remove", key)
@@ -190,7 +107,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			writeError(w, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key))
 			return
 		}
-		resp := RemoveResponse{Removed: found}
+		resp := adminapi.RemoveResponse{Removed: found}
 		if ic != nil {
 			if resp.SlashingProtection, err = ic.Marshal(); err != nil {
 				writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
@@ -199,14 +116,14 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}))
-	mux.HandleFunc("GET "+pathAccounts+"/removed", guard(func(w http.ResponseWriter, r *http.Request, _ adminActor) {
+	mux.HandleFunc("GET "+adminapi.PathAccounts+"/removed", guard(func(w http.ResponseWriter, r *http.Request, _ adminapi.Actor) {
 		// A read: not audited (refusals are logged by the guard).
 		a.life.Lock()
 		a.destroyDueLocked()
 		a.life.Unlock()
-		writeJSON(w, http.StatusOK, RemovedResponse{Removed: a.pending.list(), DestroyAfter: a.cfg.Accounts.DestroyAfter.String()})
+		writeJSON(w, http.StatusOK, adminapi.RemovedResponse{Removed: a.pending.list(), DestroyAfter: a.cfg.Accounts.DestroyAfter.String()})
 	}))
-	mux.HandleFunc("POST "+pathAccounts+"/{identifier}/restore", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
+	mux.HandleFunc("POST "+adminapi.PathAccounts+"/{identifier}/restore", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		key, e := pathKey(r)
 		if e == nil {
 			e = a.recordAdmin(x, "restore", key)
@@ -218,7 +135,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 		if err := a.restore(r.Context(), key); err != nil {
 			code := http.StatusInternalServerError
 			switch {
-			case errors.Is(err, ErrNotPending):
+			case errors.Is(err, adminapi.ErrNotPending):
 				code = http.StatusNotFound
 			case errors.Is(err, ErrAccountExists):
 				code = http.StatusConflict
@@ -235,7 +152,7 @@ func readKeys(w http.ResponseWriter, r *http.Request) ([]api.PublicKey, *apiErro
 	if e != nil {
 		return nil, e
 	}
-	var req KeysRequest
+	var req adminapi.KeysRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -244,20 +161,20 @@ func readKeys(w http.ResponseWriter, r *http.Request) ([]api.PublicKey, *apiErro
 	if len(req.Keys) == 0 {
 		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: empty")
 	}
-	if len(req.Keys) > maxAdminKeys {
-		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: %d, at most %d per request", len(req.Keys), maxAdminKeys)
+	if len(req.Keys) > adminapi.MaxKeys {
+		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: %d, at most %d per request", len(req.Keys), adminapi.MaxKeys)
 	}
 	return req.Keys, nil
 }
 
-func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x adminActor) {
+func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 	body, e := readBody(w, r)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
 	defer clear(body)
-	var req StageRequest
+	var req adminapi.StageRequest
 	defer func() {
 		for i := range req.Accounts {
 			clear(req.Accounts[i].Share[:])
@@ -316,7 +233,7 @@ func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x adminA
 		writeError(w, refuse(code, "admin", "%v", err))
 		return
 	}
-	resp := StageResponse{ComponentPublicKeys: make([]api.PublicKey, len(components))}
+	resp := adminapi.StageResponse{ComponentPublicKeys: make([]api.PublicKey, len(components))}
 	for i, c := range components {
 		resp.ComponentPublicKeys[i] = c.Bytes()
 	}

@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"slices"
 
@@ -23,50 +24,6 @@ import (
 // Neither a peer's certificate, nor the operator's certificate, nor the
 // token alone is enough. Who acted, and on whose behalf, is logged and
 // appended to the audit log before anything is done.
-
-// HeaderOnBehalfOf names the administrator whose request a cluster peer
-// relays.
-const HeaderOnBehalfOf = "Rampart-On-Behalf-Of"
-
-// adminActor is an authenticated administrative request's sender.
-type adminActor struct {
-	// client is the mTLS identity that sent the request (or "" in process,
-	// for this signer's own start-up and ceremony aborts).
-	client string
-	// onBehalfOf is the administrator whose request client relays; empty
-	// when client is the administrator.
-	onBehalfOf string
-	// token is the token the request carried, for relaying it; it lives
-	// as long as the request.
-	token AdminToken
-}
-
-// systemActor is this signer acting on its own (completing an interrupted
-// removal at start-up, aborting a ceremony).
-func systemActor(what string) adminActor { return adminActor{client: "rampart-signer (" + what + ")"} }
-
-// admin is the administrator behind the request.
-func (x adminActor) admin() string {
-	if x.onBehalfOf != "" {
-		return x.onBehalfOf
-	}
-	return x.client
-}
-
-// String is "admin" or "signer-2 on behalf of admin".
-func (x adminActor) String() string {
-	if x.onBehalfOf != "" {
-		return x.client + " on behalf of " + x.onBehalfOf
-	}
-	return x.client
-}
-
-// relay returns p carrying this administrator's proof: the token and,
-// since this signer is then a peer of the one it calls, the administrator's
-// name.
-func (x adminActor) relay(p *Peer) *Peer {
-	return p.withAdminProof(x.token, x.admin())
-}
 
 func (a *Appliance) isAdmin(client string) bool {
 	return client != "" && slices.Contains(a.cfg.Admin.Clients, client)
@@ -103,10 +60,10 @@ func (a *Appliance) peerNamed(names []string) (ParticipantConfig, bool) {
 
 // authenticateAdmin checks both proofs of an administrative request whose
 // client carries names; relayed says whether a peer may relay it.
-func (a *Appliance) authenticateAdmin(r *http.Request, names []string, relayed bool) (adminActor, *apiError) {
-	var x adminActor
+func (a *Appliance) authenticateAdmin(r *http.Request, names []string, relayed bool) (adminapi.Actor, *apiError) {
+	var x adminapi.Actor
 	peer, isPeer := a.peerNamed(names)
-	obo := r.Header.Get(HeaderOnBehalfOf)
+	obo := r.Header.Get(adminapi.HeaderOnBehalfOf)
 	direct := ""
 	for _, n := range names {
 		if a.isAdmin(n) {
@@ -121,30 +78,30 @@ func (a *Appliance) authenticateAdmin(r *http.Request, names []string, relayed b
 	switch {
 	case obo != "":
 		if !relayed || !isPeer {
-			return x, refuse(http.StatusForbidden, "unauthorised", "client %q may not relay an administrator's request (%s): only a cluster peer fanning out an administrator's request does", shown, HeaderOnBehalfOf)
+			return x, refuse(http.StatusForbidden, "unauthorised", "client %q may not relay an administrator's request (%s): only a cluster peer fanning out an administrator's request does", shown, adminapi.HeaderOnBehalfOf)
 		}
 		if !a.isAdmin(obo) {
-			return x, refuse(http.StatusForbidden, "unauthorised", "%s: %q is not an administrator (admin.clients)", HeaderOnBehalfOf, obo)
+			return x, refuse(http.StatusForbidden, "unauthorised", "%s: %q is not an administrator (admin.clients)", adminapi.HeaderOnBehalfOf, obo)
 		}
-		x = adminActor{client: peer.TLSName, onBehalfOf: obo}
+		x = adminapi.Actor{Client: peer.TLSName, OnBehalfOf: obo}
 	case direct != "":
-		x = adminActor{client: direct}
+		x = adminapi.Actor{Client: direct}
 	case isPeer:
-		return x, refuse(http.StatusForbidden, "unauthorised", "client %q is a peer signer, not an administrator (admin.clients): a peer only relays an administrator's request, naming it in %s, with the administrative token", peer.TLSName, HeaderOnBehalfOf)
+		return x, refuse(http.StatusForbidden, "unauthorised", "client %q is a peer signer, not an administrator (admin.clients): a peer only relays an administrator's request, naming it in %s, with the administrative token", peer.TLSName, adminapi.HeaderOnBehalfOf)
 	default:
 		return x, refuse(http.StatusForbidden, "unauthorised", "client %q is not an administrator (admin.clients)", shown)
 	}
-	tok, ok, err := bearerToken(r.Header.Get("Authorization"))
+	tok, ok, err := adminapi.ParseBearer(r.Header.Get("Authorization"))
 	switch {
 	case !ok:
-		return adminActor{}, refuse(http.StatusUnauthorized, "unauthorised", "missing bearer token: administrative requests carry the administrative token (Authorization: Bearer)")
+		return adminapi.Actor{}, refuse(http.StatusUnauthorized, "unauthorised", "missing bearer token: administrative requests carry the administrative token (Authorization: Bearer)")
 	case err != nil:
-		return adminActor{}, refuse(http.StatusForbidden, "unauthorised", "invalid bearer token: %v", err)
-	case a.adminToken == nil || !a.adminToken.check(tok):
+		return adminapi.Actor{}, refuse(http.StatusForbidden, "unauthorised", "invalid bearer token: %v", err)
+	case a.adminToken == nil || !a.adminToken.Check(tok):
 		tok.Zero()
-		return adminActor{}, refuse(http.StatusForbidden, "unauthorised", "invalid bearer token")
+		return adminapi.Actor{}, refuse(http.StatusForbidden, "unauthorised", "invalid bearer token")
 	}
-	x.token = tok
+	x.Token = tok
 	return x, nil
 }
 
@@ -158,7 +115,7 @@ func writeAdminError(w http.ResponseWriter, e *apiError) {
 
 // adminGuard serves h only to authenticated administrators (directly, or
 // relayed by a peer when relayed is true), and zeroes the token after.
-func (a *Appliance) adminGuard(relayed bool, h func(w http.ResponseWriter, r *http.Request, x adminActor)) http.HandlerFunc {
+func (a *Appliance) adminGuard(relayed bool, h func(w http.ResponseWriter, r *http.Request, x adminapi.Actor)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		x, e := a.authenticateAdmin(r, certNames(r), relayed)
 		if e != nil {
@@ -166,14 +123,14 @@ func (a *Appliance) adminGuard(relayed bool, h func(w http.ResponseWriter, r *ht
 			writeAdminError(w, e)
 			return
 		}
-		defer x.token.Zero()
+		defer x.Token.Zero()
 		h(w, r, x)
 	}
 }
 
 func (a *Appliance) logAdminRefusal(r *http.Request, e *apiError) {
 	a.log.Warn("administrative request refused", "method", r.Method, "path", r.URL.Path, "client", firstName(certNames(r)),
-		"on_behalf_of", r.Header.Get(HeaderOnBehalfOf), "code", e.code, "err", e.msg)
+		"on_behalf_of", r.Header.Get(adminapi.HeaderOnBehalfOf), "code", e.code, "err", e.msg)
 	a.metrics.refusals.WithLabelValues(e.reason).Inc()
 }
 
@@ -187,18 +144,18 @@ func firstName(names []string) string {
 // recordAdmin logs an administrative action and appends it to the audit
 // log before it is carried out; when the audit log cannot take it, the
 // action is refused.
-func (a *Appliance) recordAdmin(x adminActor, action string, keys ...api.PublicKey) *apiError {
-	a.log.Info("administrative action", "action", action, "client", x.client, "on_behalf_of", x.onBehalfOf, "accounts", len(keys))
+func (a *Appliance) recordAdmin(x adminapi.Actor, action string, keys ...api.PublicKey) *apiError {
+	a.log.Info("administrative action", "action", action, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "accounts", len(keys))
 	if a.audit == nil {
 		return nil // not started: nothing can have been done yet
 	}
 	now := a.now().UTC()
 	recs := make([]audit.Record, 0, max(len(keys), 1))
 	for _, k := range keys {
-		recs = append(recs, audit.Record{Time: now, Kind: audit.KindAdmin, Type: action, PublicKey: k.String(), Client: x.client, OnBehalfOf: x.onBehalfOf})
+		recs = append(recs, audit.Record{Time: now, Kind: audit.KindAdmin, Type: action, PublicKey: k.String(), Client: x.Client, OnBehalfOf: x.OnBehalfOf})
 	}
 	if len(recs) == 0 {
-		recs = append(recs, audit.Record{Time: now, Kind: audit.KindAdmin, Type: action, Client: x.client, OnBehalfOf: x.onBehalfOf})
+		recs = append(recs, audit.Record{Time: now, Kind: audit.KindAdmin, Type: action, Client: x.Client, OnBehalfOf: x.OnBehalfOf})
 	}
 	if err := a.audit.Append(recs...); err != nil {
 		a.log.Error("audit log write failed; administrative action refused", "action", action, "err", err)
@@ -213,18 +170,18 @@ func (a *Appliance) recordAdmin(x adminActor, action string, keys ...api.PublicK
 // holds no token after a restart). A peer asking about a ceremony this
 // signer does not know gets a 404, so that a coordinator learns to send
 // the plan.
-func (a *Appliance) ceremonyCaller(r *http.Request, id [32]byte) (adminActor, *apiError) {
+func (a *Appliance) ceremonyCaller(r *http.Request, id [32]byte) (adminapi.Actor, *apiError) {
 	names := certNames(r)
 	if r.Header.Get("Authorization") == "" {
-		if peer, ok := a.peerNamed(names); ok && r.Header.Get(HeaderOnBehalfOf) == "" {
+		if peer, ok := a.peerNamed(names); ok && r.Header.Get(adminapi.HeaderOnBehalfOf) == "" {
 			c, known := a.ceremonies.get(id)
 			switch {
 			case !known:
-				return adminActor{client: peer.TLSName}, nil
+				return adminapi.Actor{Client: peer.TLSName}, nil
 			case c.plan != nil && tss.ID(c.plan.Coordinator) == tss.ID(peer.ID):
-				return adminActor{client: peer.TLSName}, nil
+				return adminapi.Actor{Client: peer.TLSName}, nil
 			}
-			return adminActor{}, refuse(http.StatusForbidden, "unauthorised", "client %q is not the coordinator of ceremony %s, nor an administrator", peer.TLSName, ceremonyIDString(id))
+			return adminapi.Actor{}, refuse(http.StatusForbidden, "unauthorised", "client %q is not the coordinator of ceremony %s, nor an administrator", peer.TLSName, adminapi.CeremonyID(id))
 		}
 	}
 	return a.authenticateAdmin(r, names, true)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"log/slog"
 	"net"
@@ -241,7 +242,7 @@ func TestStartupFinishesAnInterruptedRemoval(t *testing.T) {
 		t.Errorf("another key: %d", code)
 	}
 	r := s.adminRequest(http.MethodGet, "/rampart/v1/accounts/removed", lc.AdminToken.Hex())
-	var rr appliance.RemovedResponse
+	var rr adminapi.RemovedResponse
 	if err := json.Unmarshal(r.body, &rr); err != nil || len(rr.Removed) != 1 || rr.Removed[0].PublicKey.String() != keys[0] || !strings.Contains(rr.Removed[0].Client, "interrupted") {
 		t.Fatalf("removed: %d %s", r.code, r.body)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/peer"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -98,10 +100,14 @@ type Appliance struct {
 	cert     tls.Certificate
 	caPool   *x509.CertPool
 	sealKey  *hsm.SealingKey
+	// peers holds one mutual-TLS client per other signer, made once the
+	// TLS identity is loaded: the coordinator, the ceremonies and the
+	// administrative fan-out share its connections.
+	peers map[tss.ID]*peer.Client
 
 	// adminToken is the verifier of the administrative token (nil
 	// without administrators).
-	adminToken *tokenVerifier
+	adminToken *adminapi.Verifier
 	// pending holds removed shares awaiting destruction.
 	pending *pendingStore
 
@@ -317,7 +323,7 @@ func (a *Appliance) start(ctx context.Context) error {
 
 	a.sealKey = sealKey
 	if cfg.Admin.Token != "" {
-		v, err := loadTokenVerifier(cfg.Admin.Token, a.credentialsDir())
+		v, err := adminapi.LoadVerifier(cfg.Admin.Token, a.credentialsDir())
 		if err != nil {
 			return misconfigured(err)
 		}
@@ -453,6 +459,15 @@ func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm
 		return misconfigured(fmt.Errorf("tls.certificate does not name this node's tls_name %q (cluster.participants): %w", self.TLSName, err))
 	}
 	a.cert, a.caPool = cert, pool
+	client := a.clientTLS()
+	a.peers = map[tss.ID]*peer.Client{}
+	for _, p := range cfg.Cluster.Participants {
+		c, err := peer.New(tss.ID(p.ID), p.Endpoint, p.TLSName, client)
+		if err != nil {
+			return misconfigured(fmt.Errorf("cluster.participants: %w", err))
+		}
+		a.peers[tss.ID(p.ID)] = c
+	}
 	return nil
 }
 
@@ -509,17 +524,12 @@ func (a *Appliance) startCoordinator(ctx context.Context) error {
 		return err
 	}
 	ccfg.Metrics = cm
-	client := a.clientTLS()
 	for _, p := range cfg.Cluster.Participants {
 		if p.ID == cfg.Node.ID {
 			ccfg.Participants = append(ccfg.Participants, local{a.part})
 			continue
 		}
-		hp, err := coordinator.NewHTTPParticipant(tss.ID(p.ID), p.Endpoint, p.TLSName, client)
-		if err != nil {
-			return err
-		}
-		ccfg.Participants = append(ccfg.Participants, hp)
+		ccfg.Participants = append(ccfg.Participants, coordinator.Over(a.peers[tss.ID(p.ID)]))
 	}
 	c, err := coordinator.New(ccfg)
 	if err != nil {
@@ -652,6 +662,9 @@ func (a *Appliance) closeResources() error {
 	}
 	if a.accounts != nil {
 		errs = append(errs, a.accounts.Close())
+	}
+	for _, p := range a.peers {
+		p.Close()
 	}
 	for _, t := range a.tokens {
 		errs = append(errs, t.Close())

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"runtime"
 	"sync"
@@ -112,7 +113,7 @@ func BenchmarkImport1000Keys(b *testing.B) {
 		b.StopTimer()
 		tc := newTestCluster(b, 5, 3, 0)
 		im := tc.adminImporter(b)
-		keys := make([]appliance.ImportKey, 1000)
+		keys := make([]adminapi.ImportKey, 1000)
 		for i := range keys {
 			keys[i].Secret, _ = bls.GenerateSecretKey(rand.Reader)
 		}

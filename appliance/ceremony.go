@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,16 +31,8 @@ import (
 // mutual TLS. The ceremony is split into batches of validators, each a dkg
 // ceremony of its own, so that progress shows and messages stay small.
 //
-// A participant's side of a ceremony moves through these states:
-//
-//	resuming   loaded from disk at start-up, snapshots not yet replayed
-//	running    batches running
-//	staged     every batch done, every share sealed and staged
-//	activating the coordinator asked to activate; accounts being activated
-//	active     accounts activated, waiting for the coordinator to finalise
-//	complete   finalised: the accounts are the signer's like any other
-//	aborting   ending without accounts: secrets and files being removed
-//	aborted    ended without accounts; nothing of it is left
+// A participant's side of a ceremony moves through the states of
+// adminapi.CeremonyState.
 //
 // Everything a participant must remember survives a restart: the plan, the
 // sealed dkg snapshot of each batch (written before any message it
@@ -47,28 +40,6 @@ import (
 // and a small record of the states from activating on. Staged shares do
 // not survive a restart (they are deleted at start-up); a resumed batch
 // that is done simply stages its shares again.
-
-// Participant states of a ceremony.
-const (
-	stateResuming   = "resuming"
-	stateRunning    = "running"
-	stateStaged     = "staged"
-	stateActivating = "activating"
-	stateActive     = "active"
-	stateComplete   = "complete"
-	stateAborting   = "aborting"
-	stateAborted    = "aborted"
-)
-
-// Errors of the ceremony service that callers decide on.
-var (
-	// ErrUnknownCeremony is returned for a ceremony id this signer has
-	// never joined (404).
-	ErrUnknownCeremony = errors.New("unknown ceremony")
-	// ErrCeremonyAborted is returned for a ceremony that has ended without
-	// accounts (410); the message gives the reason.
-	ErrCeremonyAborted = errors.New("ceremony aborted")
-)
 
 // ceremony is this signer's side of one ceremony.
 type ceremony struct {
@@ -83,7 +54,7 @@ type ceremony struct {
 	ended   chan struct{} // closed when the ceremony completes or aborts
 
 	mu         sync.Mutex
-	state      string
+	state      adminapi.CeremonyState
 	reason     string
 	accepted   int // messages accepted across batches: the progress measure
 	staged     int // batches done and staged
@@ -121,11 +92,11 @@ func (m *ceremonyManager) newCeremony(id [32]byte, plan *ceremonyPlan, dir strin
 // ceremonyRecord is the small file that records a participant's state from
 // activating on (and the reason of an abort). It holds no secret.
 type ceremonyRecord struct {
-	State      string          `json:"state"`
-	Reason     string          `json:"reason,omitempty"`
-	Transcript string          `json:"transcript,omitempty"`
-	Keys       []api.PublicKey `json:"keys,omitempty"`
-	Updated    time.Time       `json:"updated"`
+	State      adminapi.CeremonyState `json:"state"`
+	Reason     string                 `json:"reason,omitempty"`
+	Transcript string                 `json:"transcript,omitempty"`
+	Keys       []api.PublicKey        `json:"keys,omitempty"`
+	Updated    time.Time              `json:"updated"`
 }
 
 const (
@@ -146,14 +117,14 @@ func (m *ceremonyManager) loadCeremony(id [32]byte, dir string) (*ceremony, erro
 		if plan.ID() != id {
 			return nil, fmt.Errorf("%s does not hash to the directory's ceremony id", planFile)
 		}
-		if plan.BatchSize < 1 || plan.Validators < 1 || plan.Validators > MaxCeremonyValidators {
+		if plan.BatchSize < 1 || plan.Validators < 1 || plan.Validators > adminapi.MaxCeremonyValidators {
 			return nil, fmt.Errorf("%s: %d validators in batches of %d", planFile, plan.Validators, plan.BatchSize)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	c := m.newCeremony(id, plan, dir)
-	c.state = stateResuming
+	c.state = adminapi.StateResuming
 	b, err := os.ReadFile(filepath.Join(dir, recordFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -169,18 +140,18 @@ func (m *ceremonyManager) loadCeremony(id [32]byte, dir string) (*ceremony, erro
 		return nil, fmt.Errorf("%s: %w", recordFile, err)
 	}
 	switch rec.State {
-	case stateActivating, stateActive, stateComplete, stateAborted:
+	case adminapi.StateActivating, adminapi.StateActive, adminapi.StateComplete, adminapi.StateAborted:
 	default:
 		return nil, fmt.Errorf("%s: unknown state %q", recordFile, rec.State)
 	}
-	if plan == nil && rec.State != stateAborted {
+	if plan == nil && rec.State != adminapi.StateAborted {
 		return nil, fmt.Errorf("%s: state %s without a plan", recordFile, rec.State)
 	}
 	c.state, c.reason, c.keys, c.updated = rec.State, rec.Reason, rec.Keys, rec.Updated
 	if t, err := hex.DecodeString(rec.Transcript); err == nil && len(t) == 32 {
 		copy(c.transcript[:], t)
 	}
-	if c.state == stateComplete || c.state == stateAborted {
+	if c.state == adminapi.StateComplete || c.state == adminapi.StateAborted {
 		close(c.ended)
 	}
 	return c, nil
@@ -199,7 +170,7 @@ func (c *ceremony) writeRecord(rec ceremonyRecord) error {
 	return writeDurable(filepath.Join(c.dir, recordFile), b, 0o600)
 }
 
-func (c *ceremony) current() (string, string) {
+func (c *ceremony) current() (adminapi.CeremonyState, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state, c.reason
@@ -215,7 +186,7 @@ func (c *ceremony) isEnded() bool {
 }
 
 func (c *ceremony) log() []any {
-	return []any{"ceremony", ceremonyIDString(c.id)}
+	return []any{"ceremony", adminapi.CeremonyID(c.id)}
 }
 
 // resume replays the ceremony's sealed snapshots after a restart, or
@@ -223,14 +194,14 @@ func (c *ceremony) log() []any {
 func (c *ceremony) resume(ctx context.Context) {
 	st, _ := c.current()
 	switch st {
-	case stateActivating:
+	case adminapi.StateActivating:
 		// Some accounts may be active and others not: nothing half-made
 		// may stay, so the ceremony ends here and the coordinator, seeing
 		// it, ends it everywhere.
 		c.abort(ctx, "this participant restarted while activating the accounts")
 		return
-	case stateResuming:
-	case stateActive, stateComplete, stateAborted:
+	case adminapi.StateResuming:
+	case adminapi.StateActive, adminapi.StateComplete, adminapi.StateAborted:
 		// A crash may have left snapshots behind the final record.
 		if c.plan != nil {
 			c.deleteSnapshots()
@@ -255,8 +226,8 @@ func (c *ceremony) resume(ctx context.Context) {
 		}
 	}
 	c.mu.Lock()
-	if c.state == stateResuming {
-		c.state = stateRunning
+	if c.state == adminapi.StateResuming {
+		c.state = adminapi.StateRunning
 	}
 	c.mu.Unlock()
 	c.m.a.log.Info("resumed key generation ceremony", append(c.log(), "batches_resumed", resumed)...)
@@ -268,7 +239,7 @@ func (c *ceremony) resume(ctx context.Context) {
 func (c *ceremony) startBatches(ctx context.Context) {
 	for {
 		c.mu.Lock()
-		if c.state != stateRunning {
+		if c.state != adminapi.StateRunning {
 			c.mu.Unlock()
 			return
 		}
@@ -298,7 +269,7 @@ func (c *ceremony) startBatches(ctx context.Context) {
 // is, the ceremony is staged and waits for the coordinator.
 func (c *ceremony) batchStaged(ctx context.Context) {
 	c.mu.Lock()
-	if c.state != stateRunning {
+	if c.state != adminapi.StateRunning {
 		c.mu.Unlock()
 		return
 	}
@@ -325,7 +296,7 @@ func (c *ceremony) batchStaged(ctx context.Context) {
 		}
 		h.Sum(c.transcript[:0])
 		c.keyIndex = nil
-		c.state = stateStaged
+		c.state = adminapi.StateStaged
 	}
 	c.mu.Unlock()
 	if all {
@@ -343,13 +314,13 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	ctx = context.WithoutCancel(ctx)
 	c.mu.Lock()
 	prev := c.state
-	if prev == stateComplete || prev == stateAborting || prev == stateAborted {
+	if prev == adminapi.StateComplete || prev == adminapi.StateAborting || prev == adminapi.StateAborted {
 		c.mu.Unlock()
 		return
 	}
 	// Aborting until everything is removed, so that a status reading
 	// "aborted" means nothing of the ceremony is left here.
-	c.state, c.reason, c.updated = stateAborting, reason, c.m.a.now()
+	c.state, c.reason, c.updated = adminapi.StateAborting, reason, c.m.a.now()
 	close(c.ended)
 	keys := slices.Clone(c.keys)
 	c.mu.Unlock()
@@ -360,8 +331,8 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	keys = slices.Compact(keys)
 	log := c.m.a.log
 	for _, k := range keys {
-		if prev == stateActivating || prev == stateActive {
-			if _, _, err := c.m.a.remove(ctx, k, systemActor("aborting ceremony "+ceremonyIDString(c.id))); err != nil {
+		if prev == adminapi.StateActivating || prev == adminapi.StateActive {
+			if _, _, err := c.m.a.remove(ctx, k, adminapi.SystemActor("aborting ceremony "+adminapi.CeremonyID(c.id))); err != nil {
 				log.Error("aborted ceremony: removing an account failed; remove it by hand", append(c.log(), "account", k, "err", err)...)
 			}
 			continue
@@ -369,11 +340,11 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 		c.m.a.discard(k)
 	}
 	c.deleteSnapshots()
-	if err := c.writeRecord(ceremonyRecord{State: stateAborted, Reason: reason}); err != nil {
+	if err := c.writeRecord(ceremonyRecord{State: adminapi.StateAborted, Reason: reason}); err != nil {
 		log.Error("recording the abort of a ceremony failed", append(c.log(), "err", err)...)
 	}
 	c.mu.Lock()
-	c.state, c.updated = stateAborted, c.m.a.now()
+	c.state, c.updated = adminapi.StateAborted, c.m.a.now()
 	c.mu.Unlock()
 	log.Warn("key generation ceremony aborted; nothing of it can sign", append(c.log(), "reason", reason, "was", prev, "accounts_dropped", len(keys))...)
 }
@@ -392,16 +363,16 @@ func (c *ceremony) deleteSnapshots() {
 func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *apiError {
 	c.mu.Lock()
 	switch c.state {
-	case stateActive, stateComplete:
+	case adminapi.StateActive, adminapi.StateComplete:
 		c.mu.Unlock()
 		return nil
-	case stateStaged:
-	case stateActivating:
+	case adminapi.StateStaged:
+	case adminapi.StateActivating:
 		c.mu.Unlock()
 		return refuse(http.StatusServiceUnavailable, "unavailable", "activation in progress")
-	case stateAborting, stateAborted:
+	case adminapi.StateAborting, adminapi.StateAborted:
 		defer c.mu.Unlock()
-		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, c.reason)
+		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, c.reason)
 	default:
 		defer c.mu.Unlock()
 		return refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not staged", c.state)
@@ -410,9 +381,9 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *apiError 
 		defer c.mu.Unlock()
 		return refuse(http.StatusConflict, "ceremony_transcript", "transcript %x differs from this participant's %x", transcript, c.transcript)
 	}
-	c.state = stateActivating
+	c.state = adminapi.StateActivating
 	keys := slices.Clone(c.keys)
-	rec := ceremonyRecord{State: stateActivating, Transcript: hex.EncodeToString(c.transcript[:]), Keys: keys}
+	rec := ceremonyRecord{State: adminapi.StateActivating, Transcript: hex.EncodeToString(c.transcript[:]), Keys: keys}
 	c.mu.Unlock()
 	fail := func(err error) *apiError {
 		c.abort(ctx, fmt.Sprintf("activating the accounts failed on participant %d: %v", c.self, err))
@@ -430,17 +401,17 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *apiError 
 		}
 	}
 	c.mu.Lock()
-	if c.state != stateActivating {
+	if c.state != adminapi.StateActivating {
 		reason := c.reason
 		c.mu.Unlock()
-		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
+		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, reason)
 	}
-	rec.State = stateActive
+	rec.State = adminapi.StateActive
 	// Recorded under the lock, so that an abort either sees the ceremony
 	// active (and removes its accounts) or wins before this line.
 	err := c.writeRecord(rec)
 	if err == nil {
-		c.state, c.updated = stateActive, c.m.a.now()
+		c.state, c.updated = adminapi.StateActive, c.m.a.now()
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -457,19 +428,19 @@ func (c *ceremony) finalize() *apiError {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state {
-	case stateComplete:
+	case adminapi.StateComplete:
 		return nil
-	case stateActive:
-	case stateAborting, stateAborted:
-		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, c.reason)
+	case adminapi.StateActive:
+	case adminapi.StateAborting, adminapi.StateAborted:
+		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, c.reason)
 	default:
 		return refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not active", c.state)
 	}
-	rec := ceremonyRecord{State: stateComplete, Transcript: hex.EncodeToString(c.transcript[:]), Keys: c.keys}
+	rec := ceremonyRecord{State: adminapi.StateComplete, Transcript: hex.EncodeToString(c.transcript[:]), Keys: c.keys}
 	if err := c.writeRecord(rec); err != nil {
 		return refuse(http.StatusServiceUnavailable, "unavailable", "recording completion: %v", err)
 	}
-	c.state, c.updated = stateComplete, c.m.a.now()
+	c.state, c.updated = adminapi.StateComplete, c.m.a.now()
 	close(c.ended)
 	c.m.a.log.Info("key generation ceremony complete", append(c.log(), "accounts", len(c.keys))...)
 	return nil
@@ -484,11 +455,11 @@ func (c *ceremony) checkDeadline(ctx context.Context) {
 	}
 	now := c.m.a.now()
 	switch st {
-	case stateRunning, stateStaged:
+	case adminapi.StateRunning, adminapi.StateStaged:
 		if now.After(c.plan.deadline()) {
 			c.abort(ctx, fmt.Sprintf("deadline %s passed before the accounts were activated", c.plan.deadline().UTC().Format(time.RFC3339)))
 		}
-	case stateActive:
+	case adminapi.StateActive:
 		if now.After(c.plan.deadline().Add(activationGrace)) {
 			c.abort(ctx, "the coordinator did not finalise the ceremony in time")
 		}
@@ -512,18 +483,18 @@ func (c *ceremony) zero() {
 }
 
 // status reports this participant's view.
-func (c *ceremony) status() CeremonyStatus {
+func (c *ceremony) status() adminapi.CeremonyStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := CeremonyStatus{
-		ID: ceremonyIDString(c.id), Participant: api.Uint64(c.self), State: c.state, Reason: c.reason,
+	st := adminapi.CeremonyStatus{
+		ID: adminapi.CeremonyID(c.id), Participant: api.Uint64(c.self), State: c.state, Reason: c.reason,
 		MessagesAccepted: c.accepted, BatchesDone: c.staged, ValidatorsDone: c.done, Updated: c.updated.UTC(),
 	}
 	if c.plan != nil {
 		st.Validators, st.Batches = int(c.plan.Validators), c.plan.batches()
 	}
 	switch c.state {
-	case stateStaged, stateActivating, stateActive, stateComplete:
+	case adminapi.StateStaged, adminapi.StateActivating, adminapi.StateActive, adminapi.StateComplete:
 		st.Transcript = hex.EncodeToString(c.transcript[:])
 		st.ValidatorsDone, st.BatchesDone = st.Validators, st.Batches
 	}
@@ -545,7 +516,7 @@ func (c *ceremony) status() CeremonyStatus {
 func (c *ceremony) holds(key api.PublicKey) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state != stateActive && c.state != stateComplete {
+	if c.state != adminapi.StateActive && c.state != adminapi.StateComplete {
 		return false
 	}
 	if c.keyIndex == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -197,11 +198,11 @@ func (b *batch) resumeLocked(ctx context.Context, blob []byte) (string, error) {
 // acknowledged (nil) only once what it changed is persisted.
 func (c *ceremony) deliver(ctx context.Context, from tss.ID, msg []byte) *apiError {
 	switch st, reason := c.current(); st {
-	case stateResuming:
+	case adminapi.StateResuming:
 		return refuse(http.StatusServiceUnavailable, "unavailable", "ceremony is resuming after a restart")
-	case stateAborting, stateAborted:
-		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
-	case stateRunning:
+	case adminapi.StateAborting, adminapi.StateAborted:
+		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, reason)
+	case adminapi.StateRunning:
 	default:
 		return nil // every batch is done here: late messages change nothing
 	}
@@ -221,7 +222,7 @@ func (c *ceremony) deliver(ctx context.Context, from tss.ID, msg []byte) *apiErr
 	b.mu.Unlock()
 	if reason != "" {
 		c.abort(ctx, reason)
-		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
+		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, reason)
 	}
 	if e == nil {
 		b.afterUnlock(ctx)
@@ -233,7 +234,7 @@ func (b *batch) deliverLocked(ctx context.Context, from tss.ID, msg []byte) (str
 	c := b.c
 	if b.dead || c.isEnded() {
 		_, reason := c.current()
-		return "", refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
+		return "", refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, reason)
 	}
 	c.mu.Lock()
 	started, staged := b.started, b.staged

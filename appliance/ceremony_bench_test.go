@@ -3,6 +3,7 @@ package appliance_test
 import (
 	"context"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"testing"
 	"time"
 )
@@ -17,7 +18,7 @@ func BenchmarkCeremony(b *testing.B) {
 		b.Run(fmt.Sprintf("3of5/%d-validators", validators), func(b *testing.B) {
 			pc := newProcCluster(b, 5)
 			_, peers := admin(b, pc.lc)
-			stages := map[string]time.Duration{}
+			stages := map[adminapi.CoordinationStage]time.Duration{}
 			b.ResetTimer()
 			for b.Loop() {
 				start := time.Now()
@@ -25,7 +26,7 @@ func BenchmarkCeremony(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				stage, since, contact := "generating", start, start
+				stage, since, contact := adminapi.StageGenerating, start, start
 				for {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					st, err := peers[0].CeremonyStatus(ctx, id)
@@ -55,8 +56,8 @@ func BenchmarkCeremony(b *testing.B) {
 					b.Logf("%d validators 3-of-5: %s (%.1f validators/s)", validators, total.Round(time.Millisecond), float64(validators)/total.Seconds())
 				}
 			}
-			for _, s := range []string{"generating", "activating", "depositing", "finalizing"} {
-				b.ReportMetric(stages[s].Seconds()/float64(b.N), s+"-s/op")
+			for _, s := range []adminapi.CoordinationStage{adminapi.StageGenerating, adminapi.StageActivating, adminapi.StageDepositing, adminapi.StageFinalizing} {
+				b.ReportMetric(stages[s].Seconds()/float64(b.N), string(s)+"-s/op")
 			}
 			b.ReportMetric(float64(validators)*float64(b.N)/b.Elapsed().Seconds(), "validators/s")
 		})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,24 +30,8 @@ import (
 // same transcript (one participant finishing does not mean all did),
 // obtains the deposit signatures through the cluster and verifies them,
 // and finally tells the participants the accounts are theirs.
-//
-// Stages, recorded durably so a restarted coordinator carries on:
-//
-//	generating  participants run the batches
-//	activating  every participant staged the same transcript; activating
-//	depositing  signing and verifying the deposits
-//	finalizing  telling every participant the ceremony is complete
-//	complete    accounts and deposit data ready
-//	aborted     ended everywhere without accounts
-const (
-	stageGenerating = "generating"
-	stageActivating = "activating"
-	stageDepositing = "depositing"
-	stageFinalizing = "finalizing"
-	stageComplete   = "complete"
-	stageAborted    = "aborted"
-)
-
+// Its stages (adminapi.CoordinationStage) are recorded durably, so that a
+// restarted coordinator carries on.
 const (
 	coordinationFile = "coordination.json"
 	depositFile      = "deposit_data.json"
@@ -60,11 +45,11 @@ const (
 var errAbortRequested = errors.New("ceremony aborted")
 
 type coordinationRecord struct {
-	Stage              string    `json:"stage"`
-	Reason             string    `json:"reason,omitempty"`
-	Started            time.Time `json:"started"`
-	ParticipantTimeout string    `json:"participant_timeout"`
-	Updated            time.Time `json:"updated"`
+	Stage              adminapi.CoordinationStage `json:"stage"`
+	Reason             string                     `json:"reason,omitempty"`
+	Started            time.Time                  `json:"started"`
+	ParticipantTimeout string                     `json:"participant_timeout"`
+	Updated            time.Time                  `json:"updated"`
 }
 
 type coordination struct {
@@ -75,7 +60,7 @@ type coordination struct {
 
 	mu        sync.Mutex
 	rec       coordinationRecord
-	views     map[tss.ID]CeremonyStatus
+	views     map[tss.ID]adminapi.CeremonyStatus
 	generated int
 	signed    int
 	deposits  []deposit.Data
@@ -85,11 +70,11 @@ type coordination struct {
 	// token: the other participants join only on an administrator's proof,
 	// which this signer relays. It is kept in memory only, until every
 	// participant joined; a coordination resumed after a restart has none.
-	joinAs *adminActor
+	joinAs *adminapi.Actor
 }
 
 func newCoordination(m *ceremonyManager, c *ceremony, timeout time.Duration) *coordination {
-	co := &coordination{m: m, c: c, timeout: timeout, views: map[tss.ID]CeremonyStatus{}}
+	co := &coordination{m: m, c: c, timeout: timeout, views: map[tss.ID]adminapi.CeremonyStatus{}}
 	for _, id := range c.plan.ids() {
 		if id == c.self {
 			co.members = append(co.members, localMember{m})
@@ -103,10 +88,10 @@ func newCoordination(m *ceremonyManager, c *ceremony, timeout time.Duration) *co
 // coordinate starts coordinating plan for administrator x (whose token
 // the coordination owns from now on): this signer joins, records the
 // coordination, and runs it in the background.
-func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration, x adminActor) (id string, e *apiError) {
+func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration, x adminapi.Actor) (id string, e *apiError) {
 	defer func() {
 		if e != nil {
-			x.token.Zero()
+			x.Token.Zero()
 		}
 	}()
 	m.mu.Lock()
@@ -115,9 +100,9 @@ func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration, 
 		return "", refuse(http.StatusConflict, "ceremony_running", "another ceremony is being started here; wait for it or abort it")
 	}
 	for id, co := range m.coords {
-		if st := co.stage(); st != stageComplete && st != stageAborted {
+		if st := co.stage(); st != adminapi.StageComplete && st != adminapi.StageAborted {
 			m.mu.Unlock()
-			return "", refuse(http.StatusConflict, "ceremony_running", "ceremony %s is still %s here; wait for it or abort it", ceremonyIDString(id), st)
+			return "", refuse(http.StatusConflict, "ceremony_running", "ceremony %s is still %s here; wait for it or abort it", adminapi.CeremonyID(id), st)
 		}
 	}
 	m.starting = true
@@ -133,7 +118,7 @@ func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration, 
 	}
 	co := newCoordination(m, c, timeout)
 	co.joinAs = &x
-	co.rec = coordinationRecord{Stage: stageGenerating, Started: m.a.now().UTC(), ParticipantTimeout: timeout.String()}
+	co.rec = coordinationRecord{Stage: adminapi.StageGenerating, Started: m.a.now().UTC(), ParticipantTimeout: timeout.String()}
 	if err := co.save(); err != nil {
 		c.abort(context.Background(), "recording the coordination failed: "+err.Error())
 		return "", refuse(http.StatusServiceUnavailable, "unavailable", "recording the coordination: %v", err)
@@ -142,7 +127,7 @@ func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration, 
 	m.coords[c.id] = co
 	m.mu.Unlock()
 	m.spawn(co.run)
-	return ceremonyIDString(c.id), nil
+	return adminapi.CeremonyID(c.id), nil
 }
 
 // loadCoordination reads a coordination this signer recorded, if any.
@@ -164,7 +149,7 @@ func loadCoordination(m *ceremonyManager, c *ceremony) (*coordination, error) {
 	}
 	co := newCoordination(m, c, timeout)
 	co.rec = rec
-	if rec.Stage == stageComplete {
+	if rec.Stage == adminapi.StageComplete {
 		data, err := os.ReadFile(filepath.Join(c.dir, depositFile))
 		if err != nil {
 			return nil, err
@@ -188,15 +173,15 @@ func (co *coordination) save() error {
 	return writeDurable(filepath.Join(co.c.dir, coordinationFile), b, 0o600)
 }
 
-func (co *coordination) stage() string {
+func (co *coordination) stage() adminapi.CoordinationStage {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	return co.rec.Stage
 }
 
-func (co *coordination) setStage(stage string) error {
+func (co *coordination) setStage(stage adminapi.CoordinationStage) error {
 	co.mu.Lock()
-	if co.rec.Stage == stageAborted {
+	if co.rec.Stage == adminapi.StageAborted {
 		co.mu.Unlock()
 		return errAbortRequested
 	}
@@ -222,19 +207,19 @@ func (co *coordination) run(ctx context.Context) {
 	defer func() {
 		co.mu.Lock()
 		co.running = false
-		if st := co.rec.Stage; st == stageComplete || st == stageAborted || ctx.Err() != nil {
+		if st := co.rec.Stage; st == adminapi.StageComplete || st == adminapi.StageAborted || ctx.Err() != nil {
 			co.forgetTokenLocked()
 		}
 		co.mu.Unlock()
 	}()
-	next := map[string]string{stageGenerating: stageActivating, stageActivating: stageDepositing, stageDepositing: stageFinalizing, stageFinalizing: stageComplete}
+	next := map[adminapi.CoordinationStage]adminapi.CoordinationStage{adminapi.StageGenerating: adminapi.StageActivating, adminapi.StageActivating: adminapi.StageDepositing, adminapi.StageDepositing: adminapi.StageFinalizing, adminapi.StageFinalizing: adminapi.StageComplete}
 	for {
 		stage := co.stage()
-		if stage == stageAborted {
+		if stage == adminapi.StageAborted {
 			co.broadcastAbort(ctx)
 			return
 		}
-		if stage == stageComplete || ctx.Err() != nil {
+		if stage == adminapi.StageComplete || ctx.Err() != nil {
 			return
 		}
 		sctx, cancel := context.WithCancel(ctx)
@@ -243,18 +228,18 @@ func (co *coordination) run(ctx context.Context) {
 		co.mu.Unlock()
 		var err error
 		switch stage {
-		case stageGenerating:
+		case adminapi.StageGenerating:
 			err = co.generate(sctx)
-		case stageActivating:
+		case adminapi.StageActivating:
 			err = co.activateAll(sctx)
-		case stageDepositing:
+		case adminapi.StageDepositing:
 			err = co.signDeposits(sctx)
-		case stageFinalizing:
+		case adminapi.StageFinalizing:
 			err = co.finalizeAll(sctx)
 		}
 		cancel()
 		switch {
-		case co.stage() == stageAborted:
+		case co.stage() == adminapi.StageAborted:
 			continue
 		case ctx.Err() != nil:
 			return // stopping: resume from this stage at the next start
@@ -262,7 +247,7 @@ func (co *coordination) run(ctx context.Context) {
 			co.fail(err.Error())
 			continue
 		}
-		if stage == stageGenerating {
+		if stage == adminapi.StageGenerating {
 			// Every participant joined: the token is no longer needed.
 			co.mu.Lock()
 			co.forgetTokenLocked()
@@ -277,7 +262,7 @@ func (co *coordination) run(ctx context.Context) {
 // forgetTokenLocked zeroes the administrator's token. co.mu held.
 func (co *coordination) forgetTokenLocked() {
 	if co.joinAs != nil {
-		co.joinAs.token.Zero()
+		co.joinAs.Token.Zero()
 		co.joinAs = nil
 	}
 }
@@ -295,9 +280,9 @@ func (co *coordination) join(ctx context.Context, mb ceremonyMember, plan *cerem
 	}
 	co.mu.Lock()
 	x := co.joinAs
-	var p *Peer
+	var p *adminapi.Client
 	if x != nil {
-		p = x.relay(rm.p)
+		p = rm.p.RelayFor(*x)
 	}
 	co.mu.Unlock()
 	if p == nil {
@@ -309,11 +294,11 @@ func (co *coordination) join(ctx context.Context, mb ceremonyMember, plan *cerem
 // fail aborts the ceremony everywhere with reason; run broadcasts it.
 func (co *coordination) fail(reason string) {
 	co.mu.Lock()
-	if co.rec.Stage == stageAborted || co.rec.Stage == stageComplete {
+	if co.rec.Stage == adminapi.StageAborted || co.rec.Stage == adminapi.StageComplete {
 		co.mu.Unlock()
 		return
 	}
-	co.rec.Stage, co.rec.Reason = stageAborted, reason
+	co.rec.Stage, co.rec.Reason = adminapi.StageAborted, reason
 	stop := co.stop
 	co.mu.Unlock()
 	co.m.a.log.Warn("ceremony aborted by its coordinator", append(co.log(), "reason", reason)...)
@@ -329,9 +314,9 @@ func (co *coordination) fail(reason string) {
 // requestAbort is an administrator's abort of a coordinated ceremony.
 func (co *coordination) requestAbort(reason string) *apiError {
 	switch co.stage() {
-	case stageComplete:
+	case adminapi.StageComplete:
 		return refuse(http.StatusConflict, "ceremony_state", "ceremony is complete: remove its accounts instead")
-	case stageAborted:
+	case adminapi.StageAborted:
 		return nil
 	}
 	co.fail(reason)
@@ -437,7 +422,7 @@ func (co *coordination) generate(ctx context.Context) error {
 		}
 		now := co.m.a.now()
 		co.mu.Lock()
-		views := make([]CeremonyStatus, 0, len(co.views))
+		views := make([]adminapi.CeremonyStatus, 0, len(co.views))
 		for _, v := range co.views {
 			views = append(views, v)
 		}
@@ -446,7 +431,7 @@ func (co *coordination) generate(ctx context.Context) error {
 		waiting := map[api.Uint64]bool{}
 		transcripts := map[string][]api.Uint64{}
 		for _, v := range views {
-			if v.State == stateAborting || v.State == stateAborted {
+			if v.State == adminapi.StateAborting || v.State == adminapi.StateAborted {
 				return fmt.Errorf("participant %d aborted: %s", v.Participant, v.Reason)
 			}
 			accepted += v.MessagesAccepted
@@ -455,7 +440,7 @@ func (co *coordination) generate(ctx context.Context) error {
 				waiting[w] = true
 			}
 			switch v.State {
-			case stateStaged, stateActivating, stateActive, stateComplete:
+			case adminapi.StateStaged, adminapi.StateActivating, adminapi.StateActive, adminapi.StateComplete:
 				staged++
 				transcripts[v.Transcript] = append(transcripts[v.Transcript], v.Participant)
 			}
@@ -663,22 +648,22 @@ func (co *coordination) finalizeAll(ctx context.Context) error {
 }
 
 // status reports the coordination.
-func (co *coordination) status() *CoordinationStatus {
+func (co *coordination) status() *adminapi.CoordinationStatus {
 	plan := co.c.plan
 	d := plan.deposit()
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	st := &CoordinationStatus{
+	st := &adminapi.CoordinationStatus{
 		Stage: co.rec.Stage, Reason: co.rec.Reason, Started: co.rec.Started,
 		ValidatorsGenerated: co.generated, DepositsSigned: co.signed,
 		Validators: int(plan.Validators), Threshold: int(plan.Threshold),
 		WithdrawalCredentials: plan.WithdrawalCredentials, AmountGwei: plan.AmountGwei,
 		GenesisForkVersion: "0x" + hex.EncodeToString(d.GenesisForkVersion[:]), NetworkName: plan.NetworkName,
 	}
-	if co.rec.Stage != stageGenerating {
+	if co.rec.Stage != adminapi.StageGenerating {
 		st.ValidatorsGenerated = st.Validators
 	}
-	if co.rec.Stage == stageAborted {
+	if co.rec.Stage == adminapi.StageAborted {
 		st.ValidatorsGenerated, st.DepositsSigned = 0, 0
 	}
 	for _, mb := range co.members {
@@ -686,7 +671,7 @@ func (co *coordination) status() *CoordinationStatus {
 			st.Participants = append(st.Participants, v)
 		}
 	}
-	if co.rec.Stage == stageComplete {
+	if co.rec.Stage == adminapi.StageComplete {
 		st.DepositData = co.deposits
 		for _, dd := range co.deposits {
 			var k api.PublicKey

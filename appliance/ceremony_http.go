@@ -5,12 +5,11 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 	"unicode"
 
@@ -20,121 +19,17 @@ import (
 	"github.com/rampart-signer/rampart/tss"
 )
 
-// Ceremony endpoints on the participant listener (mutual TLS):
-//
-//	POST /rampart/v1/ceremonies                  start, at the coordinator (administrators)
-//	GET  /rampart/v1/ceremonies/{id}             status (administrators, or the ceremony's coordinator)
-//	POST /rampart/v1/ceremonies/{id}/abort       abort (administrators, or the ceremony's coordinator)
-//	PUT  /rampart/v1/ceremonies/{id}             join (the ceremony's coordinator relaying an administrator's start)
-//	POST /rampart/v1/ceremonies/{id}/activate    activate (the ceremony's coordinator)
-//	POST /rampart/v1/ceremonies/{id}/finalize    finalise (the ceremony's coordinator)
-//	POST /rampart/v1/ceremonies/{id}/messages    one dkg message (any participant)
-//
-// "Administrators" means both administrative proofs (adminauth.go). A
-// join carries the administrator's proof that started the ceremony,
-// relayed by the coordinating signer, which keeps the token in memory only
-// until every participant joined.
-const pathCeremonies = "/rampart/v1/ceremonies"
-
-// StartCeremonyRequest is the body of POST /rampart/v1/ceremonies: the
-// operator asks the signer it sends this to to coordinate a ceremony among
-// every participant of the cluster.
-type StartCeremonyRequest struct {
-	// Validators is the number of validators to create.
-	Validators int `json:"validators"`
-	// Threshold is the t of the new accounts (a majority of the signers).
-	Threshold int `json:"threshold"`
-	// WithdrawalCredentials (0x01) and AmountGwei go into the deposit data.
-	WithdrawalCredentials api.Root   `json:"withdrawal_credentials"`
-	AmountGwei            api.Uint64 `json:"amount_gwei"`
-	// ParticipantTimeout (a Go duration, default 2m) is how long a
-	// participant may stay unreachable, or the ceremony make no progress,
-	// before the ceremony is aborted everywhere.
-	ParticipantTimeout string `json:"participant_timeout,omitempty"`
-	// Timeout (a Go duration, default 1h) bounds the whole ceremony.
-	Timeout string `json:"timeout,omitempty"`
-	// BatchSize overrides how many validators each dkg batch creates.
-	BatchSize int `json:"batch_size,omitempty"`
-}
-
-// StartCeremonyResponse names the ceremony started.
-type StartCeremonyResponse struct {
-	ID string `json:"id"`
-}
-
-// CeremonyStatus is one participant's view of a ceremony; at the
-// coordinator it also carries the coordination.
-type CeremonyStatus struct {
-	ID          string     `json:"id"`
-	Participant api.Uint64 `json:"participant"`
-	// State is resuming, running, staged, activating, active, complete,
-	// aborting or aborted.
-	State            string       `json:"state"`
-	Reason           string       `json:"reason,omitempty"`
-	Validators       int          `json:"validators"`
-	Batches          int          `json:"batches"`
-	BatchesDone      int          `json:"batches_done"`
-	ValidatorsDone   int          `json:"validators_done"`
-	MessagesAccepted int          `json:"messages_accepted"`
-	Waiting          []api.Uint64 `json:"waiting,omitempty"`
-	// Transcript is the hash over every batch's confirmed transcript, once
-	// every batch is done here.
-	Transcript   string              `json:"transcript,omitempty"`
-	Updated      time.Time           `json:"updated"`
-	Coordination *CoordinationStatus `json:"coordination,omitempty"`
-}
-
-// CoordinationStatus is the coordinator's view of a ceremony.
-type CoordinationStatus struct {
-	// Stage is generating, activating, depositing, finalizing, complete or
-	// aborted.
-	Stage   string    `json:"stage"`
-	Reason  string    `json:"reason,omitempty"`
-	Started time.Time `json:"started"`
-	// ValidatorsGenerated counts validators done at every participant.
-	ValidatorsGenerated int `json:"validators_generated"`
-	// DepositsSigned counts verified deposit signatures.
-	DepositsSigned        int        `json:"deposits_signed"`
-	Validators            int        `json:"validators"`
-	Threshold             int        `json:"threshold"`
-	WithdrawalCredentials api.Root   `json:"withdrawal_credentials"`
-	AmountGwei            api.Uint64 `json:"amount_gwei"`
-	GenesisForkVersion    string     `json:"genesis_fork_version"`
-	NetworkName           string     `json:"network_name"`
-	// Participants is the last status seen from each participant.
-	Participants []CeremonyStatus `json:"participants"`
-	// Accounts and DepositData are set once complete, in validator order.
-	Accounts    []api.PublicKey `json:"accounts,omitempty"`
-	DepositData []deposit.Data  `json:"deposit_data,omitempty"`
-}
-
-// Deposit returns the deposit parameters the ceremony was started with.
-func (s *CoordinationStatus) Deposit() (deposit.Params, error) {
-	var fork [4]byte
-	if err := strictHex(strings.TrimPrefix(s.GenesisForkVersion, "0x"), fork[:]); err != nil {
-		return deposit.Params{}, fmt.Errorf("genesis_fork_version: %v", err)
-	}
-	return deposit.Params{WithdrawalCredentials: s.WithdrawalCredentials, AmountGwei: uint64(s.AmountGwei), GenesisForkVersion: fork, NetworkName: s.NetworkName}, nil
-}
-
-// Requests between signers.
-type (
-	abortRequest struct {
-		Reason string `json:"reason"`
-	}
-	activateRequest struct {
-		Transcript string `json:"transcript"`
-	}
-	messageRequest struct {
-		Message []byte `json:"message"`
-	}
-)
+// The ceremony endpoints (adminapi.PathCeremonies). "Administrators"
+// means both administrative proofs (adminauth.go). A join carries the
+// administrator's proof that started the ceremony, relayed by the
+// coordinating signer, which keeps the token in memory only until every
+// participant joined.
 
 // ceremonyRoutes adds the ceremony endpoints.
 func (a *Appliance) ceremonyRoutes(mux *http.ServeMux) {
 	m := a.ceremonies
-	mux.HandleFunc("POST "+pathCeremonies, a.adminGuard(true, a.handleStartCeremony))
-	mux.HandleFunc("GET "+pathCeremonies+"/{id}", a.ceremonyGuard(func(w http.ResponseWriter, r *http.Request, _ adminActor) {
+	mux.HandleFunc("POST "+adminapi.PathCeremonies, a.adminGuard(true, a.handleStartCeremony))
+	mux.HandleFunc("GET "+adminapi.PathCeremonies+"/{id}", a.ceremonyGuard(func(w http.ResponseWriter, r *http.Request, _ adminapi.Actor) {
 		c, e := a.ceremonyOf(r)
 		if e != nil {
 			writeError(w, e)
@@ -146,17 +41,17 @@ func (a *Appliance) ceremonyRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, st)
 	}))
-	mux.HandleFunc("POST "+pathCeremonies+"/{id}/abort", a.ceremonyGuard(a.handleAbortCeremony))
-	mux.HandleFunc("PUT "+pathCeremonies+"/{id}", a.adminGuard(true, a.handleJoinCeremony))
-	mux.HandleFunc("POST "+pathCeremonies+"/{id}/activate", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+adminapi.PathCeremonies+"/{id}/abort", a.ceremonyGuard(a.handleAbortCeremony))
+	mux.HandleFunc("PUT "+adminapi.PathCeremonies+"/{id}", a.adminGuard(true, a.handleJoinCeremony))
+	mux.HandleFunc("POST "+adminapi.PathCeremonies+"/{id}/activate", func(w http.ResponseWriter, r *http.Request) {
 		c, e := a.coordinatedCeremony(r)
-		var req activateRequest
+		var req adminapi.ActivateRequest
 		if e == nil {
 			e = decodeStrict(w, r, &req)
 		}
 		var t [32]byte
 		if e == nil {
-			if err := strictHex(req.Transcript, t[:]); err != nil {
+			if err := deposit.LowerHex(req.Transcript, t[:]); err != nil {
 				e = refuse(http.StatusBadRequest, "bad_request", "transcript: %v", err)
 			}
 		}
@@ -167,21 +62,21 @@ func (a *Appliance) ceremonyRoutes(mux *http.ServeMux) {
 		}
 		writeResult(w, e)
 	})
-	mux.HandleFunc("POST "+pathCeremonies+"/{id}/finalize", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+adminapi.PathCeremonies+"/{id}/finalize", func(w http.ResponseWriter, r *http.Request) {
 		c, e := a.coordinatedCeremony(r)
 		if e == nil {
 			e = c.finalize()
 		}
 		writeResult(w, e)
 	})
-	mux.HandleFunc("POST "+pathCeremonies+"/{id}/messages", a.handleCeremonyMessage)
+	mux.HandleFunc("POST "+adminapi.PathCeremonies+"/{id}/messages", a.handleCeremonyMessage)
 }
 
 // ceremonyGuard serves a ceremony's status or abort to an administrator,
 // or to the cluster peer coordinating the ceremony (ceremonyCaller).
-func (a *Appliance) ceremonyGuard(h func(w http.ResponseWriter, r *http.Request, x adminActor)) http.HandlerFunc {
+func (a *Appliance) ceremonyGuard(h func(w http.ResponseWriter, r *http.Request, x adminapi.Actor)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := parseCeremonyID(r.PathValue("id"))
+		id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
 		if err != nil {
 			writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", err))
 			return
@@ -192,7 +87,7 @@ func (a *Appliance) ceremonyGuard(h func(w http.ResponseWriter, r *http.Request,
 			writeAdminError(w, e)
 			return
 		}
-		defer x.token.Zero()
+		defer x.Token.Zero()
 		h(w, r, x)
 	}
 }
@@ -250,13 +145,13 @@ func (a *Appliance) participantOf(r *http.Request) (tss.ID, bool) {
 
 // ceremonyOf finds the ceremony named in the path.
 func (a *Appliance) ceremonyOf(r *http.Request) (*ceremony, *apiError) {
-	id, err := parseCeremonyID(r.PathValue("id"))
+	id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, "bad_request", "%v", err)
 	}
 	c, ok := a.ceremonies.get(id)
 	if !ok {
-		return nil, refuse(http.StatusNotFound, "unknown_ceremony", "%v %s", ErrUnknownCeremony, ceremonyIDString(id))
+		return nil, refuse(http.StatusNotFound, "unknown_ceremony", "%v %s", adminapi.ErrUnknownCeremony, adminapi.CeremonyID(id))
 	}
 	return c, nil
 }
@@ -270,7 +165,7 @@ func (a *Appliance) coordinatedCeremony(r *http.Request) (*ceremony, *apiError) 
 	}
 	if c.plan == nil {
 		_, reason := c.current()
-		return nil, refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
+		return nil, refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, reason)
 	}
 	if id, ok := a.participantOf(r); !ok || id != tss.ID(c.plan.Coordinator) {
 		return nil, refuse(http.StatusForbidden, "unauthorised", "only the ceremony's coordinator (participant %d) may do this", c.plan.Coordinator)
@@ -278,8 +173,8 @@ func (a *Appliance) coordinatedCeremony(r *http.Request) (*ceremony, *apiError) 
 	return c, nil
 }
 
-func (a *Appliance) handleJoinCeremony(w http.ResponseWriter, r *http.Request, x adminActor) {
-	id, err := parseCeremonyID(r.PathValue("id"))
+func (a *Appliance) handleJoinCeremony(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
+	id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
 	if err != nil {
 		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", err))
 		return
@@ -290,14 +185,14 @@ func (a *Appliance) handleJoinCeremony(w http.ResponseWriter, r *http.Request, x
 		return
 	}
 	if plan.ID() != id {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "plan: hashes to %s, not the ceremony id in the path", ceremonyIDString(plan.ID())))
+		writeError(w, refuse(http.StatusBadRequest, "bad_request", "plan: hashes to %s, not the ceremony id in the path", adminapi.CeremonyID(plan.ID())))
 		return
 	}
 	if from, ok := a.participantOf(r); !ok || from != tss.ID(plan.Coordinator) {
-		writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not the plan's coordinator (participant %d)", x.client, plan.Coordinator))
+		writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not the plan's coordinator (participant %d)", x.Client, plan.Coordinator))
 		return
 	}
-	if e := a.recordAdmin(x, "ceremony_join "+ceremonyIDString(id)); e != nil {
+	if e := a.recordAdmin(x, "ceremony_join "+adminapi.CeremonyID(id)); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -309,9 +204,9 @@ func (a *Appliance) handleJoinCeremony(w http.ResponseWriter, r *http.Request, x
 	writeJSON(w, http.StatusOK, c.status())
 }
 
-func (a *Appliance) handleAbortCeremony(w http.ResponseWriter, r *http.Request, x adminActor) {
-	id, err := parseCeremonyID(r.PathValue("id"))
-	var req abortRequest
+func (a *Appliance) handleAbortCeremony(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
+	id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
+	var req adminapi.AbortRequest
 	var e *apiError
 	if err != nil {
 		e = refuse(http.StatusBadRequest, "bad_request", "%v", err)
@@ -323,7 +218,7 @@ func (a *Appliance) handleAbortCeremony(w http.ResponseWriter, r *http.Request, 
 		e = checkReason(req.Reason)
 	}
 	if e == nil {
-		e = a.recordAdmin(x, "ceremony_abort "+ceremonyIDString(id))
+		e = a.recordAdmin(x, "ceremony_abort "+adminapi.CeremonyID(id))
 	}
 	if e == nil {
 		reason := fmt.Sprintf("aborted by %s: %s", x, req.Reason)
@@ -356,7 +251,7 @@ func (m *ceremonyManager) abort(ctx context.Context, id [32]byte, reason string)
 	if !ok {
 		return m.tombstone(id, reason)
 	}
-	if st, _ := c.current(); st == stateComplete {
+	if st, _ := c.current(); st == adminapi.StateComplete {
 		return refuse(http.StatusConflict, "ceremony_state", "ceremony is complete: remove its accounts instead")
 	}
 	c.abort(ctx, reason)
@@ -370,14 +265,14 @@ func (a *Appliance) handleCeremonyMessage(w http.ResponseWriter, r *http.Request
 		return
 	}
 	c, e := a.ceremonyOf(r)
-	var req messageRequest
+	var req adminapi.MessageRequest
 	if e == nil {
 		e = decodeStrict(w, r, &req)
 	}
 	defer clear(req.Message)
 	if e == nil && c.plan == nil {
 		_, reason := c.current()
-		e = refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
+		e = refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, reason)
 	}
 	if e == nil {
 		e = c.deliver(r.Context(), from, req.Message)
@@ -385,15 +280,15 @@ func (a *Appliance) handleCeremonyMessage(w http.ResponseWriter, r *http.Request
 	writeResult(w, e)
 }
 
-func (a *Appliance) handleStartCeremony(w http.ResponseWriter, r *http.Request, x adminActor) {
-	var req StartCeremonyRequest
+func (a *Appliance) handleStartCeremony(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
+	var req adminapi.StartCeremonyRequest
 	if e := decodeStrict(w, r, &req); e != nil {
 		writeError(w, e)
 		return
 	}
 	plan, timeout, e := a.planCeremony(&req)
 	if e == nil {
-		e = a.recordAdmin(x, "ceremony_start "+ceremonyIDString(plan.ID()))
+		e = a.recordAdmin(x, "ceremony_start "+adminapi.CeremonyID(plan.ID()))
 	}
 	if e != nil {
 		writeError(w, e)
@@ -401,13 +296,13 @@ func (a *Appliance) handleStartCeremony(w http.ResponseWriter, r *http.Request, 
 	}
 	// The coordination keeps its own copy of the token for the joins; the
 	// request's is zeroed when the request ends.
-	id, e := a.ceremonies.coordinate(plan, timeout, adminActor{client: x.client, onBehalfOf: x.onBehalfOf, token: x.token.clone()})
+	id, e := a.ceremonies.coordinate(plan, timeout, adminapi.Actor{Client: x.Client, OnBehalfOf: x.OnBehalfOf, Token: x.Token.Clone()})
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	a.log.Info("key generation ceremony started", "ceremony", id, "client", x.client, "on_behalf_of", x.onBehalfOf, "validators", req.Validators, "threshold", req.Threshold)
-	writeJSON(w, http.StatusOK, StartCeremonyResponse{ID: id})
+	a.log.Info("key generation ceremony started", "ceremony", id, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "validators", req.Validators, "threshold", req.Threshold)
+	writeJSON(w, http.StatusOK, adminapi.StartCeremonyResponse{ID: id})
 }
 
 // Defaults of a start request.
@@ -418,7 +313,7 @@ const (
 
 // planCeremony turns an operator's request into a plan, naming the first
 // wrong field.
-func (a *Appliance) planCeremony(req *StartCeremonyRequest) (*ceremonyPlan, time.Duration, *apiError) {
+func (a *Appliance) planCeremony(req *adminapi.StartCeremonyRequest) (*ceremonyPlan, time.Duration, *apiError) {
 	bad := func(format string, args ...any) (*ceremonyPlan, time.Duration, *apiError) {
 		return nil, 0, refuse(http.StatusBadRequest, "bad_request", format, args...)
 	}
@@ -449,8 +344,8 @@ func (a *Appliance) planCeremony(req *StartCeremonyRequest) (*ceremonyPlan, time
 	}
 	slices.Sort(ids)
 	n, t := len(ids), req.Threshold
-	if req.Validators < 1 || req.Validators > MaxCeremonyValidators {
-		return bad("validators: %d is not between 1 and %d", req.Validators, MaxCeremonyValidators)
+	if req.Validators < 1 || req.Validators > adminapi.MaxCeremonyValidators {
+		return bad("validators: %d is not between 1 and %d", req.Validators, adminapi.MaxCeremonyValidators)
 	}
 	if err := tss.CheckThreshold(t, n); err != nil {
 		return bad("threshold: %v", err)
@@ -486,92 +381,47 @@ func (a *Appliance) planCeremony(req *StartCeremonyRequest) (*ceremonyPlan, time
 	return plan, pt, nil
 }
 
-// Peer methods for ceremonies.
-
-// StartCeremony asks this signer to coordinate a ceremony and returns its
-// id.
-func (p *Peer) StartCeremony(ctx context.Context, req *StartCeremonyRequest) (string, error) {
-	var resp StartCeremonyResponse
-	if err := p.Do(ctx, http.MethodPost, pathCeremonies, req, &resp); err != nil {
-		return "", err
-	}
-	if _, err := parseCeremonyID(resp.ID); err != nil {
-		return "", fmt.Errorf("participant %s: %w", p.id, err)
-	}
-	return resp.ID, nil
-}
-
-// CeremonyStatus returns this signer's view of a ceremony (with the
-// coordination, if it coordinates it).
-// An unknown ceremony matches [ErrUnknownCeremony].
-func (p *Peer) CeremonyStatus(ctx context.Context, id string) (*CeremonyStatus, error) {
-	var st CeremonyStatus
-	if err := p.Do(ctx, http.MethodGet, pathCeremonies+"/"+id, nil, &st); err != nil {
-		return nil, ceremonyError(err)
-	}
-	return &st, nil
-}
-
-// AbortCeremony ends a ceremony (everywhere, when this signer coordinates
-// it).
-func (p *Peer) AbortCeremony(ctx context.Context, id, reason string) error {
-	return ceremonyError(p.Do(ctx, http.MethodPost, pathCeremonies+"/"+id+"/abort", abortRequest{Reason: reason}, nil))
-}
-
-// ceremonyError adds to a participant's refusal the sentinel error the
-// caller decides on; the refusal's status stays readable with
-// coordinator.Status.
-func ceremonyError(err error) error {
-	switch coordinator.Status(err) {
-	case http.StatusNotFound:
-		return fmt.Errorf("%w: %w", ErrUnknownCeremony, err)
-	case http.StatusGone:
-		return fmt.Errorf("%w: %w", ErrCeremonyAborted, err)
-	}
-	return err
-}
-
-func (p *Peer) deliverCeremonyMessage(ctx context.Context, id [32]byte, msg []byte) error {
-	return p.Do(ctx, http.MethodPost, pathCeremonies+"/"+ceremonyIDString(id)+"/messages", messageRequest{Message: msg}, nil)
-}
-
 // ceremonyMember is one participant as the coordinator drives it: over
 // mutual TLS, or this signer itself in process.
 type ceremonyMember interface {
 	memberID() tss.ID
 	join(ctx context.Context, plan *ceremonyPlan) error
-	status(ctx context.Context, id [32]byte) (CeremonyStatus, error)
+	status(ctx context.Context, id [32]byte) (adminapi.CeremonyStatus, error)
 	activate(ctx context.Context, id [32]byte, transcript string) error
 	finalize(ctx context.Context, id [32]byte) error
 	abort(ctx context.Context, id [32]byte, reason string) error
 }
 
-type remoteMember struct{ p *Peer }
+type remoteMember struct{ p *adminapi.Client }
 
-func (r remoteMember) memberID() tss.ID { return r.p.id }
+func (r remoteMember) memberID() tss.ID { return r.p.ID() }
 
 func (r remoteMember) join(ctx context.Context, plan *ceremonyPlan) error {
-	return r.p.Do(ctx, http.MethodPut, pathCeremonies+"/"+ceremonyIDString(plan.ID()), plan, nil)
+	b, err := json.Marshal(plan)
+	if err != nil {
+		return err
+	}
+	return r.p.JoinCeremony(ctx, plan.ID(), b)
 }
 
-func (r remoteMember) status(ctx context.Context, id [32]byte) (CeremonyStatus, error) {
-	st, err := r.p.CeremonyStatus(ctx, ceremonyIDString(id))
+func (r remoteMember) status(ctx context.Context, id [32]byte) (adminapi.CeremonyStatus, error) {
+	st, err := r.p.CeremonyStatus(ctx, adminapi.CeremonyID(id))
 	if err != nil {
-		return CeremonyStatus{}, err
+		return adminapi.CeremonyStatus{}, err
 	}
 	return *st, nil
 }
 
 func (r remoteMember) activate(ctx context.Context, id [32]byte, transcript string) error {
-	return r.p.Do(ctx, http.MethodPost, pathCeremonies+"/"+ceremonyIDString(id)+"/activate", activateRequest{Transcript: transcript}, nil)
+	return r.p.ActivateCeremony(ctx, id, transcript)
 }
 
 func (r remoteMember) finalize(ctx context.Context, id [32]byte) error {
-	return r.p.Do(ctx, http.MethodPost, pathCeremonies+"/"+ceremonyIDString(id)+"/finalize", struct{}{}, nil)
+	return r.p.FinalizeCeremony(ctx, id)
 }
 
 func (r remoteMember) abort(ctx context.Context, id [32]byte, reason string) error {
-	return r.p.AbortCeremony(ctx, ceremonyIDString(id), reason)
+	return r.p.AbortCeremony(ctx, adminapi.CeremonyID(id), reason)
 }
 
 // localMember is the coordinator's own participant.
@@ -584,10 +434,10 @@ func (l localMember) join(_ context.Context, plan *ceremonyPlan) error {
 	return asStatusError(e)
 }
 
-func (l localMember) status(_ context.Context, id [32]byte) (CeremonyStatus, error) {
+func (l localMember) status(_ context.Context, id [32]byte) (adminapi.CeremonyStatus, error) {
 	c, ok := l.m.get(id)
 	if !ok {
-		return CeremonyStatus{}, &coordinator.StatusError{Code: http.StatusNotFound, Message: ErrUnknownCeremony.Error()}
+		return adminapi.CeremonyStatus{}, &coordinator.StatusError{Code: http.StatusNotFound, Message: adminapi.ErrUnknownCeremony.Error()}
 	}
 	return c.status(), nil
 }
@@ -595,7 +445,7 @@ func (l localMember) status(_ context.Context, id [32]byte) (CeremonyStatus, err
 func (l localMember) activate(ctx context.Context, id [32]byte, transcript string) error {
 	c, ok := l.m.get(id)
 	if !ok {
-		return &coordinator.StatusError{Code: http.StatusNotFound, Message: ErrUnknownCeremony.Error()}
+		return &coordinator.StatusError{Code: http.StatusNotFound, Message: adminapi.ErrUnknownCeremony.Error()}
 	}
 	var t [32]byte
 	if _, err := hex.Decode(t[:], []byte(transcript)); err != nil || len(transcript) != 64 {
@@ -607,7 +457,7 @@ func (l localMember) activate(ctx context.Context, id [32]byte, transcript strin
 func (l localMember) finalize(_ context.Context, id [32]byte) error {
 	c, ok := l.m.get(id)
 	if !ok {
-		return &coordinator.StatusError{Code: http.StatusNotFound, Message: ErrUnknownCeremony.Error()}
+		return &coordinator.StatusError{Code: http.StatusNotFound, Message: adminapi.ErrUnknownCeremony.Error()}
 	}
 	return asStatusError(c.finalize())
 }
@@ -628,18 +478,4 @@ func asStatusError(e *apiError) error {
 		return nil
 	}
 	return statusError(e)
-}
-
-// strictHex decodes lower-case hex without 0x of exactly len(dst) bytes.
-func strictHex(s string, dst []byte) error {
-	if len(s) != 2*len(dst) {
-		return fmt.Errorf("%d hex digits, want %d", len(s), 2*len(dst))
-	}
-	if s != strings.ToLower(s) {
-		return errors.New("not lower-case hex")
-	}
-	if _, err := hex.Decode(dst, []byte(s)); err != nil {
-		return errors.New("not hexadecimal")
-	}
-	return nil
 }

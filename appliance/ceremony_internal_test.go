@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"log/slog"
 	"net/http"
@@ -153,7 +154,7 @@ func (f *ceremonyFixture) message(tb testing.TB, from tss.ID, kind dkg.Kind, to 
 // post sends body to the message endpoint as the client named in a
 // verified certificate.
 func (f *ceremonyFixture) post(client string, body []byte) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(http.MethodPost, pathCeremonies+"/"+ceremonyIDString(f.c.id)+"/messages", bytes.NewReader(body))
+	r := httptest.NewRequest(http.MethodPost, adminapi.PathCeremonies+"/"+adminapi.CeremonyID(f.c.id)+"/messages", bytes.NewReader(body))
 	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{DNSNames: []string{client}}}}}
 	w := httptest.NewRecorder()
 	f.mux.ServeHTTP(w, r)
@@ -161,7 +162,7 @@ func (f *ceremonyFixture) post(client string, body []byte) *httptest.ResponseRec
 }
 
 func wrap(msg []byte) []byte {
-	b, _ := json.Marshal(messageRequest{Message: msg})
+	b, _ := json.Marshal(adminapi.MessageRequest{Message: msg})
 	return b
 }
 
@@ -237,7 +238,7 @@ func TestCeremonyMessageAttacks(t *testing.T) {
 			}
 		})
 	}
-	if ev := f.c.status(); ev.State != stateRunning {
+	if ev := f.c.status(); ev.State != adminapi.StateRunning {
 		t.Fatalf("refused messages changed the ceremony: %+v", ev)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,7 +38,6 @@ type ceremonyManager struct {
 	loaded       []*ceremony
 	loadedCoords []*coordination
 	wg           sync.WaitGroup
-	peers        map[tss.ID]*Peer
 }
 
 func newCeremonyManager(a *Appliance) *ceremonyManager {
@@ -62,16 +62,8 @@ func (m *ceremonyManager) spawn(f func(ctx context.Context)) bool {
 }
 
 // peer returns the administrative client of participant id.
-func (m *ceremonyManager) peer(id tss.ID) *Peer {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.peers == nil {
-		m.peers = map[tss.ID]*Peer{}
-		for _, p := range m.a.cfg.Cluster.Participants {
-			m.peers[tss.ID(p.ID)] = NewPeer(p, m.a.clientTLS())
-		}
-	}
-	return m.peers[id]
+func (m *ceremonyManager) peer(id tss.ID) *adminapi.Client {
+	return adminapi.NewClient(m.a.peers[id])
 }
 
 // load reads every ceremony this signer took part in from its data
@@ -91,7 +83,7 @@ func (m *ceremonyManager) load() error {
 		return fmt.Errorf("ceremonies directory: %w", err)
 	}
 	for _, e := range entries {
-		id, err := parseCeremonyID(e.Name())
+		id, err := adminapi.ParseCeremonyID(e.Name())
 		if err != nil || !e.IsDir() {
 			continue
 		}
@@ -193,8 +185,8 @@ func (m *ceremonyManager) join(plan *ceremonyPlan) (*ceremony, *apiError) {
 	}
 	if c, ok := m.byID[id]; ok {
 		m.mu.Unlock()
-		if st, reason := c.current(); st == stateAborting || st == stateAborted {
-			return nil, refuse(http.StatusGone, "ceremony_aborted", "%v: %s", ErrCeremonyAborted, reason)
+		if st, reason := c.current(); st == adminapi.StateAborting || st == adminapi.StateAborted {
+			return nil, refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, reason)
 		}
 		return c, nil
 	}
@@ -202,9 +194,9 @@ func (m *ceremonyManager) join(plan *ceremonyPlan) (*ceremony, *apiError) {
 		m.mu.Unlock()
 		return nil, refuse(http.StatusBadRequest, "bad_request", "plan: %v", err)
 	}
-	dir := filepath.Join(m.dir, ceremonyIDString(id))
+	dir := filepath.Join(m.dir, adminapi.CeremonyID(id))
 	c := m.newCeremony(id, plan, dir)
-	c.state = stateRunning
+	c.state = adminapi.StateRunning
 	b, err := json.MarshalIndent(plan, "", "  ")
 	if err == nil {
 		err = os.MkdirAll(dir, 0o700)
@@ -219,7 +211,7 @@ func (m *ceremonyManager) join(plan *ceremonyPlan) (*ceremony, *apiError) {
 	}
 	m.byID[id] = c
 	m.mu.Unlock()
-	m.a.log.Info("joined key generation ceremony", "ceremony", ceremonyIDString(id), "coordinator", plan.Coordinator,
+	m.a.log.Info("joined key generation ceremony", "ceremony", adminapi.CeremonyID(id), "coordinator", plan.Coordinator,
 		"validators", plan.Validators, "threshold", plan.Threshold, "batches", plan.batches())
 	m.spawn(c.startBatches)
 	return c, nil
@@ -233,10 +225,10 @@ func (m *ceremonyManager) tombstone(id [32]byte, reason string) *apiError {
 	if _, ok := m.byID[id]; ok {
 		return nil
 	}
-	c := m.newCeremony(id, nil, filepath.Join(m.dir, ceremonyIDString(id)))
-	c.state, c.reason = stateAborted, reason
+	c := m.newCeremony(id, nil, filepath.Join(m.dir, adminapi.CeremonyID(id)))
+	c.state, c.reason = adminapi.StateAborted, reason
 	close(c.ended)
-	if err := c.writeRecord(ceremonyRecord{State: stateAborted, Reason: reason}); err != nil {
+	if err := c.writeRecord(ceremonyRecord{State: adminapi.StateAborted, Reason: reason}); err != nil {
 		return refuse(http.StatusServiceUnavailable, "unavailable", "recording the abort: %v", err)
 	}
 	m.byID[id] = c

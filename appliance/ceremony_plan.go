@@ -3,9 +3,9 @@ package appliance
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"slices"
 	"time"
 
@@ -17,8 +17,6 @@ import (
 
 // Limits of one ceremony.
 const (
-	// MaxCeremonyValidators is the most validators one ceremony creates.
-	MaxCeremonyValidators = 100_000
 	// maxCeremonyDuration bounds how far ahead a ceremony's deadline may be.
 	maxCeremonyDuration = 7 * 24 * time.Hour
 	// activationGrace is how long after the deadline a participant keeps
@@ -193,8 +191,8 @@ func (p *ceremonyPlan) validate(a *Appliance, now time.Time) error {
 	if err := tss.CheckThreshold(int(min(p.Threshold, 1<<16)), len(ids)); err != nil {
 		return fmt.Errorf("threshold: %w", err)
 	}
-	if p.Validators < 1 || p.Validators > MaxCeremonyValidators {
-		return fmt.Errorf("validators: %d is not between 1 and %d", p.Validators, MaxCeremonyValidators)
+	if p.Validators < 1 || p.Validators > adminapi.MaxCeremonyValidators {
+		return fmt.Errorf("validators: %d is not between 1 and %d", p.Validators, adminapi.MaxCeremonyValidators)
 	}
 	if mb := maxBatchSize(len(ids), int(p.Threshold)); p.BatchSize < 1 || p.BatchSize > api.Uint64(mb) {
 		return fmt.Errorf("batch_size: %d is not between 1 and %d", p.BatchSize, mb)
@@ -206,19 +204,4 @@ func (p *ceremonyPlan) validate(a *Appliance, now time.Time) error {
 		return fmt.Errorf("deadline: %s is not in the next %s", d.UTC().Format(time.RFC3339), maxCeremonyDuration)
 	}
 	return nil
-}
-
-// ceremonyIDString is the id as it appears in paths and logs.
-func ceremonyIDString(id [32]byte) string { return hex.EncodeToString(id[:]) }
-
-// parseCeremonyID parses a path id.
-func parseCeremonyID(s string) ([32]byte, error) {
-	var id [32]byte
-	if len(s) != 64 {
-		return id, fmt.Errorf("ceremony id %q: want 64 hex digits", s)
-	}
-	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		return id, fmt.Errorf("ceremony id %q: not hexadecimal", s)
-	}
-	return id, nil
 }

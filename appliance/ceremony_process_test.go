@@ -3,6 +3,7 @@ package appliance_test
 import (
 	"bytes"
 	"context"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/network"
 )
@@ -167,7 +167,7 @@ func (pc *procCluster) logTail(i int) string {
 
 // waitParticipant polls signer i's view of the ceremony until ok accepts
 // it.
-func waitParticipant(tb testing.TB, p *appliance.Peer, id string, limit time.Duration, ok func(*appliance.CeremonyStatus) bool) *appliance.CeremonyStatus {
+func waitParticipant(tb testing.TB, p *adminapi.Client, id string, limit time.Duration, ok func(*adminapi.CeremonyStatus) bool) *adminapi.CeremonyStatus {
 	tb.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -185,7 +185,7 @@ func waitParticipant(tb testing.TB, p *appliance.Peer, id string, limit time.Dur
 // killMidCeremony starts a 3-of-5 ceremony of validators in batches of 5
 // at signer 1 and kills signer victim once it has finished batchesDone
 // batches (and not all of them).
-func (pc *procCluster) killMidCeremony(peers []*appliance.Peer, validators int, participantTimeout string, victim, batchesDone int) string {
+func (pc *procCluster) killMidCeremony(peers []*adminapi.Client, validators int, participantTimeout string, victim, batchesDone int) string {
 	pc.t.Helper()
 	req := startRequest(pc.t, validators, 3)
 	req.BatchSize = 5
@@ -194,7 +194,7 @@ func (pc *procCluster) killMidCeremony(peers []*appliance.Peer, validators int, 
 	if err != nil {
 		pc.t.Fatal(err)
 	}
-	waitParticipant(pc.t, peers[victim], id, 2*time.Minute, func(st *appliance.CeremonyStatus) bool {
+	waitParticipant(pc.t, peers[victim], id, 2*time.Minute, func(st *adminapi.CeremonyStatus) bool {
 		return st.BatchesDone >= batchesDone && st.State == "running"
 	})
 	pc.kill(victim)
@@ -249,9 +249,9 @@ func TestCeremonyParticipantKilledForGoodFailsCleanly(t *testing.T) {
 		t.Fatalf("ceremony %s, reason %q; want aborted naming participant 4", st.Coordination.Stage, st.Coordination.Reason)
 	}
 	t.Logf("abort reason: %s", st.Coordination.Reason)
-	live := append(append([]*appliance.Peer(nil), peers[:victim]...), peers[victim+1:]...)
+	live := append(append([]*adminapi.Client(nil), peers[:victim]...), peers[victim+1:]...)
 	for _, p := range live {
-		pst := waitParticipant(t, p, id, time.Minute, func(st *appliance.CeremonyStatus) bool { return st.State == "aborted" })
+		pst := waitParticipant(t, p, id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == "aborted" })
 		if !strings.Contains(pst.Reason, "participant 4") {
 			t.Errorf("participant %s aborted for %q", p.ID(), pst.Reason)
 		}

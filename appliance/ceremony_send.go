@@ -137,7 +137,7 @@ func (c *ceremony) sendLoop(ctx context.Context, b *batch, to tss.ID) {
 			continue
 		}
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout(b.cfg.Validators))
-		err := peer.deliverCeremonyMessage(actx, c.id, m.Bytes)
+		err := peer.DeliverCeremonyMessage(actx, c.id, m.Bytes)
 		cancel()
 		if err == nil {
 			q.pop(m)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ const testWithdrawal = "0x468c15d616B52FCEf0B932BF89D42157984BE2A5"
 // admin returns the operator's mTLS configuration and the administrative
 // client of every signer, with the administrative token, as rampartctl
 // builds them from the cluster file.
-func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.Peer) {
+func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*adminapi.Client) {
 	tb.Helper()
 	cf := lc.File
 	cfg, closer, err := cf.TLSConfig(context.Background(), cf.Admin)
@@ -38,7 +39,7 @@ func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.P
 		tb.Fatal(err)
 	}
 	tb.Cleanup(closer)
-	peers, release, err := cf.AdminPeers(context.Background())
+	peers, release, err := cf.AdminClients(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -46,18 +47,18 @@ func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.P
 	return cfg, peers
 }
 
-func startRequest(tb testing.TB, validators, threshold int) *appliance.StartCeremonyRequest {
+func startRequest(tb testing.TB, validators, threshold int) *adminapi.StartCeremonyRequest {
 	tb.Helper()
 	wc, err := deposit.WithdrawalCredentials(testWithdrawal)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &appliance.StartCeremonyRequest{Validators: validators, Threshold: threshold, WithdrawalCredentials: wc, AmountGwei: 32_000_000_000}
+	return &adminapi.StartCeremonyRequest{Validators: validators, Threshold: threshold, WithdrawalCredentials: wc, AmountGwei: 32_000_000_000}
 }
 
 // waitCeremony polls the coordinator until the ceremony completes or
 // aborts, and returns the last status.
-func waitCeremony(tb testing.TB, p *appliance.Peer, id string, limit time.Duration) *appliance.CeremonyStatus {
+func waitCeremony(tb testing.TB, p *adminapi.Client, id string, limit time.Duration) *adminapi.CeremonyStatus {
 	tb.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -87,7 +88,7 @@ func depositParams(n *network.Network) deposit.Params {
 // the deposit tools read parses, every signature verifies under its
 // validator's composite key over the DEPOSIT signing root, both roots are
 // recomputed, and there is one entry per account, in order.
-func checkDeposits(t testing.TB, n *network.Network, st *appliance.CoordinationStatus) []api.PublicKey {
+func checkDeposits(t testing.TB, n *network.Network, st *adminapi.CoordinationStatus) []api.PublicKey {
 	t.Helper()
 	params := depositParams(n)
 	entries, err := deposit.ParseFile(deposit.MarshalFile(st.DepositData), params)
@@ -139,7 +140,7 @@ func checkEverySubsetSigns(t testing.TB, lc *localcluster.Cluster, net *network.
 	}
 	defer release()
 	n := len(lc.Signers)
-	root := appliance.ProofSigningRoot(net)
+	root := adminapi.ProofSigningRoot(net)
 	proofs := make([][]api.Signature, n)
 	components := make([]map[api.PublicKey]api.PublicKey, n)
 	for i, s := range lc.Signers {
@@ -298,21 +299,21 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 	good := startRequest(t, 4, 2)
 	for _, c := range []struct {
 		name  string
-		edit  func(r *appliance.StartCeremonyRequest)
+		edit  func(r *adminapi.StartCeremonyRequest)
 		field string
 	}{
-		{"refuses zero validators", func(r *appliance.StartCeremonyRequest) { r.Validators = 0 }, "validators"},
-		{"refuses too many validators", func(r *appliance.StartCeremonyRequest) { r.Validators = appliance.MaxCeremonyValidators + 1 }, "validators"},
-		{"refuses a threshold that is not a majority", func(r *appliance.StartCeremonyRequest) { r.Threshold = 1 }, "threshold"},
-		{"refuses a threshold above the signers", func(r *appliance.StartCeremonyRequest) { r.Threshold = 4 }, "threshold"},
-		{"refuses BLS (0x00) withdrawal credentials", func(r *appliance.StartCeremonyRequest) { r.WithdrawalCredentials[0] = 0 }, "withdrawal_credentials"},
-		{"refuses a zero withdrawal address", func(r *appliance.StartCeremonyRequest) { r.WithdrawalCredentials = api.Root{0x01} }, "withdrawal_credentials"},
-		{"refuses an amount above 32 ETH", func(r *appliance.StartCeremonyRequest) { r.AmountGwei = 33_000_000_000 }, "amount"},
-		{"refuses an amount below 1 ETH", func(r *appliance.StartCeremonyRequest) { r.AmountGwei = 999_999_999 }, "amount"},
-		{"refuses a malformed participant timeout", func(r *appliance.StartCeremonyRequest) { r.ParticipantTimeout = "soon" }, "participant_timeout"},
-		{"refuses a negative timeout", func(r *appliance.StartCeremonyRequest) { r.Timeout = "-1h" }, "timeout"},
-		{"refuses a timeout of months", func(r *appliance.StartCeremonyRequest) { r.Timeout = "2000h" }, "timeout"},
-		{"refuses a negative batch size", func(r *appliance.StartCeremonyRequest) { r.BatchSize = -1 }, "batch_size"},
+		{"refuses zero validators", func(r *adminapi.StartCeremonyRequest) { r.Validators = 0 }, "validators"},
+		{"refuses too many validators", func(r *adminapi.StartCeremonyRequest) { r.Validators = adminapi.MaxCeremonyValidators + 1 }, "validators"},
+		{"refuses a threshold that is not a majority", func(r *adminapi.StartCeremonyRequest) { r.Threshold = 1 }, "threshold"},
+		{"refuses a threshold above the signers", func(r *adminapi.StartCeremonyRequest) { r.Threshold = 4 }, "threshold"},
+		{"refuses BLS (0x00) withdrawal credentials", func(r *adminapi.StartCeremonyRequest) { r.WithdrawalCredentials[0] = 0 }, "withdrawal_credentials"},
+		{"refuses a zero withdrawal address", func(r *adminapi.StartCeremonyRequest) { r.WithdrawalCredentials = api.Root{0x01} }, "withdrawal_credentials"},
+		{"refuses an amount above 32 ETH", func(r *adminapi.StartCeremonyRequest) { r.AmountGwei = 33_000_000_000 }, "amount"},
+		{"refuses an amount below 1 ETH", func(r *adminapi.StartCeremonyRequest) { r.AmountGwei = 999_999_999 }, "amount"},
+		{"refuses a malformed participant timeout", func(r *adminapi.StartCeremonyRequest) { r.ParticipantTimeout = "soon" }, "participant_timeout"},
+		{"refuses a negative timeout", func(r *adminapi.StartCeremonyRequest) { r.Timeout = "-1h" }, "timeout"},
+		{"refuses a timeout of months", func(r *adminapi.StartCeremonyRequest) { r.Timeout = "2000h" }, "timeout"},
+		{"refuses a negative batch size", func(r *adminapi.StartCeremonyRequest) { r.BatchSize = -1 }, "batch_size"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := *good
@@ -350,7 +351,7 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 	})
 	t.Run("reports an unknown ceremony as 404", func(t *testing.T) {
 		_, err := peers[0].CeremonyStatus(context.Background(), strings.Repeat("cd", 32))
-		if coordinator.Status(err) != http.StatusNotFound || !errors.Is(err, appliance.ErrUnknownCeremony) {
+		if coordinator.Status(err) != http.StatusNotFound || !errors.Is(err, adminapi.ErrUnknownCeremony) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -387,7 +388,7 @@ func TestCeremonyAbortedByTheOperator(t *testing.T) {
 
 // waitAborted waits until every signer reports the ceremony aborted and
 // checks that nothing of it is left: no share, staged share or snapshot.
-func waitAborted(t testing.TB, lc *localcluster.Cluster, peers []*appliance.Peer, id string) {
+func waitAborted(t testing.TB, lc *localcluster.Cluster, peers []*adminapi.Client, id string) {
 	t.Helper()
 	for i, p := range peers {
 		deadline := time.Now().Add(time.Minute)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,7 @@ import (
 // administrative request (adminauth.go): an administrator's mTLS identity
 // (admin.clients) and the administrative bearer token (admin.token).
 //
-// POST imports keystores into the whole cluster (Importer: the key is split
+// POST imports keystores into the whole cluster (adminapi.Importer: the key is split
 // here, every signer seals its share and imports the slashing history before
 // anything can sign, every signer proves it holds its share and the proofs
 // recover the original key's signature, and the key is zeroed). DELETE,
@@ -49,7 +50,7 @@ func (a *Appliance) keymanagerRoutes(mux *http.ServeMux, clientOf clientNamer) {
 		}
 		return []string{clientOf(r, a.policy)} // the loopback listener's fixed name
 	}
-	guard := func(action string, h func(w http.ResponseWriter, r *http.Request, x adminActor)) http.HandlerFunc {
+	guard := func(action string, h func(w http.ResponseWriter, r *http.Request, x adminapi.Actor)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			x, e := a.authenticateAdmin(r, namesOf(r), false)
 			if e == nil && action != "" {
@@ -60,12 +61,12 @@ func (a *Appliance) keymanagerRoutes(mux *http.ServeMux, clientOf clientNamer) {
 				writeAdminError(w, e)
 				return
 			}
-			defer x.token.Zero()
+			defer x.Token.Zero()
 			h(w, r, x)
 		}
 	}
 	// Reads are not audited; imports and deletions are, before they start.
-	mux.HandleFunc("GET /eth/v1/keystores", guard("", func(w http.ResponseWriter, r *http.Request, _ adminActor) {
+	mux.HandleFunc("GET /eth/v1/keystores", guard("", func(w http.ResponseWriter, r *http.Request, _ adminapi.Actor) {
 		type entry struct {
 			ValidatingPubkey string `json:"validating_pubkey"`
 			DerivationPath   string `json:"derivation_path"`
@@ -81,7 +82,7 @@ func (a *Appliance) keymanagerRoutes(mux *http.ServeMux, clientOf clientNamer) {
 	mux.HandleFunc("DELETE /eth/v1/keystores", guard("keymanager_delete", a.keymanagerDelete))
 }
 
-func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x adminActor) {
+func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 	body, e := readBody(w, r)
 	if e != nil {
 		writeError(w, e)
@@ -116,7 +117,7 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x a
 		}
 	}
 	out := make([]keymanagerStatus, len(req.Keystores))
-	var keys []ImportKey
+	var keys []adminapi.ImportKey
 	var at []int
 	defer func() {
 		for _, k := range keys {
@@ -144,7 +145,7 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x a
 			continue
 		}
 		seen[pub] = true
-		keys = append(keys, ImportKey{Secret: sk, History: HistoryOf(history, pub)})
+		keys = append(keys, adminapi.ImportKey{Secret: sk, History: adminapi.HistoryOf(history, pub)})
 		at = append(at, i)
 	}
 	if len(keys) > 0 {
@@ -163,24 +164,7 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x a
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }
 
-// HistoryOf extracts one key's part of an interchange document.
-func HistoryOf(ic *protect.Interchange, key api.PublicKey) *protect.Interchange {
-	if ic == nil {
-		return nil
-	}
-	out := &protect.Interchange{GenesisValidatorsRoot: ic.GenesisValidatorsRoot}
-	for _, v := range ic.Data {
-		if api.PublicKey(v.PublicKey) == key {
-			out.Data = append(out.Data, v)
-		}
-	}
-	if len(out.Data) == 0 {
-		return nil
-	}
-	return out
-}
-
-func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x adminActor) {
+func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 	body, e := readBody(w, r)
 	if e != nil {
 		writeError(w, e)
@@ -234,7 +218,7 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x a
 // history (it would be incomplete): the signers that did remove the key
 // keep its history in their slashing protection, so a retry once the
 // others are back returns all of it.
-func (a *Appliance) removeFromCluster(ctx context.Context, admins []AccountAdmin, key api.PublicKey) (string, []*protect.Interchange, error) {
+func (a *Appliance) removeFromCluster(ctx context.Context, admins []adminapi.AccountAdmin, key api.PublicKey) (string, []*protect.Interchange, error) {
 	need := len(a.cfg.Cluster.Participants) // an account neither this signer nor its coordinator knows: every signer
 	if acc, ok := a.accounts.get(key); ok {
 		need = len(a.cfg.Cluster.Participants) - acc.threshold + 1
@@ -290,32 +274,32 @@ func (a *Appliance) removeFromCluster(ctx context.Context, admins []AccountAdmin
 // importer imports for administrator x: the signer itself in process, the
 // other signers over mTLS with this signer's identity relaying x's proof
 // (each checks it itself).
-func (a *Appliance) importer(x adminActor) *Importer {
-	var admins []AccountAdmin
+func (a *Appliance) importer(x adminapi.Actor) *adminapi.Importer {
+	var admins []adminapi.AccountAdmin
 	for _, p := range a.cfg.Cluster.Participants {
 		if p.ID == a.cfg.Node.ID {
 			admins = append(admins, localAdmin{a: a, x: x})
 			continue
 		}
-		admins = append(admins, x.relay(NewPeer(p, a.clientTLS())))
+		admins = append(admins, adminapi.NewClient(a.peers[tss.ID(p.ID)]).RelayFor(x))
 	}
 	threshold := len(a.cfg.Cluster.Participants)/2 + 1
 	if a.cfg.Keymanager != nil && a.cfg.Keymanager.Threshold != 0 {
 		threshold = a.cfg.Keymanager.Threshold
 	}
-	return &Importer{Admins: admins, Threshold: threshold, Network: a.net, Rand: rand.Reader}
+	return &adminapi.Importer{Admins: admins, Threshold: threshold, Network: a.net, Rand: rand.Reader}
 }
 
 // localAdmin is this signer's own account lifecycle, in process, for
 // administrator x.
 type localAdmin struct {
 	a *Appliance
-	x adminActor
+	x adminapi.Actor
 }
 
 func (l localAdmin) ID() tss.ID { return tss.ID(l.a.cfg.Node.ID) }
 
-func (l localAdmin) Stage(ctx context.Context, req *StageRequest) ([]api.PublicKey, error) {
+func (l localAdmin) Stage(ctx context.Context, req *adminapi.StageRequest) ([]api.PublicKey, error) {
 	keys := make([]api.PublicKey, len(req.Accounts))
 	for i, it := range req.Accounts {
 		keys[i] = it.CompositePublicKey

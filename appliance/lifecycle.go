@@ -2,9 +2,9 @@ package appliance
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +13,6 @@ import (
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
-	"github.com/rampart-signer/rampart/internal/network"
-	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -194,7 +192,7 @@ func (a *Appliance) discard(key api.PublicKey) bool {
 // is zeroed once signatures in progress finished; its sealed share moves
 // to a pending-destruction record, destroyed accounts.destroy_after later
 // unless restored (pending.go).
-func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminActor) (*protect.Interchange, bool, error) {
+func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminapi.Actor) (*protect.Interchange, bool, error) {
 	a.life.Lock()
 	defer a.life.Unlock()
 	found := false
@@ -233,7 +231,7 @@ func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminActor)
 	}
 	if found {
 		a.log.Warn("account removed: it signs nothing more here; its sealed share is destroyed when due unless restored", "account", key,
-			"client", x.client, "on_behalf_of", x.onBehalfOf, "destroy_after", a.cfg.Accounts.DestroyAfter)
+			"client", x.Client, "on_behalf_of", x.OnBehalfOf, "destroy_after", a.cfg.Accounts.DestroyAfter)
 	}
 	return ic, found, nil
 }
@@ -241,7 +239,7 @@ func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminActor)
 // retireShareFile moves key's share file, if any, into a pending-
 // destruction record: the record is durable before the share file goes.
 // a.life held.
-func (a *Appliance) retireShareFile(key api.PublicKey, x adminActor) error {
+func (a *Appliance) retireShareFile(key api.PublicKey, x adminapi.Actor) error {
 	dir := a.cfg.Accounts.SharesDir
 	path := filepath.Join(dir, ShareFileName(key))
 	blob, err := os.ReadFile(path)
@@ -273,7 +271,7 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 	a.destroyDueLocked()
 	recs := a.pending.of(key)
 	if len(recs) == 0 {
-		return fmt.Errorf("%w: %s (never removed here, or destroyed when due)", ErrNotPending, key)
+		return fmt.Errorf("%w: %s (never removed here, or destroyed when due)", adminapi.ErrNotPending, key)
 	}
 	if _, ok := a.accounts.get(key); ok {
 		return fmt.Errorf("%w: %s is active here (imported again since its removal?)", ErrAccountExists, key)
@@ -383,7 +381,7 @@ func (a *Appliance) reconcileRemovals(ctx context.Context) error {
 			continue
 		}
 		a.accounts.remove(key)
-		if err := a.retireShareFile(key, systemActor("finishing a removal interrupted by a restart")); err != nil {
+		if err := a.retireShareFile(key, adminapi.SystemActor("finishing a removal interrupted by a restart")); err != nil {
 			return fmt.Errorf("finishing the removal of %s: %w", key, err)
 		}
 		a.log.Warn("finished removing an account that a restart interrupted: it stays removed", "account", key)
@@ -435,7 +433,7 @@ func (a *Appliance) pendingChanged() {
 // prove signs the proof-of-possession message with this signer's share of
 // each key, staged or active: the administrative check of an import.
 func (a *Appliance) prove(ctx context.Context, keys []api.PublicKey) ([]*bls.Signature, error) {
-	root := ProofSigningRoot(a.net)
+	root := adminapi.ProofSigningRoot(a.net)
 	a.life.Lock()
 	defer a.life.Unlock()
 	out := make([]*bls.Signature, len(keys))
@@ -460,15 +458,6 @@ func (a *Appliance) prove(ctx context.Context, keys []api.PublicKey) ([]*bls.Sig
 		sh.Key.Zero()
 	}
 	return out, nil
-}
-
-// ProofSigningRoot is the one message of the administrative proof of
-// possession on network n: a fixed object root in Rampart's private
-// domain ([signing.DomainRampartProof]), which no GENERIC request may use.
-func ProofSigningRoot(n *network.Network) [32]byte {
-	objectRoot := sha256.Sum256([]byte("rampart proof of possession v1"))
-	domain := signing.ComputeDomain(signing.DomainRampartProof, n.GenesisForkVersion(), n.GenesisValidatorsRoot())
-	return signing.ComputeSigningRoot(objectRoot, domain)
 }
 
 // removeStaleStaged deletes staged shares a crash left behind: their

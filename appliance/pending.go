@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,28 +39,10 @@ const PendingExt = ".removed"
 // destroyed or restored.
 const maxPending = 200_000
 
-// ErrNotPending is returned when restoring an account this signer has no
-// pending destruction of (never removed here, or already destroyed).
-var ErrNotPending = errors.New("no pending destruction of this account here")
-
-// PendingDestruction describes one removed share awaiting destruction.
-type PendingDestruction struct {
-	// ID names the record: the account and the removal time.
-	ID        string        `json:"id"`
-	PublicKey api.PublicKey `json:"public_key"`
-	RemovedAt time.Time     `json:"removed_at"`
-	// Due is when the share is destroyed.
-	Due time.Time `json:"due"`
-	// Client sent the removal; OnBehalfOf is the administrator it relayed
-	// for, if any.
-	Client     string `json:"client"`
-	OnBehalfOf string `json:"on_behalf_of,omitempty"`
-}
-
 // pendingRecord is a record file's content.
 type pendingRecord struct {
 	Version int `json:"version"`
-	PendingDestruction
+	adminapi.PendingDestruction
 	// Share is the sealed share, as it was in its share file.
 	Share []byte `json:"share"`
 }
@@ -73,13 +56,13 @@ type pendingStore struct {
 	dir string
 
 	mu     sync.Mutex
-	byName map[string]PendingDestruction
+	byName map[string]adminapi.PendingDestruction
 	// wake tells the destroyer that a record was added.
 	wake chan struct{}
 }
 
 func newPendingStore(dir string) *pendingStore {
-	return &pendingStore{dir: dir, byName: map[string]PendingDestruction{}, wake: make(chan struct{}, 1)}
+	return &pendingStore{dir: dir, byName: map[string]adminapi.PendingDestruction{}, wake: make(chan struct{}, 1)}
 }
 
 func pendingName(key api.PublicKey, removed time.Time) string {
@@ -128,12 +111,12 @@ func (s *pendingStore) read(name string) (*pendingRecord, error) {
 }
 
 // add records a removed share durably.
-func (s *pendingStore) add(key api.PublicKey, share []byte, x adminActor, now time.Time, after time.Duration) (PendingDestruction, error) {
+func (s *pendingStore) add(key api.PublicKey, share []byte, x adminapi.Actor, now time.Time, after time.Duration) (adminapi.PendingDestruction, error) {
 	s.mu.Lock()
 	n := len(s.byName)
 	s.mu.Unlock()
 	if n >= maxPending {
-		return PendingDestruction{}, fmt.Errorf("%d removed shares are already awaiting destruction here; restore or wait for some", n)
+		return adminapi.PendingDestruction{}, fmt.Errorf("%d removed shares are already awaiting destruction here; restore or wait for some", n)
 	}
 	now = now.UTC().Round(0)
 	name := pendingName(key, now)
@@ -149,16 +132,16 @@ func (s *pendingStore) add(key api.PublicKey, share []byte, x adminActor, now ti
 		now = now.Add(time.Nanosecond)
 		name = pendingName(key, now)
 	}
-	pd := PendingDestruction{
+	pd := adminapi.PendingDestruction{
 		ID: strings.TrimSuffix(name, PendingExt), PublicKey: key, RemovedAt: now, Due: now.Add(after),
-		Client: x.client, OnBehalfOf: x.onBehalfOf,
+		Client: x.Client, OnBehalfOf: x.OnBehalfOf,
 	}
 	b, err := json.Marshal(pendingRecord{Version: pendingVersion, PendingDestruction: pd, Share: share})
 	if err != nil {
-		return PendingDestruction{}, err
+		return adminapi.PendingDestruction{}, err
 	}
 	if err := writeDurable(filepath.Join(s.dir, name), b, 0o600); err != nil {
-		return PendingDestruction{}, fmt.Errorf("recording the removed share: %w", err)
+		return adminapi.PendingDestruction{}, fmt.Errorf("recording the removed share: %w", err)
 	}
 	s.mu.Lock()
 	s.byName[name] = pd
@@ -185,14 +168,14 @@ func (s *pendingStore) drop(name string) error {
 }
 
 // list returns the records, earliest due first.
-func (s *pendingStore) list() []PendingDestruction {
+func (s *pendingStore) list() []adminapi.PendingDestruction {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]PendingDestruction, 0, len(s.byName))
+	out := make([]adminapi.PendingDestruction, 0, len(s.byName))
 	for _, pd := range s.byName {
 		out = append(out, pd)
 	}
-	slices.SortFunc(out, func(a, b PendingDestruction) int {
+	slices.SortFunc(out, func(a, b adminapi.PendingDestruction) int {
 		if c := a.Due.Compare(b.Due); c != 0 {
 			return c
 		}
@@ -217,8 +200,8 @@ func (s *pendingStore) next() (time.Time, bool) {
 }
 
 // due returns the records due at now.
-func (s *pendingStore) due(now time.Time) []PendingDestruction {
-	var out []PendingDestruction
+func (s *pendingStore) due(now time.Time) []adminapi.PendingDestruction {
+	var out []adminapi.PendingDestruction
 	for _, pd := range s.list() {
 		if !pd.Due.After(now) {
 			out = append(out, pd)
@@ -228,14 +211,14 @@ func (s *pendingStore) due(now time.Time) []PendingDestruction {
 }
 
 // of returns the records of key, newest first.
-func (s *pendingStore) of(key api.PublicKey) []PendingDestruction {
-	var out []PendingDestruction
+func (s *pendingStore) of(key api.PublicKey) []adminapi.PendingDestruction {
+	var out []adminapi.PendingDestruction
 	for _, pd := range s.list() {
 		if pd.PublicKey == key {
 			out = append(out, pd)
 		}
 	}
-	slices.SortFunc(out, func(a, b PendingDestruction) int { return b.RemovedAt.Compare(a.RemovedAt) })
+	slices.SortFunc(out, func(a, b adminapi.PendingDestruction) int { return b.RemovedAt.Compare(a.RemovedAt) })
 	return out
 }
 

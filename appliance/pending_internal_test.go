@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +15,7 @@ func TestPendingStoreRecordsSurviveAReload(t *testing.T) {
 	s := newPendingStore(dir)
 	k1, k2 := api.PublicKey{1}, api.PublicKey{2}
 	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	x := adminActor{client: "signer-2", onBehalfOf: "admin"}
+	x := adminapi.Actor{Client: "signer-2", OnBehalfOf: "admin"}
 	a, err := s.add(k1, []byte("sealed-1"), x, t0, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +25,7 @@ func TestPendingStoreRecordsSurviveAReload(t *testing.T) {
 	if err != nil || b.ID == a.ID {
 		t.Fatalf("second record %+v %v", b, err)
 	}
-	if _, err := s.add(k2, []byte("sealed-2"), adminActor{client: "admin"}, t0.Add(time.Hour), 24*time.Hour); err != nil {
+	if _, err := s.add(k2, []byte("sealed-2"), adminapi.Actor{Client: "admin"}, t0.Add(time.Hour), 24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	// A torn temporary file and a record that does not parse.

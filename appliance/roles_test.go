@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"net/http"
 	"os"
@@ -58,7 +59,7 @@ func (tc *testCluster) adminDo(t testing.TB, i int, name, method, path string, b
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if onBehalfOf != "" {
-		req.Header.Set(appliance.HeaderOnBehalfOf, onBehalfOf)
+		req.Header.Set(adminapi.HeaderOnBehalfOf, onBehalfOf)
 	}
 	resp, err := tc.identityClient(i, name).Do(req)
 	if err != nil {
@@ -187,10 +188,10 @@ func TestRemovalWaitsForItsGracePeriod(t *testing.T) {
 			t.Fatal("the destroyer never waited on the clock again")
 		}
 	}
-	removed := func() appliance.RemovedResponse {
+	removed := func() adminapi.RemovedResponse {
 		t.Helper()
 		r := tc.adminDo(t, victim, "admin", http.MethodGet, "/rampart/v1/accounts/removed", nil, token, "")
-		var rr appliance.RemovedResponse
+		var rr adminapi.RemovedResponse
 		if r.code != http.StatusOK || json.Unmarshal(r.body, &rr) != nil {
 			t.Fatalf("GET removed: %d %s", r.code, r.body)
 		}

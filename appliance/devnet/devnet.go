@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"io/fs"
 	"net/http"
@@ -183,8 +184,8 @@ func (st *State) signer(id uint64) (*SignerState, error) {
 }
 
 // ClusterFile returns the devnet's cluster description.
-func (st *State) ClusterFile() (*appliance.ClusterFile, error) {
-	return appliance.LoadClusterFile(filepath.Join(st.Dir, "cluster.yaml"))
+func (st *State) ClusterFile() (*adminapi.ClusterFile, error) {
+	return adminapi.LoadClusterFile(filepath.Join(st.Dir, "cluster.yaml"))
 }
 
 // update re-reads the record under the devnet's lock, applies fn to it,

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/internal/deposit"
@@ -86,7 +86,7 @@ func (o *dkgOptions) flags(fs *flag.FlagSet) {
 }
 
 func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
-	cf, err := appliance.LoadClusterFile(o.cluster)
+	cf, err := adminapi.LoadClusterFile(o.cluster)
 	if err != nil {
 		return err
 	}
@@ -94,10 +94,10 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 	if o.threshold == 0 {
 		o.threshold = cf.Threshold
 	}
-	var req *appliance.StartCeremonyRequest
+	var req *adminapi.StartCeremonyRequest
 	if o.attach == "" {
-		if o.validators < 1 || o.validators > appliance.MaxCeremonyValidators {
-			return cli.Usagef("--validators: %d is not between 1 and %d", o.validators, appliance.MaxCeremonyValidators)
+		if o.validators < 1 || o.validators > adminapi.MaxCeremonyValidators {
+			return cli.Usagef("--validators: %d is not between 1 and %d", o.validators, adminapi.MaxCeremonyValidators)
 		}
 		if o.threshold == 0 {
 			return cli.Usagef("--threshold: required (the cluster file names none)")
@@ -106,7 +106,7 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 		if err != nil {
 			return cli.Usagef("--withdrawal-address: %v", err)
 		}
-		req = &appliance.StartCeremonyRequest{
+		req = &adminapi.StartCeremonyRequest{
 			Validators: o.validators, Threshold: o.threshold, WithdrawalCredentials: wc, AmountGwei: api.Uint64(o.amountGwei),
 			ParticipantTimeout: o.participantTimeout.String(), Timeout: o.timeout.String(), BatchSize: o.batchSize,
 		}
@@ -118,7 +118,7 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 	if err != nil {
 		return err
 	}
-	peers, closeAdmin, err := cf.AdminPeers(ctx)
+	peers, closeAdmin, err := cf.AdminClients(ctx)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 
 // follow polls the coordinator and prints progress until the ceremony
 // completes (returning its status) or aborts (returning its reason).
-func follow(ctx context.Context, w io.Writer, coord *appliance.Peer, id string, every, patience time.Duration) (*appliance.CoordinationStatus, error) {
+func follow(ctx context.Context, w io.Writer, coord *adminapi.Client, id string, every, patience time.Duration) (*adminapi.CoordinationStatus, error) {
 	var p progress
 	lastContact := time.Now()
 	for {
@@ -174,7 +174,7 @@ func follow(ctx context.Context, w io.Writer, coord *appliance.Peer, id string, 
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		case errors.Is(err, appliance.ErrUnknownCeremony):
+		case errors.Is(err, adminapi.ErrUnknownCeremony):
 			return nil, fmt.Errorf("participant %s: %w", coord.ID(), err)
 		case err != nil:
 			if time.Since(lastContact) > patience {
@@ -187,9 +187,9 @@ func follow(ctx context.Context, w io.Writer, coord *appliance.Peer, id string, 
 			c := st.Coordination
 			p.show(w, c, time.Now())
 			switch c.Stage {
-			case "complete":
+			case adminapi.StageComplete:
 				return c, nil
-			case "aborted":
+			case adminapi.StageAborted:
 				return nil, fmt.Errorf("ceremony %s aborted: %s", id, c.Reason)
 			}
 		}
@@ -204,22 +204,22 @@ func follow(ctx context.Context, w io.Writer, coord *appliance.Peer, id string, 
 // progress prints one line per change: the stage, how many validators are
 // done, the rate and the time left at that rate.
 type progress struct {
-	stage      string
+	stage      adminapi.CoordinationStage
 	since      time.Time
 	startCount int
 	last       string // stage and count last shown
 }
 
-func (p *progress) show(w io.Writer, c *appliance.CoordinationStatus, now time.Time) {
+func (p *progress) show(w io.Writer, c *adminapi.CoordinationStatus, now time.Time) {
 	count, what := c.ValidatorsGenerated, "validators generated"
 	switch c.Stage {
-	case "activating":
+	case adminapi.StageActivating:
 		count, what = c.Validators, "validators generated; activating the accounts on every signer"
-	case "depositing":
+	case adminapi.StageDepositing:
 		count, what = c.DepositsSigned, "deposits signed"
-	case "finalizing", "complete":
+	case adminapi.StageFinalizing, adminapi.StageComplete:
 		count, what = c.Validators, "deposits signed and verified"
-	case "aborted":
+	case adminapi.StageAborted:
 		return
 	}
 	if c.Stage != p.stage {
@@ -242,7 +242,7 @@ func (p *progress) show(w io.Writer, c *appliance.CoordinationStatus, now time.T
 // writeDeposits verifies the coordinator's deposit data here, against
 // what the operator asked for and the network of the cluster file, and
 // writes it with the account list.
-func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *appliance.CoordinationStatus, id string) error {
+func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *adminapi.CoordinationStatus, id string) error {
 	params, err := st.Deposit()
 	if err != nil {
 		return fmt.Errorf("coordinator's answer: %w", err)
@@ -286,7 +286,7 @@ func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *applianc
 	}
 	// The cluster file lists the cluster's accounts for the tools that read
 	// it (validator clients, the demo).
-	if cf, err := appliance.LoadClusterFile(o.cluster); err == nil {
+	if cf, err := adminapi.LoadClusterFile(o.cluster); err == nil {
 		cf.Accounts = appendUnique(cf.Accounts, st.Accounts)
 		err = cf.Write(o.cluster)
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"log/slog"
 	"os"
@@ -123,7 +124,7 @@ func TestDKGProgressShowsRateAndTimeLeft(t *testing.T) {
 	var p progress
 	var b bytes.Buffer
 	start := time.Unix(1000, 0)
-	st := &appliance.CoordinationStatus{Stage: "generating", Validators: 1000}
+	st := &adminapi.CoordinationStatus{Stage: "generating", Validators: 1000}
 	p.show(&b, st, start)
 	st.ValidatorsGenerated = 250
 	p.show(&b, st, start.Add(10*time.Second))

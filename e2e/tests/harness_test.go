@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-signer/rampart/appliance"
 	rdevnet "github.com/rampart-signer/rampart/appliance/devnet"
 	"github.com/rampart-signer/rampart/e2e/devnet"
 	"github.com/rampart-signer/rampart/internal/network"
@@ -39,7 +39,7 @@ type Stack struct {
 	Bin        string // rampart binaries
 	ClusterDir string
 	Cluster    *rdevnet.State
-	File       *appliance.ClusterFile
+	File       *adminapi.ClusterFile
 	// Gateway is the rampart-gateway of PrysmExternalSigner, nil without.
 	Gateway *Gateway
 }

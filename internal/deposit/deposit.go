@@ -231,7 +231,7 @@ func (d *Data) check(want Params) (*bls.PublicKey, [32]byte, *bls.Signature, err
 		{"deposit_data_root", d.DepositDataRoot, dataRoot[:]},
 		{"fork_version", d.ForkVersion, fork[:]},
 	} {
-		if err := strictHex(f.value, f.dst); err != nil {
+		if err := LowerHex(f.value, f.dst); err != nil {
 			return fail(fmt.Errorf("%w: %s: %v", ErrRefused, f.name, err))
 		}
 	}
@@ -284,8 +284,9 @@ func (d *Data) check(want Params) (*bls.PublicKey, [32]byte, *bls.Signature, err
 	return pk, root, s, nil
 }
 
-// strictHex decodes lower-case hex without 0x of exactly len(dst) bytes.
-func strictHex(s string, dst []byte) error {
+// LowerHex decodes lower-case hex without 0x of exactly len(dst) bytes:
+// the deposit tools' encoding, which ceremony transcripts share.
+func LowerHex(s string, dst []byte) error {
 	if len(s) != 2*len(dst) {
 		return fmt.Errorf("%d hex digits, want %d", len(s), 2*len(dst))
 	}
