@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,8 +19,9 @@ import (
 )
 
 // ShareFileExt is the extension of sealed share files in the shares
-// directory; other files are ignored.
-const ShareFileExt = ".share"
+// directory (accounts.shares_dir), one per account, which the signer
+// unseals at start-up; other files are ignored.
+const ShareFileExt = files.ShareExt
 
 // account is one validator this signer holds a share of.
 type account struct {

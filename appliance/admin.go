@@ -42,7 +42,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 		for _, key := range keys {
 			if err := a.activate(r.Context(), key); err != nil {
 				code := http.StatusInternalServerError
-				if errors.Is(err, ErrNotStaged) {
+				if errors.Is(err, errNotStaged) {
 					code = http.StatusNotFound
 				}
 				writeError(w, refuse(code, "admin", "%v", err))
@@ -77,7 +77,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 		sigs, err := a.prove(r.Context(), keys)
 		if err != nil {
 			code := http.StatusServiceUnavailable
-			if errors.Is(err, ErrNotStaged) {
+			if errors.Is(err, errNotStaged) {
 				code = http.StatusNotFound
 			}
 			writeError(w, refuse(code, "admin", "%v", err))
@@ -137,7 +137,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			switch {
 			case errors.Is(err, adminapi.ErrNotPending):
 				code = http.StatusNotFound
-			case errors.Is(err, ErrAccountExists):
+			case errors.Is(err, errAccountExists):
 				code = http.StatusConflict
 			}
 			writeError(w, refuse(code, "admin", "%v", err))
@@ -227,7 +227,7 @@ func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x admina
 	components, err := a.stageAll(r.Context(), items)
 	if err != nil {
 		code := http.StatusBadRequest
-		if errors.Is(err, ErrAccountExists) {
+		if errors.Is(err, errAccountExists) {
 			code = http.StatusConflict
 		}
 		writeError(w, refuse(code, "admin", "%v", err))

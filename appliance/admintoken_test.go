@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"io"
 	"log/slog"
 	"net"
@@ -276,7 +277,7 @@ func TestStartupFinishesAnInterruptedRestore(t *testing.T) {
 			}
 			// Put the share file back as the restore does first.
 			dir := lc.Signers[0].Config.Accounts.SharesDir
-			records, _ := filepath.Glob(filepath.Join(dir, "*"+appliance.PendingExt))
+			records, _ := filepath.Glob(filepath.Join(dir, "*"+files.PendingExt))
 			if len(records) != 1 {
 				t.Fatalf("records %v", records)
 			}
@@ -297,7 +298,7 @@ func TestStartupFinishesAnInterruptedRestore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			records, _ = filepath.Glob(filepath.Join(dir, "*"+appliance.PendingExt))
+			records, _ = filepath.Glob(filepath.Join(dir, "*"+files.PendingExt))
 			_, statErr := os.Stat(filepath.Join(dir, key+appliance.ShareFileExt))
 			code := s.sign(key, 9)
 			if enabled {

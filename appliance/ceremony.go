@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -167,7 +168,7 @@ func (c *ceremony) writeRecord(rec ceremonyRecord) error {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return err
 	}
-	return writeDurable(filepath.Join(c.dir, recordFile), b, 0o600)
+	return files.WriteDurable(filepath.Join(c.dir, recordFile), b, 0o600)
 }
 
 func (c *ceremony) current() (adminapi.CeremonyState, string) {
@@ -354,7 +355,7 @@ func (c *ceremony) deleteSnapshots() {
 	for _, b := range c.batches {
 		os.Remove(b.snapshotPath())
 	}
-	syncDir(c.dir)
+	files.SyncDir(c.dir)
 }
 
 // activate makes the ceremony's staged accounts signable on this signer,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -89,7 +90,7 @@ func (b *batch) persist(ctx context.Context, snap dkg.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("sealing the snapshot of batch %d: %w", b.index, err)
 	}
-	if err := writeDurable(b.snapshotPath(), blob, 0o600); err != nil {
+	if err := files.WriteDurable(b.snapshotPath(), blob, 0o600); err != nil {
 		return fmt.Errorf("writing the snapshot of batch %d: %w", b.index, err)
 	}
 	b.persisted = len(snap)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -170,7 +171,7 @@ func (co *coordination) save() error {
 	if err != nil {
 		return err
 	}
-	return writeDurable(filepath.Join(co.c.dir, coordinationFile), b, 0o600)
+	return files.WriteDurable(filepath.Join(co.c.dir, coordinationFile), b, 0o600)
 }
 
 func (co *coordination) stage() adminapi.CoordinationStage {
@@ -587,7 +588,7 @@ feed:
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := writeDurable(filepath.Join(co.c.dir, depositFile), deposit.MarshalFile(out), 0o600); err != nil {
+	if err := files.WriteDurable(filepath.Join(co.c.dir, depositFile), deposit.MarshalFile(out), 0o600); err != nil {
 		return fmt.Errorf("deposits: %w", err)
 	}
 	co.mu.Lock()

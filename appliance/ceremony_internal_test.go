@@ -22,6 +22,7 @@ import (
 	"github.com/rampart-signer/rampart/hsm/softhsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/peer"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
 )
@@ -72,6 +73,12 @@ func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 		tb.Fatal(err)
 	}
 	a.sealKey, a.net = key, network.Mainnet()
+	a.peers = map[tss.ID]*peer.Client{}
+	for _, p := range cfg.Cluster.Participants {
+		if a.peers[tss.ID(p.ID)], err = peer.New(tss.ID(p.ID), p.Endpoint, p.TLSName, &tls.Config{}); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	if err := a.ceremonies.load(); err != nil {
 		tb.Fatal(err)
 	}

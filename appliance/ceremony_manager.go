@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -202,7 +203,7 @@ func (m *ceremonyManager) join(plan *ceremonyPlan) (*ceremony, *apiError) {
 		err = os.MkdirAll(dir, 0o700)
 	}
 	if err == nil {
-		err = writeDurable(filepath.Join(dir, planFile), b, 0o600)
+		err = files.WriteDurable(filepath.Join(dir, planFile), b, 0o600)
 	}
 	if err != nil {
 		m.mu.Unlock()
@@ -233,27 +234,4 @@ func (m *ceremonyManager) tombstone(id [32]byte, reason string) *apiError {
 	}
 	m.byID[id] = c
 	return nil
-}
-
-// writeDurable writes a file under a temporary name, syncs it, renames it
-// into place and syncs the directory: after a crash the file is either the
-// old one or the new one, complete.
-func writeDurable(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,11 +35,11 @@ import (
 // pending-destruction record (destroyed later unless restored), and the
 // key's history exported.
 
-// ErrAccountExists is returned when staging an account this signer holds.
-var ErrAccountExists = errors.New("account already exists on this signer")
+// errAccountExists is returned when staging an account this signer holds.
+var errAccountExists = errors.New("account already exists on this signer")
 
-// ErrNotStaged is returned when activating an account that was not staged.
-var ErrNotStaged = errors.New("account is not staged on this signer")
+// errNotStaged is returned when activating an account that was not staged.
+var errNotStaged = errors.New("account is not staged on this signer")
 
 type stagedShare struct {
 	blob    []byte
@@ -85,10 +86,10 @@ func (a *Appliance) stageAll(ctx context.Context, items []stageItem) ([]*bls.Pub
 	defer a.life.Unlock()
 	for i, key := range keys {
 		if _, ok := a.accounts.get(key); ok {
-			return nil, fmt.Errorf("accounts[%d]: %w: %s", i, ErrAccountExists, key)
+			return nil, fmt.Errorf("accounts[%d]: %w: %s", i, errAccountExists, key)
 		}
 		if _, ok := a.staged[key]; ok {
-			return nil, fmt.Errorf("accounts[%d]: %w: %s is already staged", i, ErrAccountExists, key)
+			return nil, fmt.Errorf("accounts[%d]: %w: %s is already staged", i, errAccountExists, key)
 		}
 	}
 	var done []*stagedShare
@@ -104,7 +105,7 @@ func (a *Appliance) stageAll(ctx context.Context, items []stageItem) ([]*bls.Pub
 			undo()
 			return nil, fmt.Errorf("accounts[%d]: sealing: %w", i, err)
 		}
-		commit, discard, err := StageShare(a.cfg.Accounts.SharesDir, keys[i], blob)
+		commit, discard, err := files.StageShare(a.cfg.Accounts.SharesDir, keys[i], blob)
 		if err != nil {
 			undo()
 			return nil, fmt.Errorf("accounts[%d]: %w", i, err)
@@ -146,7 +147,7 @@ func (a *Appliance) activate(ctx context.Context, key api.PublicKey) error {
 		if _, active := a.accounts.get(key); active {
 			return nil // idempotent: a retried activation
 		}
-		return fmt.Errorf("%w: %s", ErrNotStaged, key)
+		return fmt.Errorf("%w: %s", errNotStaged, key)
 	}
 	sh, err := a.sealKey.Unseal(ctx, st.blob, hsm.Placement{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID})
 	if err != nil {
@@ -241,7 +242,7 @@ func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminapi.Ac
 // a.life held.
 func (a *Appliance) retireShareFile(key api.PublicKey, x adminapi.Actor) error {
 	dir := a.cfg.Accounts.SharesDir
-	path := filepath.Join(dir, ShareFileName(key))
+	path := filepath.Join(dir, files.ShareName(key))
 	blob, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -258,7 +259,7 @@ func (a *Appliance) retireShareFile(key api.PublicKey, x adminapi.Actor) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return files.SyncDir(dir)
 }
 
 // restore brings back a removed account whose share is still pending
@@ -274,12 +275,12 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 		return fmt.Errorf("%w: %s (never removed here, or destroyed when due)", adminapi.ErrNotPending, key)
 	}
 	if _, ok := a.accounts.get(key); ok {
-		return fmt.Errorf("%w: %s is active here (imported again since its removal?)", ErrAccountExists, key)
+		return fmt.Errorf("%w: %s is active here (imported again since its removal?)", errAccountExists, key)
 	}
 	if _, ok := a.staged[key]; ok {
-		return fmt.Errorf("%w: %s is staged here by an import or ceremony in progress", ErrAccountExists, key)
+		return fmt.Errorf("%w: %s is staged here by an import or ceremony in progress", errAccountExists, key)
 	}
-	name := recs[0].ID + PendingExt
+	name := recs[0].ID + files.PendingExt
 	rec, err := a.pending.read(name)
 	if err != nil {
 		return fmt.Errorf("pending destruction %s: %w", recs[0].ID, err)
@@ -295,7 +296,7 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 	// The share file first, then slashing protection: a crash in between
 	// leaves a disabled key beside its file, which the next start takes
 	// for an interrupted removal (reconcileRemovals).
-	commit, discard, err := StageShare(a.cfg.Accounts.SharesDir, key, rec.Share)
+	commit, discard, err := files.StageShare(a.cfg.Accounts.SharesDir, key, rec.Share)
 	if err != nil {
 		sh.Key.Zero()
 		return err
@@ -306,8 +307,8 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 		return err
 	}
 	undo := func() {
-		os.Remove(filepath.Join(a.cfg.Accounts.SharesDir, ShareFileName(key)))
-		syncDir(a.cfg.Accounts.SharesDir)
+		os.Remove(filepath.Join(a.cfg.Accounts.SharesDir, files.ShareName(key)))
+		files.SyncDir(a.cfg.Accounts.SharesDir)
 		sh.Key.Zero()
 	}
 	if err := a.db.Enable(ctx, protect.PublicKey(key)); err != nil {
@@ -336,7 +337,7 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 func (a *Appliance) destroyDueLocked() bool {
 	ok := true
 	for _, pd := range a.pending.due(a.now()) {
-		if err := a.pending.drop(pd.ID + PendingExt); err != nil {
+		if err := a.pending.drop(pd.ID + files.PendingExt); err != nil {
 			a.log.Error("destroying a removed share failed; retrying later", "account", pd.PublicKey, "err", err)
 			ok = false
 			continue
@@ -363,7 +364,7 @@ func (a *Appliance) reconcileRemovals(ctx context.Context) error {
 		withRecord[pd.PublicKey] = true
 	}
 	for _, key := range a.accounts.keys() {
-		path := filepath.Join(dir, ShareFileName(key))
+		path := filepath.Join(dir, files.ShareName(key))
 		if !a.db.Disabled(protect.PublicKey(key)) {
 			if !withRecord[key] {
 				continue
@@ -448,7 +449,7 @@ func (a *Appliance) prove(ctx context.Context, keys []api.PublicKey) ([]*bls.Sig
 		}
 		st, ok := a.staged[key]
 		if !ok {
-			return nil, fmt.Errorf("keys[%d]: %w: %s is neither staged nor active here", i, ErrNotStaged, key)
+			return nil, fmt.Errorf("keys[%d]: %w: %s is neither staged nor active here", i, errNotStaged, key)
 		}
 		sh, err := a.sealKey.Unseal(ctx, st.blob, hsm.Placement{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID})
 		if err != nil {
@@ -469,7 +470,7 @@ func removeStaleStaged(dir string) ([]string, error) {
 	}
 	var removed []string
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ShareFileExt+".staged") {
+		if strings.HasSuffix(e.Name(), files.StagedExt) {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return removed, err
 			}

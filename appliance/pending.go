@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,9 +31,6 @@ import (
 // durably (temporary name, fsync, rename, fsync of the directory) before
 // the share file is deleted. It holds the sealed share (which is no secret
 // at rest: only this signer's HSM unseals it) and who removed it.
-
-// PendingExt is the extension of pending-destruction records.
-const PendingExt = ".removed"
 
 // maxPending bounds the pending-destruction records of one signer; a
 // removal beyond it is refused (the account keeps signing) until some are
@@ -66,7 +64,7 @@ func newPendingStore(dir string) *pendingStore {
 }
 
 func pendingName(key api.PublicKey, removed time.Time) string {
-	return key.String() + "." + strconv.FormatInt(removed.UnixNano(), 10) + PendingExt
+	return key.String() + "." + strconv.FormatInt(removed.UnixNano(), 10) + files.PendingExt
 }
 
 // load reads every record of the directory and deletes temporary files a
@@ -79,9 +77,9 @@ func (s *pendingStore) load() (bad []string, err error) {
 	for _, e := range entries {
 		name := e.Name()
 		switch {
-		case strings.HasSuffix(name, PendingExt+".tmp"):
+		case strings.HasSuffix(name, files.PendingExt+".tmp"):
 			os.Remove(filepath.Join(s.dir, name))
-		case strings.HasSuffix(name, PendingExt) && !e.IsDir():
+		case strings.HasSuffix(name, files.PendingExt) && !e.IsDir():
 			rec, err := s.read(name)
 			if err != nil {
 				bad = append(bad, fmt.Sprintf("%s: %v", name, err))
@@ -106,7 +104,7 @@ func (s *pendingStore) read(name string) (*pendingRecord, error) {
 	if rec.Version != pendingVersion || len(rec.Share) == 0 || name != pendingName(rec.PublicKey, rec.RemovedAt) {
 		return nil, errors.New("not a pending-destruction record of this version")
 	}
-	rec.ID = strings.TrimSuffix(name, PendingExt)
+	rec.ID = strings.TrimSuffix(name, files.PendingExt)
 	return &rec, nil
 }
 
@@ -133,14 +131,14 @@ func (s *pendingStore) add(key api.PublicKey, share []byte, x adminapi.Actor, no
 		name = pendingName(key, now)
 	}
 	pd := adminapi.PendingDestruction{
-		ID: strings.TrimSuffix(name, PendingExt), PublicKey: key, RemovedAt: now, Due: now.Add(after),
+		ID: strings.TrimSuffix(name, files.PendingExt), PublicKey: key, RemovedAt: now, Due: now.Add(after),
 		Client: x.Client, OnBehalfOf: x.OnBehalfOf,
 	}
 	b, err := json.Marshal(pendingRecord{Version: pendingVersion, PendingDestruction: pd, Share: share})
 	if err != nil {
 		return adminapi.PendingDestruction{}, err
 	}
-	if err := writeDurable(filepath.Join(s.dir, name), b, 0o600); err != nil {
+	if err := files.WriteDurable(filepath.Join(s.dir, name), b, 0o600); err != nil {
 		return adminapi.PendingDestruction{}, fmt.Errorf("recording the removed share: %w", err)
 	}
 	s.mu.Lock()
@@ -158,7 +156,7 @@ func (s *pendingStore) drop(name string) error {
 	if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := files.SyncDir(s.dir); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -225,9 +223,9 @@ func (s *pendingStore) of(key api.PublicKey) []adminapi.PendingDestruction {
 // holding returns the record of key whose share is exactly share.
 func (s *pendingStore) holding(key api.PublicKey, share []byte) (string, bool) {
 	for _, pd := range s.of(key) {
-		rec, err := s.read(pd.ID + PendingExt)
+		rec, err := s.read(pd.ID + files.PendingExt)
 		if err == nil && bytes.Equal(rec.Share, share) {
-			return pd.ID + PendingExt, true
+			return pd.ID + files.PendingExt, true
 		}
 	}
 	return "", false

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,22 +30,22 @@ func TestPendingStoreRecordsSurviveAReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A torn temporary file and a record that does not parse.
-	os.WriteFile(filepath.Join(dir, "x"+PendingExt+".tmp"), []byte("{"), 0o600)
-	os.WriteFile(filepath.Join(dir, "bad"+PendingExt), []byte("{"), 0o600)
+	os.WriteFile(filepath.Join(dir, "x"+files.PendingExt+".tmp"), []byte("{"), 0o600)
+	os.WriteFile(filepath.Join(dir, "bad"+files.PendingExt), []byte("{"), 0o600)
 
 	r := newPendingStore(dir)
 	bad, err := r.load()
 	if err != nil || len(bad) != 1 {
 		t.Fatalf("load: %v %v", bad, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "x"+PendingExt+".tmp")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, "x"+files.PendingExt+".tmp")); !os.IsNotExist(err) {
 		t.Error("a temporary record file was kept")
 	}
 	l := r.list()
 	if len(l) != 3 || l[0].PublicKey != k1 || l[2].PublicKey != k2 || l[0].OnBehalfOf != "admin" || !l[0].Due.Equal(t0.Add(24*time.Hour)) {
 		t.Fatalf("list %+v", l)
 	}
-	if name, ok := r.holding(k1, []byte("sealed-1b")); !ok || name != b.ID+PendingExt {
+	if name, ok := r.holding(k1, []byte("sealed-1b")); !ok || name != b.ID+files.PendingExt {
 		t.Fatalf("holding: %q %v", name, ok)
 	}
 	if _, ok := r.holding(k2, []byte("sealed-1")); ok {
@@ -57,7 +58,7 @@ func TestPendingStoreRecordsSurviveAReload(t *testing.T) {
 		t.Fatalf("next %v %v", next, ok)
 	}
 	for _, pd := range r.of(k1) {
-		if err := r.drop(pd.ID + PendingExt); err != nil {
+		if err := r.drop(pd.ID + files.PendingExt); err != nil {
 			t.Fatal(err)
 		}
 	}

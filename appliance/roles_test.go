@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"io"
 	"net/http"
 	"os"
@@ -77,12 +78,12 @@ func (tc *testCluster) partialSign(i int, key api.PublicKey, req []byte) respons
 }
 
 func pendingFiles(tc *testCluster, i int) []string {
-	m, _ := filepath.Glob(filepath.Join(tc.lc.Signers[i].Config.Accounts.SharesDir, "*"+appliance.PendingExt))
+	m, _ := filepath.Glob(filepath.Join(tc.lc.Signers[i].Config.Accounts.SharesDir, "*"+files.PendingExt))
 	return m
 }
 
 func hasShareFile(tc *testCluster, i int, key api.PublicKey) bool {
-	_, err := os.Stat(filepath.Join(tc.lc.Signers[i].Config.Accounts.SharesDir, appliance.ShareFileName(key)))
+	_, err := os.Stat(filepath.Join(tc.lc.Signers[i].Config.Accounts.SharesDir, files.ShareName(key)))
 	return err == nil
 }
 

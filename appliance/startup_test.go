@@ -36,7 +36,7 @@ func oneSigner(tb testing.TB, validators int) *localcluster.Cluster {
 		tb.Fatal(err)
 	}
 	if validators > 0 {
-		if _, err := appliance.Deal(context.Background(), lc.Configs(), validators, 1, rand.Reader); err != nil {
+		if _, err := localcluster.Deal(context.Background(), lc.Configs(), validators, 1, rand.Reader); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -459,7 +459,7 @@ func (c *Cluster) Client(name string) *Client {
 	return nil
 }
 
-// Configs returns every signer's configuration, for appliance.Deal.
+// Configs returns every signer's configuration, for Deal.
 func (c *Cluster) Configs() []*appliance.Config {
 	out := make([]*appliance.Config, len(c.Signers))
 	for i, s := range c.Signers {

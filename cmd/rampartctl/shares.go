@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"os"
 	"strings"
 
@@ -72,7 +73,7 @@ only once every signer's share of every validator is sealed and written.`,
 				}
 				cfgs = append(cfgs, cfg)
 			}
-			keys, err := appliance.Deal(ctx, cfgs, validators, threshold, rand.Reader)
+			keys, err := localcluster.Deal(ctx, cfgs, validators, threshold, rand.Reader)
 			if err != nil {
 				return err
 			}
