@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/protect"
@@ -36,7 +37,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			e = a.recordAdmin(x, "activate", keys...)
 		}
 		if e != nil {
-			writeError(w, e)
+			web.WriteError(w, e)
 			return
 		}
 		for _, key := range keys {
@@ -45,11 +46,11 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 				if errors.Is(err, errNotStaged) {
 					code = http.StatusNotFound
 				}
-				writeError(w, refuse(code, "admin", "%v", err))
+				web.WriteError(w, refuse(code, "admin", "%v", err))
 				return
 			}
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
+		web.WriteJSON(w, http.StatusOK, struct{}{})
 	}))
 	mux.HandleFunc("POST "+adminapi.PathAccounts+"/discard", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		keys, e := readKeys(w, r)
@@ -57,13 +58,13 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			e = a.recordAdmin(x, "discard", keys...)
 		}
 		if e != nil {
-			writeError(w, e)
+			web.WriteError(w, e)
 			return
 		}
 		for _, key := range keys {
 			a.discard(key)
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
+		web.WriteJSON(w, http.StatusOK, struct{}{})
 	}))
 	mux.HandleFunc("POST "+adminapi.PathAccounts+"/proof", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		keys, e := readKeys(w, r)
@@ -71,7 +72,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			e = a.recordAdmin(x, "proof", keys...)
 		}
 		if e != nil {
-			writeError(w, e)
+			web.WriteError(w, e)
 			return
 		}
 		sigs, err := a.prove(r.Context(), keys)
@@ -80,14 +81,14 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			if errors.Is(err, errNotStaged) {
 				code = http.StatusNotFound
 			}
-			writeError(w, refuse(code, "admin", "%v", err))
+			web.WriteError(w, refuse(code, "admin", "%v", err))
 			return
 		}
 		resp := adminapi.ProofResponse{ParticipantID: api.Uint64(a.cfg.Node.ID), Signatures: make([]api.Signature, len(sigs))}
 		for i, s := range sigs {
 			resp.Signatures[i] = s.Bytes()
 		}
-		writeJSON(w, http.StatusOK, resp)
+		web.WriteJSON(w, http.StatusOK, resp)
 	}))
 	mux.HandleFunc("DELETE "+adminapi.PathAccounts+"/{identifier}", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		key, e := pathKey(r)
@@ -95,33 +96,33 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			e = a.recordAdmin(x, "remove", key)
 		}
 		if e != nil {
-			writeError(w, e)
+			web.WriteError(w, e)
 			return
 		}
 		ic, found, err := a.remove(r.Context(), key, x)
 		if err != nil {
-			writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
+			web.WriteError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
 			return
 		}
 		if !found && ic == nil {
-			writeError(w, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key))
+			web.WriteError(w, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key))
 			return
 		}
 		resp := adminapi.RemoveResponse{Removed: found}
 		if ic != nil {
 			if resp.SlashingProtection, err = ic.Marshal(); err != nil {
-				writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
+				web.WriteError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
 				return
 			}
 		}
-		writeJSON(w, http.StatusOK, resp)
+		web.WriteJSON(w, http.StatusOK, resp)
 	}))
 	mux.HandleFunc("GET "+adminapi.PathAccounts+"/removed", guard(func(w http.ResponseWriter, r *http.Request, _ adminapi.Actor) {
 		// A read: not audited (refusals are logged by the guard).
 		a.life.Lock()
 		a.destroyDueLocked()
 		a.life.Unlock()
-		writeJSON(w, http.StatusOK, adminapi.RemovedResponse{Removed: a.pending.list(), DestroyAfter: a.cfg.Accounts.DestroyAfter.String()})
+		web.WriteJSON(w, http.StatusOK, adminapi.RemovedResponse{Removed: a.pending.list(), DestroyAfter: a.cfg.Accounts.DestroyAfter.String()})
 	}))
 	mux.HandleFunc("POST "+adminapi.PathAccounts+"/{identifier}/restore", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		key, e := pathKey(r)
@@ -129,7 +130,7 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			e = a.recordAdmin(x, "restore", key)
 		}
 		if e != nil {
-			writeError(w, e)
+			web.WriteError(w, e)
 			return
 		}
 		if err := a.restore(r.Context(), key); err != nil {
@@ -140,15 +141,15 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 			case errors.Is(err, errAccountExists):
 				code = http.StatusConflict
 			}
-			writeError(w, refuse(code, "admin", "%v", err))
+			web.WriteError(w, refuse(code, "admin", "%v", err))
 			return
 		}
-		writeJSON(w, http.StatusOK, struct{}{})
+		web.WriteJSON(w, http.StatusOK, struct{}{})
 	}))
 }
 
 func readKeys(w http.ResponseWriter, r *http.Request) ([]api.PublicKey, *apiError) {
-	body, e := readBody(w, r)
+	body, e := web.ReadBody(w, r)
 	if e != nil {
 		return nil, e
 	}
@@ -156,7 +157,7 @@ func readKeys(w http.ResponseWriter, r *http.Request) ([]api.PublicKey, *apiErro
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return nil, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err))
+		return nil, refuse(http.StatusBadRequest, "bad_request", "%v", web.ScrubJSONError(err))
 	}
 	if len(req.Keys) == 0 {
 		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: empty")
@@ -168,9 +169,9 @@ func readKeys(w http.ResponseWriter, r *http.Request) ([]api.PublicKey, *apiErro
 }
 
 func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
-	body, e := readBody(w, r)
+	body, e := web.ReadBody(w, r)
 	if e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
 	defer clear(body)
@@ -183,11 +184,11 @@ func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x admina
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err)))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%v", web.ScrubJSONError(err)))
 		return
 	}
 	if len(req.Accounts) == 0 {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "accounts: empty"))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "accounts: empty"))
 		return
 	}
 	keys := make([]api.PublicKey, len(req.Accounts))
@@ -195,7 +196,7 @@ func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x admina
 		keys[i] = it.CompositePublicKey
 	}
 	if e := a.recordAdmin(x, "stage", keys...); e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
 	items := make([]stageItem, len(req.Accounts))
@@ -208,18 +209,18 @@ func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x admina
 		path := fmt.Sprintf("accounts[%d]", i)
 		composite, err := bls.PublicKeyFromBytes(it.CompositePublicKey[:])
 		if err != nil {
-			writeError(w, refuse(http.StatusBadRequest, "bad_request", "%s.composite_public_key: %v", path, err))
+			web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%s.composite_public_key: %v", path, err))
 			return
 		}
 		share, err := bls.SecretKeyFromBytes(it.Share[:])
 		if err != nil {
-			writeError(w, refuse(http.StatusBadRequest, "bad_request", "%s.share: %v", path, err))
+			web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%s.share: %v", path, err))
 			return
 		}
 		items[i] = stageItem{composite: composite, share: share, threshold: int(min(it.Threshold, 1<<16))}
 		if len(it.SlashingProtection) > 0 && string(it.SlashingProtection) != "null" {
 			if items[i].history, err = protect.ParseInterchange(it.SlashingProtection); err != nil {
-				writeError(w, refuse(http.StatusBadRequest, "bad_request", "%s.slashing_protection: %v", path, err))
+				web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%s.slashing_protection: %v", path, err))
 				return
 			}
 		}
@@ -230,30 +231,12 @@ func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x admina
 		if errors.Is(err, errAccountExists) {
 			code = http.StatusConflict
 		}
-		writeError(w, refuse(code, "admin", "%v", err))
+		web.WriteError(w, refuse(code, "admin", "%v", err))
 		return
 	}
 	resp := adminapi.StageResponse{ComponentPublicKeys: make([]api.PublicKey, len(components))}
 	for i, c := range components {
 		resp.ComponentPublicKeys[i] = c.Bytes()
 	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
-// scrubJSONError drops the offending value from a JSON error, which could
-// be part of a secret.
-func scrubJSONError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("malformed JSON at offset %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Errorf("%s: wrong type", te.Field)
-	}
-	msg := err.Error()
-	if len(msg) > 120 {
-		msg = msg[:120]
-	}
-	return errors.New(msg)
+	web.WriteJSON(w, http.StatusOK, resp)
 }

@@ -1,11 +1,12 @@
 package appliance
 
 import (
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"slices"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -107,10 +108,10 @@ func (a *Appliance) authenticateAdmin(r *http.Request, names []string, relayed b
 
 // writeAdminError answers a refused administrative request.
 func writeAdminError(w http.ResponseWriter, e *apiError) {
-	if e.code == http.StatusUnauthorized {
+	if e.Code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
-	writeError(w, e)
+	web.WriteError(w, e)
 }
 
 // adminGuard serves h only to authenticated administrators (directly, or
@@ -130,8 +131,8 @@ func (a *Appliance) adminGuard(relayed bool, h func(w http.ResponseWriter, r *ht
 
 func (a *Appliance) logAdminRefusal(r *http.Request, e *apiError) {
 	a.log.Warn("administrative request refused", "method", r.Method, "path", r.URL.Path, "client", firstName(certNames(r)),
-		"on_behalf_of", r.Header.Get(adminapi.HeaderOnBehalfOf), "code", e.code, "err", e.msg)
-	a.metrics.refusals.WithLabelValues(e.reason).Inc()
+		"on_behalf_of", r.Header.Get(adminapi.HeaderOnBehalfOf), "code", e.Code, "err", e.Msg)
+	a.metrics.refusals.WithLabelValues(e.Reason).Inc()
 }
 
 func firstName(names []string) string {

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/audit"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"runtime"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 )

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
-	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/tss"

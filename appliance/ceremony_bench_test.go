@@ -3,9 +3,10 @@ package appliance_test
 import (
 	"context"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"testing"
 	"time"
+
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 )
 
 // BenchmarkCeremony runs networked key generation through five

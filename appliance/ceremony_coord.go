@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
-	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/deposit"

@@ -1,18 +1,18 @@
 package appliance
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"net/http"
 	"slices"
 	"time"
 	"unicode"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/deposit"
@@ -32,14 +32,14 @@ func (a *Appliance) ceremonyRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+adminapi.PathCeremonies+"/{id}", a.ceremonyGuard(func(w http.ResponseWriter, r *http.Request, _ adminapi.Actor) {
 		c, e := a.ceremonyOf(r)
 		if e != nil {
-			writeError(w, e)
+			web.WriteError(w, e)
 			return
 		}
 		st := c.status()
 		if co := m.coordination(c.id); co != nil {
 			st.Coordination = co.status()
 		}
-		writeJSON(w, http.StatusOK, st)
+		web.WriteJSON(w, http.StatusOK, st)
 	}))
 	mux.HandleFunc("POST "+adminapi.PathCeremonies+"/{id}/abort", a.ceremonyGuard(a.handleAbortCeremony))
 	mux.HandleFunc("PUT "+adminapi.PathCeremonies+"/{id}", a.adminGuard(true, a.handleJoinCeremony))
@@ -47,7 +47,7 @@ func (a *Appliance) ceremonyRoutes(mux *http.ServeMux) {
 		c, e := a.coordinatedCeremony(r)
 		var req adminapi.ActivateRequest
 		if e == nil {
-			e = decodeStrict(w, r, &req)
+			e = web.DecodeStrict(w, r, &req)
 		}
 		var t [32]byte
 		if e == nil {
@@ -60,14 +60,14 @@ func (a *Appliance) ceremonyRoutes(mux *http.ServeMux) {
 			// waiting: it retries, and finds it done or in progress.
 			e = c.activate(context.WithoutCancel(r.Context()), t)
 		}
-		writeResult(w, e)
+		web.WriteResult(w, e)
 	})
 	mux.HandleFunc("POST "+adminapi.PathCeremonies+"/{id}/finalize", func(w http.ResponseWriter, r *http.Request) {
 		c, e := a.coordinatedCeremony(r)
 		if e == nil {
 			e = c.finalize()
 		}
-		writeResult(w, e)
+		web.WriteResult(w, e)
 	})
 	mux.HandleFunc("POST "+adminapi.PathCeremonies+"/{id}/messages", a.handleCeremonyMessage)
 }
@@ -78,7 +78,7 @@ func (a *Appliance) ceremonyGuard(h func(w http.ResponseWriter, r *http.Request,
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
 		if err != nil {
-			writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", err))
+			web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%v", err))
 			return
 		}
 		x, e := a.ceremonyCaller(r, id)
@@ -90,32 +90,6 @@ func (a *Appliance) ceremonyGuard(h func(w http.ResponseWriter, r *http.Request,
 		defer x.Token.Zero()
 		h(w, r, x)
 	}
-}
-
-func writeResult(w http.ResponseWriter, e *apiError) {
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	writeJSON(w, http.StatusOK, struct{}{})
-}
-
-// decodeStrict reads a JSON body with no unknown field.
-func decodeStrict(w http.ResponseWriter, r *http.Request, v any) *apiError {
-	body, e := readBody(w, r)
-	if e != nil {
-		return e
-	}
-	defer clear(body)
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err))
-	}
-	if dec.More() {
-		return refuse(http.StatusBadRequest, "bad_request", "data after the JSON object")
-	}
-	return nil
 }
 
 // participantOf maps the client's verified certificate to the cluster
@@ -176,32 +150,32 @@ func (a *Appliance) coordinatedCeremony(r *http.Request) (*ceremony, *apiError) 
 func (a *Appliance) handleJoinCeremony(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 	id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
 	if err != nil {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", err))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%v", err))
 		return
 	}
 	var plan ceremonyPlan
-	if e := decodeStrict(w, r, &plan); e != nil {
-		writeError(w, e)
+	if e := web.DecodeStrict(w, r, &plan); e != nil {
+		web.WriteError(w, e)
 		return
 	}
 	if plan.ID() != id {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "plan: hashes to %s, not the ceremony id in the path", adminapi.CeremonyID(plan.ID())))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "plan: hashes to %s, not the ceremony id in the path", adminapi.CeremonyID(plan.ID())))
 		return
 	}
 	if from, ok := a.participantOf(r); !ok || from != tss.ID(plan.Coordinator) {
-		writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not the plan's coordinator (participant %d)", x.Client, plan.Coordinator))
+		web.WriteError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not the plan's coordinator (participant %d)", x.Client, plan.Coordinator))
 		return
 	}
 	if e := a.recordAdmin(x, "ceremony_join "+adminapi.CeremonyID(id)); e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
 	c, e := a.ceremonies.join(&plan)
 	if e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, c.status())
+	web.WriteJSON(w, http.StatusOK, c.status())
 }
 
 func (a *Appliance) handleAbortCeremony(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
@@ -212,7 +186,7 @@ func (a *Appliance) handleAbortCeremony(w http.ResponseWriter, r *http.Request, 
 		e = refuse(http.StatusBadRequest, "bad_request", "%v", err)
 	}
 	if e == nil {
-		e = decodeStrict(w, r, &req)
+		e = web.DecodeStrict(w, r, &req)
 	}
 	if e == nil {
 		e = checkReason(req.Reason)
@@ -224,7 +198,7 @@ func (a *Appliance) handleAbortCeremony(w http.ResponseWriter, r *http.Request, 
 		reason := fmt.Sprintf("aborted by %s: %s", x, req.Reason)
 		e = a.ceremonies.abort(r.Context(), id, reason)
 	}
-	writeResult(w, e)
+	web.WriteResult(w, e)
 }
 
 // checkReason accepts a short printable abort reason.
@@ -261,13 +235,13 @@ func (m *ceremonyManager) abort(ctx context.Context, id [32]byte, reason string)
 func (a *Appliance) handleCeremonyMessage(w http.ResponseWriter, r *http.Request) {
 	from, ok := a.participantOf(r)
 	if !ok {
-		writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not a participant of this cluster", tlsClientName(r, a.policy)))
+		web.WriteError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not a participant of this cluster", tlsClientName(r, a.policy)))
 		return
 	}
 	c, e := a.ceremonyOf(r)
 	var req adminapi.MessageRequest
 	if e == nil {
-		e = decodeStrict(w, r, &req)
+		e = web.DecodeStrict(w, r, &req)
 	}
 	defer clear(req.Message)
 	if e == nil && c.plan == nil {
@@ -277,13 +251,13 @@ func (a *Appliance) handleCeremonyMessage(w http.ResponseWriter, r *http.Request
 	if e == nil {
 		e = c.deliver(r.Context(), from, req.Message)
 	}
-	writeResult(w, e)
+	web.WriteResult(w, e)
 }
 
 func (a *Appliance) handleStartCeremony(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 	var req adminapi.StartCeremonyRequest
-	if e := decodeStrict(w, r, &req); e != nil {
-		writeError(w, e)
+	if e := web.DecodeStrict(w, r, &req); e != nil {
+		web.WriteError(w, e)
 		return
 	}
 	plan, timeout, e := a.planCeremony(&req)
@@ -291,18 +265,18 @@ func (a *Appliance) handleStartCeremony(w http.ResponseWriter, r *http.Request, 
 		e = a.recordAdmin(x, "ceremony_start "+adminapi.CeremonyID(plan.ID()))
 	}
 	if e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
 	// The coordination keeps its own copy of the token for the joins; the
 	// request's is zeroed when the request ends.
 	id, e := a.ceremonies.coordinate(plan, timeout, adminapi.Actor{Client: x.Client, OnBehalfOf: x.OnBehalfOf, Token: x.Token.Clone()})
 	if e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
 	a.log.Info("key generation ceremony started", "ceremony", id, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "validators", req.Validators, "threshold", req.Threshold)
-	writeJSON(w, http.StatusOK, adminapi.StartCeremonyResponse{ID: id})
+	web.WriteJSON(w, http.StatusOK, adminapi.StartCeremonyResponse{ID: id})
 }
 
 // Defaults of a start request.
@@ -431,7 +405,7 @@ func (l localMember) memberID() tss.ID { return tss.ID(l.m.a.cfg.Node.ID) }
 
 func (l localMember) join(_ context.Context, plan *ceremonyPlan) error {
 	_, e := l.m.join(plan)
-	return asStatusError(e)
+	return web.AsStatusError(e)
 }
 
 func (l localMember) status(_ context.Context, id [32]byte) (adminapi.CeremonyStatus, error) {
@@ -451,7 +425,7 @@ func (l localMember) activate(ctx context.Context, id [32]byte, transcript strin
 	if _, err := hex.Decode(t[:], []byte(transcript)); err != nil || len(transcript) != 64 {
 		return &coordinator.StatusError{Code: http.StatusBadRequest, Message: "transcript: not 32 bytes of hex"}
 	}
-	return asStatusError(c.activate(ctx, t))
+	return web.AsStatusError(c.activate(ctx, t))
 }
 
 func (l localMember) finalize(_ context.Context, id [32]byte) error {
@@ -459,23 +433,14 @@ func (l localMember) finalize(_ context.Context, id [32]byte) error {
 	if !ok {
 		return &coordinator.StatusError{Code: http.StatusNotFound, Message: adminapi.ErrUnknownCeremony.Error()}
 	}
-	return asStatusError(c.finalize())
+	return web.AsStatusError(c.finalize())
 }
 
 func (l localMember) abort(ctx context.Context, id [32]byte, reason string) error {
 	c, ok := l.m.get(id)
 	if !ok {
-		return asStatusError(l.m.tombstone(id, reason))
+		return web.AsStatusError(l.m.tombstone(id, reason))
 	}
 	c.abort(ctx, reason)
 	return nil
-}
-
-// asStatusError turns a refusal into the error a remote participant's
-// would be, so the coordinator treats both alike.
-func asStatusError(e *apiError) error {
-	if e == nil {
-		return nil
-	}
-	return statusError(e)
 }

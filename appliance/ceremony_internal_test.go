@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
 	"github.com/rampart-signer/rampart/internal/api"
@@ -351,8 +352,8 @@ func TestBatchMessagesFitTheBodyLimit(t *testing.T) {
 			if v < 1 || v > dkg.MaxValidators {
 				t.Fatalf("n=%d t=%d: batch size %d", n, th, v)
 			}
-			if got := requestBytes(maxMessageBytes(n, th, v)); got > maxBody {
-				t.Fatalf("n=%d t=%d: a batch of %d needs requests of %d bytes, over %d", n, th, v, got, maxBody)
+			if got := requestBytes(maxMessageBytes(n, th, v)); got > web.MaxBody {
+				t.Fatalf("n=%d t=%d: a batch of %d needs requests of %d bytes, over %d", n, th, v, got, web.MaxBody)
 			}
 		}
 	}

@@ -5,10 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"slices"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/tss"
@@ -142,8 +143,8 @@ func maxMessageBytes(n, t, v int) int {
 // its JSON request, fits the participant listener's body limit.
 func maxBatchSize(n, t int) int {
 	perValidator := max(t*48+96, (n-1)*36, (n-1)*4, 32)
-	v := min((maxBody*3/4-4096)/perValidator, dkg.MaxValidators)
-	for v > 1 && requestBytes(maxMessageBytes(n, t, v)) > maxBody {
+	v := min((web.MaxBody*3/4-4096)/perValidator, dkg.MaxValidators)
+	for v > 1 && requestBytes(maxMessageBytes(n, t, v)) > web.MaxBody {
 		v--
 	}
 	return max(1, v)

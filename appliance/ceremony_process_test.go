@@ -3,7 +3,6 @@ package appliance_test
 import (
 	"bytes"
 	"context"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/network"
 )

@@ -2,24 +2,19 @@ package appliance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 )
-
-// maxBody bounds request bodies: a full block with its attestations, or a
-// batch of 10,000 identifiers, is well below it.
-const maxBody = 8 << 20
 
 // clientNamer extracts the authenticated client name of a request.
 type clientNamer func(*http.Request, *policy) string
@@ -54,36 +49,6 @@ func fixedClient(name string) clientNamer {
 	return func(*http.Request, *policy) string { return name }
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.code, api.Error{Code: e.code, Message: e.msg})
-}
-
-// readBody reads a request body of at most maxBody bytes, within the
-// deadline admit set (listen.limits.read_body_timeout). A body that does not
-// arrive in time is answered 408 and its connection closed, since the rest
-// of it may still be on the wire.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, refuse(http.StatusBadRequest, "bad_request", "request body larger than %d bytes", maxBody)
-		}
-		if isTimeout(err) {
-			w.Header().Set("Connection", "close")
-			return nil, refuse(http.StatusRequestTimeout, "body_timeout", "the request body did not arrive within listen.limits.read_body_timeout")
-		}
-		return nil, refuse(http.StatusBadRequest, "bad_request", "reading request body: %v", err)
-	}
-	return body, nil
-}
-
 func pathKey(r *http.Request) (api.PublicKey, *apiError) {
 	k, err := api.ParsePublicKey(r.PathValue("identifier"))
 	if err != nil {
@@ -101,7 +66,7 @@ func (a *Appliance) observe(apiName string, t signing.Type, start time.Time, cod
 	a.metrics.latency.WithLabelValues(apiName, typ).Observe(a.now().Sub(start).Seconds())
 	a.metrics.requests.WithLabelValues(apiName, typ, strconv.Itoa(code)).Add(float64(max(items, 1)))
 	if e != nil {
-		a.metrics.refusals.WithLabelValues(e.reason).Inc()
+		a.metrics.refusals.WithLabelValues(e.Reason).Inc()
 	}
 }
 
@@ -113,10 +78,10 @@ func (a *Appliance) participantHandler() http.Handler {
 	mux.HandleFunc("GET /api/v1/eth2/distributed/accounts", func(w http.ResponseWriter, r *http.Request) {
 		client := tlsClientName(r, a.policy)
 		if !a.part.authorised(client) {
-			writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
+			web.WriteError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
 			return
 		}
-		writeJSON(w, http.StatusOK, a.part.accountViews(client))
+		web.WriteJSON(w, http.StatusOK, a.part.accountViews(client))
 	})
 	mux.HandleFunc("GET /api/v1/eth2/distributed/accounts/{identifier}", func(w http.ResponseWriter, r *http.Request) {
 		client := tlsClientName(r, a.policy)
@@ -129,10 +94,10 @@ func (a *Appliance) participantHandler() http.Handler {
 			acc, e = a.part.lookup(client, key, anyType)
 		}
 		if e != nil {
-			writeError(w, e)
+			web.WriteError(w, e)
 			return
 		}
-		writeJSON(w, http.StatusOK, a.part.view(acc))
+		web.WriteJSON(w, http.StatusOK, a.part.view(acc))
 	})
 	participantClient := func(r *http.Request) string { return tlsClientName(r, a.policy) }
 	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", a.signHandler("participant", participantClient, a.part.authorised,
@@ -154,10 +119,10 @@ func (a *Appliance) participantHandler() http.Handler {
 
 func (a *Appliance) logRefusal(apiName, client string, key api.PublicKey, t signing.Type, e *apiError) {
 	level := a.log.Info
-	if e.code == http.StatusPreconditionFailed || e.code == http.StatusForbidden {
+	if e.Code == http.StatusPreconditionFailed || e.Code == http.StatusForbidden {
 		level = a.log.Warn
 	}
-	level("request refused", "api", apiName, "client", client, "account", key, "type", t, "code", e.code, "reason", e.reason, "err", e.msg)
+	level("request refused", "api", apiName, "client", client, "account", key, "type", t, "code", e.Code, "reason", e.Reason, "err", e.Msg)
 }
 
 // coordinatorHandler serves the standard Remote Signing API: full
@@ -169,7 +134,7 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 	mux.HandleFunc("GET /api/v1/eth2/publicKeys", func(w http.ResponseWriter, r *http.Request) {
 		client := clientOf(r, a.policy)
 		if !a.policy.known(client) {
-			writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
+			web.WriteError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
 			return
 		}
 		a.coord.RefreshIfOlder(r.Context(), 10*time.Second)
@@ -179,7 +144,7 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 				keys = append(keys, k.String())
 			}
 		}
-		writeJSON(w, http.StatusOK, keys)
+		web.WriteJSON(w, http.StatusOK, keys)
 	})
 	coordinatorClient := func(r *http.Request) string { return clientOf(r, a.policy) }
 	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", a.signHandler("coordinator", coordinatorClient, a.policy.known,
@@ -216,18 +181,18 @@ func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) str
 		}
 		var body []byte
 		if e == nil {
-			body, e = readBody(w, r)
+			body, e = web.ReadBody(w, r)
 		}
 		if e != nil {
-			a.observe(apiName, "", start, e.code, 1, e)
-			writeError(w, e)
+			a.observe(apiName, "", start, e.Code, 1, e)
+			web.WriteError(w, e)
 			return
 		}
 		out, t, e := sign(r.Context(), client, key, body)
 		if e != nil {
 			a.logRefusal(apiName, client, key, t, e)
-			a.observe(apiName, t, start, e.code, 1, e)
-			writeError(w, e)
+			a.observe(apiName, t, start, e.Code, 1, e)
+			web.WriteError(w, e)
 			return
 		}
 		a.observe(apiName, t, start, http.StatusOK, 1, nil)
@@ -239,7 +204,7 @@ func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) str
 			}
 			out = api.SigningResponse{Signature: sig}
 		}
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	}
 }
 
@@ -253,19 +218,19 @@ func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) st
 		e := notAuthorised(w, client, authorised)
 		var body []byte
 		if e == nil {
-			body, e = readBody(w, r)
+			body, e = web.ReadBody(w, r)
 		}
 		if e != nil {
-			a.observe(apiName, "", start, e.code, 1, e)
-			writeError(w, e)
+			a.observe(apiName, "", start, e.Code, 1, e)
+			web.WriteError(w, e)
 			return
 		}
 		a.extendForBatch(w, body)
 		out, errs, t, e := sign(r.Context(), client, body)
 		if e != nil {
 			a.logRefusal(apiName, client, api.PublicKey{}, t, e)
-			a.observe(apiName, t, start, e.code, 1, e)
-			writeError(w, e)
+			a.observe(apiName, t, start, e.Code, 1, e)
+			web.WriteError(w, e)
 			return
 		}
 		for _, ie := range errs {
@@ -276,7 +241,7 @@ func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) st
 			a.metrics.requests.WithLabelValues(apiName, string(t), strconv.Itoa(code)).Inc()
 		}
 		a.metrics.latency.WithLabelValues(apiName, string(t)).Observe(a.now().Sub(start).Seconds())
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	}
 }
 
@@ -415,11 +380,11 @@ func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byt
 	}
 	sg, canonical, e := a.prepare(client, b.Request)
 	if e != nil {
-		if e.code != http.StatusForbidden {
+		if e.Code != http.StatusForbidden {
 			return nil, t, e
 		}
 		for i := range out {
-			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
+			out[i].Error = &api.Error{Code: e.Code, Message: e.Msg}
 		}
 		return out, t, nil
 	}
@@ -427,8 +392,8 @@ func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byt
 	var idx []int
 	for i := range out {
 		if e := a.accountAllowed(client, out[i].Identifier, t); e != nil {
-			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
-			a.metrics.refusals.WithLabelValues(e.reason).Inc()
+			out[i].Error = &api.Error{Code: e.Code, Message: e.Msg}
+			a.metrics.refusals.WithLabelValues(e.Reason).Inc()
 			continue
 		}
 		ids = append(ids, out[i].Identifier)
@@ -443,8 +408,8 @@ func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byt
 		i := idx[k]
 		if r.Err != nil {
 			e := coordinatorError(r.Err)
-			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
-			a.metrics.refusals.WithLabelValues(e.reason).Inc()
+			out[i].Error = &api.Error{Code: e.Code, Message: e.Msg}
+			a.metrics.refusals.WithLabelValues(e.Reason).Inc()
 			continue
 		}
 		s := api.Signature(r.Signature.Bytes())

@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net/http"
 	"sync"
 	"sync/atomic"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/protect"
@@ -76,16 +77,16 @@ func (a *Appliance) keymanagerRoutes(mux *http.ServeMux, clientOf clientNamer) {
 		for _, k := range a.accounts.keys() {
 			data = append(data, entry{ValidatingPubkey: k.String()})
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": data})
+		web.WriteJSON(w, http.StatusOK, map[string]any{"data": data})
 	}))
 	mux.HandleFunc("POST /eth/v1/keystores", guard("keymanager_import", a.keymanagerImport))
 	mux.HandleFunc("DELETE /eth/v1/keystores", guard("keymanager_delete", a.keymanagerDelete))
 }
 
 func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
-	body, e := readBody(w, r)
+	body, e := web.ReadBody(w, r)
 	if e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
 	defer clear(body)
@@ -97,22 +98,22 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x a
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err)))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%v", web.ScrubJSONError(err)))
 		return
 	}
 	if len(req.Keystores) != len(req.Passwords) {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%d keystores but %d passwords", len(req.Keystores), len(req.Passwords)))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%d keystores but %d passwords", len(req.Keystores), len(req.Passwords)))
 		return
 	}
 	var history *protect.Interchange
 	if req.SlashingProtection != "" {
 		var err error
 		if history, err = protect.ParseInterchange([]byte(req.SlashingProtection)); err != nil {
-			writeError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", err))
+			web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", err))
 			return
 		}
 		if history.GenesisValidatorsRoot != protect.Root(a.net.GenesisValidatorsRoot()) {
-			writeError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", protect.ErrWrongNetwork))
+			web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", protect.ErrWrongNetwork))
 			return
 		}
 	}
@@ -161,13 +162,13 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x a
 			a.coord.Invalidate() // the other signers' new accounts
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"data": out})
 }
 
 func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
-	body, e := readBody(w, r)
+	body, e := web.ReadBody(w, r)
 	if e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
 	var req struct {
@@ -176,7 +177,7 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x a
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err)))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%v", web.ScrubJSONError(err)))
 		return
 	}
 	out := make([]keymanagerStatus, len(req.Pubkeys))
@@ -200,10 +201,10 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x a
 	}
 	sp, err := merged.Marshal()
 	if err != nil {
-		writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
+		web.WriteError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out, "slashing_protection": string(sp)})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"data": out, "slashing_protection": string(sp)})
 }
 
 // removeFromCluster removes key from every signer of the cluster at once

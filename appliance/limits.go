@@ -7,13 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 )
 
 // What a client can hold on a listener (DESIGN.md: every network read has
@@ -448,7 +449,7 @@ func (a *Appliance) admit(g *gate, next http.Handler) http.Handler {
 			a.metrics.refusals.WithLabelValues("unauthorised").Inc()
 			g.noRole.log("request refused before its body: the client has no role on this listener", "listener", g.listener, "client", client, "method", r.Method, "path", r.URL.Path)
 			w.Header().Set("Connection", "close")
-			writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q has no role on the %s listener (no authorization rule, not a cluster participant, not in admin.clients)", client, g.listener))
+			web.WriteError(w, refuse(http.StatusForbidden, "unauthorised", "client %q has no role on the %s listener (no authorization rule, not a cluster participant, not in admin.clients)", client, g.listener))
 			return
 		}
 		took, err := g.inFlight.acquire(client)
@@ -457,10 +458,10 @@ func (a *Appliance) admit(g *gate, next http.Handler) http.Handler {
 			a.metrics.refusals.WithLabelValues("client_busy").Inc()
 			w.Header().Set("Retry-After", "1")
 			if err != nil {
-				writeError(w, refuse(http.StatusServiceUnavailable, "unavailable", "the %s listener is serving too many clients at once; retry in a second", g.listener))
+				web.WriteError(w, refuse(http.StatusServiceUnavailable, "unavailable", "the %s listener is serving too many clients at once; retry in a second", g.listener))
 				return
 			}
-			writeError(w, refuse(http.StatusTooManyRequests, "client_busy", "client %q already has %d requests in flight on the %s listener (listen.limits.max_in_flight_per_client); retry once earlier ones are answered", client, g.inFlight.max, g.listener))
+			web.WriteError(w, refuse(http.StatusTooManyRequests, "client_busy", "client %q already has %d requests in flight on the %s listener (listen.limits.max_in_flight_per_client); retry once earlier ones are answered", client, g.inFlight.max, g.listener))
 			return
 		}
 		defer g.inFlight.release(client)
@@ -499,15 +500,6 @@ func (a *Appliance) extendForBatch(w http.ResponseWriter, body []byte) {
 	keys := len(body) / 98
 	d := a.cfg.Cluster.TimeoutPerItem * time.Duration(keys)
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(a.cfg.signingWriteTimeout() + d))
-}
-
-// isTimeout reports whether a read failed on its deadline.
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // participantRole names a client of the participant listener and says

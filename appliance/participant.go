@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
-	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/parallel"
 	"github.com/rampart-signer/rampart/internal/signing"
@@ -241,11 +241,11 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 	out := make([]api.PartialBatchResult, len(b.Identifiers))
 	sg, aerr := p.verify(client, b.Request, false)
 	if aerr != nil {
-		if aerr.code == http.StatusForbidden {
+		if aerr.Code == http.StatusForbidden {
 			for i, id := range b.Identifiers {
-				out[i] = api.PartialBatchResult{Identifier: api.PublicKey(id), Error: &api.Error{Code: aerr.code, Message: aerr.msg}}
+				out[i] = api.PartialBatchResult{Identifier: api.PublicKey(id), Error: &api.Error{Code: aerr.Code, Message: aerr.Msg}}
 			}
-			p.metrics.refusals.WithLabelValues(aerr.reason).Add(float64(len(out)))
+			p.metrics.refusals.WithLabelValues(aerr.Reason).Add(float64(len(out)))
 			return out, b.Request.Type, nil
 		}
 		return nil, b.Request.Type, aerr
@@ -258,8 +258,8 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 	}
 	accs := make([]*account, len(b.Identifiers))
 	fail := func(i int, e *apiError) {
-		out[i].Error = &api.Error{Code: e.code, Message: e.msg}
-		p.metrics.refusals.WithLabelValues(e.reason).Inc()
+		out[i].Error = &api.Error{Code: e.Code, Message: e.Msg}
+		p.metrics.refusals.WithLabelValues(e.Reason).Inc()
 	}
 	for i, id := range b.Identifiers {
 		out[i].Identifier = api.PublicKey(id)
@@ -412,7 +412,7 @@ func (l local) Accounts(context.Context) ([]api.Account, error) {
 func (l local) SignPartial(ctx context.Context, key api.PublicKey, request []byte) (api.PartialSignature, error) {
 	ps, _, aerr := l.p.signOne(ctx, selfClient, key, request)
 	if aerr != nil {
-		return ps, statusError(aerr)
+		return ps, web.AsStatusError(aerr)
 	}
 	return ps, nil
 }
@@ -420,11 +420,7 @@ func (l local) SignPartial(ctx context.Context, key api.PublicKey, request []byt
 func (l local) SignPartialBatch(ctx context.Context, body []byte) ([]api.PartialBatchResult, error) {
 	rs, _, aerr := l.p.signBatch(ctx, selfClient, body)
 	if aerr != nil {
-		return nil, statusError(aerr)
+		return nil, web.AsStatusError(aerr)
 	}
 	return rs, nil
-}
-
-func statusError(e *apiError) error {
-	return &coordinator.StatusError{Code: e.code, Message: e.msg}
 }

@@ -1,13 +1,13 @@
 package appliance
 
 import (
-	"github.com/rampart-signer/rampart/appliance/adminapi"
-	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/internal/api"
 )
 

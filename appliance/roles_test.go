@@ -7,8 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
-	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +18,8 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/signing"
 )

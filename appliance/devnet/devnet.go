@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"io/fs"
 	"net/http"
@@ -32,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
 	"github.com/rampart-signer/rampart/internal/proc"

@@ -28,7 +28,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,6 +36,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
 	"github.com/rampart-signer/rampart/internal/signing"

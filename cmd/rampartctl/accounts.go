@@ -5,12 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"path/filepath"
 	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
 )

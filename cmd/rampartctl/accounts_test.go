@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/network"

@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"os"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/cli"
 )
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/devnet"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"

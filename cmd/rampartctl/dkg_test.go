@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/internal/network"

@@ -5,11 +5,11 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"os"
 	"strings"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/cli"
 )

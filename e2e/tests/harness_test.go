@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	rdevnet "github.com/rampart-signer/rampart/appliance/devnet"
 	"github.com/rampart-signer/rampart/e2e/devnet"
 	"github.com/rampart-signer/rampart/internal/network"
