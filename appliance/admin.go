@@ -30,7 +30,9 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 		return a.adminGuard(true, h)
 	}
 	mux.HandleFunc("POST "+adminapi.PathAccounts, guard(a.handleStage))
-	a.ceremonyRoutes(mux)
+	for _, rt := range a.ceremonies.Routes() {
+		mux.HandleFunc(rt.Pattern, a.ceremonyGuard(rt))
+	}
 	mux.HandleFunc("POST "+adminapi.PathAccounts+"/activate", guard(func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
 		keys, e := readKeys(w, r)
 		if e == nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/appliance/ceremony"
 	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/tss"
@@ -165,25 +166,67 @@ func (a *Appliance) recordAdmin(x adminapi.Actor, action string, keys ...api.Pub
 	return nil
 }
 
-// ceremonyCaller authenticates a ceremony status or abort request: an
-// administrator (both proofs), or the cluster peer that coordinates the
-// ceremony (the coordinator polls and aborts with its own identity, and
-// holds no token after a restart). A peer asking about a ceremony this
-// signer does not know gets a 404, so that a coordinator learns to send
-// the plan.
-func (a *Appliance) ceremonyCaller(r *http.Request, id [32]byte) (adminapi.Actor, *apiError) {
-	names := certNames(r)
-	if r.Header.Get("Authorization") == "" {
-		if peer, ok := a.peerNamed(names); ok && r.Header.Get(adminapi.HeaderOnBehalfOf) == "" {
-			c, known := a.ceremonies.get(id)
-			switch {
-			case !known:
-				return adminapi.Actor{Client: peer.TLSName}, nil
-			case c.plan != nil && tss.ID(c.plan.Coordinator) == tss.ID(peer.ID):
-				return adminapi.Actor{Client: peer.TLSName}, nil
-			}
-			return adminapi.Actor{}, refuse(http.StatusForbidden, "unauthorised", "client %q is not the coordinator of ceremony %s, nor an administrator", peer.TLSName, adminapi.CeremonyID(id))
+// ceremonyGuard serves a ceremony route to the callers its Access names:
+//
+//   - AccessAdmin: an administrator (both proofs, directly or relayed);
+//   - AccessAdminOrCoordinator: an administrator, or the cluster peer that
+//     coordinates the ceremony (it polls and aborts with its own identity,
+//     and holds no token after a restart); a peer asking about a ceremony
+//     this signer does not know gets through to a 404, so that a
+//     coordinator learns to send the plan;
+//   - AccessCoordinator: the cluster peer that coordinates the ceremony;
+//   - AccessParticipant: any cluster peer.
+func (a *Appliance) ceremonyGuard(rt ceremony.Route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		names := certNames(r)
+		p, isPeer := a.peerNamed(names)
+		var caller ceremony.Caller
+		if isPeer {
+			caller = ceremony.Caller{Peer: tss.ID(p.ID), Actor: adminapi.Actor{Client: p.TLSName}}
 		}
+		asPeer := isPeer && r.Header.Get("Authorization") == "" && r.Header.Get(adminapi.HeaderOnBehalfOf) == ""
+		var e *apiError
+		switch rt.Access {
+		case ceremony.AccessAdmin:
+			caller.Actor, e = a.authenticateAdmin(r, names, true)
+		case ceremony.AccessAdminOrCoordinator:
+			if !asPeer {
+				caller.Actor, e = a.authenticateAdmin(r, names, true)
+				break
+			}
+			id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
+			if err != nil {
+				e = refuse(http.StatusBadRequest, "bad_request", "%v", err)
+				break
+			}
+			if coord, known := a.ceremonies.CoordinatorOf(id); known && coord != tss.ID(p.ID) {
+				e = refuse(http.StatusForbidden, "unauthorised", "client %q is not the coordinator of ceremony %s, nor an administrator", p.TLSName, adminapi.CeremonyID(id))
+			}
+		case ceremony.AccessCoordinator:
+			id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
+			switch {
+			case err != nil:
+				e = refuse(http.StatusBadRequest, "bad_request", "%v", err)
+			case !isPeer:
+				e = refuse(http.StatusForbidden, "unauthorised", "client %q is not a participant of this cluster: only the ceremony's coordinator may do this", firstName(names))
+			default:
+				if coord, known := a.ceremonies.CoordinatorOf(id); known && coord != 0 && coord != tss.ID(p.ID) {
+					e = refuse(http.StatusForbidden, "unauthorised", "only the ceremony's coordinator (participant %d) may do this", coord)
+				}
+			}
+		case ceremony.AccessParticipant:
+			if !isPeer {
+				e = refuse(http.StatusForbidden, "unauthorised", "client %q is not a participant of this cluster", tlsClientName(r, a.policy))
+			}
+		default:
+			e = refuse(http.StatusForbidden, "unauthorised", "route %s names no access", rt.Pattern)
+		}
+		if e != nil {
+			a.logAdminRefusal(r, e)
+			writeAdminError(w, e)
+			return
+		}
+		defer caller.Actor.Token.Zero()
+		rt.Handle(w, r, caller)
 	}
-	return a.authenticateAdmin(r, names, true)
 }

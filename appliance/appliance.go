@@ -21,6 +21,7 @@ import (
 
 	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/appliance/ceremony"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
@@ -115,7 +116,7 @@ type Appliance struct {
 	life   sync.Mutex
 	staged map[api.PublicKey]*stagedShare
 
-	ceremonies *ceremonyManager
+	ceremonies *ceremony.Service
 }
 
 // New returns a signer for cfg. It opens nothing and starts nothing.
@@ -180,7 +181,6 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 	if err := a.reg.Register(next); err != nil {
 		return nil, fmt.Errorf("appliance: metrics: %w", err)
 	}
-	a.ceremonies = newCeremonyManager(a)
 	// Being an administrator grants no signing type: the policy is the
 	// authorisation rules alone.
 	a.policy = newPolicy(cfg.Authorization)
@@ -253,7 +253,7 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 	go func() { defer wg.Done(); a.runStorage(bg) }()
 	go func() { defer wg.Done(); a.runDB(bg) }()
 	go func() { defer wg.Done(); _ = a.coord.Run(bg) }()
-	go func() { defer wg.Done(); a.ceremonies.run(bg) }()
+	go func() { defer wg.Done(); a.ceremonies.Run(bg) }()
 	go func() { defer wg.Done(); a.runDestroyer(bg) }()
 	if a.opts.WatchdogInterval > 0 {
 		wg.Add(1)
@@ -371,10 +371,6 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	lg := a.audit
 
-	if err := a.ceremonies.load(); err != nil {
-		return fmt.Errorf("key generation ceremonies: %w", err)
-	}
-
 	var members []api.Participant
 	for _, p := range cfg.Cluster.Participants {
 		members = append(members, api.Participant{ID: api.Uint64(p.ID), Endpoint: p.Endpoint})
@@ -387,9 +383,19 @@ func (a *Appliance) start(ctx context.Context) error {
 		id: tss.ID(cfg.Node.ID), net: n, gvr: protect.Root(n.GenesisValidatorsRoot()), accounts: accs, db: a.db,
 		policy: a.policy, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
 		futureEpochs: cfg.Slashing.FutureEpochs,
-		peers:        peers, ceremonyDeposit: a.ceremonies.allowsDeposit,
+		peers:        peers,
 	}
-	return a.startCoordinator(ctx)
+	if err := a.startCoordinator(ctx); err != nil {
+		return err
+	}
+	// The ceremonies are loaded before anything serves, so that a ceremony
+	// on disk is never mistaken for a new one.
+	a.ceremonies = a.newCeremonies()
+	if err := a.ceremonies.Load(); err != nil {
+		return fmt.Errorf("key generation ceremonies: %w", err)
+	}
+	a.part.ceremonyDeposit = a.ceremonies.AllowsDeposit
+	return nil
 }
 
 // credentialsDir is where credential: sources are read.

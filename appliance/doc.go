@@ -36,7 +36,7 @@
 //     final name, keys registered in slashing protection) and activated
 //     only once every participant staged. A staged share left by a crash is
 //     deleted at the next start.
-//   - Key-generation ceremonies (ceremony*.go) run the tss/dkg state
+//   - Key-generation ceremonies (package ceremony) run the tss/dkg state
 //     machine peer to peer: private shares go straight to their recipient
 //     over mutual TLS, never through the coordinator. Each participant's
 //     state, which holds secrets, is sealed by its HSM (bound to the

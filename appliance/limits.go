@@ -512,12 +512,8 @@ func (a *Appliance) participantRole(r *http.Request) (string, bool) {
 	if a.policy.known(client) || a.isAdmin(client) {
 		return client, true
 	}
-	if id, ok := a.participantOf(r); ok {
-		for _, p := range a.cfg.Cluster.Participants {
-			if p.ID == uint64(id) {
-				return p.TLSName, true
-			}
-		}
+	if p, ok := a.peerNamed(certNames(r)); ok {
+		return p.TLSName, true
 	}
 	return client, false
 }

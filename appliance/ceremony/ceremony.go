@@ -1,4 +1,4 @@
-package appliance
+package ceremony
 
 import (
 	"context"
@@ -7,33 +7,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/internal/files"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
-	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/tss"
-	"github.com/rampart-signer/rampart/tss/dkg"
 )
 
-// Key-generation ceremonies (DESIGN.md section 7). One signer coordinates:
-// it receives the operator's start request, derives the plan, and sends it
-// to every participant; then the participants run the tss/dkg state machine
-// among themselves, each message going straight to its recipient over
-// mutual TLS. The ceremony is split into batches of validators, each a dkg
-// ceremony of its own, so that progress shows and messages stay small.
-//
-// A participant's side of a ceremony moves through the states of
-// adminapi.CeremonyState.
+// ceremony is this signer's side of one ceremony: it moves through the
+// states of adminapi.CeremonyState.
 //
 // Everything a participant must remember survives a restart: the plan, the
 // sealed dkg snapshot of each batch (written before any message it
@@ -41,12 +33,15 @@ import (
 // and a small record of the states from activating on. Staged shares do
 // not survive a restart (they are deleted at start-up); a resumed batch
 // that is done simply stages its shares again.
-
-// ceremony is this signer's side of one ceremony.
+//
+// Locking: c.mu guards the state and what is derived from the batches when
+// they are staged. It is never held while a batch's lock is taken, nor
+// taken while one is held: a batch publishes what the ceremony reads of
+// it (batchView) atomically, and counts progress in atomics.
 type ceremony struct {
-	m    *ceremonyManager
+	env  *env
 	id   [32]byte
-	plan *ceremonyPlan
+	plan *plan
 	dir  string
 	self tss.ID
 	// byDKG finds a batch from the dkg ceremony id in a message header.
@@ -54,45 +49,76 @@ type ceremony struct {
 	batches []*batch
 	ended   chan struct{} // closed when the ceremony completes or aborts
 
+	// accepted counts messages accepted across batches (the progress
+	// measure); updated is the Unix time in ns of the last change.
+	accepted atomic.Int64
+	updated  atomic.Int64
+	// changes is signalled on every change of what status reports.
+	changes signal
+
 	mu         sync.Mutex
 	state      adminapi.CeremonyState
 	reason     string
-	accepted   int // messages accepted across batches: the progress measure
 	staged     int // batches done and staged
 	done       int // validators staged
 	keys       []api.PublicKey
 	transcript [32]byte
-	updated    time.Time
 	// keyIndex is keys as a set, built when first needed (holds); nil
 	// whenever keys changes.
 	keyIndex map[api.PublicKey]bool
 }
 
-func (m *ceremonyManager) newCeremony(id [32]byte, plan *ceremonyPlan, dir string) *ceremony {
+func newCeremony(e *env, id [32]byte, p *plan, dir string) *ceremony {
 	c := &ceremony{
-		m: m, id: id, plan: plan, dir: dir, self: tss.ID(m.a.cfg.Node.ID),
-		byDKG: map[[32]byte]*batch{}, ended: make(chan struct{}), updated: m.a.now(),
+		env: e, id: id, plan: p, dir: dir, self: e.cfg.Self,
+		byDKG: map[[32]byte]*batch{}, ended: make(chan struct{}),
 	}
-	if plan == nil {
+	c.touch()
+	if p == nil {
 		return c // a tombstone: aborted before this signer joined
 	}
-	for i := range plan.batches() {
-		cfg := plan.batchConfig(id, i)
-		b := &batch{c: c, index: i, cfg: cfg, dkgID: cfg.CeremonyID(), out: map[tss.ID]*outQueue{}}
-		for _, p := range plan.ids() {
-			if p != c.self {
-				b.out[p] = newOutQueue()
-			}
-		}
+	for i := range p.batches() {
+		b := newBatch(e, c, i)
 		c.batches = append(c.batches, b)
 		c.byDKG[b.dkgID] = b
 	}
 	return c
 }
 
-// ceremonyRecord is the small file that records a participant's state from
+// touch records a change now.
+func (c *ceremony) touch() {
+	c.updated.Store(c.env.now().UnixNano())
+	c.changes.fire()
+}
+
+// signal tells waiters that something changed: wait returns a channel
+// closed at the next fire. Its lock is a leaf: nothing is locked under it.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
+
+// record is the small file that records a participant's state from
 // activating on (and the reason of an abort). It holds no secret.
-type ceremonyRecord struct {
+type record struct {
 	State      adminapi.CeremonyState `json:"state"`
 	Reason     string                 `json:"reason,omitempty"`
 	Transcript string                 `json:"transcript,omitempty"`
@@ -108,35 +134,35 @@ const (
 // errNotCeremony is a ceremony directory with neither plan nor record.
 var errNotCeremony = errors.New("no plan and no state: not a ceremony")
 
-func (m *ceremonyManager) loadCeremony(id [32]byte, dir string) (*ceremony, error) {
-	var plan *ceremonyPlan
+func loadCeremony(e *env, id [32]byte, dir string) (*ceremony, error) {
+	var p *plan
 	if b, err := os.ReadFile(filepath.Join(dir, planFile)); err == nil {
-		plan = &ceremonyPlan{}
-		if err := json.Unmarshal(b, plan); err != nil {
+		p = &plan{}
+		if err := json.Unmarshal(b, p); err != nil {
 			return nil, fmt.Errorf("%s: %w", planFile, err)
 		}
-		if plan.ID() != id {
+		if p.ID() != id {
 			return nil, fmt.Errorf("%s does not hash to the directory's ceremony id", planFile)
 		}
-		if plan.BatchSize < 1 || plan.Validators < 1 || plan.Validators > adminapi.MaxCeremonyValidators {
-			return nil, fmt.Errorf("%s: %d validators in batches of %d", planFile, plan.Validators, plan.BatchSize)
+		if p.BatchSize < 1 || p.Validators < 1 || p.Validators > adminapi.MaxCeremonyValidators {
+			return nil, fmt.Errorf("%s: %d validators in batches of %d", planFile, p.Validators, p.BatchSize)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	c := m.newCeremony(id, plan, dir)
+	c := newCeremony(e, id, p, dir)
 	c.state = adminapi.StateResuming
 	b, err := os.ReadFile(filepath.Join(dir, recordFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		if plan == nil {
+		if p == nil {
 			return nil, errNotCeremony
 		}
 		return c, nil
 	case err != nil:
 		return nil, err
 	}
-	var rec ceremonyRecord
+	var rec record
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return nil, fmt.Errorf("%s: %w", recordFile, err)
 	}
@@ -145,10 +171,11 @@ func (m *ceremonyManager) loadCeremony(id [32]byte, dir string) (*ceremony, erro
 	default:
 		return nil, fmt.Errorf("%s: unknown state %q", recordFile, rec.State)
 	}
-	if plan == nil && rec.State != adminapi.StateAborted {
+	if p == nil && rec.State != adminapi.StateAborted {
 		return nil, fmt.Errorf("%s: state %s without a plan", recordFile, rec.State)
 	}
-	c.state, c.reason, c.keys, c.updated = rec.State, rec.Reason, rec.Keys, rec.Updated
+	c.state, c.reason, c.keys = rec.State, rec.Reason, rec.Keys
+	c.updated.Store(rec.Updated.UnixNano())
 	if t, err := hex.DecodeString(rec.Transcript); err == nil && len(t) == 32 {
 		copy(c.transcript[:], t)
 	}
@@ -159,8 +186,8 @@ func (m *ceremonyManager) loadCeremony(id [32]byte, dir string) (*ceremony, erro
 }
 
 // writeRecord persists the record of the current state, durably.
-func (c *ceremony) writeRecord(rec ceremonyRecord) error {
-	rec.Updated = c.m.a.now().UTC()
+func (c *ceremony) writeRecord(rec record) error {
+	rec.Updated = c.env.now().UTC()
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
@@ -190,6 +217,14 @@ func (c *ceremony) log() []any {
 	return []any{"ceremony", adminapi.CeremonyID(c.id)}
 }
 
+func (c *ceremony) logger() *slog.Logger { return c.env.cfg.Log }
+
+// refuseAborted is the answer about a ceremony that ended without
+// accounts.
+func refuseAborted(reason string) *web.Refusal {
+	return web.Refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, reason)
+}
+
 // resume replays the ceremony's sealed snapshots after a restart, or
 // finishes what a restart interrupted.
 func (c *ceremony) resume(ctx context.Context) {
@@ -211,7 +246,7 @@ func (c *ceremony) resume(ctx context.Context) {
 	default:
 		return
 	}
-	if c.m.a.now().After(c.plan.deadline()) {
+	if c.env.now().After(c.plan.deadline()) {
 		c.abort(ctx, "deadline passed while this participant was down")
 		return
 	}
@@ -219,7 +254,7 @@ func (c *ceremony) resume(ctx context.Context) {
 	for _, b := range c.batches {
 		ok, err := b.resume(ctx)
 		if err != nil {
-			c.abort(ctx, fmt.Sprintf("cannot resume batch %d: %v", b.index, err))
+			c.abort(ctx, reasonOf(err, fmt.Sprintf("cannot resume batch %d", b.index)))
 			return
 		}
 		if ok {
@@ -231,7 +266,7 @@ func (c *ceremony) resume(ctx context.Context) {
 		c.state = adminapi.StateRunning
 	}
 	c.mu.Unlock()
-	c.m.a.log.Info("resumed key generation ceremony", append(c.log(), "batches_resumed", resumed)...)
+	c.logger().Info("resumed key generation ceremony", append(c.log(), "batches_resumed", resumed)...)
 	c.batchStaged(ctx)
 }
 
@@ -239,30 +274,35 @@ func (c *ceremony) resume(ctx context.Context) {
 // batchWindow of them running.
 func (c *ceremony) startBatches(ctx context.Context) {
 	for {
-		c.mu.Lock()
-		if c.state != adminapi.StateRunning {
-			c.mu.Unlock()
+		if st, _ := c.current(); st != adminapi.StateRunning {
 			return
 		}
 		running := 0
 		var next *batch
 		for _, b := range c.batches {
-			started, staged := b.flags()
+			v := b.view()
 			switch {
-			case started && !staged:
+			case v.started && !v.staged:
 				running++
-			case !started && next == nil:
+			case !v.started && next == nil:
 				next = b
 			}
 		}
-		c.mu.Unlock()
 		if next == nil || running >= batchWindow {
 			return
 		}
-		if reason := next.startIfNeeded(ctx); reason != "" {
-			c.abort(ctx, reason)
+		if err := next.start(ctx); err != nil {
+			c.abort(ctx, reasonOf(err, ""))
 			return
 		}
+		c.afterStep(ctx, next)
+	}
+}
+
+// afterStep tells the ceremony when a batch got staged.
+func (c *ceremony) afterStep(ctx context.Context, b *batch) {
+	if b.view().staged {
+		c.batchStaged(ctx)
 	}
 }
 
@@ -274,26 +314,27 @@ func (c *ceremony) batchStaged(ctx context.Context) {
 		c.mu.Unlock()
 		return
 	}
+	views := make([]batchView, len(c.batches))
 	c.staged, c.done = 0, 0
 	all := true
-	for _, x := range c.batches {
-		if x.staged {
+	for i, x := range c.batches {
+		views[i] = x.view()
+		if views[i].staged {
 			c.staged++
 			c.done += x.cfg.Validators
 		} else {
 			all = false
 		}
 	}
-	c.updated = c.m.a.now()
+	c.touch()
 	if all {
 		h := sha256.New()
 		h.Write([]byte(tagTranscripts))
 		h.Write(c.id[:])
 		c.keys = c.keys[:0]
-		for _, x := range c.batches {
-			t, keys := x.result()
-			h.Write(t[:])
-			c.keys = append(c.keys, keys...)
+		for _, v := range views {
+			h.Write(v.transcript[:])
+			c.keys = append(c.keys, v.keys...)
 		}
 		h.Sum(c.transcript[:0])
 		c.keyIndex = nil
@@ -301,10 +342,18 @@ func (c *ceremony) batchStaged(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	if all {
-		c.m.a.log.Info("key generation ceremony done here; shares sealed and staged", append(c.log(), "validators", len(c.keys), "transcript", hex.EncodeToString(c.transcript[:]))...)
+		c.logger().Info("key generation ceremony done here; shares sealed and staged", append(c.log(), "validators", len(c.keys), "transcript", hex.EncodeToString(c.transcript[:]))...)
 		return
 	}
-	c.m.spawn(c.startBatches)
+	c.env.group.spawn(c.startBatches)
+}
+
+// startSenders starts the loops that deliver a started batch's messages,
+// one per peer.
+func (c *ceremony) startSenders(b *batch) {
+	for id := range b.out {
+		c.env.group.spawn(func(ctx context.Context) { c.sendLoop(ctx, b, id) })
+	}
 }
 
 // abort ends the ceremony without accounts: every batch's secrets are
@@ -315,13 +364,14 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	ctx = context.WithoutCancel(ctx)
 	c.mu.Lock()
 	prev := c.state
-	if prev == adminapi.StateComplete || prev == adminapi.StateAborting || prev == adminapi.StateAborted {
+	if prev == adminapi.StateComplete || prev.Aborted() {
 		c.mu.Unlock()
 		return
 	}
 	// Aborting until everything is removed, so that a status reading
 	// "aborted" means nothing of the ceremony is left here.
-	c.state, c.reason, c.updated = adminapi.StateAborting, reason, c.m.a.now()
+	c.state, c.reason = adminapi.StateAborting, reason
+	c.touch()
 	close(c.ended)
 	keys := slices.Clone(c.keys)
 	c.mu.Unlock()
@@ -330,22 +380,24 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	}
 	slices.SortFunc(keys, func(x, y api.PublicKey) int { return strings.Compare(string(x[:]), string(y[:])) })
 	keys = slices.Compact(keys)
-	log := c.m.a.log
+	log := c.logger()
+	accounts := c.env.deps.Accounts
 	for _, k := range keys {
 		if prev == adminapi.StateActivating || prev == adminapi.StateActive {
-			if _, _, err := c.m.a.remove(ctx, k, adminapi.SystemActor("aborting ceremony "+adminapi.CeremonyID(c.id))); err != nil {
+			if err := accounts.Remove(ctx, k, "aborting ceremony "+adminapi.CeremonyID(c.id)); err != nil {
 				log.Error("aborted ceremony: removing an account failed; remove it by hand", append(c.log(), "account", k, "err", err)...)
 			}
 			continue
 		}
-		c.m.a.discard(k)
+		accounts.Discard(k)
 	}
 	c.deleteSnapshots()
-	if err := c.writeRecord(ceremonyRecord{State: adminapi.StateAborted, Reason: reason}); err != nil {
+	if err := c.writeRecord(record{State: adminapi.StateAborted, Reason: reason}); err != nil {
 		log.Error("recording the abort of a ceremony failed", append(c.log(), "err", err)...)
 	}
 	c.mu.Lock()
-	c.state, c.updated = adminapi.StateAborted, c.m.a.now()
+	c.state = adminapi.StateAborted
+	c.touch()
 	c.mu.Unlock()
 	log.Warn("key generation ceremony aborted; nothing of it can sign", append(c.log(), "reason", reason, "was", prev, "accounts_dropped", len(keys))...)
 }
@@ -361,7 +413,7 @@ func (c *ceremony) deleteSnapshots() {
 // activate makes the ceremony's staged accounts signable on this signer,
 // once the coordinator has seen every participant staged with the same
 // transcript (idempotent).
-func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *apiError {
+func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refusal {
 	c.mu.Lock()
 	switch c.state {
 	case adminapi.StateActive, adminapi.StateComplete:
@@ -370,25 +422,25 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *apiError 
 	case adminapi.StateStaged:
 	case adminapi.StateActivating:
 		c.mu.Unlock()
-		return refuse(http.StatusServiceUnavailable, "unavailable", "activation in progress")
+		return web.Refuse(http.StatusServiceUnavailable, "unavailable", "activation in progress")
 	case adminapi.StateAborting, adminapi.StateAborted:
 		defer c.mu.Unlock()
-		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, c.reason)
+		return refuseAborted(c.reason)
 	default:
 		defer c.mu.Unlock()
-		return refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not staged", c.state)
+		return web.Refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not staged", c.state)
 	}
 	if transcript != c.transcript {
 		defer c.mu.Unlock()
-		return refuse(http.StatusConflict, "ceremony_transcript", "transcript %x differs from this participant's %x", transcript, c.transcript)
+		return web.Refuse(http.StatusConflict, "ceremony_transcript", "transcript %x differs from this participant's %x", transcript, c.transcript)
 	}
 	c.state = adminapi.StateActivating
 	keys := slices.Clone(c.keys)
-	rec := ceremonyRecord{State: adminapi.StateActivating, Transcript: hex.EncodeToString(c.transcript[:]), Keys: keys}
+	rec := record{State: adminapi.StateActivating, Transcript: hex.EncodeToString(c.transcript[:]), Keys: keys}
 	c.mu.Unlock()
-	fail := func(err error) *apiError {
+	fail := func(err error) *web.Refusal {
 		c.abort(ctx, fmt.Sprintf("activating the accounts failed on participant %d: %v", c.self, err))
-		return refuse(http.StatusInternalServerError, "ceremony_activation", "activating: %v", err)
+		return web.Refuse(http.StatusInternalServerError, "ceremony_activation", "activating: %v", err)
 	}
 	if err := c.writeRecord(rec); err != nil {
 		return fail(err)
@@ -397,7 +449,7 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *apiError 
 		if c.isEnded() {
 			break // aborted meanwhile: the abort removes what was activated
 		}
-		if err := c.m.a.activate(ctx, k); err != nil {
+		if err := c.env.deps.Accounts.Activate(ctx, k); err != nil {
 			return fail(err)
 		}
 	}
@@ -405,27 +457,28 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *apiError 
 	if c.state != adminapi.StateActivating {
 		reason := c.reason
 		c.mu.Unlock()
-		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, reason)
+		return refuseAborted(reason)
 	}
 	rec.State = adminapi.StateActive
 	// Recorded under the lock, so that an abort either sees the ceremony
 	// active (and removes its accounts) or wins before this line.
 	err := c.writeRecord(rec)
 	if err == nil {
-		c.state, c.updated = adminapi.StateActive, c.m.a.now()
+		c.state = adminapi.StateActive
+		c.touch()
 	}
 	c.mu.Unlock()
 	if err != nil {
 		return fail(err)
 	}
 	c.deleteSnapshots()
-	c.m.a.log.Info("ceremony accounts activated", append(c.log(), "accounts", len(keys))...)
+	c.logger().Info("ceremony accounts activated", append(c.log(), "accounts", len(keys))...)
 	return nil
 }
 
 // finalize ends a ceremony whose accounts are active: they are this
 // signer's like any other from now on.
-func (c *ceremony) finalize() *apiError {
+func (c *ceremony) finalize() *web.Refusal {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state {
@@ -433,29 +486,45 @@ func (c *ceremony) finalize() *apiError {
 		return nil
 	case adminapi.StateActive:
 	case adminapi.StateAborting, adminapi.StateAborted:
-		return refuse(http.StatusGone, "ceremony_aborted", "%v: %s", adminapi.ErrCeremonyAborted, c.reason)
+		return refuseAborted(c.reason)
 	default:
-		return refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not active", c.state)
+		return web.Refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not active", c.state)
 	}
-	rec := ceremonyRecord{State: adminapi.StateComplete, Transcript: hex.EncodeToString(c.transcript[:]), Keys: c.keys}
+	rec := record{State: adminapi.StateComplete, Transcript: hex.EncodeToString(c.transcript[:]), Keys: c.keys}
 	if err := c.writeRecord(rec); err != nil {
-		return refuse(http.StatusServiceUnavailable, "unavailable", "recording completion: %v", err)
+		return web.Refuse(http.StatusServiceUnavailable, "unavailable", "recording completion: %v", err)
 	}
-	c.state, c.updated = adminapi.StateComplete, c.m.a.now()
+	c.state = adminapi.StateComplete
+	c.touch()
 	close(c.ended)
-	c.m.a.log.Info("key generation ceremony complete", append(c.log(), "accounts", len(c.keys))...)
+	c.logger().Info("key generation ceremony complete", append(c.log(), "accounts", len(c.keys))...)
 	return nil
+}
+
+// deadline is when the ceremony is given up here if it has not moved on:
+// its plan's deadline until it is active, the grace after it while it
+// waits to be finalised; none once it ended.
+func (c *ceremony) deadline() (time.Time, bool) {
+	if c.plan == nil {
+		return time.Time{}, false
+	}
+	switch st, _ := c.current(); st {
+	case adminapi.StateRunning, adminapi.StateStaged:
+		return c.plan.deadline(), true
+	case adminapi.StateActive:
+		return c.plan.deadline().Add(activationGrace), true
+	}
+	return time.Time{}, false
 }
 
 // checkDeadline gives the ceremony up once its deadline has passed
 // without activation, or its grace without finalisation.
 func (c *ceremony) checkDeadline(ctx context.Context) {
-	st, _ := c.current()
 	if c.plan == nil {
 		return
 	}
-	now := c.m.a.now()
-	switch st {
+	now := c.env.now()
+	switch st, _ := c.current(); st {
 	case adminapi.StateRunning, adminapi.StateStaged:
 		if now.After(c.plan.deadline()) {
 			c.abort(ctx, fmt.Sprintf("deadline %s passed before the accounts were activated", c.plan.deadline().UTC().Format(time.RFC3339)))
@@ -471,15 +540,7 @@ func (c *ceremony) checkDeadline(ctx context.Context) {
 // disk, sealed, for the next start.
 func (c *ceremony) zero() {
 	for _, b := range c.batches {
-		b.mu.Lock()
-		if b.p != nil {
-			b.p.Zero()
-			b.p = nil
-		}
-		b.mu.Unlock()
-		for _, q := range b.out {
-			q.clear()
-		}
+		b.zero()
 	}
 }
 
@@ -489,20 +550,22 @@ func (c *ceremony) status() adminapi.CeremonyStatus {
 	defer c.mu.Unlock()
 	st := adminapi.CeremonyStatus{
 		ID: adminapi.CeremonyID(c.id), Participant: api.Uint64(c.self), State: c.state, Reason: c.reason,
-		MessagesAccepted: c.accepted, BatchesDone: c.staged, ValidatorsDone: c.done, Updated: c.updated.UTC(),
+		MessagesAccepted: int(c.accepted.Load()), BatchesDone: c.staged, ValidatorsDone: c.done,
+		Updated: time.Unix(0, c.updated.Load()).UTC(),
 	}
 	if c.plan != nil {
 		st.Validators, st.Batches = int(c.plan.Validators), c.plan.batches()
 	}
-	switch c.state {
-	case adminapi.StateStaged, adminapi.StateActivating, adminapi.StateActive, adminapi.StateComplete:
+	if c.state.Staged() {
 		st.Transcript = hex.EncodeToString(c.transcript[:])
 		st.ValidatorsDone, st.BatchesDone = st.Validators, st.Batches
 	}
 	waiting := map[tss.ID]bool{}
 	for _, b := range c.batches {
-		for _, id := range b.waitingFor() {
-			waiting[id] = true
+		if v := b.view(); v.started && !v.staged {
+			for _, id := range v.waiting {
+				waiting[id] = true
+			}
 		}
 	}
 	for id := range waiting {
@@ -529,42 +592,52 @@ func (c *ceremony) holds(key api.PublicKey) bool {
 	return c.keyIndex[key]
 }
 
-// allowsDeposit reports whether participant from may have this signer's
-// DEPOSIT partial d of key without a DEPOSIT grant: key is an account of a
-// ceremony this signer joined and activated, from is that ceremony's
-// coordinator, and the deposit is exactly the one the ceremony's plan,
-// which this signer holds, commits to (public key, withdrawal credentials
-// and amount; the network's genesis fork version is checked with every
-// DEPOSIT). A deposit with other withdrawal credentials or another amount
-// is refused, whoever coordinates.
-func (m *ceremonyManager) allowsDeposit(from tss.ID, key api.PublicKey, d *signing.Deposit) bool {
-	if api.PublicKey(d.Pubkey) != key {
-		return false
-	}
-	for _, c := range m.all() {
-		if c.plan == nil || tss.ID(c.plan.Coordinator) != from || !c.holds(key) {
-			continue
-		}
-		return d.WithdrawalCredentials == phase0.Root(c.plan.WithdrawalCredentials) && uint64(d.Amount) == uint64(c.plan.AmountGwei)
-	}
-	return false
-}
-
 // progressed counts an accepted message.
 func (c *ceremony) progressed() {
-	c.mu.Lock()
-	c.accepted++
-	c.updated = c.m.a.now()
-	c.mu.Unlock()
+	c.accepted.Add(1)
+	c.touch()
 }
 
-// dkgAbortReason describes a dkg abort for the record.
-func dkgAbortReason(b *batch, err error) string {
-	switch {
-	case errors.Is(err, dkg.ErrTranscriptMismatch):
-		return fmt.Sprintf("batch %d: participants confirmed different transcripts: %v", b.index, err)
-	case errors.Is(err, dkg.ErrNotEnoughQualified):
-		return fmt.Sprintf("batch %d: too many participants disqualified: %v", b.index, err)
+// deliver hands one message from peer from to its batch. The message is
+// acknowledged (nil) only once what it changed is persisted.
+func (c *ceremony) deliver(ctx context.Context, from tss.ID, msg []byte) *web.Refusal {
+	switch st, reason := c.current(); st {
+	case adminapi.StateResuming:
+		return web.Refuse(http.StatusServiceUnavailable, "unavailable", "ceremony is resuming after a restart")
+	case adminapi.StateAborting, adminapi.StateAborted:
+		return refuseAborted(reason)
+	case adminapi.StateRunning:
+	default:
+		return nil // every batch is done here: late messages change nothing
 	}
-	return fmt.Sprintf("batch %d: %v", b.index, err)
+	// The header carries the dkg ceremony id, which names the batch.
+	const idStart, idEnd = 6, 38
+	if len(msg) < idEnd {
+		return web.Refuse(http.StatusBadRequest, "bad_request", "message: %d bytes, too short for a dkg message", len(msg))
+	}
+	var dkgID [32]byte
+	copy(dkgID[:], msg[idStart:idEnd])
+	b, ok := c.byDKG[dkgID]
+	if !ok {
+		return web.Refuse(http.StatusBadRequest, "bad_request", "message: belongs to no batch of this ceremony")
+	}
+	err := b.deliver(ctx, from, msg)
+	var refusal *web.Refusal
+	var ab *abortError
+	switch {
+	case err == nil:
+		c.afterStep(ctx, b)
+		return nil
+	case errors.As(err, &ab):
+		c.abort(ctx, ab.reason)
+		return refuseAborted(ab.reason)
+	case errors.Is(err, errEnded):
+		_, reason := c.current()
+		return refuseAborted(reason)
+	case errors.Is(err, errNotPersisted):
+		return web.Refuse(http.StatusServiceUnavailable, "unavailable", "could not persist the ceremony state; retry")
+	case errors.As(err, &refusal):
+		return refusal
+	}
+	return web.Refuse(http.StatusServiceUnavailable, "unavailable", "%v", err)
 }

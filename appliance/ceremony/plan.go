@@ -1,4 +1,4 @@
-package appliance
+package ceremony
 
 import (
 	"crypto/sha256"
@@ -30,11 +30,11 @@ const (
 	batchWindow = 2
 )
 
-// ceremonyPlan is what every participant of a ceremony agrees on. The
+// plan is what every participant of a ceremony agrees on. The
 // ceremony id is its hash, and each batch's dkg configuration is derived
 // from the id, so a participant given a different plan is in a different
 // ceremony and its messages are refused.
-type ceremonyPlan struct {
+type plan struct {
 	Nonce                 api.Root     `json:"nonce"`
 	ClusterID             api.Root     `json:"cluster_id"`
 	Coordinator           api.Uint64   `json:"coordinator"`
@@ -61,7 +61,7 @@ const (
 )
 
 // ID is the hash of the plan's canonical encoding.
-func (p *ceremonyPlan) ID() [32]byte {
+func (p *plan) ID() [32]byte {
 	h := sha256.New()
 	h.Write([]byte(tagPlan))
 	b := append([]byte(nil), p.Nonce[:]...)
@@ -85,7 +85,7 @@ func (p *ceremonyPlan) ID() [32]byte {
 }
 
 // ids returns the participants as tss ids.
-func (p *ceremonyPlan) ids() []tss.ID {
+func (p *plan) ids() []tss.ID {
 	out := make([]tss.ID, len(p.Participants))
 	for i, id := range p.Participants {
 		out[i] = tss.ID(id)
@@ -94,12 +94,12 @@ func (p *ceremonyPlan) ids() []tss.ID {
 }
 
 // batches is the number of batches.
-func (p *ceremonyPlan) batches() int {
+func (p *plan) batches() int {
 	return int((p.Validators + p.BatchSize - 1) / p.BatchSize)
 }
 
 // batchRange returns the validator indexes [lo, hi) of batch i.
-func (p *ceremonyPlan) batchRange(i int) (lo, hi int) {
+func (p *plan) batchRange(i int) (lo, hi int) {
 	lo = i * int(p.BatchSize)
 	return lo, min(lo+int(p.BatchSize), int(p.Validators))
 }
@@ -107,7 +107,7 @@ func (p *ceremonyPlan) batchRange(i int) (lo, hi int) {
 // batchConfig derives batch i's dkg configuration from the ceremony id:
 // every participant computes the same one, and no two batches (of this or
 // any ceremony) share a dkg ceremony id.
-func (p *ceremonyPlan) batchConfig(id [32]byte, i int) dkg.Config {
+func (p *plan) batchConfig(id [32]byte, i int) dkg.Config {
 	lo, hi := p.batchRange(i)
 	ctx := binary.BigEndian.AppendUint32(append([]byte(nil), id[:]...), uint32(i))
 	return dkg.Config{
@@ -120,13 +120,13 @@ func (p *ceremonyPlan) batchConfig(id [32]byte, i int) dkg.Config {
 }
 
 // deposit returns the deposit parameters of the plan.
-func (p *ceremonyPlan) deposit() deposit.Params {
+func (p *plan) deposit() deposit.Params {
 	var fork [4]byte
 	binary.BigEndian.PutUint32(fork[:], uint32(p.GenesisForkVersion))
 	return deposit.Params{WithdrawalCredentials: p.WithdrawalCredentials, AmountGwei: uint64(p.AmountGwei), GenesisForkVersion: fork, NetworkName: p.NetworkName}
 }
 
-func (p *ceremonyPlan) deadline() time.Time { return time.Unix(int64(p.Deadline), 0) }
+func (p *plan) deadline() time.Time { return time.Unix(int64(p.Deadline), 0) }
 
 // maxMessageBytes bounds the largest dkg message of a batch of v
 // validators among n participants at threshold t: commitments, or a
@@ -165,29 +165,27 @@ func defaultBatchSize(validators, n, t int) int {
 // validate checks a plan against this signer: its cluster, network and
 // participants, and the ceremony's own limits. It names the first wrong
 // field.
-func (p *ceremonyPlan) validate(a *Appliance, now time.Time) error {
+func (p *plan) validate(cfg *Config, now time.Time) error {
 	ids := p.ids()
-	fork := a.net.GenesisForkVersion()
-	var mine []tss.ID
-	for _, c := range a.cfg.Cluster.Participants {
-		mine = append(mine, tss.ID(c.ID))
-	}
+	n := cfg.Network
+	fork := n.GenesisForkVersion()
+	mine := slices.Clone(cfg.Participants)
 	slices.Sort(mine)
 	switch {
 	case p.Nonce == api.Root{}:
 		return errors.New("nonce: zero")
-	case p.ClusterID != api.Root(a.cfg.ClusterID()):
-		return fmt.Errorf("cluster_id: %s is not this signer's cluster (%s)", p.ClusterID, api.Root(a.cfg.ClusterID()))
+	case p.ClusterID != api.Root(cfg.ClusterID):
+		return fmt.Errorf("cluster_id: %s is not this signer's cluster (%s)", p.ClusterID, api.Root(cfg.ClusterID))
 	case !slices.Equal(ids, mine):
 		return fmt.Errorf("participants: %v are not this cluster's participants %v", ids, mine)
 	case !slices.Contains(ids, tss.ID(p.Coordinator)):
 		return fmt.Errorf("coordinator: %d is not a participant", p.Coordinator)
-	case p.GenesisValidatorsRoot != api.Root(a.net.GenesisValidatorsRoot()):
+	case p.GenesisValidatorsRoot != api.Root(n.GenesisValidatorsRoot()):
 		return fmt.Errorf("genesis_validators_root: %s is not this signer's network's", p.GenesisValidatorsRoot)
 	case p.GenesisForkVersion > 1<<32-1 || uint32(p.GenesisForkVersion) != binary.BigEndian.Uint32(fork[:]):
 		return fmt.Errorf("genesis_fork_version: %#08x is not this signer's network's", uint64(p.GenesisForkVersion))
-	case p.NetworkName != a.net.Name():
-		return fmt.Errorf("network_name: %q, this signer's network is %q", p.NetworkName, a.net.Name())
+	case p.NetworkName != n.Name():
+		return fmt.Errorf("network_name: %q, this signer's network is %q", p.NetworkName, n.Name())
 	}
 	if err := tss.CheckThreshold(int(min(p.Threshold, 1<<16)), len(ids)); err != nil {
 		return fmt.Errorf("threshold: %w", err)
