@@ -95,7 +95,8 @@ type Appliance struct {
 	audit    *audit.Log
 	coord    *coordinator.Coordinator
 	part     *participant
-	policy   *policy
+	// authz makes every authorisation decision (authz.go).
+	authz    *authz
 	metrics  *metrics
 	lmetrics *listenerMetrics
 	cert     tls.Certificate
@@ -106,9 +107,6 @@ type Appliance struct {
 	// administrative fan-out share its connections.
 	peers map[tss.ID]*peer.Client
 
-	// adminToken is the verifier of the administrative token (nil
-	// without administrators).
-	adminToken *adminapi.Verifier
 	// pending holds removed shares awaiting destruction.
 	pending *pendingStore
 
@@ -183,7 +181,7 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 	}
 	// Being an administrator grants no signing type: the policy is the
 	// authorisation rules alone.
-	a.policy = newPolicy(cfg.Authorization)
+	a.authz = newAuthz(cfg)
 	return a, nil
 }
 
@@ -327,7 +325,7 @@ func (a *Appliance) start(ctx context.Context) error {
 		if err != nil {
 			return misconfigured(err)
 		}
-		a.adminToken = &v
+		a.authz.token = &v
 	}
 	if stale, err := removeStaleStaged(cfg.Accounts.SharesDir); err != nil {
 		a.health.set("shares", err)
@@ -375,15 +373,10 @@ func (a *Appliance) start(ctx context.Context) error {
 	for _, p := range cfg.Cluster.Participants {
 		members = append(members, api.Participant{ID: api.Uint64(p.ID), Endpoint: p.Endpoint})
 	}
-	peers := map[string]tss.ID{}
-	for _, p := range cfg.Cluster.Participants {
-		peers[p.TLSName] = tss.ID(p.ID)
-	}
 	a.part = &participant{
 		id: tss.ID(cfg.Node.ID), net: n, gvr: protect.Root(n.GenesisValidatorsRoot()), accounts: accs, db: a.db,
-		policy: a.policy, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
+		z: a.authz, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
 		futureEpochs: cfg.Slashing.FutureEpochs,
-		peers:        peers,
 	}
 	if err := a.startCoordinator(ctx); err != nil {
 		return err
@@ -394,7 +387,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	if err := a.ceremonies.Load(); err != nil {
 		return fmt.Errorf("key generation ceremonies: %w", err)
 	}
-	a.part.ceremonyDeposit = a.ceremonies.AllowsDeposit
+	a.authz.ceremonies = a.ceremonies
 	return nil
 }
 
@@ -599,9 +592,9 @@ func (a *Appliance) serve(srvs *servers) error {
 	}
 	loopback := fixedClient(a.cfg.Listen.InsecureLoopbackClient)
 	specs := []spec{
-		{ListenerParticipant, a.cfg.Listen.Participant, a.participantHandler(), a.participantRole, true},
-		{ListenerCoordinator, a.cfg.Listen.Coordinator, a.coordinatorHandler(tlsClientName), a.coordinatorRole(tlsClientName), true},
-		{ListenerInsecureLoopback, a.cfg.Listen.CoordinatorInsecureLoopback, a.coordinatorHandler(loopback), a.coordinatorRole(loopback), false},
+		{ListenerParticipant, a.cfg.Listen.Participant, a.participantHandler(), a.authz.participantRole, true},
+		{ListenerCoordinator, a.cfg.Listen.Coordinator, a.coordinatorHandler(tlsClientName), a.authz.coordinatorRole(tlsClientName), true},
+		{ListenerInsecureLoopback, a.cfg.Listen.CoordinatorInsecureLoopback, a.coordinatorHandler(loopback), a.authz.coordinatorRole(loopback), false},
 	}
 	for _, s := range specs {
 		ln, err := a.listen(s.name, s.addr)

@@ -20,6 +20,7 @@ func ceremonyMux(t *testing.T) *http.ServeMux {
 	t.Helper()
 	a := exampleAppliance(t, nil)
 	a.ceremonies = ceremony.New(ceremony.Config{Self: tss.ID(a.cfg.Node.ID), Dir: t.TempDir()}, ceremony.Deps{})
+	a.authz.ceremonies = a.ceremonies
 	mux := http.NewServeMux()
 	for _, rt := range a.ceremonies.Routes() {
 		mux.HandleFunc(rt.Pattern, a.ceremonyGuard(rt))

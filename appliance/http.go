@@ -12,42 +12,10 @@ import (
 	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 )
-
-// clientNamer extracts the authenticated client name of a request.
-type clientNamer func(*http.Request, *policy) string
-
-// tlsClientName is the name on the client's verified certificate: the
-// first subject alternative name (DNS, then IP) that has an authorisation
-// rule, else the first one.
-func tlsClientName(r *http.Request, p *policy) string {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
-		return ""
-	}
-	leaf := r.TLS.VerifiedChains[0][0]
-	var names []string
-	names = append(names, leaf.DNSNames...)
-	for _, ip := range leaf.IPAddresses {
-		names = append(names, ip.String())
-	}
-	for _, n := range names {
-		if p.known(n) {
-			return n
-		}
-	}
-	if len(names) > 0 {
-		return names[0]
-	}
-	return ""
-}
-
-// fixedClient names every request on a listener with no client
-// certificates (the loopback coordinator listener).
-func fixedClient(name string) clientNamer {
-	return func(*http.Request, *policy) string { return name }
-}
 
 func pathKey(r *http.Request) (api.PublicKey, *apiError) {
 	k, err := api.ParsePublicKey(r.PathValue("identifier"))
@@ -76,18 +44,18 @@ func (a *Appliance) participantHandler() http.Handler {
 	mux.HandleFunc("GET /upcheck", upcheck)
 	mux.HandleFunc("GET /healthcheck", a.healthcheck)
 	mux.HandleFunc("GET /api/v1/eth2/distributed/accounts", func(w http.ResponseWriter, r *http.Request) {
-		client := tlsClientName(r, a.policy)
-		if !a.part.authorised(client) {
-			web.WriteError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
+		client := tlsClientName(r, a.authz.policy)
+		if e := a.authz.partialCaller(client); e != nil {
+			web.WriteError(w, e)
 			return
 		}
 		web.WriteJSON(w, http.StatusOK, a.part.accountViews(client))
 	})
 	mux.HandleFunc("GET /api/v1/eth2/distributed/accounts/{identifier}", func(w http.ResponseWriter, r *http.Request) {
-		client := tlsClientName(r, a.policy)
+		client := tlsClientName(r, a.authz.policy)
 		key, e := pathKey(r)
-		if e == nil && !a.part.authorised(client) {
-			e = refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+		if e == nil {
+			e = a.authz.partialCaller(client)
 		}
 		var acc *account
 		if e == nil {
@@ -99,12 +67,12 @@ func (a *Appliance) participantHandler() http.Handler {
 		}
 		web.WriteJSON(w, http.StatusOK, a.part.view(acc))
 	})
-	participantClient := func(r *http.Request) string { return tlsClientName(r, a.policy) }
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", a.signHandler("participant", participantClient, a.part.authorised,
+	participantClient := func(r *http.Request) string { return tlsClientName(r, a.authz.policy) }
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", a.signHandler("participant", participantClient, a.authz.partialCaller,
 		func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError) {
 			return a.part.signOne(ctx, client, key, body)
 		}))
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", a.batchHandler("participant", participantClient, a.part.authorised,
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", a.batchHandler("participant", participantClient, a.authz.partialCaller,
 		func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError) {
 			rs, t, e := a.part.signBatch(ctx, client, body)
 			errs := make([]*api.Error, len(rs))
@@ -132,27 +100,27 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 	mux.HandleFunc("GET /upcheck", upcheck)
 	mux.HandleFunc("GET /healthcheck", a.healthcheck)
 	mux.HandleFunc("GET /api/v1/eth2/publicKeys", func(w http.ResponseWriter, r *http.Request) {
-		client := clientOf(r, a.policy)
-		if !a.policy.known(client) {
-			web.WriteError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
+		client := clientOf(r, a.authz.policy)
+		if e := a.authz.coordinatorCaller(client); e != nil {
+			web.WriteError(w, e)
 			return
 		}
 		a.coord.RefreshIfOlder(r.Context(), 10*time.Second)
 		keys := []string{}
 		for _, k := range a.coord.PublicKeys() {
-			if a.policy.account(client, k, anyType) {
+			if a.authz.sees(client, k) {
 				keys = append(keys, k.String())
 			}
 		}
 		web.WriteJSON(w, http.StatusOK, keys)
 	})
-	coordinatorClient := func(r *http.Request) string { return clientOf(r, a.policy) }
-	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", a.signHandler("coordinator", coordinatorClient, a.policy.known,
+	coordinatorClient := func(r *http.Request) string { return clientOf(r, a.authz.policy) }
+	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", a.signHandler("coordinator", coordinatorClient, a.authz.coordinatorCaller,
 		func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError) {
 			sig, t, e := a.signFull(ctx, client, key, body)
 			return sig, t, e
 		}))
-	mux.HandleFunc("POST /api/v1/eth2/sign", a.batchHandler("coordinator", coordinatorClient, a.policy.known,
+	mux.HandleFunc("POST /api/v1/eth2/sign", a.batchHandler("coordinator", coordinatorClient, a.authz.coordinatorCaller,
 		func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError) {
 			rs, t, e := a.signFullBatch(ctx, client, body)
 			errs := make([]*api.Error, len(rs))
@@ -169,12 +137,12 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 // authorisation and the key from the path, then the body, one answer;
 // refusals are logged and counted. A full signature (api.Signature) is sent
 // as text/plain to a client that asks only for it.
-func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) string, authorised func(client string) bool,
+func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) string, caller func(client string) *apiError,
 	sign func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
 		client := clientOf(r)
-		e := notAuthorised(w, client, authorised)
+		e := notAuthorised(w, client, caller)
 		var key api.PublicKey
 		if e == nil {
 			key, e = pathKey(r)
@@ -210,12 +178,12 @@ func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) str
 
 // batchHandler serves a batch signing endpoint; every item is counted with
 // the status its single request would have had.
-func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) string, authorised func(client string) bool,
+func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) string, caller func(client string) *apiError,
 	sign func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
 		client := clientOf(r)
-		e := notAuthorised(w, client, authorised)
+		e := notAuthorised(w, client, caller)
 		var body []byte
 		if e == nil {
 			body, e = web.ReadBody(w, r)
@@ -245,17 +213,6 @@ func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) st
 	}
 }
 
-// notAuthorised refuses, before the body is read, a client that may not
-// use a signing endpoint at all, and closes its connection: its body,
-// however large, is never read.
-func notAuthorised(w http.ResponseWriter, client string, authorised func(string) bool) *apiError {
-	if authorised(client) {
-		return nil
-	}
-	w.Header().Set("Connection", "close")
-	return refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
-}
-
 // wantsText reports whether the client asked for text/plain only, which
 // the API allows as the single-signature response type.
 func wantsText(r *http.Request) bool {
@@ -263,18 +220,26 @@ func wantsText(r *http.Request) bool {
 	return strings.Contains(acc, "text/plain") && !strings.Contains(acc, "application/json") && !strings.Contains(acc, "*/*")
 }
 
-// genericRefusal refuses a GENERIC request whose domain type a typed
-// request exists for, or of the consensus form: the decision is
-// signing.CheckGenericDomainType's, at the participant and the
-// coordinator alike.
-func genericRefusal(req *signing.Request, sg *signing.Signable) *apiError {
-	if req.Type != signing.TypeGeneric {
-		return nil
+// verifyRequest runs steps 3 to 5 of DESIGN.md section 4 on a decoded,
+// authorised request, at the participant and the coordinator alike: the
+// network check and the recomputed signing root, the bound on the future
+// (by this signer's clock), and the refusal of GENERIC in every domain a
+// typed request exists for or of the consensus form
+// (signing.CheckGenericDomainType).
+func verifyRequest(n *network.Network, now time.Time, futureEpochs uint64, req *signing.Request) (*signing.Signable, *apiError) {
+	sg, err := req.Verify(n)
+	if err == nil {
+		err = req.CheckFuture(n, now, futureEpochs)
 	}
-	if err := signing.CheckGenericDomainType(sg.DomainType()); err != nil {
-		return refuse(http.StatusBadRequest, "generic_typed_domain", "%v", err)
+	if err != nil {
+		return nil, requestError(err)
 	}
-	return nil
+	if req.Type == signing.TypeGeneric {
+		if err := signing.CheckGenericDomainType(sg.DomainType()); err != nil {
+			return nil, refuse(http.StatusBadRequest, "generic_typed_domain", "%v", err)
+		}
+	}
+	return sg, nil
 }
 
 // prepare authorises and verifies a request at the coordinator: the same
@@ -283,21 +248,15 @@ func genericRefusal(req *signing.Request, sg *signing.Signable) *apiError {
 // serves validator duties only: it asks the other signers with this
 // signer's identity, and peers are granted duty types only.
 func (a *Appliance) prepare(client string, req *signing.Request) (*signing.Signable, []byte, *apiError) {
-	if !a.policy.requestType(client, req.Type) {
-		return nil, nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
-	}
-	sg, err := req.Verify(a.net)
-	if err == nil {
-		err = req.CheckFuture(a.net, a.now(), a.cfg.Slashing.FutureEpochs)
-	}
-	if err != nil {
-		return nil, nil, requestError(err)
-	}
-	if e := genericRefusal(req, sg); e != nil {
+	if e := a.authz.coordinatorRequest(client, req); e != nil {
 		return nil, nil, e
 	}
-	if !req.Type.Duty() {
-		return nil, nil, refuse(http.StatusForbidden, "coordinator_duty_only", "%s is not a validator duty: a signer coordinates duties only, since the other signers grant each other nothing else; use rampartctl exit, or a coordinator beside the client that uses the client's own identity at every signer (rampart-vc)", req.Type)
+	sg, e := verifyRequest(a.net, a.now(), a.cfg.Slashing.FutureEpochs, req)
+	if e == nil {
+		e = a.authz.coordinatorDuty(req)
+	}
+	if e != nil {
+		return nil, nil, e
 	}
 	canonical, err := req.MarshalJSON()
 	if err != nil {
@@ -306,20 +265,18 @@ func (a *Appliance) prepare(client string, req *signing.Request) (*signing.Signa
 	return sg, canonical, nil
 }
 
-// accountAllowed applies account authorisation at the coordinator.
+// accountAllowed applies account authorisation at the coordinator
+// (authz.coordinatorAccount), and refuses an account removed here.
 func (a *Appliance) accountAllowed(client string, key api.PublicKey, t signing.Type) *apiError {
-	if a.policy.account(client, key, t) {
-		if a.db.Disabled(protect.PublicKey(key)) {
-			// Removed here: this signer coordinates no more signatures
-			// of the key, even with the shares other signers still hold.
-			return refuse(http.StatusNotFound, "unknown_account", "account %s was removed from this signer", key)
-		}
-		return nil
+	if e := a.authz.coordinatorAccount(client, key, t); e != nil {
+		return e
 	}
-	if a.policy.allAccounts(client, t) {
-		return refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
+	if a.db.Disabled(protect.PublicKey(key)) {
+		// Removed here: this signer coordinates no more signatures of the
+		// key, even with the shares other signers still hold.
+		return refuse(http.StatusNotFound, "unknown_account", "account %s was removed from this signer", key)
 	}
-	return refuse(http.StatusForbidden, "unauthorised", "client %q may not use account %s", client, key)
+	return nil
 }
 
 func coordinatorError(err error) *apiError {
@@ -340,8 +297,8 @@ func coordinatorError(err error) *apiError {
 
 // signFull obtains one verified full signature through the cluster.
 func (a *Appliance) signFull(ctx context.Context, client string, key api.PublicKey, body []byte) (api.Signature, signing.Type, *apiError) {
-	if !a.policy.known(client) {
-		return api.Signature{}, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	if e := a.authz.coordinatorCaller(client); e != nil {
+		return api.Signature{}, "", e
 	}
 	req, err := signing.ParseRequest(body)
 	if err != nil {
@@ -366,8 +323,8 @@ func (a *Appliance) signFull(ctx context.Context, client string, key api.PublicK
 
 // signFullBatch obtains full signatures for a batch.
 func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byte) ([]api.BatchResult, signing.Type, *apiError) {
-	if !a.policy.known(client) {
-		return nil, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	if e := a.authz.coordinatorCaller(client); e != nil {
+		return nil, "", e
 	}
 	b, err := signing.ParseBatch(body)
 	if err != nil {

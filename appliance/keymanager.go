@@ -36,48 +36,43 @@ import (
 // returns its history; the histories are merged into the answer. This
 // signer relays the administrator's proof to the others.
 
-type keymanagerStatus struct {
-	Status  string `json:"status"`
-	Message string `json:"message,omitempty"`
-}
+// The keymanager API's answers (ethereum/keymanager-APIs).
+type (
+	keymanagerStatus struct {
+		Status  string `json:"status"`
+		Message string `json:"message,omitempty"`
+	}
+	keymanagerKey struct {
+		ValidatingPubkey string `json:"validating_pubkey"`
+		DerivationPath   string `json:"derivation_path"`
+		Readonly         bool   `json:"readonly"`
+	}
+	keymanagerList struct {
+		Data []keymanagerKey `json:"data"`
+	}
+	keymanagerImported struct {
+		Data []keymanagerStatus `json:"data"`
+	}
+	keymanagerDeleted struct {
+		Data               []keymanagerStatus `json:"data"`
+		SlashingProtection string             `json:"slashing_protection"`
+	}
+)
 
 func (a *Appliance) keymanagerRoutes(mux *http.ServeMux, clientOf clientNamer) {
 	if a.cfg.Keymanager == nil {
 		return
 	}
-	namesOf := func(r *http.Request) []string {
-		if r.TLS != nil {
-			return certNames(r)
-		}
-		return []string{clientOf(r, a.policy)} // the loopback listener's fixed name
-	}
-	guard := func(action string, h func(w http.ResponseWriter, r *http.Request, x adminapi.Actor)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			x, e := a.authenticateAdmin(r, namesOf(r), false)
-			if e == nil && action != "" {
-				e = a.recordAdmin(x, action)
-			}
-			if e != nil {
-				a.logAdminRefusal(r, e)
-				writeAdminError(w, e)
-				return
-			}
-			defer x.Token.Zero()
-			h(w, r, x)
-		}
+	guard := func(action string, h adminHandler) http.HandlerFunc {
+		return a.keymanagerGuard(clientOf, action, h)
 	}
 	// Reads are not audited; imports and deletions are, before they start.
 	mux.HandleFunc("GET /eth/v1/keystores", guard("", func(w http.ResponseWriter, r *http.Request, _ adminapi.Actor) {
-		type entry struct {
-			ValidatingPubkey string `json:"validating_pubkey"`
-			DerivationPath   string `json:"derivation_path"`
-			Readonly         bool   `json:"readonly"`
-		}
-		data := []entry{}
+		list := keymanagerList{Data: []keymanagerKey{}}
 		for _, k := range a.accounts.keys() {
-			data = append(data, entry{ValidatingPubkey: k.String()})
+			list.Data = append(list.Data, keymanagerKey{ValidatingPubkey: k.String()})
 		}
-		web.WriteJSON(w, http.StatusOK, map[string]any{"data": data})
+		web.WriteJSON(w, http.StatusOK, list)
 	}))
 	mux.HandleFunc("POST /eth/v1/keystores", guard("keymanager_import", a.keymanagerImport))
 	mux.HandleFunc("DELETE /eth/v1/keystores", guard("keymanager_delete", a.keymanagerDelete))
@@ -162,7 +157,7 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x a
 			a.coord.Invalidate() // the other signers' new accounts
 		}
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"data": out})
+	web.WriteJSON(w, http.StatusOK, keymanagerImported{Data: out})
 }
 
 func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
@@ -204,7 +199,7 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x a
 		web.WriteError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"data": out, "slashing_protection": string(sp)})
+	web.WriteJSON(w, http.StatusOK, keymanagerDeleted{Data: out, SlashingProtection: string(sp)})
 }
 
 // removeFromCluster removes key from every signer of the cluster at once

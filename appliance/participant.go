@@ -18,11 +18,6 @@ import (
 	"github.com/rampart-signer/rampart/tss"
 )
 
-// selfClient is the client name of the signer's own coordinator when it
-// calls its participant in process. It contains a space, so no certificate
-// the cluster CA issues (DNS names or IP addresses) can claim it.
-const selfClient = "rampart coordinator (in process)"
-
 // participant is the signing path of DESIGN.md section 4 for this signer's
 // shares. Every partial signature leaves through signOne or signBatch, after
 // authorisation, strict decoding, the network check, the recomputed signing
@@ -33,7 +28,7 @@ type participant struct {
 	gvr      protect.Root
 	accounts *accounts
 	db       *protect.DB
-	policy   *policy
+	z        *authz
 	audit    *audit.Log
 	members  []api.Participant
 	metrics  *metrics
@@ -42,47 +37,13 @@ type participant struct {
 	// futureEpochs is slashing.future_epochs: how many epochs beyond the
 	// clock's current one blocks, attestations and aggregates may be.
 	futureEpochs uint64
-	// peers maps the cluster's tls_names to participant ids.
-	peers map[string]tss.ID
-	// ceremonyDeposit reports whether peer from, the coordinator of a
-	// key-generation ceremony this signer joined, may have the DEPOSIT
-	// partial d of key (ceremonyManager.allowsDeposit).
-	ceremonyDeposit func(from tss.ID, key api.PublicKey, d *signing.Deposit) bool
 }
 
-func (p *participant) authorised(client string) bool {
-	return client == selfClient || p.policy.known(client)
-}
-
-// ceremonyGrant reports whether req is the DEPOSIT of a key-generation
-// ceremony this signer joined, asked for by that ceremony's coordinator
-// with the ceremony's own parameters: granted without an authorisation
-// rule, since peers are never granted DEPOSIT.
-func (p *participant) ceremonyGrant(client string, key api.PublicKey, req *signing.Request) bool {
-	if req.Type != signing.TypeDeposit || req.Deposit == nil || p.ceremonyDeposit == nil {
-		return false
-	}
-	from, ok := p.peers[client]
-	return ok && p.ceremonyDeposit(from, key, req.Deposit)
-}
-
-func (p *participant) mayUseType(client string, t signing.Type) bool {
-	return client == selfClient || p.policy.requestType(client, t)
-}
-
-func (p *participant) mayUseAccount(client string, key api.PublicKey, t signing.Type) bool {
-	return client == selfClient || p.policy.account(client, key, t)
-}
-
-// lookup applies account authorisation and finds the share: 403 for an
-// account the client may not use (without saying whether it exists, unless
-// the client may see every account), 404 for an unknown one.
+// lookup applies account authorisation (authz.partialAccount) and finds
+// the share: 404 for an unknown one.
 func (p *participant) lookup(client string, key api.PublicKey, t signing.Type) (*account, *apiError) {
-	if !p.mayUseAccount(client, key, t) {
-		if client != selfClient && p.policy.allAccounts(client, t) {
-			return nil, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
-		}
-		return nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not use account %s", client, key)
+	if e := p.z.partialAccount(client, key, t); e != nil {
+		return nil, e
 	}
 	acc, ok := p.accounts.get(key)
 	if !ok {
@@ -91,45 +52,32 @@ func (p *participant) lookup(client string, key api.PublicKey, t signing.Type) (
 	return acc, nil
 }
 
-// verify runs steps 3 to 5 on a decoded request: type authorisation
-// (unless granted already), the network check, the recomputed signing
-// root, the bound on the future (by this signer's own clock), and the
-// refusal of GENERIC in a typed domain.
-func (p *participant) verify(client string, req *signing.Request, granted bool) (*signing.Signable, *apiError) {
-	if !granted && !p.mayUseType(client, req.Type) {
-		return nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
-	}
-	sg, err := req.Verify(p.net)
-	if err == nil {
-		err = req.CheckFuture(p.net, p.now(), p.futureEpochs)
-	}
-	if err != nil {
-		return nil, requestError(err)
-	}
-	if e := genericRefusal(req, sg); e != nil {
-		return nil, e
-	}
-	return sg, nil
+// verify runs steps 3 to 5 on a decoded, authorised request
+// (verifyRequest).
+func (p *participant) verify(req *signing.Request) (*signing.Signable, *apiError) {
+	return verifyRequest(p.net, p.now(), p.futureEpochs, req)
 }
 
 // signOne handles POST /api/v1/eth2/distributed/sign/{identifier}.
 func (p *participant) signOne(ctx context.Context, client string, key api.PublicKey, body []byte) (api.PartialSignature, signing.Type, *apiError) {
-	_, peer := p.peers[client]
-	if !p.authorised(client) && !peer {
-		return api.PartialSignature{}, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	if e := p.z.partialCaller(client); e != nil {
+		return api.PartialSignature{}, "", e
 	}
 	req, err := signing.ParseRequest(body)
 	if err != nil {
 		return api.PartialSignature{}, "", requestError(err)
 	}
-	ceremony := p.ceremonyGrant(client, key, req)
-	sg, aerr := p.verify(client, req, ceremony)
+	granted, aerr := p.z.partialRequest(client, key, req)
+	if aerr != nil {
+		return api.PartialSignature{}, req.Type, aerr
+	}
+	sg, aerr := p.verify(req)
 	if aerr != nil {
 		return api.PartialSignature{}, req.Type, aerr
 	}
 	lookupAs := client
-	if ceremony {
-		lookupAs = selfClient // the ceremony's account, checked above
+	if granted {
+		lookupAs = selfClient // a ceremony's account, granted above
 	}
 	acc, aerr := p.lookup(lookupAs, key, req.Type)
 	if aerr != nil {
@@ -231,15 +179,19 @@ func (p *participant) durable(pend audit.Pending, n int) *apiError {
 // everything per key (authorisation, account, slashing protection) is
 // answered per item, with the status the single request would get.
 func (p *participant) signBatch(ctx context.Context, client string, body []byte) ([]api.PartialBatchResult, signing.Type, *apiError) {
-	if !p.authorised(client) {
-		return nil, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	if e := p.z.partialCaller(client); e != nil {
+		return nil, "", e
 	}
 	b, err := signing.ParseBatch(body)
 	if err != nil {
 		return nil, "", requestError(err)
 	}
 	out := make([]api.PartialBatchResult, len(b.Identifiers))
-	sg, aerr := p.verify(client, b.Request, false)
+	_, aerr := p.z.partialRequest(client, api.PublicKey{}, b.Request)
+	var sg *signing.Signable
+	if aerr == nil {
+		sg, aerr = p.verify(b.Request)
+	}
 	if aerr != nil {
 		if aerr.Code == http.StatusForbidden {
 			for i, id := range b.Identifiers {
@@ -375,7 +327,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 func (p *participant) accountViews(client string) []api.Account {
 	var out []api.Account
 	for _, k := range p.accounts.keys() {
-		if !p.mayUseAccount(client, k, anyType) {
+		if !p.z.sees(client, k) {
 			continue
 		}
 		acc, ok := p.accounts.get(k)
