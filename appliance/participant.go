@@ -90,55 +90,25 @@ func (p *participant) signOne(ctx context.Context, client string, key api.Public
 	return api.PartialSignature{ParticipantID: api.Uint64(p.id), SigningRoot: api.Root(sg.SigningRoot), Signature: sig.Bytes()}, req.Type, nil
 }
 
-// sign makes one partial signature, through a durable slashing permit for
-// blocks and attestations, and returns it once its audit record is durable
-// too.
+// sign makes one partial signature, through a durable slashing permit
+// for blocks and attestations (approve), and returns it once its audit
+// record is durable too.
 func (p *participant) sign(ctx context.Context, client string, acc *account, sg *signing.Signable) (*bls.Signature, *apiError) {
-	key := protect.PublicKey(acc.key)
-	start := p.now()
-	var permit protect.Permit
-	var err error
-	var pend audit.Pending
-	written := false
-	// The record is written once the rules passed, so that its fsync runs
-	// while the slashing commit's does (the audit log's syncer starts it).
-	decided := protect.WhenDecided(func(ok []bool) {
-		if ok[0] {
-			pend, written = p.audit.Write(p.auditRecords(client, sg, []*account{acc})...), true
-		}
-	})
-	switch {
-	case sg.Proposal != nil:
-		permit, err = p.db.ApproveBlock(ctx, p.gvr, key, protect.Block{Slot: uint64(sg.Proposal.Slot), SigningRoot: protect.Root(sg.Proposal.SigningRoot)}, decided)
-	case sg.Vote != nil:
-		permit, err = p.db.ApproveAttestation(ctx, p.gvr, key, protect.Attestation{Source: uint64(sg.Vote.SourceEpoch), Target: uint64(sg.Vote.TargetEpoch), SigningRoot: protect.Root(sg.Vote.SigningRoot)}, decided)
-	default:
-		sig, err := acc.sign(sg.SigningRoot)
-		if err != nil {
-			return nil, refuse(http.StatusNotFound, "unknown_account", "%v", err)
-		}
-		if aerr := p.record(client, sg, []*account{acc}); aerr != nil {
-			return nil, aerr
-		}
-		return sig, nil
+	ap, err := p.approve(ctx, client, sg, []*account{acc})
+	if err == nil {
+		err = ap.refused[0]
 	}
-	p.metrics.approve.Observe(p.now().Sub(start).Seconds())
 	if err != nil {
 		return nil, protectError(err)
 	}
-	sig, err := acc.signPermitted(permit)
+	sig, err := ap.sign(0, acc, sg.SigningRoot)
 	if errors.Is(err, errRemoved) {
 		return nil, refuse(http.StatusNotFound, "unknown_account", "%v", err)
 	}
 	if err != nil {
 		return nil, protectError(err)
 	}
-	if !written {
-		// A permit means the rules passed, so the hook wrote the record;
-		// should that ever change, the record is still made durable first.
-		return sig, p.record(client, sg, []*account{acc})
-	}
-	if aerr := p.durable(pend, 1); aerr != nil {
+	if aerr := p.release(client, sg, ap, []*account{acc}); aerr != nil {
 		return nil, aerr
 	}
 	return sig, nil
@@ -224,63 +194,22 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 	}
 
 	// Slashing protection for the whole slot burst in one durable commit.
-	var permits []protect.Permit
-	var pend audit.Pending
-	written := false
-	if sg.Vote != nil {
-		var reqs []protect.AttestationRequest
-		var idx []int
-		for i, acc := range accs {
-			if acc != nil {
-				reqs = append(reqs, protect.AttestationRequest{Key: protect.PublicKey(acc.key), Attestation: protect.Attestation{
-					Source: uint64(sg.Vote.SourceEpoch), Target: uint64(sg.Vote.TargetEpoch), SigningRoot: protect.Root(sg.Vote.SigningRoot)}})
-				idx = append(idx, i)
-			}
-		}
-		permits = make([]protect.Permit, len(accs))
-		if len(reqs) > 0 {
-			start := p.now()
-			// As in sign: the records of what passed the rules are written
-			// at once, their fsync overlapping the slashing commit.
-			verdicts, err := p.db.ApproveAttestations(ctx, p.gvr, reqs, protect.WhenDecided(func(ok []bool) {
-				var passed []*account
-				for k, yes := range ok {
-					if yes {
-						passed = append(passed, accs[idx[k]])
-					}
-				}
-				if len(passed) > 0 {
-					pend, written = p.audit.Write(p.auditRecords(client, sg, passed)...), true
-				}
-			}))
-			p.metrics.approve.Observe(p.now().Sub(start).Seconds())
-			if err != nil {
-				return nil, b.Request.Type, protectError(err)
-			}
-			for k, v := range verdicts {
-				i := idx[k]
-				if v.Err != nil {
-					fail(i, protectError(v.Err))
-					accs[i] = nil
-					continue
-				}
-				permits[i] = v.Permit
-			}
+	ap, err := p.approve(ctx, client, sg, accs)
+	if err != nil {
+		return nil, b.Request.Type, protectError(err)
+	}
+	for i, err := range ap.refused {
+		if err != nil && accs[i] != nil {
+			fail(i, protectError(err))
+			accs[i] = nil
 		}
 	}
-
 	sigs := make([]*bls.Signature, len(accs))
 	errs := make([]error, len(accs))
 	parallel.For(len(accs), func(i int) {
-		acc := accs[i]
-		if acc == nil {
-			return
+		if acc := accs[i]; acc != nil {
+			sigs[i], errs[i] = ap.sign(i, acc, sg.SigningRoot)
 		}
-		if permits != nil {
-			sigs[i], errs[i] = acc.signPermitted(permits[i])
-			return
-		}
-		sigs[i], errs[i] = acc.sign(sg.SigningRoot)
 	})
 	var released []*account
 	for i, acc := range accs {
@@ -300,13 +229,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 		released = append(released, acc)
 	}
 	if len(released) > 0 {
-		var aerr *apiError
-		if written {
-			aerr = p.durable(pend, len(released))
-		} else {
-			aerr = p.record(client, sg, released)
-		}
-		if aerr != nil {
+		if aerr := p.release(client, sg, ap, released); aerr != nil {
 			return nil, b.Request.Type, aerr
 		}
 	}
