@@ -14,7 +14,6 @@ import (
 	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
-	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/keystore"
@@ -274,7 +273,7 @@ func (a *Appliance) importer(x adminapi.Actor) *adminapi.Importer {
 	var admins []adminapi.AccountAdmin
 	for _, p := range a.cfg.Cluster.Participants {
 		if p.ID == a.cfg.Node.ID {
-			admins = append(admins, localAdmin{a: a, x: x})
+			admins = append(admins, admin{a: a, x: x})
 			continue
 		}
 		admins = append(admins, adminapi.NewClient(a.peers[tss.ID(p.ID)]).RelayFor(x))
@@ -284,105 +283,4 @@ func (a *Appliance) importer(x adminapi.Actor) *adminapi.Importer {
 		threshold = a.cfg.Keymanager.Threshold
 	}
 	return &adminapi.Importer{Admins: admins, Threshold: threshold, Network: a.net, Rand: rand.Reader}
-}
-
-// localAdmin is this signer's own account lifecycle, in process, for
-// administrator x.
-type localAdmin struct {
-	a *Appliance
-	x adminapi.Actor
-}
-
-func (l localAdmin) ID() tss.ID { return tss.ID(l.a.cfg.Node.ID) }
-
-func (l localAdmin) Stage(ctx context.Context, req *adminapi.StageRequest) ([]api.PublicKey, error) {
-	keys := make([]api.PublicKey, len(req.Accounts))
-	for i, it := range req.Accounts {
-		keys[i] = it.CompositePublicKey
-	}
-	if e := l.a.recordAdmin(l.x, "stage", keys...); e != nil {
-		return nil, e
-	}
-	items := make([]stageItem, len(req.Accounts))
-	defer func() {
-		for _, it := range items {
-			if it.share != nil {
-				it.share.Zero()
-			}
-		}
-	}()
-	for i, it := range req.Accounts {
-		composite, err := bls.PublicKeyFromBytes(it.CompositePublicKey[:])
-		if err != nil {
-			return nil, err
-		}
-		share, err := bls.SecretKeyFromBytes(it.Share[:])
-		if err != nil {
-			return nil, err
-		}
-		items[i] = stageItem{composite: composite, share: share, threshold: int(min(it.Threshold, 1<<16))}
-		if len(it.SlashingProtection) > 0 {
-			if items[i].history, err = protect.ParseInterchange(it.SlashingProtection); err != nil {
-				return nil, err
-			}
-		}
-	}
-	comps, err := l.a.stageAll(ctx, items)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.PublicKey, len(comps))
-	for i, c := range comps {
-		out[i] = c.Bytes()
-	}
-	return out, nil
-}
-
-func (l localAdmin) Activate(ctx context.Context, keys []api.PublicKey) error {
-	if e := l.a.recordAdmin(l.x, "activate", keys...); e != nil {
-		return e
-	}
-	for _, k := range keys {
-		if err := l.a.activate(ctx, k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (l localAdmin) Discard(_ context.Context, keys []api.PublicKey) error {
-	if e := l.a.recordAdmin(l.x, "discard", keys...); e != nil {
-		return e
-	}
-	for _, k := range keys {
-		l.a.discard(k)
-	}
-	return nil
-}
-
-func (l localAdmin) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, bool, error) {
-	if e := l.a.recordAdmin(l.x, "remove", key); e != nil {
-		return nil, false, e
-	}
-	ic, found, err := l.a.remove(ctx, key, l.x)
-	if err != nil || ic == nil {
-		return nil, found, err
-	}
-	raw, err := ic.Marshal()
-	return raw, found, err
-}
-
-func (l localAdmin) Prove(ctx context.Context, keys []api.PublicKey) ([]api.Signature, error) {
-	if e := l.a.recordAdmin(l.x, "proof", keys...); e != nil {
-		return nil, e
-	}
-	sigs, err := l.a.prove(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Signature, len(sigs))
-	for i, s := range sigs {
-		out[i] = s.Bytes()
-	}
-	return out, nil
 }
