@@ -18,6 +18,9 @@ import (
 // here decides anything; the guards of the ceremony routes are in
 // authz.go.
 
+// maxStatusWait bounds a ceremony status request that waits for a change.
+const maxStatusWait = 30 * time.Second
+
 // newCeremonies makes the ceremony service once the network, the sealing
 // key, the peers, the audit log and the coordinator are there.
 func (a *Appliance) newCeremonies() *ceremony.Service {
@@ -34,6 +37,7 @@ func (a *Appliance) newCeremonies() *ceremony.Service {
 		Rand:         a.opts.Rand,
 		Log:          a.log,
 		Clock:        clock{now: a.opts.Now, after: a.opts.After},
+		MaxWait:      min(maxStatusWait, a.cfg.Listen.Limits.AdminTimeout/2),
 	}, ceremony.Deps{
 		Accounts: ceremonyAccounts{a},
 		Sealer:   a.sealKey,

@@ -27,32 +27,23 @@ func BenchmarkCeremony(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				stage, since, contact := adminapi.StageGenerating, start, start
-				for {
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					st, err := peers[0].CeremonyStatus(ctx, id)
-					cancel()
-					if err != nil {
-						if time.Since(contact) > 30*time.Second {
-							b.Fatal(err)
-						}
-						time.Sleep(100 * time.Millisecond)
-						continue
+				stage, since := adminapi.StageGenerating, start
+				// Each stage change is seen as it happens: the signer
+				// answers the status once it changed.
+				waitStatus(b, peers[0], id, 10*time.Minute, func(st *adminapi.CeremonyStatus) bool {
+					if st.Coordination == nil {
+						return false
 					}
-					contact = time.Now()
 					if s := st.Coordination.Stage; s != stage {
 						now := time.Now()
 						stages[stage] += now.Sub(since)
 						stage, since = s, now
 					}
-					if stage == "complete" {
-						break
-					}
-					if stage == "aborted" {
+					if stage == adminapi.StageAborted {
 						b.Fatalf("ceremony aborted: %s", st.Coordination.Reason)
 					}
-					time.Sleep(50 * time.Millisecond)
-				}
+					return stage == adminapi.StageComplete
+				})
 				if total := time.Since(start); b.N == 1 {
 					b.Logf("%d validators 3-of-5: %s (%.1f validators/s)", validators, total.Round(time.Millisecond), float64(validators)/total.Seconds())
 				}

@@ -56,26 +56,43 @@ func startRequest(tb testing.TB, validators, threshold int) *adminapi.StartCerem
 	return &adminapi.StartCeremonyRequest{Validators: validators, Threshold: threshold, WithdrawalCredentials: wc, AmountGwei: 32_000_000_000}
 }
 
-// waitCeremony polls the coordinator until the ceremony completes or
+// waitStatus follows signer p's view of a ceremony, waiting at the signer
+// for each change (adminapi.Client.WaitCeremony), until ok accepts it; it
+// fails the test after limit. A few refusals in a row (a signer
+// restarting) are asked again at once.
+func waitStatus(tb testing.TB, p *adminapi.Client, id string, limit time.Duration, ok func(*adminapi.CeremonyStatus) bool) *adminapi.CeremonyStatus {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var st *adminapi.CeremonyStatus
+	var after uint64
+	var err error
+	for failures := 0; ; {
+		st, err = p.WaitCeremony(ctx, id, after, 10*time.Second)
+		switch {
+		case err == nil:
+			failures = 0
+			if ok(st) {
+				return st
+			}
+			after = st.Version
+		case ctx.Err() != nil:
+			tb.Fatalf("participant %s, ceremony %s: condition not reached after %s: %+v %v", p.ID(), id, limit, st, err)
+		default:
+			if failures++; failures > 5 {
+				tb.Fatalf("participant %s, ceremony %s: %v", p.ID(), id, err)
+			}
+		}
+	}
+}
+
+// waitCeremony follows the coordinator until the ceremony completes or
 // aborts, and returns the last status.
 func waitCeremony(tb testing.TB, p *adminapi.Client, id string, limit time.Duration) *adminapi.CeremonyStatus {
 	tb.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		st, err := p.CeremonyStatus(ctx, id)
-		cancel()
-		if err == nil && st.Coordination != nil {
-			switch st.Coordination.Stage {
-			case "complete", "aborted":
-				return st
-			}
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("ceremony %s not finished after %s: %+v, %v", id, limit, st, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return waitStatus(tb, p, id, limit, func(st *adminapi.CeremonyStatus) bool {
+		return st.Coordination != nil && st.Coordination.Stage.Ended()
+	})
 }
 
 // depositParams is what the test ceremonies ask for on the test network.
@@ -374,7 +391,10 @@ func TestCeremonyAbortedByTheOperator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// Aborted once it is under way at the signers that are up.
+	waitStatus(t, peers[0], id, time.Minute, func(st *adminapi.CeremonyStatus) bool {
+		return st.Coordination != nil && len(st.Coordination.Participants) == 2
+	})
 	if err := peers[0].AbortCeremony(context.Background(), id, "operator changed their mind"); err != nil {
 		t.Fatal(err)
 	}
@@ -391,17 +411,7 @@ func TestCeremonyAbortedByTheOperator(t *testing.T) {
 func waitAborted(t testing.TB, lc *localcluster.Cluster, peers []*adminapi.Client, id string) {
 	t.Helper()
 	for i, p := range peers {
-		deadline := time.Now().Add(time.Minute)
-		for {
-			st, err := p.CeremonyStatus(context.Background(), id)
-			if err == nil && st.State == "aborted" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("signer %d: %+v %v", i+1, st, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		waitStatus(t, p, id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == adminapi.StateAborted })
 		snaps, staged := ceremonyFiles(lc, i)
 		if shares := shareFiles(lc, i); len(snaps)+len(staged)+len(shares) != 0 {
 			t.Errorf("signer %d kept %v %v %v", i+1, snaps, staged, shares)

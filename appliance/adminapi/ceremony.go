@@ -137,8 +137,11 @@ type CeremonyStatus struct {
 	Waiting          []api.Uint64  `json:"waiting,omitempty"`
 	// Transcript is the hash over every batch's confirmed transcript, once
 	// every batch is done here.
-	Transcript   string              `json:"transcript,omitempty"`
-	Updated      time.Time           `json:"updated"`
+	Transcript string    `json:"transcript,omitempty"`
+	Updated    time.Time `json:"updated"`
+	// Version counts the changes of this status at the signer that
+	// answered; WaitCeremony waits for it to move past a given one.
+	Version      uint64              `json:"version"`
 	Coordination *CoordinationStatus `json:"coordination,omitempty"`
 }
 

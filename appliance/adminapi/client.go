@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/peer"
@@ -171,6 +174,19 @@ func (c *Client) StartCeremony(ctx context.Context, req *StartCeremonyRequest) (
 func (c *Client) CeremonyStatus(ctx context.Context, id string) (*CeremonyStatus, error) {
 	var st CeremonyStatus
 	if err := c.do(ctx, http.MethodGet, PathCeremonies+"/"+id, nil, &st); err != nil {
+		return nil, ceremonyError(err)
+	}
+	return &st, nil
+}
+
+// WaitCeremony is CeremonyStatus once the status has moved past version
+// after (CeremonyStatus.Version), or once wait has passed (the signer cuts
+// it to its own bound), whichever comes first: the changes of a ceremony
+// as they happen, without polling.
+func (c *Client) WaitCeremony(ctx context.Context, id string, after uint64, wait time.Duration) (*CeremonyStatus, error) {
+	var st CeremonyStatus
+	q := url.Values{"after": {strconv.FormatUint(after, 10)}, "wait": {wait.String()}}
+	if err := c.do(ctx, http.MethodGet, PathCeremonies+"/"+id+"?"+q.Encode(), nil, &st); err != nil {
 		return nil, ceremonyError(err)
 	}
 	return &st, nil

@@ -70,7 +70,7 @@ func (b *batch) publish(change func(v *batchView)) {
 	v := *b.v.Load()
 	change(&v)
 	b.v.Store(&v)
-	b.c.changes.fire()
+	b.c.changed()
 }
 
 func (b *batch) snapshotPath() string {

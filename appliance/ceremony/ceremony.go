@@ -53,7 +53,10 @@ type ceremony struct {
 	// measure); updated is the Unix time in ns of the last change.
 	accepted atomic.Int64
 	updated  atomic.Int64
-	// changes is signalled on every change of what status reports.
+	// version counts the changes of what status reports (the participant's
+	// view and, at the coordinator, the coordination's); changes wakes
+	// whoever waits for the next one.
+	version atomic.Uint64
 	changes signal
 
 	mu         sync.Mutex
@@ -85,10 +88,33 @@ func newCeremony(e *env, id [32]byte, p *plan, dir string) *ceremony {
 	return c
 }
 
-// touch records a change now.
+// touch records a change of the participant's progress or state now.
 func (c *ceremony) touch() {
 	c.updated.Store(c.env.now().UnixNano())
+	c.changed()
+}
+
+// changed records a change of what status reports: its version moves on
+// and waiters wake.
+func (c *ceremony) changed() {
+	c.version.Add(1)
 	c.changes.fire()
+}
+
+// wait waits until the status has moved past version after, or ctx ends,
+// and reports the version then.
+func (c *ceremony) wait(ctx context.Context, after uint64) uint64 {
+	for {
+		woken := c.changes.wait()
+		if v := c.version.Load(); v > after {
+			return v
+		}
+		select {
+		case <-woken:
+		case <-ctx.Done():
+			return c.version.Load()
+		}
+	}
 }
 
 // signal tells waiters that something changed: wait returns a channel
@@ -264,6 +290,7 @@ func (c *ceremony) resume(ctx context.Context) {
 	c.mu.Lock()
 	if c.state == adminapi.StateResuming {
 		c.state = adminapi.StateRunning
+		c.changed()
 	}
 	c.mu.Unlock()
 	c.logger().Info("resumed key generation ceremony", append(c.log(), "batches_resumed", resumed)...)
@@ -435,6 +462,7 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refus
 		return web.Refuse(http.StatusConflict, "ceremony_transcript", "transcript %x differs from this participant's %x", transcript, c.transcript)
 	}
 	c.state = adminapi.StateActivating
+	c.changed()
 	keys := slices.Clone(c.keys)
 	rec := record{State: adminapi.StateActivating, Transcript: hex.EncodeToString(c.transcript[:]), Keys: keys}
 	c.mu.Unlock()
@@ -551,7 +579,7 @@ func (c *ceremony) status() adminapi.CeremonyStatus {
 	st := adminapi.CeremonyStatus{
 		ID: adminapi.CeremonyID(c.id), Participant: api.Uint64(c.self), State: c.state, Reason: c.reason,
 		MessagesAccepted: int(c.accepted.Load()), BatchesDone: c.staged, ValidatorsDone: c.done,
-		Updated: time.Unix(0, c.updated.Load()).UTC(),
+		Updated: time.Unix(0, c.updated.Load()).UTC(), Version: c.version.Load(),
 	}
 	if c.plan != nil {
 		st.Validators, st.Batches = int(c.plan.Validators), c.plan.batches()

@@ -97,7 +97,7 @@ func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 	s := New(Config{
 		Self: 1, ClusterID: sha256.Sum256([]byte("fixture")), Participants: ids,
 		Dir: filepath.Join(tb.TempDir(), "ceremonies"), Network: network.Mainnet(), Rand: rand.Reader,
-		Log: slog.New(slog.DiscardHandler), Clock: realClock{},
+		Log: slog.New(slog.DiscardHandler), Clock: realClock{}, MaxWait: time.Minute,
 	}, Deps{Accounts: noAccounts{}, Sealer: key, Peers: peers, Audit: recorder{}})
 	if err := s.Load(); err != nil {
 		tb.Fatal(err)
@@ -112,11 +112,12 @@ func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 		tb.Fatal(e)
 	}
 	// Wait until participant 1 has dealt every batch it starts at once
-	// (batchWindow), so that no snapshot appears during a test.
+	// (batchWindow) and waits for its peers, so that no snapshot appears
+	// and nothing changes during a test but what the test sends.
 	window := c.batches[:min(batchWindow, len(c.batches))]
 	waitFor(tb, c, "the first batches dealt", func() bool {
 		for _, b := range window {
-			if !b.view().started {
+			if v := b.view(); !v.started || len(v.waiting) == 0 {
 				return false
 			}
 		}
@@ -124,7 +125,7 @@ func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 	})
 	f := &ceremonyFixture{s: s, c: c, seal: key, mux: http.NewServeMux(), peers: map[tss.ID]*dkg.Participant{}}
 	for _, rt := range s.Routes() {
-		if rt.Access == AccessParticipant {
+		if rt.Access == AccessParticipant || rt.Access == AccessAdminOrCoordinator {
 			f.mux.HandleFunc(rt.Pattern, participantsOnly(rt))
 		}
 	}
@@ -206,10 +207,15 @@ func (f *ceremonyFixture) message(tb testing.TB, from tss.ID, kind dkg.Kind, to 
 // verified certificate.
 func (f *ceremonyFixture) post(client string, body []byte) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodPost, adminapi.PathCeremonies+"/"+adminapi.CeremonyID(f.c.id)+"/messages", bytes.NewReader(body))
-	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{DNSNames: []string{client}}}}}
 	w := httptest.NewRecorder()
-	f.mux.ServeHTTP(w, r)
+	f.mux.ServeHTTP(w, asPeer(r, client))
 	return w
+}
+
+// asPeer gives r a verified certificate naming client.
+func asPeer(r *http.Request, client string) *http.Request {
+	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{DNSNames: []string{client}}}}}
+	return r
 }
 
 func wrap(msg []byte) []byte {
@@ -290,6 +296,42 @@ func TestCeremonyMessageAttacks(t *testing.T) {
 	}
 	if ev := f.c.status(); ev.State != adminapi.StateRunning {
 		t.Fatalf("refused messages changed the ceremony: %+v", ev)
+	}
+}
+
+// TestStatusWaitsForAChange: a status request that names the version it
+// has seen is answered once the ceremony changed (here, a message
+// accepted), and, with nothing changing, once its wait is over.
+func TestStatusWaitsForAChange(t *testing.T) {
+	f := newCeremonyFixture(t)
+	seen := f.c.status()
+	get := func(wait string) adminapi.CeremonyStatus {
+		path := fmt.Sprintf("%s/%s?after=%d&wait=%s", adminapi.PathCeremonies, adminapi.CeremonyID(f.c.id), seen.Version, wait)
+		w := httptest.NewRecorder()
+		f.mux.ServeHTTP(w, asPeer(httptest.NewRequest(http.MethodGet, path, nil), "signer-1"))
+		var st adminapi.CeremonyStatus
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &st) != nil {
+			t.Fatalf("status: %d %s", w.Code, w.Body)
+		}
+		return st
+	}
+	if st := get("1ms"); st.Version != seen.Version {
+		t.Fatalf("nothing changed, yet version %d follows %d", st.Version, seen.Version)
+	}
+	answered := make(chan adminapi.CeremonyStatus, 1)
+	go func() { answered <- get("1m") }()
+	if w := f.post("signer-2", wrap(f.message(t, 2, dkg.KindCommitments, 1))); w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if st := <-answered; st.Version <= seen.Version || st.MessagesAccepted <= seen.MessagesAccepted {
+		t.Fatalf("answered %+v after %+v", st, seen)
+	}
+	for _, bad := range []string{"after=x", "wait=soon", "wait=-1s"} {
+		w := httptest.NewRecorder()
+		f.mux.ServeHTTP(w, asPeer(httptest.NewRequest(http.MethodGet, adminapi.PathCeremonies+"/"+adminapi.CeremonyID(f.c.id)+"?"+bad, nil), "signer-1"))
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", bad, w.Code, w.Body)
+		}
 	}
 }
 

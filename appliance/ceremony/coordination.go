@@ -194,6 +194,7 @@ func (co *coordination) setStage(stage adminapi.CoordinationStage) error {
 	}
 	co.rec.Stage = stage
 	co.mu.Unlock()
+	co.c.changed()
 	co.s.log.Info("ceremony coordination", append(co.c.log(), "stage", stage)...)
 	return co.save()
 }
@@ -307,6 +308,7 @@ func (co *coordination) fail(reason string) {
 	co.rec.Stage, co.rec.Reason = adminapi.StageAborted, reason
 	stop := co.stop
 	co.mu.Unlock()
+	co.c.changed()
 	co.s.log.Warn("ceremony aborted by its coordinator", append(co.log(), "reason", reason)...)
 	if err := co.save(); err != nil {
 		co.s.log.Error("recording the abort failed", append(co.log(), "err", err)...)
@@ -419,8 +421,12 @@ func (co *coordination) generate(ctx context.Context) error {
 			contact[mb.memberID()] = now
 			mu.Unlock()
 			co.mu.Lock()
+			old, seen := co.views[mb.memberID()]
 			co.views[mb.memberID()] = st
 			co.mu.Unlock()
+			if !seen || !sameView(old, st) {
+				co.c.changed()
+			}
 			return nil
 		})
 		if ctx.Err() != nil {
@@ -457,8 +463,12 @@ func (co *coordination) generate(ctx context.Context) error {
 			generated = 0
 		}
 		co.mu.Lock()
+		moved := co.generated != generated
 		co.generated = generated
 		co.mu.Unlock()
+		if moved {
+			co.c.changed()
+		}
 		for _, mb := range co.members {
 			id := mb.memberID()
 			if since := now.Sub(contact[id]); since > co.timeout {
@@ -490,6 +500,14 @@ func (co *coordination) generate(ctx context.Context) error {
 		case <-co.env.clock.After(pollInterval):
 		}
 	}
+}
+
+// sameView reports whether a participant's view shows the same progress
+// (its version moves with this signer's own changes too).
+func sameView(a, b adminapi.CeremonyStatus) bool {
+	return a.State == b.State && a.Reason == b.Reason && a.MessagesAccepted == b.MessagesAccepted &&
+		a.BatchesDone == b.BatchesDone && a.ValidatorsDone == b.ValidatorsDone && a.Transcript == b.Transcript &&
+		slices.Equal(a.Waiting, b.Waiting)
 }
 
 func describeTranscripts(t map[string][]api.Uint64) string {
@@ -575,6 +593,7 @@ func (co *coordination) signDeposits(ctx context.Context) error {
 				co.mu.Lock()
 				co.signed++
 				co.mu.Unlock()
+				co.c.changed()
 			}
 		}()
 	}
@@ -600,6 +619,7 @@ feed:
 	co.mu.Lock()
 	co.deposits = out
 	co.mu.Unlock()
+	co.c.changed()
 	return nil
 }
 

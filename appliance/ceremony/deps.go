@@ -37,6 +37,10 @@ type Config struct {
 	Log *slog.Logger
 	// Clock times deadlines, retries and polls.
 	Clock Clock
+	// MaxWait bounds how long a status request waits for a change
+	// (adminapi.Client.WaitCeremony); it must leave the answer time within
+	// the listener's write deadline.
+	MaxWait time.Duration
 }
 
 // Clock is the injected clock (Options.Now and Options.After of the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 	"unicode"
 
@@ -112,17 +113,54 @@ func (s *Service) plannedCeremony(r *http.Request) (*ceremony, *web.Refusal) {
 	return c, e
 }
 
+// handleStatus answers a ceremony's status. With ?after=V&wait=D it
+// answers once the status has moved past version V, or after D (at most
+// Config.MaxWait), whichever comes first: a caller watching a ceremony
+// learns of each change when it happens, without polling.
 func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request, _ Caller) {
 	c, e := s.ceremonyOf(r)
+	var after uint64
+	var wait time.Duration
+	if e == nil {
+		after, wait, e = waitParams(r, s.env.cfg.MaxWait)
+	}
 	if e != nil {
 		web.WriteError(w, e)
 		return
+	}
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		c.wait(ctx, after)
+		cancel()
 	}
 	st := c.status()
 	if co := s.coordination(c.id); co != nil {
 		st.Coordination = co.status()
 	}
 	web.WriteJSON(w, http.StatusOK, st)
+}
+
+// waitParams reads a status request's after (a version) and wait (a Go
+// duration, cut to most).
+func waitParams(r *http.Request, most time.Duration) (uint64, time.Duration, *web.Refusal) {
+	q := r.URL.Query()
+	var after uint64
+	var wait time.Duration
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, web.Refuse(http.StatusBadRequest, "bad_request", "after: %q is not a version number", v)
+		}
+		after = n
+	}
+	if v := q.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return 0, 0, web.Refuse(http.StatusBadRequest, "bad_request", "wait: %q is not a duration", v)
+		}
+		wait = min(d, most)
+	}
+	return after, wait, nil
 }
 
 func (s *Service) handleActivate(w http.ResponseWriter, r *http.Request, _ Caller) {
