@@ -21,7 +21,7 @@
 //     administrators (admin.clients), who are granted no signing type. A
 //     name both peer and administrator is refused unless explicitly
 //     allowed.
-//   - Every administrative request (adminauth.go) needs an administrator's
+//   - Every administrative request (authz.go) needs an administrator's
 //     identity, or a peer relaying one (Rampart-On-Behalf-Of), and the
 //     administrative bearer token, checked at each signer in constant time
 //     against the verifier of admin.token; it is logged and audited before

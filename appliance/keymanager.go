@@ -21,7 +21,7 @@ import (
 
 // The keymanager API (ethereum/keymanager-APIs, /eth/v1/keystores) on the
 // coordinator listener: the same administrative proof as every
-// administrative request (adminauth.go): an administrator's mTLS identity
+// administrative request (authz.go): an administrator's mTLS identity
 // (admin.clients) and the administrative bearer token (admin.token).
 //
 // POST imports keystores into the whole cluster (adminapi.Importer: the key is split
