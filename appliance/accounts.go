@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
@@ -18,8 +19,9 @@ import (
 )
 
 // ShareFileExt is the extension of sealed share files in the shares
-// directory; other files are ignored.
-const ShareFileExt = ".share"
+// directory (accounts.shares_dir), one per account, which the signer
+// unseals at start-up; other files are ignored.
+const ShareFileExt = files.ShareExt
 
 // account is one validator this signer holds a share of.
 type account struct {
@@ -48,8 +50,16 @@ func (a *account) sign(root [32]byte) (*bls.Signature, error) {
 	return a.share.Sign(root), nil
 }
 
-// signPermitted signs the root a slashing permit allows.
+// errWrongPermit is returned for a slashing permit of another key than
+// the account's: a permit is spent only by the account it was given for.
+var errWrongPermit = errors.New("slashing protection permit is for another account")
+
+// signPermitted signs the root a slashing permit allows, once it checked
+// that the permit is for this account's key.
 func (a *account) signPermitted(p protect.Permit) (*bls.Signature, error) {
+	if p.Key() != protect.PublicKey(a.key) {
+		return nil, fmt.Errorf("%w: permit for %x, account %s", errWrongPermit, p.Key(), a.key)
+	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.removed {

@@ -1,342 +1,285 @@
 package appliance
 
 import (
-	"bytes"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/protect"
+	"github.com/rampart-signer/rampart/tss"
 )
 
-// Administrative endpoints on the participant listener (mTLS, an
-// administrator's identity or a peer relaying for one, and the
-// administrative token). They carry account lifecycle steps between the
-// signers of a cluster: see lifecycle.go.
-const (
-	pathAccounts = "/rampart/v1/accounts"
-)
-
-// StageRequest is the body of POST /rampart/v1/accounts: this signer's
-// shares of new accounts. All are staged or none.
-type StageRequest struct {
-	Accounts []StageItem `json:"accounts"`
+// admin is this signer's account lifecycle (lifecycle.go) as administrator
+// x asks for it: the administrative endpoints serve it over mutual TLS,
+// and the keymanager API uses it in process as this signer's participant
+// of an import or removal (adminapi.AccountAdmin). Every action is logged
+// and audited before it is carried out; a refusal is a *web.Refusal with
+// the status the endpoint answers.
+type admin struct {
+	a *Appliance
+	x adminapi.Actor
 }
 
-// StageItem is one account's share, with its slashing history if it has
-// one (an EIP-3076 document about this key only).
-type StageItem struct {
-	CompositePublicKey api.PublicKey   `json:"composite_public_key"`
-	Threshold          api.Uint64      `json:"threshold"`
-	Share              secretHex       `json:"share"`
-	SlashingProtection json.RawMessage `json:"slashing_protection,omitempty"`
-}
+func (d admin) ID() tss.ID { return tss.ID(d.a.cfg.Node.ID) }
 
-// StageResponse names the component key of each staged share, in order.
-type StageResponse struct {
-	ComponentPublicKeys []api.PublicKey `json:"component_public_keys"`
-}
-
-// KeysRequest names accounts, for activate and discard.
-type KeysRequest struct {
-	Keys []api.PublicKey `json:"keys"`
-}
-
-// RemoveResponse carries a removed account's slashing history.
-type RemoveResponse struct {
-	SlashingProtection json.RawMessage `json:"slashing_protection,omitempty"`
-	// Removed is true when the participant held the account's share (or
-	// had it staged) and removed it.
-	Removed bool `json:"removed,omitempty"`
-}
-
-// secretHex is a 32-byte secret in 0x-prefixed hex that never prints.
-type secretHex [32]byte
-
-func (s secretHex) MarshalText() ([]byte, error) {
-	out := make([]byte, 66)
-	copy(out, "0x")
-	hex.Encode(out[2:], s[:])
-	return out, nil
-}
-
-func (s *secretHex) UnmarshalText(b []byte) error {
-	if len(b) != 66 || b[0] != '0' || b[1] != 'x' {
-		return errors.New("want 0x and 64 hex digits")
-	}
-	if _, err := hex.Decode(s[:], b[2:]); err != nil {
-		return errors.New("not hexadecimal")
-	}
-	return nil
-}
-
-func (s secretHex) String() string { return redactedText }
-
-const redactedText = "[REDACTED]"
-
-// ProofResponse is the answer of POST /rampart/v1/accounts/proof: this
-// signer's partial signature of ProofSigningRoot with its share of each
-// key, in the order asked.
-type ProofResponse struct {
-	ParticipantID api.Uint64      `json:"participant_id"`
-	Signatures    []api.Signature `json:"signatures"`
-}
-
-// RemovedResponse lists the removed shares awaiting destruction here.
-type RemovedResponse struct {
-	Removed []PendingDestruction `json:"removed"`
-	// DestroyAfter is this signer's grace period (accounts.destroy_after).
-	DestroyAfter string `json:"destroy_after"`
-}
-
-// maxAdminKeys bounds the keys of one administrative request.
-const maxAdminKeys = 10_000
-
-// adminRoutes adds the administrative endpoints to the participant mux.
-// Every one needs both administrative proofs (adminauth.go); peers may
-// relay them for an administrator.
-//
-//	POST   /rampart/v1/accounts                       stage shares
-//	POST   /rampart/v1/accounts/activate              activate staged accounts
-//	POST   /rampart/v1/accounts/discard               discard staged accounts
-//	POST   /rampart/v1/accounts/proof                 proof of possession
-//	DELETE /rampart/v1/accounts/{key}                 remove (destroyed when due)
-//	GET    /rampart/v1/accounts/removed               removed shares awaiting destruction
-//	POST   /rampart/v1/accounts/{key}/restore         restore a removed account
-func (a *Appliance) adminRoutes(mux *http.ServeMux) {
-	guard := func(h func(w http.ResponseWriter, r *http.Request, x adminActor)) http.HandlerFunc {
-		return a.adminGuard(true, h)
-	}
-	mux.HandleFunc("POST "+pathAccounts, guard(a.handleStage))
-	a.ceremonyRoutes(mux)
-	mux.HandleFunc("POST "+pathAccounts+"/activate", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
-		keys, e := readKeys(w, r)
-		if e == nil {
-			e = a.recordAdmin(x, "activate", keys...)
-		}
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		for _, key := range keys {
-			if err := a.activate(r.Context(), key); err != nil {
-				code := http.StatusInternalServerError
-				if errors.Is(err, ErrNotStaged) {
-					code = http.StatusNotFound
-				}
-				writeError(w, refuse(code, "admin", "%v", err))
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	}))
-	mux.HandleFunc("POST "+pathAccounts+"/discard", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
-		keys, e := readKeys(w, r)
-		if e == nil {
-			e = a.recordAdmin(x, "discard", keys...)
-		}
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		for _, key := range keys {
-			a.discard(key)
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	}))
-	mux.HandleFunc("POST "+pathAccounts+"/proof", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
-		keys, e := readKeys(w, r)
-		if e == nil {
-			e = a.recordAdmin(x, "proof", keys...)
-		}
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		sigs, err := a.prove(r.Context(), keys)
-		if err != nil {
-			code := http.StatusServiceUnavailable
-			if errors.Is(err, ErrNotStaged) {
-				code = http.StatusNotFound
-			}
-			writeError(w, refuse(code, "admin", "%v", err))
-			return
-		}
-		resp := ProofResponse{ParticipantID: api.Uint64(a.cfg.Node.ID), Signatures: make([]api.Signature, len(sigs))}
-		for i, s := range sigs {
-			resp.Signatures[i] = s.Bytes()
-		}
-		writeJSON(w, http.StatusOK, resp)
-	}))
-	mux.HandleFunc("DELETE "+pathAccounts+"/{identifier}", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
-		key, e := pathKey(r)
-		if e == nil {
-			e = a.recordAdmin(x, "remove", key)
-		}
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		ic, found, err := a.remove(r.Context(), key, x)
-		if err != nil {
-			writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
-			return
-		}
-		if !found && ic == nil {
-			writeError(w, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key))
-			return
-		}
-		resp := RemoveResponse{Removed: found}
-		if ic != nil {
-			if resp.SlashingProtection, err = ic.Marshal(); err != nil {
-				writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, resp)
-	}))
-	mux.HandleFunc("GET "+pathAccounts+"/removed", guard(func(w http.ResponseWriter, r *http.Request, _ adminActor) {
-		// A read: not audited (refusals are logged by the guard).
-		a.life.Lock()
-		a.destroyDueLocked()
-		a.life.Unlock()
-		writeJSON(w, http.StatusOK, RemovedResponse{Removed: a.pending.list(), DestroyAfter: a.cfg.Accounts.DestroyAfter.String()})
-	}))
-	mux.HandleFunc("POST "+pathAccounts+"/{identifier}/restore", guard(func(w http.ResponseWriter, r *http.Request, x adminActor) {
-		key, e := pathKey(r)
-		if e == nil {
-			e = a.recordAdmin(x, "restore", key)
-		}
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		if err := a.restore(r.Context(), key); err != nil {
-			code := http.StatusInternalServerError
-			switch {
-			case errors.Is(err, ErrNotPending):
-				code = http.StatusNotFound
-			case errors.Is(err, ErrAccountExists):
-				code = http.StatusConflict
-			}
-			writeError(w, refuse(code, "admin", "%v", err))
-			return
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	}))
-}
-
-func readKeys(w http.ResponseWriter, r *http.Request) ([]api.PublicKey, *apiError) {
-	body, e := readBody(w, r)
-	if e != nil {
-		return nil, e
-	}
-	var req KeysRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return nil, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err))
-	}
-	if len(req.Keys) == 0 {
-		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: empty")
-	}
-	if len(req.Keys) > maxAdminKeys {
-		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: %d, at most %d per request", len(req.Keys), maxAdminKeys)
-	}
-	return req.Keys, nil
-}
-
-func (a *Appliance) handleStage(w http.ResponseWriter, r *http.Request, x adminActor) {
-	body, e := readBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	defer clear(body)
-	var req StageRequest
-	defer func() {
-		for i := range req.Accounts {
-			clear(req.Accounts[i].Share[:])
-		}
-	}()
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err)))
-		return
-	}
+// Stage seals and stages the shares of new accounts, all or none.
+func (d admin) Stage(ctx context.Context, req *adminapi.StageRequest) ([]api.PublicKey, error) {
 	if len(req.Accounts) == 0 {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "accounts: empty"))
-		return
+		return nil, refuse(http.StatusBadRequest, "bad_request", "accounts: empty")
 	}
 	keys := make([]api.PublicKey, len(req.Accounts))
 	for i, it := range req.Accounts {
 		keys[i] = it.CompositePublicKey
 	}
-	if e := a.recordAdmin(x, "stage", keys...); e != nil {
-		writeError(w, e)
-		return
+	if e := d.a.recordAdmin(d.x, "stage", keys...); e != nil {
+		return nil, e
 	}
 	items := make([]stageItem, len(req.Accounts))
 	defer func() {
 		for _, it := range items {
-			it.share.Zero()
+			if it.share != nil {
+				it.share.Zero()
+			}
 		}
 	}()
 	for i, it := range req.Accounts {
 		path := fmt.Sprintf("accounts[%d]", i)
 		composite, err := bls.PublicKeyFromBytes(it.CompositePublicKey[:])
 		if err != nil {
-			writeError(w, refuse(http.StatusBadRequest, "bad_request", "%s.composite_public_key: %v", path, err))
-			return
+			return nil, refuse(http.StatusBadRequest, "bad_request", "%s.composite_public_key: %v", path, err)
 		}
 		share, err := bls.SecretKeyFromBytes(it.Share[:])
 		if err != nil {
-			writeError(w, refuse(http.StatusBadRequest, "bad_request", "%s.share: %v", path, err))
-			return
+			return nil, refuse(http.StatusBadRequest, "bad_request", "%s.share: %v", path, err)
 		}
 		items[i] = stageItem{composite: composite, share: share, threshold: int(min(it.Threshold, 1<<16))}
 		if len(it.SlashingProtection) > 0 && string(it.SlashingProtection) != "null" {
 			if items[i].history, err = protect.ParseInterchange(it.SlashingProtection); err != nil {
-				writeError(w, refuse(http.StatusBadRequest, "bad_request", "%s.slashing_protection: %v", path, err))
-				return
+				return nil, refuse(http.StatusBadRequest, "bad_request", "%s.slashing_protection: %v", path, err)
 			}
 		}
 	}
-	components, err := a.stageAll(r.Context(), items)
+	components, err := d.a.stageAll(ctx, items)
 	if err != nil {
 		code := http.StatusBadRequest
-		if errors.Is(err, ErrAccountExists) {
+		if errors.Is(err, errAccountExists) {
 			code = http.StatusConflict
 		}
-		writeError(w, refuse(code, "admin", "%v", err))
-		return
+		return nil, refuse(code, "admin", "%v", err)
 	}
-	resp := StageResponse{ComponentPublicKeys: make([]api.PublicKey, len(components))}
+	out := make([]api.PublicKey, len(components))
 	for i, c := range components {
-		resp.ComponentPublicKeys[i] = c.Bytes()
+		out[i] = c.Bytes()
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return out, nil
 }
 
-// scrubJSONError drops the offending value from a JSON error, which could
-// be part of a secret.
-func scrubJSONError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("malformed JSON at offset %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Errorf("%s: wrong type", te.Field)
+// Activate makes staged accounts signable.
+func (d admin) Activate(ctx context.Context, keys []api.PublicKey) error {
+	if e := d.a.recordAdmin(d.x, "activate", keys...); e != nil {
+		return e
 	}
-	msg := err.Error()
-	if len(msg) > 120 {
-		msg = msg[:120]
+	for _, key := range keys {
+		if err := d.a.activate(ctx, key); err != nil {
+			code := http.StatusInternalServerError
+			if errors.Is(err, errNotStaged) {
+				code = http.StatusNotFound
+			}
+			return refuse(code, "admin", "%v", err)
+		}
 	}
-	return errors.New(msg)
+	return nil
+}
+
+// Discard drops staged accounts.
+func (d admin) Discard(_ context.Context, keys []api.PublicKey) error {
+	if e := d.a.recordAdmin(d.x, "discard", keys...); e != nil {
+		return e
+	}
+	for _, key := range keys {
+		d.a.discard(key)
+	}
+	return nil
+}
+
+// Prove signs the proof of possession with the share of each key.
+func (d admin) Prove(ctx context.Context, keys []api.PublicKey) ([]api.Signature, error) {
+	if e := d.a.recordAdmin(d.x, "proof", keys...); e != nil {
+		return nil, e
+	}
+	sigs, err := d.a.prove(ctx, keys)
+	if err != nil {
+		code := http.StatusServiceUnavailable
+		if errors.Is(err, errNotStaged) {
+			code = http.StatusNotFound
+		}
+		return nil, refuse(code, "admin", "%v", err)
+	}
+	out := make([]api.Signature, len(sigs))
+	for i, s := range sigs {
+		out[i] = s.Bytes()
+	}
+	return out, nil
+}
+
+// remove takes an account off this signer; an account it neither holds
+// nor has a history of is unknown (404).
+func (d admin) remove(ctx context.Context, key api.PublicKey) (*adminapi.RemoveResponse, *web.Refusal) {
+	if e := d.a.recordAdmin(d.x, "remove", key); e != nil {
+		return nil, e
+	}
+	ic, found, err := d.a.remove(ctx, key, d.x)
+	if err != nil {
+		return nil, refuse(http.StatusInternalServerError, "admin", "%v", err)
+	}
+	if !found && ic == nil {
+		return nil, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
+	}
+	resp := &adminapi.RemoveResponse{Removed: found}
+	if ic != nil {
+		if resp.SlashingProtection, err = ic.Marshal(); err != nil {
+			return nil, refuse(http.StatusInternalServerError, "admin", "%v", err)
+		}
+	}
+	return resp, nil
+}
+
+// Remove is remove as a participant answers it (adminapi.Client.Remove):
+// an unknown account was not removed, and has no history.
+func (d admin) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, bool, error) {
+	resp, e := d.remove(ctx, key)
+	if e != nil {
+		if e.Code == http.StatusNotFound {
+			return nil, false, nil
+		}
+		return nil, false, e
+	}
+	return resp.SlashingProtection, resp.Removed, nil
+}
+
+// restore brings back a removed account whose share is still pending
+// destruction here.
+func (d admin) restore(ctx context.Context, key api.PublicKey) *web.Refusal {
+	if e := d.a.recordAdmin(d.x, "restore", key); e != nil {
+		return e
+	}
+	if err := d.a.restore(ctx, key); err != nil {
+		code := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, adminapi.ErrNotPending):
+			code = http.StatusNotFound
+		case errors.Is(err, errAccountExists):
+			code = http.StatusConflict
+		}
+		return refuse(code, "admin", "%v", err)
+	}
+	return nil
+}
+
+// adminRoutes adds the administrative endpoints (adminapi.PathAccounts)
+// and the ceremonies' to the participant mux. Every account endpoint needs
+// both administrative proofs (authz.go); peers may relay them for an
+// administrator. The handlers only decode and answer: admin does the work.
+func (a *Appliance) adminRoutes(mux *http.ServeMux) {
+	route := func(pattern string, h adminHandler) { mux.HandleFunc(pattern, a.adminGuard(true, h)) }
+	p := adminapi.PathAccounts
+	route("POST "+p, func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
+		var req adminapi.StageRequest
+		defer req.Zero()
+		if e := web.DecodeStrict(w, r, &req); e != nil {
+			web.WriteError(w, e)
+			return
+		}
+		components, err := admin{a, x}.Stage(r.Context(), &req)
+		if err != nil {
+			web.WriteError(w, asRefusal(err))
+			return
+		}
+		web.WriteJSON(w, http.StatusOK, adminapi.StageResponse{ComponentPublicKeys: components})
+	})
+	keysRoute := func(pattern string, do func(ctx context.Context, d admin, keys []api.PublicKey) (any, error)) {
+		route(pattern, func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
+			keys, e := readKeys(w, r)
+			if e != nil {
+				web.WriteError(w, e)
+				return
+			}
+			out, err := do(r.Context(), admin{a, x}, keys)
+			if err != nil {
+				web.WriteError(w, asRefusal(err))
+				return
+			}
+			web.WriteJSON(w, http.StatusOK, out)
+		})
+	}
+	keysRoute("POST "+p+"/activate", func(ctx context.Context, d admin, keys []api.PublicKey) (any, error) {
+		return struct{}{}, d.Activate(ctx, keys)
+	})
+	keysRoute("POST "+p+"/discard", func(ctx context.Context, d admin, keys []api.PublicKey) (any, error) {
+		return struct{}{}, d.Discard(ctx, keys)
+	})
+	keysRoute("POST "+p+"/proof", func(ctx context.Context, d admin, keys []api.PublicKey) (any, error) {
+		sigs, err := d.Prove(ctx, keys)
+		return adminapi.ProofResponse{ParticipantID: api.Uint64(a.cfg.Node.ID), Signatures: sigs}, err
+	})
+	route("DELETE "+p+"/{identifier}", func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
+		key, e := pathKey(r)
+		var resp *adminapi.RemoveResponse
+		if e == nil {
+			resp, e = admin{a, x}.remove(r.Context(), key)
+		}
+		if e != nil {
+			web.WriteError(w, e)
+			return
+		}
+		web.WriteJSON(w, http.StatusOK, resp)
+	})
+	route("GET "+p+"/removed", func(w http.ResponseWriter, r *http.Request, _ adminapi.Actor) {
+		// A read: not audited (refusals are logged by the guard).
+		a.life.Lock()
+		a.destroyDueLocked()
+		a.life.Unlock()
+		web.WriteJSON(w, http.StatusOK, adminapi.RemovedResponse{Removed: a.pending.list(), DestroyAfter: a.cfg.Accounts.DestroyAfter.String()})
+	})
+	route("POST "+p+"/{identifier}/restore", func(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
+		key, e := pathKey(r)
+		if e == nil {
+			e = admin{a, x}.restore(r.Context(), key)
+		}
+		web.WriteResult(w, e)
+	})
+	for _, rt := range a.ceremonies.Routes() {
+		mux.HandleFunc(rt.Pattern, a.ceremonyGuard(rt))
+	}
+}
+
+// asRefusal is err as the refusal to answer: a *web.Refusal as it is,
+// anything else a 500.
+func asRefusal(err error) *web.Refusal {
+	var e *web.Refusal
+	if errors.As(err, &e) {
+		return e
+	}
+	return refuse(http.StatusInternalServerError, "admin", "%v", err)
+}
+
+// readKeys reads the keys of an activate, discard or proof request.
+func readKeys(w http.ResponseWriter, r *http.Request) ([]api.PublicKey, *web.Refusal) {
+	var req adminapi.KeysRequest
+	if e := web.DecodeStrict(w, r, &req); e != nil {
+		return nil, e
+	}
+	if len(req.Keys) == 0 {
+		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: empty")
+	}
+	if len(req.Keys) > adminapi.MaxKeys {
+		return nil, refuse(http.StatusBadRequest, "bad_request", "keys: %d, at most %d per request", len(req.Keys), adminapi.MaxKeys)
+	}
+	return req.Keys, nil
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/protect"
@@ -241,7 +243,7 @@ func TestStartupFinishesAnInterruptedRemoval(t *testing.T) {
 		t.Errorf("another key: %d", code)
 	}
 	r := s.adminRequest(http.MethodGet, "/rampart/v1/accounts/removed", lc.AdminToken.Hex())
-	var rr appliance.RemovedResponse
+	var rr adminapi.RemovedResponse
 	if err := json.Unmarshal(r.body, &rr); err != nil || len(rr.Removed) != 1 || rr.Removed[0].PublicKey.String() != keys[0] || !strings.Contains(rr.Removed[0].Client, "interrupted") {
 		t.Fatalf("removed: %d %s", r.code, r.body)
 	}
@@ -275,7 +277,7 @@ func TestStartupFinishesAnInterruptedRestore(t *testing.T) {
 			}
 			// Put the share file back as the restore does first.
 			dir := lc.Signers[0].Config.Accounts.SharesDir
-			records, _ := filepath.Glob(filepath.Join(dir, "*"+appliance.PendingExt))
+			records, _ := filepath.Glob(filepath.Join(dir, "*"+files.PendingExt))
 			if len(records) != 1 {
 				t.Fatalf("records %v", records)
 			}
@@ -296,7 +298,7 @@ func TestStartupFinishesAnInterruptedRestore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			records, _ = filepath.Glob(filepath.Join(dir, "*"+appliance.PendingExt))
+			records, _ = filepath.Glob(filepath.Join(dir, "*"+files.PendingExt))
 			_, statErr := os.Stat(filepath.Join(dir, key+appliance.ShareFileExt))
 			code := s.sign(key, 9)
 			if enabled {

@@ -19,11 +19,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/appliance/ceremony"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/peer"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -92,16 +95,18 @@ type Appliance struct {
 	audit    *audit.Log
 	coord    *coordinator.Coordinator
 	part     *participant
-	policy   *policy
+	// authz makes every authorisation decision (authz.go).
+	authz    *authz
 	metrics  *metrics
 	lmetrics *listenerMetrics
 	cert     tls.Certificate
 	caPool   *x509.CertPool
 	sealKey  *hsm.SealingKey
+	// peers holds one mutual-TLS client per other signer, made once the
+	// TLS identity is loaded: the coordinator, the ceremonies and the
+	// administrative fan-out share its connections.
+	peers map[tss.ID]*peer.Client
 
-	// adminToken is the verifier of the administrative token (nil
-	// without administrators).
-	adminToken *tokenVerifier
 	// pending holds removed shares awaiting destruction.
 	pending *pendingStore
 
@@ -109,7 +114,7 @@ type Appliance struct {
 	life   sync.Mutex
 	staged map[api.PublicKey]*stagedShare
 
-	ceremonies *ceremonyManager
+	ceremonies *ceremony.Service
 }
 
 // New returns a signer for cfg. It opens nothing and starts nothing.
@@ -174,10 +179,9 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 	if err := a.reg.Register(next); err != nil {
 		return nil, fmt.Errorf("appliance: metrics: %w", err)
 	}
-	a.ceremonies = newCeremonyManager(a)
 	// Being an administrator grants no signing type: the policy is the
 	// authorisation rules alone.
-	a.policy = newPolicy(cfg.Authorization)
+	a.authz = newAuthz(cfg)
 	return a, nil
 }
 
@@ -247,7 +251,7 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 	go func() { defer wg.Done(); a.runStorage(bg) }()
 	go func() { defer wg.Done(); a.runDB(bg) }()
 	go func() { defer wg.Done(); _ = a.coord.Run(bg) }()
-	go func() { defer wg.Done(); a.ceremonies.run(bg) }()
+	go func() { defer wg.Done(); a.ceremonies.Run(bg) }()
 	go func() { defer wg.Done(); a.runDestroyer(bg) }()
 	if a.opts.WatchdogInterval > 0 {
 		wg.Add(1)
@@ -317,11 +321,11 @@ func (a *Appliance) start(ctx context.Context) error {
 
 	a.sealKey = sealKey
 	if cfg.Admin.Token != "" {
-		v, err := loadTokenVerifier(cfg.Admin.Token, a.credentialsDir())
+		v, err := adminapi.LoadVerifier(cfg.Admin.Token, a.credentialsDir())
 		if err != nil {
 			return misconfigured(err)
 		}
-		a.adminToken = &v
+		a.authz.token = &v
 	}
 	if stale, err := removeStaleStaged(cfg.Accounts.SharesDir); err != nil {
 		a.health.set("shares", err)
@@ -365,25 +369,26 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	lg := a.audit
 
-	if err := a.ceremonies.load(); err != nil {
-		return fmt.Errorf("key generation ceremonies: %w", err)
-	}
-
 	var members []api.Participant
 	for _, p := range cfg.Cluster.Participants {
 		members = append(members, api.Participant{ID: api.Uint64(p.ID), Endpoint: p.Endpoint})
 	}
-	peers := map[string]tss.ID{}
-	for _, p := range cfg.Cluster.Participants {
-		peers[p.TLSName] = tss.ID(p.ID)
-	}
 	a.part = &participant{
 		id: tss.ID(cfg.Node.ID), net: n, gvr: protect.Root(n.GenesisValidatorsRoot()), accounts: accs, db: a.db,
-		policy: a.policy, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
+		z: a.authz, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
 		futureEpochs: cfg.Slashing.FutureEpochs,
-		peers:        peers, ceremonyDeposit: a.ceremonies.allowsDeposit,
 	}
-	return a.startCoordinator(ctx)
+	if err := a.startCoordinator(ctx); err != nil {
+		return err
+	}
+	// The ceremonies are loaded before anything serves, so that a ceremony
+	// on disk is never mistaken for a new one.
+	a.ceremonies = a.newCeremonies()
+	if err := a.ceremonies.Load(); err != nil {
+		return fmt.Errorf("key generation ceremonies: %w", err)
+	}
+	a.authz.ceremonies = a.ceremonies
+	return nil
 }
 
 // credentialsDir is where credential: sources are read.
@@ -453,6 +458,15 @@ func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm
 		return misconfigured(fmt.Errorf("tls.certificate does not name this node's tls_name %q (cluster.participants): %w", self.TLSName, err))
 	}
 	a.cert, a.caPool = cert, pool
+	client := a.clientTLS()
+	a.peers = map[tss.ID]*peer.Client{}
+	for _, p := range cfg.Cluster.Participants {
+		c, err := peer.New(tss.ID(p.ID), p.Endpoint, p.TLSName, client)
+		if err != nil {
+			return misconfigured(fmt.Errorf("cluster.participants: %w", err))
+		}
+		a.peers[tss.ID(p.ID)] = c
+	}
 	return nil
 }
 
@@ -509,17 +523,12 @@ func (a *Appliance) startCoordinator(ctx context.Context) error {
 		return err
 	}
 	ccfg.Metrics = cm
-	client := a.clientTLS()
 	for _, p := range cfg.Cluster.Participants {
 		if p.ID == cfg.Node.ID {
 			ccfg.Participants = append(ccfg.Participants, local{a.part})
 			continue
 		}
-		hp, err := coordinator.NewHTTPParticipant(tss.ID(p.ID), p.Endpoint, p.TLSName, client)
-		if err != nil {
-			return err
-		}
-		ccfg.Participants = append(ccfg.Participants, hp)
+		ccfg.Participants = append(ccfg.Participants, coordinator.Over(a.peers[tss.ID(p.ID)]))
 	}
 	c, err := coordinator.New(ccfg)
 	if err != nil {
@@ -583,9 +592,9 @@ func (a *Appliance) serve(srvs *servers) error {
 	}
 	loopback := fixedClient(a.cfg.Listen.InsecureLoopbackClient)
 	specs := []spec{
-		{ListenerParticipant, a.cfg.Listen.Participant, a.participantHandler(), a.participantRole, true},
-		{ListenerCoordinator, a.cfg.Listen.Coordinator, a.coordinatorHandler(tlsClientName), a.coordinatorRole(tlsClientName), true},
-		{ListenerInsecureLoopback, a.cfg.Listen.CoordinatorInsecureLoopback, a.coordinatorHandler(loopback), a.coordinatorRole(loopback), false},
+		{ListenerParticipant, a.cfg.Listen.Participant, a.participantHandler(), a.authz.participantRole, true},
+		{ListenerCoordinator, a.cfg.Listen.Coordinator, a.coordinatorHandler(tlsClientName), a.authz.coordinatorRole(tlsClientName), true},
+		{ListenerInsecureLoopback, a.cfg.Listen.CoordinatorInsecureLoopback, a.coordinatorHandler(loopback), a.authz.coordinatorRole(loopback), false},
 	}
 	for _, s := range specs {
 		ln, err := a.listen(s.name, s.addr)
@@ -652,6 +661,9 @@ func (a *Appliance) closeResources() error {
 	}
 	if a.accounts != nil {
 		errs = append(errs, a.accounts.Close())
+	}
+	for _, p := range a.peers {
+		p.Close()
 	}
 	for _, t := range a.tokens {
 		errs = append(errs, t.Close())

@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/internal/api"
 )
 
 // openAudit opens the audit log: its head anchored in the slashing
@@ -161,4 +163,27 @@ func (c auditCollector) Collect(ch chan<- prometheus.Metric) {
 	for i, m := range auditMetrics {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], m.kind, m.value(s))
 	}
+}
+
+// recordAdmin logs an administrative action and appends it to the audit
+// log before it is carried out; when the audit log cannot take it, the
+// action is refused.
+func (a *Appliance) recordAdmin(x adminapi.Actor, action string, keys ...api.PublicKey) *apiError {
+	a.log.Info("administrative action", "action", action, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "accounts", len(keys))
+	if a.audit == nil {
+		return nil // not started: nothing can have been done yet
+	}
+	now := a.now().UTC()
+	recs := make([]audit.Record, 0, max(len(keys), 1))
+	for _, k := range keys {
+		recs = append(recs, audit.Record{Time: now, Kind: audit.KindAdmin, Type: action, PublicKey: k.String(), Client: x.Client, OnBehalfOf: x.OnBehalfOf})
+	}
+	if len(recs) == 0 {
+		recs = append(recs, audit.Record{Time: now, Kind: audit.KindAdmin, Type: action, Client: x.Client, OnBehalfOf: x.OnBehalfOf})
+	}
+	if err := a.audit.Append(recs...); err != nil {
+		a.log.Error("audit log write failed; administrative action refused", "action", action, "err", err)
+		return refuse(http.StatusServiceUnavailable, "unavailable", "audit log unavailable")
+	}
+	return nil
 }

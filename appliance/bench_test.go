@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 )
@@ -112,7 +113,7 @@ func BenchmarkImport1000Keys(b *testing.B) {
 		b.StopTimer()
 		tc := newTestCluster(b, 5, 3, 0)
 		im := tc.adminImporter(b)
-		keys := make([]appliance.ImportKey, 1000)
+		keys := make([]adminapi.ImportKey, 1000)
 		for i := range keys {
 			keys[i].Secret, _ = bls.GenerateSecretKey(rand.Reader)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 )
 
 // BenchmarkCeremony runs networked key generation through five
@@ -17,7 +19,7 @@ func BenchmarkCeremony(b *testing.B) {
 		b.Run(fmt.Sprintf("3of5/%d-validators", validators), func(b *testing.B) {
 			pc := newProcCluster(b, 5)
 			_, peers := admin(b, pc.lc)
-			stages := map[string]time.Duration{}
+			stages := map[adminapi.CoordinationStage]time.Duration{}
 			b.ResetTimer()
 			for b.Loop() {
 				start := time.Now()
@@ -25,38 +27,29 @@ func BenchmarkCeremony(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				stage, since, contact := "generating", start, start
-				for {
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					st, err := peers[0].CeremonyStatus(ctx, id)
-					cancel()
-					if err != nil {
-						if time.Since(contact) > 30*time.Second {
-							b.Fatal(err)
-						}
-						time.Sleep(100 * time.Millisecond)
-						continue
+				stage, since := adminapi.StageGenerating, start
+				// Each stage change is seen as it happens: the signer
+				// answers the status once it changed.
+				waitStatus(b, peers[0], id, 10*time.Minute, func(st *adminapi.CeremonyStatus) bool {
+					if st.Coordination == nil {
+						return false
 					}
-					contact = time.Now()
 					if s := st.Coordination.Stage; s != stage {
 						now := time.Now()
 						stages[stage] += now.Sub(since)
 						stage, since = s, now
 					}
-					if stage == "complete" {
-						break
-					}
-					if stage == "aborted" {
+					if stage == adminapi.StageAborted {
 						b.Fatalf("ceremony aborted: %s", st.Coordination.Reason)
 					}
-					time.Sleep(50 * time.Millisecond)
-				}
+					return stage == adminapi.StageComplete
+				})
 				if total := time.Since(start); b.N == 1 {
 					b.Logf("%d validators 3-of-5: %s (%.1f validators/s)", validators, total.Round(time.Millisecond), float64(validators)/total.Seconds())
 				}
 			}
-			for _, s := range []string{"generating", "activating", "depositing", "finalizing"} {
-				b.ReportMetric(stages[s].Seconds()/float64(b.N), s+"-s/op")
+			for _, s := range []adminapi.CoordinationStage{adminapi.StageGenerating, adminapi.StageActivating, adminapi.StageDepositing, adminapi.StageFinalizing} {
+				b.ReportMetric(stages[s].Seconds()/float64(b.N), string(s)+"-s/op")
 			}
 			b.ReportMetric(float64(validators)*float64(b.N)/b.Elapsed().Seconds(), "validators/s")
 		})

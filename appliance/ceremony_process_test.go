@@ -3,17 +3,20 @@ package appliance_test
 import (
 	"bytes"
 	"context"
-	"net/http"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
+	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/network"
 )
 
@@ -27,13 +30,21 @@ type procCluster struct {
 	bin string
 	dir string
 
-	mu    sync.Mutex
-	procs map[int]*proc
+	// sockets holds the processes' notification sockets: a short path,
+	// since a socket's may not exceed 107 bytes.
+	sockets string
+
+	mu     sync.Mutex
+	procs  map[int]*proc
+	starts int
 }
 
 type proc struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
+	// ready is closed when the signer tells systemd READY=1 (through
+	// NOTIFY_SOCKET, which the test listens on).
+	ready chan struct{}
 }
 
 // buildSigner compiles rampart-signer into dir.
@@ -60,7 +71,12 @@ func newProcCluster(tb testing.TB, n int) *procCluster {
 	// The processes bind the ports themselves: close the pre-bound
 	// listeners just before starting them.
 	lc.CloseListeners()
-	pc := &procCluster{t: tb, lc: lc, net: net, bin: bin, dir: dir, procs: map[int]*proc{}}
+	sockets, err := os.MkdirTemp("", "rn")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(sockets) })
+	pc := &procCluster{t: tb, lc: lc, net: net, bin: bin, dir: dir, sockets: sockets, procs: map[int]*proc{}}
 	tb.Cleanup(pc.killAll)
 	// One after the other: SoftHSM processes sharing one token directory
 	// can trip over each other while initialising.
@@ -75,7 +91,8 @@ func (pc *procCluster) logPath(i int) string {
 	return filepath.Join(pc.dir, pc.lc.Signers[i].Name+".log")
 }
 
-// start runs signer i as a process; its output goes to a log file.
+// start runs signer i as a process; its output goes to a log file, and
+// its systemd notifications to a socket of the test's.
 func (pc *procCluster) start(i int) {
 	pc.t.Helper()
 	s := pc.lc.Signers[i]
@@ -83,55 +100,67 @@ func (pc *procCluster) start(i int) {
 	if err != nil {
 		pc.t.Fatal(err)
 	}
+	pc.mu.Lock()
+	pc.starts++
+	sock := filepath.Join(pc.sockets, fmt.Sprintf("%d.sock", pc.starts))
+	pc.mu.Unlock()
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		pc.t.Fatal(err)
+	}
 	cmd := exec.Command(pc.bin, "--config", s.ConfigPath)
-	cmd.Env = pc.lc.HSM.Environ()
+	cmd.Env = append(pc.lc.HSM.Environ(), "NOTIFY_SOCKET="+sock)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
+		notify.Close()
 		pc.t.Fatal(err)
 	}
 	logf.Close()
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, exited: make(chan struct{}), ready: make(chan struct{})}
 	pc.mu.Lock()
 	pc.procs[i] = p
 	pc.mu.Unlock()
-	go func() { cmd.Wait(); close(p.exited) }()
+	go func() { cmd.Wait(); close(p.exited); notify.Close() }()
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := notify.Read(buf)
+			if err != nil {
+				return
+			}
+			if slices.Contains(strings.Split(string(buf[:n]), "\n"), "READY=1") {
+				close(p.ready)
+				return
+			}
+		}
+	}()
 }
 
-// waitReady waits for signer i's health check. A signer whose port was
-// taken meanwhile (by another connection's ephemeral port, since the ports
-// were chosen by binding port 0), or whose SoftHSM tripped over another
-// process's (all tokens share one directory here), is started again after
-// a moment.
+// waitReady waits until signer i tells systemd it is ready (every share
+// unsealed, the database open, every listener serving). A signer whose
+// port was taken meanwhile (by another connection's ephemeral port, since
+// the ports were chosen by binding port 0), or whose SoftHSM tripped over
+// another process's (all tokens share one directory here), is started
+// again.
 func (pc *procCluster) waitReady(i int) {
 	pc.t.Helper()
-	url := "http://" + pc.lc.Signers[i].Config.Listen.Operations + "/healthcheck"
-	deadline := time.Now().Add(90 * time.Second)
+	limit := time.After(90 * time.Second)
 	for {
 		pc.mu.Lock()
 		p := pc.procs[i]
 		pc.mu.Unlock()
 		select {
+		case <-p.ready:
+			return
 		case <-p.exited:
 			log := pc.logTail(i)
-			if !strings.Contains(log, "address already in use") && !strings.Contains(log, "CKR_GENERAL_ERROR") || time.Now().After(deadline) {
+			if !strings.Contains(log, "address already in use") && !strings.Contains(log, "CKR_GENERAL_ERROR") {
 				pc.t.Fatalf("signer %d exited while starting:\n%s", i+1, log)
 			}
-			time.Sleep(500 * time.Millisecond)
 			pc.start(i)
-			continue
-		default:
+		case <-limit:
+			pc.t.Fatalf("signer %d not ready after 90s:\n%s", i+1, pc.logTail(i))
 		}
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			pc.t.Fatalf("signer %d not ready: %v\n%s", i+1, err, pc.logTail(i))
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -165,27 +194,17 @@ func (pc *procCluster) logTail(i int) string {
 	return strings.Join(lines[max(0, len(lines)-40):], "\n")
 }
 
-// waitParticipant polls signer i's view of the ceremony until ok accepts
-// it.
-func waitParticipant(tb testing.TB, p *appliance.Peer, id string, limit time.Duration, ok func(*appliance.CeremonyStatus) bool) *appliance.CeremonyStatus {
+// waitParticipant follows signer p's view of the ceremony until ok
+// accepts it.
+func waitParticipant(tb testing.TB, p *adminapi.Client, id string, limit time.Duration, ok func(*adminapi.CeremonyStatus) bool) *adminapi.CeremonyStatus {
 	tb.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		st, err := p.CeremonyStatus(context.Background(), id)
-		if err == nil && ok(st) {
-			return st
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("participant %s: condition not reached after %s: %+v %v", p.ID(), limit, st, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitStatus(tb, p, id, limit, ok)
 }
 
 // killMidCeremony starts a 3-of-5 ceremony of validators in batches of 5
 // at signer 1 and kills signer victim once it has finished batchesDone
 // batches (and not all of them).
-func (pc *procCluster) killMidCeremony(peers []*appliance.Peer, validators int, participantTimeout string, victim, batchesDone int) string {
+func (pc *procCluster) killMidCeremony(peers []*adminapi.Client, validators int, participantTimeout string, victim, batchesDone int) string {
 	pc.t.Helper()
 	req := startRequest(pc.t, validators, 3)
 	req.BatchSize = 5
@@ -194,7 +213,7 @@ func (pc *procCluster) killMidCeremony(peers []*appliance.Peer, validators int, 
 	if err != nil {
 		pc.t.Fatal(err)
 	}
-	waitParticipant(pc.t, peers[victim], id, 2*time.Minute, func(st *appliance.CeremonyStatus) bool {
+	waitParticipant(pc.t, peers[victim], id, 2*time.Minute, func(st *adminapi.CeremonyStatus) bool {
 		return st.BatchesDone >= batchesDone && st.State == "running"
 	})
 	pc.kill(victim)
@@ -211,7 +230,10 @@ func TestCeremonyParticipantKilledAndRestartedResumes(t *testing.T) {
 	_, peers := admin(t, pc.lc)
 	const victim = 3
 	id := pc.killMidCeremony(peers, 40, "2m", victim, 1)
-	time.Sleep(2 * time.Second) // the others retry meanwhile
+	// The others retry meanwhile: they wait for the victim's messages.
+	waitParticipant(t, peers[0], id, time.Minute, func(st *adminapi.CeremonyStatus) bool {
+		return slices.Contains(st.Waiting, api.Uint64(victim+1))
+	})
 	pc.start(victim)
 	pc.waitReady(victim)
 
@@ -249,9 +271,9 @@ func TestCeremonyParticipantKilledForGoodFailsCleanly(t *testing.T) {
 		t.Fatalf("ceremony %s, reason %q; want aborted naming participant 4", st.Coordination.Stage, st.Coordination.Reason)
 	}
 	t.Logf("abort reason: %s", st.Coordination.Reason)
-	live := append(append([]*appliance.Peer(nil), peers[:victim]...), peers[victim+1:]...)
+	live := append(append([]*adminapi.Client(nil), peers[:victim]...), peers[victim+1:]...)
 	for _, p := range live {
-		pst := waitParticipant(t, p, id, time.Minute, func(st *appliance.CeremonyStatus) bool { return st.State == "aborted" })
+		pst := waitParticipant(t, p, id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == "aborted" })
 		if !strings.Contains(pst.Reason, "participant 4") {
 			t.Errorf("participant %s aborted for %q", p.ID(), pst.Reason)
 		}
@@ -285,7 +307,11 @@ func TestCeremonyCoordinatorKilledAndRestartedCarriesOn(t *testing.T) {
 	pc := newProcCluster(t, 5)
 	_, peers := admin(t, pc.lc)
 	id := pc.killMidCeremony(peers, 30, "2m", 0, 1)
-	time.Sleep(time.Second)
+	// The others go on among themselves until they wait for the
+	// coordinator's own messages.
+	waitParticipant(t, peers[1], id, time.Minute, func(st *adminapi.CeremonyStatus) bool {
+		return slices.Contains(st.Waiting, api.Uint64(1))
+	})
 	pc.start(0)
 	pc.waitReady(0)
 	st := waitCeremony(t, peers[0], id, 4*time.Minute)

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/tss"
@@ -29,7 +31,7 @@ const testWithdrawal = "0x468c15d616B52FCEf0B932BF89D42157984BE2A5"
 // admin returns the operator's mTLS configuration and the administrative
 // client of every signer, with the administrative token, as rampartctl
 // builds them from the cluster file.
-func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.Peer) {
+func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*adminapi.Client) {
 	tb.Helper()
 	cf := lc.File
 	cfg, closer, err := cf.TLSConfig(context.Background(), cf.Admin)
@@ -37,7 +39,7 @@ func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.P
 		tb.Fatal(err)
 	}
 	tb.Cleanup(closer)
-	peers, release, err := cf.AdminPeers(context.Background())
+	peers, release, err := cf.AdminClients(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -45,51 +47,68 @@ func admin(tb testing.TB, lc *localcluster.Cluster) (*tls.Config, []*appliance.P
 	return cfg, peers
 }
 
-func startRequest(tb testing.TB, validators, threshold int) *appliance.StartCeremonyRequest {
+func startRequest(tb testing.TB, validators, threshold int) *adminapi.StartCeremonyRequest {
 	tb.Helper()
-	wc, err := appliance.WithdrawalCredentials(testWithdrawal)
+	wc, err := deposit.WithdrawalCredentials(testWithdrawal)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &appliance.StartCeremonyRequest{Validators: validators, Threshold: threshold, WithdrawalCredentials: wc, AmountGwei: 32_000_000_000}
+	return &adminapi.StartCeremonyRequest{Validators: validators, Threshold: threshold, WithdrawalCredentials: wc, AmountGwei: 32_000_000_000}
 }
 
-// waitCeremony polls the coordinator until the ceremony completes or
-// aborts, and returns the last status.
-func waitCeremony(tb testing.TB, p *appliance.Peer, id string, limit time.Duration) *appliance.CeremonyStatus {
+// waitStatus follows signer p's view of a ceremony, waiting at the signer
+// for each change (adminapi.Client.WaitCeremony), until ok accepts it; it
+// fails the test after limit. A few refusals in a row (a signer
+// restarting) are asked again at once.
+func waitStatus(tb testing.TB, p *adminapi.Client, id string, limit time.Duration, ok func(*adminapi.CeremonyStatus) bool) *adminapi.CeremonyStatus {
 	tb.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		st, err := p.CeremonyStatus(ctx, id)
-		cancel()
-		if err == nil && st.Coordination != nil {
-			switch st.Coordination.Stage {
-			case "complete", "aborted":
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var st *adminapi.CeremonyStatus
+	var after uint64
+	var err error
+	for failures := 0; ; {
+		st, err = p.WaitCeremony(ctx, id, after, 10*time.Second)
+		switch {
+		case err == nil:
+			failures = 0
+			if ok(st) {
 				return st
 			}
+			after = st.Version
+		case ctx.Err() != nil:
+			tb.Fatalf("participant %s, ceremony %s: condition not reached after %s: %+v %v", p.ID(), id, limit, st, err)
+		default:
+			if failures++; failures > 5 {
+				tb.Fatalf("participant %s, ceremony %s: %v", p.ID(), id, err)
+			}
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("ceremony %s not finished after %s: %+v, %v", id, limit, st, err)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 
+// waitCeremony follows the coordinator until the ceremony completes or
+// aborts, and returns the last status.
+func waitCeremony(tb testing.TB, p *adminapi.Client, id string, limit time.Duration) *adminapi.CeremonyStatus {
+	tb.Helper()
+	return waitStatus(tb, p, id, limit, func(st *adminapi.CeremonyStatus) bool {
+		return st.Coordination != nil && st.Coordination.Stage.Ended()
+	})
+}
+
 // depositParams is what the test ceremonies ask for on the test network.
-func depositParams(n *network.Network) appliance.DepositParams {
-	wc, _ := appliance.WithdrawalCredentials(testWithdrawal)
-	return appliance.DepositParams{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: n.GenesisForkVersion(), NetworkName: n.Name()}
+func depositParams(n *network.Network) deposit.Params {
+	wc, _ := deposit.WithdrawalCredentials(testWithdrawal)
+	return deposit.Params{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: n.GenesisForkVersion(), NetworkName: n.Name()}
 }
 
 // checkDeposits verifies the deposit data as an outsider would: the file
 // the deposit tools read parses, every signature verifies under its
 // validator's composite key over the DEPOSIT signing root, both roots are
 // recomputed, and there is one entry per account, in order.
-func checkDeposits(t testing.TB, n *network.Network, st *appliance.CoordinationStatus) []api.PublicKey {
+func checkDeposits(t testing.TB, n *network.Network, st *adminapi.CoordinationStatus) []api.PublicKey {
 	t.Helper()
 	params := depositParams(n)
-	entries, err := appliance.ParseDepositFile(appliance.MarshalDepositFile(st.DepositData), params)
+	entries, err := deposit.ParseFile(deposit.MarshalFile(st.DepositData), params)
 	if err != nil {
 		t.Fatalf("deposit data: %v", err)
 	}
@@ -138,7 +157,7 @@ func checkEverySubsetSigns(t testing.TB, lc *localcluster.Cluster, net *network.
 	}
 	defer release()
 	n := len(lc.Signers)
-	root := appliance.ProofSigningRoot(net)
+	root := adminapi.ProofSigningRoot(net)
 	proofs := make([][]api.Signature, n)
 	components := make([]map[api.PublicKey]api.PublicKey, n)
 	for i, s := range lc.Signers {
@@ -250,8 +269,8 @@ func TestCeremonyCreatesValidatorsAcrossFiveSigners(t *testing.T) {
 	// Attack: a signer asks the others for a deposit of a new validator
 	// with its own withdrawal credentials.
 	t.Run("signs a ceremony's deposit only for its coordinator and its plan", func(t *testing.T) {
-		wc, _ := appliance.WithdrawalCredentials(testWithdrawal)
-		other, _ := appliance.WithdrawalCredentials("0x00000000000000000000000000000000000000aa")
+		wc, _ := deposit.WithdrawalCredentials(testWithdrawal)
+		other, _ := deposit.WithdrawalCredentials("0x00000000000000000000000000000000000000aa")
 		deposit := func(wc [32]byte, amount uint64) []byte {
 			return mustJSON(map[string]any{"type": "DEPOSIT", "deposit": map[string]string{
 				"pubkey": keys[0].String(), "withdrawal_credentials": fmt.Sprintf("%#x", wc[:]),
@@ -297,21 +316,21 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 	good := startRequest(t, 4, 2)
 	for _, c := range []struct {
 		name  string
-		edit  func(r *appliance.StartCeremonyRequest)
+		edit  func(r *adminapi.StartCeremonyRequest)
 		field string
 	}{
-		{"refuses zero validators", func(r *appliance.StartCeremonyRequest) { r.Validators = 0 }, "validators"},
-		{"refuses too many validators", func(r *appliance.StartCeremonyRequest) { r.Validators = appliance.MaxCeremonyValidators + 1 }, "validators"},
-		{"refuses a threshold that is not a majority", func(r *appliance.StartCeremonyRequest) { r.Threshold = 1 }, "threshold"},
-		{"refuses a threshold above the signers", func(r *appliance.StartCeremonyRequest) { r.Threshold = 4 }, "threshold"},
-		{"refuses BLS (0x00) withdrawal credentials", func(r *appliance.StartCeremonyRequest) { r.WithdrawalCredentials[0] = 0 }, "withdrawal_credentials"},
-		{"refuses a zero withdrawal address", func(r *appliance.StartCeremonyRequest) { r.WithdrawalCredentials = api.Root{0x01} }, "withdrawal_credentials"},
-		{"refuses an amount above 32 ETH", func(r *appliance.StartCeremonyRequest) { r.AmountGwei = 33_000_000_000 }, "amount"},
-		{"refuses an amount below 1 ETH", func(r *appliance.StartCeremonyRequest) { r.AmountGwei = 999_999_999 }, "amount"},
-		{"refuses a malformed participant timeout", func(r *appliance.StartCeremonyRequest) { r.ParticipantTimeout = "soon" }, "participant_timeout"},
-		{"refuses a negative timeout", func(r *appliance.StartCeremonyRequest) { r.Timeout = "-1h" }, "timeout"},
-		{"refuses a timeout of months", func(r *appliance.StartCeremonyRequest) { r.Timeout = "2000h" }, "timeout"},
-		{"refuses a negative batch size", func(r *appliance.StartCeremonyRequest) { r.BatchSize = -1 }, "batch_size"},
+		{"refuses zero validators", func(r *adminapi.StartCeremonyRequest) { r.Validators = 0 }, "validators"},
+		{"refuses too many validators", func(r *adminapi.StartCeremonyRequest) { r.Validators = adminapi.MaxCeremonyValidators + 1 }, "validators"},
+		{"refuses a threshold that is not a majority", func(r *adminapi.StartCeremonyRequest) { r.Threshold = 1 }, "threshold"},
+		{"refuses a threshold above the signers", func(r *adminapi.StartCeremonyRequest) { r.Threshold = 4 }, "threshold"},
+		{"refuses BLS (0x00) withdrawal credentials", func(r *adminapi.StartCeremonyRequest) { r.WithdrawalCredentials[0] = 0 }, "withdrawal_credentials"},
+		{"refuses a zero withdrawal address", func(r *adminapi.StartCeremonyRequest) { r.WithdrawalCredentials = api.Root{0x01} }, "withdrawal_credentials"},
+		{"refuses an amount above 32 ETH", func(r *adminapi.StartCeremonyRequest) { r.AmountGwei = 33_000_000_000 }, "amount"},
+		{"refuses an amount below 1 ETH", func(r *adminapi.StartCeremonyRequest) { r.AmountGwei = 999_999_999 }, "amount"},
+		{"refuses a malformed participant timeout", func(r *adminapi.StartCeremonyRequest) { r.ParticipantTimeout = "soon" }, "participant_timeout"},
+		{"refuses a negative timeout", func(r *adminapi.StartCeremonyRequest) { r.Timeout = "-1h" }, "timeout"},
+		{"refuses a timeout of months", func(r *adminapi.StartCeremonyRequest) { r.Timeout = "2000h" }, "timeout"},
+		{"refuses a negative batch size", func(r *adminapi.StartCeremonyRequest) { r.BatchSize = -1 }, "batch_size"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := *good
@@ -349,7 +368,7 @@ func TestCeremonyRefusesBadStart(t *testing.T) {
 	})
 	t.Run("reports an unknown ceremony as 404", func(t *testing.T) {
 		_, err := peers[0].CeremonyStatus(context.Background(), strings.Repeat("cd", 32))
-		if coordinator.Status(err) != http.StatusNotFound || !errors.Is(err, appliance.ErrUnknownCeremony) {
+		if coordinator.Status(err) != http.StatusNotFound || !errors.Is(err, adminapi.ErrUnknownCeremony) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -372,7 +391,10 @@ func TestCeremonyAbortedByTheOperator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// Aborted once it is under way at the signers that are up.
+	waitStatus(t, peers[0], id, time.Minute, func(st *adminapi.CeremonyStatus) bool {
+		return st.Coordination != nil && len(st.Coordination.Participants) == 2
+	})
 	if err := peers[0].AbortCeremony(context.Background(), id, "operator changed their mind"); err != nil {
 		t.Fatal(err)
 	}
@@ -386,20 +408,10 @@ func TestCeremonyAbortedByTheOperator(t *testing.T) {
 
 // waitAborted waits until every signer reports the ceremony aborted and
 // checks that nothing of it is left: no share, staged share or snapshot.
-func waitAborted(t testing.TB, lc *localcluster.Cluster, peers []*appliance.Peer, id string) {
+func waitAborted(t testing.TB, lc *localcluster.Cluster, peers []*adminapi.Client, id string) {
 	t.Helper()
 	for i, p := range peers {
-		deadline := time.Now().Add(time.Minute)
-		for {
-			st, err := p.CeremonyStatus(context.Background(), id)
-			if err == nil && st.State == "aborted" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("signer %d: %+v %v", i+1, st, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		waitStatus(t, p, id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == adminapi.StateAborted })
 		snaps, staged := ceremonyFiles(lc, i)
 		if shares := shareFiles(lc, i); len(snaps)+len(staged)+len(shares) != 0 {
 			t.Errorf("signer %d kept %v %v %v", i+1, snaps, staged, shares)

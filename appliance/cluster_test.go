@@ -69,7 +69,7 @@ func newTestClusterWithClock(tb testing.TB, clock *fakeClock, n, t, validators i
 			tw(s.Config)
 		}
 	}
-	keys, err := appliance.Deal(context.Background(), lc.Configs(), validators, t, rand.Reader)
+	keys, err := localcluster.Deal(context.Background(), lc.Configs(), validators, t, rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}

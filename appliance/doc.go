@@ -21,7 +21,7 @@
 //     administrators (admin.clients), who are granted no signing type. A
 //     name both peer and administrator is refused unless explicitly
 //     allowed.
-//   - Every administrative request (adminauth.go) needs an administrator's
+//   - Every administrative request (authz.go) needs an administrator's
 //     identity, or a peer relaying one (Rampart-On-Behalf-Of), and the
 //     administrative bearer token, checked at each signer in constant time
 //     against the verifier of admin.token; it is logged and audited before
@@ -36,7 +36,7 @@
 //     final name, keys registered in slashing protection) and activated
 //     only once every participant staged. A staged share left by a crash is
 //     deleted at the next start.
-//   - Key-generation ceremonies (ceremony*.go) run the tss/dkg state
+//   - Key-generation ceremonies (package ceremony) run the tss/dkg state
 //     machine peer to peer: private shares go straight to their recipient
 //     over mutual TLS, never through the coordinator. Each participant's
 //     state, which holds secrets, is sealed by its HSM (bound to the

@@ -3,28 +3,19 @@ package appliance
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 )
 
-// apiError is a refusal with the HTTP status of the Remote Signing API
-// and a refusal reason for metrics. Messages are for the client and never
-// contain secrets.
-type apiError struct {
-	code   int
-	reason string
-	msg    string
-}
+// apiError is a refusal, answered as the API's JSON error.
+type apiError = web.Refusal
 
-func (e *apiError) Error() string { return e.msg }
-
-func refuse(code int, reason, format string, a ...any) *apiError {
-	return &apiError{code: code, reason: reason, msg: fmt.Sprintf(format, a...)}
-}
+// refuse builds a refusal.
+var refuse = web.Refuse
 
 // requestError classifies an error from parsing or verifying a request.
 func requestError(err error) *apiError {

@@ -2,87 +2,20 @@ package appliance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 )
-
-// maxBody bounds request bodies: a full block with its attestations, or a
-// batch of 10,000 identifiers, is well below it.
-const maxBody = 8 << 20
-
-// clientNamer extracts the authenticated client name of a request.
-type clientNamer func(*http.Request, *policy) string
-
-// tlsClientName is the name on the client's verified certificate: the
-// first subject alternative name (DNS, then IP) that has an authorisation
-// rule, else the first one.
-func tlsClientName(r *http.Request, p *policy) string {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
-		return ""
-	}
-	leaf := r.TLS.VerifiedChains[0][0]
-	var names []string
-	names = append(names, leaf.DNSNames...)
-	for _, ip := range leaf.IPAddresses {
-		names = append(names, ip.String())
-	}
-	for _, n := range names {
-		if p.known(n) {
-			return n
-		}
-	}
-	if len(names) > 0 {
-		return names[0]
-	}
-	return ""
-}
-
-// fixedClient names every request on a listener with no client
-// certificates (the loopback coordinator listener).
-func fixedClient(name string) clientNamer {
-	return func(*http.Request, *policy) string { return name }
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.code, api.Error{Code: e.code, Message: e.msg})
-}
-
-// readBody reads a request body of at most maxBody bytes, within the
-// deadline admit set (listen.limits.read_body_timeout). A body that does not
-// arrive in time is answered 408 and its connection closed, since the rest
-// of it may still be on the wire.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, refuse(http.StatusBadRequest, "bad_request", "request body larger than %d bytes", maxBody)
-		}
-		if isTimeout(err) {
-			w.Header().Set("Connection", "close")
-			return nil, refuse(http.StatusRequestTimeout, "body_timeout", "the request body did not arrive within listen.limits.read_body_timeout")
-		}
-		return nil, refuse(http.StatusBadRequest, "bad_request", "reading request body: %v", err)
-	}
-	return body, nil
-}
 
 func pathKey(r *http.Request) (api.PublicKey, *apiError) {
 	k, err := api.ParsePublicKey(r.PathValue("identifier"))
@@ -101,7 +34,7 @@ func (a *Appliance) observe(apiName string, t signing.Type, start time.Time, cod
 	a.metrics.latency.WithLabelValues(apiName, typ).Observe(a.now().Sub(start).Seconds())
 	a.metrics.requests.WithLabelValues(apiName, typ, strconv.Itoa(code)).Add(float64(max(items, 1)))
 	if e != nil {
-		a.metrics.refusals.WithLabelValues(e.reason).Inc()
+		a.metrics.refusals.WithLabelValues(e.Reason).Inc()
 	}
 }
 
@@ -111,35 +44,35 @@ func (a *Appliance) participantHandler() http.Handler {
 	mux.HandleFunc("GET /upcheck", upcheck)
 	mux.HandleFunc("GET /healthcheck", a.healthcheck)
 	mux.HandleFunc("GET /api/v1/eth2/distributed/accounts", func(w http.ResponseWriter, r *http.Request) {
-		client := tlsClientName(r, a.policy)
-		if !a.part.authorised(client) {
-			writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
+		client := tlsClientName(r, a.authz.policy)
+		if e := a.authz.partialCaller(client); e != nil {
+			web.WriteError(w, e)
 			return
 		}
-		writeJSON(w, http.StatusOK, a.part.accountViews(client))
+		web.WriteJSON(w, http.StatusOK, a.part.accountViews(client))
 	})
 	mux.HandleFunc("GET /api/v1/eth2/distributed/accounts/{identifier}", func(w http.ResponseWriter, r *http.Request) {
-		client := tlsClientName(r, a.policy)
+		client := tlsClientName(r, a.authz.policy)
 		key, e := pathKey(r)
-		if e == nil && !a.part.authorised(client) {
-			e = refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+		if e == nil {
+			e = a.authz.partialCaller(client)
 		}
 		var acc *account
 		if e == nil {
 			acc, e = a.part.lookup(client, key, anyType)
 		}
 		if e != nil {
-			writeError(w, e)
+			web.WriteError(w, e)
 			return
 		}
-		writeJSON(w, http.StatusOK, a.part.view(acc))
+		web.WriteJSON(w, http.StatusOK, a.part.view(acc))
 	})
-	participantClient := func(r *http.Request) string { return tlsClientName(r, a.policy) }
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", a.signHandler("participant", participantClient, a.part.authorised,
+	participantClient := func(r *http.Request) string { return tlsClientName(r, a.authz.policy) }
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", a.signHandler("participant", participantClient, a.authz.partialCaller,
 		func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError) {
 			return a.part.signOne(ctx, client, key, body)
 		}))
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", a.batchHandler("participant", participantClient, a.part.authorised,
+	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", a.batchHandler("participant", participantClient, a.authz.partialCaller,
 		func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError) {
 			rs, t, e := a.part.signBatch(ctx, client, body)
 			errs := make([]*api.Error, len(rs))
@@ -154,10 +87,10 @@ func (a *Appliance) participantHandler() http.Handler {
 
 func (a *Appliance) logRefusal(apiName, client string, key api.PublicKey, t signing.Type, e *apiError) {
 	level := a.log.Info
-	if e.code == http.StatusPreconditionFailed || e.code == http.StatusForbidden {
+	if e.Code == http.StatusPreconditionFailed || e.Code == http.StatusForbidden {
 		level = a.log.Warn
 	}
-	level("request refused", "api", apiName, "client", client, "account", key, "type", t, "code", e.code, "reason", e.reason, "err", e.msg)
+	level("request refused", "api", apiName, "client", client, "account", key, "type", t, "code", e.Code, "reason", e.Reason, "err", e.Msg)
 }
 
 // coordinatorHandler serves the standard Remote Signing API: full
@@ -167,27 +100,27 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 	mux.HandleFunc("GET /upcheck", upcheck)
 	mux.HandleFunc("GET /healthcheck", a.healthcheck)
 	mux.HandleFunc("GET /api/v1/eth2/publicKeys", func(w http.ResponseWriter, r *http.Request) {
-		client := clientOf(r, a.policy)
-		if !a.policy.known(client) {
-			writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client))
+		client := clientOf(r, a.authz.policy)
+		if e := a.authz.coordinatorCaller(client); e != nil {
+			web.WriteError(w, e)
 			return
 		}
 		a.coord.RefreshIfOlder(r.Context(), 10*time.Second)
 		keys := []string{}
 		for _, k := range a.coord.PublicKeys() {
-			if a.policy.account(client, k, anyType) {
+			if a.authz.sees(client, k) {
 				keys = append(keys, k.String())
 			}
 		}
-		writeJSON(w, http.StatusOK, keys)
+		web.WriteJSON(w, http.StatusOK, keys)
 	})
-	coordinatorClient := func(r *http.Request) string { return clientOf(r, a.policy) }
-	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", a.signHandler("coordinator", coordinatorClient, a.policy.known,
+	coordinatorClient := func(r *http.Request) string { return clientOf(r, a.authz.policy) }
+	mux.HandleFunc("POST /api/v1/eth2/sign/{identifier}", a.signHandler("coordinator", coordinatorClient, a.authz.coordinatorCaller,
 		func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError) {
 			sig, t, e := a.signFull(ctx, client, key, body)
 			return sig, t, e
 		}))
-	mux.HandleFunc("POST /api/v1/eth2/sign", a.batchHandler("coordinator", coordinatorClient, a.policy.known,
+	mux.HandleFunc("POST /api/v1/eth2/sign", a.batchHandler("coordinator", coordinatorClient, a.authz.coordinatorCaller,
 		func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError) {
 			rs, t, e := a.signFullBatch(ctx, client, body)
 			errs := make([]*api.Error, len(rs))
@@ -204,30 +137,30 @@ func (a *Appliance) coordinatorHandler(clientOf clientNamer) http.Handler {
 // authorisation and the key from the path, then the body, one answer;
 // refusals are logged and counted. A full signature (api.Signature) is sent
 // as text/plain to a client that asks only for it.
-func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) string, authorised func(client string) bool,
+func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) string, caller func(client string) *apiError,
 	sign func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
 		client := clientOf(r)
-		e := notAuthorised(w, client, authorised)
+		e := notAuthorised(w, client, caller)
 		var key api.PublicKey
 		if e == nil {
 			key, e = pathKey(r)
 		}
 		var body []byte
 		if e == nil {
-			body, e = readBody(w, r)
+			body, e = web.ReadBody(w, r)
 		}
 		if e != nil {
-			a.observe(apiName, "", start, e.code, 1, e)
-			writeError(w, e)
+			a.observe(apiName, "", start, e.Code, 1, e)
+			web.WriteError(w, e)
 			return
 		}
 		out, t, e := sign(r.Context(), client, key, body)
 		if e != nil {
 			a.logRefusal(apiName, client, key, t, e)
-			a.observe(apiName, t, start, e.code, 1, e)
-			writeError(w, e)
+			a.observe(apiName, t, start, e.Code, 1, e)
+			web.WriteError(w, e)
 			return
 		}
 		a.observe(apiName, t, start, http.StatusOK, 1, nil)
@@ -239,33 +172,33 @@ func (a *Appliance) signHandler(apiName string, clientOf func(*http.Request) str
 			}
 			out = api.SigningResponse{Signature: sig}
 		}
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	}
 }
 
 // batchHandler serves a batch signing endpoint; every item is counted with
 // the status its single request would have had.
-func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) string, authorised func(client string) bool,
+func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) string, caller func(client string) *apiError,
 	sign func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
 		client := clientOf(r)
-		e := notAuthorised(w, client, authorised)
+		e := notAuthorised(w, client, caller)
 		var body []byte
 		if e == nil {
-			body, e = readBody(w, r)
+			body, e = web.ReadBody(w, r)
 		}
 		if e != nil {
-			a.observe(apiName, "", start, e.code, 1, e)
-			writeError(w, e)
+			a.observe(apiName, "", start, e.Code, 1, e)
+			web.WriteError(w, e)
 			return
 		}
 		a.extendForBatch(w, body)
 		out, errs, t, e := sign(r.Context(), client, body)
 		if e != nil {
 			a.logRefusal(apiName, client, api.PublicKey{}, t, e)
-			a.observe(apiName, t, start, e.code, 1, e)
-			writeError(w, e)
+			a.observe(apiName, t, start, e.Code, 1, e)
+			web.WriteError(w, e)
 			return
 		}
 		for _, ie := range errs {
@@ -276,19 +209,8 @@ func (a *Appliance) batchHandler(apiName string, clientOf func(*http.Request) st
 			a.metrics.requests.WithLabelValues(apiName, string(t), strconv.Itoa(code)).Inc()
 		}
 		a.metrics.latency.WithLabelValues(apiName, string(t)).Observe(a.now().Sub(start).Seconds())
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	}
-}
-
-// notAuthorised refuses, before the body is read, a client that may not
-// use a signing endpoint at all, and closes its connection: its body,
-// however large, is never read.
-func notAuthorised(w http.ResponseWriter, client string, authorised func(string) bool) *apiError {
-	if authorised(client) {
-		return nil
-	}
-	w.Header().Set("Connection", "close")
-	return refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
 }
 
 // wantsText reports whether the client asked for text/plain only, which
@@ -298,18 +220,26 @@ func wantsText(r *http.Request) bool {
 	return strings.Contains(acc, "text/plain") && !strings.Contains(acc, "application/json") && !strings.Contains(acc, "*/*")
 }
 
-// genericRefusal refuses a GENERIC request whose domain type a typed
-// request exists for, or of the consensus form: the decision is
-// signing.CheckGenericDomainType's, at the participant and the
-// coordinator alike.
-func genericRefusal(req *signing.Request, sg *signing.Signable) *apiError {
-	if req.Type != signing.TypeGeneric {
-		return nil
+// verifyRequest runs steps 3 to 5 of DESIGN.md section 4 on a decoded,
+// authorised request, at the participant and the coordinator alike: the
+// network check and the recomputed signing root, the bound on the future
+// (by this signer's clock), and the refusal of GENERIC in every domain a
+// typed request exists for or of the consensus form
+// (signing.CheckGenericDomainType).
+func verifyRequest(n *network.Network, now time.Time, futureEpochs uint64, req *signing.Request) (*signing.Signable, *apiError) {
+	sg, err := req.Verify(n)
+	if err == nil {
+		err = req.CheckFuture(n, now, futureEpochs)
 	}
-	if err := signing.CheckGenericDomainType(sg.DomainType()); err != nil {
-		return refuse(http.StatusBadRequest, "generic_typed_domain", "%v", err)
+	if err != nil {
+		return nil, requestError(err)
 	}
-	return nil
+	if req.Type == signing.TypeGeneric {
+		if err := signing.CheckGenericDomainType(sg.DomainType()); err != nil {
+			return nil, refuse(http.StatusBadRequest, "generic_typed_domain", "%v", err)
+		}
+	}
+	return sg, nil
 }
 
 // prepare authorises and verifies a request at the coordinator: the same
@@ -318,39 +248,31 @@ func genericRefusal(req *signing.Request, sg *signing.Signable) *apiError {
 // serves validator duties only: it asks the other signers with this
 // signer's identity, and peers are granted duty types only.
 func (a *Appliance) prepare(client string, req *signing.Request) (*signing.Signable, []byte, *apiError) {
-	if !a.policy.requestType(client, req.Type) {
-		return nil, nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
-	}
-	sg, err := req.Verify(a.net)
-	if err == nil {
-		err = req.CheckFuture(a.net, a.now(), a.cfg.Slashing.FutureEpochs)
-	}
-	if err != nil {
-		return nil, nil, requestError(err)
-	}
-	if e := genericRefusal(req, sg); e != nil {
+	if e := a.authz.coordinatorRequest(client, req); e != nil {
 		return nil, nil, e
 	}
-	if !req.Type.Duty() {
-		return nil, nil, refuse(http.StatusForbidden, "coordinator_duty_only", "%s is not a validator duty: a signer coordinates duties only, since the other signers grant each other nothing else; use rampartctl exit, or a coordinator beside the client that uses the client's own identity at every signer (rampart-vc)", req.Type)
+	sg, e := verifyRequest(a.net, a.now(), a.cfg.Slashing.FutureEpochs, req)
+	if e == nil {
+		e = a.authz.coordinatorDuty(req)
+	}
+	if e != nil {
+		return nil, nil, e
 	}
 	return sg, req.Received(), nil
 }
 
-// accountAllowed applies account authorisation at the coordinator.
+// accountAllowed applies account authorisation at the coordinator
+// (authz.coordinatorAccount), and refuses an account removed here.
 func (a *Appliance) accountAllowed(client string, key api.PublicKey, t signing.Type) *apiError {
-	if a.policy.account(client, key, t) {
-		if a.db.Disabled(protect.PublicKey(key)) {
-			// Removed here: this signer coordinates no more signatures
-			// of the key, even with the shares other signers still hold.
-			return refuse(http.StatusNotFound, "unknown_account", "account %s was removed from this signer", key)
-		}
-		return nil
+	if e := a.authz.coordinatorAccount(client, key, t); e != nil {
+		return e
 	}
-	if a.policy.allAccounts(client, t) {
-		return refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
+	if a.db.Disabled(protect.PublicKey(key)) {
+		// Removed here: this signer coordinates no more signatures of the
+		// key, even with the shares other signers still hold.
+		return refuse(http.StatusNotFound, "unknown_account", "account %s was removed from this signer", key)
 	}
-	return refuse(http.StatusForbidden, "unauthorised", "client %q may not use account %s", client, key)
+	return nil
 }
 
 func coordinatorError(err error) *apiError {
@@ -371,8 +293,8 @@ func coordinatorError(err error) *apiError {
 
 // signFull obtains one verified full signature through the cluster.
 func (a *Appliance) signFull(ctx context.Context, client string, key api.PublicKey, body []byte) (api.Signature, signing.Type, *apiError) {
-	if !a.policy.known(client) {
-		return api.Signature{}, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	if e := a.authz.coordinatorCaller(client); e != nil {
+		return api.Signature{}, "", e
 	}
 	req, err := signing.ParseRequest(body)
 	if err != nil {
@@ -397,8 +319,8 @@ func (a *Appliance) signFull(ctx context.Context, client string, key api.PublicK
 
 // signFullBatch obtains full signatures for a batch.
 func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byte) ([]api.BatchResult, signing.Type, *apiError) {
-	if !a.policy.known(client) {
-		return nil, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	if e := a.authz.coordinatorCaller(client); e != nil {
+		return nil, "", e
 	}
 	b, err := signing.ParseBatch(body)
 	if err != nil {
@@ -411,11 +333,11 @@ func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byt
 	}
 	sg, canonical, e := a.prepare(client, b.Request)
 	if e != nil {
-		if e.code != http.StatusForbidden {
+		if e.Code != http.StatusForbidden {
 			return nil, t, e
 		}
 		for i := range out {
-			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
+			out[i].Error = &api.Error{Code: e.Code, Message: e.Msg}
 		}
 		return out, t, nil
 	}
@@ -423,8 +345,8 @@ func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byt
 	var idx []int
 	for i := range out {
 		if e := a.accountAllowed(client, out[i].Identifier, t); e != nil {
-			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
-			a.metrics.refusals.WithLabelValues(e.reason).Inc()
+			out[i].Error = &api.Error{Code: e.Code, Message: e.Msg}
+			a.metrics.refusals.WithLabelValues(e.Reason).Inc()
 			continue
 		}
 		ids = append(ids, out[i].Identifier)
@@ -439,8 +361,8 @@ func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byt
 		i := idx[k]
 		if r.Err != nil {
 			e := coordinatorError(r.Err)
-			out[i].Error = &api.Error{Code: e.code, Message: e.msg}
-			a.metrics.refusals.WithLabelValues(e.reason).Inc()
+			out[i].Error = &api.Error{Code: e.Code, Message: e.Msg}
+			a.metrics.refusals.WithLabelValues(e.Reason).Inc()
 			continue
 		}
 		s := api.Signature(r.Signature.Bytes())

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/signing"
@@ -19,18 +20,18 @@ import (
 )
 
 // adminImporter is the importer rampartctl builds from the cluster file.
-func (tc *testCluster) adminImporter(t testing.TB) *appliance.Importer {
+func (tc *testCluster) adminImporter(t testing.TB) *adminapi.Importer {
 	t.Helper()
-	var admins []appliance.AccountAdmin
+	var admins []adminapi.AccountAdmin
 	for _, p := range tc.adminPeers(t) {
 		admins = append(admins, p)
 	}
-	return &appliance.Importer{Admins: admins, Threshold: 3, Network: tc.net, Rand: rand.Reader}
+	return &adminapi.Importer{Admins: admins, Threshold: 3, Network: tc.net, Rand: rand.Reader}
 }
 
 // adminPeers are rampartctl's administrative clients: the admin identity
 // and the administrative token of the cluster file.
-func (tc *testCluster) adminPeers(t testing.TB) []*appliance.Peer {
+func (tc *testCluster) adminPeers(t testing.TB) []*adminapi.Client {
 	t.Helper()
 	_, peers := admin(t, tc.lc)
 	return peers
@@ -50,10 +51,10 @@ func TestImportSplitsKeysAndKeepsTheirHistory(t *testing.T) {
 	tc := newTestCluster(t, 5, 3, 0)
 	im := tc.adminImporter(t)
 	secrets := make([]*bls.SecretKey, 3)
-	var keys []appliance.ImportKey
+	var keys []adminapi.ImportKey
 	for i := range secrets {
 		secrets[i], _ = bls.GenerateSecretKey(rand.Reader)
-		k := appliance.ImportKey{Secret: secrets[i]}
+		k := adminapi.ImportKey{Secret: secrets[i]}
 		if i == 0 {
 			k.History = history(t, tc, api.PublicKey(secrets[i].PublicKey().Bytes()))
 		}
@@ -99,7 +100,7 @@ func TestImportLeavesNothingWhenAParticipantFails(t *testing.T) {
 	tc.stop(4)
 	sk, _ := bls.GenerateSecretKey(rand.Reader)
 	pub := api.PublicKey(sk.PublicKey().Bytes())
-	if _, err := im.Import(context.Background(), []appliance.ImportKey{{Secret: sk}}); err == nil || !strings.Contains(err.Error(), "participant 5") {
+	if _, err := im.Import(context.Background(), []adminapi.ImportKey{{Secret: sk}}); err == nil || !strings.Contains(err.Error(), "participant 5") {
 		t.Fatalf("import with a signer down: %v", err)
 	}
 	for i := 0; i < 4; i++ {

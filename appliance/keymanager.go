@@ -11,8 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
-	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/keystore"
@@ -20,10 +21,10 @@ import (
 
 // The keymanager API (ethereum/keymanager-APIs, /eth/v1/keystores) on the
 // coordinator listener: the same administrative proof as every
-// administrative request (adminauth.go): an administrator's mTLS identity
+// administrative request (authz.go): an administrator's mTLS identity
 // (admin.clients) and the administrative bearer token (admin.token).
 //
-// POST imports keystores into the whole cluster (Importer: the key is split
+// POST imports keystores into the whole cluster (adminapi.Importer: the key is split
 // here, every signer seals its share and imports the slashing history before
 // anything can sign, every signer proves it holds its share and the proofs
 // recover the original key's signature, and the key is zeroed). DELETE,
@@ -34,57 +35,52 @@ import (
 // returns its history; the histories are merged into the answer. This
 // signer relays the administrator's proof to the others.
 
-type keymanagerStatus struct {
-	Status  string `json:"status"`
-	Message string `json:"message,omitempty"`
-}
+// The keymanager API's answers (ethereum/keymanager-APIs).
+type (
+	keymanagerStatus struct {
+		Status  string `json:"status"`
+		Message string `json:"message,omitempty"`
+	}
+	keymanagerKey struct {
+		ValidatingPubkey string `json:"validating_pubkey"`
+		DerivationPath   string `json:"derivation_path"`
+		Readonly         bool   `json:"readonly"`
+	}
+	keymanagerList struct {
+		Data []keymanagerKey `json:"data"`
+	}
+	keymanagerImported struct {
+		Data []keymanagerStatus `json:"data"`
+	}
+	keymanagerDeleted struct {
+		Data               []keymanagerStatus `json:"data"`
+		SlashingProtection string             `json:"slashing_protection"`
+	}
+)
 
 func (a *Appliance) keymanagerRoutes(mux *http.ServeMux, clientOf clientNamer) {
 	if a.cfg.Keymanager == nil {
 		return
 	}
-	namesOf := func(r *http.Request) []string {
-		if r.TLS != nil {
-			return certNames(r)
-		}
-		return []string{clientOf(r, a.policy)} // the loopback listener's fixed name
-	}
-	guard := func(action string, h func(w http.ResponseWriter, r *http.Request, x adminActor)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			x, e := a.authenticateAdmin(r, namesOf(r), false)
-			if e == nil && action != "" {
-				e = a.recordAdmin(x, action)
-			}
-			if e != nil {
-				a.logAdminRefusal(r, e)
-				writeAdminError(w, e)
-				return
-			}
-			defer x.token.Zero()
-			h(w, r, x)
-		}
+	guard := func(action string, h adminHandler) http.HandlerFunc {
+		return a.keymanagerGuard(clientOf, action, h)
 	}
 	// Reads are not audited; imports and deletions are, before they start.
-	mux.HandleFunc("GET /eth/v1/keystores", guard("", func(w http.ResponseWriter, r *http.Request, _ adminActor) {
-		type entry struct {
-			ValidatingPubkey string `json:"validating_pubkey"`
-			DerivationPath   string `json:"derivation_path"`
-			Readonly         bool   `json:"readonly"`
-		}
-		data := []entry{}
+	mux.HandleFunc("GET /eth/v1/keystores", guard("", func(w http.ResponseWriter, r *http.Request, _ adminapi.Actor) {
+		list := keymanagerList{Data: []keymanagerKey{}}
 		for _, k := range a.accounts.keys() {
-			data = append(data, entry{ValidatingPubkey: k.String()})
+			list.Data = append(list.Data, keymanagerKey{ValidatingPubkey: k.String()})
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": data})
+		web.WriteJSON(w, http.StatusOK, list)
 	}))
 	mux.HandleFunc("POST /eth/v1/keystores", guard("keymanager_import", a.keymanagerImport))
 	mux.HandleFunc("DELETE /eth/v1/keystores", guard("keymanager_delete", a.keymanagerDelete))
 }
 
-func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x adminActor) {
-	body, e := readBody(w, r)
+func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
+	body, e := web.ReadBody(w, r)
 	if e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
 	defer clear(body)
@@ -96,27 +92,27 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x a
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err)))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%v", web.ScrubJSONError(err)))
 		return
 	}
 	if len(req.Keystores) != len(req.Passwords) {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%d keystores but %d passwords", len(req.Keystores), len(req.Passwords)))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%d keystores but %d passwords", len(req.Keystores), len(req.Passwords)))
 		return
 	}
 	var history *protect.Interchange
 	if req.SlashingProtection != "" {
 		var err error
 		if history, err = protect.ParseInterchange([]byte(req.SlashingProtection)); err != nil {
-			writeError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", err))
+			web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", err))
 			return
 		}
 		if history.GenesisValidatorsRoot != protect.Root(a.net.GenesisValidatorsRoot()) {
-			writeError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", protect.ErrWrongNetwork))
+			web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "slashing_protection: %v", protect.ErrWrongNetwork))
 			return
 		}
 	}
 	out := make([]keymanagerStatus, len(req.Keystores))
-	var keys []ImportKey
+	var keys []adminapi.ImportKey
 	var at []int
 	defer func() {
 		for _, k := range keys {
@@ -144,7 +140,7 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x a
 			continue
 		}
 		seen[pub] = true
-		keys = append(keys, ImportKey{Secret: sk, History: HistoryOf(history, pub)})
+		keys = append(keys, adminapi.ImportKey{Secret: sk, History: adminapi.HistoryOf(history, pub)})
 		at = append(at, i)
 	}
 	if len(keys) > 0 {
@@ -160,30 +156,13 @@ func (a *Appliance) keymanagerImport(w http.ResponseWriter, r *http.Request, x a
 			a.coord.Invalidate() // the other signers' new accounts
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+	web.WriteJSON(w, http.StatusOK, keymanagerImported{Data: out})
 }
 
-// HistoryOf extracts one key's part of an interchange document.
-func HistoryOf(ic *protect.Interchange, key api.PublicKey) *protect.Interchange {
-	if ic == nil {
-		return nil
-	}
-	out := &protect.Interchange{GenesisValidatorsRoot: ic.GenesisValidatorsRoot}
-	for _, v := range ic.Data {
-		if api.PublicKey(v.PublicKey) == key {
-			out.Data = append(out.Data, v)
-		}
-	}
-	if len(out.Data) == 0 {
-		return nil
-	}
-	return out
-}
-
-func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x adminActor) {
-	body, e := readBody(w, r)
+func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x adminapi.Actor) {
+	body, e := web.ReadBody(w, r)
 	if e != nil {
-		writeError(w, e)
+		web.WriteError(w, e)
 		return
 	}
 	var req struct {
@@ -192,7 +171,7 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x a
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, refuse(http.StatusBadRequest, "bad_request", "%v", scrubJSONError(err)))
+		web.WriteError(w, refuse(http.StatusBadRequest, "bad_request", "%v", web.ScrubJSONError(err)))
 		return
 	}
 	out := make([]keymanagerStatus, len(req.Pubkeys))
@@ -216,10 +195,10 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x a
 	}
 	sp, err := merged.Marshal()
 	if err != nil {
-		writeError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
+		web.WriteError(w, refuse(http.StatusInternalServerError, "admin", "%v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out, "slashing_protection": string(sp)})
+	web.WriteJSON(w, http.StatusOK, keymanagerDeleted{Data: out, SlashingProtection: string(sp)})
 }
 
 // removeFromCluster removes key from every signer of the cluster at once
@@ -234,7 +213,7 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x a
 // history (it would be incomplete): the signers that did remove the key
 // keep its history in their slashing protection, so a retry once the
 // others are back returns all of it.
-func (a *Appliance) removeFromCluster(ctx context.Context, admins []AccountAdmin, key api.PublicKey) (string, []*protect.Interchange, error) {
+func (a *Appliance) removeFromCluster(ctx context.Context, admins []adminapi.AccountAdmin, key api.PublicKey) (string, []*protect.Interchange, error) {
 	need := len(a.cfg.Cluster.Participants) // an account neither this signer nor its coordinator knows: every signer
 	if acc, ok := a.accounts.get(key); ok {
 		need = len(a.cfg.Cluster.Participants) - acc.threshold + 1
@@ -290,119 +269,18 @@ func (a *Appliance) removeFromCluster(ctx context.Context, admins []AccountAdmin
 // importer imports for administrator x: the signer itself in process, the
 // other signers over mTLS with this signer's identity relaying x's proof
 // (each checks it itself).
-func (a *Appliance) importer(x adminActor) *Importer {
-	var admins []AccountAdmin
+func (a *Appliance) importer(x adminapi.Actor) *adminapi.Importer {
+	var admins []adminapi.AccountAdmin
 	for _, p := range a.cfg.Cluster.Participants {
 		if p.ID == a.cfg.Node.ID {
-			admins = append(admins, localAdmin{a: a, x: x})
+			admins = append(admins, admin{a: a, x: x})
 			continue
 		}
-		admins = append(admins, x.relay(NewPeer(p, a.clientTLS())))
+		admins = append(admins, adminapi.NewClient(a.peers[tss.ID(p.ID)]).RelayFor(x))
 	}
 	threshold := len(a.cfg.Cluster.Participants)/2 + 1
 	if a.cfg.Keymanager != nil && a.cfg.Keymanager.Threshold != 0 {
 		threshold = a.cfg.Keymanager.Threshold
 	}
-	return &Importer{Admins: admins, Threshold: threshold, Network: a.net, Rand: rand.Reader}
-}
-
-// localAdmin is this signer's own account lifecycle, in process, for
-// administrator x.
-type localAdmin struct {
-	a *Appliance
-	x adminActor
-}
-
-func (l localAdmin) ID() tss.ID { return tss.ID(l.a.cfg.Node.ID) }
-
-func (l localAdmin) Stage(ctx context.Context, req *StageRequest) ([]api.PublicKey, error) {
-	keys := make([]api.PublicKey, len(req.Accounts))
-	for i, it := range req.Accounts {
-		keys[i] = it.CompositePublicKey
-	}
-	if e := l.a.recordAdmin(l.x, "stage", keys...); e != nil {
-		return nil, e
-	}
-	items := make([]stageItem, len(req.Accounts))
-	defer func() {
-		for _, it := range items {
-			if it.share != nil {
-				it.share.Zero()
-			}
-		}
-	}()
-	for i, it := range req.Accounts {
-		composite, err := bls.PublicKeyFromBytes(it.CompositePublicKey[:])
-		if err != nil {
-			return nil, err
-		}
-		share, err := bls.SecretKeyFromBytes(it.Share[:])
-		if err != nil {
-			return nil, err
-		}
-		items[i] = stageItem{composite: composite, share: share, threshold: int(min(it.Threshold, 1<<16))}
-		if len(it.SlashingProtection) > 0 {
-			if items[i].history, err = protect.ParseInterchange(it.SlashingProtection); err != nil {
-				return nil, err
-			}
-		}
-	}
-	comps, err := l.a.stageAll(ctx, items)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.PublicKey, len(comps))
-	for i, c := range comps {
-		out[i] = c.Bytes()
-	}
-	return out, nil
-}
-
-func (l localAdmin) Activate(ctx context.Context, keys []api.PublicKey) error {
-	if e := l.a.recordAdmin(l.x, "activate", keys...); e != nil {
-		return e
-	}
-	for _, k := range keys {
-		if err := l.a.activate(ctx, k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (l localAdmin) Discard(_ context.Context, keys []api.PublicKey) error {
-	if e := l.a.recordAdmin(l.x, "discard", keys...); e != nil {
-		return e
-	}
-	for _, k := range keys {
-		l.a.discard(k)
-	}
-	return nil
-}
-
-func (l localAdmin) Remove(ctx context.Context, key api.PublicKey) (json.RawMessage, bool, error) {
-	if e := l.a.recordAdmin(l.x, "remove", key); e != nil {
-		return nil, false, e
-	}
-	ic, found, err := l.a.remove(ctx, key, l.x)
-	if err != nil || ic == nil {
-		return nil, found, err
-	}
-	raw, err := ic.Marshal()
-	return raw, found, err
-}
-
-func (l localAdmin) Prove(ctx context.Context, keys []api.PublicKey) ([]api.Signature, error) {
-	if e := l.a.recordAdmin(l.x, "proof", keys...); e != nil {
-		return nil, e
-	}
-	sigs, err := l.a.prove(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Signature, len(sigs))
-	for i, s := range sigs {
-		out[i] = s.Bytes()
-	}
-	return out, nil
+	return &adminapi.Importer{Admins: admins, Threshold: threshold, Network: a.net, Rand: rand.Reader}
 }

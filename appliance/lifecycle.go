@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -10,11 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
-	"github.com/rampart-signer/rampart/internal/network"
-	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -36,11 +35,11 @@ import (
 // pending-destruction record (destroyed later unless restored), and the
 // key's history exported.
 
-// ErrAccountExists is returned when staging an account this signer holds.
-var ErrAccountExists = errors.New("account already exists on this signer")
+// errAccountExists is returned when staging an account this signer holds.
+var errAccountExists = errors.New("account already exists on this signer")
 
-// ErrNotStaged is returned when activating an account that was not staged.
-var ErrNotStaged = errors.New("account is not staged on this signer")
+// errNotStaged is returned when activating an account that was not staged.
+var errNotStaged = errors.New("account is not staged on this signer")
 
 type stagedShare struct {
 	blob    []byte
@@ -87,10 +86,10 @@ func (a *Appliance) stageAll(ctx context.Context, items []stageItem) ([]*bls.Pub
 	defer a.life.Unlock()
 	for i, key := range keys {
 		if _, ok := a.accounts.get(key); ok {
-			return nil, fmt.Errorf("accounts[%d]: %w: %s", i, ErrAccountExists, key)
+			return nil, fmt.Errorf("accounts[%d]: %w: %s", i, errAccountExists, key)
 		}
 		if _, ok := a.staged[key]; ok {
-			return nil, fmt.Errorf("accounts[%d]: %w: %s is already staged", i, ErrAccountExists, key)
+			return nil, fmt.Errorf("accounts[%d]: %w: %s is already staged", i, errAccountExists, key)
 		}
 	}
 	var done []*stagedShare
@@ -106,7 +105,7 @@ func (a *Appliance) stageAll(ctx context.Context, items []stageItem) ([]*bls.Pub
 			undo()
 			return nil, fmt.Errorf("accounts[%d]: sealing: %w", i, err)
 		}
-		commit, discard, err := StageShare(a.cfg.Accounts.SharesDir, keys[i], blob)
+		commit, discard, err := files.StageShare(a.cfg.Accounts.SharesDir, keys[i], blob)
 		if err != nil {
 			undo()
 			return nil, fmt.Errorf("accounts[%d]: %w", i, err)
@@ -148,7 +147,7 @@ func (a *Appliance) activate(ctx context.Context, key api.PublicKey) error {
 		if _, active := a.accounts.get(key); active {
 			return nil // idempotent: a retried activation
 		}
-		return fmt.Errorf("%w: %s", ErrNotStaged, key)
+		return fmt.Errorf("%w: %s", errNotStaged, key)
 	}
 	sh, err := a.sealKey.Unseal(ctx, st.blob, hsm.Placement{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID})
 	if err != nil {
@@ -194,7 +193,7 @@ func (a *Appliance) discard(key api.PublicKey) bool {
 // is zeroed once signatures in progress finished; its sealed share moves
 // to a pending-destruction record, destroyed accounts.destroy_after later
 // unless restored (pending.go).
-func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminActor) (*protect.Interchange, bool, error) {
+func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminapi.Actor) (*protect.Interchange, bool, error) {
 	a.life.Lock()
 	defer a.life.Unlock()
 	found := false
@@ -233,7 +232,7 @@ func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminActor)
 	}
 	if found {
 		a.log.Warn("account removed: it signs nothing more here; its sealed share is destroyed when due unless restored", "account", key,
-			"client", x.client, "on_behalf_of", x.onBehalfOf, "destroy_after", a.cfg.Accounts.DestroyAfter)
+			"client", x.Client, "on_behalf_of", x.OnBehalfOf, "destroy_after", a.cfg.Accounts.DestroyAfter)
 	}
 	return ic, found, nil
 }
@@ -241,9 +240,9 @@ func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminActor)
 // retireShareFile moves key's share file, if any, into a pending-
 // destruction record: the record is durable before the share file goes.
 // a.life held.
-func (a *Appliance) retireShareFile(key api.PublicKey, x adminActor) error {
+func (a *Appliance) retireShareFile(key api.PublicKey, x adminapi.Actor) error {
 	dir := a.cfg.Accounts.SharesDir
-	path := filepath.Join(dir, ShareFileName(key))
+	path := filepath.Join(dir, files.ShareName(key))
 	blob, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -260,7 +259,7 @@ func (a *Appliance) retireShareFile(key api.PublicKey, x adminActor) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return files.SyncDir(dir)
 }
 
 // restore brings back a removed account whose share is still pending
@@ -273,15 +272,15 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 	a.destroyDueLocked()
 	recs := a.pending.of(key)
 	if len(recs) == 0 {
-		return fmt.Errorf("%w: %s (never removed here, or destroyed when due)", ErrNotPending, key)
+		return fmt.Errorf("%w: %s (never removed here, or destroyed when due)", adminapi.ErrNotPending, key)
 	}
 	if _, ok := a.accounts.get(key); ok {
-		return fmt.Errorf("%w: %s is active here (imported again since its removal?)", ErrAccountExists, key)
+		return fmt.Errorf("%w: %s is active here (imported again since its removal?)", errAccountExists, key)
 	}
 	if _, ok := a.staged[key]; ok {
-		return fmt.Errorf("%w: %s is staged here by an import or ceremony in progress", ErrAccountExists, key)
+		return fmt.Errorf("%w: %s is staged here by an import or ceremony in progress", errAccountExists, key)
 	}
-	name := recs[0].ID + PendingExt
+	name := recs[0].ID + files.PendingExt
 	rec, err := a.pending.read(name)
 	if err != nil {
 		return fmt.Errorf("pending destruction %s: %w", recs[0].ID, err)
@@ -297,7 +296,7 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 	// The share file first, then slashing protection: a crash in between
 	// leaves a disabled key beside its file, which the next start takes
 	// for an interrupted removal (reconcileRemovals).
-	commit, discard, err := StageShare(a.cfg.Accounts.SharesDir, key, rec.Share)
+	commit, discard, err := files.StageShare(a.cfg.Accounts.SharesDir, key, rec.Share)
 	if err != nil {
 		sh.Key.Zero()
 		return err
@@ -308,8 +307,8 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 		return err
 	}
 	undo := func() {
-		os.Remove(filepath.Join(a.cfg.Accounts.SharesDir, ShareFileName(key)))
-		syncDir(a.cfg.Accounts.SharesDir)
+		os.Remove(filepath.Join(a.cfg.Accounts.SharesDir, files.ShareName(key)))
+		files.SyncDir(a.cfg.Accounts.SharesDir)
 		sh.Key.Zero()
 	}
 	if err := a.db.Enable(ctx, protect.PublicKey(key)); err != nil {
@@ -338,7 +337,7 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 func (a *Appliance) destroyDueLocked() bool {
 	ok := true
 	for _, pd := range a.pending.due(a.now()) {
-		if err := a.pending.drop(pd.ID + PendingExt); err != nil {
+		if err := a.pending.drop(pd.ID + files.PendingExt); err != nil {
 			a.log.Error("destroying a removed share failed; retrying later", "account", pd.PublicKey, "err", err)
 			ok = false
 			continue
@@ -365,7 +364,7 @@ func (a *Appliance) reconcileRemovals(ctx context.Context) error {
 		withRecord[pd.PublicKey] = true
 	}
 	for _, key := range a.accounts.keys() {
-		path := filepath.Join(dir, ShareFileName(key))
+		path := filepath.Join(dir, files.ShareName(key))
 		if !a.db.Disabled(protect.PublicKey(key)) {
 			if !withRecord[key] {
 				continue
@@ -383,7 +382,7 @@ func (a *Appliance) reconcileRemovals(ctx context.Context) error {
 			continue
 		}
 		a.accounts.remove(key)
-		if err := a.retireShareFile(key, systemActor("finishing a removal interrupted by a restart")); err != nil {
+		if err := a.retireShareFile(key, adminapi.SystemActor("finishing a removal interrupted by a restart")); err != nil {
 			return fmt.Errorf("finishing the removal of %s: %w", key, err)
 		}
 		a.log.Warn("finished removing an account that a restart interrupted: it stays removed", "account", key)
@@ -435,7 +434,7 @@ func (a *Appliance) pendingChanged() {
 // prove signs the proof-of-possession message with this signer's share of
 // each key, staged or active: the administrative check of an import.
 func (a *Appliance) prove(ctx context.Context, keys []api.PublicKey) ([]*bls.Signature, error) {
-	root := ProofSigningRoot(a.net)
+	root := adminapi.ProofSigningRoot(a.net)
 	a.life.Lock()
 	defer a.life.Unlock()
 	out := make([]*bls.Signature, len(keys))
@@ -450,7 +449,7 @@ func (a *Appliance) prove(ctx context.Context, keys []api.PublicKey) ([]*bls.Sig
 		}
 		st, ok := a.staged[key]
 		if !ok {
-			return nil, fmt.Errorf("keys[%d]: %w: %s is neither staged nor active here", i, ErrNotStaged, key)
+			return nil, fmt.Errorf("keys[%d]: %w: %s is neither staged nor active here", i, errNotStaged, key)
 		}
 		sh, err := a.sealKey.Unseal(ctx, st.blob, hsm.Placement{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID})
 		if err != nil {
@@ -462,15 +461,6 @@ func (a *Appliance) prove(ctx context.Context, keys []api.PublicKey) ([]*bls.Sig
 	return out, nil
 }
 
-// ProofSigningRoot is the one message of the administrative proof of
-// possession on network n: a fixed object root in Rampart's private
-// domain ([signing.DomainRampartProof]), which no GENERIC request may use.
-func ProofSigningRoot(n *network.Network) [32]byte {
-	objectRoot := sha256.Sum256([]byte("rampart proof of possession v1"))
-	domain := signing.ComputeDomain(signing.DomainRampartProof, n.GenesisForkVersion(), n.GenesisValidatorsRoot())
-	return signing.ComputeSigningRoot(objectRoot, domain)
-}
-
 // removeStaleStaged deletes staged shares a crash left behind: their
 // activation never happened, so they must never sign.
 func removeStaleStaged(dir string) ([]string, error) {
@@ -480,7 +470,7 @@ func removeStaleStaged(dir string) ([]string, error) {
 	}
 	var removed []string
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ShareFileExt+".staged") {
+		if strings.HasSuffix(e.Name(), files.StagedExt) {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return removed, err
 			}

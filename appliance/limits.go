@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -432,59 +431,6 @@ func (a *Appliance) newGate(listener string, identify func(*http.Request) (strin
 	}
 }
 
-// admit wraps every handler of a listener. Before the handler reads a byte
-// of the body it decides from the client's identity alone: a client with
-// no role on this listener gets 403 and its connection is closed (HTTP/2:
-// GOAWAY) without its body being read; a client over its in-flight bound
-// gets 429 with Retry-After. An admitted request gets its body deadline
-// and, for administrative routes, the longer write deadline.
-func (a *Appliance) admit(g *gate, next http.Handler) http.Handler {
-	inFlight := a.lmetrics.inFlight.WithLabelValues(g.listener)
-	refused := func(reason string) { a.lmetrics.refusedRq.WithLabelValues(g.listener, reason).Inc() }
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client, ok := g.identify(r)
-		if !ok {
-			refused("no_role")
-			a.metrics.refusals.WithLabelValues("unauthorised").Inc()
-			g.noRole.log("request refused before its body: the client has no role on this listener", "listener", g.listener, "client", client, "method", r.Method, "path", r.URL.Path)
-			w.Header().Set("Connection", "close")
-			writeError(w, refuse(http.StatusForbidden, "unauthorised", "client %q has no role on the %s listener (no authorization rule, not a cluster participant, not in admin.clients)", client, g.listener))
-			return
-		}
-		took, err := g.inFlight.acquire(client)
-		if !took {
-			refused("client_busy")
-			a.metrics.refusals.WithLabelValues("client_busy").Inc()
-			w.Header().Set("Retry-After", "1")
-			if err != nil {
-				writeError(w, refuse(http.StatusServiceUnavailable, "unavailable", "the %s listener is serving too many clients at once; retry in a second", g.listener))
-				return
-			}
-			writeError(w, refuse(http.StatusTooManyRequests, "client_busy", "client %q already has %d requests in flight on the %s listener (listen.limits.max_in_flight_per_client); retry once earlier ones are answered", client, g.inFlight.max, g.listener))
-			return
-		}
-		defer g.inFlight.release(client)
-		inFlight.Inc()
-		defer inFlight.Dec()
-
-		l := a.cfg.Listen.Limits
-		rc := http.NewResponseController(w)
-		now := time.Now()
-		if r.ContentLength != 0 {
-			// Only with a body: without one, net/http already waits in
-			// the background for the client's next bytes, and a read
-			// deadline there would cancel the request's context.
-			_ = rc.SetReadDeadline(now.Add(l.ReadBodyTimeout))
-		}
-		if isAdminPath(r.URL.Path) {
-			_ = rc.SetWriteDeadline(now.Add(l.AdminTimeout))
-		} else {
-			_ = rc.SetWriteDeadline(now.Add(a.cfg.signingWriteTimeout()))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // isAdminPath reports whether a route is administrative, with the longer
 // write deadline.
 func isAdminPath(p string) bool {
@@ -500,48 +446,3 @@ func (a *Appliance) extendForBatch(w http.ResponseWriter, body []byte) {
 	d := a.cfg.Cluster.TimeoutPerItem * time.Duration(keys)
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(a.cfg.signingWriteTimeout() + d))
 }
-
-// isTimeout reports whether a read failed on its deadline.
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// participantRole names a client of the participant listener and says
-// whether it has a role there: an authorisation rule, an administrator,
-// or a cluster participant (ceremony messages). Names come from the
-// configuration: a participant known only by one of its certificate's
-// names is counted under its configured tls_name.
-func (a *Appliance) participantRole(r *http.Request) (string, bool) {
-	client := tlsClientName(r, a.policy)
-	if a.policy.known(client) || a.isAdmin(client) {
-		return client, true
-	}
-	if id, ok := a.participantOf(r); ok {
-		for _, p := range a.cfg.Cluster.Participants {
-			if p.ID == uint64(id) {
-				return p.TLSName, true
-			}
-		}
-	}
-	return client, false
-}
-
-// coordinatorRole names a client of a coordinator listener and says
-// whether it has a role there: an authorisation rule, or an administrator
-// when the keymanager API is on.
-func (a *Appliance) coordinatorRole(clientOf clientNamer) func(*http.Request) (string, bool) {
-	return func(r *http.Request) (string, bool) {
-		client := clientOf(r, a.policy)
-		return client, a.policy.known(client) || (a.cfg.Keymanager != nil && a.isAdmin(client))
-	}
-}
-
-// operationsClient is the one name every client of the operations listener
-// is counted under: it serves only metrics and health, never a body.
-const operationsClient = "operations"
-
-func operationsRole(*http.Request) (string, bool) { return operationsClient, true }

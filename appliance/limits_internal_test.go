@@ -134,14 +134,14 @@ func TestRolesOfTheListeners(t *testing.T) {
 		{"someone-else", false},
 		{"", false},
 	} {
-		if _, got := a.coordinatorRole(named(tc.name))(r); got != tc.want {
+		if _, got := a.authz.coordinatorRole(named(tc.name))(r); got != tc.want {
 			t.Errorf("coordinator role of %q: %v, want %v", tc.name, got, tc.want)
 		}
 	}
 	if _, ok := operationsRole(r); !ok {
 		t.Error("operations listener refuses")
 	}
-	if _, ok := a.participantRole(r); ok {
+	if _, ok := a.authz.participantRole(r); ok {
 		t.Error("a request without a certificate has a role on the participant listener")
 	}
 }

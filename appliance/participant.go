@@ -8,20 +8,15 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance/audit"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
-	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/parallel"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
-
-// selfClient is the client name of the signer's own coordinator when it
-// calls its participant in process. It contains a space, so no certificate
-// the cluster CA issues (DNS names or IP addresses) can claim it.
-const selfClient = "rampart coordinator (in process)"
 
 // participant is the signing path of DESIGN.md section 4 for this signer's
 // shares. Every partial signature leaves through signOne or signBatch, after
@@ -33,7 +28,7 @@ type participant struct {
 	gvr      protect.Root
 	accounts *accounts
 	db       *protect.DB
-	policy   *policy
+	z        *authz
 	audit    *audit.Log
 	members  []api.Participant
 	metrics  *metrics
@@ -42,47 +37,13 @@ type participant struct {
 	// futureEpochs is slashing.future_epochs: how many epochs beyond the
 	// clock's current one blocks, attestations and aggregates may be.
 	futureEpochs uint64
-	// peers maps the cluster's tls_names to participant ids.
-	peers map[string]tss.ID
-	// ceremonyDeposit reports whether peer from, the coordinator of a
-	// key-generation ceremony this signer joined, may have the DEPOSIT
-	// partial d of key (ceremonyManager.allowsDeposit).
-	ceremonyDeposit func(from tss.ID, key api.PublicKey, d *signing.Deposit) bool
 }
 
-func (p *participant) authorised(client string) bool {
-	return client == selfClient || p.policy.known(client)
-}
-
-// ceremonyGrant reports whether req is the DEPOSIT of a key-generation
-// ceremony this signer joined, asked for by that ceremony's coordinator
-// with the ceremony's own parameters: granted without an authorisation
-// rule, since peers are never granted DEPOSIT.
-func (p *participant) ceremonyGrant(client string, key api.PublicKey, req *signing.Request) bool {
-	if req.Type != signing.TypeDeposit || req.Deposit == nil || p.ceremonyDeposit == nil {
-		return false
-	}
-	from, ok := p.peers[client]
-	return ok && p.ceremonyDeposit(from, key, req.Deposit)
-}
-
-func (p *participant) mayUseType(client string, t signing.Type) bool {
-	return client == selfClient || p.policy.requestType(client, t)
-}
-
-func (p *participant) mayUseAccount(client string, key api.PublicKey, t signing.Type) bool {
-	return client == selfClient || p.policy.account(client, key, t)
-}
-
-// lookup applies account authorisation and finds the share: 403 for an
-// account the client may not use (without saying whether it exists, unless
-// the client may see every account), 404 for an unknown one.
+// lookup applies account authorisation (authz.partialAccount) and finds
+// the share: 404 for an unknown one.
 func (p *participant) lookup(client string, key api.PublicKey, t signing.Type) (*account, *apiError) {
-	if !p.mayUseAccount(client, key, t) {
-		if client != selfClient && p.policy.allAccounts(client, t) {
-			return nil, refuse(http.StatusNotFound, "unknown_account", "unknown account %s", key)
-		}
-		return nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not use account %s", client, key)
+	if e := p.z.partialAccount(client, key, t); e != nil {
+		return nil, e
 	}
 	acc, ok := p.accounts.get(key)
 	if !ok {
@@ -91,45 +52,32 @@ func (p *participant) lookup(client string, key api.PublicKey, t signing.Type) (
 	return acc, nil
 }
 
-// verify runs steps 3 to 5 on a decoded request: type authorisation
-// (unless granted already), the network check, the recomputed signing
-// root, the bound on the future (by this signer's own clock), and the
-// refusal of GENERIC in a typed domain.
-func (p *participant) verify(client string, req *signing.Request, granted bool) (*signing.Signable, *apiError) {
-	if !granted && !p.mayUseType(client, req.Type) {
-		return nil, refuse(http.StatusForbidden, "unauthorised", "client %q may not request %s", client, req.Type)
-	}
-	sg, err := req.Verify(p.net)
-	if err == nil {
-		err = req.CheckFuture(p.net, p.now(), p.futureEpochs)
-	}
-	if err != nil {
-		return nil, requestError(err)
-	}
-	if e := genericRefusal(req, sg); e != nil {
-		return nil, e
-	}
-	return sg, nil
+// verify runs steps 3 to 5 on a decoded, authorised request
+// (verifyRequest).
+func (p *participant) verify(req *signing.Request) (*signing.Signable, *apiError) {
+	return verifyRequest(p.net, p.now(), p.futureEpochs, req)
 }
 
 // signOne handles POST /api/v1/eth2/distributed/sign/{identifier}.
 func (p *participant) signOne(ctx context.Context, client string, key api.PublicKey, body []byte) (api.PartialSignature, signing.Type, *apiError) {
-	_, peer := p.peers[client]
-	if !p.authorised(client) && !peer {
-		return api.PartialSignature{}, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	if e := p.z.partialCaller(client); e != nil {
+		return api.PartialSignature{}, "", e
 	}
 	req, err := signing.ParseRequest(body)
 	if err != nil {
 		return api.PartialSignature{}, "", requestError(err)
 	}
-	ceremony := p.ceremonyGrant(client, key, req)
-	sg, aerr := p.verify(client, req, ceremony)
+	granted, aerr := p.z.partialRequest(client, key, req)
+	if aerr != nil {
+		return api.PartialSignature{}, req.Type, aerr
+	}
+	sg, aerr := p.verify(req)
 	if aerr != nil {
 		return api.PartialSignature{}, req.Type, aerr
 	}
 	lookupAs := client
-	if ceremony {
-		lookupAs = selfClient // the ceremony's account, checked above
+	if granted {
+		lookupAs = selfClient // a ceremony's account, granted above
 	}
 	acc, aerr := p.lookup(lookupAs, key, req.Type)
 	if aerr != nil {
@@ -142,55 +90,25 @@ func (p *participant) signOne(ctx context.Context, client string, key api.Public
 	return api.PartialSignature{ParticipantID: api.Uint64(p.id), SigningRoot: api.Root(sg.SigningRoot), Signature: sig.Bytes()}, req.Type, nil
 }
 
-// sign makes one partial signature, through a durable slashing permit for
-// blocks and attestations, and returns it once its audit record is durable
-// too.
+// sign makes one partial signature, through a durable slashing permit
+// for blocks and attestations (approve), and returns it once its audit
+// record is durable too.
 func (p *participant) sign(ctx context.Context, client string, acc *account, sg *signing.Signable) (*bls.Signature, *apiError) {
-	key := protect.PublicKey(acc.key)
-	start := p.now()
-	var permit protect.Permit
-	var err error
-	var pend audit.Pending
-	written := false
-	// The record is written once the rules passed, so that its fsync runs
-	// while the slashing commit's does (the audit log's syncer starts it).
-	decided := protect.WhenDecided(func(ok []bool) {
-		if ok[0] {
-			pend, written = p.audit.Write(p.auditRecords(client, sg, []*account{acc})...), true
-		}
-	})
-	switch {
-	case sg.Proposal != nil:
-		permit, err = p.db.ApproveBlock(ctx, p.gvr, key, protect.Block{Slot: uint64(sg.Proposal.Slot), SigningRoot: protect.Root(sg.Proposal.SigningRoot)}, decided)
-	case sg.Vote != nil:
-		permit, err = p.db.ApproveAttestation(ctx, p.gvr, key, protect.Attestation{Source: uint64(sg.Vote.SourceEpoch), Target: uint64(sg.Vote.TargetEpoch), SigningRoot: protect.Root(sg.Vote.SigningRoot)}, decided)
-	default:
-		sig, err := acc.sign(sg.SigningRoot)
-		if err != nil {
-			return nil, refuse(http.StatusNotFound, "unknown_account", "%v", err)
-		}
-		if aerr := p.record(client, sg, []*account{acc}); aerr != nil {
-			return nil, aerr
-		}
-		return sig, nil
+	ap, err := p.approve(ctx, client, sg, []*account{acc})
+	if err == nil {
+		err = ap.refused[0]
 	}
-	p.metrics.approve.Observe(p.now().Sub(start).Seconds())
 	if err != nil {
 		return nil, protectError(err)
 	}
-	sig, err := acc.signPermitted(permit)
+	sig, err := ap.sign(0, acc, sg.SigningRoot)
 	if errors.Is(err, errRemoved) {
 		return nil, refuse(http.StatusNotFound, "unknown_account", "%v", err)
 	}
 	if err != nil {
 		return nil, protectError(err)
 	}
-	if !written {
-		// A permit means the rules passed, so the hook wrote the record;
-		// should that ever change, the record is still made durable first.
-		return sig, p.record(client, sg, []*account{acc})
-	}
-	if aerr := p.durable(pend, 1); aerr != nil {
+	if aerr := p.release(client, sg, ap, []*account{acc}); aerr != nil {
 		return nil, aerr
 	}
 	return sig, nil
@@ -231,21 +149,25 @@ func (p *participant) durable(pend audit.Pending, n int) *apiError {
 // everything per key (authorisation, account, slashing protection) is
 // answered per item, with the status the single request would get.
 func (p *participant) signBatch(ctx context.Context, client string, body []byte) ([]api.PartialBatchResult, signing.Type, *apiError) {
-	if !p.authorised(client) {
-		return nil, "", refuse(http.StatusForbidden, "unauthorised", "client %q is not authorised", client)
+	if e := p.z.partialCaller(client); e != nil {
+		return nil, "", e
 	}
 	b, err := signing.ParseBatch(body)
 	if err != nil {
 		return nil, "", requestError(err)
 	}
 	out := make([]api.PartialBatchResult, len(b.Identifiers))
-	sg, aerr := p.verify(client, b.Request, false)
+	_, aerr := p.z.partialRequest(client, api.PublicKey{}, b.Request)
+	var sg *signing.Signable
+	if aerr == nil {
+		sg, aerr = p.verify(b.Request)
+	}
 	if aerr != nil {
-		if aerr.code == http.StatusForbidden {
+		if aerr.Code == http.StatusForbidden {
 			for i, id := range b.Identifiers {
-				out[i] = api.PartialBatchResult{Identifier: api.PublicKey(id), Error: &api.Error{Code: aerr.code, Message: aerr.msg}}
+				out[i] = api.PartialBatchResult{Identifier: api.PublicKey(id), Error: &api.Error{Code: aerr.Code, Message: aerr.Msg}}
 			}
-			p.metrics.refusals.WithLabelValues(aerr.reason).Add(float64(len(out)))
+			p.metrics.refusals.WithLabelValues(aerr.Reason).Add(float64(len(out)))
 			return out, b.Request.Type, nil
 		}
 		return nil, b.Request.Type, aerr
@@ -258,8 +180,8 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 	}
 	accs := make([]*account, len(b.Identifiers))
 	fail := func(i int, e *apiError) {
-		out[i].Error = &api.Error{Code: e.code, Message: e.msg}
-		p.metrics.refusals.WithLabelValues(e.reason).Inc()
+		out[i].Error = &api.Error{Code: e.Code, Message: e.Msg}
+		p.metrics.refusals.WithLabelValues(e.Reason).Inc()
 	}
 	for i, id := range b.Identifiers {
 		out[i].Identifier = api.PublicKey(id)
@@ -272,63 +194,22 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 	}
 
 	// Slashing protection for the whole slot burst in one durable commit.
-	var permits []protect.Permit
-	var pend audit.Pending
-	written := false
-	if sg.Vote != nil {
-		var reqs []protect.AttestationRequest
-		var idx []int
-		for i, acc := range accs {
-			if acc != nil {
-				reqs = append(reqs, protect.AttestationRequest{Key: protect.PublicKey(acc.key), Attestation: protect.Attestation{
-					Source: uint64(sg.Vote.SourceEpoch), Target: uint64(sg.Vote.TargetEpoch), SigningRoot: protect.Root(sg.Vote.SigningRoot)}})
-				idx = append(idx, i)
-			}
-		}
-		permits = make([]protect.Permit, len(accs))
-		if len(reqs) > 0 {
-			start := p.now()
-			// As in sign: the records of what passed the rules are written
-			// at once, their fsync overlapping the slashing commit.
-			verdicts, err := p.db.ApproveAttestations(ctx, p.gvr, reqs, protect.WhenDecided(func(ok []bool) {
-				var passed []*account
-				for k, yes := range ok {
-					if yes {
-						passed = append(passed, accs[idx[k]])
-					}
-				}
-				if len(passed) > 0 {
-					pend, written = p.audit.Write(p.auditRecords(client, sg, passed)...), true
-				}
-			}))
-			p.metrics.approve.Observe(p.now().Sub(start).Seconds())
-			if err != nil {
-				return nil, b.Request.Type, protectError(err)
-			}
-			for k, v := range verdicts {
-				i := idx[k]
-				if v.Err != nil {
-					fail(i, protectError(v.Err))
-					accs[i] = nil
-					continue
-				}
-				permits[i] = v.Permit
-			}
+	ap, err := p.approve(ctx, client, sg, accs)
+	if err != nil {
+		return nil, b.Request.Type, protectError(err)
+	}
+	for i, err := range ap.refused {
+		if err != nil && accs[i] != nil {
+			fail(i, protectError(err))
+			accs[i] = nil
 		}
 	}
-
 	sigs := make([]*bls.Signature, len(accs))
 	errs := make([]error, len(accs))
 	parallel.For(len(accs), func(i int) {
-		acc := accs[i]
-		if acc == nil {
-			return
+		if acc := accs[i]; acc != nil {
+			sigs[i], errs[i] = ap.sign(i, acc, sg.SigningRoot)
 		}
-		if permits != nil {
-			sigs[i], errs[i] = acc.signPermitted(permits[i])
-			return
-		}
-		sigs[i], errs[i] = acc.sign(sg.SigningRoot)
 	})
 	var released []*account
 	for i, acc := range accs {
@@ -348,13 +229,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 		released = append(released, acc)
 	}
 	if len(released) > 0 {
-		var aerr *apiError
-		if written {
-			aerr = p.durable(pend, len(released))
-		} else {
-			aerr = p.record(client, sg, released)
-		}
-		if aerr != nil {
+		if aerr := p.release(client, sg, ap, released); aerr != nil {
 			return nil, b.Request.Type, aerr
 		}
 	}
@@ -375,7 +250,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 func (p *participant) accountViews(client string) []api.Account {
 	var out []api.Account
 	for _, k := range p.accounts.keys() {
-		if !p.mayUseAccount(client, k, anyType) {
+		if !p.z.sees(client, k) {
 			continue
 		}
 		acc, ok := p.accounts.get(k)
@@ -412,7 +287,7 @@ func (l local) Accounts(context.Context) ([]api.Account, error) {
 func (l local) SignPartial(ctx context.Context, key api.PublicKey, request []byte) (api.PartialSignature, error) {
 	ps, _, aerr := l.p.signOne(ctx, selfClient, key, request)
 	if aerr != nil {
-		return ps, statusError(aerr)
+		return ps, web.AsStatusError(aerr)
 	}
 	return ps, nil
 }
@@ -420,11 +295,7 @@ func (l local) SignPartial(ctx context.Context, key api.PublicKey, request []byt
 func (l local) SignPartialBatch(ctx context.Context, body []byte) ([]api.PartialBatchResult, error) {
 	rs, _, aerr := l.p.signBatch(ctx, selfClient, body)
 	if aerr != nil {
-		return nil, statusError(aerr)
+		return nil, web.AsStatusError(aerr)
 	}
 	return rs, nil
-}
-
-func statusError(e *apiError) error {
-	return &coordinator.StatusError{Code: e.code, Message: e.msg}
 }

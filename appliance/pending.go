@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/internal/api"
 )
 
@@ -30,36 +32,15 @@ import (
 // the share file is deleted. It holds the sealed share (which is no secret
 // at rest: only this signer's HSM unseals it) and who removed it.
 
-// PendingExt is the extension of pending-destruction records.
-const PendingExt = ".removed"
-
 // maxPending bounds the pending-destruction records of one signer; a
 // removal beyond it is refused (the account keeps signing) until some are
 // destroyed or restored.
 const maxPending = 200_000
 
-// ErrNotPending is returned when restoring an account this signer has no
-// pending destruction of (never removed here, or already destroyed).
-var ErrNotPending = errors.New("no pending destruction of this account here")
-
-// PendingDestruction describes one removed share awaiting destruction.
-type PendingDestruction struct {
-	// ID names the record: the account and the removal time.
-	ID        string        `json:"id"`
-	PublicKey api.PublicKey `json:"public_key"`
-	RemovedAt time.Time     `json:"removed_at"`
-	// Due is when the share is destroyed.
-	Due time.Time `json:"due"`
-	// Client sent the removal; OnBehalfOf is the administrator it relayed
-	// for, if any.
-	Client     string `json:"client"`
-	OnBehalfOf string `json:"on_behalf_of,omitempty"`
-}
-
 // pendingRecord is a record file's content.
 type pendingRecord struct {
 	Version int `json:"version"`
-	PendingDestruction
+	adminapi.PendingDestruction
 	// Share is the sealed share, as it was in its share file.
 	Share []byte `json:"share"`
 }
@@ -73,17 +54,17 @@ type pendingStore struct {
 	dir string
 
 	mu     sync.Mutex
-	byName map[string]PendingDestruction
+	byName map[string]adminapi.PendingDestruction
 	// wake tells the destroyer that a record was added.
 	wake chan struct{}
 }
 
 func newPendingStore(dir string) *pendingStore {
-	return &pendingStore{dir: dir, byName: map[string]PendingDestruction{}, wake: make(chan struct{}, 1)}
+	return &pendingStore{dir: dir, byName: map[string]adminapi.PendingDestruction{}, wake: make(chan struct{}, 1)}
 }
 
 func pendingName(key api.PublicKey, removed time.Time) string {
-	return key.String() + "." + strconv.FormatInt(removed.UnixNano(), 10) + PendingExt
+	return key.String() + "." + strconv.FormatInt(removed.UnixNano(), 10) + files.PendingExt
 }
 
 // load reads every record of the directory and deletes temporary files a
@@ -96,9 +77,9 @@ func (s *pendingStore) load() (bad []string, err error) {
 	for _, e := range entries {
 		name := e.Name()
 		switch {
-		case strings.HasSuffix(name, PendingExt+".tmp"):
+		case strings.HasSuffix(name, files.PendingExt+".tmp"):
 			os.Remove(filepath.Join(s.dir, name))
-		case strings.HasSuffix(name, PendingExt) && !e.IsDir():
+		case strings.HasSuffix(name, files.PendingExt) && !e.IsDir():
 			rec, err := s.read(name)
 			if err != nil {
 				bad = append(bad, fmt.Sprintf("%s: %v", name, err))
@@ -123,17 +104,17 @@ func (s *pendingStore) read(name string) (*pendingRecord, error) {
 	if rec.Version != pendingVersion || len(rec.Share) == 0 || name != pendingName(rec.PublicKey, rec.RemovedAt) {
 		return nil, errors.New("not a pending-destruction record of this version")
 	}
-	rec.ID = strings.TrimSuffix(name, PendingExt)
+	rec.ID = strings.TrimSuffix(name, files.PendingExt)
 	return &rec, nil
 }
 
 // add records a removed share durably.
-func (s *pendingStore) add(key api.PublicKey, share []byte, x adminActor, now time.Time, after time.Duration) (PendingDestruction, error) {
+func (s *pendingStore) add(key api.PublicKey, share []byte, x adminapi.Actor, now time.Time, after time.Duration) (adminapi.PendingDestruction, error) {
 	s.mu.Lock()
 	n := len(s.byName)
 	s.mu.Unlock()
 	if n >= maxPending {
-		return PendingDestruction{}, fmt.Errorf("%d removed shares are already awaiting destruction here; restore or wait for some", n)
+		return adminapi.PendingDestruction{}, fmt.Errorf("%d removed shares are already awaiting destruction here; restore or wait for some", n)
 	}
 	now = now.UTC().Round(0)
 	name := pendingName(key, now)
@@ -149,16 +130,16 @@ func (s *pendingStore) add(key api.PublicKey, share []byte, x adminActor, now ti
 		now = now.Add(time.Nanosecond)
 		name = pendingName(key, now)
 	}
-	pd := PendingDestruction{
-		ID: strings.TrimSuffix(name, PendingExt), PublicKey: key, RemovedAt: now, Due: now.Add(after),
-		Client: x.client, OnBehalfOf: x.onBehalfOf,
+	pd := adminapi.PendingDestruction{
+		ID: strings.TrimSuffix(name, files.PendingExt), PublicKey: key, RemovedAt: now, Due: now.Add(after),
+		Client: x.Client, OnBehalfOf: x.OnBehalfOf,
 	}
 	b, err := json.Marshal(pendingRecord{Version: pendingVersion, PendingDestruction: pd, Share: share})
 	if err != nil {
-		return PendingDestruction{}, err
+		return adminapi.PendingDestruction{}, err
 	}
-	if err := writeDurable(filepath.Join(s.dir, name), b, 0o600); err != nil {
-		return PendingDestruction{}, fmt.Errorf("recording the removed share: %w", err)
+	if err := files.WriteDurable(filepath.Join(s.dir, name), b, 0o600); err != nil {
+		return adminapi.PendingDestruction{}, fmt.Errorf("recording the removed share: %w", err)
 	}
 	s.mu.Lock()
 	s.byName[name] = pd
@@ -175,7 +156,7 @@ func (s *pendingStore) drop(name string) error {
 	if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := files.SyncDir(s.dir); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -185,14 +166,14 @@ func (s *pendingStore) drop(name string) error {
 }
 
 // list returns the records, earliest due first.
-func (s *pendingStore) list() []PendingDestruction {
+func (s *pendingStore) list() []adminapi.PendingDestruction {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]PendingDestruction, 0, len(s.byName))
+	out := make([]adminapi.PendingDestruction, 0, len(s.byName))
 	for _, pd := range s.byName {
 		out = append(out, pd)
 	}
-	slices.SortFunc(out, func(a, b PendingDestruction) int {
+	slices.SortFunc(out, func(a, b adminapi.PendingDestruction) int {
 		if c := a.Due.Compare(b.Due); c != 0 {
 			return c
 		}
@@ -217,8 +198,8 @@ func (s *pendingStore) next() (time.Time, bool) {
 }
 
 // due returns the records due at now.
-func (s *pendingStore) due(now time.Time) []PendingDestruction {
-	var out []PendingDestruction
+func (s *pendingStore) due(now time.Time) []adminapi.PendingDestruction {
+	var out []adminapi.PendingDestruction
 	for _, pd := range s.list() {
 		if !pd.Due.After(now) {
 			out = append(out, pd)
@@ -228,23 +209,23 @@ func (s *pendingStore) due(now time.Time) []PendingDestruction {
 }
 
 // of returns the records of key, newest first.
-func (s *pendingStore) of(key api.PublicKey) []PendingDestruction {
-	var out []PendingDestruction
+func (s *pendingStore) of(key api.PublicKey) []adminapi.PendingDestruction {
+	var out []adminapi.PendingDestruction
 	for _, pd := range s.list() {
 		if pd.PublicKey == key {
 			out = append(out, pd)
 		}
 	}
-	slices.SortFunc(out, func(a, b PendingDestruction) int { return b.RemovedAt.Compare(a.RemovedAt) })
+	slices.SortFunc(out, func(a, b adminapi.PendingDestruction) int { return b.RemovedAt.Compare(a.RemovedAt) })
 	return out
 }
 
 // holding returns the record of key whose share is exactly share.
 func (s *pendingStore) holding(key api.PublicKey, share []byte) (string, bool) {
 	for _, pd := range s.of(key) {
-		rec, err := s.read(pd.ID + PendingExt)
+		rec, err := s.read(pd.ID + files.PendingExt)
 		if err == nil && bytes.Equal(rec.Share, share) {
-			return pd.ID + PendingExt, true
+			return pd.ID + files.PendingExt, true
 		}
 	}
 	return "", false

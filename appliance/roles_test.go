@@ -18,6 +18,8 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/signing"
 )
@@ -58,7 +60,7 @@ func (tc *testCluster) adminDo(t testing.TB, i int, name, method, path string, b
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if onBehalfOf != "" {
-		req.Header.Set(appliance.HeaderOnBehalfOf, onBehalfOf)
+		req.Header.Set(adminapi.HeaderOnBehalfOf, onBehalfOf)
 	}
 	resp, err := tc.identityClient(i, name).Do(req)
 	if err != nil {
@@ -76,12 +78,12 @@ func (tc *testCluster) partialSign(i int, key api.PublicKey, req []byte) respons
 }
 
 func pendingFiles(tc *testCluster, i int) []string {
-	m, _ := filepath.Glob(filepath.Join(tc.lc.Signers[i].Config.Accounts.SharesDir, "*"+appliance.PendingExt))
+	m, _ := filepath.Glob(filepath.Join(tc.lc.Signers[i].Config.Accounts.SharesDir, "*"+files.PendingExt))
 	return m
 }
 
 func hasShareFile(tc *testCluster, i int, key api.PublicKey) bool {
-	_, err := os.Stat(filepath.Join(tc.lc.Signers[i].Config.Accounts.SharesDir, appliance.ShareFileName(key)))
+	_, err := os.Stat(filepath.Join(tc.lc.Signers[i].Config.Accounts.SharesDir, files.ShareName(key)))
 	return err == nil
 }
 
@@ -187,10 +189,10 @@ func TestRemovalWaitsForItsGracePeriod(t *testing.T) {
 			t.Fatal("the destroyer never waited on the clock again")
 		}
 	}
-	removed := func() appliance.RemovedResponse {
+	removed := func() adminapi.RemovedResponse {
 		t.Helper()
 		r := tc.adminDo(t, victim, "admin", http.MethodGet, "/rampart/v1/accounts/removed", nil, token, "")
-		var rr appliance.RemovedResponse
+		var rr adminapi.RemovedResponse
 		if r.code != http.StatusOK || json.Unmarshal(r.body, &rr) != nil {
 			t.Fatalf("GET removed: %d %s", r.code, r.body)
 		}

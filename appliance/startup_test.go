@@ -36,7 +36,7 @@ func oneSigner(tb testing.TB, validators int) *localcluster.Cluster {
 		tb.Fatal(err)
 	}
 	if validators > 0 {
-		if _, err := appliance.Deal(context.Background(), lc.Configs(), validators, 1, rand.Reader); err != nil {
+		if _, err := localcluster.Deal(context.Background(), lc.Configs(), validators, 1, rand.Reader); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -61,7 +61,12 @@ func TestStartupNotifiesSystemdAndReportsHealth(t *testing.T) {
 	var mu sync.Mutex
 	var states []string
 	healthWhileUnsealing := 0
+	watchdog := make(chan struct{})
+	var watched sync.Once
 	notify := func(state string) {
+		if state == "WATCHDOG=1" {
+			watched.Do(func() { close(watchdog) })
+		}
 		if strings.HasPrefix(state, "STATUS=unsealing") {
 			code, _ := get(t, ops+"/healthcheck")
 			mu.Lock()
@@ -113,7 +118,12 @@ func TestStartupNotifiesSystemdAndReportsHealth(t *testing.T) {
 			t.Errorf("/metrics lacks %q", m)
 		}
 	}
-	time.Sleep(60 * time.Millisecond)
+	// The watchdog pings while the signer is healthy.
+	select {
+	case <-watchdog:
+	case <-time.After(time.Minute):
+		t.Fatal("no WATCHDOG=1 within a minute of a 20 ms watchdog interval")
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

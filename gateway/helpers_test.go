@@ -98,7 +98,7 @@ func startCluster(t *testing.T, n, threshold, validators int) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := appliance.Deal(context.Background(), lc.Configs(), validators, threshold, rand.Reader)
+	keys, err := localcluster.Deal(context.Background(), lc.Configs(), validators, threshold, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

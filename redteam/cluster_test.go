@@ -235,7 +235,7 @@ func startCluster(t *testing.T, spec clusterSpec) (*cluster, error) {
 // deal creates validators with the trusted dealer. Each signer's SoftHSM
 // module reads its configuration once, when it is first initialised; with a
 // token directory per signer, each module is opened here with its own
-// SOFTHSM2_CONF and held open while appliance.Deal opens it again.
+// SOFTHSM2_CONF and held open while localcluster.Deal opens it again.
 func deal(ctx context.Context, lc *localcluster.Cluster, validators, t int) ([]api.PublicKey, error) {
 	for _, s := range lc.Signers {
 		if err := os.Setenv(softhsm.ConfigEnv, s.SoftHSMConf); err != nil {
@@ -251,7 +251,7 @@ func deal(ctx context.Context, lc *localcluster.Cluster, validators, t int) ([]a
 		}
 		defer tok.Close()
 	}
-	return appliance.Deal(ctx, lc.Configs(), validators, t, rand.Reader)
+	return localcluster.Deal(ctx, lc.Configs(), validators, t, rand.Reader)
 }
 
 func loadPool(caPath string) (*x509.CertPool, error) {

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
 	"github.com/rampart-signer/rampart/internal/proc"
@@ -183,8 +184,8 @@ func (st *State) signer(id uint64) (*SignerState, error) {
 }
 
 // ClusterFile returns the devnet's cluster description.
-func (st *State) ClusterFile() (*appliance.ClusterFile, error) {
-	return appliance.LoadClusterFile(filepath.Join(st.Dir, "cluster.yaml"))
+func (st *State) ClusterFile() (*adminapi.ClusterFile, error) {
+	return adminapi.LoadClusterFile(filepath.Join(st.Dir, "cluster.yaml"))
 }
 
 // update re-reads the record under the devnet's lock, applies fn to it,

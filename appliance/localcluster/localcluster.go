@@ -36,6 +36,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
 	"github.com/rampart-signer/rampart/internal/signing"
@@ -121,11 +122,11 @@ type Cluster struct {
 	Clients []*Client
 	// AdminToken is the administrative token (also in AdminTokenPath,
 	// owner-only); the signers hold its verifier.
-	AdminToken     appliance.AdminToken
+	AdminToken     adminapi.Token
 	AdminTokenPath string
 	// File describes the cluster for rampartctl and validator clients; it
 	// is also written to Dir/cluster.yaml.
-	File *appliance.ClusterFile
+	File *adminapi.ClusterFile
 }
 
 // Provision creates the cluster described by spec.
@@ -173,7 +174,7 @@ func Provision(ctx context.Context, spec Spec) (*Cluster, error) {
 		return nil, err
 	}
 	defer caTok.Close()
-	if c.AdminToken, err = appliance.NewAdminToken(rand.Reader); err != nil {
+	if c.AdminToken, err = adminapi.NewToken(rand.Reader); err != nil {
 		return nil, err
 	}
 	c.AdminTokenPath = filepath.Join(dir, "admin.token")
@@ -223,10 +224,10 @@ func Provision(ctx context.Context, spec Spec) (*Cluster, error) {
 }
 
 // describe builds the cluster file.
-func (c *Cluster) describe(spec Spec) *appliance.ClusterFile {
-	cf := &appliance.ClusterFile{Network: spec.Network, ClusterID: spec.ClusterID, Threshold: spec.Threshold, CA: c.CAPath}
+func (c *Cluster) describe(spec Spec) *adminapi.ClusterFile {
+	cf := &adminapi.ClusterFile{Network: spec.Network, ClusterID: spec.ClusterID, Threshold: spec.Threshold, CA: c.CAPath}
 	for _, s := range c.Signers {
-		cf.Participants = append(cf.Participants, appliance.ClusterParticipant{
+		cf.Participants = append(cf.Participants, adminapi.ClusterParticipant{
 			ID: s.ID, Endpoint: "https://" + s.Config.Listen.Participant, TLSName: s.Name,
 			Coordinator: "https://" + s.Config.Listen.Coordinator, Operations: "http://" + s.Config.Listen.Operations,
 		})
@@ -235,11 +236,11 @@ func (c *Cluster) describe(spec Spec) *appliance.ClusterFile {
 		}
 	}
 	if a := c.Client(AdminClient); a != nil {
-		cf.Admin = &appliance.Identity{Name: a.Name, Certificate: a.CertPath, Key: a.KeyPath, Token: "file:" + c.AdminTokenPath}
+		cf.Admin = &adminapi.Identity{Name: a.Name, Certificate: a.CertPath, Key: a.KeyPath, Token: "file:" + c.AdminTokenPath}
 	}
 	if len(spec.Clients) > 0 {
 		v := c.Client(spec.Clients[0])
-		cf.Client = &appliance.Identity{Name: v.Name, Certificate: v.CertPath, Key: v.KeyPath}
+		cf.Client = &adminapi.Identity{Name: v.Name, Certificate: v.CertPath, Key: v.KeyPath}
 	}
 	return cf
 }
@@ -458,7 +459,7 @@ func (c *Cluster) Client(name string) *Client {
 	return nil
 }
 
-// Configs returns every signer's configuration, for appliance.Deal.
+// Configs returns every signer's configuration, for Deal.
 func (c *Cluster) Configs() []*appliance.Config {
 	out := make([]*appliance.Config, len(c.Signers))
 	for i, s := range c.Signers {

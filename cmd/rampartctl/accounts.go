@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
 )
@@ -47,7 +47,7 @@ removed, by whom, and when the share is destroyed.`,
 				return err
 			}
 			defer closeFn()
-			lists := make([]*appliance.RemovedResponse, len(peers))
+			lists := make([]*adminapi.RemovedResponse, len(peers))
 			errs := make([]error, len(peers))
 			var wg sync.WaitGroup
 			for i, p := range peers {
@@ -130,7 +130,7 @@ itself, so a restored key could sign what the other place already did.`,
 				case errs[i] == nil:
 					restored++
 					fmt.Fprintf(env.Stdout, "participant %s: restored\n", p.ID())
-				case errors.Is(errs[i], appliance.ErrNotPending):
+				case errors.Is(errs[i], adminapi.ErrNotPending):
 					fmt.Fprintf(env.Stdout, "participant %s: nothing to restore (never removed there, or already destroyed)\n", p.ID())
 				default:
 					failed = append(failed, fmt.Errorf("participant %s: %w", p.ID(), errs[i]))
@@ -144,11 +144,11 @@ itself, so a restored key could sign what the other place already did.`,
 
 // loadAdminPeers reads the cluster file and returns every signer's
 // administrative client with the admin identity and token.
-func loadAdminPeers(ctx context.Context, clusterPath string) ([]*appliance.Peer, func(), error) {
-	cf, err := appliance.LoadClusterFile(clusterPath)
+func loadAdminPeers(ctx context.Context, clusterPath string) ([]*adminapi.Client, func(), error) {
+	cf, err := adminapi.LoadClusterFile(clusterPath)
 	if err != nil {
 		return nil, nil, err
 	}
 	cf.Abs(filepath.Dir(clusterPath))
-	return cf.AdminPeers(ctx)
+	return cf.AdminClients(ctx)
 }

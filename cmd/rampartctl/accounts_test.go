@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/network"
@@ -24,7 +24,7 @@ func TestAdminTokenWritesTheTokenAndPrintsItsVerifier(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file: %v %v", fi, err)
 	}
-	tok, err := appliance.LoadAdminToken("file:"+out, "")
+	tok, err := adminapi.LoadToken("file:"+out, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,18 +42,18 @@ func TestAdminTokenWritesTheTokenAndPrintsItsVerifier(t *testing.T) {
 func TestAccountsRemovedAndRestore(t *testing.T) {
 	lc := startCluster(t, 3)
 	clusterFile := filepath.Join(lc.Dir, "cluster.yaml")
-	peers, release, err := lc.File.AdminPeers(context.Background())
+	peers, release, err := lc.File.AdminClients(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
-	var admins []appliance.AccountAdmin
+	var admins []adminapi.AccountAdmin
 	for _, p := range peers {
 		admins = append(admins, p)
 	}
 	sk, _ := bls.GenerateSecretKey(rand.Reader)
-	im := &appliance.Importer{Admins: admins, Threshold: 2, Network: network.Mainnet(), Rand: rand.Reader}
-	pubs, err := im.Import(context.Background(), []appliance.ImportKey{{Secret: sk}})
+	im := &adminapi.Importer{Admins: admins, Threshold: 2, Network: network.Mainnet(), Rand: rand.Reader}
+	pubs, err := im.Import(context.Background(), []adminapi.ImportKey{{Secret: sk}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/cli"
 )
 
@@ -45,7 +45,7 @@ the cluster file's admin entry (token: file:/path) for rampartctl.`,
 			if out == "" {
 				return cli.Usagef("--out is required")
 			}
-			tok, err := appliance.NewAdminToken(rand.Reader)
+			tok, err := adminapi.NewToken(rand.Reader)
 			if err != nil {
 				return err
 			}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
-	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/cli"
@@ -138,7 +138,7 @@ func runDemo(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet, 
 }
 
 type demo struct {
-	cf  *appliance.ClusterFile
+	cf  *adminapi.ClusterFile
 	net *network.Network
 	tls *tls.Config
 	env *cli.Env

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/devnet"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
@@ -150,7 +151,7 @@ func devnetUp(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet)
 
 // dealValidators imports freshly generated keys: a trusted dealer.
 func dealValidators(ctx context.Context, env *cli.Env, clusterPath string, count, threshold int) error {
-	cf, err := appliance.LoadClusterFile(clusterPath)
+	cf, err := adminapi.LoadClusterFile(clusterPath)
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func dealValidators(ctx context.Context, env *cli.Env, clusterPath string, count
 	var all []api.PublicKey
 	for done := 0; done < count; {
 		batch := min(100, count-done)
-		keys := make([]appliance.ImportKey, batch)
+		keys := make([]adminapi.ImportKey, batch)
 		for i := range keys {
 			sk, err := bls.GenerateSecretKey(rand.Reader)
 			if err != nil {

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/internal/network"
 )
 
@@ -74,7 +75,7 @@ func (o *dkgOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.validators, "validators", 0, "number of validators to create")
 	fs.IntVar(&o.threshold, "threshold", 0, "signatures needed per validator, a majority of the signers (default: the cluster file's threshold)")
 	fs.StringVar(&o.withdrawalAddress, "withdrawal-address", "", "execution `address` (0x..., EIP-55 checksum if mixed case) that receives withdrawals")
-	fs.Uint64Var(&o.amountGwei, "amount-gwei", appliance.MaxDepositGwei, "deposit per validator in `Gwei`")
+	fs.Uint64Var(&o.amountGwei, "amount-gwei", deposit.MaxGwei, "deposit per validator in `Gwei`")
 	fs.Uint64Var(&o.coordinator, "coordinator", 0, "participant `id` of the signer that coordinates (default: the first in the cluster file)")
 	fs.StringVar(&o.out, "out", ".", "`directory` for deposit_data-<time>.json and accounts-<time>.txt")
 	fs.DurationVar(&o.participantTimeout, "participant-timeout", 2*time.Minute, "abort when a signer stays unreachable, or the ceremony makes no progress, this long")
@@ -85,7 +86,7 @@ func (o *dkgOptions) flags(fs *flag.FlagSet) {
 }
 
 func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
-	cf, err := appliance.LoadClusterFile(o.cluster)
+	cf, err := adminapi.LoadClusterFile(o.cluster)
 	if err != nil {
 		return err
 	}
@@ -93,19 +94,19 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 	if o.threshold == 0 {
 		o.threshold = cf.Threshold
 	}
-	var req *appliance.StartCeremonyRequest
+	var req *adminapi.StartCeremonyRequest
 	if o.attach == "" {
-		if o.validators < 1 || o.validators > appliance.MaxCeremonyValidators {
-			return cli.Usagef("--validators: %d is not between 1 and %d", o.validators, appliance.MaxCeremonyValidators)
+		if o.validators < 1 || o.validators > adminapi.MaxCeremonyValidators {
+			return cli.Usagef("--validators: %d is not between 1 and %d", o.validators, adminapi.MaxCeremonyValidators)
 		}
 		if o.threshold == 0 {
 			return cli.Usagef("--threshold: required (the cluster file names none)")
 		}
-		wc, err := appliance.WithdrawalCredentials(o.withdrawalAddress)
+		wc, err := deposit.WithdrawalCredentials(o.withdrawalAddress)
 		if err != nil {
 			return cli.Usagef("--withdrawal-address: %v", err)
 		}
-		req = &appliance.StartCeremonyRequest{
+		req = &adminapi.StartCeremonyRequest{
 			Validators: o.validators, Threshold: o.threshold, WithdrawalCredentials: wc, AmountGwei: api.Uint64(o.amountGwei),
 			ParticipantTimeout: o.participantTimeout.String(), Timeout: o.timeout.String(), BatchSize: o.batchSize,
 		}
@@ -117,7 +118,7 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 	if err != nil {
 		return err
 	}
-	peers, closeAdmin, err := cf.AdminPeers(ctx)
+	peers, closeAdmin, err := cf.AdminClients(ctx)
 	if err != nil {
 		return err
 	}
@@ -163,7 +164,7 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 
 // follow polls the coordinator and prints progress until the ceremony
 // completes (returning its status) or aborts (returning its reason).
-func follow(ctx context.Context, w io.Writer, coord *appliance.Peer, id string, every, patience time.Duration) (*appliance.CoordinationStatus, error) {
+func follow(ctx context.Context, w io.Writer, coord *adminapi.Client, id string, every, patience time.Duration) (*adminapi.CoordinationStatus, error) {
 	var p progress
 	lastContact := time.Now()
 	for {
@@ -173,7 +174,7 @@ func follow(ctx context.Context, w io.Writer, coord *appliance.Peer, id string, 
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		case errors.Is(err, appliance.ErrUnknownCeremony):
+		case errors.Is(err, adminapi.ErrUnknownCeremony):
 			return nil, fmt.Errorf("participant %s: %w", coord.ID(), err)
 		case err != nil:
 			if time.Since(lastContact) > patience {
@@ -186,9 +187,9 @@ func follow(ctx context.Context, w io.Writer, coord *appliance.Peer, id string, 
 			c := st.Coordination
 			p.show(w, c, time.Now())
 			switch c.Stage {
-			case "complete":
+			case adminapi.StageComplete:
 				return c, nil
-			case "aborted":
+			case adminapi.StageAborted:
 				return nil, fmt.Errorf("ceremony %s aborted: %s", id, c.Reason)
 			}
 		}
@@ -203,22 +204,22 @@ func follow(ctx context.Context, w io.Writer, coord *appliance.Peer, id string, 
 // progress prints one line per change: the stage, how many validators are
 // done, the rate and the time left at that rate.
 type progress struct {
-	stage      string
+	stage      adminapi.CoordinationStage
 	since      time.Time
 	startCount int
 	last       string // stage and count last shown
 }
 
-func (p *progress) show(w io.Writer, c *appliance.CoordinationStatus, now time.Time) {
+func (p *progress) show(w io.Writer, c *adminapi.CoordinationStatus, now time.Time) {
 	count, what := c.ValidatorsGenerated, "validators generated"
 	switch c.Stage {
-	case "activating":
+	case adminapi.StageActivating:
 		count, what = c.Validators, "validators generated; activating the accounts on every signer"
-	case "depositing":
+	case adminapi.StageDepositing:
 		count, what = c.DepositsSigned, "deposits signed"
-	case "finalizing", "complete":
+	case adminapi.StageFinalizing, adminapi.StageComplete:
 		count, what = c.Validators, "deposits signed and verified"
-	case "aborted":
+	case adminapi.StageAborted:
 		return
 	}
 	if c.Stage != p.stage {
@@ -241,7 +242,7 @@ func (p *progress) show(w io.Writer, c *appliance.CoordinationStatus, now time.T
 // writeDeposits verifies the coordinator's deposit data here, against
 // what the operator asked for and the network of the cluster file, and
 // writes it with the account list.
-func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *appliance.CoordinationStatus, id string) error {
+func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *adminapi.CoordinationStatus, id string) error {
 	params, err := st.Deposit()
 	if err != nil {
 		return fmt.Errorf("coordinator's answer: %w", err)
@@ -250,13 +251,13 @@ func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *applianc
 		return fmt.Errorf("the coordinator made deposits for network %s (%#x), the cluster file names %s (%#x)", params.NetworkName, params.GenesisForkVersion, n.Name(), n.GenesisForkVersion())
 	}
 	if o.attach == "" {
-		wc, _ := appliance.WithdrawalCredentials(o.withdrawalAddress)
+		wc, _ := deposit.WithdrawalCredentials(o.withdrawalAddress)
 		if params.WithdrawalCredentials != wc || params.AmountGwei != o.amountGwei {
 			return errors.New("the coordinator's ceremony has other withdrawal credentials or amount than asked for")
 		}
 	}
-	file := appliance.MarshalDepositFile(st.DepositData)
-	entries, err := appliance.ParseDepositFile(file, params)
+	file := deposit.MarshalFile(st.DepositData)
+	entries, err := deposit.ParseFile(file, params)
 	if err != nil {
 		return fmt.Errorf("deposit data of ceremony %s does not verify; not written: %w", id, err)
 	}
@@ -285,7 +286,7 @@ func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *applianc
 	}
 	// The cluster file lists the cluster's accounts for the tools that read
 	// it (validator clients, the demo).
-	if cf, err := appliance.LoadClusterFile(o.cluster); err == nil {
+	if cf, err := adminapi.LoadClusterFile(o.cluster); err == nil {
 		cf.Accounts = appendUnique(cf.Accounts, st.Accounts)
 		err = cf.Write(o.cluster)
 		if err != nil {

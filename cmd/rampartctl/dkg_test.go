@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/internal/network"
 )
 
@@ -70,9 +72,9 @@ func TestDKGWritesVerifiedDepositData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc, _ := appliance.WithdrawalCredentials(address)
+	wc, _ := deposit.WithdrawalCredentials(address)
 	mainnet := network.Mainnet()
-	entries, err := appliance.ParseDepositFile(data, appliance.DepositParams{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: mainnet.GenesisForkVersion(), NetworkName: "mainnet"})
+	entries, err := deposit.ParseFile(data, deposit.Params{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: mainnet.GenesisForkVersion(), NetworkName: "mainnet"})
 	if err != nil || len(entries) != 5 {
 		t.Fatalf("written deposit data: %d entries, %v", len(entries), err)
 	}
@@ -122,7 +124,7 @@ func TestDKGProgressShowsRateAndTimeLeft(t *testing.T) {
 	var p progress
 	var b bytes.Buffer
 	start := time.Unix(1000, 0)
-	st := &appliance.CoordinationStatus{Stage: "generating", Validators: 1000}
+	st := &adminapi.CoordinationStatus{Stage: "generating", Validators: 1000}
 	p.show(&b, st, start)
 	st.ValidatorsGenerated = 250
 	p.show(&b, st, start.Add(10*time.Second))

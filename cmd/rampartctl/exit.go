@@ -10,7 +10,7 @@ import (
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
-	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/beacon"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
@@ -60,7 +60,7 @@ withdrawn to its withdrawal credentials once the chain lets it go.`,
 }
 
 func runExit(ctx context.Context, env *cli.Env, clusterPath string, nodes []string, keys []phase0.BLSPubKey, epoch phase0.Epoch, yes bool) error {
-	cf, err := appliance.LoadClusterFile(clusterPath)
+	cf, err := adminapi.LoadClusterFile(clusterPath)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/cli"
@@ -58,7 +58,7 @@ leaves earlier batches fully imported.`,
 			if chunk < 1 {
 				return cli.Usagef("--batch must be at least 1")
 			}
-			cf, err := appliance.LoadClusterFile(clusterPath)
+			cf, err := adminapi.LoadClusterFile(clusterPath)
 			if err != nil {
 				return err
 			}
@@ -100,9 +100,9 @@ leaves earlier batches fully imported.`,
 			var imported []api.PublicKey
 			for lo := 0; lo < len(secrets); lo += chunk {
 				hi := min(lo+chunk, len(secrets))
-				keys := make([]appliance.ImportKey, 0, hi-lo)
+				keys := make([]adminapi.ImportKey, 0, hi-lo)
 				for _, s := range secrets[lo:hi] {
-					keys = append(keys, appliance.ImportKey{Secret: s, History: appliance.HistoryOf(ic, api.PublicKey(s.PublicKey().Bytes()))})
+					keys = append(keys, adminapi.ImportKey{Secret: s, History: adminapi.HistoryOf(ic, api.PublicKey(s.PublicKey().Bytes()))})
 				}
 				pubs, err := im.Import(ctx, keys)
 				for _, s := range secrets[lo:hi] {
@@ -128,16 +128,16 @@ leaves earlier batches fully imported.`,
 
 // clusterImporter imports into the cluster of cf as its admin identity,
 // with the administrative token.
-func clusterImporter(ctx context.Context, cf *appliance.ClusterFile, n *network.Network, threshold int) (*appliance.Importer, func(), error) {
-	peers, closeFn, err := cf.AdminPeers(ctx)
+func clusterImporter(ctx context.Context, cf *adminapi.ClusterFile, n *network.Network, threshold int) (*adminapi.Importer, func(), error) {
+	peers, closeFn, err := cf.AdminClients(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	var admins []appliance.AccountAdmin
+	var admins []adminapi.AccountAdmin
 	for _, p := range peers {
 		admins = append(admins, p)
 	}
-	return &appliance.Importer{Admins: admins, Threshold: threshold, Network: n, Rand: rand.Reader}, closeFn, nil
+	return &adminapi.Importer{Admins: admins, Threshold: threshold, Network: n, Rand: rand.Reader}, closeFn, nil
 }
 
 func appendUnique(list []string, keys []api.PublicKey) []string {

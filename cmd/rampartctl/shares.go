@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/cli"
 )
@@ -72,7 +73,7 @@ only once every signer's share of every validator is sealed and written.`,
 				}
 				cfgs = append(cfgs, cfg)
 			}
-			keys, err := appliance.Deal(ctx, cfgs, validators, threshold, rand.Reader)
+			keys, err := localcluster.Deal(ctx, cfgs, validators, threshold, rand.Reader)
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	rdevnet "github.com/rampart-signer/rampart/appliance/devnet"
 	"github.com/rampart-signer/rampart/e2e/devnet"
 	"github.com/rampart-signer/rampart/internal/network"
@@ -39,7 +39,7 @@ type Stack struct {
 	Bin        string // rampart binaries
 	ClusterDir string
 	Cluster    *rdevnet.State
-	File       *appliance.ClusterFile
+	File       *adminapi.ClusterFile
 	// Gateway is the rampart-gateway of PrysmExternalSigner, nil without.
 	Gateway *Gateway
 }

@@ -50,6 +50,11 @@ func TestCheckCatchesViolations(t *testing.T) {
 		{"gateway importing protect", map[string][]string{m + "gateway": {m + "protect"}}, "gateway package " + m + "gateway depends on protect"},
 		{"gateway importing hsm", map[string][]string{m + "gateway": {m + "hsm"}}, "depends on hsm"},
 		{"internal importing a room", map[string][]string{m + "internal/signing": {m + "protect"}}, "building block"},
+		{"the peer client importing the daemon", map[string][]string{m + "internal/peer": {m + "appliance"}}, "building block"},
+		{"deposit data importing slashing protection", map[string][]string{m + "internal/deposit": {m + "protect"}}, "building block"},
+		{"the ceremonies importing the daemon", map[string][]string{m + "appliance/ceremony": {m + "appliance"}}, "a part of the daemon"},
+		{"the administrative API importing the daemon", map[string][]string{m + "appliance/adminapi": {m + "appliance"}}, "a part of the daemon"},
+		{"a daemon part reaching the daemon through a tool", map[string][]string{m + "appliance/ceremony": {m + "appliance/localcluster", m + "appliance"}}, "a part of the daemon"},
 		{"importing a main", map[string][]string{m + "appliance": {m + "cmd/rampartctl"}}, "imports a main package"},
 		{"third package seeing all three", map[string][]string{m + "vc/x": {m + "hsm", m + "tss", m + "protect"}}, "sees hsm, tss and protect together"},
 	} {
@@ -61,13 +66,18 @@ func TestCheckCatchesViolations(t *testing.T) {
 		})
 	}
 	ok := map[string][]string{
-		m + "appliance":            {m + "hsm", m + "tss", m + "protect", m + "internal/bls"},
-		m + "vc":                   {m + "beacon", m + "internal/coordinator"},
-		m + "gateway":              {m + "internal/coordinator", m + "internal/signing", m + "tss"},
-		m + "tss":                  {m + "internal/bls", "fmt"},
-		m + "cmd/rampartctl":       {m + "appliance", m + "hsm"},
-		m + "internal/signing":     {m + "internal/bls"},
-		m + "internal/coordinator": {m + "tss", m + "internal/bls"},
+		m + "appliance":              {m + "hsm", m + "tss", m + "protect", m + "internal/bls"},
+		m + "vc":                     {m + "beacon", m + "internal/coordinator"},
+		m + "gateway":                {m + "internal/coordinator", m + "internal/signing", m + "tss"},
+		m + "tss":                    {m + "internal/bls", "fmt"},
+		m + "cmd/rampartctl":         {m + "appliance", m + "hsm"},
+		m + "internal/signing":       {m + "internal/bls"},
+		m + "internal/coordinator":   {m + "tss", m + "internal/bls", m + "internal/peer"},
+		m + "internal/peer":          {m + "tss", m + "internal/api"},
+		m + "internal/deposit":       {m + "internal/bls", m + "internal/signing"},
+		m + "appliance/ceremony":     {m + "appliance/adminapi", m + "appliance/internal/web", m + "hsm", m + "tss"},
+		m + "appliance/localcluster": {m + "appliance", m + "hsm"},
+		m + "appliance/devnet":       {m + "appliance", m + "appliance/localcluster"},
 	}
 	if got := archtest.Check(ok); len(got) != 0 {
 		t.Fatalf("allowed graph reported: %q", got)

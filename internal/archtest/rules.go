@@ -23,6 +23,32 @@ var rooms = []string{"appliance", "hsm", "tss", "protect", "beacon", "vc", "gate
 // every room, and nothing may import them.
 var harnesses = []string{"e2e", "redteam"}
 
+// daemon is the signer daemon's package. Its sub-packages are its parts
+// (ceremonies, the administrative API, the audit log, shared internals),
+// which it wires: none of them imports it, so that none can reach the
+// daemon's struct. The development tools that provision whole signers are
+// the exception.
+const daemon = "appliance"
+
+// daemonTools are the sub-packages of the daemon that build whole signers
+// for development and tests, and so import the daemon's configuration.
+var daemonTools = []string{"appliance/localcluster", "appliance/devnet"}
+
+// isDaemonPart reports whether pkg is a sub-package of the daemon other
+// than a development tool.
+func isDaemonPart(pkg string) bool {
+	rest, ok := strings.CutPrefix(pkg, Module+"/"+daemon+"/")
+	if !ok {
+		return false
+	}
+	for _, t := range daemonTools {
+		if p := strings.TrimPrefix(t, daemon+"/"); rest == p || strings.HasPrefix(rest, p+"/") {
+			return false
+		}
+	}
+	return true
+}
+
 // room returns the top-level directory of a module package ("" outside the
 // module), e.g. "tss" for .../tss/dkg and "internal" for .../internal/bls.
 func room(pkg string) string {
@@ -53,6 +79,9 @@ func Check(deps map[string][]string) []string {
 		seen := map[string]bool{}
 		for _, d := range ds {
 			to := room(d)
+			if d == Module+"/"+daemon && isDaemonPart(pkg) {
+				bad = append(bad, fmt.Sprintf("%s, a part of the daemon, imports the daemon %s: declare what it needs as an interface and let the daemon wire it", pkg, d))
+			}
 			if to == "" || to == from {
 				continue
 			}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/peer"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -33,27 +34,12 @@ type Participant interface {
 }
 
 // StatusError is a participant's refusal with an HTTP status, as the
-// Remote Signing API defines them (400, 403, 404, 412, 503...).
-type StatusError struct {
-	Code    int
-	Message string
-}
-
-func (e *StatusError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("status %d", e.Code)
-	}
-	return fmt.Sprintf("status %d: %s", e.Code, e.Message)
-}
+// Remote Signing API defines them (400, 403, 404, 412, 503...); it is
+// internal/peer's, which decodes every signer's refusals.
+type StatusError = peer.StatusError
 
 // Status returns the HTTP status carried by err, or 0.
-func Status(err error) int {
-	var se *StatusError
-	if errors.As(err, &se) {
-		return se.Code
-	}
-	return 0
-}
+func Status(err error) int { return peer.Status(err) }
 
 // Errors a caller of Sign or SignBatch decides on.
 var (

@@ -1,4 +1,4 @@
-package appliance
+package ceremony
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,8 +15,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
-	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/deposit"
+	"github.com/rampart-signer/rampart/internal/peer"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -28,24 +33,8 @@ import (
 // same transcript (one participant finishing does not mean all did),
 // obtains the deposit signatures through the cluster and verifies them,
 // and finally tells the participants the accounts are theirs.
-//
-// Stages, recorded durably so a restarted coordinator carries on:
-//
-//	generating  participants run the batches
-//	activating  every participant staged the same transcript; activating
-//	depositing  signing and verifying the deposits
-//	finalizing  telling every participant the ceremony is complete
-//	complete    accounts and deposit data ready
-//	aborted     ended everywhere without accounts
-const (
-	stageGenerating = "generating"
-	stageActivating = "activating"
-	stageDepositing = "depositing"
-	stageFinalizing = "finalizing"
-	stageComplete   = "complete"
-	stageAborted    = "aborted"
-)
-
+// Its stages (adminapi.CoordinationStage) are recorded durably, so that a
+// restarted coordinator carries on.
 const (
 	coordinationFile = "coordination.json"
 	depositFile      = "deposit_data.json"
@@ -59,41 +48,42 @@ const (
 var errAbortRequested = errors.New("ceremony aborted")
 
 type coordinationRecord struct {
-	Stage              string    `json:"stage"`
-	Reason             string    `json:"reason,omitempty"`
-	Started            time.Time `json:"started"`
-	ParticipantTimeout string    `json:"participant_timeout"`
-	Updated            time.Time `json:"updated"`
+	Stage              adminapi.CoordinationStage `json:"stage"`
+	Reason             string                     `json:"reason,omitempty"`
+	Started            time.Time                  `json:"started"`
+	ParticipantTimeout string                     `json:"participant_timeout"`
+	Updated            time.Time                  `json:"updated"`
 }
 
 type coordination struct {
-	m       *ceremonyManager
+	s       *Service
+	env     *env
 	c       *ceremony
-	members []ceremonyMember
+	members []member
 	timeout time.Duration // participant timeout
 
 	mu        sync.Mutex
 	rec       coordinationRecord
-	views     map[tss.ID]CeremonyStatus
+	views     map[tss.ID]adminapi.CeremonyStatus
 	generated int
 	signed    int
-	deposits  []DepositData
+	deposits  []deposit.Data
 	stop      context.CancelFunc // ends the running stage on an abort
 	running   bool
 	// joinAs is the administrator who started the ceremony, with the
 	// token: the other participants join only on an administrator's proof,
 	// which this signer relays. It is kept in memory only, until every
 	// participant joined; a coordination resumed after a restart has none.
-	joinAs *adminActor
+	joinAs *adminapi.Actor
 }
 
-func newCoordination(m *ceremonyManager, c *ceremony, timeout time.Duration) *coordination {
-	co := &coordination{m: m, c: c, timeout: timeout, views: map[tss.ID]CeremonyStatus{}}
+func newCoordination(s *Service, c *ceremony, timeout time.Duration) *coordination {
+	co := &coordination{s: s, env: s.env, c: c, timeout: timeout, views: map[tss.ID]adminapi.CeremonyStatus{}}
 	for _, id := range c.plan.ids() {
 		if id == c.self {
-			co.members = append(co.members, localMember{m})
+			co.members = append(co.members, localMember{s})
 		} else {
-			co.members = append(co.members, remoteMember{m.peer(id)})
+			co.members = append(co.members, remoteMember{id: id, p: s.env.deps.Peers.Peer(id, nil)})
 		}
 	}
 	return co
@@ -102,50 +92,53 @@ func newCoordination(m *ceremonyManager, c *ceremony, timeout time.Duration) *co
 // coordinate starts coordinating plan for administrator x (whose token
 // the coordination owns from now on): this signer joins, records the
 // coordination, and runs it in the background.
-func (m *ceremonyManager) coordinate(plan *ceremonyPlan, timeout time.Duration, x adminActor) (id string, e *apiError) {
+func (s *Service) coordinate(p *plan, timeout time.Duration, x adminapi.Actor) (id string, e *web.Refusal) {
 	defer func() {
 		if e != nil {
-			x.token.Zero()
+			x.Token.Zero()
 		}
 	}()
-	m.mu.Lock()
-	if m.starting {
-		m.mu.Unlock()
-		return "", refuse(http.StatusConflict, "ceremony_running", "another ceremony is being started here; wait for it or abort it")
+	// One start at a time: starting is claimed under the lock, and the
+	// coordinations are then checked without it.
+	s.mu.Lock()
+	if s.starting {
+		s.mu.Unlock()
+		return "", web.Refuse(http.StatusConflict, "ceremony_running", "another ceremony is being started here; wait for it or abort it")
 	}
-	for id, co := range m.coords {
-		if st := co.stage(); st != stageComplete && st != stageAborted {
-			m.mu.Unlock()
-			return "", refuse(http.StatusConflict, "ceremony_running", "ceremony %s is still %s here; wait for it or abort it", ceremonyIDString(id), st)
-		}
-	}
-	m.starting = true
-	m.mu.Unlock()
+	s.starting = true
+	coords := make(map[[32]byte]*coordination, len(s.coords))
+	maps.Copy(coords, s.coords)
+	s.mu.Unlock()
 	defer func() {
-		m.mu.Lock()
-		m.starting = false
-		m.mu.Unlock()
+		s.mu.Lock()
+		s.starting = false
+		s.mu.Unlock()
 	}()
-	c, e := m.join(plan)
+	for id, co := range coords {
+		if st := co.stage(); !st.Ended() {
+			return "", web.Refuse(http.StatusConflict, "ceremony_running", "ceremony %s is still %s here; wait for it or abort it", adminapi.CeremonyID(id), st)
+		}
+	}
+	c, e := s.join(p)
 	if e != nil {
 		return "", e
 	}
-	co := newCoordination(m, c, timeout)
+	co := newCoordination(s, c, timeout)
 	co.joinAs = &x
-	co.rec = coordinationRecord{Stage: stageGenerating, Started: m.a.now().UTC(), ParticipantTimeout: timeout.String()}
+	co.rec = coordinationRecord{Stage: adminapi.StageGenerating, Started: s.env.now().UTC(), ParticipantTimeout: timeout.String()}
 	if err := co.save(); err != nil {
 		c.abort(context.Background(), "recording the coordination failed: "+err.Error())
-		return "", refuse(http.StatusServiceUnavailable, "unavailable", "recording the coordination: %v", err)
+		return "", web.Refuse(http.StatusServiceUnavailable, "unavailable", "recording the coordination: %v", err)
 	}
-	m.mu.Lock()
-	m.coords[c.id] = co
-	m.mu.Unlock()
-	m.spawn(co.run)
-	return ceremonyIDString(c.id), nil
+	s.mu.Lock()
+	s.coords[c.id] = co
+	s.mu.Unlock()
+	s.env.group.spawn(co.run)
+	return adminapi.CeremonyID(c.id), nil
 }
 
 // loadCoordination reads a coordination this signer recorded, if any.
-func loadCoordination(m *ceremonyManager, c *ceremony) (*coordination, error) {
+func loadCoordination(s *Service, c *ceremony) (*coordination, error) {
 	b, err := os.ReadFile(filepath.Join(c.dir, coordinationFile))
 	if errors.Is(err, os.ErrNotExist) || c.plan == nil {
 		return nil, nil
@@ -161,14 +154,14 @@ func loadCoordination(m *ceremonyManager, c *ceremony) (*coordination, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: participant_timeout: %w", coordinationFile, err)
 	}
-	co := newCoordination(m, c, timeout)
+	co := newCoordination(s, c, timeout)
 	co.rec = rec
-	if rec.Stage == stageComplete {
+	if rec.Stage == adminapi.StageComplete {
 		data, err := os.ReadFile(filepath.Join(c.dir, depositFile))
 		if err != nil {
 			return nil, err
 		}
-		if co.deposits, err = ParseDepositFile(data, c.plan.deposit()); err != nil {
+		if co.deposits, err = deposit.ParseFile(data, c.plan.deposit()); err != nil {
 			return nil, fmt.Errorf("%s: %w", depositFile, err)
 		}
 		co.signed = len(co.deposits)
@@ -178,30 +171,31 @@ func loadCoordination(m *ceremonyManager, c *ceremony) (*coordination, error) {
 
 func (co *coordination) save() error {
 	co.mu.Lock()
-	co.rec.Updated = co.m.a.now().UTC()
+	co.rec.Updated = co.env.now().UTC()
 	b, err := json.MarshalIndent(co.rec, "", "  ")
 	co.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return writeDurable(filepath.Join(co.c.dir, coordinationFile), b, 0o600)
+	return files.WriteDurable(filepath.Join(co.c.dir, coordinationFile), b, 0o600)
 }
 
-func (co *coordination) stage() string {
+func (co *coordination) stage() adminapi.CoordinationStage {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	return co.rec.Stage
 }
 
-func (co *coordination) setStage(stage string) error {
+func (co *coordination) setStage(stage adminapi.CoordinationStage) error {
 	co.mu.Lock()
-	if co.rec.Stage == stageAborted {
+	if co.rec.Stage == adminapi.StageAborted {
 		co.mu.Unlock()
 		return errAbortRequested
 	}
 	co.rec.Stage = stage
 	co.mu.Unlock()
-	co.m.a.log.Info("ceremony coordination", append(co.c.log(), "stage", stage)...)
+	co.c.changed()
+	co.s.log.Info("ceremony coordination", append(co.c.log(), "stage", stage)...)
 	return co.save()
 }
 
@@ -221,19 +215,19 @@ func (co *coordination) run(ctx context.Context) {
 	defer func() {
 		co.mu.Lock()
 		co.running = false
-		if st := co.rec.Stage; st == stageComplete || st == stageAborted || ctx.Err() != nil {
+		if st := co.rec.Stage; st == adminapi.StageComplete || st == adminapi.StageAborted || ctx.Err() != nil {
 			co.forgetTokenLocked()
 		}
 		co.mu.Unlock()
 	}()
-	next := map[string]string{stageGenerating: stageActivating, stageActivating: stageDepositing, stageDepositing: stageFinalizing, stageFinalizing: stageComplete}
+	next := map[adminapi.CoordinationStage]adminapi.CoordinationStage{adminapi.StageGenerating: adminapi.StageActivating, adminapi.StageActivating: adminapi.StageDepositing, adminapi.StageDepositing: adminapi.StageFinalizing, adminapi.StageFinalizing: adminapi.StageComplete}
 	for {
 		stage := co.stage()
-		if stage == stageAborted {
+		if stage == adminapi.StageAborted {
 			co.broadcastAbort(ctx)
 			return
 		}
-		if stage == stageComplete || ctx.Err() != nil {
+		if stage == adminapi.StageComplete || ctx.Err() != nil {
 			return
 		}
 		sctx, cancel := context.WithCancel(ctx)
@@ -242,18 +236,18 @@ func (co *coordination) run(ctx context.Context) {
 		co.mu.Unlock()
 		var err error
 		switch stage {
-		case stageGenerating:
+		case adminapi.StageGenerating:
 			err = co.generate(sctx)
-		case stageActivating:
+		case adminapi.StageActivating:
 			err = co.activateAll(sctx)
-		case stageDepositing:
+		case adminapi.StageDepositing:
 			err = co.signDeposits(sctx)
-		case stageFinalizing:
+		case adminapi.StageFinalizing:
 			err = co.finalizeAll(sctx)
 		}
 		cancel()
 		switch {
-		case co.stage() == stageAborted:
+		case co.stage() == adminapi.StageAborted:
 			continue
 		case ctx.Err() != nil:
 			return // stopping: resume from this stage at the next start
@@ -261,7 +255,7 @@ func (co *coordination) run(ctx context.Context) {
 			co.fail(err.Error())
 			continue
 		}
-		if stage == stageGenerating {
+		if stage == adminapi.StageGenerating {
 			// Every participant joined: the token is no longer needed.
 			co.mu.Lock()
 			co.forgetTokenLocked()
@@ -276,7 +270,7 @@ func (co *coordination) run(ctx context.Context) {
 // forgetTokenLocked zeroes the administrator's token. co.mu held.
 func (co *coordination) forgetTokenLocked() {
 	if co.joinAs != nil {
-		co.joinAs.token.Zero()
+		co.joinAs.Token.Zero()
 		co.joinAs = nil
 	}
 }
@@ -287,37 +281,37 @@ var errJoinNeedsToken = errors.New("this coordinating signer restarted since the
 
 // join sends the plan to a participant, relaying the administrator's
 // proof to a remote one.
-func (co *coordination) join(ctx context.Context, mb ceremonyMember, plan *ceremonyPlan) error {
+func (co *coordination) join(ctx context.Context, mb member, p *plan) error {
 	rm, remote := mb.(remoteMember)
 	if !remote {
-		return mb.join(ctx, plan)
+		return mb.join(ctx, p)
 	}
 	co.mu.Lock()
-	x := co.joinAs
-	var p *Peer
-	if x != nil {
-		p = x.relay(rm.p)
+	var relay Peer
+	if x := co.joinAs; x != nil {
+		relay = co.env.deps.Peers.Peer(rm.id, x)
 	}
 	co.mu.Unlock()
-	if p == nil {
+	if relay == nil {
 		return errJoinNeedsToken
 	}
-	return remoteMember{p}.join(ctx, plan)
+	return remoteMember{id: rm.id, p: relay}.join(ctx, p)
 }
 
 // fail aborts the ceremony everywhere with reason; run broadcasts it.
 func (co *coordination) fail(reason string) {
 	co.mu.Lock()
-	if co.rec.Stage == stageAborted || co.rec.Stage == stageComplete {
+	if co.rec.Stage == adminapi.StageAborted || co.rec.Stage == adminapi.StageComplete {
 		co.mu.Unlock()
 		return
 	}
-	co.rec.Stage, co.rec.Reason = stageAborted, reason
+	co.rec.Stage, co.rec.Reason = adminapi.StageAborted, reason
 	stop := co.stop
 	co.mu.Unlock()
-	co.m.a.log.Warn("ceremony aborted by its coordinator", append(co.log(), "reason", reason)...)
+	co.c.changed()
+	co.s.log.Warn("ceremony aborted by its coordinator", append(co.log(), "reason", reason)...)
 	if err := co.save(); err != nil {
-		co.m.a.log.Error("recording the abort failed", append(co.log(), "err", err)...)
+		co.s.log.Error("recording the abort failed", append(co.log(), "err", err)...)
 	}
 	co.c.abort(context.Background(), reason)
 	if stop != nil {
@@ -326,15 +320,15 @@ func (co *coordination) fail(reason string) {
 }
 
 // requestAbort is an administrator's abort of a coordinated ceremony.
-func (co *coordination) requestAbort(reason string) *apiError {
+func (co *coordination) requestAbort(reason string) *web.Refusal {
 	switch co.stage() {
-	case stageComplete:
-		return refuse(http.StatusConflict, "ceremony_state", "ceremony is complete: remove its accounts instead")
-	case stageAborted:
+	case adminapi.StageComplete:
+		return web.Refuse(http.StatusConflict, "ceremony_state", "ceremony is complete: remove its accounts instead")
+	case adminapi.StageAborted:
 		return nil
 	}
 	co.fail(reason)
-	co.m.spawn(co.run) // the stage loop may have ended already (a restart)
+	co.env.group.spawn(co.run) // the stage loop may have ended already (a restart)
 	return nil
 }
 
@@ -345,17 +339,17 @@ func (co *coordination) requestAbort(reason string) *apiError {
 func (co *coordination) broadcastAbort(ctx context.Context) {
 	_, reason := co.c.current()
 	until := co.c.plan.deadline().Add(activationGrace)
-	co.each(ctx, func(ctx context.Context, mb ceremonyMember) error {
+	co.each(ctx, func(ctx context.Context, mb member) error {
 		backoff := sendBackoffMin
 		for {
 			err := mb.abort(ctx, co.c.id, reason)
-			if err == nil || coordinator.Status(err) == http.StatusConflict || co.m.a.now().After(until) {
+			if err == nil || peer.Status(err) == http.StatusConflict || co.env.now().After(until) {
 				return err
 			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(backoff):
+			case <-co.env.clock.After(backoff):
 			}
 			backoff = min(2*backoff, 10*time.Second)
 		}
@@ -364,7 +358,7 @@ func (co *coordination) broadcastAbort(ctx context.Context) {
 
 // each runs f for every participant at once and joins the errors, each
 // naming its participant.
-func (co *coordination) each(ctx context.Context, f func(context.Context, ceremonyMember) error) error {
+func (co *coordination) each(ctx context.Context, f func(context.Context, member) error) error {
 	errs := make([]error, len(co.members))
 	var wg sync.WaitGroup
 	for i, mb := range co.members {
@@ -383,7 +377,7 @@ func (co *coordination) each(ctx context.Context, f func(context.Context, ceremo
 // permanent reports whether a participant's answer will not change by
 // asking again.
 func permanent(err error) bool {
-	switch coordinator.Status(err) {
+	switch peer.Status(err) {
 	case http.StatusBadRequest, http.StatusForbidden, http.StatusConflict, http.StatusGone, http.StatusInternalServerError:
 		return true
 	}
@@ -394,8 +388,8 @@ func permanent(err error) bool {
 // same transcript. Participants that do not know the ceremony yet are
 // (re)sent the plan.
 func (co *coordination) generate(ctx context.Context) error {
-	plan := co.c.plan
-	start := co.m.a.now()
+	pl := co.c.plan
+	start := co.env.now()
 	contact := map[tss.ID]time.Time{}
 	lastErr := map[tss.ID]error{}
 	for _, mb := range co.members {
@@ -404,28 +398,35 @@ func (co *coordination) generate(ctx context.Context) error {
 	lastProgress, lastAccepted := start, -1
 	var mu sync.Mutex
 	for {
-		refused := co.each(ctx, func(ctx context.Context, mb ceremonyMember) error {
+		refused := co.each(ctx, func(ctx context.Context, mb member) error {
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			st, err := mb.status(pctx, co.c.id)
-			if coordinator.Status(err) == http.StatusNotFound {
-				if err = co.join(pctx, mb, plan); permanent(err) || errors.Is(err, errJoinNeedsToken) {
+			if peer.Status(err) == http.StatusNotFound {
+				if err = co.join(pctx, mb, pl); permanent(err) || errors.Is(err, errJoinNeedsToken) {
 					return fmt.Errorf("has not joined: %w", err)
 				}
 				if err == nil {
 					st, err = mb.status(pctx, co.c.id)
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
 			if err != nil {
+				mu.Lock()
 				lastErr[mb.memberID()] = err
+				mu.Unlock()
 				return nil
 			}
-			contact[mb.memberID()] = co.m.a.now()
+			now := co.env.now()
+			mu.Lock()
+			contact[mb.memberID()] = now
+			mu.Unlock()
 			co.mu.Lock()
+			old, seen := co.views[mb.memberID()]
 			co.views[mb.memberID()] = st
 			co.mu.Unlock()
+			if !seen || !sameView(old, st) {
+				co.c.changed()
+			}
 			return nil
 		})
 		if ctx.Err() != nil {
@@ -434,18 +435,18 @@ func (co *coordination) generate(ctx context.Context) error {
 		if refused != nil {
 			return refused
 		}
-		now := co.m.a.now()
+		now := co.env.now()
 		co.mu.Lock()
-		views := make([]CeremonyStatus, 0, len(co.views))
+		views := make([]adminapi.CeremonyStatus, 0, len(co.views))
 		for _, v := range co.views {
 			views = append(views, v)
 		}
 		co.mu.Unlock()
-		accepted, generated, staged := 0, int(plan.Validators), 0
+		accepted, generated, staged := 0, int(pl.Validators), 0
 		waiting := map[api.Uint64]bool{}
 		transcripts := map[string][]api.Uint64{}
 		for _, v := range views {
-			if v.State == stateAborting || v.State == stateAborted {
+			if v.State.Aborted() {
 				return fmt.Errorf("participant %d aborted: %s", v.Participant, v.Reason)
 			}
 			accepted += v.MessagesAccepted
@@ -453,8 +454,7 @@ func (co *coordination) generate(ctx context.Context) error {
 			for _, w := range v.Waiting {
 				waiting[w] = true
 			}
-			switch v.State {
-			case stateStaged, stateActivating, stateActive, stateComplete:
+			if v.State.Staged() {
 				staged++
 				transcripts[v.Transcript] = append(transcripts[v.Transcript], v.Participant)
 			}
@@ -463,8 +463,12 @@ func (co *coordination) generate(ctx context.Context) error {
 			generated = 0
 		}
 		co.mu.Lock()
+		moved := co.generated != generated
 		co.generated = generated
 		co.mu.Unlock()
+		if moved {
+			co.c.changed()
+		}
 		for _, mb := range co.members {
 			id := mb.memberID()
 			if since := now.Sub(contact[id]); since > co.timeout {
@@ -487,15 +491,23 @@ func (co *coordination) generate(ctx context.Context) error {
 			slices.Sort(ids)
 			return fmt.Errorf("no progress for %s: participants are waiting for participant(s) %s", co.timeout, strings.Join(ids, ", "))
 		}
-		if now.After(plan.deadline()) {
-			return fmt.Errorf("deadline %s passed", plan.deadline().UTC().Format(time.RFC3339))
+		if now.After(pl.deadline()) {
+			return fmt.Errorf("deadline %s passed", pl.deadline().UTC().Format(time.RFC3339))
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(pollInterval):
+		case <-co.env.clock.After(pollInterval):
 		}
 	}
+}
+
+// sameView reports whether a participant's view shows the same progress
+// (its version moves with this signer's own changes too).
+func sameView(a, b adminapi.CeremonyStatus) bool {
+	return a.State == b.State && a.Reason == b.Reason && a.MessagesAccepted == b.MessagesAccepted &&
+		a.BatchesDone == b.BatchesDone && a.ValidatorsDone == b.ValidatorsDone && a.Transcript == b.Transcript &&
+		slices.Equal(a.Waiting, b.Waiting)
 }
 
 func describeTranscripts(t map[string][]api.Uint64) string {
@@ -513,19 +525,19 @@ func describeTranscripts(t map[string][]api.Uint64) string {
 // activate every account (an HSM unseal and a durable write each).
 func (co *coordination) retry(ctx context.Context, f func(context.Context) error) error {
 	attempt := max(co.timeout, time.Minute+time.Duration(co.c.plan.Validators)*20*time.Millisecond)
-	until := co.m.a.now().Add(attempt)
+	until := co.env.now().Add(attempt)
 	backoff := sendBackoffMin
 	for {
 		actx, cancel := context.WithTimeout(ctx, attempt)
 		err := f(actx)
 		cancel()
-		if err == nil || permanent(err) || ctx.Err() != nil || co.m.a.now().After(until) {
+		if err == nil || permanent(err) || ctx.Err() != nil || co.env.now().After(until) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(backoff):
+		case <-co.env.clock.After(backoff):
 		}
 		backoff = min(2*backoff, sendBackoffMax)
 	}
@@ -534,14 +546,14 @@ func (co *coordination) retry(ctx context.Context, f func(context.Context) error
 // activateAll activates the accounts at every participant. A failure
 // anywhere aborts the ceremony, which removes them everywhere.
 func (co *coordination) activateAll(ctx context.Context) error {
-	if now := co.m.a.now(); now.After(co.c.plan.deadline()) {
+	if now := co.env.now(); now.After(co.c.plan.deadline()) {
 		return fmt.Errorf("deadline %s passed before activation", co.c.plan.deadline().UTC().Format(time.RFC3339))
 	}
 	transcript := co.c.status().Transcript
 	if transcript == "" {
 		return errors.New("this participant has no transcript to activate")
 	}
-	if err := co.each(ctx, func(ctx context.Context, mb ceremonyMember) error {
+	if err := co.each(ctx, func(ctx context.Context, mb member) error {
 		return co.retry(ctx, func(ctx context.Context) error { return mb.activate(ctx, co.c.id, transcript) })
 	}); err != nil {
 		return fmt.Errorf("activating: %w", err)
@@ -553,15 +565,14 @@ func (co *coordination) activateAll(ctx context.Context) error {
 // cluster (threshold-signed, verified by the coordinator), builds its
 // deposit data and verifies it again, independently, before keeping it.
 func (co *coordination) signDeposits(ctx context.Context) error {
-	a := co.m.a
 	params := co.c.plan.deposit()
 	co.c.mu.Lock()
 	keys := slices.Clone(co.c.keys)
 	co.c.mu.Unlock()
-	if err := a.coord.Refresh(ctx); err != nil {
+	if err := co.env.deps.Signer.Refresh(ctx); err != nil {
 		return fmt.Errorf("deposits: discovering the new accounts: %w", err)
 	}
-	out := make([]DepositData, len(keys))
+	out := make([]deposit.Data, len(keys))
 	errs := make([]error, len(keys))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -582,6 +593,7 @@ func (co *coordination) signDeposits(ctx context.Context) error {
 				co.mu.Lock()
 				co.signed++
 				co.mu.Unlock()
+				co.c.changed()
 			}
 		}()
 	}
@@ -601,83 +613,83 @@ feed:
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := writeDurable(filepath.Join(co.c.dir, depositFile), MarshalDepositFile(out), 0o600); err != nil {
+	if err := files.WriteDurable(filepath.Join(co.c.dir, depositFile), deposit.MarshalFile(out), 0o600); err != nil {
 		return fmt.Errorf("deposits: %w", err)
 	}
 	co.mu.Lock()
 	co.deposits = out
 	co.mu.Unlock()
+	co.c.changed()
 	return nil
 }
 
 // signDeposit obtains one deposit signature, retrying a little: the
 // coordinator already retries participants, so repeated failure is real.
-func (co *coordination) signDeposit(ctx context.Context, params DepositParams, key api.PublicKey) (DepositData, error) {
-	a := co.m.a
-	body, err := params.depositRequestBody(key)
+func (co *coordination) signDeposit(ctx context.Context, params deposit.Params, key api.PublicKey) (deposit.Data, error) {
+	body, err := params.RequestBody(key)
 	if err != nil {
-		return DepositData{}, err
+		return deposit.Data{}, err
 	}
 	req, err := signing.ParseRequest(body)
 	if err != nil {
-		return DepositData{}, fmt.Errorf("%s: %w", key, err)
+		return deposit.Data{}, fmt.Errorf("%s: %w", key, err)
 	}
-	sg, err := req.Verify(a.net)
+	sg, err := req.Verify(co.env.cfg.Network)
 	if err != nil {
-		return DepositData{}, fmt.Errorf("%s: %w", key, err)
+		return deposit.Data{}, fmt.Errorf("%s: %w", key, err)
 	}
 	// The root every participant computes must be the one the deposit
 	// tools verify.
-	if root, err := depositSigningRoot(params, key); err != nil || root != sg.SigningRoot {
-		return DepositData{}, fmt.Errorf("%w: %s: the DEPOSIT signing root differs from the deposit tools' (%v)", ErrDepositData, key, err)
+	if root, err := deposit.SigningRoot(params, key); err != nil || root != sg.SigningRoot {
+		return deposit.Data{}, fmt.Errorf("%w: %s: the DEPOSIT signing root differs from the deposit tools' (%v)", deposit.ErrRefused, key, err)
 	}
 	var lastErr error
 	for attempt := range 3 {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return DepositData{}, ctx.Err()
-			case <-time.After(time.Duration(attempt) * time.Second):
+				return deposit.Data{}, ctx.Err()
+			case <-co.env.clock.After(time.Duration(attempt) * time.Second):
 			}
 		}
-		sig, err := a.coord.Sign(ctx, key, sg.SigningRoot, body)
+		sig, err := co.env.deps.Signer.Sign(ctx, key, sg.SigningRoot, body)
 		if err != nil {
 			lastErr = err
 			continue
 		}
-		return NewDepositData(params, key, api.Signature(sig.Bytes()))
+		return deposit.New(params, key, api.Signature(sig.Bytes()))
 	}
-	return DepositData{}, fmt.Errorf("deposit signature of %s: %w", key, lastErr)
+	return deposit.Data{}, fmt.Errorf("deposit signature of %s: %w", key, lastErr)
 }
 
 // finalizeAll tells every participant the ceremony is complete.
 func (co *coordination) finalizeAll(ctx context.Context) error {
-	if err := co.each(ctx, func(ctx context.Context, mb ceremonyMember) error {
+	if err := co.each(ctx, func(ctx context.Context, mb member) error {
 		return co.retry(ctx, func(ctx context.Context) error { return mb.finalize(ctx, co.c.id) })
 	}); err != nil {
 		return fmt.Errorf("finalizing: %w", err)
 	}
-	co.m.a.log.Info("key generation ceremony complete everywhere", append(co.log(), "validators", co.c.plan.Validators)...)
+	co.s.log.Info("key generation ceremony complete everywhere", append(co.log(), "validators", co.c.plan.Validators)...)
 	return nil
 }
 
 // status reports the coordination.
-func (co *coordination) status() *CoordinationStatus {
-	plan := co.c.plan
-	d := plan.deposit()
+func (co *coordination) status() *adminapi.CoordinationStatus {
+	pl := co.c.plan
+	d := pl.deposit()
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	st := &CoordinationStatus{
+	st := &adminapi.CoordinationStatus{
 		Stage: co.rec.Stage, Reason: co.rec.Reason, Started: co.rec.Started,
 		ValidatorsGenerated: co.generated, DepositsSigned: co.signed,
-		Validators: int(plan.Validators), Threshold: int(plan.Threshold),
-		WithdrawalCredentials: plan.WithdrawalCredentials, AmountGwei: plan.AmountGwei,
-		GenesisForkVersion: "0x" + hex.EncodeToString(d.GenesisForkVersion[:]), NetworkName: plan.NetworkName,
+		Validators: int(pl.Validators), Threshold: int(pl.Threshold),
+		WithdrawalCredentials: pl.WithdrawalCredentials, AmountGwei: pl.AmountGwei,
+		GenesisForkVersion: "0x" + hex.EncodeToString(d.GenesisForkVersion[:]), NetworkName: pl.NetworkName,
 	}
-	if co.rec.Stage != stageGenerating {
+	if co.rec.Stage != adminapi.StageGenerating {
 		st.ValidatorsGenerated = st.Validators
 	}
-	if co.rec.Stage == stageAborted {
+	if co.rec.Stage == adminapi.StageAborted {
 		st.ValidatorsGenerated, st.DepositsSigned = 0, 0
 	}
 	for _, mb := range co.members {
@@ -685,7 +697,7 @@ func (co *coordination) status() *CoordinationStatus {
 			st.Participants = append(st.Participants, v)
 		}
 	}
-	if co.rec.Stage == stageComplete {
+	if co.rec.Stage == adminapi.StageComplete {
 		st.DepositData = co.deposits
 		for _, dd := range co.deposits {
 			var k api.PublicKey

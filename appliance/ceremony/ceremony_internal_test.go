@@ -1,14 +1,15 @@
-package appliance
+package ceremony
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,10 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/peer"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
 )
@@ -28,13 +33,46 @@ import (
 // ceremonyFixture is participant 1 of a 2-of-3 ceremony, in process, with
 // a real SoftHSM sealing key and data directory, and participants 2 and 3
 // simulated by bare state machines. Its peers are unreachable, so what it
-// sends goes nowhere; what it receives goes through the real endpoint.
+// sends goes nowhere; what it receives goes through the real endpoint,
+// behind a guard that names the cluster's participants by their
+// certificates (the daemon's own guard is tested in appliance).
 type ceremonyFixture struct {
-	a     *Appliance
+	s     *Service
 	c     *ceremony
+	seal  *hsm.SealingKey
 	mux   *http.ServeMux
 	peers map[tss.ID]*dkg.Participant // batch 0 of participants 2 and 3
 }
+
+// realClock is the wall clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// noAccounts stands in for the signer's accounts: these tests never get a
+// batch to its end, so nothing is staged.
+type noAccounts struct{}
+
+var errNoAccounts = errors.New("no accounts in this test")
+
+func (noAccounts) Stage(context.Context, []Share) ([]*bls.PublicKey, error) {
+	return nil, errNoAccounts
+}
+func (noAccounts) Activate(context.Context, api.PublicKey) error       { return errNoAccounts }
+func (noAccounts) Discard(api.PublicKey)                               {}
+func (noAccounts) Remove(context.Context, api.PublicKey, string) error { return nil }
+
+// unreachable are peers on ports nothing listens on: messages sent are
+// retried until the fixture ends.
+type unreachable map[tss.ID]*peer.Client
+
+func (u unreachable) Peer(id tss.ID, _ *adminapi.Actor) Peer { return adminapi.NewClient(u[id]) }
+
+// recorder accepts every administrative action.
+type recorder struct{}
+
+func (recorder) RecordAdmin(adminapi.Actor, string) error { return nil }
 
 func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 	tb.Helper()
@@ -48,71 +86,51 @@ func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dir := tb.TempDir()
-	cfg := Defaults()
-	cfg.Node.ID = 1
-	cfg.Network = NetworkConfig{Name: "mainnet"}
-	cfg.DataDir = dir
-	cfg.HSM.SealingKey = env.Tokens[0].ObjectURI("rampart-seal").Encode()
-	cfg.TLS = TLSConfig{Key: env.Tokens[0].ObjectURI("rampart-tls").Encode(), Certificate: filepath.Join(dir, "tls.pem"), CA: filepath.Join(dir, "ca.pem")}
-	cfg.Cluster.ID = "fixture"
-	for i := uint64(1); i <= 3; i++ {
-		// Nothing listens on these ports: messages sent are retried until
-		// the fixture ends.
-		cfg.Cluster.Participants = append(cfg.Cluster.Participants, ParticipantConfig{ID: i, Endpoint: fmt.Sprintf("https://127.0.0.1:%d", i), TLSName: fmt.Sprintf("signer-%d", i)})
+	peers := unreachable{}
+	var ids []tss.ID
+	for i := tss.ID(1); i <= 3; i++ {
+		ids = append(ids, i)
+		if peers[i], err = peer.New(i, fmt.Sprintf("https://127.0.0.1:%d", i), fmt.Sprintf("signer-%d", i), &tls.Config{}); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	cfg.Process.Hardening = "off"
-	cfg.fillDerived()
-	if err := os.MkdirAll(cfg.Accounts.SharesDir, 0o700); err != nil {
-		tb.Fatal(err)
-	}
-	a, err := New(&cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a.sealKey, a.net = key, network.Mainnet()
-	if err := a.ceremonies.load(); err != nil {
+	s := New(Config{
+		Self: 1, ClusterID: sha256.Sum256([]byte("fixture")), Participants: ids,
+		Dir: filepath.Join(tb.TempDir(), "ceremonies"), Network: network.Mainnet(), Rand: rand.Reader,
+		Log: slog.New(slog.DiscardHandler), Clock: realClock{}, MaxWait: time.Minute,
+	}, Deps{Accounts: noAccounts{}, Sealer: key, Peers: peers, Audit: recorder{}})
+	if err := s.Load(); err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { a.ceremonies.run(ctx); close(done) }()
+	go func() { s.Run(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })
-	for {
-		a.ceremonies.mu.Lock()
-		running := a.ceremonies.ctx != nil
-		a.ceremonies.mu.Unlock()
-		if running {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	plan := fixturePlan(tb, a)
-	c, e := a.ceremonies.join(plan)
+	p := fixturePlan(tb, &s.env.cfg)
+	c, e := s.join(p)
 	if e != nil {
 		tb.Fatal(e)
 	}
 	// Wait until participant 1 has dealt every batch it starts at once
-	// (batchWindow), so that no snapshot appears during a test.
-	for deadline := time.Now().Add(time.Minute); ; {
-		dealt := 0
-		for _, b := range c.batches[:min(batchWindow, len(c.batches))] {
-			if _, err := os.Stat(b.snapshotPath()); err == nil {
-				dealt++
+	// (batchWindow) and waits for its peers, so that no snapshot appears
+	// and nothing changes during a test but what the test sends.
+	window := c.batches[:min(batchWindow, len(c.batches))]
+	waitFor(tb, c, "the first batches dealt", func() bool {
+		for _, b := range window {
+			if v := b.view(); !v.started || len(v.waiting) == 0 {
+				return false
 			}
 		}
-		if dealt == min(batchWindow, len(c.batches)) {
-			break
+		return true
+	})
+	f := &ceremonyFixture{s: s, c: c, seal: key, mux: http.NewServeMux(), peers: map[tss.ID]*dkg.Participant{}}
+	for _, rt := range s.Routes() {
+		if rt.Access == AccessParticipant || rt.Access == AccessAdminOrCoordinator {
+			f.mux.HandleFunc(rt.Pattern, participantsOnly(rt))
 		}
-		if time.Now().After(deadline) {
-			tb.Fatal("batch 0 never started")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	f := &ceremonyFixture{a: a, c: c, mux: http.NewServeMux(), peers: map[tss.ID]*dkg.Participant{}}
-	a.adminRoutes(f.mux)
 	for _, id := range []tss.ID{2, 3} {
-		p, err := dkg.New(plan.batchConfig(c.id, 0), id, rand.Reader)
+		p, err := dkg.New(p.batchConfig(c.id, 0), id, rand.Reader)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -121,16 +139,51 @@ func newCeremonyFixture(tb testing.TB) *ceremonyFixture {
 	return f
 }
 
-func fixturePlan(tb testing.TB, a *Appliance) *ceremonyPlan {
+// participantsOnly lets in the clients whose certificate names a
+// participant, signer-N, as the daemon's guard does.
+func participantsOnly(rt Route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var id tss.ID
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+			fmt.Sscanf(r.TLS.VerifiedChains[0][0].DNSNames[0], "signer-%d", &id)
+		}
+		if id < 1 || id > 3 {
+			web.WriteError(w, web.Refuse(http.StatusForbidden, "unauthorised", "not a participant"))
+			return
+		}
+		rt.Handle(w, r, Caller{Peer: id, Actor: adminapi.Actor{Client: fmt.Sprintf("signer-%d", id)}})
+	}
+}
+
+// waitFor waits, on the ceremony's change signal, until ok holds; a minute
+// without it fails the test.
+func waitFor(tb testing.TB, c *ceremony, what string, ok func() bool) {
 	tb.Helper()
-	fork := a.net.GenesisForkVersion()
+	limit := time.After(time.Minute)
+	for {
+		changed := c.changes.wait()
+		if ok() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-limit:
+			tb.Fatalf("%s: not reached after a minute", what)
+		}
+	}
+}
+
+func fixturePlan(tb testing.TB, cfg *Config) *plan {
+	tb.Helper()
+	n := cfg.Network
+	fork := n.GenesisForkVersion()
 	wc := api.Root{0x01}
 	wc[31] = 0x42
-	p := &ceremonyPlan{
-		ClusterID: api.Root(a.cfg.ClusterID()), Coordinator: 1, Participants: []api.Uint64{1, 2, 3},
+	p := &plan{
+		ClusterID: api.Root(cfg.ClusterID), Coordinator: 1, Participants: []api.Uint64{1, 2, 3},
 		Threshold: 2, Validators: 6, BatchSize: 3, WithdrawalCredentials: wc, AmountGwei: 32_000_000_000,
 		GenesisForkVersion:    api.Uint64(uint32(fork[0])<<24 | uint32(fork[1])<<16 | uint32(fork[2])<<8 | uint32(fork[3])),
-		GenesisValidatorsRoot: api.Root(a.net.GenesisValidatorsRoot()), NetworkName: a.net.Name(),
+		GenesisValidatorsRoot: api.Root(n.GenesisValidatorsRoot()), NetworkName: n.Name(),
 		Deadline: api.Uint64(time.Now().Add(time.Hour).Unix()),
 	}
 	rand.Read(p.Nonce[:])
@@ -153,15 +206,20 @@ func (f *ceremonyFixture) message(tb testing.TB, from tss.ID, kind dkg.Kind, to 
 // post sends body to the message endpoint as the client named in a
 // verified certificate.
 func (f *ceremonyFixture) post(client string, body []byte) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(http.MethodPost, pathCeremonies+"/"+ceremonyIDString(f.c.id)+"/messages", bytes.NewReader(body))
-	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{DNSNames: []string{client}}}}}
+	r := httptest.NewRequest(http.MethodPost, adminapi.PathCeremonies+"/"+adminapi.CeremonyID(f.c.id)+"/messages", bytes.NewReader(body))
 	w := httptest.NewRecorder()
-	f.mux.ServeHTTP(w, r)
+	f.mux.ServeHTTP(w, asPeer(r, client))
 	return w
 }
 
+// asPeer gives r a verified certificate naming client.
+func asPeer(r *http.Request, client string) *http.Request {
+	r.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{DNSNames: []string{client}}}}}
+	return r
+}
+
 func wrap(msg []byte) []byte {
-	b, _ := json.Marshal(messageRequest{Message: msg})
+	b, _ := json.Marshal(adminapi.MessageRequest{Message: msg})
 	return b
 }
 
@@ -197,7 +255,7 @@ func TestCeremonyMessageAttacks(t *testing.T) {
 	comm2 := f.message(t, 2, dkg.KindCommitments, 1)
 	comm3 := f.message(t, 3, dkg.KindCommitments, 1)
 	shares2to3 := f.message(t, 2, dkg.KindShares, 3)
-	other, err := dkg.New(fixturePlan(t, f.a).batchConfig([32]byte{9}, 0), 2, rand.Reader)
+	other, err := dkg.New(fixturePlan(t, &f.s.env.cfg).batchConfig([32]byte{9}, 0), 2, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +275,6 @@ func TestCeremonyMessageAttacks(t *testing.T) {
 		{"refuses shares addressed to another participant", "signer-2", wrap(shares2to3), 400},
 		{"refuses a message replayed from another ceremony", "signer-2", wrap(replayed), 400},
 		{"refuses a truncated message", "signer-2", wrap(comm2[:40]), 400},
-		{"refuses a client that is not a participant", "vc-1", wrap(comm2), 403},
 		{"refuses a body that is not a message request", "signer-2", []byte(`{"message":"not base64!"}`), 400},
 		{"refuses unknown fields", "signer-2", []byte(`{"message":"","from":3}`), 400},
 		{"accepts an honest message", "signer-2", wrap(comm2), 200},
@@ -237,8 +294,44 @@ func TestCeremonyMessageAttacks(t *testing.T) {
 			}
 		})
 	}
-	if ev := f.c.status(); ev.State != stateRunning {
+	if ev := f.c.status(); ev.State != adminapi.StateRunning {
 		t.Fatalf("refused messages changed the ceremony: %+v", ev)
+	}
+}
+
+// TestStatusWaitsForAChange: a status request that names the version it
+// has seen is answered once the ceremony changed (here, a message
+// accepted), and, with nothing changing, once its wait is over.
+func TestStatusWaitsForAChange(t *testing.T) {
+	f := newCeremonyFixture(t)
+	seen := f.c.status()
+	get := func(wait string) adminapi.CeremonyStatus {
+		path := fmt.Sprintf("%s/%s?after=%d&wait=%s", adminapi.PathCeremonies, adminapi.CeremonyID(f.c.id), seen.Version, wait)
+		w := httptest.NewRecorder()
+		f.mux.ServeHTTP(w, asPeer(httptest.NewRequest(http.MethodGet, path, nil), "signer-1"))
+		var st adminapi.CeremonyStatus
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &st) != nil {
+			t.Fatalf("status: %d %s", w.Code, w.Body)
+		}
+		return st
+	}
+	if st := get("1ms"); st.Version != seen.Version {
+		t.Fatalf("nothing changed, yet version %d follows %d", st.Version, seen.Version)
+	}
+	answered := make(chan adminapi.CeremonyStatus, 1)
+	go func() { answered <- get("1m") }()
+	if w := f.post("signer-2", wrap(f.message(t, 2, dkg.KindCommitments, 1))); w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if st := <-answered; st.Version <= seen.Version || st.MessagesAccepted <= seen.MessagesAccepted {
+		t.Fatalf("answered %+v after %+v", st, seen)
+	}
+	for _, bad := range []string{"after=x", "wait=soon", "wait=-1s"} {
+		w := httptest.NewRecorder()
+		f.mux.ServeHTTP(w, asPeer(httptest.NewRequest(http.MethodGet, adminapi.PathCeremonies+"/"+adminapi.CeremonyID(f.c.id)+"?"+bad, nil), "signer-1"))
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", bad, w.Code, w.Body)
+		}
 	}
 }
 
@@ -260,10 +353,10 @@ func TestCeremonySnapshotIsSealedAndBound(t *testing.T) {
 		t.Fatal("the snapshot file holds a received share in the clear")
 	}
 	other := f.c.batches[1]
-	if _, err := f.a.sealKey.UnsealData(context.Background(), blob, other.snapshotLabel()); err == nil {
+	if _, err := f.seal.UnsealData(context.Background(), blob, other.snapshotLabel()); err == nil {
 		t.Fatal("batch 0's snapshot unseals as batch 1's")
 	}
-	snap, err := f.a.sealKey.UnsealData(context.Background(), blob, b.snapshotLabel())
+	snap, err := f.seal.UnsealData(context.Background(), blob, b.snapshotLabel())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +410,7 @@ func FuzzCeremonyMessageEndpoint(f *testing.F) {
 			if !ok || bytes.Equal(blob, before[b.snapshotPath()]) {
 				continue
 			}
-			snap, err := fx.a.sealKey.UnsealData(context.Background(), blob, b.snapshotLabel())
+			snap, err := fx.seal.UnsealData(context.Background(), blob, b.snapshotLabel())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,8 +436,8 @@ func TestBatchMessagesFitTheBodyLimit(t *testing.T) {
 			if v < 1 || v > dkg.MaxValidators {
 				t.Fatalf("n=%d t=%d: batch size %d", n, th, v)
 			}
-			if got := requestBytes(maxMessageBytes(n, th, v)); got > maxBody {
-				t.Fatalf("n=%d t=%d: a batch of %d needs requests of %d bytes, over %d", n, th, v, got, maxBody)
+			if got := requestBytes(maxMessageBytes(n, th, v)); got > web.MaxBody {
+				t.Fatalf("n=%d t=%d: a batch of %d needs requests of %d bytes, over %d", n, th, v, got, web.MaxBody)
 			}
 		}
 	}
@@ -360,25 +453,25 @@ func TestBatchMessagesFitTheBodyLimit(t *testing.T) {
 // change gives another ceremony id, so participants given different plans
 // refuse each other's messages.
 func TestPlanIDBindsEveryField(t *testing.T) {
-	base := &ceremonyPlan{
+	base := &plan{
 		Nonce: api.Root{1}, ClusterID: api.Root{2}, Coordinator: 1, Participants: []api.Uint64{1, 2, 3}, Threshold: 2,
 		Validators: 10, BatchSize: 5, WithdrawalCredentials: api.Root{0x01, 9}, AmountGwei: 32_000_000_000,
 		GenesisForkVersion: 0x10000038, GenesisValidatorsRoot: api.Root{3}, NetworkName: "test", Deadline: 1e9,
 	}
-	edits := map[string]func(p *ceremonyPlan){
-		"nonce":                   func(p *ceremonyPlan) { p.Nonce[0] ^= 1 },
-		"cluster_id":              func(p *ceremonyPlan) { p.ClusterID[0] ^= 1 },
-		"coordinator":             func(p *ceremonyPlan) { p.Coordinator = 2 },
-		"participants":            func(p *ceremonyPlan) { p.Participants = []api.Uint64{1, 2, 4} },
-		"threshold":               func(p *ceremonyPlan) { p.Threshold = 3 },
-		"validators":              func(p *ceremonyPlan) { p.Validators = 11 },
-		"batch_size":              func(p *ceremonyPlan) { p.BatchSize = 4 },
-		"withdrawal_credentials":  func(p *ceremonyPlan) { p.WithdrawalCredentials[31] ^= 1 },
-		"amount_gwei":             func(p *ceremonyPlan) { p.AmountGwei-- },
-		"genesis_fork_version":    func(p *ceremonyPlan) { p.GenesisForkVersion++ },
-		"genesis_validators_root": func(p *ceremonyPlan) { p.GenesisValidatorsRoot[0] ^= 1 },
-		"network_name":            func(p *ceremonyPlan) { p.NetworkName = "tesu" },
-		"deadline":                func(p *ceremonyPlan) { p.Deadline++ },
+	edits := map[string]func(p *plan){
+		"nonce":                   func(p *plan) { p.Nonce[0] ^= 1 },
+		"cluster_id":              func(p *plan) { p.ClusterID[0] ^= 1 },
+		"coordinator":             func(p *plan) { p.Coordinator = 2 },
+		"participants":            func(p *plan) { p.Participants = []api.Uint64{1, 2, 4} },
+		"threshold":               func(p *plan) { p.Threshold = 3 },
+		"validators":              func(p *plan) { p.Validators = 11 },
+		"batch_size":              func(p *plan) { p.BatchSize = 4 },
+		"withdrawal_credentials":  func(p *plan) { p.WithdrawalCredentials[31] ^= 1 },
+		"amount_gwei":             func(p *plan) { p.AmountGwei-- },
+		"genesis_fork_version":    func(p *plan) { p.GenesisForkVersion++ },
+		"genesis_validators_root": func(p *plan) { p.GenesisValidatorsRoot[0] ^= 1 },
+		"network_name":            func(p *plan) { p.NetworkName = "tesu" },
+		"deadline":                func(p *plan) { p.Deadline++ },
 	}
 	seen := map[[32]byte]string{base.ID(): "base"}
 	for field, edit := range edits {
@@ -393,7 +486,7 @@ func TestPlanIDBindsEveryField(t *testing.T) {
 	}
 	// Batches of one ceremony, and of two, never share a dkg ceremony id.
 	ids := map[[32]byte]bool{}
-	for _, p := range []*ceremonyPlan{base, {Nonce: api.Root{7}, Participants: base.Participants, Threshold: 2, Validators: 10, BatchSize: 5}} {
+	for _, p := range []*plan{base, {Nonce: api.Root{7}, Participants: base.Participants, Threshold: 2, Validators: 10, BatchSize: 5}} {
 		for i := range p.batches() {
 			cfg := p.batchConfig(p.ID(), i)
 			if ids[cfg.CeremonyID()] {

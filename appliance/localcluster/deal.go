@@ -1,4 +1,4 @@
-package appliance
+package localcluster
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
@@ -18,12 +20,13 @@ import (
 
 // dealer is one signer as the dealer sees it.
 type dealer struct {
-	cfg  *Config
+	cfg  *appliance.Config
 	tok  *hsm.Token
 	seal *hsm.SealingKey
 }
 
-// Deal creates validators by a trusted dealer: for each, a fresh key split
+// Deal creates validators by a trusted dealer, for development clusters
+// and tests only: for each, a fresh key split
 // threshold-of-n among the signers of cfgs (every signer of one cluster),
 // each share sealed with that signer's HSM, staged in its shares directory,
 // and the key registered in its slashing protection database (created when
@@ -32,7 +35,7 @@ type dealer struct {
 // only between generation and splitting, and are zeroed then: this is for
 // development clusters and tests; production uses distributed key
 // generation.
-func Deal(ctx context.Context, cfgs []*Config, validators, threshold int, random io.Reader) ([]api.PublicKey, error) {
+func Deal(ctx context.Context, cfgs []*appliance.Config, validators, threshold int, random io.Reader) ([]api.PublicKey, error) {
 	signers := make([]*dealer, 0, len(cfgs))
 	defer func() {
 		for _, s := range signers {
@@ -112,7 +115,7 @@ func Deal(ctx context.Context, cfgs []*Config, validators, threshold int, random
 				d.Zero()
 				return nil, err
 			}
-			commit, discard, err := StageShare(s.cfg.Accounts.SharesDir, key, blob)
+			commit, discard, err := files.StageShare(s.cfg.Accounts.SharesDir, key, blob)
 			if err != nil {
 				d.Zero()
 				return nil, fmt.Errorf("signer %d: %w", s.cfg.Node.ID, err)
@@ -140,7 +143,7 @@ func Deal(ctx context.Context, cfgs []*Config, validators, threshold int, random
 
 // RegisterKeys adds fresh keys to a signer's slashing protection database,
 // creating it for the signer's network when it does not exist.
-func RegisterKeys(ctx context.Context, cfg *Config, keys []api.PublicKey) error {
+func RegisterKeys(ctx context.Context, cfg *appliance.Config, keys []api.PublicKey) error {
 	n, err := cfg.LoadNetwork(ctx)
 	if err != nil {
 		return err

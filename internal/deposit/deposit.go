@@ -1,4 +1,18 @@
-package appliance
+// Package deposit is a validator's deposit data: the parameters every
+// deposit of a key-generation ceremony commits to (0x01 withdrawal
+// credentials, amount, genesis fork version, network), the DEPOSIT
+// signing request and root, and the deposit_data-<time>.json file of the
+// staking-deposit-cli, written byte for byte as the deposit tools write it
+// and verified completely when read (every root recomputed, every
+// signature checked under its validator's key).
+//
+// # Security
+//
+// Deposit data sends 32 ETH to a withdrawal address: every entry is
+// verified against the parameters the operator asked for, never against
+// what the file says about itself, and a signature at infinity is refused
+// by name. The package holds no secret.
+package deposit
 
 import (
 	"bytes"
@@ -22,25 +36,25 @@ import (
 // tools read: a JSON list with one object per validator, byte strings in
 // lower-case hex without 0x, the amount in Gwei as a number.
 
-// DepositCLIVersion is the staking-deposit-cli release whose deposit data
+// CLIVersion is the staking-deposit-cli release whose deposit data
 // format Rampart writes; the launchpad checks the field.
-const DepositCLIVersion = "2.7.0"
+const CLIVersion = "2.7.0"
 
 // Deposit amounts in Gwei that the deposit tools accept for 0x01
 // withdrawal credentials.
 const (
-	MinDepositGwei = 1_000_000_000
-	MaxDepositGwei = 32_000_000_000
+	MinGwei = 1_000_000_000
+	MaxGwei = 32_000_000_000
 )
 
-// ErrDepositData is returned for deposit data that does not verify: a
+// ErrRefused is returned for deposit data that does not verify: a
 // malformed field, a signature that is not the validator's over the
 // DEPOSIT signing root, a root that is not the one recomputed, or values
 // other than those the ceremony was asked for.
-var ErrDepositData = errors.New("deposit data refused")
+var ErrRefused = errors.New("deposit data refused")
 
-// DepositParams is what every deposit of a ceremony commits to.
-type DepositParams struct {
+// Params is what every deposit of a ceremony commits to.
+type Params struct {
 	// WithdrawalCredentials are 0x01 credentials: 0x01, 11 zero bytes and
 	// the execution address that receives withdrawals.
 	WithdrawalCredentials [32]byte
@@ -53,7 +67,7 @@ type DepositParams struct {
 }
 
 // Validate names the first parameter that is wrong.
-func (p DepositParams) Validate() error {
+func (p Params) Validate() error {
 	wc := p.WithdrawalCredentials
 	if wc[0] != 0x01 || !bytes.Equal(wc[1:12], make([]byte, 11)) {
 		return fmt.Errorf("withdrawal_credentials: %#x are not 0x01 execution-address credentials (0x01, 11 zero bytes, the address)", wc[:])
@@ -61,8 +75,8 @@ func (p DepositParams) Validate() error {
 	if bytes.Equal(wc[12:], make([]byte, 20)) {
 		return errors.New("withdrawal_credentials: the withdrawal address is zero; withdrawals would be burnt")
 	}
-	if p.AmountGwei < MinDepositGwei || p.AmountGwei > MaxDepositGwei {
-		return fmt.Errorf("amount: %d Gwei is not between %d and %d", p.AmountGwei, uint64(MinDepositGwei), uint64(MaxDepositGwei))
+	if p.AmountGwei < MinGwei || p.AmountGwei > MaxGwei {
+		return fmt.Errorf("amount: %d Gwei is not between %d and %d", p.AmountGwei, uint64(MinGwei), uint64(MaxGwei))
 	}
 	if p.NetworkName == "" {
 		return errors.New("network_name: empty")
@@ -116,8 +130,8 @@ func checksumAddress(addr []byte) string {
 	return "0x" + string(out)
 }
 
-// DepositData is one validator's entry of deposit_data-<time>.json.
-type DepositData struct {
+// Data is one validator's entry of deposit_data-<time>.json.
+type Data struct {
 	Pubkey                string `json:"pubkey"`
 	WithdrawalCredentials string `json:"withdrawal_credentials"`
 	Amount                uint64 `json:"amount"`
@@ -126,12 +140,12 @@ type DepositData struct {
 	DepositDataRoot       string `json:"deposit_data_root"`
 	ForkVersion           string `json:"fork_version"`
 	NetworkName           string `json:"network_name"`
-	DepositCLIVersion     string `json:"deposit_cli_version"`
+	CLIVersion            string `json:"deposit_cli_version"`
 }
 
-// depositRequestBody is the DEPOSIT signing request (Remote Signing API
+// RequestBody is the DEPOSIT signing request (Remote Signing API
 // JSON) of pubkey.
-func (p DepositParams) depositRequestBody(pubkey api.PublicKey) ([]byte, error) {
+func (p Params) RequestBody(pubkey api.PublicKey) ([]byte, error) {
 	return json.Marshal(map[string]any{"type": signing.TypeDeposit, "deposit": map[string]string{
 		"pubkey":                 pubkey.String(),
 		"withdrawal_credentials": "0x" + hex.EncodeToString(p.WithdrawalCredentials[:]),
@@ -140,10 +154,10 @@ func (p DepositParams) depositRequestBody(pubkey api.PublicKey) ([]byte, error) 
 	}})
 }
 
-// depositSigningRoot is the root a deposit signature signs: the DepositMessage
+// SigningRoot is the root a deposit signature signs: the DepositMessage
 // root under the DEPOSIT domain of the genesis fork version (and a zero
 // genesis validators root, since deposits precede genesis).
-func depositSigningRoot(p DepositParams, pubkey api.PublicKey) (phase0.Root, error) {
+func SigningRoot(p Params, pubkey api.PublicKey) (phase0.Root, error) {
 	msg := &phase0.DepositMessage{PublicKey: phase0.BLSPubKey(pubkey), WithdrawalCredentials: p.WithdrawalCredentials[:], Amount: phase0.Gwei(p.AmountGwei)}
 	objectRoot, err := msg.HashTreeRoot()
 	if err != nil {
@@ -153,19 +167,19 @@ func depositSigningRoot(p DepositParams, pubkey api.PublicKey) (phase0.Root, err
 	return signing.ComputeSigningRoot(objectRoot, domain), nil
 }
 
-// NewDepositData builds and verifies one entry.
-func NewDepositData(p DepositParams, pubkey api.PublicKey, sig api.Signature) (DepositData, error) {
+// New builds and verifies one entry.
+func New(p Params, pubkey api.PublicKey, sig api.Signature) (Data, error) {
 	msg := &phase0.DepositMessage{PublicKey: phase0.BLSPubKey(pubkey), WithdrawalCredentials: p.WithdrawalCredentials[:], Amount: phase0.Gwei(p.AmountGwei)}
 	msgRoot, err := msg.HashTreeRoot()
 	if err != nil {
-		return DepositData{}, err
+		return Data{}, err
 	}
 	data := &phase0.DepositData{PublicKey: msg.PublicKey, WithdrawalCredentials: msg.WithdrawalCredentials, Amount: msg.Amount, Signature: phase0.BLSSignature(sig)}
 	dataRoot, err := data.HashTreeRoot()
 	if err != nil {
-		return DepositData{}, err
+		return Data{}, err
 	}
-	d := DepositData{
+	d := Data{
 		Pubkey:                hex.EncodeToString(pubkey[:]),
 		WithdrawalCredentials: hex.EncodeToString(p.WithdrawalCredentials[:]),
 		Amount:                p.AmountGwei,
@@ -174,10 +188,10 @@ func NewDepositData(p DepositParams, pubkey api.PublicKey, sig api.Signature) (D
 		DepositDataRoot:       hex.EncodeToString(dataRoot[:]),
 		ForkVersion:           hex.EncodeToString(p.GenesisForkVersion[:]),
 		NetworkName:           p.NetworkName,
-		DepositCLIVersion:     DepositCLIVersion,
+		CLIVersion:            CLIVersion,
 	}
 	if err := d.Verify(p); err != nil {
-		return DepositData{}, err
+		return Data{}, err
 	}
 	return d, nil
 }
@@ -187,20 +201,20 @@ func NewDepositData(p DepositParams, pubkey api.PublicKey, sig api.Signature) (D
 // are valid points, the signature verifies under the public key over the
 // DEPOSIT signing root, both roots equal the ones recomputed here, and the
 // credentials, amount, fork version and network are the expected ones.
-func (d *DepositData) Verify(want DepositParams) error {
+func (d *Data) Verify(want Params) error {
 	pk, root, s, err := d.check(want)
 	if err != nil {
 		return err
 	}
 	if !pk.Verify(root, s) {
-		return fmt.Errorf("%w: the signature of %s does not verify over its DEPOSIT signing root", ErrDepositData, d.Pubkey)
+		return fmt.Errorf("%w: the signature of %s does not verify over its DEPOSIT signing root", ErrRefused, d.Pubkey)
 	}
 	return nil
 }
 
 // check is Verify but for the signature check itself: it returns the key,
 // the DEPOSIT signing root and the signature to verify.
-func (d *DepositData) check(want DepositParams) (*bls.PublicKey, [32]byte, *bls.Signature, error) {
+func (d *Data) check(want Params) (*bls.PublicKey, [32]byte, *bls.Signature, error) {
 	fail := func(err error) (*bls.PublicKey, [32]byte, *bls.Signature, error) { return nil, [32]byte{}, nil, err }
 	var pub [48]byte
 	var wc, msgRoot, dataRoot [32]byte
@@ -217,61 +231,62 @@ func (d *DepositData) check(want DepositParams) (*bls.PublicKey, [32]byte, *bls.
 		{"deposit_data_root", d.DepositDataRoot, dataRoot[:]},
 		{"fork_version", d.ForkVersion, fork[:]},
 	} {
-		if err := strictHex(f.value, f.dst); err != nil {
-			return fail(fmt.Errorf("%w: %s: %v", ErrDepositData, f.name, err))
+		if err := LowerHex(f.value, f.dst); err != nil {
+			return fail(fmt.Errorf("%w: %s: %v", ErrRefused, f.name, err))
 		}
 	}
 	switch {
 	case wc != want.WithdrawalCredentials:
-		return fail(fmt.Errorf("%w: withdrawal_credentials %s, the ceremony asked for %x", ErrDepositData, d.WithdrawalCredentials, want.WithdrawalCredentials[:]))
+		return fail(fmt.Errorf("%w: withdrawal_credentials %s, the ceremony asked for %x", ErrRefused, d.WithdrawalCredentials, want.WithdrawalCredentials[:]))
 	case d.Amount != want.AmountGwei:
-		return fail(fmt.Errorf("%w: amount %d, the ceremony asked for %d", ErrDepositData, d.Amount, want.AmountGwei))
+		return fail(fmt.Errorf("%w: amount %d, the ceremony asked for %d", ErrRefused, d.Amount, want.AmountGwei))
 	case fork != want.GenesisForkVersion:
-		return fail(fmt.Errorf("%w: fork_version %s, the network's genesis fork version is %x", ErrDepositData, d.ForkVersion, want.GenesisForkVersion[:]))
+		return fail(fmt.Errorf("%w: fork_version %s, the network's genesis fork version is %x", ErrRefused, d.ForkVersion, want.GenesisForkVersion[:]))
 	case d.NetworkName != want.NetworkName:
-		return fail(fmt.Errorf("%w: network_name %q, want %q", ErrDepositData, d.NetworkName, want.NetworkName))
-	case d.DepositCLIVersion != DepositCLIVersion:
-		return fail(fmt.Errorf("%w: deposit_cli_version %q, want %q", ErrDepositData, d.DepositCLIVersion, DepositCLIVersion))
+		return fail(fmt.Errorf("%w: network_name %q, want %q", ErrRefused, d.NetworkName, want.NetworkName))
+	case d.CLIVersion != CLIVersion:
+		return fail(fmt.Errorf("%w: deposit_cli_version %q, want %q", ErrRefused, d.CLIVersion, CLIVersion))
 	}
 	pk, err := bls.PublicKeyFromBytes(pub[:])
 	if err != nil {
-		return fail(fmt.Errorf("%w: pubkey: %v", ErrDepositData, err))
+		return fail(fmt.Errorf("%w: pubkey: %v", ErrRefused, err))
 	}
 	s, err := bls.SignatureFromBytes(sig[:])
 	if err != nil {
-		return fail(fmt.Errorf("%w: signature of %s: %v", ErrDepositData, d.Pubkey, err))
+		return fail(fmt.Errorf("%w: signature of %s: %v", ErrRefused, d.Pubkey, err))
 	}
 	// Policy: a deposit signature at infinity decodes (the BLS layer follows
 	// the specification) but verifies under no key and no honest ceremony
 	// produces one: refuse it by name before any root is compared.
 	if s.IsInfinity() {
-		return fail(fmt.Errorf("%w: signature of %s: %w", ErrDepositData, d.Pubkey, bls.ErrInfinity))
+		return fail(fmt.Errorf("%w: signature of %s: %w", ErrRefused, d.Pubkey, bls.ErrInfinity))
 	}
 	msg := &phase0.DepositMessage{PublicKey: phase0.BLSPubKey(pub), WithdrawalCredentials: wc[:], Amount: phase0.Gwei(d.Amount)}
 	gotMsgRoot, err := msg.HashTreeRoot()
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrDepositData, err))
+		return fail(fmt.Errorf("%w: %v", ErrRefused, err))
 	}
 	if gotMsgRoot != msgRoot {
-		return fail(fmt.Errorf("%w: deposit_message_root of %s is %s, recomputed %x", ErrDepositData, d.Pubkey, d.DepositMessageRoot, gotMsgRoot))
+		return fail(fmt.Errorf("%w: deposit_message_root of %s is %s, recomputed %x", ErrRefused, d.Pubkey, d.DepositMessageRoot, gotMsgRoot))
 	}
 	data := &phase0.DepositData{PublicKey: msg.PublicKey, WithdrawalCredentials: wc[:], Amount: msg.Amount, Signature: phase0.BLSSignature(sig)}
 	gotDataRoot, err := data.HashTreeRoot()
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrDepositData, err))
+		return fail(fmt.Errorf("%w: %v", ErrRefused, err))
 	}
 	if gotDataRoot != dataRoot {
-		return fail(fmt.Errorf("%w: deposit_data_root of %s is %s, recomputed %x", ErrDepositData, d.Pubkey, d.DepositDataRoot, gotDataRoot))
+		return fail(fmt.Errorf("%w: deposit_data_root of %s is %s, recomputed %x", ErrRefused, d.Pubkey, d.DepositDataRoot, gotDataRoot))
 	}
-	root, err := depositSigningRoot(want, api.PublicKey(pub))
+	root, err := SigningRoot(want, api.PublicKey(pub))
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrDepositData, err))
+		return fail(fmt.Errorf("%w: %v", ErrRefused, err))
 	}
 	return pk, root, s, nil
 }
 
-// strictHex decodes lower-case hex without 0x of exactly len(dst) bytes.
-func strictHex(s string, dst []byte) error {
+// LowerHex decodes lower-case hex without 0x of exactly len(dst) bytes:
+// the deposit tools' encoding, which ceremony transcripts share.
+func LowerHex(s string, dst []byte) error {
 	if len(s) != 2*len(dst) {
 		return fmt.Errorf("%d hex digits, want %d", len(s), 2*len(dst))
 	}
@@ -284,10 +299,10 @@ func strictHex(s string, dst []byte) error {
 	return nil
 }
 
-// MarshalDepositFile encodes entries exactly as the staking-deposit-cli
+// MarshalFile encodes entries exactly as the staking-deposit-cli
 // writes deposit_data-<time>.json (Python's json.dump: one line, ", " and
 // ": " separators, fields in the deposit tools' order, no final newline).
-func MarshalDepositFile(entries []DepositData) []byte {
+func MarshalFile(entries []Data) []byte {
 	var b bytes.Buffer
 	b.WriteByte('[')
 	for i, d := range entries {
@@ -303,7 +318,7 @@ func MarshalDepositFile(entries []DepositData) []byte {
 			{"deposit_data_root", strconv.Quote(d.DepositDataRoot)},
 			{"fork_version", strconv.Quote(d.ForkVersion)},
 			{"network_name", strconv.Quote(d.NetworkName)},
-			{"deposit_cli_version", strconv.Quote(d.DepositCLIVersion)},
+			{"deposit_cli_version", strconv.Quote(d.CLIVersion)},
 		}
 		b.WriteByte('{')
 		for j, f := range fields {
@@ -318,17 +333,17 @@ func MarshalDepositFile(entries []DepositData) []byte {
 	return b.Bytes()
 }
 
-// ParseDepositFile decodes a deposit data file strictly (no unknown
+// ParseFile decodes a deposit data file strictly (no unknown
 // field, nothing after the list) and verifies every entry against want.
-func ParseDepositFile(data []byte, want DepositParams) ([]DepositData, error) {
-	var out []DepositData
+func ParseFile(data []byte, want Params) ([]Data, error) {
+	var out []Data
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDepositData, err)
+		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the list", ErrDepositData)
+		return nil, fmt.Errorf("%w: data after the list", ErrRefused)
 	}
 	seen := map[string]int{}
 	keys := make([]*bls.PublicKey, len(out))
@@ -340,7 +355,7 @@ func ParseDepositFile(data []byte, want DepositParams) ([]DepositData, error) {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
 		if j, dup := seen[out[i].Pubkey]; dup {
-			return nil, fmt.Errorf("%w: entries %d and %d are for the same validator %s", ErrDepositData, j, i, out[i].Pubkey)
+			return nil, fmt.Errorf("%w: entries %d and %d are for the same validator %s", ErrRefused, j, i, out[i].Pubkey)
 		}
 		seen[out[i].Pubkey] = i
 	}
@@ -349,10 +364,10 @@ func ParseDepositFile(data []byte, want DepositParams) ([]DepositData, error) {
 	if len(out) > 0 && !bls.BatchVerify(keys, roots, sigs) {
 		for i := range out {
 			if !keys[i].Verify(roots[i], sigs[i]) {
-				return nil, fmt.Errorf("entry %d: %w: the signature of %s does not verify over its DEPOSIT signing root", i, ErrDepositData, out[i].Pubkey)
+				return nil, fmt.Errorf("entry %d: %w: the signature of %s does not verify over its DEPOSIT signing root", i, ErrRefused, out[i].Pubkey)
 			}
 		}
-		return nil, fmt.Errorf("%w: the signatures do not verify together", ErrDepositData)
+		return nil, fmt.Errorf("%w: the signatures do not verify together", ErrRefused)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package appliance
+package adminapi
 
 import (
 	"crypto/rand"
@@ -9,16 +9,16 @@ import (
 )
 
 func TestTokenVerifierChecksInConstantTimeAgainstTheVerifierOnly(t *testing.T) {
-	tok, err := NewAdminToken(rand.Reader)
+	tok, err := NewToken(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := NewAdminToken(rand.Reader)
-	var v tokenVerifier
+	other, _ := NewToken(rand.Reader)
+	var v Verifier
 	if n, err := hex.Decode(v[:], []byte(strings.TrimPrefix(tok.Verifier(), verifierPrefix))); err != nil || n != len(v) {
 		t.Fatal(err)
 	}
-	if !v.check(tok) || v.check(other) || v.check(AdminToken{}) {
+	if !v.Check(tok) || v.Check(other) || v.Check(Token{}) {
 		t.Fatal("verifier check")
 	}
 	if s := fmt.Sprint(tok) + fmt.Sprintf("%#v %v", tok, tok); strings.Contains(s, tok.Hex()) {
@@ -35,7 +35,7 @@ func FuzzBearerToken(f *testing.F) {
 	f.Add("Basic abc")
 	f.Add("Bearer ")
 	f.Fuzz(func(t *testing.T, header string) {
-		tok, ok, err := bearerToken(header)
+		tok, ok, err := ParseBearer(header)
 		if !ok || err != nil {
 			if !tok.IsZero() {
 				t.Fatal("a refused header gave a token")
@@ -45,7 +45,7 @@ func FuzzBearerToken(f *testing.F) {
 		if len(tok.raw) < minTokenBytes || len(tok.raw) > maxTokenBytes {
 			t.Fatalf("accepted %d bytes", len(tok.raw))
 		}
-		again, err := ParseAdminToken([]byte(tok.Hex()))
+		again, err := ParseToken([]byte(tok.Hex()))
 		if err != nil || again.Hex() != tok.Hex() {
 			t.Fatalf("round trip: %v", err)
 		}

@@ -1,23 +1,23 @@
-package appliance
+package ceremony
 
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
 )
 
 // Limits of one ceremony.
 const (
-	// MaxCeremonyValidators is the most validators one ceremony creates.
-	MaxCeremonyValidators = 100_000
 	// maxCeremonyDuration bounds how far ahead a ceremony's deadline may be.
 	maxCeremonyDuration = 7 * 24 * time.Hour
 	// activationGrace is how long after the deadline a participant keeps
@@ -30,11 +30,11 @@ const (
 	batchWindow = 2
 )
 
-// ceremonyPlan is what every participant of a ceremony agrees on. The
+// plan is what every participant of a ceremony agrees on. The
 // ceremony id is its hash, and each batch's dkg configuration is derived
 // from the id, so a participant given a different plan is in a different
 // ceremony and its messages are refused.
-type ceremonyPlan struct {
+type plan struct {
 	Nonce                 api.Root     `json:"nonce"`
 	ClusterID             api.Root     `json:"cluster_id"`
 	Coordinator           api.Uint64   `json:"coordinator"`
@@ -61,7 +61,7 @@ const (
 )
 
 // ID is the hash of the plan's canonical encoding.
-func (p *ceremonyPlan) ID() [32]byte {
+func (p *plan) ID() [32]byte {
 	h := sha256.New()
 	h.Write([]byte(tagPlan))
 	b := append([]byte(nil), p.Nonce[:]...)
@@ -85,7 +85,7 @@ func (p *ceremonyPlan) ID() [32]byte {
 }
 
 // ids returns the participants as tss ids.
-func (p *ceremonyPlan) ids() []tss.ID {
+func (p *plan) ids() []tss.ID {
 	out := make([]tss.ID, len(p.Participants))
 	for i, id := range p.Participants {
 		out[i] = tss.ID(id)
@@ -94,12 +94,12 @@ func (p *ceremonyPlan) ids() []tss.ID {
 }
 
 // batches is the number of batches.
-func (p *ceremonyPlan) batches() int {
+func (p *plan) batches() int {
 	return int((p.Validators + p.BatchSize - 1) / p.BatchSize)
 }
 
 // batchRange returns the validator indexes [lo, hi) of batch i.
-func (p *ceremonyPlan) batchRange(i int) (lo, hi int) {
+func (p *plan) batchRange(i int) (lo, hi int) {
 	lo = i * int(p.BatchSize)
 	return lo, min(lo+int(p.BatchSize), int(p.Validators))
 }
@@ -107,7 +107,7 @@ func (p *ceremonyPlan) batchRange(i int) (lo, hi int) {
 // batchConfig derives batch i's dkg configuration from the ceremony id:
 // every participant computes the same one, and no two batches (of this or
 // any ceremony) share a dkg ceremony id.
-func (p *ceremonyPlan) batchConfig(id [32]byte, i int) dkg.Config {
+func (p *plan) batchConfig(id [32]byte, i int) dkg.Config {
 	lo, hi := p.batchRange(i)
 	ctx := binary.BigEndian.AppendUint32(append([]byte(nil), id[:]...), uint32(i))
 	return dkg.Config{
@@ -120,13 +120,13 @@ func (p *ceremonyPlan) batchConfig(id [32]byte, i int) dkg.Config {
 }
 
 // deposit returns the deposit parameters of the plan.
-func (p *ceremonyPlan) deposit() DepositParams {
+func (p *plan) deposit() deposit.Params {
 	var fork [4]byte
 	binary.BigEndian.PutUint32(fork[:], uint32(p.GenesisForkVersion))
-	return DepositParams{WithdrawalCredentials: p.WithdrawalCredentials, AmountGwei: uint64(p.AmountGwei), GenesisForkVersion: fork, NetworkName: p.NetworkName}
+	return deposit.Params{WithdrawalCredentials: p.WithdrawalCredentials, AmountGwei: uint64(p.AmountGwei), GenesisForkVersion: fork, NetworkName: p.NetworkName}
 }
 
-func (p *ceremonyPlan) deadline() time.Time { return time.Unix(int64(p.Deadline), 0) }
+func (p *plan) deadline() time.Time { return time.Unix(int64(p.Deadline), 0) }
 
 // maxMessageBytes bounds the largest dkg message of a batch of v
 // validators among n participants at threshold t: commitments, or a
@@ -143,8 +143,8 @@ func maxMessageBytes(n, t, v int) int {
 // its JSON request, fits the participant listener's body limit.
 func maxBatchSize(n, t int) int {
 	perValidator := max(t*48+96, (n-1)*36, (n-1)*4, 32)
-	v := min((maxBody*3/4-4096)/perValidator, dkg.MaxValidators)
-	for v > 1 && requestBytes(maxMessageBytes(n, t, v)) > maxBody {
+	v := min((web.MaxBody*3/4-4096)/perValidator, dkg.MaxValidators)
+	for v > 1 && requestBytes(maxMessageBytes(n, t, v)) > web.MaxBody {
 		v--
 	}
 	return max(1, v)
@@ -165,35 +165,33 @@ func defaultBatchSize(validators, n, t int) int {
 // validate checks a plan against this signer: its cluster, network and
 // participants, and the ceremony's own limits. It names the first wrong
 // field.
-func (p *ceremonyPlan) validate(a *Appliance, now time.Time) error {
+func (p *plan) validate(cfg *Config, now time.Time) error {
 	ids := p.ids()
-	fork := a.net.GenesisForkVersion()
-	var mine []tss.ID
-	for _, c := range a.cfg.Cluster.Participants {
-		mine = append(mine, tss.ID(c.ID))
-	}
+	n := cfg.Network
+	fork := n.GenesisForkVersion()
+	mine := slices.Clone(cfg.Participants)
 	slices.Sort(mine)
 	switch {
 	case p.Nonce == api.Root{}:
 		return errors.New("nonce: zero")
-	case p.ClusterID != api.Root(a.cfg.ClusterID()):
-		return fmt.Errorf("cluster_id: %s is not this signer's cluster (%s)", p.ClusterID, api.Root(a.cfg.ClusterID()))
+	case p.ClusterID != api.Root(cfg.ClusterID):
+		return fmt.Errorf("cluster_id: %s is not this signer's cluster (%s)", p.ClusterID, api.Root(cfg.ClusterID))
 	case !slices.Equal(ids, mine):
 		return fmt.Errorf("participants: %v are not this cluster's participants %v", ids, mine)
 	case !slices.Contains(ids, tss.ID(p.Coordinator)):
 		return fmt.Errorf("coordinator: %d is not a participant", p.Coordinator)
-	case p.GenesisValidatorsRoot != api.Root(a.net.GenesisValidatorsRoot()):
+	case p.GenesisValidatorsRoot != api.Root(n.GenesisValidatorsRoot()):
 		return fmt.Errorf("genesis_validators_root: %s is not this signer's network's", p.GenesisValidatorsRoot)
 	case p.GenesisForkVersion > 1<<32-1 || uint32(p.GenesisForkVersion) != binary.BigEndian.Uint32(fork[:]):
 		return fmt.Errorf("genesis_fork_version: %#08x is not this signer's network's", uint64(p.GenesisForkVersion))
-	case p.NetworkName != a.net.Name():
-		return fmt.Errorf("network_name: %q, this signer's network is %q", p.NetworkName, a.net.Name())
+	case p.NetworkName != n.Name():
+		return fmt.Errorf("network_name: %q, this signer's network is %q", p.NetworkName, n.Name())
 	}
 	if err := tss.CheckThreshold(int(min(p.Threshold, 1<<16)), len(ids)); err != nil {
 		return fmt.Errorf("threshold: %w", err)
 	}
-	if p.Validators < 1 || p.Validators > MaxCeremonyValidators {
-		return fmt.Errorf("validators: %d is not between 1 and %d", p.Validators, MaxCeremonyValidators)
+	if p.Validators < 1 || p.Validators > adminapi.MaxCeremonyValidators {
+		return fmt.Errorf("validators: %d is not between 1 and %d", p.Validators, adminapi.MaxCeremonyValidators)
 	}
 	if mb := maxBatchSize(len(ids), int(p.Threshold)); p.BatchSize < 1 || p.BatchSize > api.Uint64(mb) {
 		return fmt.Errorf("batch_size: %d is not between 1 and %d", p.BatchSize, mb)
@@ -205,19 +203,4 @@ func (p *ceremonyPlan) validate(a *Appliance, now time.Time) error {
 		return fmt.Errorf("deadline: %s is not in the next %s", d.UTC().Format(time.RFC3339), maxCeremonyDuration)
 	}
 	return nil
-}
-
-// ceremonyIDString is the id as it appears in paths and logs.
-func ceremonyIDString(id [32]byte) string { return hex.EncodeToString(id[:]) }
-
-// parseCeremonyID parses a path id.
-func parseCeremonyID(s string) ([32]byte, error) {
-	var id [32]byte
-	if len(s) != 64 {
-		return id, fmt.Errorf("ceremony id %q: want 64 hex digits", s)
-	}
-	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		return id, fmt.Errorf("ceremony id %q: not hexadecimal", s)
-	}
-	return id, nil
 }

@@ -1,4 +1,4 @@
-package appliance_test
+package deposit_test
 
 import (
 	"crypto/rand"
@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/deposit"
 )
 
 // depositVector is a deposit_data file written by staking-deposit-cli
@@ -20,22 +20,22 @@ import (
 // domain and the file layout are the deposit tools' own.
 const depositVector = `[{"pubkey": "98db81971df910a5d46314d21320f897060d76fdf137d22f0eb91a8693a4767d2a22730a3aaa955f07d13ad604f968e9", "withdrawal_credentials": "010000000000000000000000468c15d616b52fcef0b932bf89d42157984be2a5", "amount": 32000000000, "signature": "a20d736d6807720cb2a2f48526eb3df83162b387b806bdf7d0d08bb31d3d4e4daaf4a11120dc194b188035e9e5c9bdbf00c3be3ca68adec9c4fb2fb59d936337b750ae08a9e7add56fb82526792876066456010a64c5629b7f1f564f9923ff8e", "deposit_message_root": "2304faca7c177b307c224757df6e8a955026c613c86045ea569ba5547f8d104c", "deposit_data_root": "e6260302845906138ebe075e9977e6086f02fc1c5142590bebdf54579c806bd3", "fork_version": "20000089", "network_name": "custom", "deposit_cli_version": "2.7.0"}]`
 
-func vectorParams(t testing.TB) appliance.DepositParams {
+func vectorParams(t testing.TB) deposit.Params {
 	t.Helper()
-	wc, err := appliance.WithdrawalCredentials("0x468c15d616B52FCEf0B932BF89D42157984BE2A5")
+	wc, err := deposit.WithdrawalCredentials("0x468c15d616B52FCEf0B932BF89D42157984BE2A5")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return appliance.DepositParams{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: [4]byte{0x20, 0, 0, 0x89}, NetworkName: "custom"}
+	return deposit.Params{WithdrawalCredentials: wc, AmountGwei: 32_000_000_000, GenesisForkVersion: [4]byte{0x20, 0, 0, 0x89}, NetworkName: "custom"}
 }
 
 func TestDepositDataMatchesTheDepositTools(t *testing.T) {
 	p := vectorParams(t)
-	entries, err := appliance.ParseDepositFile([]byte(depositVector), p)
+	entries, err := deposit.ParseFile([]byte(depositVector), p)
 	if err != nil {
 		t.Fatalf("the deposit tools' own file does not verify: %v", err)
 	}
-	if got := appliance.MarshalDepositFile(entries); string(got) != depositVector {
+	if got := deposit.MarshalFile(entries); string(got) != depositVector {
 		t.Fatalf("re-encoded file differs from the deposit tools' layout:\n%s\n%s", got, depositVector)
 	}
 	// Rebuilding the entry from its public key and signature gives the
@@ -44,7 +44,7 @@ func TestDepositDataMatchesTheDepositTools(t *testing.T) {
 	var sig api.Signature
 	hex.Decode(pub[:], []byte(entries[0].Pubkey))
 	hex.Decode(sig[:], []byte(entries[0].Signature))
-	d, err := appliance.NewDepositData(p, pub, sig)
+	d, err := deposit.New(p, pub, sig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestDepositDataRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		file []byte
-		want appliance.DepositParams
+		want deposit.Params
 		also error // a second error the refusal must carry
 	}{
 		{"refuses a signature over another message", edit("signature", strings.Replace(good[0]["signature"].(string), "a20d", "a20e", 1)), p, nil},
@@ -97,8 +97,8 @@ func TestDepositDataRefuses(t *testing.T) {
 		{"refuses data after the list", []byte(depositVector + "[]"), p, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := appliance.ParseDepositFile(tc.file, tc.want)
-			if !errors.Is(err, appliance.ErrDepositData) || (tc.also != nil && !errors.Is(err, tc.also)) {
+			_, err := deposit.ParseFile(tc.file, tc.want)
+			if !errors.Is(err, deposit.ErrRefused) || (tc.also != nil && !errors.Is(err, tc.also)) {
 				t.Fatalf("got %v, want ErrDepositData (and %v)", err, tc.also)
 			}
 		})
@@ -120,7 +120,7 @@ func TestWithdrawalCredentials(t *testing.T) {
 		{"refuses the zero address (burnt withdrawals)", "0x0000000000000000000000000000000000000000", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wc, err := appliance.WithdrawalCredentials(tc.address)
+			wc, err := deposit.WithdrawalCredentials(tc.address)
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v", err)
 			}
@@ -136,7 +136,7 @@ func TestNewDepositDataRefusesAnotherKeysSignature(t *testing.T) {
 	sk, _ := bls.GenerateSecretKey(rand.Reader)
 	other, _ := bls.GenerateSecretKey(rand.Reader)
 	pub := api.PublicKey(sk.PublicKey().Bytes())
-	if _, err := appliance.NewDepositData(p, pub, other.Sign([32]byte{1}).Bytes()); !errors.Is(err, appliance.ErrDepositData) {
+	if _, err := deposit.New(p, pub, other.Sign([32]byte{1}).Bytes()); !errors.Is(err, deposit.ErrRefused) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -151,14 +151,14 @@ func FuzzParseDepositFile(f *testing.F) {
 	f.Add([]byte(`[{}]`))
 	f.Add([]byte(strings.Replace(depositVector, "2.7.0", "2.8.0", 1)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		entries, err := appliance.ParseDepositFile(b, p)
+		entries, err := deposit.ParseFile(b, p)
 		if err != nil {
-			if !errors.Is(err, appliance.ErrDepositData) {
+			if !errors.Is(err, deposit.ErrRefused) {
 				t.Fatalf("error %v is not ErrDepositData", err)
 			}
 			return
 		}
-		again, err := appliance.ParseDepositFile(appliance.MarshalDepositFile(entries), p)
+		again, err := deposit.ParseFile(deposit.MarshalFile(entries), p)
 		if err != nil || len(again) != len(entries) {
 			t.Fatalf("re-encoded file refused: %v", err)
 		}

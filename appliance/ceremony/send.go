@@ -1,4 +1,4 @@
-package appliance
+package ceremony
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/internal/peer"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
 )
@@ -119,12 +119,12 @@ func attemptTimeout(validators int) time.Duration {
 // ends the ceremony here too, with its reason.
 func (c *ceremony) sendLoop(ctx context.Context, b *batch, to tss.ID) {
 	q := b.out[to]
-	peer := c.m.peer(to)
+	p := c.env.deps.Peers.Peer(to, nil)
 	backoff := sendBackoffMin
 	for {
 		m, ok := q.head()
 		if !ok {
-			if b.isStaged() || c.isEnded() {
+			if b.view().staged || c.isEnded() {
 				return
 			}
 			select {
@@ -137,7 +137,7 @@ func (c *ceremony) sendLoop(ctx context.Context, b *batch, to tss.ID) {
 			continue
 		}
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout(b.cfg.Validators))
-		err := peer.deliverCeremonyMessage(actx, c.id, m.Bytes)
+		err := p.DeliverCeremonyMessage(actx, c.id, m.Bytes)
 		cancel()
 		if err == nil {
 			q.pop(m)
@@ -147,7 +147,7 @@ func (c *ceremony) sendLoop(ctx context.Context, b *batch, to tss.ID) {
 		if ctx.Err() != nil || c.isEnded() {
 			return
 		}
-		switch code := coordinator.Status(err); code {
+		switch code := peer.Status(err); code {
 		case http.StatusGone:
 			c.abort(ctx, fmt.Sprintf("participant %s reports the ceremony aborted: %v", to, err))
 			return
@@ -156,9 +156,9 @@ func (c *ceremony) sendLoop(ctx context.Context, b *batch, to tss.ID) {
 			return
 		}
 		// Down, restarting, not joined yet or busy: try again.
-		c.m.a.log.Debug("ceremony message not delivered yet; retrying", append(c.log(), "to", to, "batch", b.index, "kind", m.Kind, "err", err)...)
+		c.logger().Debug("ceremony message not delivered yet; retrying", append(c.log(), "to", to, "batch", b.index, "kind", m.Kind, "err", err)...)
 		select {
-		case <-time.After(backoff):
+		case <-c.env.clock.After(backoff):
 		case <-c.ended:
 			return
 		case <-ctx.Done():

@@ -1,7 +1,8 @@
-package appliance
+package adminapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,12 +12,13 @@ import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
 
-// AccountAdmin is one participant's account lifecycle, over HTTPS (*Peer)
-// or in process (the signer's own, for the keymanager API).
+// AccountAdmin is one participant's account lifecycle, over mutual TLS
+// (*Client) or in process (a signer's own, for its keymanager API).
 type AccountAdmin interface {
 	ID() tss.ID
 	Stage(ctx context.Context, req *StageRequest) ([]api.PublicKey, error)
@@ -87,9 +89,7 @@ func (im *Importer) Import(ctx context.Context, keys []ImportKey) ([]api.PublicK
 	}
 	defer func() {
 		for _, r := range reqs {
-			for i := range r.Accounts {
-				clear(r.Accounts[i].Share[:])
-			}
+			r.Zero()
 		}
 	}()
 	seen := map[api.PublicKey]bool{}
@@ -118,7 +118,7 @@ func (im *Importer) Import(ctx context.Context, keys []ImportKey) ([]api.PublicK
 		for i, sh := range d.Shares {
 			raw := sh.Bytes()
 			reqs[sh.ID()].Accounts = append(reqs[sh.ID()].Accounts, StageItem{
-				CompositePublicKey: pubs[k], Threshold: api.Uint64(im.Threshold), Share: secretHex(raw), SlashingProtection: history,
+				CompositePublicKey: pubs[k], Threshold: api.Uint64(im.Threshold), Share: SecretHex(raw), SlashingProtection: history,
 			})
 			clear(raw[:])
 			want[sh.ID()] = append(want[sh.ID()], api.PublicKey(d.Account.Components[i].PublicKey.Bytes()))
@@ -235,4 +235,30 @@ func (im *Importer) each(f func(AccountAdmin) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// HistoryOf extracts one key's part of an interchange document.
+func HistoryOf(ic *protect.Interchange, key api.PublicKey) *protect.Interchange {
+	if ic == nil {
+		return nil
+	}
+	out := &protect.Interchange{GenesisValidatorsRoot: ic.GenesisValidatorsRoot}
+	for _, v := range ic.Data {
+		if api.PublicKey(v.PublicKey) == key {
+			out.Data = append(out.Data, v)
+		}
+	}
+	if len(out.Data) == 0 {
+		return nil
+	}
+	return out
+}
+
+// ProofSigningRoot is the one message of the administrative proof of
+// possession on network n: a fixed object root in Rampart's private
+// domain ([signing.DomainRampartProof]), which no GENERIC request may use.
+func ProofSigningRoot(n *network.Network) [32]byte {
+	objectRoot := sha256.Sum256([]byte("rampart proof of possession v1"))
+	domain := signing.ComputeDomain(signing.DomainRampartProof, n.GenesisForkVersion(), n.GenesisValidatorsRoot())
+	return signing.ComputeSigningRoot(objectRoot, domain)
 }

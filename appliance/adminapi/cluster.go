@@ -1,4 +1,4 @@
-package appliance
+package adminapi
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/peer"
+	"github.com/rampart-signer/rampart/tss"
 )
 
 // ClusterFile describes a cluster from the outside, for the tools that talk
@@ -45,6 +47,9 @@ func (cf *ClusterFile) LoadNetwork(ctx context.Context) (*network.Network, error
 	return cf.file().LoadNetwork(ctx)
 }
 
+// Abs makes the file's relative paths absolute against dir.
+func (cf *ClusterFile) Abs(dir string) { cf.file().Abs(dir) }
+
 // TLSConfig returns the mTLS client configuration of identity id (the
 // admin or client entry) with the cluster CA as the only root. A key given
 // as a pkcs11: URI is opened in its HSM; the returned closer releases it.
@@ -52,32 +57,38 @@ func (cf *ClusterFile) TLSConfig(ctx context.Context, id *Identity) (*tls.Config
 	return cf.file().TLSConfig(ctx, id, hsm.OpenTLSCertificate)
 }
 
-// Peers returns the administrative clients of every participant.
-func (cf *ClusterFile) Peers(tlsConfig *tls.Config) []*Peer {
-	out := make([]*Peer, len(cf.Participants))
+// Peers returns one mutual-TLS client per participant, with the identity
+// in tlsConfig: the one connection pool per signer that the
+// administrative clients and a coordinator of that identity share.
+func (cf *ClusterFile) Peers(tlsConfig *tls.Config) ([]*peer.Client, error) {
+	out := make([]*peer.Client, len(cf.Participants))
 	for i, p := range cf.Participants {
-		out[i] = NewPeer(ParticipantConfig{ID: p.ID, Endpoint: p.Endpoint, TLSName: p.TLSName}, tlsConfig)
+		c, err := peer.New(tss.ID(p.ID), p.Endpoint, p.TLSName, tlsConfig)
+		if err != nil {
+			return nil, fmt.Errorf("cluster file participants[%d]: %w", i, err)
+		}
+		out[i] = c
 	}
-	return out
+	return out, nil
 }
 
 // AdminToken reads the administrative token from the admin entry's token
 // source (credentialsDir is $CREDENTIALS_DIRECTORY, for credential:).
-func (cf *ClusterFile) AdminToken(credentialsDir string) (AdminToken, error) {
+func (cf *ClusterFile) AdminToken(credentialsDir string) (Token, error) {
 	if cf.Admin == nil || cf.Admin.Token == "" {
-		return AdminToken{}, fmt.Errorf("%w: the cluster file's admin entry names none (admin.token: file:/path of the file rampartctl admin token --out wrote)", ErrAdminToken)
+		return Token{}, fmt.Errorf("%w: the cluster file's admin entry names none (admin.token: file:/path of the file rampartctl admin token --out wrote)", ErrToken)
 	}
-	tok, err := LoadAdminToken(cf.Admin.Token, credentialsDir)
+	tok, err := LoadToken(cf.Admin.Token, credentialsDir)
 	if err != nil {
-		return AdminToken{}, fmt.Errorf("cluster file admin.token: %w", err)
+		return Token{}, fmt.Errorf("cluster file admin.token: %w", err)
 	}
 	return tok, nil
 }
 
-// AdminPeers returns the administrative clients of every participant as
+// AdminClients returns the administrative clients of every participant as
 // the admin identity, carrying the administrative token; the returned
 // function releases the identity's key and zeroes the token.
-func (cf *ClusterFile) AdminPeers(ctx context.Context) ([]*Peer, func(), error) {
+func (cf *ClusterFile) AdminClients(ctx context.Context) ([]*Client, func(), error) {
 	tok, err := cf.AdminToken(os.Getenv("CREDENTIALS_DIRECTORY"))
 	if err != nil {
 		return nil, nil, err
@@ -87,22 +98,36 @@ func (cf *ClusterFile) AdminPeers(ctx context.Context) ([]*Peer, func(), error) 
 		tok.Zero()
 		return nil, nil, err
 	}
-	peers := cf.Peers(tlsConfig)
-	for i, p := range peers {
-		peers[i] = p.WithAdminToken(tok)
+	peers, err := cf.Peers(tlsConfig)
+	if err != nil {
+		release()
+		tok.Zero()
+		return nil, nil, err
 	}
-	return peers, func() { release(); tok.Zero() }, nil
+	out := make([]*Client, len(peers))
+	for i, p := range peers {
+		out[i] = NewClient(p).WithToken(tok)
+	}
+	return out, func() {
+		for _, p := range peers {
+			p.Close()
+		}
+		release()
+		tok.Zero()
+	}, nil
 }
 
 // Coordinator returns a coordinator over every participant's distributed
 // endpoints, with the identity in tlsConfig.
 func (cf *ClusterFile) Coordinator(tlsConfig *tls.Config) (*coordinator.Coordinator, error) {
-	ps, err := cf.file().HTTPParticipants(tlsConfig)
+	peers, err := cf.Peers(tlsConfig)
 	if err != nil {
 		return nil, err
 	}
 	cfg := coordinator.DefaultConfig()
-	cfg.Participants = ps
+	for _, p := range peers {
+		cfg.Participants = append(cfg.Participants, coordinator.Over(p))
+	}
 	return coordinator.New(cfg)
 }
 
@@ -121,6 +146,3 @@ func (cf *ClusterFile) Connect(ctx context.Context, id *Identity) (*tls.Config, 
 	}
 	return tlsConfig, coord, release, nil
 }
-
-// Abs makes the file's relative paths absolute against dir.
-func (cf *ClusterFile) Abs(dir string) { cf.file().Abs(dir) }

@@ -1,0 +1,376 @@
+package ceremony
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+	"unicode"
+
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/internal/web"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/deposit"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// Access is who may call a route. The daemon's guard (appliance/authz.go)
+// decides it from the client's verified certificate and administrative
+// proof before the route's handler runs; the handlers here decide nothing
+// about who the caller is beyond what their Caller says.
+type Access uint8
+
+// Who may call a ceremony route.
+const (
+	// AccessAdmin: an administrator's two proofs (mTLS identity and
+	// token), directly or relayed by a cluster peer.
+	AccessAdmin Access = iota + 1
+	// AccessAdminOrCoordinator: an administrator, or the cluster peer
+	// that coordinates the ceremony named in the path (it polls and aborts
+	// with its own identity, and holds no token after a restart). A peer
+	// asking about a ceremony this signer has never heard of is let in, to
+	// learn so (404) and send the plan.
+	AccessAdminOrCoordinator
+	// AccessCoordinator: the cluster peer that coordinates the ceremony
+	// named in the path.
+	AccessCoordinator
+	// AccessParticipant: any participant of the cluster.
+	AccessParticipant
+)
+
+// Caller is who the guard let in.
+type Caller struct {
+	// Peer is the cluster participant the client's certificate names, or
+	// 0 when it names none.
+	Peer tss.ID
+	// Actor is the administrative proof the guard checked (its Token set),
+	// or the peer's name when the route needs none.
+	Actor adminapi.Actor
+}
+
+// Route is one ceremony endpoint for the daemon to mount under its guard.
+type Route struct {
+	// Pattern is the http.ServeMux pattern, method and path.
+	Pattern string
+	Access  Access
+	Handle  func(w http.ResponseWriter, r *http.Request, c Caller)
+}
+
+// Routes are the ceremony endpoints (adminapi.PathCeremonies).
+func (s *Service) Routes() []Route {
+	p := adminapi.PathCeremonies
+	return []Route{
+		{"POST " + p, AccessAdmin, s.handleStart},
+		{"GET " + p + "/{id}", AccessAdminOrCoordinator, s.handleStatus},
+		{"POST " + p + "/{id}/abort", AccessAdminOrCoordinator, s.handleAbort},
+		// The administrator's start, relayed by the plan's coordinator.
+		{"PUT " + p + "/{id}", AccessAdmin, s.handleJoin},
+		{"POST " + p + "/{id}/activate", AccessCoordinator, s.handleActivate},
+		{"POST " + p + "/{id}/finalize", AccessCoordinator, s.handleFinalize},
+		{"POST " + p + "/{id}/messages", AccessParticipant, s.handleMessage},
+	}
+}
+
+// record appends an administrative action to the audit log before it is
+// carried out; when it cannot, the action is refused.
+func (s *Service) record(x adminapi.Actor, action string) *web.Refusal {
+	err := s.env.deps.Audit.RecordAdmin(x, action)
+	if err == nil {
+		return nil
+	}
+	var e *web.Refusal
+	if errors.As(err, &e) {
+		return e
+	}
+	return web.Refuse(http.StatusServiceUnavailable, "unavailable", "audit log unavailable")
+}
+
+// ceremonyOf finds the ceremony named in the path.
+func (s *Service) ceremonyOf(r *http.Request) (*ceremony, *web.Refusal) {
+	id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
+	if err != nil {
+		return nil, web.Refuse(http.StatusBadRequest, "bad_request", "%v", err)
+	}
+	c, ok := s.get(id)
+	if !ok {
+		return nil, web.Refuse(http.StatusNotFound, "unknown_ceremony", "%v %s", adminapi.ErrUnknownCeremony, adminapi.CeremonyID(id))
+	}
+	return c, nil
+}
+
+// plannedCeremony is ceremonyOf for a ceremony this signer holds the plan
+// of: one it knows only as aborted is gone (410).
+func (s *Service) plannedCeremony(r *http.Request) (*ceremony, *web.Refusal) {
+	c, e := s.ceremonyOf(r)
+	if e == nil && c.plan == nil {
+		_, reason := c.current()
+		return nil, refuseAborted(reason)
+	}
+	return c, e
+}
+
+// handleStatus answers a ceremony's status. With ?after=V&wait=D it
+// answers once the status has moved past version V, or after D (at most
+// Config.MaxWait), whichever comes first: a caller watching a ceremony
+// learns of each change when it happens, without polling.
+func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request, _ Caller) {
+	c, e := s.ceremonyOf(r)
+	var after uint64
+	var wait time.Duration
+	if e == nil {
+		after, wait, e = waitParams(r, s.env.cfg.MaxWait)
+	}
+	if e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		c.wait(ctx, after)
+		cancel()
+	}
+	st := c.status()
+	if co := s.coordination(c.id); co != nil {
+		st.Coordination = co.status()
+	}
+	web.WriteJSON(w, http.StatusOK, st)
+}
+
+// waitParams reads a status request's after (a version) and wait (a Go
+// duration, cut to most).
+func waitParams(r *http.Request, most time.Duration) (uint64, time.Duration, *web.Refusal) {
+	q := r.URL.Query()
+	var after uint64
+	var wait time.Duration
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, web.Refuse(http.StatusBadRequest, "bad_request", "after: %q is not a version number", v)
+		}
+		after = n
+	}
+	if v := q.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return 0, 0, web.Refuse(http.StatusBadRequest, "bad_request", "wait: %q is not a duration", v)
+		}
+		wait = min(d, most)
+	}
+	return after, wait, nil
+}
+
+func (s *Service) handleActivate(w http.ResponseWriter, r *http.Request, _ Caller) {
+	c, e := s.plannedCeremony(r)
+	var req adminapi.ActivateRequest
+	if e == nil {
+		e = web.DecodeStrict(w, r, &req)
+	}
+	var t [32]byte
+	if e == nil {
+		if err := deposit.LowerHex(req.Transcript, t[:]); err != nil {
+			e = web.Refuse(http.StatusBadRequest, "bad_request", "transcript: %v", err)
+		}
+	}
+	if e == nil {
+		// Activation runs to its end even if the coordinator stops
+		// waiting: it retries, and finds it done or in progress.
+		e = c.activate(context.WithoutCancel(r.Context()), t)
+	}
+	web.WriteResult(w, e)
+}
+
+func (s *Service) handleFinalize(w http.ResponseWriter, r *http.Request, _ Caller) {
+	c, e := s.plannedCeremony(r)
+	if e == nil {
+		e = c.finalize()
+	}
+	web.WriteResult(w, e)
+}
+
+func (s *Service) handleJoin(w http.ResponseWriter, r *http.Request, caller Caller) {
+	id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
+	if err != nil {
+		web.WriteError(w, web.Refuse(http.StatusBadRequest, "bad_request", "%v", err))
+		return
+	}
+	var p plan
+	if e := web.DecodeStrict(w, r, &p); e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	if p.ID() != id {
+		web.WriteError(w, web.Refuse(http.StatusBadRequest, "bad_request", "plan: hashes to %s, not the ceremony id in the path", adminapi.CeremonyID(p.ID())))
+		return
+	}
+	// Who coordinates is in the body: only the plan's coordinator relays
+	// the start to the others.
+	if caller.Peer == 0 || caller.Peer != tss.ID(p.Coordinator) {
+		web.WriteError(w, web.Refuse(http.StatusForbidden, "unauthorised", "client %q is not the plan's coordinator (participant %d)", caller.Actor.Client, p.Coordinator))
+		return
+	}
+	if e := s.record(caller.Actor, "ceremony_join "+adminapi.CeremonyID(id)); e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	c, e := s.join(&p)
+	if e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, c.status())
+}
+
+func (s *Service) handleAbort(w http.ResponseWriter, r *http.Request, caller Caller) {
+	id, err := adminapi.ParseCeremonyID(r.PathValue("id"))
+	var req adminapi.AbortRequest
+	var e *web.Refusal
+	if err != nil {
+		e = web.Refuse(http.StatusBadRequest, "bad_request", "%v", err)
+	}
+	if e == nil {
+		e = web.DecodeStrict(w, r, &req)
+	}
+	if e == nil {
+		e = checkReason(req.Reason)
+	}
+	if e == nil {
+		e = s.record(caller.Actor, "ceremony_abort "+adminapi.CeremonyID(id))
+	}
+	if e == nil {
+		e = s.abort(r.Context(), id, fmt.Sprintf("aborted by %s: %s", caller.Actor, req.Reason))
+	}
+	web.WriteResult(w, e)
+}
+
+// checkReason accepts a short printable abort reason.
+func checkReason(s string) *web.Refusal {
+	if s == "" || len(s) > 1024 {
+		return web.Refuse(http.StatusBadRequest, "bad_request", "reason: want 1 to 1024 bytes, got %d", len(s))
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return web.Refuse(http.StatusBadRequest, "bad_request", "reason: contains a non-printable character")
+		}
+	}
+	return nil
+}
+
+func (s *Service) handleMessage(w http.ResponseWriter, r *http.Request, caller Caller) {
+	c, e := s.plannedCeremony(r)
+	var req adminapi.MessageRequest
+	if e == nil {
+		e = web.DecodeStrict(w, r, &req)
+	}
+	defer clear(req.Message)
+	if e == nil {
+		e = c.deliver(r.Context(), caller.Peer, req.Message)
+	}
+	web.WriteResult(w, e)
+}
+
+func (s *Service) handleStart(w http.ResponseWriter, r *http.Request, caller Caller) {
+	var req adminapi.StartCeremonyRequest
+	if e := web.DecodeStrict(w, r, &req); e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	p, timeout, e := s.planFor(&req)
+	if e == nil {
+		e = s.record(caller.Actor, "ceremony_start "+adminapi.CeremonyID(p.ID()))
+	}
+	if e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	// The coordination keeps its own copy of the token for the joins; the
+	// request's is zeroed when the request ends.
+	x := caller.Actor
+	id, e := s.coordinate(p, timeout, adminapi.Actor{Client: x.Client, OnBehalfOf: x.OnBehalfOf, Token: x.Token.Clone()})
+	if e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	s.log.Info("key generation ceremony started", "ceremony", id, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "validators", req.Validators, "threshold", req.Threshold)
+	web.WriteJSON(w, http.StatusOK, adminapi.StartCeremonyResponse{ID: id})
+}
+
+// Defaults of a start request.
+const (
+	defaultParticipantTimeout = 2 * time.Minute
+	defaultCeremonyTimeout    = time.Hour
+)
+
+// planFor turns an operator's request into a plan, naming the first wrong
+// field.
+func (s *Service) planFor(req *adminapi.StartCeremonyRequest) (*plan, time.Duration, *web.Refusal) {
+	bad := func(format string, args ...any) (*plan, time.Duration, *web.Refusal) {
+		return nil, 0, web.Refuse(http.StatusBadRequest, "bad_request", format, args...)
+	}
+	parse := func(field, s string, def time.Duration) (time.Duration, error) {
+		if s == "" {
+			return def, nil
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("%s: %q is not a positive duration", field, s)
+		}
+		return d, nil
+	}
+	pt, err := parse("participant_timeout", req.ParticipantTimeout, defaultParticipantTimeout)
+	if err != nil {
+		return bad("%v", err)
+	}
+	timeout, err := parse("timeout", req.Timeout, defaultCeremonyTimeout)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if timeout > maxCeremonyDuration {
+		return bad("timeout: %s is longer than %s", timeout, maxCeremonyDuration)
+	}
+	cfg := &s.env.cfg
+	var ids []api.Uint64
+	for _, id := range cfg.Participants {
+		ids = append(ids, api.Uint64(id))
+	}
+	slices.Sort(ids)
+	n, t := len(ids), req.Threshold
+	if req.Validators < 1 || req.Validators > adminapi.MaxCeremonyValidators {
+		return bad("validators: %d is not between 1 and %d", req.Validators, adminapi.MaxCeremonyValidators)
+	}
+	if err := tss.CheckThreshold(t, n); err != nil {
+		return bad("threshold: %v", err)
+	}
+	batch := req.BatchSize
+	if batch == 0 {
+		batch = defaultBatchSize(req.Validators, n, t)
+	}
+	if mb := maxBatchSize(n, t); batch < 1 || batch > mb {
+		return bad("batch_size: %d is not between 1 and %d", batch, mb)
+	}
+	p := &plan{
+		ClusterID:             api.Root(cfg.ClusterID),
+		Coordinator:           api.Uint64(cfg.Self),
+		Participants:          ids,
+		Threshold:             api.Uint64(t),
+		Validators:            api.Uint64(req.Validators),
+		BatchSize:             api.Uint64(batch),
+		WithdrawalCredentials: req.WithdrawalCredentials,
+		AmountGwei:            req.AmountGwei,
+		GenesisValidatorsRoot: api.Root(cfg.Network.GenesisValidatorsRoot()),
+		NetworkName:           cfg.Network.Name(),
+		Deadline:              api.Uint64(s.env.now().Add(timeout).Unix()),
+	}
+	fork := cfg.Network.GenesisForkVersion()
+	p.GenesisForkVersion = api.Uint64(uint32(fork[0])<<24 | uint32(fork[1])<<16 | uint32(fork[2])<<8 | uint32(fork[3]))
+	if err := p.deposit().Validate(); err != nil {
+		return bad("%v", err)
+	}
+	if _, err := io.ReadFull(cfg.Rand, p.Nonce[:]); err != nil {
+		return nil, 0, web.Refuse(http.StatusServiceUnavailable, "unavailable", "drawing the ceremony nonce: %v", err)
+	}
+	return p, pt, nil
+}
