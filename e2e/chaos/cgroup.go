@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -156,4 +157,44 @@ func (c CgroupFS) RemoveGroups(parent string) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// CPUStat is a group's CPU accounting: time used (v2 only; 0 on v1, whose
+// usage is in another hierarchy) and time throttled by the quota.
+type CPUStat struct {
+	Periods, Throttled int64
+	ThrottledTime      time.Duration
+	Usage              time.Duration
+}
+
+// Stat reads the group's cpu.stat.
+func (c CgroupFS) Stat(g Group) (CPUStat, error) {
+	b, err := os.ReadFile(filepath.Join(g.Dir, "cpu.stat"))
+	if err != nil {
+		return CPUStat{}, err
+	}
+	var st CPUStat
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "nr_periods":
+			st.Periods = v
+		case "nr_throttled":
+			st.Throttled = v
+		case "throttled_time": // v1, nanoseconds
+			st.ThrottledTime = time.Duration(v)
+		case "throttled_usec": // v2
+			st.ThrottledTime = time.Duration(v) * time.Microsecond
+		case "usage_usec": // v2
+			st.Usage = time.Duration(v) * time.Microsecond
+		}
+	}
+	return st, nil
 }

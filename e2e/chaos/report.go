@@ -151,6 +151,10 @@ func (r *Report) Markdown(chart string) string {
 		for _, n := range res.Obs.Notes {
 			fmt.Fprintf(&b, " %s.", strings.TrimSuffix(n, "."))
 		}
+		fmt.Fprintf(&b, " Load average %.1f at the start, %.1f at the end.", res.Load[0], res.Load[1])
+		if th := throttledSummary(res.Throttled); th != "" {
+			fmt.Fprintf(&b, " Waiting for the CPU quota: %s.", th)
+		}
 		if h := res.Obs.HealthSummary(); h != "" {
 			fmt.Fprintf(&b, " Health answers sampled every half slot: %s.", h)
 		}
@@ -261,4 +265,19 @@ func UpdateDoc(path, mode, section string) error {
 	}
 	out := s[:i+len(begin)] + "\n" + section + "\n" + s[j:]
 	return os.WriteFile(path, []byte(out), 0o644)
+}
+
+// throttledSummary lists the hosts that waited for their quota, longest
+// first.
+func throttledSummary(th map[string]time.Duration) string {
+	var names []string
+	for n := range th {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return th[names[i]] > th[names[j]] || th[names[i]] == th[names[j]] && names[i] < names[j] })
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %.1f s", n, th[n].Seconds()))
+	}
+	return strings.Join(parts, ", ")
 }

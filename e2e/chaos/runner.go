@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -50,6 +51,34 @@ type Result struct {
 	Verdict Verdict
 	// Err is a failure of the harness itself (inject, heal, recovery).
 	Err error
+	// Load is the machine's 1-minute load average at the window's start
+	// and end (the machine is shared: it says how busy it was).
+	Load [2]float64
+	// Throttled is how long each host's processes waited for their CPU
+	// quota during the window.
+	Throttled map[string]time.Duration
+}
+
+// loadAverage reads the 1-minute load average (0 if unreadable).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	fmt.Sscanf(string(b), "%g", &v)
+	return v
+}
+
+// cpuStats reads every host's cgroup CPU accounting.
+func (s *Stack) cpuStats() map[string]CPUStat {
+	out := map[string]CPUStat{}
+	for name, g := range s.Launcher.Procs {
+		if st, err := s.cgroups.Stat(g); err == nil {
+			out[name] = st
+		}
+	}
+	return out
 }
 
 // slotAt returns the slot at t.
@@ -163,6 +192,8 @@ func (s *Stack) RunScenarios(ctx context.Context, plan Plan) ([]*Result, error) 
 		}
 		tracker.checkpoint(ctx, s.VCs)
 		tracker.reset()
+		r.Load[0] = loadAverage()
+		cpuBefore := s.cpuStats()
 		hold := plan.HoldSlots
 		if sc.Name == "baseline" {
 			hold = plan.BaselineSlots
@@ -210,6 +241,13 @@ func (s *Stack) RunScenarios(ctx context.Context, plan Plan) ([]*Result, error) 
 		}
 		tracker.checkpoint(ctx, s.VCs)
 		r.Metrics = tracker.total
+		r.Load[1] = loadAverage()
+		r.Throttled = map[string]time.Duration{}
+		for name, st := range s.cpuStats() {
+			if d := st.ThrottledTime - cpuBefore[name].ThrottledTime; d > 0 {
+				r.Throttled[name] = d
+			}
+		}
 		for _, n := range r.Obs.Notes {
 			s.logf("  %s", n)
 		}

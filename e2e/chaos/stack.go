@@ -470,7 +470,8 @@ func (s *Stack) beaconArgs(b *Beacon, peers []string) []string {
 		"--execution-endpoint", "http://127.0.0.1:" + strconv.Itoa(gethAuthPort),
 		"--jwt-secret", s.Devnet.JWTFile(),
 		"--bootstrap-node", bootnodes,
-		"--no-discovery",
+		// Discovery stays on (no bootnodes, so it finds no one): without
+		// it the node has no ENR and will not serve its identity.
 		"--disable-quic",
 		"--min-sync-peers", "0",
 		"--p2p-max-peers", "8",
@@ -627,7 +628,10 @@ cluster:
   certificate: %s
   key: %s
   timeout: 2s
-  hedge_delay: 0s
+  # The nine hosts share one machine's CPUs: asking three signers first
+  # (the others when one is slower than this, or fails) spares the work
+  # that signers on their own machines would not miss.
+  hedge_delay: 300ms
 beacon_nodes:
 %sfee_recipient: "0x5241d0000000000000000000000000000000d0fe"
 graffiti: chaos-%s

@@ -173,3 +173,6 @@ func unmount(dir string) error {
 	}
 	return fmt.Errorf("unmounting %s: %w", dir, err)
 }
+
+// procOf records a running process.
+func procOf(pid int) (proc.Record, error) { return proc.Of(pid) }

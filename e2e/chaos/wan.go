@@ -157,22 +157,25 @@ func (c *WANClient) RemoveToxic(ctx context.Context, proxy, name string) error {
 	return c.call(ctx, http.MethodDelete, "/proxies/"+proxy+"/toxics/"+name, nil, http.StatusNoContent)
 }
 
-// baseToxics are a link's everyday conditions: half the round trip with
-// jitter each way, and loss each way.
+// baseToxics are a link's everyday conditions: the round trip between the
+// two sites split over the two directions (toxiproxy counts whole
+// milliseconds: a 1 ms round trip is 1 ms up and none down), jitter of
+// the profile's share of each direction, and loss each way.
 func baseToxics(t *Topology, l Link) ([]Toxic, error) {
-	delay, jitter, err := t.LinkDelay(l)
+	rtt, err := t.Profile.RTT(t.Host(l.Client).Site, t.Host(l.Service.Host).Site)
 	if err != nil {
 		return nil, err
 	}
-	ms := func(d time.Duration) int64 { return int64((d + time.Millisecond/2) / time.Millisecond) }
-	rtt := 2 * delay
+	total := int64((rtt + time.Millisecond/2) / time.Millisecond)
+	down := total / 2
+	oneWay := map[string]int64{"upstream": total - down, "downstream": down}
 	var out []Toxic
 	for _, dir := range []string{"upstream", "downstream"} {
 		out = append(out, Toxic{Name: "latency-" + dir, Type: "latency", Stream: dir, Toxicity: 1,
-			Attributes: map[string]any{"latency": ms(delay), "jitter": ms(jitter)}})
+			Attributes: map[string]any{"latency": oneWay[dir], "jitter": oneWay[dir] * int64(t.Profile.JitterPercent) / 100}})
 		if t.Profile.Loss > 0 {
 			out = append(out, Toxic{Name: "loss-" + dir, Type: lossToxicName, Stream: dir, Toxicity: 1,
-				Attributes: map[string]any{"probability": t.Profile.Loss, "delay": ms(200*time.Millisecond + rtt)}})
+				Attributes: map[string]any{"probability": t.Profile.Loss, "delay": int64(200) + total}})
 		}
 	}
 	return out, nil

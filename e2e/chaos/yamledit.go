@@ -18,11 +18,13 @@ func readYAML(path string) (yamlDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	var d yamlDoc
-	if err := yaml.Unmarshal(b, &d); err != nil {
+	// A plain map, so that nested maps decode as map[string]any too (into
+	// a named map type they would take that type).
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("chaos: %s: %w", path, err)
 	}
-	return d, nil
+	return yamlDoc(m), nil
 }
 
 func (d yamlDoc) write(path, header string) error {

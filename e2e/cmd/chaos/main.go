@@ -58,7 +58,7 @@ processes) is removed before it exits.`,
 			fs.StringVar(&only, "only", "", "comma-separated scenario `names` to run (the baseline always runs)")
 			fs.StringVar(&commit, "commit", "", "commit the report names")
 			fs.BoolVar(&keep, "keep", false, "keep the run directory (logs) after a passing run")
-			fs.DurationVar(&genesisDelay, "genesis-delay", 150*time.Second, "time from preparing the devnet to its genesis (covers starting the stack)")
+			fs.DurationVar(&genesisDelay, "genesis-delay", 100*time.Second, "time from preparing the devnet to its genesis (covers starting the stack)")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
