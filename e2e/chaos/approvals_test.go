@@ -8,7 +8,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-
 func writeAudit(t *testing.T, dir string) {
 	t.Helper()
 	rotated := `{"seq":1,"kind":"file","note":"opened"}

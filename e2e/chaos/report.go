@@ -96,7 +96,9 @@ func discarded(m Samples) (string, float64) {
 			total += v
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool { return by[keys[i]] > by[keys[j]] || by[keys[i]] == by[keys[j]] && keys[i] < keys[j] })
+	sort.Slice(keys, func(i, j int) bool {
+		return by[keys[i]] > by[keys[j]] || by[keys[i]] == by[keys[j]] && keys[i] < keys[j]
+	})
 	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s %.0f", k, by[k]))
@@ -274,7 +276,9 @@ func throttledSummary(th map[string]time.Duration) string {
 	for n := range th {
 		names = append(names, n)
 	}
-	sort.Slice(names, func(i, j int) bool { return th[names[i]] > th[names[j]] || th[names[i]] == th[names[j]] && names[i] < names[j] })
+	sort.Slice(names, func(i, j int) bool {
+		return th[names[i]] > th[names[j]] || th[names[i]] == th[names[j]] && names[i] < names[j]
+	})
 	var parts []string
 	for _, n := range names {
 		parts = append(parts, fmt.Sprintf("%s %.1f s", n, th[n].Seconds()))

@@ -14,7 +14,7 @@ func TestBaseToxicsSplitTheRoundTrip(t *testing.T) {
 		client, service string
 		up, down, jit   int64
 	}{
-		{"va", "signer-1", 1, 0, 0},  // 1 ms within a site
+		{"va", "signer-1", 1, 0, 0},   // 1 ms within a site
 		{"va", "signer-3", 10, 10, 1}, // a-b: 20 ms
 		{"s5", "signer-1", 23, 22, 2}, // a-c: 45 ms
 		{"vb", "signer-5", 40, 40, 4}, // b-c: 80 ms
