@@ -138,8 +138,12 @@ func (r *Report) Markdown(chart string) string {
 		if !res.Verdict.Pass {
 			verdict = "**FAIL**: " + strings.Join(res.Verdict.Reasons, "; ")
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d-%d | %d | %d | %.2f | %d/%d | %d/%d | %d/%d | %d | %s / %s / %s | %s / %s | %s | %s |\n",
-			res.Scenario.Name, res.Scenario.Affected, res.From, res.To-1, t.Duties(), t.Missed(), 100*t.MissedShare(),
+		slots := fmt.Sprintf("%d-%d", res.From, res.To-1)
+		if res.To <= res.From {
+			slots = fmt.Sprintf("%d-(aborted)", res.From)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %d | %d | %.2f | %d/%d | %d/%d | %d/%d | %d | %s / %s / %s | %s / %s | %s | %s |\n",
+			res.Scenario.Name, res.Scenario.Affected, slots, t.Duties(), t.Missed(), 100*t.MissedShare(),
 			t.AttestationsIncluded, t.Attestations, t.ProposalsIncluded, t.Proposals, t.SyncIncluded, t.SyncMessages, t.Slashings,
 			ms(lat.callP50), ms(lat.callP95), ms(lat.callP99), ms(lat.attP50), ms(lat.attP99), disc, verdict)
 	}

@@ -2,12 +2,12 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/rampart-signer/rampart/protect"
 )
 
 // RunConfig is one `chaos run`.
@@ -129,16 +129,28 @@ func Run(ctx context.Context, cfg RunConfig) (rep *Report, err error) {
 }
 
 // checkApprovals exports a stopped signer's slashing protection database
-// and compares it with its audit log.
+// and compares it with its audit log. The database is opened with the
+// signer's own history setting: opened with another (as `rampartctl
+// slashing export` does, with the default 16 epochs) it would fold older
+// records into its watermarks and export them without their roots.
 func (s *Stack) checkApprovals(ctx context.Context, sig *Signer) (ApprovalCheck, error) {
-	out := s.path(fmt.Sprintf("signer-%d-slashing-export.json", sig.ID))
-	_ = os.Remove(out)
-	cmd := exec.CommandContext(ctx, filepath.Join(s.Opts.RampartBin, "rampartctl"), "slashing", "export", "--db", sig.SlashingDB, out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return ApprovalCheck{}, fmt.Errorf("rampartctl slashing export: %v: %s", err, strings.TrimSpace(string(b)))
-	}
-	data, err := os.ReadFile(out)
+	cfg := protect.DefaultConfig()
+	cfg.HistoryEpochs = signerHistoryEpochs
+	cfg.SlotsPerEpoch = s.Devnet.Config.SlotsPerEpoch
+	db, err := protect.Open(ctx, sig.SlashingDB, cfg)
 	if err != nil {
+		return ApprovalCheck{}, err
+	}
+	ic, err := db.Export(ctx)
+	cerr := db.Close()
+	if err != nil || cerr != nil {
+		return ApprovalCheck{}, errors.Join(err, cerr)
+	}
+	data, err := ic.Marshal()
+	if err != nil {
+		return ApprovalCheck{}, err
+	}
+	if err := os.WriteFile(s.path(fmt.Sprintf("signer-%d-slashing-export.json", sig.ID)), data, 0o600); err != nil {
 		return ApprovalCheck{}, err
 	}
 	return CheckApprovals(sig.ID, sig.AuditDir, data)

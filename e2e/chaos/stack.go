@@ -298,7 +298,7 @@ func (s *Stack) provisionCluster(ctx context.Context) error {
 		// Keep every record with its root for the whole run, so the
 		// check for lost approvals can find each one (the default folds
 		// records older than 16 epochs into watermarks).
-		doc.set("slashing.history_epochs", 4096)
+		doc.set("slashing.history_epochs", signerHistoryEpochs)
 		header := fmt.Sprintf("# %s on host %s (site %s) of the chaos run: written by e2e/chaos from\n# rampartctl devnet up's configuration.\n", SignerService(sg.ID), h.Name, h.Site)
 		if err := doc.write(sg.ConfigPath, header); err != nil {
 			return err
@@ -340,9 +340,14 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
+// signerHistoryEpochs is every signer's slashing.history_epochs: longer
+// than any run, so nothing is folded into watermarks and every record
+// keeps its root for the lost-approval check.
+const signerHistoryEpochs = 4096
+
 // smallVolumeSlack is the free space of the disk-full signer's data
 // volume beyond what its data takes at start.
-const smallVolumeSlack = 32 << 20
+const smallVolumeSlack = 256 << 20
 
 // smallVolume moves a signer's data directory onto a tmpfs of its own,
 // slightly larger than the data, which the disk-full scenario fills.

@@ -70,7 +70,7 @@ func RunWAN(addr string) error {
 	}
 	// toxiproxy keeps its toxic types in a registry of its own.
 	toxics.Register(lossToxicName, new(LossToxic))
-	logger := zerolog.New(os.Stderr).With().Timestamp().Logger().Level(zerolog.WarnLevel)
+	logger := zerolog.New(os.Stderr).With().Timestamp().Logger().Level(zerolog.ErrorLevel)
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), logger)
 	server.Listen(host, port) // exits the process when the listener fails
 	return fmt.Errorf("chaos wan: toxiproxy's API on %s stopped", addr)
