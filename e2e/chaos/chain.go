@@ -19,8 +19,8 @@ type beaconAPI interface {
 // node: blocks, committees, attestation rewards, the sync committee and
 // slashed validators. Rewards of the last epochs may be missing if the
 // chain has not moved two epochs past them.
-func CollectChain(ctx context.Context, b beaconAPI, spe uint64, first, last uint64) (*ChainFacts, error) {
-	f := &ChainFacts{SlotsPerEpoch: spe, Blocks: map[uint64]BlockFact{}, Attesters: map[uint64][]AttesterDuty{}, Rewards: map[uint64]map[uint64]AttestationReward{}}
+func CollectChain(ctx context.Context, b beaconAPI, spe uint64, first, last uint64, cluster map[uint64]bool) (*ChainFacts, error) {
+	f := &ChainFacts{SlotsPerEpoch: spe, Cluster: cluster, Proposers: map[uint64]uint64{}, Blocks: map[uint64]BlockFact{}, Attesters: map[uint64][]AttesterDuty{}, Rewards: map[uint64]map[uint64]AttestationReward{}}
 	var sc struct {
 		Validators []string `json:"validators"`
 	}
@@ -67,10 +67,24 @@ func CollectChain(ctx context.Context, b beaconAPI, spe uint64, first, last uint
 		if err != nil {
 			return nil, fmt.Errorf("block at slot %d: sync bits: %w", slot, err)
 		}
+		if _, ok := f.Proposers[slot]; !ok {
+			f.Proposers[slot] = proposer
+		}
 		f.Blocks[slot] = BlockFact{Slot: slot, Proposer: proposer, Graffiti: decodeGraffiti(blk.Message.Body.Graffiti), SyncBits: bits,
 			Slashings: len(blk.Message.Body.ProposerSlashings) + len(blk.Message.Body.AttesterSlashings)}
 	}
 	for e := first; e <= last; e++ {
+		var duties []struct {
+			Index string `json:"validator_index"`
+			Slot  string `json:"slot"`
+		}
+		if err := b.Get(ctx, fmt.Sprintf("/eth/v1/validator/duties/proposer/%d", e), &duties); err == nil {
+			for _, d := range duties {
+				slot, _ := strconv.ParseUint(d.Slot, 10, 64)
+				v, _ := strconv.ParseUint(d.Index, 10, 64)
+				f.Proposers[slot] = v
+			}
+		}
 		var committees []struct {
 			Slot       string   `json:"slot"`
 			Validators []string `json:"validators"`
@@ -121,6 +135,18 @@ func CollectChain(ctx context.Context, b beaconAPI, spe uint64, first, last uint
 			n, _ := strconv.ParseUint(v.Index, 10, 64)
 			f.Slashed = append(f.Slashed, n)
 		}
+	}
+	var fc struct {
+		Justified struct {
+			Epoch string `json:"epoch"`
+		} `json:"current_justified"`
+		Finalized struct {
+			Epoch string `json:"epoch"`
+		} `json:"finalized"`
+	}
+	if err := b.Get(ctx, "/eth/v1/beacon/states/head/finality_checkpoints", &fc); err == nil {
+		f.Justified, _ = strconv.ParseUint(fc.Justified.Epoch, 10, 64)
+		f.Finalized, _ = strconv.ParseUint(fc.Finalized.Epoch, 10, 64)
 	}
 	n, err := poolSlashings(ctx, b)
 	if err != nil {

@@ -8,6 +8,11 @@ import (
 // nothing else to decide whether duties were done.
 type ChainFacts struct {
 	SlotsPerEpoch uint64
+	// Cluster holds the validators the cluster signs for; only their
+	// duties are judged (nil: every validator's).
+	Cluster map[uint64]bool
+	// Proposers holds each slot's proposer, from the proposer duties.
+	Proposers map[uint64]uint64
 	// Blocks holds the canonical block of each slot that has one.
 	Blocks map[uint64]BlockFact
 	// Attesters holds each epoch's attester duties.
@@ -18,6 +23,9 @@ type ChainFacts struct {
 	SyncCommittee []uint64
 	// Slashed lists the validators the head state says are slashed.
 	Slashed []uint64
+	// Justified and Finalized are the head state's checkpoints' epochs at
+	// the end of the run.
+	Justified, Finalized uint64
 	// PoolSlashings counts the slashings waiting in the beacon nodes'
 	// pools at the end.
 	PoolSlashings int
@@ -43,7 +51,13 @@ type AttesterDuty struct {
 }
 
 // AttestationReward is what one validator earned for its attestation of
-// an epoch: a positive value means the flag was earned in time.
+// an epoch. A validator that missed the source or target flag is
+// penalised (a negative value); one that earned it gets a positive reward,
+// or nothing at all while the chain is in an inactivity leak (more than
+// four epochs without finality), when flags earn no reward but missing
+// them is still penalised. So a flag was earned exactly when its value is
+// not negative. The head flag carries no penalty: it shows only outside a
+// leak (positive).
 type AttestationReward struct {
 	Head, Source, Target int64
 }
@@ -63,8 +77,8 @@ type Tally struct {
 	SyncMessages, SyncIncluded int
 	// Slashings in the window's blocks.
 	Slashings int
-	// Unknown counts attestation duties whose rewards the beacon node did
-	// not serve: they are neither included nor missed.
+	// Unknown counts duties whose outcome the beacon node did not serve
+	// (an epoch's rewards, a slot's proposer): neither included nor missed.
 	Unknown int
 }
 
@@ -100,17 +114,28 @@ func (t Tally) Add(o Tally) Tally {
 func (f *ChainFacts) Judge(from, to uint64) Tally {
 	var t Tally
 	for slot := from; slot < to; slot++ {
-		t.Proposals++
 		b, ok := f.Blocks[slot]
 		if ok {
-			t.ProposalsIncluded++
 			t.Slashings += b.Slashings
+		}
+		proposer, known := f.Proposers[slot]
+		switch {
+		case f.Cluster == nil || known && f.Cluster[proposer]:
+			t.Proposals++
+			if ok {
+				t.ProposalsIncluded++
+			}
+		case !known:
+			t.Unknown++
 		}
 		// Messages of this slot ride in the next slot's block.
 		if next, ok := f.Blocks[slot+1]; ok && len(f.SyncCommittee) > 0 {
 			signed := map[uint64]bool{}
 			members := map[uint64]bool{}
 			for seat, v := range f.SyncCommittee {
+				if !f.judged(v) {
+					continue
+				}
 				members[v] = true
 				if bit(next.SyncBits, seat) {
 					signed[v] = true
@@ -126,7 +151,7 @@ func (f *ChainFacts) Judge(from, to uint64) Tally {
 	for e := from / f.SlotsPerEpoch; e*f.SlotsPerEpoch < to; e++ {
 		rewards := f.Rewards[e]
 		for _, d := range f.Attesters[e] {
-			if d.Slot < from || d.Slot >= to {
+			if d.Slot < from || d.Slot >= to || !f.judged(d.Validator) {
 				continue
 			}
 			r, ok := rewards[d.Validator]
@@ -135,10 +160,10 @@ func (f *ChainFacts) Judge(from, to uint64) Tally {
 				continue
 			}
 			t.Attestations++
-			if r.Target > 0 {
+			if r.Target >= 0 {
 				t.AttestationsIncluded++
 			}
-			if r.Source > 0 {
+			if r.Source >= 0 {
 				t.SourceTimely++
 			}
 			if r.Head > 0 {
@@ -148,6 +173,9 @@ func (f *ChainFacts) Judge(from, to uint64) Tally {
 	}
 	return t
 }
+
+// judged reports whether validator v's duties are judged.
+func (f *ChainFacts) judged(v uint64) bool { return f.Cluster == nil || f.Cluster[v] }
 
 // EpochTally tallies one whole epoch.
 func (f *ChainFacts) EpochTally(e uint64) Tally {

@@ -56,6 +56,49 @@ func TestJudgeCountsMissedBlocksAttestationsAndSyncMessages(t *testing.T) {
 	}
 }
 
+func TestJudgeCountsFlagsEarnedDuringAnInactivityLeak(t *testing.T) {
+	// Without finality for more than four epochs, earned flags pay 0 and
+	// missed ones are penalised: a 0 is an attestation included.
+	f := facts()
+	for v := uint64(0); v < 4; v++ {
+		f.Rewards[1][v] = AttestationReward{Head: 0, Source: 0, Target: 0}
+	}
+	f.Rewards[1][2] = AttestationReward{Head: 0, Source: -5, Target: -9}
+	tl := f.Judge(4, 8)
+	if tl.AttestationsIncluded != 3 || tl.SourceTimely != 3 {
+		t.Errorf("in a leak: %d included, %d timely source; want 3 and 3", tl.AttestationsIncluded, tl.SourceTimely)
+	}
+}
+
+func TestJudgeCountsOnlyTheClustersValidators(t *testing.T) {
+	// The cluster holds validators 0 and 1; 2 and 3 sign elsewhere.
+	f := facts()
+	f.Cluster = map[uint64]bool{0: true, 1: true}
+	f.Proposers = map[uint64]uint64{}
+	for slot := uint64(0); slot < 9; slot++ {
+		f.Proposers[slot] = slot % 4
+	}
+	delete(f.Blocks, 2)                                                   // validator 2's missed block is not the cluster's
+	delete(f.Blocks, 5)                                                   // validator 1's is
+	f.Rewards[0][3] = AttestationReward{Head: -1, Source: -1, Target: -1} // not the cluster's
+	tl := f.Judge(0, 8)
+	if tl.Proposals != 4 || tl.ProposalsIncluded != 3 {
+		t.Errorf("blocks %d/%d, want 3/4", tl.ProposalsIncluded, tl.Proposals)
+	}
+	if tl.Attestations != 4 || tl.AttestationsIncluded != 4 {
+		t.Errorf("attestations %d/%d, want 4/4", tl.AttestationsIncluded, tl.Attestations)
+	}
+	// Six slots have a next block (those of slots 2 and 5 are missing):
+	// two members each.
+	if tl.SyncMessages != 2*6 {
+		t.Errorf("sync messages %d, want 12", tl.SyncMessages)
+	}
+	delete(f.Proposers, 4)
+	if tl := f.Judge(0, 8); tl.Unknown != 1 || tl.Proposals != 3 {
+		t.Errorf("a slot without a known proposer: %d unknown, %d judged; want 1 and 3", tl.Unknown, tl.Proposals)
+	}
+}
+
 func TestJudgeWindowsFollowSlotsNotEpochs(t *testing.T) {
 	tl := facts().Judge(2, 6)
 	if tl.Proposals != 4 || tl.Attestations != 4 {

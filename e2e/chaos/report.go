@@ -30,6 +30,12 @@ type Report struct {
 	Epochs map[uint64]Tally
 	// Tolerance is n-t.
 	Tolerance int
+	// Justified and Finalized are the chain's checkpoints when the facts
+	// were read, LastEpoch the last epoch judged.
+	Justified, Finalized, LastEpoch uint64
+	// Validators and ClusterValidators are the devnet's validators and
+	// how many of them the cluster holds.
+	Validators, ClusterValidators int
 	// Failures are problems of the run as a whole (a harness error).
 	Failures []string
 }
@@ -127,7 +133,8 @@ func (r *Report) Markdown(chart string) string {
 		r.Date.UTC().Format("2006-01-02 15:04 UTC"), map[bool]string{true: "-full", false: ""}[r.Mode == "full"], r.Commit, r.Mode+" plan",
 		r.Duration.Round(time.Second), passed, failed)
 	fmt.Fprintf(&b, "Each fault held %d slots (3 s each, 8 per epoch); the baseline %d. A window runs from the fault until the stack was whole again; "+
-		"duties are judged from the chain (beacon node 2's API). CPU quotas on cgroup %s.\n\n", r.Plan.HoldSlots, r.Plan.BaselineSlots, r.Cgroups)
+		"duties of the cluster's %d validators (of the devnet's %d) are judged from the chain (beacon node 2's API). CPU quotas on cgroup %s.\n\n",
+		r.Plan.HoldSlots, r.Plan.BaselineSlots, r.ClusterValidators, r.Validators, r.Cgroups)
 	b.WriteString("| scenario | signers hit | slots | duties | missed | missed % | attestations | blocks | sync msgs | slashings | signer call p50 / p95 / p99 ms | attestation p50 / p99 ms | partials discarded (coordinator) | verdict |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, res := range r.Results {
@@ -181,7 +188,8 @@ func (r *Report) Markdown(chart string) string {
 	for _, a := range r.Approvals {
 		fmt.Fprintf(&b, "| %d | %d | %d |\n", a.Signer, a.Partials, len(a.Missing))
 	}
-	fmt.Fprintf(&b, "\nSlashed validators at the end: %d; slashings in the beacon nodes' pools: %d.\n", len(r.Slashed), r.PoolSlashings)
+	fmt.Fprintf(&b, "\nSlashed validators at the end: %d; slashings in the beacon nodes' pools: %d. The chain had justified epoch %d and finalised epoch %d when it was read (last epoch judged: %d).\n",
+		len(r.Slashed), r.PoolSlashings, r.Justified, r.Finalized, r.LastEpoch)
 	if len(r.Failures) > 0 {
 		b.WriteString("\nRun failures:\n\n")
 		for _, f := range r.Failures {

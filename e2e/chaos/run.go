@@ -28,7 +28,8 @@ func Run(ctx context.Context, cfg RunConfig) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	rep = &Report{Mode: cfg.Plan.Mode, Date: began, Commit: cfg.Commit, Topology: s.Topo, Plan: cfg.Plan, Tolerance: 2, Epochs: map[uint64]Tally{}}
+	rep = &Report{Mode: cfg.Plan.Mode, Date: began, Commit: cfg.Commit, Topology: s.Topo, Plan: cfg.Plan, Tolerance: 2, Epochs: map[uint64]Tally{},
+		Validators: devnetValidators, ClusterValidators: clusterValidators}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 		defer cancel()
@@ -67,7 +68,7 @@ func Run(ctx context.Context, cfg RunConfig) (rep *Report, err error) {
 	var facts *ChainFacts
 	for i := len(s.Beacons) - 1; i >= 0; i-- {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		facts, err = CollectChain(cctx, s.Beacons[i], spe, first, last)
+		facts, err = CollectChain(cctx, s.Beacons[i], spe, first, last, s.clusterValidators())
 		cancel()
 		if err == nil {
 			break
@@ -78,6 +79,7 @@ func Run(ctx context.Context, cfg RunConfig) (rep *Report, err error) {
 		return rep, fmt.Errorf("chaos: no beacon node served the chain's facts: %w", err)
 	}
 	rep.Slashed, rep.PoolSlashings = facts.Slashed, facts.PoolSlashings
+	rep.Justified, rep.Finalized, rep.LastEpoch = facts.Justified, facts.Finalized, last
 	for _, b := range s.Beacons {
 		if n, err := poolSlashings(ctx, b); err == nil && n > rep.PoolSlashings {
 			rep.PoolSlashings = n

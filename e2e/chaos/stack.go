@@ -55,8 +55,11 @@ type Stack struct {
 	Signers  map[uint64]*Signer
 	Beacons  []*Beacon
 	VCs      []*VC
-	cgroups  CgroupFS
-	prefix   string
+	// Others is Prysm's validator client for the validators the cluster
+	// does not hold.
+	Others  *Proc
+	cgroups CgroupFS
+	prefix  string
 	// impostors stand in for stopped signers (invalid-partials).
 	impostors map[uint64]*Proc
 	// ClusterDir is `rampartctl devnet up`'s directory.
@@ -107,6 +110,9 @@ func (s *Stack) path(elem ...string) string {
 func NewStack(opts Options) (*Stack, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
+	}
+	if entries, err := os.ReadDir(opts.Dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("chaos: run directory %s is not empty (a previous run's? `chaos cleanup --dir` it, then remove it)", opts.Dir)
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
@@ -182,6 +188,7 @@ func (s *Stack) Up(ctx context.Context) error {
 	cfg.Dir = s.path("devnet")
 	cfg.BinDir = s.Opts.E2EBin
 	cfg.GenesisDelay = s.Opts.GenesisDelay
+	cfg.Validators = devnetValidators
 	if s.Devnet, err = devnet.Prepare(ctx, cfg); err != nil {
 		return err
 	}
@@ -255,9 +262,22 @@ func (s *Stack) provisionCluster(ctx context.Context) error {
 	}
 	log := s.path("logs", "rampartctl.log")
 	t0 := time.Now()
+	keystores := s.path("cluster-keystores")
+	if err := os.MkdirAll(keystores, 0o700); err != nil {
+		return err
+	}
+	for i := 0; i < clusterValidators; i++ {
+		b, err := os.ReadFile(filepath.Join(s.Devnet.KeystoreDir(), devnet.KeystoreName(i)))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(keystores, devnet.KeystoreName(i)), b, 0o600); err != nil {
+			return err
+		}
+	}
 	upErr := s.run(ctx, "wan", log, nil, rampartctl, "devnet", "up", "--dir", s.ClusterDir,
 		"--signers", "5", "--threshold", "3",
-		"--keystores", s.Devnet.KeystoreDir(), "--password-file", s.Devnet.KeystorePasswordFile(),
+		"--keystores", keystores, "--password-file", s.Devnet.KeystorePasswordFile(),
 		"--network-config", s.Devnet.NetworkConfigFile(), "--genesis-validators-root", n.GenesisValidatorsRoot().String())
 	// Whatever happened, the processes devnet up recorded are the run's.
 	if st, err := rdevnet.Load(s.ClusterDir); err == nil {
@@ -338,6 +358,27 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// The devnet has devnetValidators validators; the cluster holds the first
+// clusterValidators, and a Prysm validator client with local keys the
+// rest, as the rest of a network would: the chain keeps going and
+// finalising whatever befalls the cluster, and the sync committee's 512
+// seats are spread over many validators (with 64 validators in all, each
+// would hold 8 seats and the cluster would aggregate for most of the
+// committee every slot, which no cluster does on a real network).
+const (
+	devnetValidators  = 512
+	clusterValidators = 64
+)
+
+// clusterValidators returns the indices the cluster signs for.
+func (s *Stack) clusterValidators() map[uint64]bool {
+	out := map[uint64]bool{}
+	for i := uint64(0); i < clusterValidators; i++ {
+		out[i] = true
+	}
+	return out
 }
 
 // signerHistoryEpochs is every signer's slashing.history_epochs: longer
@@ -460,6 +501,24 @@ func (s *Stack) startBeacons(ctx context.Context) error {
 		}
 		s.logf("beacon host %s: geth and beacon-chain up, peer id %s", b.Host.Name, b.PeerID)
 	}
+	// The rest of the network: Prysm's validator client with the other
+	// validators' interop keys, beside the second beacon node.
+	b := s.Beacons[len(s.Beacons)-1]
+	dir := s.path(b.Host.Name)
+	s.Others = s.Launcher.NewProc(b.Host.Name+"-prysm-validator", b.Host.Name, filepath.Join(dir, "validator.log"), nil,
+		filepath.Join(s.Opts.E2EBin, "validator"),
+		"--datadir", filepath.Join(dir, "validator"), "--accept-terms-of-use",
+		"--chain-config-file", s.Devnet.NetworkConfigFile(),
+		"--beacon-rpc-provider", "127.0.0.1:"+strconv.Itoa(beaconRPCPort),
+		"--interop-num-validators", strconv.Itoa(devnetValidators-clusterValidators),
+		"--interop-start-index", strconv.Itoa(clusterValidators),
+		"--monitoring-host", "127.0.0.1", "--monitoring-port", "8081",
+		"--suggested-fee-recipient", "0x52414d5041525400000000000000000000000000",
+		"--graffiti", "others", "--verbosity", "info")
+	if err := s.Others.Start(); err != nil {
+		return err
+	}
+	s.logf("Prysm's validator client with validators %d to %d on %s", clusterValidators, devnetValidators-1, b.Host.Name)
 	return nil
 }
 
