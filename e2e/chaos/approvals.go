@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -27,22 +28,37 @@ type ApprovalCheck struct {
 	// Partials counts the slashable (key, root) pairs the audit log says
 	// were released.
 	Partials int
-	// Missing lists pairs absent from the slashing protection database.
+	// Missing lists pairs absent from the slashing protection database:
+	// lost approvals.
 	Missing []string
+	// Unreleased lists pairs absent from the database whose record was
+	// written within faultWindow before the signer was killed or its
+	// database failed a write. The signer writes a partial's audit record
+	// as soon as the rules pass, while the database's commit is still
+	// under way (their fsyncs overlap), and releases the partial only
+	// after the commit: a commit cut short by a SIGKILL or a full disk
+	// leaves a record of a partial that was never made. They are not lost
+	// approvals (no permit, no signature), but the audit log says more
+	// than happened.
+	Unreleased []string
 }
+
+// faultWindow is how long before a fault an audit record's commit may
+// still have been under way.
+const faultWindow = 5 * time.Second
 
 // slashableTypes are the request types slashing protection records.
 var slashableTypes = map[string]bool{"ATTESTATION": true, "BLOCK": true, "BLOCK_V2": true}
 
 // auditPartials reads every slashable partial record of the audit log in
 // dir (plain and zstd-compressed files), as "key root" pairs.
-func auditPartials(dir string) (map[string]bool, error) {
+func auditPartials(dir string) (map[string]time.Time, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "audit-*.log*"))
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(names)
-	out := map[string]bool{}
+	out := map[string]time.Time{}
 	for _, name := range names {
 		if err := readAuditFile(name, out); err != nil {
 			return nil, fmt.Errorf("chaos: %s: %w", name, err)
@@ -51,7 +67,7 @@ func auditPartials(dir string) (map[string]bool, error) {
 	return out, nil
 }
 
-func readAuditFile(name string, out map[string]bool) error {
+func readAuditFile(name string, out map[string]time.Time) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
@@ -74,11 +90,12 @@ func readAuditFile(name string, out map[string]bool) error {
 			continue
 		}
 		var e struct {
-			Kind        string   `json:"kind"`
-			Type        string   `json:"type"`
-			SigningRoot string   `json:"signing_root"`
-			PublicKey   string   `json:"public_key"`
-			PublicKeys  []string `json:"public_keys"`
+			Time        time.Time `json:"time"`
+			Kind        string    `json:"kind"`
+			Type        string    `json:"type"`
+			SigningRoot string    `json:"signing_root"`
+			PublicKey   string    `json:"public_key"`
+			PublicKeys  []string  `json:"public_keys"`
 		}
 		if err := json.Unmarshal(line, &e); err != nil {
 			// An incomplete last line left by a kill: the signer cuts it
@@ -93,7 +110,10 @@ func readAuditFile(name string, out map[string]bool) error {
 			keys = append(keys, e.PublicKey)
 		}
 		for _, k := range keys {
-			out[strings.ToLower(k)+" "+strings.ToLower(e.SigningRoot)] = true
+			pair := strings.ToLower(k) + " " + strings.ToLower(e.SigningRoot)
+			if t, seen := out[pair]; !seen || e.Time.Before(t) {
+				out[pair] = e.Time
+			}
 		}
 	}
 	return sc.Err()
@@ -133,7 +153,9 @@ func interchangeRoots(data []byte) (map[string]bool, error) {
 }
 
 // CheckApprovals compares a signer's audit log with its database export.
-func CheckApprovals(signer uint64, auditDir string, export []byte) (ApprovalCheck, error) {
+// faults are the moments the signer was killed or its database failed a
+// write.
+func CheckApprovals(signer uint64, auditDir string, export []byte, faults []time.Time) (ApprovalCheck, error) {
 	released, err := auditPartials(auditDir)
 	if err != nil {
 		return ApprovalCheck{}, err
@@ -143,11 +165,50 @@ func CheckApprovals(signer uint64, auditDir string, export []byte) (ApprovalChec
 		return ApprovalCheck{}, err
 	}
 	c := ApprovalCheck{Signer: signer, Partials: len(released)}
-	for pair := range released {
-		if !kept[pair] {
+	for pair, at := range released {
+		if kept[pair] {
+			continue
+		}
+		if nearFault(at, faults) {
+			c.Unreleased = append(c.Unreleased, pair)
+		} else {
 			c.Missing = append(c.Missing, pair)
 		}
 	}
 	sort.Strings(c.Missing)
+	sort.Strings(c.Unreleased)
 	return c, nil
+}
+
+// nearFault reports whether a fault came within faultWindow after t.
+func nearFault(t time.Time, faults []time.Time) bool {
+	for _, f := range faults {
+		if !f.Before(t) && f.Sub(t) <= faultWindow {
+			return true
+		}
+	}
+	return false
+}
+
+// dbFailures returns the moments a signer's log says its slashing
+// protection database failed a write.
+func dbFailures(log string) []time.Time {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return nil
+	}
+	var out []time.Time
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "database failed a write") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "time=") {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(f[0], "time=")); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -184,9 +184,9 @@ func (r *Report) Markdown(chart string) string {
 		b.WriteString("\n")
 	}
 	b.WriteString("\nLost approvals (a partial signature for a block or an attestation in a signer's audit log whose record its slashing protection database no longer holds, checked after the run):\n\n")
-	b.WriteString("| signer | slashable partials in the audit log | missing from the database |\n|---|---|---|\n")
+	b.WriteString("| signer | slashable partials in the audit log | missing from the database: lost | missing, recorded just before a kill or a failed write: never released |\n|---|---|---|---|\n")
 	for _, a := range r.Approvals {
-		fmt.Fprintf(&b, "| %d | %d | %d |\n", a.Signer, a.Partials, len(a.Missing))
+		fmt.Fprintf(&b, "| %d | %d | %d | %d |\n", a.Signer, a.Partials, len(a.Missing), len(a.Unreleased))
 	}
 	fmt.Fprintf(&b, "\nSlashed validators at the end: %d; slashings in the beacon nodes' pools: %d. The chain had justified epoch %d and finalised epoch %d when it was read (last epoch judged: %d).\n",
 		len(r.Slashed), r.PoolSlashings, r.Justified, r.Finalized, r.LastEpoch)

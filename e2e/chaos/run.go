@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"time"
 
 	"github.com/rampart-signer/rampart/protect"
@@ -110,6 +111,9 @@ func Run(ctx context.Context, cfg RunConfig) (rep *Report, err error) {
 			continue
 		}
 		rep.Approvals = append(rep.Approvals, check)
+		if n := len(check.Unreleased); n > 0 {
+			s.logf("signer %d: %d audit records of partials never released (their commit was cut short by a kill or a failed write)", id, n)
+		}
 		for i, m := range check.Missing {
 			if i == 10 {
 				s.logf("signer %d: ... %d more", id, len(check.Missing)-10)
@@ -155,7 +159,17 @@ func (s *Stack) checkApprovals(ctx context.Context, sig *Signer) (ApprovalCheck,
 	if err := os.WriteFile(s.path(fmt.Sprintf("signer-%d-slashing-export.json", sig.ID)), data, 0o600); err != nil {
 		return ApprovalCheck{}, err
 	}
-	return CheckApprovals(sig.ID, sig.AuditDir, data)
+	faults := append(append([]time.Time(nil), s.kills[sig.ID]...), dbFailures(sig.Proc.Log)...)
+	c, err := CheckApprovals(sig.ID, sig.AuditDir, data, faults)
+	if err != nil {
+		return c, err
+	}
+	if len(c.Missing)+len(c.Unreleased) > 0 {
+		// Keep the evidence: a signer's data may be on a volume the
+		// cleanup unmounts.
+		_ = exec.Command("cp", "-a", sig.AuditDir, s.path(fmt.Sprintf("signer-%d-audit", sig.ID))).Run()
+	}
+	return c, nil
 }
 
 // Cleanup removes what a run left in dir (after a crash of its harness).

@@ -76,6 +76,7 @@ func (o *Observation) HealthSummary() string {
 func killSigners(ids ...uint64) func(context.Context, *Stack, *Observation) error {
 	return func(ctx context.Context, s *Stack, o *Observation) error {
 		for _, id := range ids {
+			s.kills[id] = append(s.kills[id], time.Now())
 			if err := s.Signers[id].Proc.Kill(ctx); err != nil {
 				return err
 			}

@@ -62,6 +62,8 @@ type Stack struct {
 	prefix  string
 	// impostors stand in for stopped signers (invalid-partials).
 	impostors map[uint64]*Proc
+	// kills are the moments each signer was killed with SIGKILL.
+	kills map[uint64][]time.Time
 	// ClusterDir is `rampartctl devnet up`'s directory.
 	ClusterDir string
 }
@@ -128,7 +130,7 @@ func NewStack(opts Options) (*Stack, error) {
 	// Namespaces and cgroups carry the harness's pid: two runs on one
 	// machine never share a name.
 	prefix := fmt.Sprintf("rc%d", os.Getpid())
-	return &Stack{Opts: opts, Topo: t, State: st, prefix: prefix, Signers: map[uint64]*Signer{}, impostors: map[uint64]*Proc{}}, nil
+	return &Stack{Opts: opts, Topo: t, State: st, prefix: prefix, Signers: map[uint64]*Signer{}, impostors: map[uint64]*Proc{}, kills: map[uint64][]time.Time{}}, nil
 }
 
 // Up builds the network, starts the WAN, prepares the devnet and the
