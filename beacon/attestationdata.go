@@ -192,9 +192,10 @@ func chooseAttestationData(answers []*answer) *answer {
 		// pair of the node that has seen the later head wins, so that
 		// validator clients reading the same nodes at different moments
 		// (redundant instances, each preferring its own) choose alike,
-		// and a lagging node's stale target is not voted for. Equal
-		// heads: a genuine fork; the preferred node's pair wins, so the
-		// choice stays deterministic.
+		// and a lagging node's stale target is not voted for. A head past
+		// the slot attested counts as that slot: a node gains nothing by
+		// claiming to be further ahead. Equal heads: a genuine fork; the
+		// preferred node's pair wins, so the choice stays deterministic.
 		if hi, hj := maxHead(byPair[pi]), maxHead(byPair[pj]); hi != hj {
 			return hi > hj
 		}
@@ -252,11 +253,12 @@ func (c *Client) checkAttestationData(slot phase0.Slot, committee phase0.Committ
 	return nil
 }
 
-// maxHead is the highest head slot among answers.
+// maxHead is the highest head slot among answers, a head past the slot
+// attested counting as that slot.
 func maxHead(as []*answer) phase0.Slot {
 	var h phase0.Slot
 	for _, a := range as {
-		h = max(h, a.head)
+		h = max(h, min(a.head, a.data.Slot))
 	}
 	return h
 }

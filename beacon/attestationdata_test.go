@@ -66,6 +66,8 @@ func TestAttestationDataSelection(t *testing.T) {
 			staleTarget(1), data(2, epoch-1)}, []phase0.Slot{slot - 1, slot}, 1, []string{"n0"}, false},
 		{"a genuine fork at equal heads goes to the preferred node", []func(phase0.Slot) *phase0.AttestationData{
 			staleTarget(1), data(2, epoch-1)}, []phase0.Slot{slot, slot}, 0, []string{"n1"}, false},
+		{"claiming a head past the slot attested does not win a split", []func(phase0.Slot) *phase0.AttestationData{
+			staleTarget(1), data(2, epoch-1)}, []phase0.Slot{slot, slot + 7}, 0, []string{"n1"}, false},
 		{"a split pair goes to the later source", []func(phase0.Slot) *phase0.AttestationData{
 			data(1, epoch-2), data(2, epoch-1)}, nil, 1, []string{"n0"}, false},
 		{"one node is its own majority", []func(phase0.Slot) *phase0.AttestationData{data(4, epoch-1)}, nil, 0, nil, false},
