@@ -167,6 +167,35 @@ devnet-test: e2e-tools
 e2e: e2e-tools
 	RAMPART_E2E_BIN="$(E2E_BIN)" go test -count=1 -timeout 40m -v ./e2e/...
 
+# --- Chaos: the cluster over three simulated sites, under faults ------------
+# chaos runs e2e/chaos as root: every signer, validator client and beacon
+# host (geth and Prysm) in a network namespace of its own, linked through
+# toxiproxy with three sites' latency, jitter and loss, a CPU quota per
+# host (cgroups), and one fault after another on the live devnet (signers
+# killed, a site partitioned, an asymmetric partition, a slow signer, an
+# impostor answering invalid partial signatures, a skewed clock, a full
+# disk, a lost HSM token, a beacon node and a validator client killed),
+# each judged from the chain. It fails on any slashing, on a lost approval,
+# and when a scenario within the cluster's tolerance misses more than 1%
+# of its duties; it writes its section of docs/reliability.md and the
+# chart beside it. The CI plan holds each fault one epoch (about 10
+# minutes in all); chaos-full holds each three epochs (about 25).
+CHAOS_BIN ?= $(E2E_CACHE)/chaos-bin
+CHAOS_ARGS ?=
+
+.PHONY: chaos chaos-full chaos-build
+
+chaos-build: e2e-tools
+	$(call apt-install,iproute2)
+	@[ "$$(id -u)" = 0 ] || { echo "make chaos needs root (network namespaces, cgroups, a tmpfs)"; exit 1; }
+	go build -o $(CHAOS_BIN)/ ./cmd/rampart-signer ./cmd/rampart-vc ./cmd/rampartctl ./e2e/cmd/chaos
+
+chaos: chaos-build
+	$(CHAOS_BIN)/chaos run --plan ci --e2e-bin "$(E2E_BIN)" --rampart-bin $(CHAOS_BIN) --doc docs/reliability.md --commit $(COMMIT) $(CHAOS_ARGS)
+
+chaos-full: chaos-build
+	$(CHAOS_BIN)/chaos run --plan full --e2e-bin "$(E2E_BIN)" --rampart-bin $(CHAOS_BIN) --doc docs/reliability.md --commit $(COMMIT) $(CHAOS_ARGS)
+
 # bench runs the benchmarks once each; figures go into the closing notes.
 bench: deps
 	go test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./...

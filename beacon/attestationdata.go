@@ -186,8 +186,19 @@ func chooseAttestationData(answers []*answer) *answer {
 		if pi.source.Epoch != pj.source.Epoch {
 			return pi.source.Epoch > pj.source.Epoch
 		}
-		// Same size and epochs, different roots: a genuine split; the
+		// Same size and epochs, different roots: a split. Most often one
+		// node has not yet imported the block that starts the epoch and
+		// still names the previous epoch's last block as the target: the
+		// pair of the node that has seen the later head wins, so that
+		// validator clients reading the same nodes at different moments
+		// (redundant instances, each preferring its own) choose alike,
+		// and a lagging node's stale target is not voted for. A head past
+		// the slot attested counts as that slot: a node gains nothing by
+		// claiming to be further ahead. Equal heads: a genuine fork; the
 		// preferred node's pair wins, so the choice stays deterministic.
+		if hi, hj := maxHead(byPair[pi]), maxHead(byPair[pj]); hi != hj {
+			return hi > hj
+		}
 		return minRank(byPair[pi]) < minRank(byPair[pj])
 	})
 	return best(byPair[pairs[0]], func(a, b *answer) bool {
@@ -240,4 +251,14 @@ func (c *Client) checkAttestationData(slot phase0.Slot, committee phase0.Committ
 		return invalid("attestation data without a head or target root")
 	}
 	return nil
+}
+
+// maxHead is the highest head slot among answers, a head past the slot
+// attested counting as that slot.
+func maxHead(as []*answer) phase0.Slot {
+	var h phase0.Slot
+	for _, a := range as {
+		h = max(h, min(a.head, a.data.Slot))
+	}
+	return h
 }

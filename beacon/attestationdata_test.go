@@ -37,6 +37,15 @@ func TestAttestationDataSelection(t *testing.T) {
 			return d
 		}
 	}
+	// staleTarget is a node that has not imported the block starting the
+	// epoch: same epochs, but the previous block as the target root.
+	staleTarget := func(head byte) func(phase0.Slot) *phase0.AttestationData {
+		return func(s phase0.Slot) *phase0.AttestationData {
+			d := data(head, epoch-1)(s)
+			d.Target.Root = phase0.Root{0x7b}
+			return d
+		}
+	}
 	for _, tc := range []struct {
 		name        string
 		answers     []func(phase0.Slot) *phase0.AttestationData
@@ -53,6 +62,12 @@ func TestAttestationDataSelection(t *testing.T) {
 			data(1, epoch-1), data(2, epoch-1), data(3, epoch-2)}, []phase0.Slot{slot - 1, slot, slot + 1}, 1, []string{"n0", "n2"}, false},
 		{"a higher head with a minority source does not win", []func(phase0.Slot) *phase0.AttestationData{
 			data(1, epoch-1), data(2, epoch-1), data(3, epoch-2)}, []phase0.Slot{slot, slot - 1, slot + 5}, 0, []string{"n1", "n2"}, false},
+		{"a preferred node that lags behind does not impose its stale target", []func(phase0.Slot) *phase0.AttestationData{
+			staleTarget(1), data(2, epoch-1)}, []phase0.Slot{slot - 1, slot}, 1, []string{"n0"}, false},
+		{"a genuine fork at equal heads goes to the preferred node", []func(phase0.Slot) *phase0.AttestationData{
+			staleTarget(1), data(2, epoch-1)}, []phase0.Slot{slot, slot}, 0, []string{"n1"}, false},
+		{"claiming a head past the slot attested does not win a split", []func(phase0.Slot) *phase0.AttestationData{
+			staleTarget(1), data(2, epoch-1)}, []phase0.Slot{slot, slot + 7}, 0, []string{"n1"}, false},
 		{"a split pair goes to the later source", []func(phase0.Slot) *phase0.AttestationData{
 			data(1, epoch-2), data(2, epoch-1)}, nil, 1, []string{"n0"}, false},
 		{"one node is its own majority", []func(phase0.Slot) *phase0.AttestationData{data(4, epoch-1)}, nil, 0, nil, false},

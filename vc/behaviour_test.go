@@ -353,3 +353,38 @@ func TestNewRefusesIncompleteOptions(t *testing.T) {
 		t.Fatalf("error %v; want the configuration refused", err)
 	}
 }
+
+// TestSyncMessagesSignTheCheckedHead: the head block root a node names
+// when asked for "head" can lag behind the head its attestation data
+// carries (a node that has not yet imported the slot's block, asked a
+// moment earlier or by another instance). Sync committee messages sign
+// the attestation data's beacon_block_root, chosen across every healthy
+// node like the attestations, so redundant instances sign the same root
+// and no validator's message counts for a stale block (a network keeps
+// only a validator's first message of a slot).
+func TestSyncMessagesSignTheCheckedHead(t *testing.T) {
+	e := newEnv(t, defaultEnv())
+	stale := phase0.Root{0xee, 0xee}
+	e.node.Handle("GET /eth/v1/beacon/blocks/{block}/root", func(w http.ResponseWriter, r *http.Request) {
+		beacontest.WriteData(w, map[string]string{"root": stale.String()})
+	})
+	_, _, _, stop := e.start(t, nil)
+	waitFor(t, time.Minute, "sync committee messages", func() bool {
+		return len(e.node.Submissions("/eth/v1/beacon/pool/sync_committees")) > 0
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	type message struct {
+		Root string `json:"beacon_block_root"`
+	}
+	msgs := decodeItems[message](t, e.node.Submissions("/eth/v1/beacon/pool/sync_committees"))
+	for _, m := range msgs {
+		if m.Root == stale.String() {
+			t.Fatalf("a sync committee message signed the lagging head %s instead of the attestation data's", m.Root)
+		}
+	}
+	if len(msgs) == 0 {
+		t.Fatal("no sync committee message")
+	}
+}

@@ -88,12 +88,21 @@ func (c *Client) syncSelections(ctx context.Context, s phase0.Slot, duties []*ap
 // syncMessages signs the head block root for every member (one batch) and
 // publishes the messages. It returns the root signed, for the
 // contributions, and false if none was.
+//
+// The root is the beacon_block_root of the slot's attestation data, which
+// every healthy node is asked for and the most advanced node's answer
+// wins (beacon.Client.AttestationData), not the head of the first node
+// alone: a node that has not yet imported the slot's block would name its
+// parent, and a network keeps only the first message of a validator for a
+// slot, so a redundant instance reading a lagging node would make every
+// member's message count for the wrong block.
 func (c *Client) syncMessages(ctx context.Context, s phase0.Slot, duties []*apiv1.SyncCommitteeDuty, start time.Time) (phase0.Root, bool) {
-	root, err := c.bn.BeaconBlockRoot(ctx, "head")
+	ad, err := c.bn.AttestationData(ctx, s, 0)
 	if err != nil {
 		c.logFailure(dutySyncMessage, s, "head block root", err)
 		return phase0.Root{}, false
 	}
+	root := ad.Data.BeaconBlockRoot
 	keys := keysOf(duties, syncMemberKey)
 	req := &signing.Request{
 		Type: signing.TypeSyncCommitteeMessage, ForkInfo: forkInfo(c.net, c.clock.epochOf(s)),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
@@ -32,6 +33,14 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 				log.Warn("systemd notification failed", "err", err)
 			}
 		},
+	}
+	now, offset, err := testClock(os.Getenv)
+	if err != nil {
+		return cli.NoRestart(err)
+	}
+	if now != nil {
+		opts.Now = now
+		log.Warn("TEST ONLY: the signer's clock is shifted; never set this outside the chaos tests", "env", testClockOffsetEnv, "offset", offset)
 	}
 	if d, err := daemon.SdWatchdogEnabled(false); err == nil && d > 0 {
 		opts.WatchdogInterval = d / 2

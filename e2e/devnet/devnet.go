@@ -149,3 +149,18 @@ func decodeRoot(dst *phase0.Root, s string) error {
 	copy(dst[:], b)
 	return nil
 }
+
+// GenesisStateFile is the Electra genesis state (SSZ), for
+// beacon-chain's --genesis-state; a second beacon node of the devnet
+// starts from it too.
+func (d *Devnet) GenesisStateFile() string { return d.genesisStateFile() }
+
+// ExecutionGenesisFile is geth's genesis, for `geth init` of a second
+// execution node.
+func (d *Devnet) ExecutionGenesisFile() string { return d.executionGenesisFile() }
+
+// GethConfigFile is geth's TOML configuration (no peers, no discovery).
+func (d *Devnet) GethConfigFile() string { return d.gethConfigFile() }
+
+// JWTFile is the engine API secret shared by geth and beacon-chain.
+func (d *Devnet) JWTFile() string { return d.jwtFile() }
