@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +115,9 @@ func readSecret(src SecretSource, credentialsDir string, k secretKind) ([]byte, 
 	}
 	f, err := os.Open(path)
 	if err != nil {
+		if src.credential != "" && errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s: %w (the unit, or a drop-in of it, needs LoadCredential=%s:PATH)", k.read, what, pathErrorReason(err), src.credential)
+		}
 		return nil, fmt.Errorf("%w: %s: %w", k.read, what, pathErrorReason(err))
 	}
 	defer f.Close()

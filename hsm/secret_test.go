@@ -55,6 +55,7 @@ func TestSecretSourceReadsLikeThePIN(t *testing.T) {
 		{"refuses an empty file", "file:" + write("empty", "\n", 0o600), "", "empty"},
 		{"refuses two lines", "file:" + write("two", "a\nb\n", 0o600), "", "one line"},
 		{"refuses a credential without $CREDENTIALS_DIRECTORY", "credential:admin-token", "", "CREDENTIALS_DIRECTORY"},
+		{"names the LoadCredential= line a missing credential needs", "credential:absent-token", creds, "LoadCredential=absent-token:PATH"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, err := hsm.ParseSecretSource(tc.source)

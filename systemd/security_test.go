@@ -204,22 +204,23 @@ func TestUnitsDoNotTrustEnvironmentForSecrets(t *testing.T) {
 				t.Errorf("%s sets %s=%q; secrets come only through LoadCredential=", unit, key, v)
 			}
 		}
-		// SetCredential= is visible to unprivileged processes: only an
-		// empty default for a LoadCredential= file that may be absent.
-		for _, v := range s["SetCredential"] {
-			if id, value, _ := strings.Cut(v, ":"); value != "" || !slices.ContainsFunc(s["LoadCredential"], func(l string) bool { return strings.HasPrefix(l, id+":") }) {
-				t.Errorf("%s sets SetCredential=%q; only an empty default of a LoadCredential= is allowed, secrets come only through LoadCredential=", unit, v)
-			}
+		// SetCredential= is visible to unprivileged processes, and on
+		// systemd 252 its fallback for an absent LoadCredential= file fails
+		// every start (status 243/CREDENTIALS, seen in the image boot test).
+		if v, ok := s["SetCredential"]; ok {
+			t.Errorf("%s sets SetCredential=%q; secrets come only through LoadCredential=, optional ones through a drop-in", unit, v)
 		}
 	}
 }
 
-// TestSignerUnitLoadsTheAdministrativeTokenVerifier: admin.token:
-// credential:admin-token works under the unit, and a signer without
-// administrators starts without the file.
-func TestSignerUnitLoadsTheAdministrativeTokenVerifier(t *testing.T) {
+// TestSignerUnitStartsWithoutTheAdministrativeToken: the unit loads only the
+// PIN, which every signer has; the administrative token's verifier, which
+// only a signer with administrators has, comes through the drop-in
+// docs/operations.md gives (the boot test of 23f83d8 failed with status
+// 243/CREDENTIALS on an absent admin-token file).
+func TestSignerUnitStartsWithoutTheAdministrativeToken(t *testing.T) {
 	s := settings(t, "rampart-signer.service")
-	if !slices.Contains(s["LoadCredential"], "admin-token:/etc/rampart/credentials/admin-token") || !slices.Contains(s["SetCredential"], "admin-token:") {
-		t.Fatalf("LoadCredential=%q SetCredential=%q", s["LoadCredential"], s["SetCredential"])
+	if !slices.Equal(s["LoadCredential"], []string{"hsm-pin:/etc/rampart/credentials/hsm-pin"}) {
+		t.Fatalf("LoadCredential=%q, want only the PIN (optional credentials come through drop-ins)", s["LoadCredential"])
 	}
 }
