@@ -405,3 +405,33 @@ func TestAbortLeavesNothing(t *testing.T) {
 		t.Fatal("the current shares no longer sign")
 	}
 }
+
+// A new member shows one member another echo than the others (here, a
+// commitments hash that makes it look as if a dealer equivocated). The
+// members no longer agree on the transcript: every member aborts at
+// confirmation and no new share exists anywhere.
+func TestAttackEquivocatingMember(t *testing.T) {
+	c := newCurrent(t, 3, idsOf(1, 2, 3, 4, 5), 1)
+	cfg := c.config(t, ModeRedistribute, idsOf(1, 2, 3, 4), idsOf(1, 2, 3, 4, 5, 6, 7), 5)
+	s := newSession(t, cfg, c)
+	s.tamper = func(from, to tss.ID, m Message) []byte {
+		if from == 6 && to == 7 && m.Kind == KindEcho {
+			b := slices.Clone(m.Bytes)
+			b[headerLen] ^= 1
+			return b
+		}
+		return m.Bytes
+	}
+	s.run()
+	for id, p := range s.parts {
+		_, err := p.Result()
+		if id == 6 {
+			// The equivocating member itself sees every honest
+			// confirmation differ from its own view only where it lied.
+			continue
+		}
+		if !errors.Is(err, ErrTranscriptMismatch) {
+			t.Fatalf("member %s: %v, want ErrTranscriptMismatch", id, err)
+		}
+	}
+}
