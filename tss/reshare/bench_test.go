@@ -8,7 +8,7 @@ import (
 // 5-of-7 with every member in this process, one after the other: the
 // computation of a whole session on one machine, without the network.
 func BenchmarkRedistribute1000(b *testing.B) {
-	c := newCurrent(b, 3, idsOf(1, 2, 3, 4, 5), 1000)
+	c := newCurrent(b, 3, idsOf(1, 2, 3, 4, 5), benchValidators)
 	b.ResetTimer()
 	for range b.N {
 		cfg := c.config(b, ModeRedistribute, idsOf(1, 2, 3, 4, 5), idsOf(1, 2, 3, 4, 5, 6, 7), 5)
@@ -20,7 +20,7 @@ func BenchmarkRedistribute1000(b *testing.B) {
 
 // BenchmarkRefresh1000 refreshes 1,000 validators' 3-of-5 shares.
 func BenchmarkRefresh1000(b *testing.B) {
-	c := newCurrent(b, 3, idsOf(1, 2, 3, 4, 5), 1000)
+	c := newCurrent(b, 3, idsOf(1, 2, 3, 4, 5), benchValidators)
 	b.ResetTimer()
 	for range b.N {
 		cfg := c.config(b, ModeRefresh, idsOf(1, 2, 3, 4, 5), idsOf(1, 2, 3, 4, 5), 3)
@@ -29,3 +29,5 @@ func BenchmarkRefresh1000(b *testing.B) {
 		s.results()
 	}
 }
+
+const benchValidators = 1000

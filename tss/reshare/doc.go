@@ -45,7 +45,9 @@
 //     least t_old qualified dealers.
 //   - Secrets (current shares, sub-shares, new shares) are zeroed on abort
 //     and once done; messages carrying sub-shares redact themselves.
-//   - Not yet: snapshots to resume after a restart (package dkg has them),
-//     the encryption of sub-shares to the receiver's HSM-held identity
-//     beyond the mutual TLS channel, and share repair.
+//   - [Participant.Snapshot] and [Resume] persist and restore a member (the
+//     caller seals the snapshot): a restarted member resumes where it was
+//     and re-sends the same bytes.
+//   - Not yet: the encryption of sub-shares to the receiver's HSM-held
+//     identity beyond the mutual TLS channel, and share repair.
 package reshare

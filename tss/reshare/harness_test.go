@@ -66,6 +66,10 @@ type session struct {
 	cfg    Config
 	parts  map[tss.ID]*Participant
 	tamper func(from, to tss.ID, m Message) []byte
+	// resume makes every member snapshot and resume after each delivery,
+	// as a signer restarting at every step would.
+	resume bool
+	old    map[tss.ID][]*tss.Share
 	errs   map[tss.ID][]error
 	queue  []envelope
 }
@@ -77,12 +81,13 @@ type envelope struct {
 
 func newSession(tb testing.TB, cfg Config, c *current) *session {
 	tb.Helper()
-	s := &session{tb: tb, cfg: cfg, parts: map[tss.ID]*Participant{}, errs: map[tss.ID][]error{}}
+	s := &session{tb: tb, cfg: cfg, parts: map[tss.ID]*Participant{}, errs: map[tss.ID][]error{}, old: map[tss.ID][]*tss.Share{}}
 	for _, id := range newLayout(&cfg).all {
 		var old []*tss.Share
 		if slices.Contains(cfg.Dealers, id) || cfg.Mode == ModeRefresh {
 			old = c.shares[id]
 		}
+		s.old[id] = old
 		p, err := New(cfg, id, old, rand.Reader)
 		if err != nil {
 			tb.Fatalf("member %s: %v", id, err)
@@ -121,6 +126,15 @@ func (s *session) run() {
 		out, err := s.parts[e.to].Deliver(e.from, b)
 		if err != nil {
 			s.errs[e.to] = append(s.errs[e.to], err)
+		}
+		if s.resume {
+			snap := s.parts[e.to].Snapshot()
+			p, err := Resume(s.cfg, e.to, s.old[e.to], snap, rand.Reader)
+			snap.Zero()
+			if err != nil {
+				s.tb.Fatalf("member %s resuming: %v", e.to, err)
+			}
+			s.parts[e.to] = p
 		}
 		s.send(e.to, out)
 	}

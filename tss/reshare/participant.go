@@ -45,6 +45,7 @@ type Participant struct {
 	confs    []*confirmation  // by new member
 
 	dealt    [][]bls.Scalar // this dealer's sub-shares, by new member
+	sharesTo [][]byte       // this dealer's encoded sub-shares messages, by new member (own included)
 	outbox   []Message
 	evidence []Evidence
 
@@ -72,8 +73,27 @@ type output struct {
 // share of self's component key in the current configuration. New copies
 // what it needs; the caller keeps old until the new configuration is
 // active, then destroys it. A dealer deals right away, so
-// [Participant.Outbox] holds the first messages to send.
+// [Participant.Outbox] holds the first messages to send. Once done and the
+// new shares sealed, call [Participant.Zero].
 func New(cfg Config, self tss.ID, old []*tss.Share, rand io.Reader) (*Participant, error) {
+	p, err := newParticipant(cfg, self, old, rand)
+	if err != nil {
+		return nil, err
+	}
+	if p.dealer >= 0 {
+		if err := p.deal(); err != nil {
+			p.zeroSecrets()
+			return nil, err
+		}
+	}
+	if _, err := p.advance(); err != nil && !errors.Is(err, ErrAborted) {
+		p.zeroSecrets()
+		return nil, err
+	}
+	return p, nil
+}
+
+func newParticipant(cfg Config, self tss.ID, old []*tss.Share, rand io.Reader) (*Participant, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -108,16 +128,6 @@ func New(cfg Config, self tss.ID, old []*tss.Share, rand io.Reader) (*Participan
 	}
 	p.comms, p.received, p.justs = make([]*commitments, nd), make([]*shares, nd), make([]*justification, nd)
 	p.echoes, p.confs = make([]*echo, nm), make([]*confirmation, nm)
-	if p.dealer >= 0 {
-		if err := p.deal(); err != nil {
-			p.zeroSecrets()
-			return nil, err
-		}
-	}
-	if _, err := p.advance(); err != nil && !errors.Is(err, ErrAborted) {
-		p.zeroSecrets()
-		return nil, err
-	}
 	return p, nil
 }
 
@@ -202,18 +212,27 @@ func (p *Participant) deal() error {
 	body := appendCommitments(make([]byte, 0, l.commitmentsBodyLen()), c)
 	msg := appendHeader(make([]byte, 0, headerLen+len(body)), header{kind: KindCommitments, session: p.session, from: p.self})
 	msg = append(msg, body...)
+	p.setDealing(msg, c)
+	return nil
+}
+
+// setDealing installs this dealer's own dealing (commitments msg, parsed
+// as c, and p.dealt): it is both sent and, at a new member, received by
+// itself.
+func (p *Participant) setDealing(msg []byte, c *commitments) {
 	p.raw[KindCommitments][p.me] = msg
 	p.comms[p.dealer] = c
 	p.outbox = append(p.outbox, Message{Kind: KindCommitments, Bytes: msg})
-	for i, id := range l.members {
+	p.sharesTo = make([][]byte, len(p.l.members))
+	for i, id := range p.l.members {
+		b := appendHeader(nil, header{kind: KindShares, session: p.session, from: p.self, to: id})
+		p.sharesTo[i] = appendShares(b, p.dealt[i])
 		if id == p.self {
 			p.received[p.dealer] = &shares{values: p.dealt[i]}
 			continue
 		}
-		b := appendHeader(nil, header{kind: KindShares, session: p.session, from: p.self, to: id})
-		p.outbox = append(p.outbox, Message{To: id, Kind: KindShares, Bytes: appendShares(b, p.dealt[i])})
+		p.outbox = append(p.outbox, Message{To: id, Kind: KindShares, Bytes: p.sharesTo[i]})
 	}
-	return nil
 }
 
 // horner evaluates the polynomial at x.
@@ -319,6 +338,10 @@ func (p *Participant) zeroSecrets() {
 	for _, s := range p.received {
 		s.zero()
 	}
+	for _, b := range p.sharesTo {
+		clear(b)
+	}
+	p.sharesTo = nil
 	for i, m := range p.outbox {
 		if m.Kind == KindShares {
 			clear(p.outbox[i].Bytes)

@@ -51,13 +51,18 @@ func (p *Participant) finishDeal() (*Message, error) {
 // configuration: a dealer cannot sub-share anything but its share. In a
 // refresh it is the identity, which parsing already checked.
 func (p *Participant) checkConstants(d int) int {
+	return p.wrongConstant(p.l.dealers[d], p.comms[d])
+}
+
+// wrongConstant returns the first validator whose constant term in
+// dealer's commitments c is not dealer's public share, or -1.
+func (p *Participant) wrongConstant(dealer tss.ID, c *commitments) int {
 	if p.l.mode == ModeRefresh {
 		return -1
 	}
-	id := p.l.dealers[d]
 	for v := range p.l.validators {
-		want, ok := p.cfg.Accounts[v].PublicKey(id)
-		if !ok || !p.comms[d].coeffs[v][0].Equal(want) {
+		want, ok := p.cfg.Accounts[v].PublicKey(dealer)
+		if !ok || !c.coeffs[v][0].Equal(want) {
 			return v
 		}
 	}
@@ -212,15 +217,8 @@ func (p *Participant) finishConfirm() error {
 			r.Disqualified = append(r.Disqualified, *e)
 		}
 	}
-	// The sub-shares and the current shares are no longer needed here;
-	// the caller destroys its own copy of the current shares at cutover.
-	zeroScalars(p.old)
-	for _, s := range p.dealt {
-		zeroScalars(s)
-	}
-	for _, s := range p.received {
-		s.zero()
-	}
+	// The sub-shares stay until Zero: a snapshot taken now must resume
+	// to this same result.
 	p.result = r
 	p.phase = dkg.PhaseDone
 	return nil
