@@ -435,3 +435,46 @@ func TestAttackEquivocatingMember(t *testing.T) {
 		}
 	}
 }
+
+// A new member whose confirmation does not verify under its new component
+// keys (it does not hold the shares it claims) aborts the session.
+func TestAttackForgedConfirmation(t *testing.T) {
+	c := newCurrent(t, 2, idsOf(1, 2, 3), 1)
+	cfg := c.config(t, ModeRedistribute, idsOf(1, 2), idsOf(1, 2, 3, 4, 5), 3)
+	s := newSession(t, cfg, c)
+	s.tamper = func(from, to tss.ID, m Message) []byte {
+		if from == 5 && m.Kind == KindConfirmation {
+			b := slices.Clone(m.Bytes)
+			sig := mustKey(t).Sign([32]byte{1}).Bytes()
+			copy(b[len(b)-len(sig):], sig[:])
+			return b
+		}
+		return m.Bytes
+	}
+	s.run()
+	for id, p := range s.parts {
+		if id == 5 {
+			continue
+		}
+		if _, err := p.Result(); !errors.Is(err, ErrBadConfirmation) {
+			t.Fatalf("member %s: %v, want ErrBadConfirmation", id, err)
+		}
+	}
+}
+
+// Messages carrying sub-shares never print their content.
+func TestMessagesRedact(t *testing.T) {
+	c := newCurrent(t, 2, idsOf(1, 2, 3), 1)
+	cfg := c.config(t, ModeRefresh, idsOf(1, 2, 3), idsOf(1, 2, 3), 2)
+	p, err := New(cfg, 1, c.shares[1], rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range p.Outbox() {
+		for _, got := range []string{fmt.Sprint(m), fmt.Sprintf("%x", m), fmt.Sprintf("%+v", m)} {
+			if got != m.String() {
+				t.Fatalf("message printed as %q", got)
+			}
+		}
+	}
+}
