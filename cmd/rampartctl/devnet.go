@@ -144,7 +144,7 @@ func devnetUp(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet)
 	clusterPath := filepath.Join(st.Dir, "cluster.yaml")
 	switch {
 	case o.keystores != "":
-		if err := cli.Run(ctx, "rampartctl", root(), []string{"import", "--cluster", clusterPath, "--keystores", o.keystores, "--password-file", o.passwordFile}, env); err != 0 {
+		if err := cli.Run(ctx, "rampartctl", root(), []string{"import", "--cluster", clusterPath, "--keystores", o.keystores, "--password-file", o.passwordFile, "--" + acceptLowSafetyFlag}, env); err != 0 {
 			return fail(errors.New("devnet: importing keystores failed"))
 		}
 	case o.dealer:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -102,5 +103,37 @@ func TestDevnetUpChecksThreshold(t *testing.T) {
 	code, _, errOut = run(t, "devnet", "up", "--dir", t.TempDir(), "--signers", "4", "--threshold", "2", "--dealer")
 	if code != 2 || !strings.Contains(errOut, "more than half") {
 		t.Fatalf("2-of-4: exit %d\n%s", code, errOut)
+	}
+}
+
+// rampartctl import splits keys at the cluster file's threshold (or
+// --threshold): it checks it before reading a keystore.
+func TestImportChecksThreshold(t *testing.T) {
+	dir := t.TempDir()
+	cluster := filepath.Join(dir, "cluster.yaml")
+	yaml := `network: {name: hoodi}
+cluster_id: test
+threshold: 2
+ca: ca.pem
+participants:
+  - {id: 1, endpoint: "https://127.0.0.1:1", tls_name: signer-1}
+  - {id: 2, endpoint: "https://127.0.0.1:2", tls_name: signer-2}
+  - {id: 3, endpoint: "https://127.0.0.1:3", tls_name: signer-3}
+`
+	if err := os.WriteFile(cluster, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"import", "--cluster", cluster, "--keystores", filepath.Join(dir, "missing"), "--password-file", filepath.Join(dir, "missing.txt")}
+	code, _, errOut := run(t, args...)
+	if code != 1 || !strings.Contains(errOut, "2t-n-1 = 0") || !strings.Contains(errOut, "--accept-low-safety") {
+		t.Fatalf("2-of-3 unconfirmed: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = run(t, append(args, "--threshold", "1")...)
+	if code != 2 || !strings.Contains(errOut, "more than half") {
+		t.Fatalf("1-of-3: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = run(t, append(args, "--accept-low-safety")...)
+	if code == 0 || !strings.Contains(errOut, "accepted by --accept-low-safety") || !strings.Contains(errOut, "missing") {
+		t.Fatalf("2-of-3 accepted: exit %d, want the keystores' error\n%s", code, errOut)
 	}
 }
