@@ -15,7 +15,7 @@ import (
 func TestResumeAfterEveryMessage(t *testing.T) {
 	for _, mode := range []Mode{ModeRedistribute, ModeRefresh} {
 		t.Run(mode.String(), func(t *testing.T) {
-			c := newCurrent(t, 3, idsOf(1, 2, 3, 4, 5), 2)
+			c := newCurrent(t, 3, idsOf(1, 2, 3, 4, 5), 1)
 			cfg := c.config(t, mode, idsOf(1, 2, 4, 5), idsOf(1, 2, 3, 4, 5), 3)
 			if mode == ModeRedistribute {
 				cfg = c.config(t, mode, idsOf(1, 2, 4, 5), idsOf(2, 3, 4, 5, 6, 7, 8), 5)
