@@ -34,6 +34,14 @@ const (
 	// and each member adds the sub-shares to its current share. Shares
 	// stolen before a refresh do not combine with shares stolen after it.
 	ModeRefresh Mode = 2
+	// ModeRepair gives one current member (NewMembers, a single id) its
+	// shares again, for its existing index, without any other member's
+	// share changing (Herzberg, Jarecki, Krawczyk, Yung 1995, share
+	// recovery): each dealer (helper) shares a random polynomial that is
+	// zero at the repaired index, and sends the repaired member its share
+	// masked by the sum of those polynomials; the repaired member
+	// interpolates the masked shares at its index.
+	ModeRepair Mode = 3
 )
 
 // String names the mode.
@@ -43,6 +51,8 @@ func (m Mode) String() string {
 		return "redistribute"
 	case ModeRefresh:
 		return "refresh"
+	case ModeRepair:
+		return "repair"
 	}
 	return fmt.Sprintf("mode(%d)", uint8(m))
 }
@@ -82,8 +92,8 @@ func (c *Config) Validate() error {
 	if c.Nonce == [32]byte{} {
 		return fmt.Errorf("%w: Nonce is zero; draw a random one per session", ErrConfig)
 	}
-	if c.Mode != ModeRedistribute && c.Mode != ModeRefresh {
-		return fmt.Errorf("%w: Mode %d is neither redistribute (1) nor refresh (2)", ErrConfig, c.Mode)
+	if c.Mode != ModeRedistribute && c.Mode != ModeRefresh && c.Mode != ModeRepair {
+		return fmt.Errorf("%w: Mode %d is none of redistribute (1), refresh (2), repair (3)", ErrConfig, c.Mode)
 	}
 	if err := checkMembers("Dealers", c.Dealers); err != nil {
 		return err
@@ -91,8 +101,10 @@ func (c *Config) Validate() error {
 	if err := checkMembers("NewMembers", c.NewMembers); err != nil {
 		return err
 	}
-	if err := tss.CheckThreshold(c.NewThreshold, len(c.NewMembers)); err != nil {
-		return fmt.Errorf("%w: NewThreshold: %w", ErrConfig, err)
+	if c.Mode != ModeRepair {
+		if err := tss.CheckThreshold(c.NewThreshold, len(c.NewMembers)); err != nil {
+			return fmt.Errorf("%w: NewThreshold: %w", ErrConfig, err)
+		}
 	}
 	if len(c.Accounts) < 1 || len(c.Accounts) > MaxValidators {
 		return fmt.Errorf("%w: Accounts has %d entries, want 1 to %d", ErrConfig, len(c.Accounts), MaxValidators)
@@ -131,6 +143,21 @@ func (c *Config) Validate() error {
 		}
 		if c.OldThreshold < 2 {
 			return fmt.Errorf("%w: a refresh at threshold 1 shares zero with a constant polynomial and changes nothing", ErrConfig)
+		}
+	}
+	if c.Mode == ModeRepair {
+		if len(c.NewMembers) != 1 || c.NewThreshold != c.OldThreshold {
+			return fmt.Errorf("%w: a repair names one member in NewMembers (%d named) and keeps the threshold (NewThreshold %d, OldThreshold %d)", ErrConfig, len(c.NewMembers), c.NewThreshold, c.OldThreshold)
+		}
+		r := c.NewMembers[0]
+		if _, ok := slices.BinarySearch(old, r); !ok {
+			return fmt.Errorf("%w: repaired member %s is not a current member (%s): a repair restores an existing index", ErrConfig, r, joinIDs(old))
+		}
+		if _, ok := slices.BinarySearch(c.Dealers, r); ok {
+			return fmt.Errorf("%w: repaired member %s cannot help repair itself", ErrConfig, r)
+		}
+		if c.OldThreshold < 2 {
+			return fmt.Errorf("%w: a repair at threshold 1 would hand the key itself to the repaired member's helpers' masks; copy the share instead", ErrConfig)
 		}
 	}
 	return nil

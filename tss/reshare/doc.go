@@ -22,6 +22,15 @@
 // commitment must be the identity, checked when the message is parsed),
 // and each member adds its sub-shares to its current share.
 //
+// Share repair gives one member that lost its shares the same shares
+// again, for its existing index, with no other share changing (Herzberg,
+// Jarecki, Krawczyk, Yung 1995, share recovery): helpers deal masking
+// polynomials that are zero at the repaired index (checked through their
+// commitments), then each sends the repaired member its share plus its
+// masks; the repaired member checks each masked share against the public
+// data, interpolates them at its index and checks the result against its
+// component key.
+//
 // Before a new member confirms, the new public polynomial of every
 // validator must have the validator key as constant term and every new
 // component key must lie on it ([tss.Account.Validate]); the confirmation
@@ -49,5 +58,5 @@
 //     caller seals the snapshot): a restarted member resumes where it was
 //     and re-sends the same bytes.
 //   - Not yet: the encryption of sub-shares to the receiver's HSM-held
-//     identity beyond the mutual TLS channel, and share repair.
+//     identity beyond the mutual TLS channel.
 package reshare

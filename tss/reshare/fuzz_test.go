@@ -16,9 +16,12 @@ import (
 // real session, for every round) are accepted.
 func FuzzDeliver(f *testing.F) {
 	c := newCurrent(f, 2, idsOf(1, 2, 3), 2)
-	for _, mode := range []Mode{ModeRedistribute, ModeRefresh} {
+	for _, mode := range []Mode{ModeRedistribute, ModeRefresh, ModeRepair} {
 		dealers := idsOf(1, 2)
 		cfg := c.config(f, mode, dealers, idsOf(1, 2, 3), 2)
+		if mode == ModeRepair {
+			cfg = c.config(f, mode, dealers, idsOf(3), 2)
+		}
 		s := newSession(f, cfg, c)
 		s.tamper = func(from, to tss.ID, m Message) []byte {
 			if to == 3 {
@@ -33,6 +36,7 @@ func FuzzDeliver(f *testing.F) {
 	for _, mode := range []Mode{ModeRedistribute, ModeRefresh} {
 		cfgs[mode] = c.config(f, mode, idsOf(1, 2), idsOf(1, 2, 3), 2)
 	}
+	cfgs[ModeRepair] = c.config(f, ModeRepair, idsOf(1, 2), idsOf(3), 2)
 	f.Fuzz(func(t *testing.T, mode byte, b []byte) {
 		cfg, ok := cfgs[Mode(mode)]
 		if !ok {

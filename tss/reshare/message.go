@@ -105,6 +105,10 @@ type layout struct {
 	tOld, t, validators    int
 	dealers, members, all  []tss.ID
 	dealerAt, memberAt, at map[tss.ID]int
+	// repaired is the member a repair restores (0 otherwise). In a repair
+	// the members (who receive sub-shares, echo and complain) are the
+	// dealers themselves.
+	repaired tss.ID
 }
 
 func newLayout(c *Config) layout {
@@ -113,7 +117,10 @@ func newLayout(c *Config) layout {
 	for i, id := range c.Dealers {
 		l.dealerAt[id] = i
 	}
-	for i, id := range c.NewMembers {
+	if c.Mode == ModeRepair {
+		l.repaired, l.members = c.NewMembers[0], c.Dealers
+	}
+	for i, id := range l.members {
 		l.memberAt[id] = i
 	}
 	l.all = slices.Clone(c.Dealers)
@@ -422,4 +429,29 @@ func zeroScalars(s []bls.Scalar) {
 	for i := range s {
 		s[i].Zero()
 	}
+}
+
+// masked is a helper's private message to the repaired member in a repair:
+// the transcript it saw and, per validator, its share masked by the
+// qualified dealers' sub-shares (which are zero at the repaired index).
+type masked struct {
+	transcript [32]byte
+	values     []bls.Scalar
+}
+
+func (l layout) parseMasked(r *reader) (*masked, error) {
+	if got, want := len(r.b)-r.off, 32+l.validators*32; got != want {
+		return nil, fmt.Errorf("%w: masked shares body has %d bytes, want %d for %d validators", ErrMalformed, got, want, l.validators)
+	}
+	m := &masked{values: make([]bls.Scalar, l.validators)}
+	copy(m.transcript[:], r.bytes(32, "transcript hash"))
+	for v := range l.validators {
+		x, err := bls.ScalarFromBytes(r.bytes(32, "masked share"))
+		if err != nil {
+			zeroScalars(m.values)
+			return nil, fmt.Errorf("%w: masked share of validator %d: %w", ErrMalformed, v, err)
+		}
+		m.values[v] = x
+	}
+	return m, r.end("masked shares")
 }

@@ -30,6 +30,7 @@ type Participant struct {
 	member  int // index in l.members, or -1
 	rand    io.Reader
 	pow     [][]bls.Scalar // per new member: its id's powers 0..t-1
+	powR    []bls.Scalar   // repair: the repaired id's powers 0..t-1
 	old     []bls.Scalar   // this member's current shares, if it deals or refreshes
 
 	phase dkg.Phase
@@ -43,6 +44,7 @@ type Participant struct {
 	echoes   []*echo          // by new member
 	justs    []*justification // by dealer
 	confs    []*confirmation  // by new member
+	masked   []*masked        // repair, at the repaired member: by dealer
 
 	dealt    [][]bls.Scalar // this dealer's sub-shares, by new member
 	sharesTo [][]byte       // this dealer's encoded sub-shares messages, by new member (own included)
@@ -122,12 +124,15 @@ func newParticipant(cfg Config, self tss.ID, old []*tss.Share, rand io.Reader) (
 		return nil, fmt.Errorf("%w: %s does not deal: give it no current shares", ErrConfig, self)
 	}
 	p.pow = powers(p.l)
+	if p.l.repaired != 0 {
+		p.powR = powersOf(p.l.repaired, p.l.t)
+	}
 	nd, nm := len(p.l.dealers), len(p.l.members)
 	for k := range p.raw {
 		p.raw[k] = make([][]byte, len(p.l.all))
 	}
 	p.comms, p.received, p.justs = make([]*commitments, nd), make([]*shares, nd), make([]*justification, nd)
-	p.echoes, p.confs = make([]*echo, nm), make([]*confirmation, nm)
+	p.echoes, p.confs, p.masked = make([]*echo, nm), make([]*confirmation, nm), make([]*masked, nd)
 	return p, nil
 }
 
@@ -205,6 +210,19 @@ func (p *Participant) deal() error {
 			}
 			c.coeffs[v][k] = pk
 		}
+		if l.mode == ModeRepair {
+			// Zero at the repaired index: a_0 = -sum_k a_k·r^k.
+			for k := 1; k < l.t; k++ {
+				term := coeffs[k].Mul(&p.powR[k])
+				coeffs[0] = coeffs[0].Sub(&term)
+				term.Zero()
+			}
+			pk, err := bls.PublicKeyFromScalar(&coeffs[0])
+			if err != nil {
+				return fmt.Errorf("reshare: committing to the constant term: %w", err)
+			}
+			c.coeffs[v][0] = pk
+		}
 		for i := range xs {
 			p.dealt[i][v] = horner(coeffs, &xs[i])
 		}
@@ -249,12 +267,17 @@ func horner(coeffs []bls.Scalar, x *bls.Scalar) bls.Scalar {
 func powers(l layout) [][]bls.Scalar {
 	out := make([][]bls.Scalar, len(l.members))
 	for i, id := range l.members {
-		x := bls.ScalarFromUint64(uint64(id))
-		out[i] = make([]bls.Scalar, l.t)
-		out[i][0] = bls.ScalarFromUint64(1)
-		for k := 1; k < l.t; k++ {
-			out[i][k] = out[i][k-1].Mul(&x)
-		}
+		out[i] = powersOf(id, l.t)
+	}
+	return out
+}
+
+func powersOf(id tss.ID, t int) []bls.Scalar {
+	x := bls.ScalarFromUint64(uint64(id))
+	out := make([]bls.Scalar, t)
+	out[0] = bls.ScalarFromUint64(1)
+	for k := 1; k < t; k++ {
+		out[k] = out[k-1].Mul(&x)
 	}
 	return out
 }
@@ -287,7 +310,15 @@ func (p *Participant) Waiting() []tss.ID {
 	case dkg.PhaseJustify:
 		out = p.missing(KindJustification, p.l.dealers)
 	case dkg.PhaseConfirm:
-		out = p.missing(KindConfirmation, p.l.members)
+		if p.l.mode != ModeRepair {
+			out = p.missing(KindConfirmation, p.l.members)
+			break
+		}
+		var q []tss.ID
+		for _, d := range p.qualified {
+			q = append(q, p.l.dealers[d])
+		}
+		out = p.missing(KindConfirmation, q)
 	}
 	return out
 }
@@ -351,6 +382,23 @@ func (p *Participant) zeroSecrets() {
 	for i, b := range p.raw[KindShares] {
 		clear(b)
 		p.raw[KindShares][i] = nil
+	}
+	if p.l.mode == ModeRepair {
+		for _, m := range p.masked {
+			if m != nil {
+				zeroScalars(m.values)
+			}
+		}
+		for i, b := range p.raw[KindConfirmation] {
+			clear(b)
+			p.raw[KindConfirmation][i] = nil
+		}
+		for i, m := range p.outbox {
+			if m.Kind == KindConfirmation {
+				clear(p.outbox[i].Bytes)
+				p.outbox[i].Bytes = nil
+			}
+		}
 	}
 	if p.result != nil {
 		p.result.Zero()
@@ -420,15 +468,25 @@ func (p *Participant) checkHeader(from tss.ID, h header) error {
 		if !isDealer {
 			return fmt.Errorf("%w: %s is not a dealer and sent %s", ErrSender, h.from, h.kind)
 		}
-	case KindEcho, KindConfirmation:
+	case KindEcho:
 		if !isMember {
 			return fmt.Errorf("%w: %s is not a new member and sent %s", ErrSender, h.from, h.kind)
 		}
+	case KindConfirmation:
+		if p.l.mode == ModeRepair && !isDealer {
+			return fmt.Errorf("%w: %s is not a helper and sent masked shares", ErrSender, h.from)
+		}
+		if p.l.mode != ModeRepair && !isMember {
+			return fmt.Errorf("%w: %s is not a new member and sent %s", ErrSender, h.from, h.kind)
+		}
 	}
+	private := h.kind == KindShares || (h.kind == KindConfirmation && p.l.mode == ModeRepair)
 	switch {
 	case h.kind == KindShares && (h.to != p.self || p.member < 0):
 		return fmt.Errorf("%w: sub-shares for member %s", ErrWrongRecipient, h.to)
-	case h.kind != KindShares && h.to != 0:
+	case h.kind == KindConfirmation && private && (h.to != p.self || p.self != p.l.repaired):
+		return fmt.Errorf("%w: masked shares for member %s", ErrWrongRecipient, h.to)
+	case !private && h.to != 0:
 		return fmt.Errorf("%w: %s message must be broadcast but names member %s", ErrWrongRecipient, h.kind, h.to)
 	}
 	return nil
@@ -466,6 +524,17 @@ func (p *Participant) accept(h header, r *reader, si int, msg []byte) error {
 		}
 		store = func() { p.justs[p.l.dealerAt[h.from]] = j }
 	case KindConfirmation:
+		if p.l.mode == ModeRepair {
+			m, err := p.l.parseMasked(r)
+			if err != nil {
+				return err
+			}
+			if p.raw[h.kind][si] != nil {
+				zeroScalars(m.values)
+			}
+			store = func() { p.masked[p.l.dealerAt[h.from]] = m }
+			break
+		}
 		c, err := parseConfirmation(r)
 		if err != nil {
 			return err

@@ -22,7 +22,8 @@ const (
 	EvidenceEquivocation
 	// EvidenceWrongConstant: the constant term of the dealer's
 	// commitments is not its public share in the current configuration:
-	// it is sub-sharing something else than its share (disqualifies).
+	// it is sub-sharing something else than its share; in a repair, its
+	// masking polynomial is not zero at the repaired index (disqualifies).
 	EvidenceWrongConstant
 	// EvidenceBadShare: the Reporter complained that a sub-share from the
 	// dealer does not match the dealer's commitments.
@@ -36,6 +37,10 @@ const (
 	// EvidenceAnsweredComplaint: the dealer answered the Reporter's
 	// complaint with a valid sub-share.
 	EvidenceAnsweredComplaint
+	// EvidenceBadMaskedShare: in a repair, the helper's masked shares do
+	// not match its public share and the qualified masks; the repaired
+	// member leaves them out.
+	EvidenceBadMaskedShare
 )
 
 // String names the kind.
@@ -46,7 +51,7 @@ func (k EvidenceKind) String() string {
 	case EvidenceEquivocation:
 		return "different commitments shown to different members"
 	case EvidenceWrongConstant:
-		return "commitment's constant term is not the dealer's public share"
+		return "commitments do not commit to what the dealer must share (its public share; zero at the repaired index in a repair)"
 	case EvidenceBadShare:
 		return "sub-share does not match commitments"
 	case EvidenceUnanswered:
@@ -55,6 +60,8 @@ func (k EvidenceKind) String() string {
 		return "revealed sub-share does not match commitments"
 	case EvidenceAnsweredComplaint:
 		return "complaint answered with a valid sub-share"
+	case EvidenceBadMaskedShare:
+		return "masked share does not match the public data"
 	}
 	return fmt.Sprintf("evidence(%d)", uint8(k))
 }

@@ -3,6 +3,7 @@ package reshare
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/rampart-signer/rampart/internal/bls"
@@ -57,7 +58,17 @@ func (p *Participant) checkConstants(d int) int {
 // wrongConstant returns the first validator whose constant term in
 // dealer's commitments c is not dealer's public share, or -1.
 func (p *Participant) wrongConstant(dealer tss.ID, c *commitments) int {
-	if p.l.mode == ModeRefresh {
+	switch p.l.mode {
+	case ModeRefresh:
+		return -1
+	case ModeRepair:
+		// The masking polynomial must be zero at the repaired index:
+		// sum_k r^k·C_k is the identity.
+		for v := range p.l.validators {
+			if _, err := bls.PublicKeyLinearCombination(c.coeffs[v], p.powR); !errors.Is(err, bls.ErrInfinity) {
+				return v
+			}
+		}
 		return -1
 	}
 	for v := range p.l.validators {
@@ -158,6 +169,9 @@ func (p *Participant) finishJustify() (*Message, error) {
 	if len(p.qualified) < p.l.tOld {
 		return nil, fmt.Errorf("%w: %w: %d qualified, old threshold %d", ErrAborted, ErrNotEnoughQualified, len(p.qualified), p.l.tOld)
 	}
+	if p.l.mode == ModeRepair {
+		return p.finishJustifyRepair()
+	}
 	out, err := p.computeOutput()
 	if err != nil {
 		return nil, err
@@ -196,6 +210,9 @@ func (p *Participant) finishJustify() (*Message, error) {
 // sum of the confirmer's new component keys, which proves it holds shares
 // that match them.
 func (p *Participant) finishConfirm() error {
+	if p.l.mode == ModeRepair {
+		return p.finishRepair()
+	}
 	for m, id := range p.l.members {
 		if m == p.member {
 			continue
@@ -354,6 +371,12 @@ func (p *Participant) computeOutput() (*output, error) {
 // lagrangeAtZero returns the Lagrange basis coefficients at zero over ids
 // (distinct, non-zero): public values.
 func lagrangeAtZero(ids []tss.ID) ([]bls.Scalar, error) {
+	return lagrangeAt(ids, bls.Scalar{})
+}
+
+// lagrangeAt returns the Lagrange basis coefficients at x over ids:
+// lambda_i = product over j != i of (x_j - x) / (x_j - x_i).
+func lagrangeAt(ids []tss.ID, x bls.Scalar) ([]bls.Scalar, error) {
 	out := make([]bls.Scalar, len(ids))
 	for i := range ids {
 		xi := bls.ScalarFromUint64(uint64(ids[i]))
@@ -363,7 +386,8 @@ func lagrangeAtZero(ids []tss.ID) ([]bls.Scalar, error) {
 				continue
 			}
 			xj := bls.ScalarFromUint64(uint64(ids[j]))
-			num = num.Mul(&xj)
+			a := xj.Sub(&x)
+			num = num.Mul(&a)
 			diff := xj.Sub(&xi)
 			den = den.Mul(&diff)
 		}

@@ -13,17 +13,27 @@ import (
 // Every member restarts after every message it takes: resuming from its
 // snapshot gives the same session, to the same new keys.
 func TestResumeAfterEveryMessage(t *testing.T) {
-	for _, mode := range []Mode{ModeRedistribute, ModeRefresh} {
+	for _, mode := range []Mode{ModeRedistribute, ModeRefresh, ModeRepair} {
 		t.Run(mode.String(), func(t *testing.T) {
 			c := newCurrent(t, 3, idsOf(1, 2, 3, 4, 5), 1)
 			cfg := c.config(t, mode, idsOf(1, 2, 4, 5), idsOf(1, 2, 3, 4, 5), 3)
-			if mode == ModeRedistribute {
+			switch mode {
+			case ModeRedistribute:
 				cfg = c.config(t, mode, idsOf(1, 2, 4, 5), idsOf(2, 3, 4, 5, 6, 7, 8), 5)
+			case ModeRepair:
+				cfg = c.config(t, mode, idsOf(1, 2, 4, 5), idsOf(3), 3)
 			}
 			s := newSession(t, cfg, c)
 			s.resume = true
 			s.run()
-			checkSigning(t, c.keys, newShares(t, cfg, s.results()), cfg.NewThreshold)
+			res := s.results()
+			if mode == ModeRepair {
+				if !res[3].Validators[0].Share.PublicKey().Equal(c.shares[3][0].PublicKey()) {
+					t.Fatal("the repaired share is wrong")
+				}
+				return
+			}
+			checkSigning(t, c.keys, newShares(t, cfg, res), cfg.NewThreshold)
 		})
 	}
 }
