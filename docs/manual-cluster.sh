@@ -82,7 +82,7 @@ done
 
 # 4. Four validators, 3-of-5, dealt offline (development only; production uses DKG).
 "$BIN/rampartctl" shares deal --config signer-1.yaml --config signer-2.yaml --config signer-3.yaml \
-  --config signer-4.yaml --config signer-5.yaml --validators 4 --threshold 3 --out validators.txt
+  --config signer-4.yaml --config signer-5.yaml --validators 4 --threshold 3 --accept-low-safety --out validators.txt
 
 # 5. Start the five signers one after the other, each once the one before is
 #    healthy: they share one SoftHSM token directory here, and SoftHSM's file

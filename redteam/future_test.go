@@ -113,7 +113,7 @@ func TestHole3ImportBeyondWallClockRefused(t *testing.T) {
 	write("keystores/keystore-0.json", ksJSON)
 	pw := write("password.txt", []byte("redteam password"))
 	clusterImport := func(history string) (int, string) {
-		return ctl(t, nil, "import", "--cluster", c.clusterFile(), "--keystores", ksDir, "--password-file", pw, "--slashing-protection", history)
+		return ctl(t, nil, "import", "--cluster", c.clusterFile(), "--keystores", ksDir, "--password-file", pw, "--slashing-protection", history, "--accept-low-safety")
 	}
 	held := func() int {
 		n := 0

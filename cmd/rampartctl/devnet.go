@@ -39,6 +39,7 @@ type upOptions struct {
 	dealer                    bool
 	withdrawal                string
 	hedge                     time.Duration
+	acceptLowSafety           bool
 	net                       network.Flags
 }
 
@@ -53,6 +54,7 @@ func (o *upOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.dealer, "dealer", false, "create validators with a trusted dealer instead of key generation (faster; whole keys exist briefly)")
 	fs.StringVar(&o.withdrawal, "withdrawal-address", "0x5241d0000000000000000000000000000000d000", "execution `address` of the validators' withdrawal credentials")
 	fs.DurationVar(&o.hedge, "hedge-delay", 500*time.Millisecond, "signers' cluster.hedge_delay (all share this host's CPUs)")
+	registerAcceptLowSafety(fs, &o.acceptLowSafety)
 	o.net.Register(fs)
 }
 
@@ -92,7 +94,12 @@ creates the validators: by distributed key generation, or by importing
 --keystores, or with --dealer by a trusted dealer. Writes DIR/cluster.yaml:
 endpoints, CA, the client certificate of a validator client (vc-1), the
 operator's admin identity and the account list. Network flags as
-everywhere (default hoodi).`,
+everywhere (default hoodi).
+
+It first prints what the threshold tolerates (n-t signers down; 2t-n-1
+compromised signers that cannot get a slashable message signed) and asks
+for confirmation when the safety tolerance is below 1, as the default
+3-of-5 is (--accept-low-safety answers without asking).`,
 		Flags: func(f *flag.FlagSet) { fs = f; o.register(f) },
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -119,6 +126,9 @@ func devnetUp(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkThreshold(env, o.threshold, o.signers, o.acceptLowSafety); err != nil {
+		return nil, err
+	}
 	bin, err := siblingBinary("rampart-signer")
 	if err != nil {
 		return nil, err
@@ -134,7 +144,7 @@ func devnetUp(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet)
 	clusterPath := filepath.Join(st.Dir, "cluster.yaml")
 	switch {
 	case o.keystores != "":
-		if err := cli.Run(ctx, "rampartctl", root(), []string{"import", "--cluster", clusterPath, "--keystores", o.keystores, "--password-file", o.passwordFile}, env); err != 0 {
+		if err := cli.Run(ctx, "rampartctl", root(), []string{"import", "--cluster", clusterPath, "--keystores", o.keystores, "--password-file", o.passwordFile, "--" + acceptLowSafetyFlag}, env); err != 0 {
 			return fail(errors.New("devnet: importing keystores failed"))
 		}
 	case o.dealer:
@@ -400,7 +410,9 @@ func pidOf(st *devnet.State, id uint64) int {
 // generateValidators runs distributed key generation through rampartctl dkg.
 func generateValidators(ctx context.Context, env *cli.Env, clusterPath string, o *upOptions) error {
 	args := []string{"dkg", "--cluster", clusterPath, "--validators", strconv.Itoa(o.count), "--threshold", strconv.Itoa(o.threshold),
-		"--withdrawal-address", o.withdrawal, "--out", filepath.Dir(clusterPath)}
+		"--withdrawal-address", o.withdrawal, "--out", filepath.Dir(clusterPath),
+		// devnet up checked the threshold (and asked) already.
+		"--" + acceptLowSafetyFlag}
 	if code := cli.Run(ctx, "rampartctl", root(), args, env); code != 0 {
 		return errors.New("devnet: distributed key generation failed")
 	}

@@ -61,7 +61,7 @@ func TestDevnetImportsKeystoresIntoSignerProcesses(t *testing.T) {
 	if os.Getenv("DEVNET_TEST_DIR") == "" {
 		dir = filepath.Join(t.TempDir(), "devnet")
 	}
-	code, out, errOut := run(t, "devnet", "up", "--dir", dir, "--signers", "3", "--threshold", "2", "--keystores", ksDir, "--password-file", pwFile, "--network", "hoodi")
+	code, out, errOut := run(t, "devnet", "up", "--dir", dir, "--signers", "3", "--threshold", "2", "--accept-low-safety", "--keystores", ksDir, "--password-file", pwFile, "--network", "hoodi")
 	st, _ := devnet.Load(dir)
 	if st != nil {
 		t.Cleanup(func() { st.Down(t.Context()) })
@@ -157,7 +157,7 @@ func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
 	buildSigner(t)
 	t.Setenv("SOFTHSM2_CONF", "")
 	dir := filepath.Join(t.TempDir(), "devnet")
-	code, out, errOut := run(t, "devnet", "up", "--dir", dir, "--signers", "3", "--threshold", "2", "--validators", "2", "--dealer", "--network", "hoodi")
+	code, out, errOut := run(t, "devnet", "up", "--dir", dir, "--signers", "3", "--threshold", "2", "--accept-low-safety", "--validators", "2", "--dealer", "--network", "hoodi")
 	st, _ := devnet.Load(dir)
 	if st != nil {
 		t.Cleanup(func() { st.Down(context.Background()) })

@@ -44,7 +44,13 @@ ceremony; --id attaches to a ceremony already started instead.
 
 The cluster file names the network, the signers and the administrator
 identity (admin entry, with the administrative token of its admin.token)
-this command uses.`,
+this command uses.
+
+Before anything starts it prints what the threshold tolerates (n-t signers
+down; 2t-n-1 compromised signers that cannot get a slashable message
+signed), refuses a threshold of half the signers or fewer, and asks for
+confirmation when the safety tolerance is below 1 (--accept-low-safety
+answers without asking).`,
 		Flags: o.flags,
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -68,6 +74,7 @@ type dkgOptions struct {
 	batchSize          int
 	attach             string
 	poll               time.Duration
+	acceptLowSafety    bool
 }
 
 func (o *dkgOptions) flags(fs *flag.FlagSet) {
@@ -83,6 +90,7 @@ func (o *dkgOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.batchSize, "batch-size", 0, "validators per key-generation batch (default: about a tenth of them)")
 	fs.StringVar(&o.attach, "id", "", "attach to the ceremony with this `id` instead of starting one")
 	fs.DurationVar(&o.poll, "poll", time.Second, "how often to ask the coordinator for progress")
+	registerAcceptLowSafety(fs, &o.acceptLowSafety)
 }
 
 func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
@@ -113,6 +121,11 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 	}
 	if fi, err := os.Stat(o.out); err != nil || !fi.IsDir() {
 		return cli.Usagef("--out: %s is not a directory", o.out)
+	}
+	if req != nil {
+		if err := checkThreshold(env, o.threshold, len(cf.Participants), o.acceptLowSafety); err != nil {
+			return err
+		}
 	}
 	n, err := cf.LoadNetwork(ctx)
 	if err != nil {

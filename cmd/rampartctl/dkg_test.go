@@ -54,7 +54,7 @@ func TestDKGWritesVerifiedDepositData(t *testing.T) {
 	clusterFile := filepath.Join(lc.Dir, "cluster.yaml")
 	address := "0x468c15d616B52FCEf0B932BF89D42157984BE2A5"
 	code, stdout, stderr := run(t, "dkg", "--cluster", clusterFile, "--validators", "5", "--withdrawal-address", address,
-		"--coordinator", "2", "--out", out, "--batch-size", "2", "--poll", "100ms")
+		"--coordinator", "2", "--out", out, "--batch-size", "2", "--poll", "100ms", "--accept-low-safety")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -102,9 +102,10 @@ func TestDKGFailsCleanly(t *testing.T) {
 		{"refuses a missing withdrawal address", []string{"--validators", "1"}, 2, "--withdrawal-address"},
 		{"refuses a wrong address checksum", []string{"--validators", "1", "--withdrawal-address", strings.Replace(address, "A5", "a5", 1)}, 2, "checksum"},
 		{"refuses zero validators", []string{"--validators", "0", "--withdrawal-address", address}, 2, "--validators"},
-		{"refuses an unknown coordinator", []string{"--validators", "1", "--withdrawal-address", address, "--coordinator", "9"}, 2, "--coordinator"},
-		{"reports the coordinator's refusal", []string{"--validators", "1", "--withdrawal-address", address, "--threshold", "1"}, 1, "threshold"},
-		{"reports an amount the deposit tools refuse", []string{"--validators", "1", "--withdrawal-address", address, "--amount-gwei", "40000000000"}, 1, "amount"},
+		{"refuses an unknown coordinator", []string{"--validators", "1", "--withdrawal-address", address, "--coordinator", "9", "--accept-low-safety"}, 2, "--coordinator"},
+		{"refuses a minority threshold before asking the cluster", []string{"--validators", "1", "--withdrawal-address", address, "--threshold", "1"}, 2, "more than half the signers"},
+		{"refuses an unconfirmed low safety tolerance", []string{"--validators", "1", "--withdrawal-address", address}, 1, "--accept-low-safety"},
+		{"reports an amount the deposit tools refuse", []string{"--validators", "1", "--withdrawal-address", address, "--amount-gwei", "40000000000", "--accept-low-safety"}, 1, "amount"},
 		{"reports an unknown ceremony to attach to", []string{"--id", strings.Repeat("ab", 32)}, 1, "unknown ceremony"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

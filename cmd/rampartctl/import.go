@@ -25,6 +25,7 @@ import (
 func importCommand() *cli.Command {
 	var clusterPath, dir, passwordFile, history string
 	var threshold, chunk int
+	var acceptLowSafety bool
 	return &cli.Command{
 		Name:    "import",
 		Summary: "Import EIP-2335 keystores into the cluster, split t-of-n.",
@@ -39,7 +40,11 @@ its share (a partial signature of one fixed Rampart message), the proofs
 must recover the original key's signature, and only then are the accounts
 activated. A failure removes the batch's accounts from every signer. Whole keys are zeroed as soon as they are
 imported. Keys go in batches of --batch; a failure stops the import and
-leaves earlier batches fully imported.`,
+leaves earlier batches fully imported.
+
+It first prints what the threshold tolerates and asks for confirmation
+when the safety tolerance is below 1 (--accept-low-safety answers without
+asking).`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&clusterPath, "cluster", "cluster.yaml", "cluster `file`")
 			fs.StringVar(&dir, "keystores", "", "`directory` of EIP-2335 keystores (required)")
@@ -47,6 +52,7 @@ leaves earlier batches fully imported.`,
 			fs.StringVar(&history, "slashing-protection", "", "EIP-3076 interchange `file` with the keys' history")
 			fs.IntVar(&threshold, "threshold", 0, "signatures needed (default: the cluster file's threshold)")
 			fs.IntVar(&chunk, "batch", 100, "keys per all-or-nothing batch")
+			registerAcceptLowSafety(fs, &acceptLowSafety)
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -64,6 +70,9 @@ leaves earlier batches fully imported.`,
 			}
 			if threshold == 0 {
 				threshold = cf.Threshold
+			}
+			if err := checkThreshold(env, threshold, len(cf.Participants), acceptLowSafety); err != nil {
+				return err
 			}
 			n, err := cf.LoadNetwork(ctx)
 			if err != nil {

@@ -31,6 +31,7 @@ func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 func sharesDealCommand() *cli.Command {
 	var configs multiFlag
 	var validators, threshold int
+	var acceptLowSafety bool
 	var out string
 	return &cli.Command{
 		Name:    "deal",
@@ -48,12 +49,17 @@ as they are split: for production, create validators with distributed key
 generation (rampartctl dkg), where no whole key ever exists.
 
 Nothing is half-made: every share is staged first and the files appear
-only once every signer's share of every validator is sealed and written.`,
+only once every signer's share of every validator is sealed and written.
+
+It first prints what the threshold tolerates and asks for confirmation
+when the safety tolerance is below 1 (--accept-low-safety answers without
+asking).`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Var(&configs, "config", "a signer's configuration `file` (repeat for every signer)")
 			fs.IntVar(&validators, "validators", 1, "number of validators to create")
 			fs.IntVar(&threshold, "threshold", 0, "signatures needed (more than half the signers)")
 			fs.StringVar(&out, "out", "", "also write the composite public keys, one per line, to this `file`")
+			registerAcceptLowSafety(fs, &acceptLowSafety)
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -64,6 +70,9 @@ only once every signer's share of every validator is sealed and written.`,
 			}
 			if validators < 1 || validators > 100000 {
 				return cli.Usagef("--validators: %d is not between 1 and 100000", validators)
+			}
+			if err := checkThreshold(env, threshold, len(configs), acceptLowSafety); err != nil {
+				return err
 			}
 			var cfgs []*appliance.Config
 			for _, p := range configs {

@@ -278,7 +278,7 @@ func (s *Stack) provisionCluster(ctx context.Context) error {
 		}
 	}
 	upErr := s.run(ctx, "wan", log, nil, rampartctl, "devnet", "up", "--dir", s.ClusterDir,
-		"--signers", "5", "--threshold", "3",
+		"--signers", "5", "--threshold", "3", "--accept-low-safety",
 		"--keystores", keystores, "--password-file", s.Devnet.KeystorePasswordFile(),
 		"--network-config", s.Devnet.NetworkConfigFile(), "--genesis-validators-root", n.GenesisValidatorsRoot().String())
 	// Whatever happened, the processes devnet up recorded are the run's.

@@ -125,7 +125,7 @@ func NewStack(t *testing.T, ctx context.Context, o StackOptions) *Stack {
 	s.ClusterDir = filepath.Join(t.TempDir(), "cluster")
 	t.Cleanup(s.stop)
 	s.rampartctl(ctx, "devnet", "up", "--dir", s.ClusterDir,
-		"--signers", strconv.Itoa(o.Signers), "--threshold", strconv.Itoa(o.Threshold),
+		"--signers", strconv.Itoa(o.Signers), "--threshold", strconv.Itoa(o.Threshold), "--accept-low-safety",
 		"--keystores", d.KeystoreDir(), "--password-file", d.KeystorePasswordFile(),
 		"--network-config", d.NetworkConfigFile(), "--genesis-validators-root", s.Net.GenesisValidatorsRoot().String())
 	if s.Cluster, err = rdevnet.Load(s.ClusterDir); err != nil {

@@ -67,7 +67,7 @@ sed -e "s|@PUBKEY@|0x$(printf 'a0%.0s' $(seq 48))|" \
 	-e "s|pin-source=credential:hsm-pin|pin-source=file:$hsm/pin|g" \
 	-e "s|/etc/rampart/tls/signer.pem|$work/signer.pem|" -e "s|/etc/rampart/tls/ca.pem|$work/ca.pem|" \
 	"$here/test/signer.yaml" >"$work/deal.yaml"
-"$ctl" shares deal --config "$work/deal.yaml" --validators 1 --threshold 1 --out "$work/pubkey"
+"$ctl" shares deal --config "$work/deal.yaml" --validators 1 --threshold 1 --accept-low-safety --out "$work/pubkey"
 pubkey=$(tr -d ' \n' <"$work/pubkey")
 echo "validator $pubkey"
 
