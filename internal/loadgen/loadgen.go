@@ -129,8 +129,9 @@ type Sample struct {
 	At time.Duration `json:"at_ns"`
 	// Latency is how long it took.
 	Latency time.Duration `json:"latency_ns"`
-	// Failed is the error of a failed request, or of the first failed one
-	// of a round.
+	// Failed is the error of a failed request, or of a round none of
+	// whose requests succeeded (a round's failed requests are counted in
+	// Result.Errors).
 	Failed string `json:"error,omitempty"`
 }
 
@@ -529,6 +530,9 @@ func (r *Runner) burst(ctx context.Context, jobs []job, keep func([]signed)) (ti
 		}
 	}
 	keep(good)
+	if len(good) > 0 {
+		failed = "" // the round's time stands; its failed requests are counted
+	}
 	return took, reqs, failed
 }
 
@@ -615,10 +619,10 @@ func (r *Runner) batches(ctx context.Context, jobs []job, keep func([]signed)) (
 	took := time.Since(start)
 	failed := ""
 	for _, s := range reqs {
-		if s.Failed != "" {
-			failed = s.Failed
-			break
+		if s.Failed == "" {
+			return took, reqs, "" // the round's time stands; its failed requests are counted
 		}
+		failed = s.Failed
 	}
 	return took, reqs, failed
 }
