@@ -303,12 +303,23 @@ func TestChartsAreWellFormedSVG(t *testing.T) {
 			}
 			dec := xml.NewDecoder(&b)
 			for {
-				_, err := dec.Token()
+				tok, err := dec.Token()
 				if err == io.EOF {
 					break
 				}
 				if err != nil {
 					t.Fatalf("%s %s: not well-formed: %v", name, kind, err)
+				}
+				// Go's decoder accepts a repeated attribute; browsers
+				// refuse the whole picture.
+				if se, ok := tok.(xml.StartElement); ok {
+					seen := map[string]bool{}
+					for _, a := range se.Attr {
+						if seen[a.Name.Local] {
+							t.Fatalf("%s %s: <%s> repeats attribute %s", name, kind, se.Name.Local, a.Name.Local)
+						}
+						seen[a.Name.Local] = true
+					}
 				}
 			}
 		}
@@ -322,5 +333,15 @@ func TestMeasureRaw(t *testing.T) {
 	}
 	if raw.One.Count != 3 || raw.Bursts[4] <= 0 || raw.CPUs < 1 {
 		t.Fatalf("raw %+v", raw)
+	}
+}
+
+func TestMergeRawTakesTheMedianOfEachFigure(t *testing.T) {
+	mk := func(one, burst time.Duration) loadgen.Raw {
+		return loadgen.Raw{One: loadgen.Summary{Median: one}, Bursts: map[int]time.Duration{313: burst}, CPUs: 2}
+	}
+	got := loadgen.MergeRaw(mk(3, 30), mk(1, 10), mk(2, 200))
+	if got.One.Median != 2 || got.Bursts[313] != 30 || got.CPUs != 2 {
+		t.Fatalf("merged %+v", got)
 	}
 }

@@ -143,3 +143,27 @@ func (p *progress) done() {
 		fmt.Fprintf(p.w, "%s: done\n", p.label)
 	}
 }
+
+// MergeRaw combines raw measurements taken at several moments of one run
+// (a shared machine's load changes during it): the median of each
+// figure's medians.
+func MergeRaw(raws ...Raw) Raw {
+	if len(raws) == 0 {
+		return Raw{}
+	}
+	out := raws[0]
+	var ones []time.Duration
+	bursts := map[int][]time.Duration{}
+	for _, r := range raws {
+		ones = append(ones, r.One.Median)
+		for n, d := range r.Bursts {
+			bursts[n] = append(bursts[n], d)
+		}
+	}
+	out.One.Median = summarizeDurations(ones).Median
+	out.Bursts = map[int]time.Duration{}
+	for n, ds := range bursts {
+		out.Bursts[n] = summarizeDurations(ds).Median
+	}
+	return out
+}

@@ -23,7 +23,7 @@ const (
 	plotW, plotH               = svgW - padL - padR, svgH - padT - padB
 	histogramBins              = 40
 	fontAttrs                  = `font-family="sans-serif" font-size="12"`
-	maxPointsPerSeriesInChart  = 5000
+	maxPointsPerSeriesInChart  = 2500
 	legendLineHeight           = 16
 	legendX                    = padL + 10
 	legendY                    = padT + 14
@@ -66,7 +66,7 @@ func okMillis(ss []Sample) []float64 {
 func svgStart(b *strings.Builder, title string) {
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">`+"\n", svgW, svgH, svgW, svgH)
 	fmt.Fprintf(b, `<rect width="%d" height="%d" fill="#fff"/>`+"\n", svgW, svgH)
-	fmt.Fprintf(b, `<text x="%d" y="22" %s %s font-weight="bold">%s</text>`+"\n", padL, fontAttrs, titleSize, html.EscapeString(title))
+	fmt.Fprintf(b, `<text x="%d" y="22" font-family="sans-serif" %s font-weight="bold">%s</text>`+"\n", padL, titleSize, html.EscapeString(title))
 }
 
 // axes draws the frame, the ticks and the labels of [0, xmax] x [0, ymax].

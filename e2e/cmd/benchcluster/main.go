@@ -150,6 +150,7 @@ func run(ctx context.Context, o *options) (err error) {
 	if err != nil {
 		return err
 	}
+	raws := []loadgen.Raw{raw}
 	rep := &report{Label: o.label, Started: started, Validators: o.validators, Signers: signers, Threshold: threshold, Raw: raw, Results: map[string][]*loadgen.Result{}}
 	offset := uint64(0)
 	for _, ep := range []endpoint{signer1, gateway} {
@@ -187,7 +188,16 @@ func run(ctx context.Context, o *options) (err error) {
 			rep.Results[ep.name] = append(rep.Results[ep.name], res)
 		}
 		offset = r.NextOffset()
+		// The raw figures again after each endpoint: the machine's load
+		// changes during a run, so the denominator is the median of its
+		// measurements spread over the run.
+		again, err := loadgen.MeasureRaw(o.single, bursts, 5)
+		if err != nil {
+			return err
+		}
+		raws = append(raws, again)
 	}
+	rep.Raw = loadgen.MergeRaw(raws...)
 	table := goalTable(rep, []string{signer1.name, gateway.name}, bursts)
 	fmt.Print("\n" + table)
 	return writeOutputs(o, rep, table, []string{signer1.name, gateway.name})
