@@ -23,7 +23,7 @@ const (
 	plotW, plotH               = svgW - padL - padR, svgH - padT - padB
 	histogramBins              = 40
 	fontAttrs                  = `font-family="sans-serif" font-size="12"`
-	maxPointsPerSeriesInChart  = 2500
+	maxPointsPerSeriesInChart  = 1500
 	legendLineHeight           = 16
 	legendX                    = padL + 10
 	legendY                    = padT + 14
@@ -200,8 +200,9 @@ func WriteOverTime(w io.Writer, title string, series []Series) error {
 	xmax, ymax := niceMax(tmax), niceMax(lmax)
 	axes(&b, xmax, ymax, overTimeXAxisLabel, overTimeYAxisLabel, false)
 	for i, s := range series {
-		step := max(1, len(s.Samples)/maxPointsPerSeriesInChart)
+		step := max(1, ceilDiv(len(s.Samples), maxPointsPerSeriesInChart))
 		fmt.Fprintf(&b, `<g fill="%s" fill-opacity="%s">`+"\n", colour(i), overTimeOpacity)
+		drawn := map[[2]int]bool{} // a point per pixel: a batch's items share one
 		for k := 0; k < len(s.Samples); k += step {
 			smp := s.Samples[k]
 			if smp.Failed != "" {
@@ -209,7 +210,10 @@ func WriteOverTime(w io.Writer, title string, series []Series) error {
 			}
 			x := padL + float64(smp.At)/seconds/xmax*plotW
 			y := padT + plotH - float64(smp.Latency)/milliseconds/ymax*plotH
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="%s"/>`+"\n", x, y, overTimeRadius)
+			if px := [2]int{int(x), int(y)}; !drawn[px] {
+				drawn[px] = true
+				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="%s"/>`+"\n", x, y, overTimeRadius)
+			}
 		}
 		b.WriteString("</g>\n")
 	}
