@@ -127,7 +127,8 @@ func (co *coalescer) drain(key string, l *lane, request []byte) {
 
 // send makes one call for the waiters (a single call for one) and answers
 // each. Like every call, it runs bounded by the coordinator's timeouts,
-// not by any one caller's context.
+// not by any one caller's context. The calls metric already counted each
+// waiter's request (Coordinator.call).
 func (co *coalescer) send(batch []*waiter, request []byte) {
 	cfg := co.c.cfg
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout+time.Duration(len(batch))*cfg.PerItemTimeout)
@@ -136,9 +137,6 @@ func (co *coalescer) send(batch []*waiter, request []byte) {
 		ps, err := co.p.SignPartial(ctx, batch[0].id, request)
 		batch[0].done <- coalescedResult{ps, err}
 		return
-	}
-	if m := cfg.Metrics; m != nil {
-		m.calls.WithLabelValues(co.p.ID().String()).Add(float64(len(batch) - 1)) // one call stands for len(batch)
 	}
 	body := batchBody{SigningRequest: request, Identifiers: make([]api.PublicKey, len(batch))}
 	for k, w := range batch {
