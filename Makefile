@@ -200,6 +200,26 @@ chaos-full: chaos-build
 bench: deps
 	go test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./...
 
+# bench-cluster starts a `rampartctl devnet` 2-of-3 cluster (313 validators,
+# hedge_delay 0: every signer asked) and a rampart-gateway beside it, runs
+# the load generator (rampartctl bench's) through signer 1's coordinator
+# over mTLS and through the gateway, and prints the goal table of issue 19
+# (ratios to a raw local signature measured in the same run); it writes the
+# table, the JSON and the charts into docs/performance/ named after
+# BENCH_LABEL. BENCH_SIGNERS_FROM=DIR measures the rampart-signer and
+# rampart-gateway in DIR instead (an older build, for a before/after in one
+# session). About 3 minutes on 2 cores; not part of `make test` or CI.
+BENCH_BIN          ?= $(E2E_CACHE)/bench-bin
+BENCH_LABEL        ?= $(COMMIT)
+BENCH_SIGNERS_FROM ?=
+BENCH_ARGS         ?=
+
+.PHONY: bench-cluster
+bench-cluster: deps
+	go build -o $(BENCH_BIN)/ ./cmd/rampartctl ./cmd/rampart-signer ./cmd/rampart-gateway ./e2e/cmd/benchcluster
+	@if [ -n "$(BENCH_SIGNERS_FROM)" ]; then cp "$(BENCH_SIGNERS_FROM)/rampart-signer" "$(BENCH_SIGNERS_FROM)/rampart-gateway" $(BENCH_BIN)/; fi
+	$(BENCH_BIN)/benchcluster --bin $(BENCH_BIN) --label $(BENCH_LABEL) --out docs/performance $(BENCH_ARGS)
+
 demo: build
 	$(BIN)/rampartctl demo
 

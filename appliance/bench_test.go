@@ -2,6 +2,7 @@ package appliance_test
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -127,4 +128,70 @@ func BenchmarkImport1000Keys(b *testing.B) {
 		tc.stopAll()
 		b.StartTimer()
 	}
+}
+
+// BenchmarkConcurrentSingles sends one slot's attestations as a standard
+// validator client does, one single request per validator (POST
+// /api/v1/eth2/sign/{key}), all at once, to signer 1's coordinator API of
+// an in-process 2-of-3 cluster that asks every participant (hedge_delay 0,
+// the default), over HTTP/1.1 with one kept connection per request in
+// flight, and measures the time to the last verified signature. In the
+// same run it measures the batch endpoint with the same keys and raw BLS
+// signing of the partials the burst needs (3 per attestation) on all
+// CPUs, and reports both ratios. Run with -cpuprofile to see where a
+// single request's time goes (signers and coordinator share the process).
+func BenchmarkConcurrentSingles(b *testing.B) {
+	const validators = 313
+	tc := newTestCluster(b, 3, 2, validators, func(c *appliance.Config) { c.Cluster.HedgeDelay = 0 })
+	client := tc.client(0, "vc-1")
+	tr := client.Transport.(*http.Transport)
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	tr.MaxIdleConnsPerHost = 2 * validators
+	ids := make([]string, len(tc.keys))
+	for i, k := range tc.keys {
+		ids[i] = k.String()
+	}
+	epoch := uint64(100)
+	burst := func() {
+		epoch++
+		req := attestationRequest(tc.net, epoch-1, epoch, byte(epoch))
+		var wg sync.WaitGroup
+		for _, k := range tc.keys {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := post(b, client, tc.url(0, appliance.ListenerCoordinator, "/api/v1/eth2/sign/"+k.String()), req)
+				if r.code != http.StatusOK {
+					b.Errorf("%d %s", r.code, r.body)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	batch := func() time.Duration {
+		epoch++
+		var att map[string]any
+		json.Unmarshal(attestationRequest(tc.net, epoch-1, epoch, byte(epoch)), &att)
+		start := time.Now()
+		r := post(b, client, tc.url(0, appliance.ListenerCoordinator, "/api/v1/eth2/sign"), mustJSON(map[string]any{"identifiers": ids, "signing_request": att}))
+		if r.code != http.StatusOK {
+			b.Fatalf("%d %s", r.code, r.body)
+		}
+		return time.Since(start)
+	}
+	burst() // discovery, connections
+	batchTime := batch()
+	raw := rawSigning(b, 3*validators)
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		burst()
+	}
+	per := time.Since(start) / time.Duration(b.N)
+	b.StopTimer()
+	batchTime = min(batchTime, batch())
+	b.ReportMetric(float64(per)/float64(time.Millisecond), "burst-ms")
+	b.ReportMetric(float64(per)/float64(batchTime), "burst/batch")
+	b.ReportMetric(float64(per)/float64(raw), "burst/raw")
 }

@@ -307,7 +307,13 @@ func (a *Appliance) signFull(ctx context.Context, client string, key api.PublicK
 	if e != nil {
 		return api.Signature{}, req.Type, e
 	}
-	sig, err := a.coord.Sign(ctx, key, sg.SigningRoot, canonical)
+	sign := a.coord.Sign
+	if req.Type.Batchable() {
+		// Concurrent single requests of one signed object (a slot's
+		// attestations) reach each participant as one batch.
+		sign = a.coord.SignShared
+	}
+	sig, err := sign(ctx, key, sg.SigningRoot, canonical)
 	if err != nil {
 		return api.Signature{}, req.Type, coordinatorError(err)
 	}

@@ -229,7 +229,13 @@ func (g *Gateway) signOne(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.requestTimeout(1))
 	defer cancel()
-	sig, err := g.coord.Sign(ctx, key, sg.SigningRoot, forward)
+	sign := g.coord.Sign
+	if req.Type.Batchable() {
+		// Concurrent single requests of one signed object (a slot's
+		// attestations) reach each signer as one batch.
+		sign = g.coord.SignShared
+	}
+	sig, err := sign(ctx, key, sg.SigningRoot, forward)
 	if err != nil {
 		g.fail(w, endpoint, req.Type, ident, start, signerError(r.Context(), err))
 		return

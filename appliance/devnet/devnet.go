@@ -74,6 +74,9 @@ type Options struct {
 	// devnet share this host's CPUs, so asking only the first threshold
 	// participants saves the work of the others.
 	HedgeDelay time.Duration
+	// FutureEpochs, when positive, is the signers' slashing.future_epochs
+	// (rampartctl bench needs many target epochs ahead of the clock).
+	FutureEpochs uint64
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -122,7 +125,7 @@ func Up(ctx context.Context, o Options) (*State, error) {
 	fmt.Fprintf(o.Log, "provisioning %d signers (SoftHSM tokens, sealing keys, TLS identities, configurations) in %s\n", o.Signers, dir)
 	lc, err := localcluster.Provision(ctx, localcluster.Spec{
 		Dir: dir, Signers: o.Signers, Threshold: o.Threshold, Network: o.Network,
-		CoordinatorHTTP: o.CoordinatorHTTP, Clients: o.Clients, Hardening: "best-effort", SeparateHSMs: true, HedgeDelay: o.HedgeDelay,
+		CoordinatorHTTP: o.CoordinatorHTTP, Clients: o.Clients, Hardening: "best-effort", SeparateHSMs: true, HedgeDelay: o.HedgeDelay, FutureEpochs: o.FutureEpochs,
 	})
 	if err != nil {
 		return nil, err

@@ -87,6 +87,10 @@ type Spec struct {
 	SeparateHSMs bool
 	// HedgeDelay is every signer's cluster.hedge_delay.
 	HedgeDelay time.Duration
+	// FutureEpochs, when positive, is every signer's
+	// slashing.future_epochs (a cluster for load tests signs many target
+	// epochs ahead of the clock; the default 1 otherwise).
+	FutureEpochs uint64
 }
 
 // AdminClient is the operator identity every signer lets manage accounts.
@@ -389,6 +393,9 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 	cfg.Cluster.ID = spec.ClusterID
 	cfg.Cluster.Participants = participants
 	cfg.Cluster.HedgeDelay = spec.HedgeDelay
+	if spec.FutureEpochs > 0 {
+		cfg.Slashing.FutureEpochs = spec.FutureEpochs
+	}
 	cfg.Authorization = rules
 	// The operator alone administers, with the administrative token whose
 	// verifier each signer holds; the other signers relay its requests.

@@ -40,6 +40,7 @@ type upOptions struct {
 	withdrawal                string
 	hedge                     time.Duration
 	acceptLowSafety           bool
+	futureEpochs              uint64
 	net                       network.Flags
 }
 
@@ -55,6 +56,7 @@ func (o *upOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.withdrawal, "withdrawal-address", "0x5241d0000000000000000000000000000000d000", "execution `address` of the validators' withdrawal credentials")
 	fs.DurationVar(&o.hedge, "hedge-delay", 500*time.Millisecond, "signers' cluster.hedge_delay (all share this host's CPUs)")
 	registerAcceptLowSafety(fs, &o.acceptLowSafety)
+	fs.Uint64Var(&o.futureEpochs, "future-epochs", 0, "signers' slashing.future_epochs (0: the default, 1; a devnet for rampartctl bench needs more, e.g. 1024)")
 	o.net.Register(fs)
 }
 
@@ -133,7 +135,7 @@ func devnetUp(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet)
 	if err != nil {
 		return nil, err
 	}
-	st, err := devnet.Up(ctx, devnet.Options{Dir: o.dir, SignerBin: bin, Signers: o.signers, Threshold: o.threshold, Network: nc, CoordinatorHTTP: o.coordinatorHTTP, HedgeDelay: o.hedge, Log: env.Stdout})
+	st, err := devnet.Up(ctx, devnet.Options{Dir: o.dir, SignerBin: bin, Signers: o.signers, Threshold: o.threshold, Network: nc, CoordinatorHTTP: o.coordinatorHTTP, HedgeDelay: o.hedge, FutureEpochs: o.futureEpochs, Log: env.Stdout})
 	if err != nil {
 		return nil, err
 	}

@@ -104,6 +104,12 @@ type Coordinator struct {
 	background chan struct{}
 
 	cache *sigCache
+
+	// coalescers gather concurrent single requests per participant
+	// (coalesce.go); recov verifies concurrent recoveries together.
+	coalesceMu sync.Mutex
+	coalescers map[tss.ID]*coalescer
+	recov      recoverer
 }
 
 // New validates cfg and returns a coordinator with no accounts yet.
@@ -130,6 +136,7 @@ func New(cfg Config) (*Coordinator, error) {
 		health:       newHealth(),
 		accounts:     map[api.PublicKey]*account{},
 		cache:        newSigCache(cfg.CacheSize),
+		coalescers:   map[tss.ID]*coalescer{},
 	}
 	sort.Slice(c.participants, func(i, j int) bool { return c.participants[i].ID() < c.participants[j].ID() })
 	for _, p := range c.participants {

@@ -158,16 +158,23 @@ func (f *fake) SignPartialBatch(ctx context.Context, body []byte) ([]api.Partial
 		return nil, &coordinator.StatusError{Code: 400, Message: err.Error()}
 	}
 	out := make([]api.PartialBatchResult, len(b.Identifiers))
+	// Signed over the CPUs, as a signer signs a batch.
+	var wg sync.WaitGroup
 	for i, id := range b.Identifiers {
-		out[i].Identifier = id
-		p, err := f.partial(id, root)
-		var se *coordinator.StatusError
-		if errors.As(err, &se) {
-			out[i].Error = &api.Error{Code: se.Code, Message: se.Message}
-			continue
-		}
-		out[i].ParticipantID, out[i].SigningRoot, out[i].Signature = &p.ParticipantID, &p.SigningRoot, &p.Signature
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].Identifier = id
+			p, err := f.partial(id, root)
+			var se *coordinator.StatusError
+			if errors.As(err, &se) {
+				out[i].Error = &api.Error{Code: se.Code, Message: se.Message}
+				return
+			}
+			out[i].ParticipantID, out[i].SigningRoot, out[i].Signature = &p.ParticipantID, &p.SigningRoot, &p.Signature
+		}()
 	}
+	wg.Wait()
 	return out, nil
 }
 

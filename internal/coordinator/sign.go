@@ -24,22 +24,47 @@ type Result struct {
 // the signing root the caller computed from it, which every partial must
 // carry and the signature must verify against.
 func (c *Coordinator) Sign(ctx context.Context, identifier api.PublicKey, root [32]byte, request []byte) (*bls.Signature, error) {
-	r := c.runWithDiscovery(ctx, []api.PublicKey{identifier}, root, request, false)
+	r := c.runWithDiscovery(ctx, []api.PublicKey{identifier}, root, request, callSingle)
 	return r[0].Signature, r[0].Err
 }
+
+// SignShared is Sign for a request whose signed object names no validator
+// (a type the batch endpoint takes: signing.Type.Batchable), such as a
+// slot's attestations since Electra. Concurrent SignShared calls that wait
+// for one participant with the same request body go to it as one batch
+// call (coalesce.go): each participant still checks, records and signs
+// every key on its own, in one slashing-database commit for all; a lone
+// call is sent at once, as by Sign.
+func (c *Coordinator) SignShared(ctx context.Context, identifier api.PublicKey, root [32]byte, request []byte) (*bls.Signature, error) {
+	r := c.runWithDiscovery(ctx, []api.PublicKey{identifier}, root, request, callShared)
+	return r[0].Signature, r[0].Err
+}
+
+// callKind is how run asks each participant.
+type callKind int
+
+const (
+	// callSingle: one single call for the one identifier.
+	callSingle callKind = iota
+	// callShared: a single call, coalesced with concurrent ones of the
+	// same body into a batch call.
+	callShared
+	// callBatch: one batch call for every identifier.
+	callBatch
+)
 
 // SignBatch obtains signatures of one common request for many composite
 // keys, with one batch call per participant. Results are in the order of
 // identifiers; a failure of one item never affects another.
 func (c *Coordinator) SignBatch(ctx context.Context, identifiers []api.PublicKey, root [32]byte, request []byte) []Result {
-	return c.runWithDiscovery(ctx, identifiers, root, request, true)
+	return c.runWithDiscovery(ctx, identifiers, root, request, callBatch)
 }
 
 // runWithDiscovery is run, once more for the items that fell short while
 // members were undiscovered, if a discovery run now learns of more of them
 // (a participant that started after the last discovery).
-func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey, root [32]byte, request []byte, batch bool) []Result {
-	res := c.run(ctx, ids, root, request, batch)
+func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey, root [32]byte, request []byte, kind callKind) []Result {
+	res := c.run(ctx, ids, root, request, kind)
 	var again []int
 	for i, r := range res {
 		var short *ShortfallError
@@ -54,7 +79,7 @@ func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey,
 	for k, i := range again {
 		retry[k] = ids[i]
 	}
-	for k, r := range c.run(ctx, retry, root, request, batch) {
+	for k, r := range c.run(ctx, retry, root, request, kind) {
 		res[again[k]] = r
 	}
 	return res
@@ -115,7 +140,7 @@ type batchBody struct {
 	SigningRequest json.RawMessage `json:"signing_request"`
 }
 
-func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byte, request []byte, batch bool) []Result {
+func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byte, request []byte, kind callKind) []Result {
 	c.refreshIfIncomplete(ctx, ids)
 	pos := make([]*position, len(ids))
 	members := map[tss.ID]Participant{}
@@ -170,7 +195,7 @@ func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byt
 			pos[i].covered++
 		}
 		inflight++
-		go c.call(ctx, p, ids, idx, request, batch, replies)
+		go c.call(ctx, p, ids, idx, request, kind, replies)
 		return true
 	}
 	// launchMore asks up to k more participants, best first.
@@ -294,10 +319,16 @@ func (c *Coordinator) refreshIfIncomplete(ctx context.Context, ids []api.PublicK
 // call asks one participant and always sends exactly one reply. It runs on
 // past the caller's cancellation, bounded by Timeout, so a participant that
 // was asked finishes recording what it was asked to sign.
-func (c *Coordinator) call(ctx context.Context, p Participant, ids []api.PublicKey, idx []int, request []byte, batch bool, out chan<- reply) {
+func (c *Coordinator) call(ctx context.Context, p Participant, ids []api.PublicKey, idx []int, request []byte, kind callKind, out chan<- reply) {
 	timeout := c.cfg.Timeout
-	if batch {
+	switch kind {
+	case callBatch:
 		timeout += time.Duration(len(idx)) * c.cfg.PerItemTimeout
+	case callShared:
+		// A coalesced request waits for the call in flight, then goes in
+		// the next batch call: each bounded by its own timeout
+		// (coalescer.send), this by both.
+		timeout = 2*c.cfg.Timeout + maxCoalesced*c.cfg.PerItemTimeout
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
@@ -305,9 +336,12 @@ func (c *Coordinator) call(ctx context.Context, p Participant, ids []api.PublicK
 	if m := c.cfg.Metrics; m != nil {
 		m.calls.WithLabelValues(p.ID().String()).Inc()
 	}
-	if !batch {
+	switch kind {
+	case callSingle:
 		r.one, r.err = p.SignPartial(cctx, ids[idx[0]], request)
-	} else {
+	case callShared:
+		r.one, r.err = c.coalescerFor(p).sign(cctx, ids[idx[0]], request)
+	default:
 		body := batchBody{SigningRequest: request, Identifiers: make([]api.PublicKey, len(idx))}
 		for k, i := range idx {
 			body.Identifiers[k] = ids[i]
@@ -450,7 +484,7 @@ func (c *Coordinator) recover(pos []*position, root [32]byte) {
 	if len(reqs) == 0 {
 		return
 	}
-	for k, o := range tss.RecoverBatch(reqs) {
+	for k, o := range c.recov.recover(reqs) {
 		ps := which[k]
 		var short *tss.ShortfallError
 		switch {
