@@ -67,12 +67,7 @@ type cluster struct {
 	keys []api.PublicKey
 
 	mu      sync.Mutex
-	running map[int]*runningSigner
-}
-
-type runningSigner struct {
-	cancel context.CancelFunc
-	done   chan error
+	running map[int]*localcluster.Running
 }
 
 func startCluster(t *testing.T, n, threshold, validators int) *cluster {
@@ -102,7 +97,7 @@ func startCluster(t *testing.T, n, threshold, validators int) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, lc: lc, net: netw, keys: keys, running: map[int]*runningSigner{}}
+	c := &cluster{t: t, lc: lc, net: netw, keys: keys, running: map[int]*localcluster.Running{}}
 	t.Cleanup(func() {
 		for i := range lc.Signers {
 			c.stop(i)
@@ -120,30 +115,16 @@ func (c *cluster) start(i int) {
 	c.t.Helper()
 	s := c.lc.Signers[i]
 	if s.Listeners == nil {
-		s.Listeners = map[string]net.Listener{}
-		for name, addr := range map[string]string{
-			appliance.ListenerParticipant: s.Config.Listen.Participant,
-			appliance.ListenerCoordinator: s.Config.Listen.Coordinator,
-			appliance.ListenerOperations:  s.Config.Listen.Operations,
-		} {
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				c.t.Fatal(err)
-			}
-			s.Listeners[name] = l
+		if err := s.Relisten(); err != nil {
+			c.t.Fatal(err)
 		}
 	}
-	app, err := appliance.New(s.Config, appliance.Options{Logger: slog.New(slog.DiscardHandler), Listeners: s.Listeners})
+	rs, err := s.Run(appliance.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rs := &runningSigner{cancel: cancel, done: make(chan error, 1)}
-	go func() { rs.done <- app.Run(ctx) }()
-	select {
-	case <-app.Ready():
-	case err := <-rs.done:
-		c.t.Fatalf("signer %d stopped while starting: %v", i+1, err)
+	if err := rs.Ready(2 * time.Minute); err != nil {
+		c.t.Fatalf("signer %d: %v", i+1, err)
 	}
 	c.mu.Lock()
 	c.running[i] = rs
@@ -159,8 +140,7 @@ func (c *cluster) stop(i int) {
 	if rs == nil {
 		return
 	}
-	rs.cancel()
-	if err := <-rs.done; err != nil {
+	if err := rs.Stop(); err != nil {
 		c.t.Errorf("signer %d stopped with %v", i+1, err)
 	}
 	c.lc.Signers[i].Listeners = nil
