@@ -119,7 +119,7 @@ func (c *cluster) start(i int) {
 			c.t.Fatal(err)
 		}
 	}
-	rs, err := s.Run(appliance.Options{Logger: slog.New(slog.DiscardHandler)})
+	rs, err := s.Run(appliance.Options{Logger: slog.New(slog.DiscardHandler), Listeners: s.Listeners})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/api"
 )
@@ -30,13 +31,18 @@ import (
 // adminDo sends an administrative request to signer i's participant
 // listener with the identity's certificate, the bearer token (none when
 // empty) and a Rampart-On-Behalf-Of header (none when empty).
+// pendingExt ends a removed share's pending-destruction record in the
+// shares directory: the layout an operator sees, spelled out here as an
+// attacker reading the disk would.
+const pendingExt = ".removed"
+
 func (c *cluster) adminDo(ctx context.Context, i int, identity, method, path string, body []byte, token, onBehalfOf string) reply {
 	var h []string
 	if token != "" {
 		h = append(h, "Authorization", "Bearer "+token)
 	}
 	if onBehalfOf != "" {
-		h = append(h, appliance.HeaderOnBehalfOf, onBehalfOf)
+		h = append(h, adminapi.HeaderOnBehalfOf, onBehalfOf)
 	}
 	return c.do(ctx, i, appliance.ListenerParticipant, identity, method, path, body, h...)
 }
@@ -47,7 +53,7 @@ func (c *cluster) token() string { return c.lc.AdminToken.Hex() }
 // otherToken is a well-formed token that is not the cluster's.
 func otherToken(t *testing.T) string {
 	t.Helper()
-	tok, err := appliance.NewAdminToken(crand.Reader)
+	tok, err := adminapi.NewToken(crand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +74,7 @@ func (c *cluster) removeEverywhere(t *testing.T, h *holeRecord, key api.PublicKe
 	for i := range c.n {
 		r := c.adminDo(context.Background(), i, localcluster.AdminClient, http.MethodDelete, "/rampart/v1/accounts/"+key.String(), nil, c.token(), "")
 		h.note(r.code, r.err)
-		var rr appliance.RemoveResponse
+		var rr adminapi.RemoveResponse
 		if r.err != nil || r.code != http.StatusOK || json.Unmarshal(r.body, &rr) != nil || !rr.Removed || len(rr.SlashingProtection) == 0 {
 			t.Fatalf("signer %d: removing %s with the administrator's identity and token: %d %v %s", i+1, key, r.code, r.err, short(r.body))
 		}
@@ -383,21 +389,21 @@ func TestHole1RemovalDisablesAtOnceDestroysAfterGrace(t *testing.T) {
 		}
 		for _, de := range ents {
 			switch {
-			case de.Name() == appliance.ShareFileName(key):
+			case de.Name() == key.String()+appliance.ShareFileExt:
 				share = true
-			case strings.HasPrefix(de.Name(), key.String()+".") && strings.HasSuffix(de.Name(), appliance.PendingExt):
+			case strings.HasPrefix(de.Name(), key.String()+".") && strings.HasSuffix(de.Name(), pendingExt):
 				records = append(records, de.Name())
 			}
 		}
 		return records, share
 	}
-	removedList := func(i int) []appliance.PendingDestruction {
+	removedList := func(i int) []adminapi.PendingDestruction {
 		rp := c.adminDo(ctx, i, localcluster.AdminClient, http.MethodGet, "/rampart/v1/accounts/removed", nil, c.token(), "")
-		var rr appliance.RemovedResponse
+		var rr adminapi.RemovedResponse
 		if rp.err != nil || rp.code != http.StatusOK || json.Unmarshal(rp.body, &rr) != nil {
 			t.Fatalf("signer %d: the list of removed shares: %d %v %s", i+1, rp.code, rp.err, short(rp.body))
 		}
-		var out []appliance.PendingDestruction
+		var out []adminapi.PendingDestruction
 		for _, pd := range rr.Removed {
 			if pd.PublicKey == key {
 				out = append(out, pd)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
@@ -427,10 +428,10 @@ func TestHole8StartupErrorsExitWithStatus2(t *testing.T) {
 func TestHole5AdminTokenFileReadableByOthersRefused(t *testing.T) {
 	h := hole(t, 5, "the administrative token's file is owner-only, like the PIN's")
 	c, p := singleSigner(t)
-	tokens := make([]appliance.AdminToken, 2)
+	tokens := make([]adminapi.Token, 2)
 	for i := range tokens {
 		var err error
-		if tokens[i], err = appliance.NewAdminToken(crand.Reader); err != nil {
+		if tokens[i], err = adminapi.NewToken(crand.Reader); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -483,7 +484,7 @@ func TestHole5AdminTokenFileReadableByOthersRefused(t *testing.T) {
 		name  string
 		edit  func(cfg *appliance.Config)
 		env   []string
-		token appliance.AdminToken
+		token adminapi.Token
 	}{
 		{"token-0600", withToken("file:" + write("tight.token", tokens[0].Hex(), 0o600)), nil, tokens[0]},
 		{"verifier-0600", withToken("file:" + write("tight.verifier", tokens[1].Verifier(), 0o600)), nil, tokens[1]},
@@ -516,7 +517,7 @@ func TestHole5AdminTokenFileReadableByOthersRefused(t *testing.T) {
 }
 
 // tokenName describes a bearer token in a message without printing it.
-func tokenName(token string, right appliance.AdminToken) string {
+func tokenName(token string, right adminapi.Token) string {
 	switch token {
 	case "":
 		return "no token"

@@ -19,14 +19,11 @@ type Running struct {
 	ended  bool
 }
 
-// Run starts the signer in this process with opts (its own pre-bound
-// listeners when opts names none) and returns without waiting for it to
-// serve: Ready waits. Starting every signer first and then waiting for each
-// lets them come up together.
+// Run starts the signer in this process with opts (opts.Listeners nil:
+// it binds its configured addresses itself; s.Listeners are the pre-bound
+// ones) and returns without waiting for it to serve: Ready waits. Starting
+// every signer first and then waiting for each lets them come up together.
 func (s *Signer) Run(opts appliance.Options) (*Running, error) {
-	if opts.Listeners == nil {
-		opts.Listeners = s.Listeners
-	}
 	app, err := appliance.New(s.Config, opts)
 	if err != nil {
 		return nil, fmt.Errorf("signer %d: %w", s.ID, err)
@@ -87,9 +84,10 @@ func (s *Signer) Relisten() error {
 	return nil
 }
 
-// RunAll starts every signer in this process with opts (nil: the defaults
-// and their own listeners) and waits until all serve; stop ends them all.
-// If one fails to start, those started are stopped.
+// RunAll starts every signer in this process on its pre-bound listeners,
+// with the options opts returns (nil: the defaults), and waits until all
+// serve; stop ends them all. If one fails to start, those started are
+// stopped.
 func (c *Cluster) RunAll(opts func(*Signer) appliance.Options) (stop func(), err error) {
 	var running []*Running
 	stop = func() {
@@ -105,6 +103,7 @@ func (c *Cluster) RunAll(opts func(*Signer) appliance.Options) (stop func(), err
 		if opts != nil {
 			o = opts(s)
 		}
+		o.Listeners = s.Listeners
 		r, err := s.Run(o)
 		if err != nil {
 			stop()
