@@ -6,7 +6,7 @@ import "strings"
 
 // oneForkPerEpoch is OneForkPerEpoch's configuration, CONFIG_NAME aside.
 const oneForkPerEpoch = `PRESET_BASE: mainnet
-CONFIG_NAME: NAME
+CONFIG_NAME: {{name}}
 MIN_GENESIS_TIME: 1600000000
 GENESIS_DELAY: 0
 GENESIS_FORK_VERSION: 0x10000038
@@ -31,7 +31,7 @@ SECONDS_PER_SLOT: 12
 // its epoch. Its genesis time (1600000000) lies years in the past, so the
 // wall-clock epoch is far above every epoch a test uses.
 func OneForkPerEpoch(name string) string {
-	return strings.Replace(oneForkPerEpoch, "NAME", name, 1)
+	return strings.Replace(oneForkPerEpoch, "{{name}}", name, 1)
 }
 
 // GVRHex is the genesis validators root the tests give the network.
