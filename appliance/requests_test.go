@@ -33,17 +33,7 @@ const testSig = "0x8f5c34de9e22ceaa7e8d165fc0553b32f02188539e89e2cc91e2eb9077645
 func u(v uint64) string { return fmt.Sprintf("%d", v) }
 
 // forkInfo is the fork_info a correct client sends for epoch on n.
-func forkInfo(n *network.Network, epoch uint64) map[string]any {
-	f := n.ForkAtEpoch(phase0.Epoch(epoch))
-	return map[string]any{
-		"fork": map[string]any{
-			"previous_version": "0x" + hex.EncodeToString(f.PreviousVersion[:]),
-			"current_version":  "0x" + hex.EncodeToString(f.Version[:]),
-			"epoch":            u(uint64(f.Epoch)),
-		},
-		"genesis_validators_root": n.GenesisValidatorsRoot().String(),
-	}
-}
+var forkInfo = networktest.ForkInfo
 
 func attestationData(slot, source, target uint64, root byte) map[string]any {
 	return map[string]any{

@@ -28,6 +28,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/network/networktest"
 )
 
 // testNetworkConfig schedules one fork per epoch up to Electra at 5.
@@ -314,17 +315,7 @@ func hexRoot(b byte) string { return "0x" + strings.Repeat(fmt.Sprintf("%02x", b
 func u(v uint64) string { return fmt.Sprintf("%d", v) }
 
 // forkInfo is the fork_info a correct client sends for epoch on n.
-func forkInfo(n *network.Network, epoch uint64) map[string]any {
-	f := n.ForkAtEpoch(phase0.Epoch(epoch))
-	return map[string]any{
-		"fork": map[string]any{
-			"previous_version": "0x" + hex.EncodeToString(f.PreviousVersion[:]),
-			"current_version":  "0x" + hex.EncodeToString(f.Version[:]),
-			"epoch":            u(uint64(f.Epoch)),
-		},
-		"genesis_validators_root": n.GenesisValidatorsRoot().String(),
-	}
-}
+var forkInfo = networktest.ForkInfo
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)

@@ -68,18 +68,8 @@ func randomRoot(r *rand.Rand) [32]byte {
 	return out
 }
 
-// forkInfo is the fork_info an honest client sends for epoch.
-func forkInfo(n *network.Network, epoch uint64) map[string]any {
-	f := n.ForkAtEpoch(phase0.Epoch(epoch))
-	return map[string]any{
-		"fork": map[string]any{
-			"previous_version": hexOf(f.PreviousVersion[:]),
-			"current_version":  hexOf(f.Version[:]),
-			"epoch":            u64(uint64(f.Epoch)),
-		},
-		"genesis_validators_root": n.GenesisValidatorsRoot().String(),
-	}
-}
+// forkInfo is the fork_info a correct client sends for epoch on n.
+var forkInfo = networktest.ForkInfo
 
 // attestationBody is an ATTESTATION request voting source -> target for
 // the block root.

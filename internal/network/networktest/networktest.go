@@ -2,7 +2,15 @@
 // red team's attacks run on. It is for tests only.
 package networktest
 
-import "strings"
+import (
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+
+	"github.com/rampart-signer/rampart/internal/network"
+)
 
 // oneForkPerEpoch is OneForkPerEpoch's configuration, CONFIG_NAME aside.
 const oneForkPerEpoch = `PRESET_BASE: mainnet
@@ -36,3 +44,17 @@ func OneForkPerEpoch(name string) string {
 
 // GVRHex is the genesis validators root the tests give the network.
 const GVRHex = "0x5a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a5"
+
+// ForkInfo is the fork_info a correct client sends with a request for
+// epoch on n.
+func ForkInfo(n *network.Network, epoch uint64) map[string]any {
+	f := n.ForkAtEpoch(phase0.Epoch(epoch))
+	return map[string]any{
+		"fork": map[string]any{
+			"previous_version": "0x" + hex.EncodeToString(f.PreviousVersion[:]),
+			"current_version":  "0x" + hex.EncodeToString(f.Version[:]),
+			"epoch":            strconv.FormatUint(uint64(f.Epoch), 10),
+		},
+		"genesis_validators_root": n.GenesisValidatorsRoot().String(),
+	}
+}
