@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -37,18 +38,12 @@ func startSingle(t testing.TB, lc *localcluster.Cluster, opts appliance.Options)
 	s := lc.Signers[0]
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts.Listeners = s.Listeners
-	app, err := appliance.New(s.Config, opts)
+	rs, err := s.Run(opts)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	select {
-	case <-app.Ready():
-	case err := <-done:
-		cancel()
-		return nil, err
+	if err := rs.Ready(2 * time.Minute); err != nil {
+		return nil, errors.Join(err, rs.Stop())
 	}
 	var stopped bool
 	stop := func() error {
@@ -56,8 +51,7 @@ func startSingle(t testing.TB, lc *localcluster.Cluster, opts appliance.Options)
 			return nil
 		}
 		stopped = true
-		cancel()
-		err := <-done
+		err := rs.Stop()
 		// The listeners are closed; bind them again for a restart.
 		for name, l := range s.Listeners {
 			nl, lerr := net.Listen("tcp", l.Addr().String())

@@ -61,24 +61,18 @@ func runSigner(t *testing.T, s *localcluster.Signer, opts appliance.Options) (st
 	if opts.Logger == nil {
 		opts.Logger = quiet
 	}
-	app, err := appliance.New(s.Config, opts)
+	rs, err := s.Run(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	select {
-	case <-app.Ready():
-	case err := <-done:
-		cancel()
+	if err := rs.Ready(2 * time.Minute); err != nil {
+		rs.Stop()
 		t.Fatalf("signer did not start: %v", err)
 	}
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
+			if err := rs.Stop(); err != nil {
 				t.Errorf("signer stopped with %v", err)
 			}
 		})
@@ -110,22 +104,15 @@ func signAttestations(t *testing.T, s *localcluster.Signer, from, n int) {
 // it stopped, or nil if it became ready (and is then stopped).
 func startErr(t *testing.T, s *localcluster.Signer) error {
 	t.Helper()
-	app, err := appliance.New(s.Config, appliance.Options{Logger: quiet})
+	rs, err := s.Run(appliance.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	select {
-	case <-app.Ready():
-		cancel()
-		<-done
+	if rs.Ready(2*time.Minute) == nil {
+		rs.Stop()
 		return nil
-	case err := <-done:
-		return err
 	}
+	return rs.Stop()
 }
 
 // TestStartupRefusesACutAuditLog is the hole 108c238 had: records cut off

@@ -78,6 +78,13 @@ func waitStatus(tb testing.TB, p *adminapi.Client, id string, limit time.Duratio
 			after = st.Version
 		case ctx.Err() != nil:
 			tb.Fatalf("participant %s, ceremony %s: condition not reached after %s: %+v %v", p.ID(), id, limit, st, err)
+		case errors.Is(err, adminapi.ErrUnknownCeremony):
+			// Not joined yet: the coordinator relays the start to the
+			// others after it answered. Ask again until it has.
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
 		default:
 			if failures++; failures > 5 {
 				tb.Fatalf("participant %s, ceremony %s: %v", p.ID(), id, err)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,15 +37,9 @@ type testCluster struct {
 	net     *network.Network
 	keys    []api.PublicKey
 	mu      sync.Mutex
-	running map[int]*runningSigner
+	running map[int]*localcluster.Running
 	// clock, when set, is every signer's clock (Options.Now and After).
 	clock *fakeClock
-}
-
-type runningSigner struct {
-	app    *appliance.Appliance
-	cancel context.CancelFunc
-	done   chan error
 }
 
 // newTestCluster provisions and starts n signers and deals validators
@@ -73,7 +66,7 @@ func newTestClusterWithClock(tb testing.TB, clock *fakeClock, n, t, validators i
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tc := &testCluster{t: tb, lc: lc, net: net, keys: keys, running: map[int]*runningSigner{}, clock: clock}
+	tc := &testCluster{t: tb, lc: lc, net: net, keys: keys, running: map[int]*localcluster.Running{}, clock: clock}
 	tb.Cleanup(tc.stopAll)
 	for i := range lc.Signers {
 		tc.start(i)
@@ -133,13 +126,10 @@ func (tc *testCluster) start(i int) {
 	if tc.clock != nil {
 		opts.Now, opts.After = tc.clock.Now, tc.clock.After
 	}
-	app, err := appliance.New(s.Config, opts)
+	rs, err := s.Run(opts)
 	if err != nil {
 		tc.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rs := &runningSigner{app: app, cancel: cancel, done: make(chan error, 1)}
-	go func() { rs.done <- app.Run(ctx) }()
 	tc.mu.Lock()
 	tc.running[i] = rs
 	tc.mu.Unlock()
@@ -150,36 +140,17 @@ func (tc *testCluster) waitReady(i int) {
 	tc.mu.Lock()
 	rs := tc.running[i]
 	tc.mu.Unlock()
-	select {
-	case <-rs.app.Ready():
-	case err := <-rs.done:
-		tc.t.Fatalf("signer %d stopped while starting: %v", i+1, err)
-	case <-time.After(60 * time.Second):
-		tc.t.Fatalf("signer %d not ready after 60s", i+1)
+	if err := rs.Ready(60 * time.Second); err != nil {
+		tc.t.Fatalf("signer %d %v", i+1, err)
 	}
 }
 
 // restart starts a stopped signer again on its configured addresses.
 func (tc *testCluster) restart(i int) {
 	tc.t.Helper()
-	s := tc.lc.Signers[i]
-	ls := map[string]net.Listener{}
-	for name, addr := range map[string]string{
-		appliance.ListenerParticipant:      s.Config.Listen.Participant,
-		appliance.ListenerCoordinator:      s.Config.Listen.Coordinator,
-		appliance.ListenerOperations:       s.Config.Listen.Operations,
-		appliance.ListenerInsecureLoopback: s.Config.Listen.CoordinatorInsecureLoopback,
-	} {
-		if addr == "" {
-			continue
-		}
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			tc.t.Fatal(err)
-		}
-		ls[name] = l
+	if err := tc.lc.Signers[i].Relisten(); err != nil {
+		tc.t.Fatal(err)
 	}
-	s.Listeners = ls
 	tc.start(i)
 	tc.waitReady(i)
 }
@@ -193,8 +164,7 @@ func (tc *testCluster) stop(i int) {
 	if rs == nil {
 		return
 	}
-	rs.cancel()
-	if err := <-rs.done; err != nil {
+	if err := rs.Stop(); err != nil {
 		tc.t.Errorf("signer %d stopped with %v", i+1, err)
 	}
 }

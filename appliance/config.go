@@ -540,11 +540,11 @@ func dutyList() string {
 
 // ClusterID is the 32-byte id sealed shares are bound to.
 func (c *Config) ClusterID() hsm.ClusterID {
-	return ClusterIDOf(c.Cluster.ID)
+	return clusterIDOf(c.Cluster.ID)
 }
 
-// ClusterIDOf hashes a cluster name into the id shares are sealed with.
-func ClusterIDOf(name string) hsm.ClusterID {
+// clusterIDOf hashes a cluster name into the id shares are sealed with.
+func clusterIDOf(name string) hsm.ClusterID {
 	return hsm.ClusterID(sha256.Sum256([]byte("rampart cluster id v1\x00" + name)))
 }
 

@@ -2,7 +2,6 @@ package appliance_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
 )
@@ -22,15 +22,14 @@ import (
 func FuzzSignHandlers(f *testing.F) {
 	lc := oneSigner(f, 1)
 	s := lc.Signers[0]
-	app, err := appliance.New(s.Config, appliance.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: s.Listeners})
+	rs, err := s.Run(appliance.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: s.Listeners})
 	if err != nil {
 		f.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	f.Cleanup(func() { cancel(); <-done })
-	<-app.Ready()
+	f.Cleanup(func() { rs.Stop() })
+	if err := rs.Ready(2 * time.Minute); err != nil {
+		f.Fatal(err)
+	}
 
 	entries, _ := os.ReadDir(s.Config.Accounts.SharesDir)
 	key := strings.TrimSuffix(entries[0].Name(), appliance.ShareFileExt)

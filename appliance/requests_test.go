@@ -10,32 +10,15 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/network/networktest"
 	"github.com/rampart-signer/rampart/internal/signing"
 )
 
 // testNetworkConfig schedules one fork per epoch, so a request of every
 // fork can be made valid by choosing its epoch.
-const testNetworkConfig = `PRESET_BASE: mainnet
-CONFIG_NAME: rampart-appliance-test
-MIN_GENESIS_TIME: 1600000000
-GENESIS_DELAY: 0
-GENESIS_FORK_VERSION: 0x10000038
-ALTAIR_FORK_VERSION: 0x20000038
-ALTAIR_FORK_EPOCH: 1
-BELLATRIX_FORK_VERSION: 0x30000038
-BELLATRIX_FORK_EPOCH: 2
-CAPELLA_FORK_VERSION: 0x40000038
-CAPELLA_FORK_EPOCH: 3
-DENEB_FORK_VERSION: 0x50000038
-DENEB_FORK_EPOCH: 4
-ELECTRA_FORK_VERSION: 0x60000038
-ELECTRA_FORK_EPOCH: 5
-FULU_FORK_VERSION: 0x70000038
-FULU_FORK_EPOCH: 6
-SECONDS_PER_SLOT: 12
-`
+var testNetworkConfig = networktest.OneForkPerEpoch("rampart-appliance-test")
 
-const testGVR = "0x5a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a5"
+const testGVR = networktest.GVRHex
 
 // forkEpochs is the epoch at which each version of testNetworkConfig starts.
 var forkEpochs = []struct {
@@ -50,17 +33,7 @@ const testSig = "0x8f5c34de9e22ceaa7e8d165fc0553b32f02188539e89e2cc91e2eb9077645
 func u(v uint64) string { return fmt.Sprintf("%d", v) }
 
 // forkInfo is the fork_info a correct client sends for epoch on n.
-func forkInfo(n *network.Network, epoch uint64) map[string]any {
-	f := n.ForkAtEpoch(phase0.Epoch(epoch))
-	return map[string]any{
-		"fork": map[string]any{
-			"previous_version": "0x" + hex.EncodeToString(f.PreviousVersion[:]),
-			"current_version":  "0x" + hex.EncodeToString(f.Version[:]),
-			"epoch":            u(uint64(f.Epoch)),
-		},
-		"genesis_validators_root": n.GenesisValidatorsRoot().String(),
-	}
-}
+var forkInfo = networktest.ForkInfo
 
 func attestationData(slot, source, target uint64, root byte) map[string]any {
 	return map[string]any{

@@ -77,19 +77,14 @@ func TestStartupNotifiesSystemdAndReportsHealth(t *testing.T) {
 		states = append(states, state)
 		mu.Unlock()
 	}
-	app, err := appliance.New(s.Config, appliance.Options{
+	rs, err := s.Run(appliance.Options{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: s.Listeners,
 		Notify: notify, WatchdogInterval: 20 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	select {
-	case <-app.Ready():
-	case err := <-done:
+	if err := rs.Ready(2 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if healthWhileUnsealing != http.StatusServiceUnavailable {
@@ -124,8 +119,7 @@ func TestStartupNotifiesSystemdAndReportsHealth(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("no WATCHDOG=1 within a minute of a 20 ms watchdog interval")
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := rs.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	mu.Lock()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/signing"
 	"github.com/rampart-signer/rampart/internal/yamlfile"
 )
@@ -40,23 +41,9 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 }
 
-// ClusterConfig names the cluster file and the gateway's identity.
-type ClusterConfig struct {
-	// File is the cluster description (cluster.yaml): network,
-	// participants, CA, and possibly a client identity.
-	File string `yaml:"file"`
-	// Certificate and Key are the gateway's mutual-TLS identity: a PEM
-	// certificate chain, and an owner-only PEM key file or a pkcs11: URI
-	// (the key in an HSM). Empty: the cluster file's client entry.
-	Certificate string `yaml:"certificate"`
-	Key         string `yaml:"key"`
-	// Timeout bounds each call to one signer.
-	Timeout time.Duration `yaml:"timeout"`
-	// HedgeDelay: 0 asks every signer at once; a positive delay asks the
-	// first threshold signers and the others only if they have not all
-	// answered by then.
-	HedgeDelay time.Duration `yaml:"hedge_delay"`
-}
+// ClusterConfig names the cluster file and the gateway's identity; the
+// same section as rampart-vc's.
+type ClusterConfig = clusterfile.ClientConfig
 
 // ListenConfig lists the listeners. Both serve plain HTTP, so both are
 // local only.
@@ -124,7 +111,7 @@ const UnixPrefix = "unix:"
 // leaves out.
 func DefaultConfig() Config {
 	return Config{
-		Cluster:  ClusterConfig{File: "/etc/rampart/cluster.yaml", Timeout: 2 * time.Second},
+		Cluster:  clusterfile.DefaultClientConfig(),
 		Listen:   ListenConfig{API: "127.0.0.1:9400", SocketMode: 0o660, Operations: "127.0.0.1:9401"},
 		Accounts: Selector{All: true},
 		Types:    Selector{List: DutyTypes()},
@@ -143,35 +130,17 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.abs(filepath.Dir(path))
+	cfg.Cluster.Abs(filepath.Dir(path))
 	return cfg, nil
 }
 
 // Parse decodes, defaults and validates configuration bytes.
 func Parse(data []byte) (*Config, error) {
-	if len(data) > MaxConfigSize {
-		return nil, fmt.Errorf("larger than %d bytes", MaxConfigSize)
-	}
-	cfg := DefaultConfig()
-	if err := yamlfile.Decode(data, &cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
+	return yamlfile.Parse(data, MaxConfigSize, DefaultConfig())
 }
 
 // Marshal returns the configuration as YAML.
 func (c *Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
-
-func (c *Config) abs(dir string) {
-	for _, p := range []*string{&c.Cluster.File, &c.Cluster.Certificate, &c.Cluster.Key} {
-		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "pkcs11:") {
-			*p = filepath.Join(dir, *p)
-		}
-	}
-}
 
 func fieldErr(path, format string, a ...any) error {
 	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, a...))
@@ -179,7 +148,6 @@ func fieldErr(path, format string, a ...any) error {
 
 // Limits of the settings.
 const (
-	maxTimeout     = time.Minute
 	minInterval    = time.Second
 	maxInterval    = time.Minute
 	maxSocketPath  = 107 // sun_path holds 108 bytes with the terminating NUL
@@ -189,17 +157,8 @@ const (
 // Validate checks every field and returns the first problem, named by its
 // YAML path.
 func (c *Config) Validate() error {
-	if c.Cluster.File == "" {
-		return fieldErr("cluster.file", "required")
-	}
-	if (c.Cluster.Certificate == "") != (c.Cluster.Key == "") {
-		return fieldErr("cluster.key", "cluster.certificate and cluster.key go together")
-	}
-	if d := c.Cluster.Timeout; d <= 0 || d > maxTimeout {
-		return fieldErr("cluster.timeout", "%s is not more than 0s and at most %s", d, maxTimeout)
-	}
-	if d := c.Cluster.HedgeDelay; d < 0 || d > maxTimeout {
-		return fieldErr("cluster.hedge_delay", "%s is not 0s or more and at most %s", d, maxTimeout)
+	if err := c.Cluster.Validate(); err != nil {
+		return err
 	}
 	if err := c.validateListen(); err != nil {
 		return err

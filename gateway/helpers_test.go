@@ -28,6 +28,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/network/networktest"
 )
 
 // testNetworkConfig schedules one fork per epoch up to Electra at 5.
@@ -67,12 +68,7 @@ type cluster struct {
 	keys []api.PublicKey
 
 	mu      sync.Mutex
-	running map[int]*runningSigner
-}
-
-type runningSigner struct {
-	cancel context.CancelFunc
-	done   chan error
+	running map[int]*localcluster.Running
 }
 
 func startCluster(t *testing.T, n, threshold, validators int) *cluster {
@@ -102,7 +98,7 @@ func startCluster(t *testing.T, n, threshold, validators int) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, lc: lc, net: netw, keys: keys, running: map[int]*runningSigner{}}
+	c := &cluster{t: t, lc: lc, net: netw, keys: keys, running: map[int]*localcluster.Running{}}
 	t.Cleanup(func() {
 		for i := range lc.Signers {
 			c.stop(i)
@@ -120,30 +116,16 @@ func (c *cluster) start(i int) {
 	c.t.Helper()
 	s := c.lc.Signers[i]
 	if s.Listeners == nil {
-		s.Listeners = map[string]net.Listener{}
-		for name, addr := range map[string]string{
-			appliance.ListenerParticipant: s.Config.Listen.Participant,
-			appliance.ListenerCoordinator: s.Config.Listen.Coordinator,
-			appliance.ListenerOperations:  s.Config.Listen.Operations,
-		} {
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				c.t.Fatal(err)
-			}
-			s.Listeners[name] = l
+		if err := s.Relisten(); err != nil {
+			c.t.Fatal(err)
 		}
 	}
-	app, err := appliance.New(s.Config, appliance.Options{Logger: slog.New(slog.DiscardHandler), Listeners: s.Listeners})
+	rs, err := s.Run(appliance.Options{Logger: slog.New(slog.DiscardHandler), Listeners: s.Listeners})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rs := &runningSigner{cancel: cancel, done: make(chan error, 1)}
-	go func() { rs.done <- app.Run(ctx) }()
-	select {
-	case <-app.Ready():
-	case err := <-rs.done:
-		c.t.Fatalf("signer %d stopped while starting: %v", i+1, err)
+	if err := rs.Ready(2 * time.Minute); err != nil {
+		c.t.Fatalf("signer %d: %v", i+1, err)
 	}
 	c.mu.Lock()
 	c.running[i] = rs
@@ -159,8 +141,7 @@ func (c *cluster) stop(i int) {
 	if rs == nil {
 		return
 	}
-	rs.cancel()
-	if err := <-rs.done; err != nil {
+	if err := rs.Stop(); err != nil {
 		c.t.Errorf("signer %d stopped with %v", i+1, err)
 	}
 	c.lc.Signers[i].Listeners = nil
@@ -334,17 +315,7 @@ func hexRoot(b byte) string { return "0x" + strings.Repeat(fmt.Sprintf("%02x", b
 func u(v uint64) string { return fmt.Sprintf("%d", v) }
 
 // forkInfo is the fork_info a correct client sends for epoch on n.
-func forkInfo(n *network.Network, epoch uint64) map[string]any {
-	f := n.ForkAtEpoch(phase0.Epoch(epoch))
-	return map[string]any{
-		"fork": map[string]any{
-			"previous_version": "0x" + hex.EncodeToString(f.PreviousVersion[:]),
-			"current_version":  "0x" + hex.EncodeToString(f.Version[:]),
-			"epoch":            u(uint64(f.Epoch)),
-		},
-		"genesis_validators_root": n.GenesisValidatorsRoot().String(),
-	}
-}
+var forkInfo = networktest.ForkInfo
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)

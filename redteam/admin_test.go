@@ -31,6 +31,11 @@ import (
 // adminDo sends an administrative request to signer i's participant
 // listener with the identity's certificate, the bearer token (none when
 // empty) and a Rampart-On-Behalf-Of header (none when empty).
+// pendingExt ends a removed share's pending-destruction record in the
+// shares directory: the layout an operator sees, spelled out here as an
+// attacker reading the disk would.
+const pendingExt = ".removed"
+
 func (c *cluster) adminDo(ctx context.Context, i int, identity, method, path string, body []byte, token, onBehalfOf string) reply {
 	var h []string
 	if token != "" {
@@ -384,11 +389,9 @@ func TestHole1RemovalDisablesAtOnceDestroysAfterGrace(t *testing.T) {
 		}
 		for _, de := range ents {
 			switch {
-			// The shares directory as an intruder with the disk sees it:
-			// KEY.share, and KEY.*.removed once removed.
-			case de.Name() == key.String()+".share":
+			case de.Name() == key.String()+appliance.ShareFileExt:
 				share = true
-			case strings.HasPrefix(de.Name(), key.String()+".") && strings.HasSuffix(de.Name(), ".removed"):
+			case strings.HasPrefix(de.Name(), key.String()+".") && strings.HasSuffix(de.Name(), pendingExt):
 				records = append(records, de.Name())
 			}
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/network"
+	"github.com/rampart-signer/rampart/internal/network/networktest"
 	"github.com/rampart-signer/rampart/internal/signing"
 )
 
@@ -22,27 +23,9 @@ import (
 // lies years in the past, so the wall-clock epoch (about 440,000 in 2026)
 // is far above every epoch the attacks use, and a bound by the clock
 // refuses none of them.
-const networkConfig = `PRESET_BASE: mainnet
-CONFIG_NAME: rampart-redteam
-MIN_GENESIS_TIME: 1600000000
-GENESIS_DELAY: 0
-GENESIS_FORK_VERSION: 0x10000038
-ALTAIR_FORK_VERSION: 0x20000038
-ALTAIR_FORK_EPOCH: 1
-BELLATRIX_FORK_VERSION: 0x30000038
-BELLATRIX_FORK_EPOCH: 2
-CAPELLA_FORK_VERSION: 0x40000038
-CAPELLA_FORK_EPOCH: 3
-DENEB_FORK_VERSION: 0x50000038
-DENEB_FORK_EPOCH: 4
-ELECTRA_FORK_VERSION: 0x60000038
-ELECTRA_FORK_EPOCH: 5
-FULU_FORK_VERSION: 0x70000038
-FULU_FORK_EPOCH: 6
-SECONDS_PER_SLOT: 12
-`
+var networkConfig = networktest.OneForkPerEpoch("rampart-redteam")
 
-const gvrHex = "0x5a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a55a5aa5a5"
+const gvrHex = networktest.GVRHex
 
 func parseNetwork() (*network.Network, error) {
 	var gvr phase0.Root
@@ -85,18 +68,8 @@ func randomRoot(r *rand.Rand) [32]byte {
 	return out
 }
 
-// forkInfo is the fork_info an honest client sends for epoch.
-func forkInfo(n *network.Network, epoch uint64) map[string]any {
-	f := n.ForkAtEpoch(phase0.Epoch(epoch))
-	return map[string]any{
-		"fork": map[string]any{
-			"previous_version": hexOf(f.PreviousVersion[:]),
-			"current_version":  hexOf(f.Version[:]),
-			"epoch":            u64(uint64(f.Epoch)),
-		},
-		"genesis_validators_root": n.GenesisValidatorsRoot().String(),
-	}
-}
+// forkInfo is the fork_info a correct client sends for epoch on n.
+var forkInfo = networktest.ForkInfo
 
 // attestationBody is an ATTESTATION request voting source -> target for
 // the block root.

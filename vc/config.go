@@ -17,6 +17,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/yamlfile"
 )
 
@@ -54,23 +55,9 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 }
 
-// ClusterConfig names the cluster file and this client's identity.
-type ClusterConfig struct {
-	// File is the cluster description (cluster.yaml): network,
-	// participants, CA.
-	File string `yaml:"file"`
-	// Certificate and Key override the cluster file's client identity:
-	// a PEM certificate chain and an owner-only PEM key file or a pkcs11:
-	// URI (the key in an HSM).
-	Certificate string `yaml:"certificate"`
-	Key         string `yaml:"key"`
-	// Timeout bounds each call to one signer.
-	Timeout time.Duration `yaml:"timeout"`
-	// HedgeDelay: 0 asks every signer at once; a positive delay asks the
-	// first threshold signers and the others only if they have not all
-	// answered by then.
-	HedgeDelay time.Duration `yaml:"hedge_delay"`
-}
+// ClusterConfig names the cluster file and this client's identity; the
+// same section as rampart-gateway's.
+type ClusterConfig = clusterfile.ClientConfig
 
 // BeaconNodeConfig is one beacon node.
 type BeaconNodeConfig struct {
@@ -141,7 +128,7 @@ type AccountSelector = yamlfile.Selector
 // leaves out.
 func DefaultConfig() Config {
 	return Config{
-		Cluster:      ClusterConfig{File: "/etc/rampart/cluster.yaml", Timeout: 2 * time.Second},
+		Cluster:      clusterfile.DefaultClientConfig(),
 		Beacon:       BeaconConfig{Timeout: 2 * time.Second},
 		Accounts:     AccountSelector{All: true},
 		Builder:      BuilderConfig{GasLimit: 60_000_000, BoostFactor: 100},
@@ -162,35 +149,17 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.abs(filepath.Dir(path))
+	cfg.Cluster.Abs(filepath.Dir(path))
 	return cfg, nil
 }
 
 // Parse decodes, defaults and validates configuration bytes.
 func Parse(data []byte) (*Config, error) {
-	if len(data) > MaxConfigSize {
-		return nil, fmt.Errorf("larger than %d bytes", MaxConfigSize)
-	}
-	cfg := DefaultConfig()
-	if err := yamlfile.Decode(data, &cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
+	return yamlfile.Parse(data, MaxConfigSize, DefaultConfig())
 }
 
 // Marshal returns the configuration as YAML.
 func (c *Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
-
-func (c *Config) abs(dir string) {
-	for _, p := range []*string{&c.Cluster.File, &c.Cluster.Certificate, &c.Cluster.Key} {
-		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "pkcs11:") {
-			*p = filepath.Join(dir, *p)
-		}
-	}
-}
 
 func fieldErr(path, format string, a ...any) error {
 	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, a...))
@@ -210,16 +179,7 @@ const (
 // Validate checks every field and returns the first problem, named by its
 // YAML path.
 func (c *Config) Validate() error {
-	if c.Cluster.File == "" {
-		return fieldErr("cluster.file", "required")
-	}
-	if (c.Cluster.Certificate == "") != (c.Cluster.Key == "") {
-		return fieldErr("cluster.key", "cluster.certificate and cluster.key go together")
-	}
-	if err := checkDuration("cluster.timeout", c.Cluster.Timeout, false); err != nil {
-		return err
-	}
-	if err := checkDuration("cluster.hedge_delay", c.Cluster.HedgeDelay, true); err != nil {
+	if err := c.Cluster.Validate(); err != nil {
 		return err
 	}
 	if err := c.validateBeaconNodes(); err != nil {

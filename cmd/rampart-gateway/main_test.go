@@ -46,21 +46,13 @@ func startCluster(t *testing.T, n, threshold, validators int) (*localcluster.Clu
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range lc.Signers {
-		app, err := appliance.New(s.Config, appliance.Options{Logger: slog.New(slog.DiscardHandler), Listeners: s.Listeners})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- app.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		select {
-		case <-app.Ready():
-		case err := <-done:
-			t.Fatalf("signer %d: %v", s.ID, err)
-		}
+	stop, err := lc.RunAll(func(*localcluster.Signer) appliance.Options {
+		return appliance.Options{Logger: slog.New(slog.DiscardHandler)}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(stop)
 	return lc, keys
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -16,7 +15,6 @@ import (
 	"github.com/rampart-signer/rampart/gateway"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/cli"
-	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 )
 
@@ -34,22 +32,11 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	if err != nil {
 		return configError(err)
 	}
-	cf, err := clusterfile.Load(cfg.Cluster.File)
+	cl, err := cfg.Cluster.Open(ctx, "gateway")
 	if err != nil {
-		return configError(fmt.Errorf("cluster.file: %w", err))
+		return configError(err)
 	}
-	cf.Abs(filepath.Dir(cfg.Cluster.File))
-	netw, err := cf.LoadNetwork(ctx)
-	if err != nil {
-		return configError(fmt.Errorf("cluster.file %s: %w", cfg.Cluster.File, err))
-	}
-	identity := cf.Client
-	if cfg.Cluster.Certificate != "" {
-		identity = &clusterfile.Identity{Name: "gateway", Certificate: cfg.Cluster.Certificate, Key: cfg.Cluster.Key}
-	}
-	if identity == nil {
-		return configError(errors.New("cluster.certificate: required, since the cluster file has no client entry"))
-	}
+	cf, netw := cl.File, cl.Network
 	if checkOnly {
 		fmt.Fprintf(env.Stdout, "%s: configuration is valid (network %s, %d signers, API on %s)\n", configPath, netw.Name(), len(cf.Participants), cfg.Listen.API)
 		return nil
@@ -60,7 +47,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 			log.Warn("systemd notification failed", "err", err)
 		}
 	}
-	tlsConfig, release, err := cf.TLSConfig(ctx, identity, hsm.OpenTLSCertificate)
+	tlsConfig, release, err := cf.TLSConfig(ctx, cl.Identity, hsm.OpenTLSCertificate)
 	if err != nil {
 		return configError(err)
 	}
@@ -68,27 +55,18 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ps, err := cf.HTTPParticipants(tlsConfig)
+	metrics, err := coordinator.NewMetrics(reg)
 	if err != nil {
-		return configError(err)
-	}
-	signers := make([]gateway.Signer, len(ps))
-	for i, p := range ps {
-		hp := p.(*coordinator.HTTPParticipant)
-		defer hp.Close()
-		signers[i] = hp
-	}
-	ccfg := coordinator.DefaultConfig()
-	ccfg.Participants = ps
-	ccfg.Timeout = cfg.Cluster.Timeout
-	ccfg.HedgeDelay = cfg.Cluster.HedgeDelay
-	ccfg.Logger = log.With("component", "coordinator")
-	if ccfg.Metrics, err = coordinator.NewMetrics(reg); err != nil {
 		return err
 	}
-	coord, err := coordinator.New(ccfg)
+	coord, hps, err := cl.Coordinator(tlsConfig, log, metrics)
 	if err != nil {
 		return configError(err)
+	}
+	signers := make([]gateway.Signer, len(hps))
+	for i, hp := range hps {
+		defer hp.Close()
+		signers[i] = hp
 	}
 	opts := gateway.Options{Network: netw, Coordinator: coord, Signers: signers, Logger: log, Registerer: reg, Notify: notify}
 	if d, err := daemon.SdWatchdogEnabled(false); err == nil && d > 0 {

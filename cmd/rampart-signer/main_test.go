@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,31 +16,21 @@ import (
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
+	"github.com/rampart-signer/rampart/internal/clitest"
 )
 
 // The tests run this test binary as rampart-signer: with RAMPART_SIGNER_MAIN
 // set, TestMain runs main, exit status and all.
-func TestMain(m *testing.M) {
-	if os.Getenv("RAMPART_SIGNER_MAIN") == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
-
-// spyModule is OpenSC's PKCS#11 spy: it passes every call to the module in
-// $PKCS11SPY and logs it to $PKCS11SPY_OUTPUT, which is how these tests
-// count login attempts.
-const spyModule = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so"
+func TestMain(m *testing.M) { clitest.Main(m, "RAMPART_SIGNER_MAIN", main) }
 
 // signerSetup is a provisioned one-signer cluster whose configuration a
 // test breaks before starting the signer process.
 type signerSetup struct {
 	lc  *localcluster.Cluster
 	cfg *appliance.Config
-	// spyLog receives the PKCS#11 calls when the spy is in use.
-	spyLog string
-	env    []string
+	// spy receives the PKCS#11 calls when OpenSC's spy is installed.
+	spy *softhsm.Spy
+	env []string
 	// module and token are the SoftHSM module copy and the token label of
 	// the sealing key.
 	module, token string
@@ -67,12 +54,11 @@ func provision(t *testing.T) *signerSetup {
 		t.Fatal(err)
 	}
 	st := &signerSetup{lc: lc, cfg: s.Config, env: []string{softhsm.ConfigEnv + "=" + s.SoftHSMConf}, module: seal.ModulePath, token: seal.Token}
-	if _, err := os.Stat(spyModule); err == nil {
-		st.spyLog = filepath.Join(dir, "pkcs11-spy.log")
-		st.env = append(st.env, "PKCS11SPY="+seal.ModulePath, "PKCS11SPY_OUTPUT="+st.spyLog)
+	if st.spy = softhsm.NewSpy(dir, seal.ModulePath); st.spy != nil {
+		st.env = append(st.env, st.spy.Env...)
 		for _, u := range []*string{&st.cfg.HSM.SealingKey, &st.cfg.TLS.Key} {
 			p, _ := hsm.ParseURI(*u)
-			p.ModulePath = spyModule
+			p.ModulePath = softhsm.SpyModule
 			*u = p.Encode()
 		}
 	}
@@ -105,38 +91,15 @@ func (st *signerSetup) run(t *testing.T) (int, string) {
 
 func runSigner(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "RAMPART_SIGNER_MAIN=1"), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), stderr.String()
-	}
-	if err != nil {
-		t.Fatalf("running the signer: %v\n%s", err, stderr.String())
-	}
-	return 0, stderr.String()
+	return clitest.Run(t, "RAMPART_SIGNER_MAIN", env, args...)
 }
 
 // logins counts C_Login calls in the spy's log (-1 without the spy).
 func (st *signerSetup) logins(t *testing.T) int {
 	t.Helper()
-	if st.spyLog == "" {
-		return -1
-	}
-	data, err := os.ReadFile(st.spyLog)
+	n, err := st.spy.Logins()
 	if err != nil {
 		t.Fatal(err)
-	}
-	n := 0
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasSuffix(strings.TrimSpace(line), "C_Login") {
-			n++
-		}
 	}
 	return n
 }

@@ -1,44 +1,35 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/hsm/softhsm"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/clitest"
 )
 
 // The tests run this test binary as rampart-vc: with RAMPART_VC_MAIN set,
 // TestMain runs main, exit status and all.
-func TestMain(m *testing.M) {
-	if os.Getenv("RAMPART_VC_MAIN") == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
-
-const spyModule = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so"
+func TestMain(m *testing.M) { clitest.Main(m, "RAMPART_VC_MAIN", main) }
 
 // vcSetup is a validator client whose TLS identity's key is in a SoftHSM
 // token (a signer's, reused as the client identity of a test cluster).
 type vcSetup struct {
-	dir, config, pinFile, spyLog, operations string
-	env                                      []string
+	dir, config, pinFile, operations string
+	spy                              *softhsm.Spy
+	env                              []string
 }
 
 func provision(t *testing.T) *vcSetup {
@@ -59,10 +50,9 @@ func provision(t *testing.T) *vcSetup {
 		t.Fatal(err)
 	}
 	st := &vcSetup{dir: dir, pinFile: strings.TrimPrefix(key.PINSource, "file:"), env: []string{softhsm.ConfigEnv + "=" + s.SoftHSMConf}}
-	if _, err := os.Stat(spyModule); err == nil {
-		st.spyLog = filepath.Join(dir, "pkcs11-spy.log")
-		st.env = append(st.env, "PKCS11SPY="+key.ModulePath, "PKCS11SPY_OUTPUT="+st.spyLog)
-		key.ModulePath = spyModule
+	if st.spy = softhsm.NewSpy(dir, key.ModulePath); st.spy != nil {
+		st.env = append(st.env, st.spy.Env...)
+		key.ModulePath = softhsm.SpyModule
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,37 +81,14 @@ listen:
 
 func (st *vcSetup) run(t *testing.T) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "--config", st.config)
-	cmd.Env = append(append(os.Environ(), "RAMPART_VC_MAIN=1"), st.env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), stderr.String()
-	}
-	if err != nil {
-		t.Fatalf("running rampart-vc: %v\n%s", err, stderr.String())
-	}
-	return 0, stderr.String()
+	return clitest.Run(t, "RAMPART_VC_MAIN", st.env, "--config", st.config)
 }
 
 func (st *vcSetup) logins(t *testing.T) int {
 	t.Helper()
-	if st.spyLog == "" {
-		return -1
-	}
-	data, err := os.ReadFile(st.spyLog)
+	n, err := st.spy.Logins()
 	if err != nil {
 		t.Fatal(err)
-	}
-	n := 0
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasSuffix(strings.TrimSpace(line), "C_Login") {
-			n++
-		}
 	}
 	return n
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -20,7 +18,6 @@ import (
 	"github.com/rampart-signer/rampart/beacon"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/cli"
-	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/vc"
@@ -56,22 +53,11 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	if err != nil {
 		return configError(err)
 	}
-	cf, err := clusterfile.Load(cfg.Cluster.File)
+	cl, err := cfg.Cluster.Open(ctx, "cluster")
 	if err != nil {
-		return configError(fmt.Errorf("cluster.file: %w", err))
+		return configError(err)
 	}
-	cf.Abs(filepath.Dir(cfg.Cluster.File))
-	netw, err := cf.LoadNetwork(ctx)
-	if err != nil {
-		return configError(fmt.Errorf("cluster.file %s: %w", cfg.Cluster.File, err))
-	}
-	identity := cf.Client
-	if cfg.Cluster.Certificate != "" {
-		identity = &clusterfile.Identity{Name: "cluster", Certificate: cfg.Cluster.Certificate, Key: cfg.Cluster.Key}
-	}
-	if identity == nil {
-		return configError(errors.New("cluster.certificate: required, since the cluster file has no client entry"))
-	}
+	cf, netw := cl.File, cl.Network
 	if checkOnly {
 		fmt.Fprintf(env.Stdout, "%s: configuration is valid (network %s, %d signers, %d beacon nodes)\n", configPath, netw.Name(), len(cf.Participants), len(cfg.BeaconNodes))
 		return nil
@@ -82,7 +68,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 			log.Warn("systemd notification failed", "err", err)
 		}
 	}
-	tlsConfig, release, err := cf.TLSConfig(ctx, identity, hsm.OpenTLSCertificate)
+	tlsConfig, release, err := cf.TLSConfig(ctx, cl.Identity, hsm.OpenTLSCertificate)
 	if err != nil {
 		return startError(err)
 	}
@@ -90,11 +76,17 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	coord, closeCoord, err := newCoordinator(cf, tlsConfig, cfg, log, reg)
+	metrics, err := coordinator.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
-	defer closeCoord()
+	coord, hps, err := cl.Coordinator(tlsConfig, log, metrics)
+	if err != nil {
+		return configError(err)
+	}
+	for _, hp := range hps {
+		defer hp.Close()
+	}
 	bn, err := newBeacon(cfg, netw, log, reg)
 	if err != nil {
 		return configError(err)
@@ -151,34 +143,6 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		return serviceErr
 	}
 	return err
-}
-
-// newCoordinator builds the coordinator over every signer's distributed
-// endpoints; the returned function closes idle connections.
-func newCoordinator(cf *clusterfile.File, tlsConfig *tls.Config, cfg *vc.Config, log *slog.Logger, reg prometheus.Registerer) (*coordinator.Coordinator, func(), error) {
-	ps, err := cf.HTTPParticipants(tlsConfig)
-	if err != nil {
-		return nil, nil, configError(err)
-	}
-	ccfg := coordinator.DefaultConfig()
-	ccfg.Participants = ps
-	ccfg.Timeout = cfg.Cluster.Timeout
-	ccfg.HedgeDelay = cfg.Cluster.HedgeDelay
-	ccfg.Logger = log.With("component", "coordinator")
-	if ccfg.Metrics, err = coordinator.NewMetrics(reg); err != nil {
-		return nil, nil, err
-	}
-	coord, err := coordinator.New(ccfg)
-	if err != nil {
-		return nil, nil, configError(err)
-	}
-	return coord, func() {
-		for _, p := range ps {
-			if hp, ok := p.(*coordinator.HTTPParticipant); ok {
-				hp.Close()
-			}
-		}
-	}, nil
 }
 
 func newBeacon(cfg *vc.Config, netw *network.Network, log *slog.Logger, reg prometheus.Registerer) (*beacon.Client, error) {

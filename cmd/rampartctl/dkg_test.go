@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,21 +29,13 @@ func startCluster(t *testing.T, n int) *localcluster.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range lc.Signers {
-		app, err := appliance.New(s.Config, appliance.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: s.Listeners})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- app.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		select {
-		case <-app.Ready():
-		case err := <-done:
-			t.Fatalf("signer %d: %v", s.ID, err)
-		}
+	stop, err := lc.RunAll(func(*localcluster.Signer) appliance.Options {
+		return appliance.Options{Logger: slog.New(slog.DiscardHandler)}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(stop)
 	return lc
 }
 

@@ -95,3 +95,22 @@ func (s Selector) MarshalYAML() (any, error) {
 	}
 	return s.List, nil
 }
+
+// Parse refuses data larger than max bytes, decodes it (Decode) over
+// defaults and validates the result: a configuration file's Parse.
+func Parse[T any, PT interface {
+	*T
+	Validate() error
+}](data []byte, max int, defaults T) (*T, error) {
+	if len(data) > max {
+		return nil, fmt.Errorf("larger than %d bytes", max)
+	}
+	cfg := defaults
+	if err := Decode(data, &cfg); err != nil {
+		return nil, err
+	}
+	if err := PT(&cfg).Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}

@@ -1,6 +1,7 @@
 package yamlfile_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,4 +77,42 @@ func FuzzDecodeSelector(f *testing.F) {
 			t.Fatalf("selector %+v encodes as %v", d.Types, out)
 		}
 	})
+}
+
+type checked struct {
+	Name string `yaml:"name"`
+	Port int    `yaml:"port"`
+}
+
+func (c *checked) Validate() error {
+	if c.Port <= 0 {
+		return errors.New("port: required")
+	}
+	return nil
+}
+
+func TestParseDefaultsDecodesAndValidates(t *testing.T) {
+	defaults := checked{Name: "default", Port: 1}
+	for _, tc := range []struct {
+		name, in, err string
+		want          checked
+	}{
+		{name: "keeps the defaults of fields left out", in: "port: 2\n", want: checked{Name: "default", Port: 2}},
+		{name: "refuses an unknown field", in: "prot: 2\n", err: "prot"},
+		{name: "refuses what Validate refuses", in: "port: 0\n", err: "port: required"},
+		{name: "refuses an oversized file", in: "name: x\n" + strings.Repeat("#", 64), err: "larger than 64 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := yamlfile.Parse([]byte(tc.in), 64, defaults)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || *got != tc.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
 }
