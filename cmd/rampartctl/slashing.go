@@ -15,6 +15,7 @@ import (
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
+	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
@@ -261,6 +262,7 @@ func (k *keyList) Set(v string) error {
 func slashingExportCommand() *cli.Command {
 	var (
 		db    dbFlags
+		nf    nodeFlags
 		keys  keyList
 		force bool
 	)
@@ -271,9 +273,15 @@ func slashingExportCommand() *cli.Command {
 		Description: `
 Exports every validator, or those named with --key. The file is written
 atomically and an existing file is only replaced with --force. FILE "-"
-writes to standard output.`,
+writes to standard output.
+
+With --cluster and --node the running signer exports its own history
+through its administrative API (admin identity and token of the cluster
+file): no need to stop it, and no loss of redundancy. Without them the
+command opens --db directly, which needs the signer stopped.`,
 		Flags: func(fs *flag.FlagSet) {
 			db.register(fs)
+			nf.register(fs, 5*time.Minute)
 			fs.Var(&keys, "key", "validator public `key` to export (repeatable or comma-separated; default all)")
 			fs.BoolVar(&force, "force", false, "replace FILE if it exists")
 		},
@@ -283,6 +291,9 @@ writes to standard output.`,
 			}
 			if db.lockTimeout <= 0 {
 				return cli.Usagef("--lock-timeout must be positive")
+			}
+			if nf.cluster != "" {
+				return slashingExportOnline(ctx, env, nf, keys, force, args[0])
 			}
 			return slashingExport(ctx, env, db, keys, force, args[0])
 		},
@@ -312,7 +323,7 @@ func slashingExport(ctx context.Context, env *cli.Env, f dbFlags, keys []protect
 		_, err := ic.WriteTo(env.Stdout)
 		return err
 	}
-	if err := writeFileAtomic(file, ic, force); err != nil {
+	if err := writeFileAtomic(file, ic, 0o644, force, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "exported history of %d validators to %s\n", len(ic.Data), file)
@@ -321,8 +332,10 @@ func slashingExport(ctx context.Context, env *cli.Env, f dbFlags, keys []protect
 
 // writeFileAtomic writes through a synced temporary file and a rename (or,
 // without replace, a link that fails if FILE appeared meanwhile), so FILE is
-// either absent, the old file, or the whole export.
-func writeFileAtomic(file string, w io.WriterTo, replace bool) error {
+// either absent, the old file, or the whole export. check, when not nil,
+// inspects the temporary file before it becomes FILE; its error leaves
+// FILE as it was.
+func writeFileAtomic(file string, w io.WriterTo, mode os.FileMode, replace bool, check func(tmp string) error) error {
 	dir := filepath.Dir(file)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+".*")
 	if err != nil {
@@ -340,7 +353,12 @@ func writeFileAtomic(file string, w io.WriterTo, replace bool) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if check != nil {
+		if err := check(tmp.Name()); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
 		return err
 	}
 	if replace {
@@ -357,4 +375,41 @@ func writeFileAtomic(file string, w io.WriterTo, replace bool) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// slashingExportOnline asks a running signer for its history.
+func slashingExportOnline(ctx context.Context, env *cli.Env, nf nodeFlags, keys []protect.PublicKey, force bool, file string) error {
+	if file != "-" && !force {
+		if _, err := os.Lstat(file); err == nil {
+			return fmt.Errorf("%s exists; pass --force to replace it", file)
+		}
+	}
+	c, release, err := nf.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, nf.timeout)
+	defer cancel()
+	want := make([]api.PublicKey, len(keys))
+	for i, k := range keys {
+		want[i] = api.PublicKey(k)
+	}
+	raw, err := c.ExportSlashing(ctx, want)
+	if err != nil {
+		return fmt.Errorf("participant %s: %w", c.ID(), err)
+	}
+	ic, err := protect.ParseInterchange(raw)
+	if err != nil {
+		return fmt.Errorf("participant %s: its export: %w", c.ID(), err)
+	}
+	if file == "-" {
+		_, err := ic.WriteTo(env.Stdout)
+		return err
+	}
+	if err := writeFileAtomic(file, ic, 0o644, force, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "exported history of %d validators from participant %s to %s\n", len(ic.Data), c.ID(), file)
+	return nil
 }
