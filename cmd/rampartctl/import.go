@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/parallel"
 	"github.com/rampart-signer/rampart/protect"
@@ -134,8 +135,7 @@ only some signers hold is an error naming them.`,
 			for _, k := range imported {
 				fmt.Fprintln(env.Stdout, k)
 			}
-			cf.Accounts = appendUnique(cf.Accounts, imported)
-			if err := cf.Write(clusterPath); err != nil {
+			if _, err := clusterfile.AddAccounts(clusterPath, keyStrings(imported)); err != nil {
 				fmt.Fprintf(env.Stderr, "note: could not add the accounts to %s: %v\n", clusterPath, err)
 			}
 			return nil
@@ -157,18 +157,13 @@ func clusterImporter(ctx context.Context, cf *adminapi.ClusterFile, n *network.N
 	return &adminapi.Importer{Admins: admins, Threshold: threshold, Network: n, Rand: rand.Reader}, closeFn, nil
 }
 
-func appendUnique(list []string, keys []api.PublicKey) []string {
-	have := map[string]bool{}
-	for _, k := range list {
-		have[strings.ToLower(k)] = true
+// keyStrings is keys in their 0x-prefixed hex form.
+func keyStrings(keys []api.PublicKey) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.String()
 	}
-	for _, k := range keys {
-		if !have[k.String()] {
-			list = append(list, k.String())
-			have[k.String()] = true
-		}
-	}
-	return list
+	return out
 }
 
 // decryptKeystores decrypts every *.json keystore of dir over the CPUs
