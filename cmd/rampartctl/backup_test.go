@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/api"
@@ -197,5 +199,56 @@ func TestImportRunsAgainAfterAnInterruption(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("second run does not say %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// TestSharesDealGivesTheFilesToTheSigner is the regression test for
+// rampartctl shares deal leaving root-owned shares and databases that the
+// signer, running as rampart-signer, cannot open; where the data directory
+// is root's too, the command says the chown to run.
+func TestSharesDealGivesTheFilesToTheSigner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the command is run as root on a signer, and only root may give files away")
+	}
+	t.Setenv("SOFTHSM2_CONF", "")
+	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
+		Dir: filepath.Join(t.TempDir(), "cluster"), Signers: 3, Threshold: 2,
+		Network: appliance.NetworkConfig{Name: "mainnet"}, Hardening: "off",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.CloseListeners()
+	const uid, gid = 4242, 4343
+	args := []string{"shares", "deal", "--validators", "2", "--threshold", "2"}
+	for i, s := range lc.Signers {
+		if i < 2 {
+			if err := os.Chown(s.Config.DataDir, uid, gid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		args = append(args, "--config", s.ConfigPath)
+	}
+	code, stdout, stderr := run(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for i, s := range lc.Signers[:2] {
+		shares, _ := filepath.Glob(filepath.Join(s.Config.Accounts.SharesDir, "*.share"))
+		if len(shares) != 2 {
+			t.Fatalf("signer %d: shares %v", i+1, shares)
+		}
+		for _, p := range append(shares, s.Config.Slashing.Database) {
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sys := st.Sys().(*syscall.Stat_t); sys.Uid != uid || sys.Gid != gid {
+				t.Errorf("%s owned by %d:%d; want the data directory's owner %d:%d", p, sys.Uid, sys.Gid, uid, gid)
+			}
+		}
+	}
+	if want := "chown -R rampart-signer:rampart-signer " + lc.Signers[2].Config.DataDir; !strings.Contains(stderr, want) {
+		t.Errorf("no chown step for the root-owned data directory (want %q):\n%s", want, stderr)
 	}
 }

@@ -171,9 +171,12 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, imp importFlag
 		}
 		db, err = protect.Create(ctx, f.path, ic.GenesisValidatorsRoot, cfg)
 		if err == nil {
-			err = giveToDirOwner(f.path)
+			var note string
+			note, err = giveToOwnerOf(filepath.Dir(f.path), f.path)
 			if err != nil {
 				db.Close()
+			} else if note != "" {
+				fmt.Fprintln(env.Stderr, note)
 			}
 		}
 	}
@@ -208,26 +211,48 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, imp importFlag
 	return nil
 }
 
-// giveToDirOwner hands a database root just created to the owner of its
+// giveToDirOwner hands a file root just created to the owner of its
 // directory (rampart-signer, for /var/lib/rampart-signer), so that the
-// signer, which runs as that user, can open it: a root-owned database
-// would keep the signer from starting.
+// signer, which runs as that user, can open it: a root-owned database or
+// share would keep the signer from starting.
 func giveToDirOwner(path string) error {
-	if os.Geteuid() != 0 {
-		return nil
+	_, err := giveToOwnerOf(filepath.Dir(path), path)
+	return err
+}
+
+// giveToOwnerOf gives paths that root owns to the owner of ref, when run
+// as root: the files a command just made in a signer's state directory.
+// If ref is root's too (a directory made by hand, not by the unit's
+// StateDirectory=), it changes nothing and returns the chown command the
+// operator must run, to be printed.
+func giveToOwnerOf(ref string, paths ...string) (note string, err error) {
+	if os.Geteuid() != 0 || len(paths) == 0 {
+		return "", nil
 	}
-	st, err := os.Stat(filepath.Dir(path))
+	st, err := os.Stat(ref)
 	if err != nil {
-		return err
+		return "", err
 	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok || sys.Uid == 0 {
-		return nil
+	owner, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", nil
 	}
-	if err := os.Chown(path, int(sys.Uid), int(sys.Gid)); err != nil {
-		return fmt.Errorf("giving %s to the owner of its directory (uid %d): %w", path, sys.Uid, err)
+	if owner.Uid == 0 {
+		return fmt.Sprintf("note: %s is root's, so the files just made there stay root's; if rampart-signer runs as its own user, run: chown -R rampart-signer:rampart-signer %s", ref, ref), nil
 	}
-	return nil
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return "", err
+		}
+		if sys, ok := fi.Sys().(*syscall.Stat_t); !ok || sys.Uid != 0 {
+			continue // not made by us: left alone
+		}
+		if err := os.Lchown(p, int(owner.Uid), int(owner.Gid)); err != nil {
+			return "", fmt.Errorf("giving %s to the owner of %s (uid %d): %w", p, ref, owner.Uid, err)
+		}
+	}
+	return "", nil
 }
 
 func readInput(env *cli.Env, file string) ([]byte, error) {
