@@ -374,7 +374,7 @@ func checkFeeRecipient(a bellatrix.ExecutionAddress) error {
 	if a == (bellatrix.ExecutionAddress{}) {
 		return errors.New("the zero address would burn the fees")
 	}
-	placeholder := a[len(a)-1] <= 0xff
+	placeholder := true
 	for _, b := range a[:len(a)-1] {
 		placeholder = placeholder && b == 0
 	}
