@@ -128,6 +128,23 @@ func (d admin) Prove(ctx context.Context, keys []api.PublicKey) ([]api.Signature
 	return out, nil
 }
 
+// Held says which of keys this signer holds: active, staged, or absent. A
+// read: not audited.
+func (d admin) Held(_ context.Context, keys []api.PublicKey) ([]string, error) {
+	out := make([]string, len(keys))
+	d.a.life.Lock()
+	defer d.a.life.Unlock()
+	for i, k := range keys {
+		out[i] = adminapi.AccountAbsent
+		if _, ok := d.a.accounts.get(k); ok {
+			out[i] = adminapi.AccountActive
+		} else if _, ok := d.a.staged[k]; ok {
+			out[i] = adminapi.AccountStaged
+		}
+	}
+	return out, nil
+}
+
 // remove takes an account off this signer; an account it neither holds
 // nor has a history of is unknown (404).
 func (d admin) remove(ctx context.Context, key api.PublicKey) (*adminapi.RemoveResponse, *web.Refusal) {
@@ -220,6 +237,10 @@ func (a *Appliance) adminRoutes(mux *http.ServeMux) {
 	}
 	keysRoute("POST "+p+"/activate", func(ctx context.Context, d admin, keys []api.PublicKey) (any, error) {
 		return struct{}{}, d.Activate(ctx, keys)
+	})
+	keysRoute("POST "+p+"/held", func(ctx context.Context, d admin, keys []api.PublicKey) (any, error) {
+		states, err := d.Held(ctx, keys)
+		return adminapi.HeldResponse{States: states}, err
 	})
 	keysRoute("POST "+p+"/discard", func(ctx context.Context, d admin, keys []api.PublicKey) (any, error) {
 		return struct{}{}, d.Discard(ctx, keys)

@@ -68,6 +68,10 @@ type Options struct {
 	// StatFS measures the filesystem holding a path (disk headroom); the
 	// statfs system call when nil.
 	StatFS func(path string) (DiskSpace, error)
+	// ConfigFile is the configuration file the signer was started with;
+	// its text goes into backups (adminapi.PathBackup). Empty: backups
+	// hold no configuration.
+	ConfigFile string
 }
 
 // Appliance is one rampart-signer. New checks the configuration; Run opens
@@ -115,6 +119,9 @@ type Appliance struct {
 	staged map[api.PublicKey]*stagedShare
 
 	ceremonies *ceremony.Service
+
+	// backupMu lets one backup be taken at a time.
+	backupMu sync.Mutex
 }
 
 // New returns a signer for cfg. It opens nothing and starts nothing.

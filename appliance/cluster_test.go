@@ -122,7 +122,7 @@ func (tc *testCluster) start(i int) {
 	if os.Getenv("RAMPART_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("signer", s.ID)
 	}
-	opts := appliance.Options{Logger: log, Listeners: s.Listeners}
+	opts := appliance.Options{Logger: log, Listeners: s.Listeners, ConfigFile: s.ConfigPath}
 	if tc.clock != nil {
 		opts.Now, opts.After = tc.clock.Now, tc.clock.After
 	}

@@ -332,7 +332,7 @@ func TestNewRefusesIncompleteOptions(t *testing.T) {
 	e := newEnv(t, defaultEnv())
 	cfg := vc.DefaultConfig()
 	cfg.BeaconNodes = []vc.BeaconNodeConfig{{Name: "n0", URL: e.node.URL}}
-	cfg.FeeRecipient = "0x00000000000000000000000000000000000000fe"
+	cfg.FeeRecipient = "0x5241d0000000000000000000000000000000d0fe"
 	for _, tc := range []struct {
 		name  string
 		opts  vc.Options

@@ -2,6 +2,7 @@ package vc
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -51,8 +52,26 @@ type Config struct {
 	Redundancy RedundancyConfig `yaml:"redundancy"`
 	// Listen lists this process's listeners.
 	Listen ListenConfig `yaml:"listen"`
+	// Keymanager serves per-validator proposer settings.
+	Keymanager KeymanagerConfig `yaml:"keymanager"`
 	// Log sets logging.
 	Log LogConfig `yaml:"log"`
+}
+
+// KeymanagerConfig is the keymanager API's proposer settings: a fee
+// recipient, gas limit and graffiti per validator over the configuration's
+// (GET, POST, DELETE /eth/v1/validator/{pubkey}/feerecipient, /gas_limit,
+// /graffiti).
+type KeymanagerConfig struct {
+	// Listen is the API's address: plain HTTP, loopback only, every
+	// request with the bearer token of TokenFile. Empty disables the API.
+	Listen string `yaml:"listen"`
+	// TokenFile holds the API's bearer token (an owner-only file);
+	// required with Listen.
+	TokenFile string `yaml:"token_file"`
+	// SettingsFile keeps the per-validator settings across restarts,
+	// written atomically on every change; read at start if it exists.
+	SettingsFile string `yaml:"settings_file"`
 }
 
 // ClusterConfig names the cluster file and this client's identity; the
@@ -135,6 +154,7 @@ func DefaultConfig() Config {
 		Doppelganger: DoppelgangerConfig{Enabled: true, Epochs: 2},
 		Redundancy:   RedundancyConfig{ProposalDelay: time.Second},
 		Listen:       ListenConfig{Operations: "127.0.0.1:9300"},
+		Keymanager:   KeymanagerConfig{SettingsFile: "/var/lib/rampart-vc/proposer-settings.json"},
 		Log:          LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -150,6 +170,7 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Cluster.Abs(filepath.Dir(path))
+	cfg.abs(filepath.Dir(path))
 	return cfg, nil
 }
 
@@ -160,6 +181,14 @@ func Parse(data []byte) (*Config, error) {
 
 // Marshal returns the configuration as YAML.
 func (c *Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
+
+func (c *Config) abs(dir string) {
+	for _, p := range []*string{&c.Keymanager.TokenFile, &c.Keymanager.SettingsFile} {
+		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "pkcs11:") {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
 
 func fieldErr(path, format string, a ...any) error {
 	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, a...))
@@ -233,6 +262,22 @@ func (c *Config) Validate() error {
 			return fieldErr("listen.operations", "%q: plain HTTP must be on a loopback address (127.0.0.1 or ::1)", a)
 		}
 	}
+	if a := c.Keymanager.Listen; a != "" {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return fieldErr("keymanager.listen", "%q is not host:port: %v", a, err)
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil || !ip.IsLoopback() {
+			return fieldErr("keymanager.listen", "%q: plain HTTP must be on a loopback address (127.0.0.1 or ::1)", a)
+		}
+		if c.Keymanager.TokenFile == "" {
+			return fieldErr("keymanager.token_file", "required with keymanager.listen: the API's bearer token")
+		}
+		if c.Keymanager.SettingsFile == "" {
+			return fieldErr("keymanager.settings_file", "required with keymanager.listen: where the settings are kept")
+		}
+	}
 	if err := c.Log.Validate(); err != nil {
 		return err
 	}
@@ -285,10 +330,27 @@ func (c *Config) feeRecipient() (bellatrix.ExecutionAddress, error) {
 		return a, fieldErr("fee_recipient", "%q is not a 0x-prefixed 20-byte hex address", s)
 	}
 	copy(a[:], b)
-	if a == (bellatrix.ExecutionAddress{}) {
-		return a, fieldErr("fee_recipient", "the zero address would burn the fees")
+	if err := checkFeeRecipient(a); err != nil {
+		return a, fieldErr("fee_recipient", "%v", err)
 	}
 	return a, nil
+}
+
+// checkFeeRecipient refuses the zero address, which burns the fees, and
+// placeholders: an address of nineteen zero bytes and one small one, such
+// as the 0x…0001 an example configuration shows, is nobody's account.
+func checkFeeRecipient(a bellatrix.ExecutionAddress) error {
+	if a == (bellatrix.ExecutionAddress{}) {
+		return errors.New("the zero address would burn the fees")
+	}
+	placeholder := true
+	for _, b := range a[:len(a)-1] {
+		placeholder = placeholder && b == 0
+	}
+	if placeholder {
+		return fmt.Errorf("%s is a placeholder, nobody's account: give the execution address that is to receive the fees", a)
+	}
+	return nil
 }
 
 // graffiti encodes graffiti.

@@ -11,11 +11,19 @@ import (
 	"github.com/rampart-signer/rampart/vc"
 )
 
+// TestExampleConfigIsValid: the shipped example is refused for its
+// placeholder fee recipient alone (it passed before, and a client started
+// from it paid every block's fees to 0x...0001); with an address of the
+// operator's it is valid and documents the defaults.
 func TestExampleConfigIsValid(t *testing.T) {
 	data, err := os.ReadFile("vc.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := vc.Parse(data); err == nil || !strings.Contains(err.Error(), "fee_recipient") || !strings.Contains(err.Error(), "placeholder") {
+		t.Fatalf("the example's placeholder fee recipient was accepted: %v", err)
+	}
+	data = []byte(strings.Replace(string(data), "0x0000000000000000000000000000000000000001", "0x5241d0000000000000000000000000000000d0fe", 1))
 	cfg, err := vc.Parse(data)
 	if err != nil {
 		t.Fatalf("vc.example.yaml: %v", err)
@@ -23,7 +31,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	def := vc.DefaultConfig()
 	// The example shows every default it does not replace with an example.
 	if cfg.Cluster.Timeout != def.Cluster.Timeout || cfg.Doppelganger != def.Doppelganger || cfg.Redundancy != def.Redundancy ||
-		cfg.Builder != def.Builder || cfg.Listen != def.Listen || cfg.Log != def.Log || !cfg.Accounts.All {
+		cfg.Builder != def.Builder || cfg.Listen != def.Listen || cfg.Keymanager != def.Keymanager || cfg.Log != def.Log || !cfg.Accounts.All {
 		t.Fatalf("the example's values differ from the defaults it documents: %+v", cfg)
 	}
 	if len(cfg.BeaconNodes) != 2 || cfg.FeeRecipient == "" {
@@ -36,7 +44,7 @@ const minimal = `cluster:
 beacon_nodes:
   - name: lighthouse-1
     url: http://127.0.0.1:5052
-fee_recipient: "0x00000000000000000000000000000000000000fe"
+fee_recipient: "0x5241d0000000000000000000000000000000d0fe"
 `
 
 func TestParseConfig(t *testing.T) {
@@ -54,9 +62,9 @@ func TestParseConfig(t *testing.T) {
 		{"refuses a non-http node URL", "url: http://127.0.0.1:5052", "url: ftp://127.0.0.1:5052", "beacon_nodes[0].url"},
 		{"refuses a node URL with a query", "url: http://127.0.0.1:5052", "url: http://127.0.0.1:5052/?token=x", "beacon_nodes[0].url"},
 		{"refuses a repeated node name", "    url: http://127.0.0.1:5052\n", "    url: http://127.0.0.1:5052\n  - name: lighthouse-1\n    url: http://127.0.0.2:5052\n", "beacon_nodes[1].name"},
-		{"refuses a missing fee recipient", `fee_recipient: "0x00000000000000000000000000000000000000fe"`, "", "fee_recipient"},
-		{"refuses a short fee recipient", `"0x00000000000000000000000000000000000000fe"`, `"0x00fe"`, "fee_recipient"},
-		{"refuses the zero fee recipient", `"0x00000000000000000000000000000000000000fe"`, `"0x0000000000000000000000000000000000000000"`, "fee_recipient"},
+		{"refuses a missing fee recipient", `fee_recipient: "0x5241d0000000000000000000000000000000d0fe"`, "", "fee_recipient"},
+		{"refuses a short fee recipient", `"0x5241d0000000000000000000000000000000d0fe"`, `"0x00fe"`, "fee_recipient"},
+		{"refuses the zero fee recipient", `"0x5241d0000000000000000000000000000000d0fe"`, `"0x0000000000000000000000000000000000000000"`, "fee_recipient"},
 		{"refuses graffiti over 32 bytes", "", "graffiti: 0123456789012345678901234567890123\n", "graffiti"},
 		{"refuses a malformed account", "", "accounts: [\"0x12\"]\n", "accounts[0]"},
 		{"refuses an account listed twice", "", "accounts: [\"0xa99a76ed7796f7be22d5b7e85deeb7c5677e88e511e0b337618f8c4eb61349b4bf2d153f649f7b53359fe8b94a38e44c\", \"0xA99A76ED7796F7BE22D5B7E85DEEB7C5677E88E511E0B337618F8C4EB61349B4BF2D153F649F7B53359FE8B94A38E44C\"]\n", "accounts[1]"},

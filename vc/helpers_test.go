@@ -465,7 +465,7 @@ func (e *env) startWith(t testing.TB, mutate func(*vc.Config), signer vc.Signer)
 	}
 	cfg := vc.DefaultConfig()
 	cfg.BeaconNodes = []vc.BeaconNodeConfig{{Name: "n0", URL: e.node.URL}}
-	cfg.FeeRecipient = "0x00000000000000000000000000000000000000fe"
+	cfg.FeeRecipient = "0x5241d0000000000000000000000000000000d0fe"
 	cfg.Doppelganger.Enabled = false
 	cfg.Listen.Operations = ""
 	if mutate != nil {

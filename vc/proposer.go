@@ -51,7 +51,7 @@ func (c *Client) propose(ctx context.Context, d *apiv1.ProposerDuty) {
 	if err != nil {
 		return
 	}
-	opts := &api.ProposalOpts{Slot: s, RandaoReveal: reveal, Graffiti: c.graffiti}
+	opts := &api.ProposalOpts{Slot: s, RandaoReveal: reveal, Graffiti: c.graffitiFor(d.PubKey)}
 	boost := uint64(0)
 	if c.cfg.Builder.Enabled {
 		boost = c.cfg.Builder.BoostFactor
@@ -122,8 +122,9 @@ func (c *Client) checkProposal(p *api.VersionedProposal, d *apiv1.ProposerDuty) 
 		return nil, fmt.Errorf("block for proposer %d, not validator %d", proposer, d.ValidatorIndex)
 	}
 	if p.Version >= spec.DataVersionBellatrix {
-		if fr, err := p.FeeRecipient(); err == nil && fr != c.feeRecipient {
-			c.log.Warn("block pays another fee recipient than configured", "slot", uint64(d.Slot), "fee_recipient", fr.String(), "configured", c.feeRecipient.String())
+		if fr, err := p.FeeRecipient(); err == nil && fr != c.feeRecipientFor(d.PubKey) {
+			want := c.feeRecipientFor(d.PubKey)
+			c.log.Warn("block pays another fee recipient than configured", "slot", uint64(d.Slot), "fee_recipient", fr.String(), "configured", want.String())
 		}
 	}
 	h := &phase0.BeaconBlockHeader{Slot: d.Slot, ProposerIndex: proposer}

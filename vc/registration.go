@@ -31,13 +31,13 @@ func (c *Client) prepareProposers(ctx context.Context, e phase0.Epoch) {
 	if c.net.ForkAtEpoch(e).Name < spec.DataVersionBellatrix {
 		return
 	}
-	indices := c.validators.indices()
-	if len(indices) == 0 {
+	indexed := c.validators.indexed()
+	if len(indexed) == 0 {
 		return
 	}
-	preps := make([]*apiv1.ProposalPreparation, len(indices))
-	for i, idx := range indices {
-		preps[i] = &apiv1.ProposalPreparation{ValidatorIndex: idx, FeeRecipient: c.feeRecipient}
+	preps := make([]*apiv1.ProposalPreparation, 0, len(indexed))
+	for idx, k := range indexed {
+		preps = append(preps, &apiv1.ProposalPreparation{ValidatorIndex: idx, FeeRecipient: c.feeRecipientFor(k)})
 	}
 	if err := c.bn.SubmitProposalPreparations(ctx, preps); err != nil && ctx.Err() == nil {
 		c.log.Warn("proposer preparations failed", "err", err)
@@ -55,7 +55,9 @@ func (c *Client) register(ctx context.Context, e phase0.Epoch) {
 	var missing []phase0.BLSPubKey
 	c.regs.mu.Lock()
 	for _, k := range indexed {
-		if c.regs.signed[k] == nil {
+		// Signed anew when missing or when the validator's settings
+		// changed since (keymanager API).
+		if r := c.regs.signed[k]; r == nil || r.V1.Message.FeeRecipient != c.feeRecipientFor(k) || r.V1.Message.GasLimit != c.gasLimitFor(k) {
 			missing = append(missing, k)
 		}
 	}
@@ -63,7 +65,7 @@ func (c *Client) register(ctx context.Context, e phase0.Epoch) {
 	slot := c.clock.currentSlot()
 	now := time.Unix(c.clock.now().Unix(), 0)
 	forEach(len(missing), concurrentSigns, func(i int) {
-		reg := &apiv1.ValidatorRegistration{FeeRecipient: c.feeRecipient, GasLimit: c.cfg.Builder.GasLimit, Timestamp: now, Pubkey: missing[i]}
+		reg := &apiv1.ValidatorRegistration{FeeRecipient: c.feeRecipientFor(missing[i]), GasLimit: c.gasLimitFor(missing[i]), Timestamp: now, Pubkey: missing[i]}
 		sig, err := c.signOne(ctx, dutyRegistration, slot, missing[i], &signing.Request{Type: signing.TypeValidatorRegistration, ValidatorRegistration: reg})
 		if err != nil {
 			return

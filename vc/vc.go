@@ -60,6 +60,9 @@ type Client struct {
 	clock        clock
 	feeRecipient bellatrix.ExecutionAddress
 	graffiti     [32]byte
+	// settings are the per-validator proposer settings over the two above
+	// and builder.gas_limit (the keymanager API's).
+	settings *proposerSettings
 
 	validators *validatorSet
 	duties     *dutyStore
@@ -117,6 +120,9 @@ func New(cfg *Config, opts Options) (*Client, error) {
 	c.clock = newClock(c.net, c.net.GenesisTime(), now)
 	c.feeRecipient, _ = cfg.feeRecipient() // validated above
 	c.graffiti, _ = cfg.graffiti()
+	if c.settings, err = loadProposerSettings(cfg.Keymanager.SettingsFile); err != nil {
+		return nil, fmt.Errorf("vc: %w", err)
+	}
 	c.status = "starting"
 	return c, nil
 }

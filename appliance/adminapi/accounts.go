@@ -16,6 +16,7 @@ import (
 //	POST   /rampart/v1/accounts/activate              activate staged accounts
 //	POST   /rampart/v1/accounts/discard               discard staged accounts
 //	POST   /rampart/v1/accounts/proof                 proof of possession
+//	POST   /rampart/v1/accounts/held                  which accounts the signer holds
 //	DELETE /rampart/v1/accounts/{key}                 remove (destroyed when due)
 //	GET    /rampart/v1/accounts/removed               removed shares awaiting destruction
 //	POST   /rampart/v1/accounts/{key}/restore         restore a removed account
@@ -58,6 +59,19 @@ type StageResponse struct {
 // KeysRequest names accounts, for activate, discard and proof.
 type KeysRequest struct {
 	Keys []api.PublicKey `json:"keys"`
+}
+
+// Account states a signer answers POST /rampart/v1/accounts/held with.
+const (
+	AccountActive = "active"
+	AccountStaged = "staged"
+	AccountAbsent = "absent"
+)
+
+// HeldResponse is the answer of POST /rampart/v1/accounts/held: the state
+// of each key asked, in order (AccountActive, AccountStaged, AccountAbsent).
+type HeldResponse struct {
+	States []string `json:"states"`
 }
 
 // RemoveResponse carries a removed account's slashing history.

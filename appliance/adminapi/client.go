@@ -120,6 +120,19 @@ func (c *Client) Prove(ctx context.Context, keys []api.PublicKey) ([]api.Signatu
 	return resp.Signatures, nil
 }
 
+// Held returns the state of each account at the signer (AccountActive,
+// AccountStaged or AccountAbsent), in order.
+func (c *Client) Held(ctx context.Context, keys []api.PublicKey) ([]string, error) {
+	var resp HeldResponse
+	if err := c.do(ctx, http.MethodPost, PathAccounts+"/held", KeysRequest{Keys: keys}, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.States) != len(keys) {
+		return nil, fmt.Errorf("participant %s: %d states for %d accounts", c.ID(), len(resp.States), len(keys))
+	}
+	return resp.States, nil
+}
+
 // Removed lists the removed shares awaiting destruction at the signer.
 func (c *Client) Removed(ctx context.Context) (*RemovedResponse, error) {
 	var resp RemovedResponse

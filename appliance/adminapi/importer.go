@@ -262,3 +262,217 @@ func ProofSigningRoot(n *network.Network) [32]byte {
 	domain := signing.ComputeDomain(signing.DomainRampartProof, n.GenesisForkVersion(), n.GenesisValidatorsRoot())
 	return signing.ComputeSigningRoot(objectRoot, domain)
 }
+
+// AccountHolder says which accounts a participant holds: *Client (POST
+// /rampart/v1/accounts/held) and a signer's own administrator implement
+// it.
+type AccountHolder interface {
+	// Held returns AccountActive, AccountStaged or AccountAbsent for each
+	// key, in order.
+	Held(ctx context.Context, keys []api.PublicKey) ([]string, error)
+}
+
+// ErrAccountConflict is returned when the cluster holds an account under
+// a key being imported whose shares do not prove that key's secret: a
+// different share under the same key.
+var ErrAccountConflict = errors.New("the cluster holds this key with shares that do not prove the key being imported")
+
+// ErrAccountIncomplete is returned when some participants hold an
+// account being imported and others do not: its missing shares cannot be
+// made without the others'.
+var ErrAccountIncomplete = errors.New("held by some participants only")
+
+// ImportOutcome says what ImportResumable did with each key.
+type ImportOutcome struct {
+	// Imported were new to the cluster and are now active everywhere.
+	Imported []api.PublicKey
+	// Present were active at every participant already, their shares
+	// proven to be of the key given: skipped.
+	Present []api.PublicKey
+	// Completed were held everywhere, active at some participants and
+	// staged at the others (an import interrupted while activating):
+	// their shares proven, they were activated where staged.
+	Completed []api.PublicKey
+}
+
+// ImportResumable is Import for keys some of which the cluster may hold
+// already, as after an interrupted import. Every participant (each must be
+// an AccountHolder) says which keys it holds; then, per key:
+//
+//   - held by none: imported as by Import, all or none of these;
+//   - held by every participant (active or staged): every participant
+//     proves its share (partial signatures of ProofSigningRoot), and every
+//     threshold-sized choice of them must recover the signature of the
+//     secret given, so the shares are one sharing of that secret; staged
+//     shares are then activated. Otherwise ErrAccountConflict names the key;
+//   - held by some only: ErrAccountIncomplete names the key and who holds
+//     it.
+//
+// A conflict or an incomplete account fails the call before anything is
+// staged or activated.
+func (im *Importer) ImportResumable(ctx context.Context, keys []ImportKey) (*ImportOutcome, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("import: no keys")
+	}
+	pubs := make([]api.PublicKey, len(keys))
+	for k, key := range keys {
+		pubs[k] = api.PublicKey(key.Secret.PublicKey().Bytes())
+	}
+	states := make(map[tss.ID][]string, len(im.Admins))
+	var mu sync.Mutex
+	err := im.each(func(a AccountAdmin) error {
+		h, ok := a.(AccountHolder)
+		if !ok {
+			return errors.New("cannot say which accounts it holds")
+		}
+		st, err := h.Held(ctx, pubs)
+		if err != nil {
+			return err
+		}
+		if len(st) != len(pubs) {
+			return fmt.Errorf("%d states for %d accounts", len(st), len(pubs))
+		}
+		mu.Lock()
+		states[a.ID()] = st
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import: which accounts are held: %w", err)
+	}
+	var (
+		fresh        []ImportKey
+		held         []int
+		out          ImportOutcome
+		activateAt   = map[tss.ID][]api.PublicKey{}
+		staged       = map[int]bool{}
+		failures     []error
+		holders, not []string
+	)
+	for k := range keys {
+		holders, not = holders[:0], not[:0]
+		for _, a := range im.Admins {
+			switch s := states[a.ID()][k]; s {
+			case AccountAbsent:
+				not = append(not, a.ID().String())
+			case AccountActive, AccountStaged:
+				holders = append(holders, fmt.Sprintf("%s (%s)", a.ID(), s))
+				if s == AccountStaged {
+					activateAt[a.ID()] = append(activateAt[a.ID()], pubs[k])
+					staged[k] = true
+				}
+			default:
+				return nil, fmt.Errorf("import: participant %s: unknown account state %q", a.ID(), s)
+			}
+		}
+		switch {
+		case len(holders) == 0:
+			fresh = append(fresh, keys[k])
+		case len(not) == 0:
+			held = append(held, k)
+		default:
+			failures = append(failures, fmt.Errorf("%w: %s is held by participants %v but not by %v: remove it where it is held (keymanager DELETE /eth/v1/keystores keeps its history), then import it again", ErrAccountIncomplete, pubs[k], holders, not))
+		}
+	}
+	if len(held) > 0 {
+		failures = append(failures, im.checkHeld(ctx, keys, pubs, held)...)
+	}
+	if len(failures) > 0 {
+		return nil, fmt.Errorf("import: nothing was imported: %w", errors.Join(failures...))
+	}
+	if len(activateAt) > 0 {
+		err := im.each(func(a AccountAdmin) error {
+			if ks := activateAt[a.ID()]; len(ks) > 0 {
+				return a.Activate(ctx, ks)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("import: activating the shares an interrupted import staged: %w", err)
+		}
+	}
+	for _, k := range held {
+		if staged[k] {
+			out.Completed = append(out.Completed, pubs[k])
+		} else {
+			out.Present = append(out.Present, pubs[k])
+		}
+	}
+	if len(fresh) > 0 {
+		if out.Imported, err = im.Import(ctx, fresh); err != nil {
+			return &out, err
+		}
+	}
+	return &out, nil
+}
+
+// checkHeld proves that the accounts every participant holds are
+// sharings of the secrets given: each participant's proof of possession,
+// combined with any threshold-1 others, recovers the secret's signature.
+func (im *Importer) checkHeld(ctx context.Context, keys []ImportKey, pubs []api.PublicKey, held []int) []error {
+	ask := make([]api.PublicKey, len(held))
+	for i, k := range held {
+		ask[i] = pubs[k]
+	}
+	proofs := make(map[tss.ID][]api.Signature, len(im.Admins))
+	var mu sync.Mutex
+	err := im.each(func(a AccountAdmin) error {
+		sigs, err := a.Prove(ctx, ask)
+		if err != nil {
+			return err
+		}
+		if len(sigs) != len(ask) {
+			return fmt.Errorf("%d proofs for %d accounts", len(sigs), len(ask))
+		}
+		mu.Lock()
+		proofs[a.ID()] = sigs
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return []error{fmt.Errorf("proof of possession of the accounts held: %w", err)}
+	}
+	root := ProofSigningRoot(im.Network)
+	t := im.Threshold
+	var errs []error
+	for i, k := range held {
+		composite, err := bls.PublicKeyFromBytes(pubs[k][:])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		want := keys[k].Secret.Sign(root)
+		partials := make([]tss.Partial, 0, len(im.Admins))
+		for _, a := range im.Admins {
+			sig, err := bls.SignatureFromBytes(proofs[a.ID()][i][:])
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s: participant %s's proof: %v", ErrAccountConflict, pubs[k], a.ID(), err))
+				break
+			}
+			// The component key is not needed: exactly t partials are
+			// combined and the result checked under the composite key.
+			partials = append(partials, tss.Partial{ID: a.ID(), PublicKey: composite, Signature: sig})
+		}
+		if len(partials) != len(im.Admins) {
+			continue
+		}
+		// The first t, then each further participant with the first t-1.
+		for j := t - 1; j < len(partials); j++ {
+			set := append(append([]tss.Partial(nil), partials[:t-1]...), partials[j])
+			res, err := tss.Recover(root, composite, t, set)
+			if err != nil || !res.Signature.Equal(want) {
+				errs = append(errs, fmt.Errorf("%w: %s: the share of participant %s (with participants %v) does not recover the key's signature; the account on the cluster is not this key's sharing at threshold %d", ErrAccountConflict, pubs[k], partials[j].ID, ids(partials[:t-1]), t))
+				break
+			}
+		}
+	}
+	return errs
+}
+
+func ids(ps []tss.Partial) []tss.ID {
+	out := make([]tss.ID, len(ps))
+	for i, p := range ps {
+		out[i] = p.ID
+	}
+	return out
+}

@@ -27,7 +27,8 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	}
 	log := cfg.Log.NewLogger(env.Stderr)
 	opts := appliance.Options{
-		Logger: log,
+		Logger:     log,
+		ConfigFile: configPath,
 		Notify: func(state string) {
 			if _, err := daemon.SdNotify(false, state); err != nil {
 				log.Warn("systemd notification failed", "err", err)

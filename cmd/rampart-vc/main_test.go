@@ -69,7 +69,7 @@ beacon_nodes:
   - name: bn-1
     url: http://127.0.0.1:1
 accounts: all
-fee_recipient: "0x0000000000000000000000000000000000000001"
+fee_recipient: "0x5241d0000000000000000000000000000000d0fe"
 listen:
   operations: %q
 `, filepath.Join(lc.Dir, "cluster.yaml"), s.Config.TLS.Certificate, key.Encode(), st.operations)

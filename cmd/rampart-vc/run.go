@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"time"
 
@@ -106,6 +108,17 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		}
 		defer stop()
 	}
+	if cfg.Keymanager.Listen != "" {
+		token, err := readToken(cfg.Keymanager.TokenFile)
+		if err != nil {
+			return configError(fmt.Errorf("keymanager.token_file: %w", err))
+		}
+		stop, err := serveOn(cfg.Keymanager.Listen, "keymanager.listen", client.KeymanagerHandler(token), log)
+		if err != nil {
+			return startError(err)
+		}
+		defer stop()
+	}
 
 	// The beacon client and the coordinator's discovery run beside the
 	// duties; one that fails stops the client, and its error is the
@@ -159,16 +172,41 @@ func newBeacon(cfg *vc.Config, netw *network.Network, log *slog.Logger, reg prom
 
 // serveOperations serves /metrics and /healthz on addr until stop.
 func serveOperations(addr string, h http.Handler, log *slog.Logger) (func(), error) {
+	return serveOn(addr, "listen.operations", h, log)
+}
+
+// readToken reads a bearer token from an owner-only file.
+func readToken(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is mode %v: the token file must be readable by its owner only (chmod 600)", path, st.Mode().Perm())
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tok := bytes.TrimSpace(raw)
+	if len(tok) < 16 {
+		return nil, fmt.Errorf("%s: a token of %d characters is too short (at least 16)", path, len(tok))
+	}
+	return tok, nil
+}
+
+// serveOn serves h on addr (the configuration's field name) until stop.
+func serveOn(addr, field string, h http.Handler, log *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen.operations: %w", err)
+		return nil, fmt.Errorf("%s: %w", field, err)
 	}
 	// Metrics and health only: no request has a body, every read and
 	// write is bounded.
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("operations listener stopped", "err", err)
+			log.Error("listener stopped", "listener", field, "err", err)
 		}
 	}()
 	return func() {

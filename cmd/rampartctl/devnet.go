@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/network"
 )
 
@@ -198,8 +199,8 @@ func dealValidators(ctx context.Context, env *cli.Env, clusterPath string, count
 		done += batch
 		fmt.Fprintf(env.Stdout, "dealt %d/%d validators\n", done, count)
 	}
-	cf.Accounts = appendUnique(cf.Accounts, all)
-	return cf.Write(clusterPath)
+	_, err = clusterfile.AddAccounts(clusterPath, keyStrings(all))
+	return err
 }
 
 // siblingBinary finds a program installed next to rampartctl, or on PATH.

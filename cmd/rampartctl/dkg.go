@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/internal/network"
 )
@@ -299,12 +300,9 @@ func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *adminapi
 	}
 	// The cluster file lists the cluster's accounts for the tools that read
 	// it (validator clients, the demo).
-	if cf, err := adminapi.LoadClusterFile(o.cluster); err == nil {
-		cf.Accounts = appendUnique(cf.Accounts, st.Accounts)
-		err = cf.Write(o.cluster)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "note: could not add the accounts to %s: %v\n", o.cluster, err)
-		}
+	// Edited in place: the operator's comments and layout stay.
+	if _, err := clusterfile.AddAccounts(o.cluster, keyStrings(st.Accounts)); err != nil {
+		fmt.Fprintf(env.Stderr, "note: could not add the accounts to %s: %v\n", o.cluster, err)
 	}
 	fmt.Fprintf(env.Stdout, "ceremony %s complete: %d validators, deposit amount %d Gwei each\n", id, len(entries), params.AmountGwei)
 	fmt.Fprintf(env.Stdout, "deposit data (verified): %s\n", depositPath)

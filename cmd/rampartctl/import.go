@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/parallel"
 	"github.com/rampart-signer/rampart/protect"
@@ -41,6 +42,13 @@ must recover the original key's signature, and only then are the accounts
 activated. A failure removes the batch's accounts from every signer. Whole keys are zeroed as soon as they are
 imported. Keys go in batches of --batch; a failure stops the import and
 leaves earlier batches fully imported.
+
+Running it again after an interruption finishes the job: a key every
+signer holds already is skipped and said so, once every signer's proof of
+possession shows the shares are of that key (a different share under the
+same key is an error naming it); a key an interrupted import left staged
+at some signers and active at the others is activated where staged; a key
+only some signers hold is an error naming them.
 
 It first prints what the threshold tolerates and asks for confirmation
 when the safety tolerance is below 1 (--accept-low-safety answers without
@@ -107,27 +115,36 @@ asking).`,
 			defer closeFn()
 			start := time.Now()
 			var imported []api.PublicKey
+			skipped := 0
 			for lo := 0; lo < len(secrets); lo += chunk {
 				hi := min(lo+chunk, len(secrets))
 				keys := make([]adminapi.ImportKey, 0, hi-lo)
 				for _, s := range secrets[lo:hi] {
 					keys = append(keys, adminapi.ImportKey{Secret: s, History: adminapi.HistoryOf(ic, api.PublicKey(s.PublicKey().Bytes()))})
 				}
-				pubs, err := im.Import(ctx, keys)
+				out, err := im.ImportResumable(ctx, keys)
 				for _, s := range secrets[lo:hi] {
 					s.Zero()
 				}
 				if err != nil {
-					return fmt.Errorf("importing %s..%s (nothing of this batch was kept; %d keys imported before it): %w", names[lo], names[hi-1], len(imported), err)
+					return fmt.Errorf("importing %s..%s (nothing of this batch was kept; %d keys imported or present before it): %w", names[lo], names[hi-1], len(imported), err)
 				}
-				imported = append(imported, pubs...)
-				fmt.Fprintf(env.Stdout, "imported %d/%d keys (%.1f keys/s)\n", len(imported), len(secrets), float64(len(imported))/time.Since(start).Seconds())
+				for _, k := range out.Present {
+					fmt.Fprintf(env.Stdout, "skipped %s: already imported (every signer holds it; their shares prove this key)\n", k)
+				}
+				for _, k := range out.Completed {
+					fmt.Fprintf(env.Stdout, "completed %s: an interrupted import had staged it; shares proven and activated\n", k)
+				}
+				imported = append(imported, out.Imported...)
+				imported = append(imported, out.Completed...)
+				imported = append(imported, out.Present...)
+				skipped += len(out.Present)
+				fmt.Fprintf(env.Stdout, "imported %d/%d keys, %d already present (%.1f keys/s)\n", len(imported)-skipped, len(secrets), skipped, float64(len(imported))/time.Since(start).Seconds())
 			}
 			for _, k := range imported {
 				fmt.Fprintln(env.Stdout, k)
 			}
-			cf.Accounts = appendUnique(cf.Accounts, imported)
-			if err := cf.Write(clusterPath); err != nil {
+			if _, err := clusterfile.AddAccounts(clusterPath, keyStrings(imported)); err != nil {
 				fmt.Fprintf(env.Stderr, "note: could not add the accounts to %s: %v\n", clusterPath, err)
 			}
 			return nil
@@ -149,18 +166,13 @@ func clusterImporter(ctx context.Context, cf *adminapi.ClusterFile, n *network.N
 	return &adminapi.Importer{Admins: admins, Threshold: threshold, Network: n, Rand: rand.Reader}, closeFn, nil
 }
 
-func appendUnique(list []string, keys []api.PublicKey) []string {
-	have := map[string]bool{}
-	for _, k := range list {
-		have[strings.ToLower(k)] = true
+// keyStrings is keys in their 0x-prefixed hex form.
+func keyStrings(keys []api.PublicKey) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.String()
 	}
-	for _, k := range keys {
-		if !have[k.String()] {
-			list = append(list, k.String())
-			have[k.String()] = true
-		}
-	}
-	return list
+	return out
 }
 
 // decryptKeystores decrypts every *.json keystore of dir over the CPUs

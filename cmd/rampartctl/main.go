@@ -23,6 +23,7 @@ func root() *cli.Command {
 			hsmCommand(),
 			tlsCommand(),
 			slashingCommand(),
+			backupCommand(),
 			examplesCommand(),
 			demoCommand(),
 			devnetCommand(),

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rampart-signer/rampart/appliance"
@@ -41,7 +42,10 @@ among the signers whose configuration files are given (--config, once per
 signer: every signer of the cluster), seals each share with that signer's
 own HSM sealing key, writes it into the signer's shares directory and
 registers the key in the signer's slashing protection database (created
-if missing). Run it with the signers stopped, on a machine that reaches
+if missing). Run as root, the files it makes go to the owner of each
+signer's data_dir (rampart-signer, as the unit's StateDirectory= makes
+it); if that directory is root's, it prints the chown to run. Run it with
+the signers stopped, on a machine that reaches
 every signer's HSM and state directory: a development cluster on one host.
 
 The whole keys exist in this process for a moment, and are zeroed as soon
@@ -89,6 +93,21 @@ asking).`,
 			var lines []string
 			for _, k := range keys {
 				lines = append(lines, k.String())
+			}
+			// Run as root, the shares and databases just made go to the
+			// owner of each signer's data directory (rampart-signer).
+			for _, cfg := range cfgs {
+				paths := []string{cfg.Accounts.SharesDir, cfg.Slashing.Database}
+				for _, k := range keys {
+					paths = append(paths, filepath.Join(cfg.Accounts.SharesDir, k.String()+".share"))
+				}
+				note, err := giveToOwnerOf(cfg.DataDir, paths...)
+				if err != nil {
+					return err
+				}
+				if note != "" {
+					fmt.Fprintln(env.Stderr, note)
+				}
 			}
 			fmt.Fprintf(env.Stdout, "dealt %d validators %d-of-%d\n", len(keys), threshold, len(configs))
 			if out != "" {

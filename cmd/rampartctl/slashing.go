@@ -15,6 +15,7 @@ import (
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
+	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/cli"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
@@ -170,9 +171,12 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, imp importFlag
 		}
 		db, err = protect.Create(ctx, f.path, ic.GenesisValidatorsRoot, cfg)
 		if err == nil {
-			err = giveToDirOwner(f.path)
+			var note string
+			note, err = giveToOwnerOf(filepath.Dir(f.path), f.path)
 			if err != nil {
 				db.Close()
+			} else if note != "" {
+				fmt.Fprintln(env.Stderr, note)
 			}
 		}
 	}
@@ -207,26 +211,48 @@ func slashingImport(ctx context.Context, env *cli.Env, f dbFlags, imp importFlag
 	return nil
 }
 
-// giveToDirOwner hands a database root just created to the owner of its
+// giveToDirOwner hands a file root just created to the owner of its
 // directory (rampart-signer, for /var/lib/rampart-signer), so that the
-// signer, which runs as that user, can open it: a root-owned database
-// would keep the signer from starting.
+// signer, which runs as that user, can open it: a root-owned database or
+// share would keep the signer from starting.
 func giveToDirOwner(path string) error {
-	if os.Geteuid() != 0 {
-		return nil
+	_, err := giveToOwnerOf(filepath.Dir(path), path)
+	return err
+}
+
+// giveToOwnerOf gives paths that root owns to the owner of ref, when run
+// as root: the files a command just made in a signer's state directory.
+// If ref is root's too (a directory made by hand, not by the unit's
+// StateDirectory=), it changes nothing and returns the chown command the
+// operator must run, to be printed.
+func giveToOwnerOf(ref string, paths ...string) (note string, err error) {
+	if os.Geteuid() != 0 || len(paths) == 0 {
+		return "", nil
 	}
-	st, err := os.Stat(filepath.Dir(path))
+	st, err := os.Stat(ref)
 	if err != nil {
-		return err
+		return "", err
 	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok || sys.Uid == 0 {
-		return nil
+	owner, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", nil
 	}
-	if err := os.Chown(path, int(sys.Uid), int(sys.Gid)); err != nil {
-		return fmt.Errorf("giving %s to the owner of its directory (uid %d): %w", path, sys.Uid, err)
+	if owner.Uid == 0 {
+		return fmt.Sprintf("note: %s is root's, so the files just made there stay root's; if rampart-signer runs as its own user, run: chown -R rampart-signer:rampart-signer %s", ref, ref), nil
 	}
-	return nil
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return "", err
+		}
+		if sys, ok := fi.Sys().(*syscall.Stat_t); !ok || sys.Uid != 0 {
+			continue // not made by us: left alone
+		}
+		if err := os.Lchown(p, int(owner.Uid), int(owner.Gid)); err != nil {
+			return "", fmt.Errorf("giving %s to the owner of %s (uid %d): %w", p, ref, owner.Uid, err)
+		}
+	}
+	return "", nil
 }
 
 func readInput(env *cli.Env, file string) ([]byte, error) {
@@ -261,6 +287,7 @@ func (k *keyList) Set(v string) error {
 func slashingExportCommand() *cli.Command {
 	var (
 		db    dbFlags
+		nf    nodeFlags
 		keys  keyList
 		force bool
 	)
@@ -271,9 +298,15 @@ func slashingExportCommand() *cli.Command {
 		Description: `
 Exports every validator, or those named with --key. The file is written
 atomically and an existing file is only replaced with --force. FILE "-"
-writes to standard output.`,
+writes to standard output.
+
+With --cluster and --node the running signer exports its own history
+through its administrative API (admin identity and token of the cluster
+file): no need to stop it, and no loss of redundancy. Without them the
+command opens --db directly, which needs the signer stopped.`,
 		Flags: func(fs *flag.FlagSet) {
 			db.register(fs)
+			nf.register(fs, 5*time.Minute)
 			fs.Var(&keys, "key", "validator public `key` to export (repeatable or comma-separated; default all)")
 			fs.BoolVar(&force, "force", false, "replace FILE if it exists")
 		},
@@ -283,6 +316,9 @@ writes to standard output.`,
 			}
 			if db.lockTimeout <= 0 {
 				return cli.Usagef("--lock-timeout must be positive")
+			}
+			if nf.cluster != "" {
+				return slashingExportOnline(ctx, env, nf, keys, force, args[0])
 			}
 			return slashingExport(ctx, env, db, keys, force, args[0])
 		},
@@ -312,7 +348,7 @@ func slashingExport(ctx context.Context, env *cli.Env, f dbFlags, keys []protect
 		_, err := ic.WriteTo(env.Stdout)
 		return err
 	}
-	if err := writeFileAtomic(file, ic, force); err != nil {
+	if err := writeFileAtomic(file, ic, 0o644, force, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "exported history of %d validators to %s\n", len(ic.Data), file)
@@ -321,8 +357,10 @@ func slashingExport(ctx context.Context, env *cli.Env, f dbFlags, keys []protect
 
 // writeFileAtomic writes through a synced temporary file and a rename (or,
 // without replace, a link that fails if FILE appeared meanwhile), so FILE is
-// either absent, the old file, or the whole export.
-func writeFileAtomic(file string, w io.WriterTo, replace bool) error {
+// either absent, the old file, or the whole export. check, when not nil,
+// inspects the temporary file before it becomes FILE; its error leaves
+// FILE as it was.
+func writeFileAtomic(file string, w io.WriterTo, mode os.FileMode, replace bool, check func(tmp string) error) error {
 	dir := filepath.Dir(file)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+".*")
 	if err != nil {
@@ -340,7 +378,12 @@ func writeFileAtomic(file string, w io.WriterTo, replace bool) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if check != nil {
+		if err := check(tmp.Name()); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
 		return err
 	}
 	if replace {
@@ -357,4 +400,41 @@ func writeFileAtomic(file string, w io.WriterTo, replace bool) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// slashingExportOnline asks a running signer for its history.
+func slashingExportOnline(ctx context.Context, env *cli.Env, nf nodeFlags, keys []protect.PublicKey, force bool, file string) error {
+	if file != "-" && !force {
+		if _, err := os.Lstat(file); err == nil {
+			return fmt.Errorf("%s exists; pass --force to replace it", file)
+		}
+	}
+	c, release, err := nf.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, nf.timeout)
+	defer cancel()
+	want := make([]api.PublicKey, len(keys))
+	for i, k := range keys {
+		want[i] = api.PublicKey(k)
+	}
+	raw, err := c.ExportSlashing(ctx, want)
+	if err != nil {
+		return fmt.Errorf("participant %s: %w", c.ID(), err)
+	}
+	ic, err := protect.ParseInterchange(raw)
+	if err != nil {
+		return fmt.Errorf("participant %s: its export: %w", c.ID(), err)
+	}
+	if file == "-" {
+		_, err := ic.WriteTo(env.Stdout)
+		return err
+	}
+	if err := writeFileAtomic(file, ic, 0o644, force, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "exported history of %d validators from participant %s to %s\n", len(ic.Data), c.ID(), file)
+	return nil
 }

@@ -81,8 +81,18 @@ type Identity struct {
 	Token string `yaml:"token,omitempty"`
 }
 
-// MaxSize bounds a cluster file.
-const MaxSize = 1 << 20
+// MaxAccounts bounds the accounts a cluster file lists.
+const MaxAccounts = 1_000_000
+
+// accountLine is the size of one account in the file: "  - 0x" and 96
+// hex digits and a newline, with room for quotes.
+const accountLine = 108
+
+// MaxSize bounds a cluster file: 1 MiB for everything but the accounts,
+// plus one line per account up to MaxAccounts (about 100 MiB), so that the
+// bound grows with the cluster instead of cutting it off at some 10,000
+// validators.
+const MaxSize = 1<<20 + MaxAccounts*accountLine
 
 // ErrInvalid wraps every error of [Parse] and [File.Validate]; the message
 // names the offending field.
@@ -193,6 +203,9 @@ func (cf *File) Validate() error {
 		case id.id.Token != "" && !strings.HasPrefix(id.id.Token, "file:") && !strings.HasPrefix(id.id.Token, "credential:"):
 			return fieldErr(id.path+".token", "want file:/path (an owner-only file holding the token) or credential:NAME (a systemd credential)")
 		}
+	}
+	if len(cf.Accounts) > MaxAccounts {
+		return fieldErr("accounts", "%d accounts, at most %d", len(cf.Accounts), MaxAccounts)
 	}
 	for i, a := range cf.Accounts {
 		if _, err := api.ParsePublicKey(a); err != nil {

@@ -182,3 +182,48 @@ func (c *Client) Do(ctx context.Context, r Request) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// Stream sends r and copies the body of a 200 answer to w as it arrives,
+// up to r.MaxResponse bytes (required: a stream has no default bound), and
+// returns the number of bytes copied. An answer longer than the bound
+// wraps ErrResponseTooLarge (w then holds the first MaxResponse bytes); any
+// other status is a *StatusError and nothing is written. The caller's
+// context bounds the whole transfer.
+func (c *Client) Stream(ctx context.Context, r Request, w io.Writer) (int64, error) {
+	if r.MaxResponse <= 0 {
+		return 0, fmt.Errorf("participant %s: a stream needs a bound (MaxResponse)", c.id)
+	}
+	if r.Body != nil {
+		return 0, fmt.Errorf("participant %s: a stream sends no body", c.id)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, c.endpoint+r.Path, nil)
+	if err != nil {
+		return 0, err
+	}
+	for k, vs := range r.Header {
+		req.Header[k] = vs
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxResponse))
+		se := &StatusError{Code: resp.StatusCode}
+		if e, err := api.DecodeError(data); err == nil {
+			se.Message = e.Message
+		}
+		return 0, se
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, r.MaxResponse))
+	if err != nil {
+		return n, fmt.Errorf("participant %s: reading the answer: %w", c.id, err)
+	}
+	if n == r.MaxResponse {
+		if m, _ := resp.Body.Read(make([]byte, 1)); m > 0 {
+			return n, fmt.Errorf("participant %s: %w of %d bytes", c.id, ErrResponseTooLarge, r.MaxResponse)
+		}
+	}
+	return n, nil
+}
