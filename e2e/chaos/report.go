@@ -142,7 +142,10 @@ func (r *Report) Markdown(chart string) string {
 		lat := windowLatency(res.Metrics)
 		disc, _ := discarded(res.Metrics)
 		verdict := "pass"
-		if !res.Verdict.Pass {
+		switch {
+		case !res.Verdict.Pass && len(res.Verdict.Reasons) == 0:
+			verdict = "**not judged**: the run failed before the chain was read"
+		case !res.Verdict.Pass:
 			verdict = "**FAIL**: " + strings.Join(res.Verdict.Reasons, "; ")
 		}
 		slots := fmt.Sprintf("%d-%d", res.From, res.To-1)
