@@ -126,7 +126,8 @@ func Run(ctx context.Context, cfg RunConfig) (rep *Report, err error) {
 	lost := rep.LostApprovals()
 	for _, res := range results {
 		res.Tally = facts.Judge(res.From, res.To)
-		res.Verdict = Decide(res.Tally, res.Scenario.Affected, rep.Tolerance, len(facts.Slashed), lost)
+		res.Control = facts.Control().Judge(res.From, res.To)
+		res.Verdict = Decide(res.Tally, res.Control, res.Scenario.Affected, rep.Tolerance, len(facts.Slashed), lost)
 		if res.Err != nil {
 			res.Verdict.Pass = false
 			res.Verdict.Reasons = append(res.Verdict.Reasons, "harness: "+res.Err.Error())
