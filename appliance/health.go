@@ -26,10 +26,8 @@ type healthState struct {
 var healthChecks = []string{"hsm", "shares", "slashing_db", "audit", "disk", "ready"}
 
 // readinessOnly checks take readiness away when down but do not stop the
-// watchdog: a restart would not give a full disk any space back, nor
-// bring a lost HSM token back (the HSM watch reopens it once it is; a
-// token missing at start-up fails the start instead).
-var readinessOnly = map[string]bool{"disk": true, "hsm": true}
+// watchdog: a restart would not give a full disk any space back.
+var readinessOnly = map[string]bool{"disk": true}
 
 func newHealthState() *healthState {
 	h := &healthState{checks: map[string]error{}, seen: map[string]bool{}, degraded: map[string]string{}, details: map[string]any{}}

@@ -32,8 +32,11 @@ type watchedToken interface {
 // TLS handshake's, reported by failed) makes it suspect at once. A
 // suspect token takes the "hsm" check down and is reopened
 // (hsm.Token.Reopen: new sessions, the keys found again on first use) at
-// each check until that succeeds; the check is up again then. The check
-// is readiness-only: a restart would not bring a token back.
+// each check until that succeeds; the check is up again then. A token
+// down also stops the systemd watchdog: a module that sees a token put
+// back only once it is initialised again (SoftHSM, whose token files went
+// away and came back, is one) needs the process restarted, and the unit's
+// WatchdogSec gives the reopening that long to succeed first.
 type hsmWatch struct {
 	tokens []watchedToken
 	health *healthState
@@ -43,6 +46,8 @@ type hsmWatch struct {
 
 	mu      sync.Mutex
 	suspect bool
+	// down is the last check's outcome, to log changes only.
+	down error
 	// kicks counts failed signatures heard of, so that a check clears
 	// suspicion only if none arrived while it ran.
 	kicks uint64
@@ -117,6 +122,10 @@ func (w *hsmWatch) check(ctx context.Context) error {
 	}
 	down := errors.Join(errs...)
 	w.mu.Lock()
+	if down != nil && w.down == nil {
+		w.log.Error("HSM token lost: not ready, watchdog stopped, until it is reopened", "err", down)
+	}
+	w.down = down
 	if down == nil && w.kicks == kicks {
 		w.suspect = false
 	} else if suspect {
