@@ -386,6 +386,7 @@ func (a *Appliance) start(ctx context.Context) error {
 		id: tss.ID(cfg.Node.ID), net: n, gvr: protect.Root(n.GenesisValidatorsRoot()), accounts: accs, db: a.db,
 		z: a.authz, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
 		futureEpochs: cfg.Slashing.FutureEpochs,
+		dbFailed:     func(err error) { a.health.set("slashing_db", err) },
 	}
 	if err := a.startCoordinator(ctx); err != nil {
 		return err

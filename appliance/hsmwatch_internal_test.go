@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rampart-signer/rampart/hsm"
+	"github.com/rampart-signer/rampart/protect"
 )
 
 // fakeToken is a token whose probe and reopen answer what the test says.
@@ -111,4 +112,32 @@ type failingSigner struct{ err error }
 func (f failingSigner) Public() crypto.PublicKey { return nil }
 func (f failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 	return nil, f.err
+}
+
+// A request that finds the slashing database failed (a write failed on a
+// full disk: restart required) takes the health check down at once, not
+// at the checkpoint loop's next look; refusals and other errors do not.
+func TestSlashingDatabaseFailureTakesHealthDownAtOnce(t *testing.T) {
+	failed := fmt.Errorf("%w: commit: write slashing-protection.db: no space left on device", protect.ErrFailed)
+	for _, tc := range []struct {
+		name string
+		ap   *approval
+		err  error
+		down bool
+	}{
+		{"the commit of a burst failed", nil, failed, true},
+		{"one account's approval failed", &approval{refused: []error{nil, failed}}, nil, true},
+		{"a double vote refused", &approval{refused: []error{protect.ErrRefused}}, nil, false},
+		{"the request ended", nil, context.Canceled, false},
+		{"approved", &approval{refused: []error{nil}}, nil, false},
+	} {
+		h := newHealthState()
+		h.set("slashing_db", nil)
+		p := &participant{dbFailed: func(err error) { h.set("slashing_db", err) }}
+		p.watchDB(tc.ap, tc.err)
+		r, _ := h.report()
+		if got := r.Checks["slashing_db"].Status == "DOWN"; got != tc.down {
+			t.Errorf("%s: slashing_db %+v, want down %v", tc.name, r.Checks["slashing_db"], tc.down)
+		}
+	}
 }
