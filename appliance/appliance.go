@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -106,6 +107,8 @@ type Appliance struct {
 	cert     tls.Certificate
 	caPool   *x509.CertPool
 	sealKey  *hsm.SealingKey
+	// hsmWatch probes the tokens and reopens one that was lost.
+	hsmWatch *hsmWatch
 	// peers holds one mutual-TLS client per other signer, made once the
 	// TLS identity is loaded: the coordinator, the ceremonies and the
 	// administrative fan-out share its connections.
@@ -253,7 +256,8 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(6)
+	wg.Add(7)
+	go func() { defer wg.Done(); a.hsmWatch.run(bg, a.cfg.HSM.CheckInterval, a.opts.After) }()
 	go func() { defer wg.Done(); a.runAudit(bg) }()
 	go func() { defer wg.Done(); a.runStorage(bg) }()
 	go func() { defer wg.Done(); a.runDB(bg) }()
@@ -325,6 +329,11 @@ func (a *Appliance) start(ctx context.Context) error {
 		return err
 	}
 	a.health.set("hsm", nil)
+	watched := make([]watchedToken, len(a.tokens))
+	for i, t := range a.tokens {
+		watched[i] = t
+	}
+	a.hsmWatch = newHSMWatch(watched, a.health, a.log)
 
 	a.sealKey = sealKey
 	if cfg.Admin.Token != "" {
@@ -384,6 +393,7 @@ func (a *Appliance) start(ctx context.Context) error {
 		id: tss.ID(cfg.Node.ID), net: n, gvr: protect.Root(n.GenesisValidatorsRoot()), accounts: accs, db: a.db,
 		z: a.authz, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
 		futureEpochs: cfg.Slashing.FutureEpochs,
+		dbFailed:     func(err error) { a.health.set("slashing_db", err) },
 	}
 	if err := a.startCoordinator(ctx); err != nil {
 		return err
@@ -423,6 +433,13 @@ func (a *Appliance) harden() error {
 	return nil
 }
 
+// hsmFailed tells the HSM watch of a failed signature through the HSM.
+func (a *Appliance) hsmFailed(err error) {
+	if a.hsmWatch != nil {
+		a.hsmWatch.failed(err)
+	}
+}
+
 // loadTLS loads the node's certificate, whose key stays in the HSM, and
 // the cluster CA.
 func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm.Token, sealURI *hsm.URI) error {
@@ -444,6 +461,11 @@ func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm
 	cert, err := tok.TLSCertificate(ctx, keyURI.ObjectRef(), chain)
 	if err != nil {
 		return fmt.Errorf("tls.key with tls.certificate: %w", err)
+	}
+	if key, ok := cert.PrivateKey.(crypto.Signer); ok {
+		// A handshake that fails because the token went away makes the
+		// HSM watch reopen it.
+		cert.PrivateKey = watchedSigner{Signer: key, failed: a.hsmFailed}
 	}
 	caPEM, err := os.ReadFile(cfg.TLS.CA)
 	if err != nil {

@@ -35,8 +35,9 @@ var errBlocksOneAtATime = errors.New("block proposals are approved one account a
 // durable permit per account (a slot burst in one commit), and any other
 // request none. nil accounts are skipped. The error is for the request as
 // a whole; refusals of single accounts are in the approval.
-func (p *participant) approve(ctx context.Context, client string, sg *signing.Signable, accs []*account) (*approval, error) {
-	ap := &approval{refused: make([]error, len(accs))}
+func (p *participant) approve(ctx context.Context, client string, sg *signing.Signable, accs []*account) (ap *approval, err error) {
+	defer func() { p.watchDB(ap, err) }()
+	ap = &approval{refused: make([]error, len(accs))}
 	if sg.Proposal == nil && sg.Vote == nil {
 		return ap, nil
 	}
@@ -89,6 +90,32 @@ func (p *participant) approve(ctx context.Context, client string, sg *signing.Si
 		ap.permits[live[k]], ap.refused[live[k]] = vd.Permit, vd.Err
 	}
 	return ap, nil
+}
+
+// watchDB takes the slashing_db health check down as soon as a request
+// finds the database failed (protect.ErrFailed: a write failed, a restart
+// is required), not at the checkpoint loop's next look, up to its 30 s
+// interval later. Until then /healthcheck said UP while every slashable
+// request was refused (seen in the chaos run's disk-full scenario: with
+// the space freed the signer looked healthy, and went down for good only
+// after the harness had moved on).
+func (p *participant) watchDB(ap *approval, err error) {
+	if p.dbFailed == nil {
+		return
+	}
+	if errors.Is(err, protect.ErrFailed) {
+		p.dbFailed(err)
+		return
+	}
+	if ap == nil {
+		return
+	}
+	for _, e := range ap.refused {
+		if errors.Is(e, protect.ErrFailed) {
+			p.dbFailed(e)
+			return
+		}
+	}
 }
 
 // sign makes account i's partial signature of root: through its permit for

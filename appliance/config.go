@@ -71,6 +71,9 @@ type HSMConfig struct {
 	SealingKey string `yaml:"sealing_key"`
 	// CallTimeout bounds every HSM call.
 	CallTimeout time.Duration `yaml:"call_timeout"`
+	// CheckInterval is how often the running signer probes its tokens
+	// and reopens one that was lost and is back (hsmwatch.go).
+	CheckInterval time.Duration `yaml:"check_interval"`
 }
 
 // TLSConfig is this node's mutual-TLS identity.
@@ -216,7 +219,7 @@ type Selector = yamlfile.Selector
 func Defaults() Config {
 	return Config{
 		DataDir: "/var/lib/rampart-signer",
-		HSM:     HSMConfig{CallTimeout: 10 * time.Second},
+		HSM:     HSMConfig{CallTimeout: 10 * time.Second, CheckInterval: 5 * time.Second},
 		Listen: ListenConfig{
 			Participant:            ":9100",
 			Coordinator:            ":9000",
@@ -294,6 +297,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HSM.CallTimeout <= 0 {
 		return fieldErr("hsm.call_timeout", "must be positive")
+	}
+	if c.HSM.CheckInterval <= 0 {
+		return fieldErr("hsm.check_interval", "must be positive (how often the tokens are probed, e.g. 5s)")
 	}
 	if _, err := hsm.ParseURI(c.TLS.Key); err != nil {
 		return fieldErr("tls.key", "%v", err)

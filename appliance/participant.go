@@ -37,6 +37,9 @@ type participant struct {
 	// futureEpochs is slashing.future_epochs: how many epochs beyond the
 	// clock's current one blocks, attestations and aggregates may be.
 	futureEpochs uint64
+	// dbFailed is told when a request finds the slashing database failed
+	// (it takes the slashing_db health check down).
+	dbFailed func(error)
 }
 
 // lookup applies account authorisation (authz.partialAccount) and finds

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,7 +20,10 @@ type beaconAPI interface {
 // node: blocks, committees, attestation rewards, the sync committee and
 // slashed validators. Rewards of the last epochs may be missing if the
 // chain has not moved two epochs past them.
-func CollectChain(ctx context.Context, b beaconAPI, spe uint64, first, last uint64, cluster map[uint64]bool) (*ChainFacts, error) {
+//
+// A read that fails in transit is tried again (patientReader).
+func CollectChain(ctx context.Context, node beaconAPI, spe uint64, first, last uint64, cluster map[uint64]bool) (*ChainFacts, error) {
+	b := patientReader{b: node, attempts: 4}
 	f := &ChainFacts{SlotsPerEpoch: spe, Cluster: cluster, Proposers: map[uint64]uint64{}, Blocks: map[uint64]BlockFact{}, Attesters: map[uint64][]AttesterDuty{}, Rewards: map[uint64]map[uint64]AttestationReward{}}
 	var sc struct {
 		Validators []string `json:"validators"`
@@ -181,4 +185,43 @@ func decodeGraffiti(hexed string) string {
 		b = b[:i]
 	}
 	return string(b)
+}
+
+// patientReader retries a beacon node's reads that failed in transit (a
+// timeout, a reset, a 5xx answer) up to attempts times: after a run, on a
+// busy machine, a node with a one-core quota can take longer than a
+// client's timeout to serve one block, and one slow answer must not cost
+// the whole run its verdicts. An answer the node meant (404 for an empty
+// slot, 400) is returned at once.
+type patientReader struct {
+	b        beaconAPI
+	attempts int
+}
+
+func (p patientReader) retry(ctx context.Context, call func() error) error {
+	var err error
+	for i := 0; i < max(p.attempts, 1); i++ {
+		if err = call(); err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("after %d attempts: %w", max(p.attempts, 1), err)
+}
+
+func (p patientReader) Get(ctx context.Context, path string, out any) error {
+	return p.retry(ctx, func() error { return p.b.Get(ctx, path, out) })
+}
+
+func (p patientReader) Post(ctx context.Context, path, body string, out any) error {
+	return p.retry(ctx, func() error { return p.b.Post(ctx, path, body, out) })
+}
+
+// transient reports whether a read failed in transit rather than being
+// answered: no HTTP answer at all, or a 5xx one.
+func transient(err error) bool {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Code >= 500
+	}
+	return true
 }

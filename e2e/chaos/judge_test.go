@@ -135,9 +135,62 @@ func TestDecideAppliesTheBar(t *testing.T) {
 		{"a lost approval fails", perfect, 0, 0, 1, false, "approvals lost"},
 		{"an empty window fails", Tally{}, 0, 0, 0, false, "no duties"},
 	} {
-		v := Decide(tc.t, tc.affected, 2, tc.slashed, tc.lost)
+		v := Decide(tc.t, Tally{}, tc.affected, 2, tc.slashed, tc.lost)
 		if v.Pass != tc.pass || (tc.reason != "" && !strings.Contains(strings.Join(v.Reasons, ";"), tc.reason)) {
 			t.Errorf("%s: %+v", tc.name, v)
+		}
+	}
+}
+
+func TestControlJudgesTheValidatorsTheClusterDoesNotHold(t *testing.T) {
+	f := facts()
+	f.Cluster = map[uint64]bool{0: true, 1: true}
+	f.Rewards[0][2] = AttestationReward{Target: -1} // a control validator missed its target
+	f.Blocks[3] = BlockFact{Slot: 3, Proposer: 3, SyncBits: []byte{0x33}}
+	f.Proposers = map[uint64]uint64{}
+	for slot := uint64(0); slot < 8; slot++ {
+		f.Proposers[slot] = slot % 4
+	}
+	cl, co := f.Judge(0, 4), f.Control().Judge(0, 4)
+	if cl.Attestations != 2 || cl.AttestationsIncluded != 2 || co.Attestations != 2 || co.AttestationsIncluded != 1 {
+		t.Errorf("attestations: cluster %+v, control %+v", cl, co)
+	}
+	if cl.Proposals != 2 || co.Proposals != 2 {
+		t.Errorf("proposals: cluster %d, control %d; want 2 and 2", cl.Proposals, co.Proposals)
+	}
+	// Slot 2's messages ride in block 3, whose bits 0x33 hold seats 0, 1,
+	// 4 and 5: validators 0 and 1 signed, 2 and 3 did not.
+	if cl.Missed() != 0 || co.SyncIncluded != co.SyncMessages-2 {
+		t.Errorf("sync: cluster %+v, control %+v", cl, co)
+	}
+	if f.Others {
+		t.Error("Control changed the facts it was called on")
+	}
+}
+
+// A machine so loaded that validators with local keys miss duties too
+// must not be blamed on Rampart; Rampart's own misses on top still are.
+func TestDecideCountsOnlyMissesBeyondTheControlGroup(t *testing.T) {
+	tally := func(missed int) Tally {
+		return Tally{Attestations: 100, AttestationsIncluded: 100 - missed}
+	}
+	for _, tc := range []struct {
+		name             string
+		cluster, control Tally
+		pass             bool
+	}{
+		{"the machine cost everyone 20%", tally(20), tally(20), true},
+		{"1% beyond the control group", tally(21), tally(20), true},
+		{"Rampart's own misses on top fail", tally(25), tally(20), false},
+		{"an idle machine: the plain 1% bar", tally(2), Tally{}, false},
+		{"a control group doing better does not lower the bar", tally(1), tally(0), true},
+	} {
+		v := Decide(tc.cluster, tc.control, 1, 2, 0, 0)
+		if v.Pass != tc.pass {
+			t.Errorf("%s: %+v", tc.name, v)
+		}
+		if !tc.pass && !strings.Contains(strings.Join(v.Reasons, ";"), "control group") {
+			t.Errorf("%s: the reason does not name the control group: %v", tc.name, v.Reasons)
 		}
 	}
 }

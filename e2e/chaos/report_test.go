@@ -17,7 +17,7 @@ func sampleReport() *Report {
 	ok.Obs.sawHealth("signer 2: unreachable")
 	bad := &Result{Scenario: Scenario{Name: "site-partition", Title: "site a cut off", Affected: 2}, From: 26, To: 36, Metrics: Samples{}, Obs: &Observation{},
 		Tally: Tally{Proposals: 10, ProposalsIncluded: 8, Attestations: 80, AttestationsIncluded: 70}}
-	bad.Verdict = Decide(bad.Tally, 2, 2, 0, 0)
+	bad.Verdict = Decide(bad.Tally, Tally{}, 2, 2, 0, 0)
 	return &Report{Mode: "ci", Date: time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC), Commit: "abc<def", Duration: 9 * time.Minute, Cgroups: "v1",
 		Plan: CIPlan(), Results: []*Result{ok, bad}, Approvals: []ApprovalCheck{{Signer: 1, Partials: 10}}, Tolerance: 2}
 }
@@ -25,7 +25,7 @@ func sampleReport() *Report {
 func TestReportTableNamesEveryScenarioAndItsVerdict(t *testing.T) {
 	r := sampleReport()
 	md := r.Markdown("reliability-ci.svg")
-	for _, want := range []string{"| signer-kill | 1 | 16-25 | 90 | 0 | 0.00 | 80/80 | 10/10 |", "invalid_partial 7, timeout 2",
+	for _, want := range []string{"| signer-kill | 1 | 16-25 | 90 | 0 | 0.00 | 0.00 | 80/80 | 10/10 |", "invalid_partial 7, timeout 2",
 		"**FAIL**: missed 12 of 90", "**1 passed, 1 failed**", "![duties missed", "| 1 | 10 | 0 |", "signer 2: unreachable ×1"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report lacks %q:\n%s", want, md)

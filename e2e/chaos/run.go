@@ -66,9 +66,13 @@ func Run(ctx context.Context, cfg RunConfig) (rep *Report, err error) {
 	if err := s.waitSlot(ctx, (last+2)*spe+1); err != nil {
 		return rep, err
 	}
+	// The chain's facts are history now: stop every validator client
+	// (both rampart-vc instances and Prysm's) so the beacon nodes, on their
+	// one-core quotas, serve the reads rather than new duties.
+	s.stopClients(ctx)
 	var facts *ChainFacts
 	for i := len(s.Beacons) - 1; i >= 0; i-- {
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		facts, err = CollectChain(cctx, s.Beacons[i], spe, first, last, s.clusterValidators())
 		cancel()
 		if err == nil {
@@ -90,11 +94,8 @@ func Run(ctx context.Context, cfg RunConfig) (rep *Report, err error) {
 		rep.Epochs[e] = facts.EpochTally(e)
 	}
 
-	// Stop the clients, then the signers cleanly, and compare each
-	// signer's audit log with its database.
-	for _, v := range s.VCs {
-		_ = v.Proc.Stop(ctx, 20*time.Second)
-	}
+	// The clients are stopped; stop the beacon nodes, then the signers
+	// cleanly, and compare each signer's audit log with its database.
 	for _, b := range s.Beacons {
 		_ = b.BN.Stop(ctx, 20*time.Second)
 		_ = b.Geth.Stop(ctx, 20*time.Second)
@@ -125,13 +126,25 @@ func Run(ctx context.Context, cfg RunConfig) (rep *Report, err error) {
 	lost := rep.LostApprovals()
 	for _, res := range results {
 		res.Tally = facts.Judge(res.From, res.To)
-		res.Verdict = Decide(res.Tally, res.Scenario.Affected, rep.Tolerance, len(facts.Slashed), lost)
+		res.Control = facts.Control().Judge(res.From, res.To)
+		res.Verdict = Decide(res.Tally, res.Control, res.Scenario.Affected, rep.Tolerance, len(facts.Slashed), lost)
 		if res.Err != nil {
 			res.Verdict.Pass = false
 			res.Verdict.Reasons = append(res.Verdict.Reasons, "harness: "+res.Err.Error())
 		}
 	}
 	return rep, runErr
+}
+
+// stopClients stops both rampart-vc instances and Prysm's validator
+// client.
+func (s *Stack) stopClients(ctx context.Context) {
+	for _, v := range s.VCs {
+		_ = v.Proc.Stop(ctx, 20*time.Second)
+	}
+	if s.Others != nil {
+		_ = s.Others.Stop(ctx, 20*time.Second)
+	}
 }
 
 // checkApprovals exports a stopped signer's slashing protection database

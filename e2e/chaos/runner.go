@@ -44,6 +44,9 @@ type Result struct {
 	// HealSlot is the slot in which the fault ended.
 	HealSlot uint64
 	Tally    Tally
+	// Control is the control group's tally over the same window: the
+	// validators with local keys (ChainFacts.Control).
+	Control Tally
 	// Metrics are the validator clients' metrics over the window, summed
 	// over both instances.
 	Metrics Samples

@@ -465,7 +465,7 @@ func (s *Stack) WaitSignerHealthy(ctx context.Context, id uint64, limit time.Dur
 func (s *Stack) startBeacons(ctx context.Context) error {
 	hosts := s.Topo.ByRole(RoleBeacon)
 	for _, h := range hosts {
-		b := &Beacon{N: beaconNumber(h), Host: h, api: s.Net.Hosts[h.Name].HTTPClient(5 * time.Second)}
+		b := &Beacon{N: beaconNumber(h), Host: h, api: s.Net.Hosts[h.Name].HTTPClient(15 * time.Second)}
 		dir := s.path(h.Name)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
