@@ -62,6 +62,22 @@ func (r *Report) Passed() bool {
 	return true
 }
 
+// SafetyHeld reports whether the run showed nothing unsafe: no slashing on
+// the chain or in a pool, no lost approval, and every check that could show
+// one was made (no failure of the run as a whole, no scenario the harness
+// could not run). Missed duties do not count here.
+func (r *Report) SafetyHeld() bool {
+	if len(r.Failures) > 0 || len(r.Slashed) > 0 || r.PoolSlashings > 0 || r.LostApprovals() > 0 {
+		return false
+	}
+	for _, res := range r.Results {
+		if res.Tally.Slashings > 0 || res.Err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // Counts returns how many scenarios passed and failed.
 func (r *Report) Counts() (passed, failed int) {
 	for _, res := range r.Results {

@@ -70,3 +70,27 @@ func TestUpdateDocReplacesOnlyItsPlansSection(t *testing.T) {
 		t.Error("a plan without a section was accepted")
 	}
 }
+
+// TestSafetyGateFailsOnlyOnWhatIsUnsafe: `chaos run --gate safety` (CI)
+// lets missed duties through but never a slashing, a lost approval or a
+// scenario the harness could not run.
+func TestSafetyGateFailsOnlyOnWhatIsUnsafe(t *testing.T) {
+	rep := sampleReport()
+	if rep.Passed() || !rep.SafetyHeld() {
+		t.Fatalf("a scenario that only missed duties: Passed %v SafetyHeld %v, want false, true", rep.Passed(), rep.SafetyHeld())
+	}
+	for name, spoil := range map[string]func(r *Report){
+		"a slashing in a block":       func(r *Report) { r.Results[0].Tally.Slashings = 1 },
+		"a validator slashed":         func(r *Report) { r.Slashed = []uint64{7} },
+		"a slashing in a pool":        func(r *Report) { r.PoolSlashings = 1 },
+		"a lost approval":             func(r *Report) { r.Approvals = []ApprovalCheck{{Missing: make([]string, 1)}} },
+		"a harness failure":           func(r *Report) { r.Failures = []string{"lost-approval check: no database"} },
+		"a scenario that did not run": func(r *Report) { r.Results[1].Err = os.ErrDeadlineExceeded },
+	} {
+		r := sampleReport()
+		spoil(r)
+		if r.SafetyHeld() {
+			t.Errorf("%s: SafetyHeld true", name)
+		}
+	}
+}
