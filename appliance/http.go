@@ -82,6 +82,7 @@ func (a *Appliance) participantHandler() http.Handler {
 			return rs, errs, t, e
 		}))
 	a.adminRoutes(mux)
+	a.statusRoute(mux)
 	return mux
 }
 

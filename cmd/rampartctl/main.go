@@ -34,6 +34,7 @@ func root() *cli.Command {
 			exitCommand(),
 			adminCommand(),
 			accountsCommand(),
+			statusCommand(),
 		},
 	}
 }
