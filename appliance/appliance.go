@@ -433,10 +433,7 @@ func (a *Appliance) loadTLS() error {
 	if err != nil || len(cas) == 0 {
 		return misconfigured(fmt.Errorf("tls.ca: no CA certificate: %v", err))
 	}
-	pool := x509.NewCertPool()
-	for _, c := range cas {
-		pool.AddCert(c)
-	}
+	pool := newPool(cas)
 	s, err := a.session()
 	if err != nil {
 		return err
@@ -456,6 +453,15 @@ func (a *Appliance) loadTLS() error {
 		a.peers[tss.ID(p.ID)] = c
 	}
 	return nil
+}
+
+// newPool is a pool of the CA certificates.
+func newPool(cas []*x509.Certificate) *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	return pool
 }
 
 // verifyIdentity checks that cert is issued by the CAs of pool for both

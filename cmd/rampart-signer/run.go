@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -22,8 +23,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		return cli.NoRestart(err)
 	}
 	if checkOnly {
-		fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)
-		return nil
+		return checkConfig(ctx, env, configPath, cfg)
 	}
 	log := cfg.Log.NewLogger(env.Stderr)
 	opts := appliance.Options{
@@ -62,4 +62,27 @@ func exitStatus(err error) error {
 		return cli.NoRestart(err)
 	}
 	return err
+}
+
+// checkConfig runs the signer's checks short of starting (appliance.Check):
+// PIN files, one login per token, keys, certificate, CA and name, the
+// administrative token, state paths and free ports. Any problem exits
+// with status 2, like the start-up failure it foretells.
+func checkConfig(ctx context.Context, env *cli.Env, configPath string, cfg *appliance.Config) error {
+	a, err := appliance.New(cfg, appliance.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return cli.NoRestart(err)
+	}
+	r := a.Check(ctx)
+	for _, c := range r.Checked {
+		fmt.Fprintf(env.Stdout, "ok: %s\n", c)
+	}
+	if len(r.Problems) > 0 {
+		for _, p := range r.Problems {
+			fmt.Fprintf(env.Stdout, "problem: %v\n", p)
+		}
+		return cli.NoRestart(fmt.Errorf("%s: %d problems would stop the signer: %w", configPath, len(r.Problems), errors.Join(r.Problems...)))
+	}
+	fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)
+	return nil
 }
