@@ -561,7 +561,7 @@ func (a *Appliance) clientTLS() *tls.Config {
 
 // serverTLS requires a client certificate from the cluster CA.
 func (a *Appliance) serverTLS() *tls.Config {
-	return &tls.Config{
+	c := &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return a.currentCert()
@@ -570,6 +570,8 @@ func (a *Appliance) serverTLS() *tls.Config {
 		ClientCAs:  a.trust.Load(),
 		NextProtos: []string{"h2", "http/1.1"},
 	}
+	c.GetConfigForClient = a.serverConfig(c)
+	return c
 }
 
 // listen binds a configured listener, or takes the one from Options.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
@@ -49,6 +51,21 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	if err != nil {
 		return cli.NoRestart(err)
 	}
+	// SIGHUP (systemctl reload) reloads the authorization rules and the
+	// TLS certificate and CA; it never stops the signer.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(ctx, a, configPath, log, opts.Notify)
+			}
+		}
+	}()
 	return exitStatus(a.Run(ctx))
 }
 
@@ -85,4 +102,25 @@ func checkConfig(ctx context.Context, env *cli.Env, configPath string, cfg *appl
 	}
 	fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)
 	return nil
+}
+
+// reload reads the configuration file again and puts in force what a
+// running signer can take (appliance.Reload); a refused reload changes
+// nothing and is logged.
+func reload(ctx context.Context, a *appliance.Appliance, configPath string, log *slog.Logger, notify func(string)) {
+	notify("RELOADING=1")
+	defer notify("READY=1")
+	cfg, err := appliance.Load(configPath)
+	if err != nil {
+		log.Error("reload refused; the signer runs on as before", "err", err)
+		return
+	}
+	restart, err := a.Reload(ctx, cfg)
+	if err != nil {
+		log.Error("reload refused", "err", err)
+		return
+	}
+	if len(restart) > 0 {
+		log.Warn("configuration changes not in force until a restart", "sections", restart)
+	}
 }
