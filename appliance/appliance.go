@@ -224,6 +224,13 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 		if cerr := a.closeResources(); err == nil {
 			err = cerr
 		}
+		// The last line, in the configured log format (JSON too): the
+		// error that stopped the signer, a start-up failure included.
+		if err != nil {
+			a.log.Error("stopped", "err", err)
+		} else {
+			a.log.Info("stopped")
+		}
 	}()
 
 	// The operations listener comes first so health checks answer 503
@@ -347,7 +354,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	a.accounts = accs
 	a.metrics.accounts.Set(float64(accs.len()))
-	a.log.Info("shares unsealed", "count", accs.len(), "took", a.now().Sub(start))
+	a.log.Info("shares unsealed", "count", accs.len(), "took", a.now().Sub(start).String())
 	bad, err := a.pending.load()
 	if err != nil {
 		a.health.set("shares", err)
