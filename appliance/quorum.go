@@ -137,9 +137,23 @@ func (a *Appliance) checkCluster(ctx context.Context) *quorumReport {
 
 // watchCluster checks the cluster every cluster.probe_interval and logs
 // when the quorum is lost or regained.
+//
+// The first round is one interval after the signer is ready: at start
+// the other signers are usually starting too, and the new connections
+// would compete with the start's own work.
 func (a *Appliance) watchCluster(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-a.ready:
+	}
 	last := ""
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.opts.After(a.cfg.Cluster.ProbeInterval):
+		}
 		r := a.checkCluster(ctx)
 		if ctx.Err() != nil {
 			return
@@ -152,11 +166,6 @@ func (a *Appliance) watchCluster(ctx context.Context) {
 				a.log.Error("cluster quorum lost: the cluster cannot sign", "ready", r.Ready, "threshold", r.Threshold)
 			}
 			last = r.Status
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.opts.After(a.cfg.Cluster.ProbeInterval):
 		}
 	}
 }
