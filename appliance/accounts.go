@@ -103,6 +103,17 @@ func (a *accounts) keys() []api.PublicKey {
 	return out
 }
 
+// maxThreshold is the highest threshold of the accounts, 0 with none.
+func (a *accounts) maxThreshold() int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	t := 0
+	for _, acc := range a.byKey {
+		t = max(t, acc.threshold)
+	}
+	return t
+}
+
 func (a *accounts) len() int {
 	a.mu.RLock()
 	defer a.mu.RUnlock()

@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,13 +88,20 @@ type Appliance struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 	health    *healthState
+	// quorum is the last check of the other signers (quorum.go).
+	quorum quorumState
 
 	mu    sync.Mutex
 	addrs map[string]net.Addr
 
 	// Set during Run.
-	net      *network.Network
-	tokens   []*hsm.Token
+	net *network.Network
+	// hsmCur is the HSM session (tokens, sealing key, TLS identity);
+	// watchHSM replaces it when it has to open the module again, under
+	// hsmMu. hsmDown says why it is down, nil while it is up.
+	hsmCur   atomic.Pointer[hsmSession]
+	hsmDown  atomic.Pointer[error]
+	hsmMu    sync.Mutex
 	accounts *accounts
 	db       *protect.DB
 	audit    *audit.Log
@@ -104,11 +111,10 @@ type Appliance struct {
 	authz    *authz
 	metrics  *metrics
 	lmetrics *listenerMetrics
-	cert     tls.Certificate
-	caPool   *x509.CertPool
-	sealKey  *hsm.SealingKey
-	// hsmWatch probes the tokens and reopens one that was lost.
-	hsmWatch *hsmWatch
+	// trust is the cluster CA pool (tls.ca).
+	trust   atomic.Pointer[x509.CertPool]
+	caCerts atomic.Pointer[[]*x509.Certificate]
+	sealKey liveSealKey
 	// peers holds one mutual-TLS client per other signer, made once the
 	// TLS identity is loaded: the coordinator, the ceremonies and the
 	// administrative fan-out share its connections.
@@ -174,6 +180,9 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 		return nil, fmt.Errorf("appliance: metrics: %w", err)
 	}
 	a.metrics = m
+	if err := a.registerStateMetrics(); err != nil {
+		return nil, fmt.Errorf("appliance: metrics: %w", err)
+	}
 	if a.lmetrics, err = newListenerMetrics(a.reg); err != nil {
 		return nil, fmt.Errorf("appliance: metrics: %w", err)
 	}
@@ -222,6 +231,13 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 		if cerr := a.closeResources(); err == nil {
 			err = cerr
 		}
+		// The last line, in the configured log format (JSON too): the
+		// error that stopped the signer, a start-up failure included.
+		if err != nil {
+			a.log.Error("stopped", "err", err)
+		} else {
+			a.log.Info("stopped")
+		}
 	}()
 
 	// The operations listener comes first so health checks answer 503
@@ -256,8 +272,9 @@ func (a *Appliance) Run(ctx context.Context) (err error) {
 
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(7)
-	go func() { defer wg.Done(); a.hsmWatch.run(bg, a.cfg.HSM.CheckInterval, a.opts.After) }()
+	wg.Add(8)
+	go func() { defer wg.Done(); a.watchHSM(bg) }()
+	go func() { defer wg.Done(); a.watchCluster(bg) }()
 	go func() { defer wg.Done(); a.runAudit(bg) }()
 	go func() { defer wg.Done(); a.runStorage(bg) }()
 	go func() { defer wg.Done(); a.runDB(bg) }()
@@ -308,34 +325,20 @@ func (a *Appliance) start(ctx context.Context) error {
 		"future_epochs", cfg.Slashing.FutureEpochs, "epochs_counted_from", describeGenesis(n))
 
 	a.status("opening HSM token for the sealing key")
-	sealURI, _ := hsm.ParseURI(cfg.HSM.SealingKey)
-	hopts := hsm.DefaultOptions()
-	hopts.CallTimeout = cfg.HSM.CallTimeout
-	hopts.Rand = a.opts.Rand
-	hopts.CredentialsDir = a.credentialsDir()
-	sealTok, err := hsm.Open(ctx, sealURI, hopts)
+	hs, err := a.openHSM(ctx)
 	if err != nil {
 		a.health.set("hsm", err)
-		return fmt.Errorf("hsm.sealing_key: %w", err)
+		return err
 	}
-	a.tokens = append(a.tokens, sealTok)
-	sealKey, err := sealTok.SealingKey(ctx, sealURI.ObjectRef())
-	if err != nil {
-		a.health.set("hsm", err)
-		return fmt.Errorf("hsm.sealing_key: %w", err)
-	}
-	if err := a.loadTLS(ctx, hopts, sealTok, sealURI); err != nil {
+	a.hsmCur.Store(hs)
+	if err := a.loadTLS(); err != nil {
 		a.health.set("hsm", err)
 		return err
 	}
 	a.health.set("hsm", nil)
-	watched := make([]watchedToken, len(a.tokens))
-	for i, t := range a.tokens {
-		watched[i] = t
-	}
-	a.hsmWatch = newHSMWatch(watched, a.health, a.log)
-
-	a.sealKey = sealKey
+	a.metrics.hsmUp.Set(1)
+	a.sealKey = liveSealKey{a}
+	sealKey := hs.sealKey
 	if cfg.Admin.Token != "" {
 		v, err := adminapi.LoadVerifier(cfg.Admin.Token, a.credentialsDir())
 		if err != nil {
@@ -358,7 +361,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	a.accounts = accs
 	a.metrics.accounts.Set(float64(accs.len()))
-	a.log.Info("shares unsealed", "count", accs.len(), "took", a.now().Sub(start))
+	a.log.Info("shares unsealed", "count", accs.len(), "took", a.now().Sub(start).String())
 	bad, err := a.pending.load()
 	if err != nil {
 		a.health.set("shares", err)
@@ -433,40 +436,10 @@ func (a *Appliance) harden() error {
 	return nil
 }
 
-// hsmFailed tells the HSM watch of a failed signature through the HSM.
-func (a *Appliance) hsmFailed(err error) {
-	if a.hsmWatch != nil {
-		a.hsmWatch.failed(err)
-	}
-}
-
-// loadTLS loads the node's certificate, whose key stays in the HSM, and
-// the cluster CA.
-func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm.Token, sealURI *hsm.URI) error {
+// loadTLS loads the cluster CA, checks the node's certificate (its key
+// in the HSM) against it and this node's name, and makes the peer clients.
+func (a *Appliance) loadTLS() error {
 	cfg := a.cfg
-	keyURI, _ := hsm.ParseURI(cfg.TLS.Key)
-	tok := sealTok
-	if keyURI.Token != sealURI.Token || keyURI.ModulePath != sealURI.ModulePath {
-		t, err := hsm.Open(ctx, keyURI, hopts)
-		if err != nil {
-			return fmt.Errorf("tls.key: %w", err)
-		}
-		a.tokens = append(a.tokens, t)
-		tok = t
-	}
-	chain, err := os.ReadFile(cfg.TLS.Certificate)
-	if err != nil {
-		return fmt.Errorf("tls.certificate: %w", err)
-	}
-	cert, err := tok.TLSCertificate(ctx, keyURI.ObjectRef(), chain)
-	if err != nil {
-		return fmt.Errorf("tls.key with tls.certificate: %w", err)
-	}
-	if key, ok := cert.PrivateKey.(crypto.Signer); ok {
-		// A handshake that fails because the token went away makes the
-		// HSM watch reopen it.
-		cert.PrivateKey = watchedSigner{Signer: key, failed: a.hsmFailed}
-	}
 	caPEM, err := os.ReadFile(cfg.TLS.CA)
 	if err != nil {
 		return fmt.Errorf("tls.ca: %w", err)
@@ -475,18 +448,16 @@ func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm
 	if err != nil || len(cas) == 0 {
 		return misconfigured(fmt.Errorf("tls.ca: no CA certificate: %v", err))
 	}
-	pool := x509.NewCertPool()
-	for _, c := range cas {
-		pool.AddCert(c)
+	pool := newPool(cas)
+	s, err := a.session()
+	if err != nil {
+		return err
 	}
-	if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, CurrentTime: a.now()}); err != nil {
-		return misconfigured(fmt.Errorf("tls.certificate is not issued by tls.ca: %w", err))
+	if err := a.verifyIdentity(s.cert, pool); err != nil {
+		return err
 	}
-	self := cfg.Self()
-	if err := cert.Leaf.VerifyHostname(self.TLSName); err != nil {
-		return misconfigured(fmt.Errorf("tls.certificate does not name this node's tls_name %q (cluster.participants): %w", self.TLSName, err))
-	}
-	a.cert, a.caPool = cert, pool
+	a.trust.Store(pool)
+	a.caCerts.Store(&cas)
 	client := a.clientTLS()
 	a.peers = map[tss.ID]*peer.Client{}
 	for _, p := range cfg.Cluster.Participants {
@@ -495,6 +466,28 @@ func (a *Appliance) loadTLS(ctx context.Context, hopts hsm.Options, sealTok *hsm
 			return misconfigured(fmt.Errorf("cluster.participants: %w", err))
 		}
 		a.peers[tss.ID(p.ID)] = c
+	}
+	return nil
+}
+
+// newPool is a pool of the CA certificates.
+func newPool(cas []*x509.Certificate) *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	return pool
+}
+
+// verifyIdentity checks that cert is issued by the CAs of pool for both
+// server and client use, and names this node's tls_name.
+func (a *Appliance) verifyIdentity(cert tls.Certificate, pool *x509.CertPool) error {
+	if _, err := cert.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, CurrentTime: a.now()}); err != nil {
+		return misconfigured(fmt.Errorf("tls.certificate is not issued by tls.ca: %w", err))
+	}
+	self := a.cfg.Self()
+	if err := cert.Leaf.VerifyHostname(self.TLSName); err != nil {
+		return misconfigured(fmt.Errorf("tls.certificate does not name this node's tls_name %q (cluster.participants): %w", self.TLSName, err))
 	}
 	return nil
 }
@@ -573,21 +566,27 @@ func (a *Appliance) startCoordinator(ctx context.Context) error {
 // clientTLS is the mTLS client side used towards other participants.
 func (a *Appliance) clientTLS() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{a.cert},
-		RootCAs:      a.caPool,
+		MinVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return a.currentCert()
+		},
+		RootCAs: a.trust.Load(),
 	}
 }
 
 // serverTLS requires a client certificate from the cluster CA.
 func (a *Appliance) serverTLS() *tls.Config {
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{a.cert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    a.caPool,
-		NextProtos:   []string{"h2", "http/1.1"},
+	c := &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return a.currentCert()
+		},
+		ClientAuth: tls.RequireAndVerifyClientCert,
+		ClientCAs:  a.trust.Load(),
+		NextProtos: []string{"h2", "http/1.1"},
 	}
+	c.GetConfigForClient = a.serverConfig(c)
+	return c
 }
 
 // listen binds a configured listener, or takes the one from Options.
@@ -694,10 +693,11 @@ func (a *Appliance) closeResources() error {
 	for _, p := range a.peers {
 		p.Close()
 	}
-	for _, t := range a.tokens {
-		errs = append(errs, t.Close())
+	a.hsmMu.Lock()
+	if s := a.hsmCur.Swap(nil); s != nil {
+		errs = append(errs, s.close())
 	}
-	a.tokens = nil
+	a.hsmMu.Unlock()
 	return errors.Join(errs...)
 }
 

@@ -43,17 +43,6 @@ func auditFiles(cfg *appliance.Config) []string {
 	return m
 }
 
-// auditBytes is the size of a signer's whole audit log.
-func auditBytes(cfg *appliance.Config) int64 {
-	var n int64
-	for _, f := range auditFiles(cfg) {
-		if fi, err := os.Stat(f); err == nil {
-			n += fi.Size()
-		}
-	}
-	return n
-}
-
 // auditReleases counts the release records (kinds partial and full) in a
 // signer's uncompressed audit files: the records a signature leaves. The
 // log's own bookkeeping (an HSM checkpoint, a file's first line, retention)

@@ -58,7 +58,7 @@ func (a *Appliance) openAudit(ctx context.Context) error {
 	}
 	a.audit = lg
 	a.log.Info("audit log checked", "dir", cfg.Dir, "records", rec.Records, "files", rec.Files,
-		"verified_from", rec.VerifiedFrom, "checkpoint", rec.Checkpoint, "retain_bytes", retain, "took", a.now().Sub(start))
+		"verified_from", rec.VerifiedFrom, "checkpoint", rec.Checkpoint, "retain_bytes", retain, "took", a.now().Sub(start).String())
 	if rec.TornBytes > 0 {
 		a.log.Warn("audit log: cut an incomplete last record left by a crash", "bytes", rec.TornBytes)
 	}

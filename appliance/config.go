@@ -71,9 +71,11 @@ type HSMConfig struct {
 	SealingKey string `yaml:"sealing_key"`
 	// CallTimeout bounds every HSM call.
 	CallTimeout time.Duration `yaml:"call_timeout"`
-	// CheckInterval is how often the running signer probes its tokens
-	// and reopens one that was lost and is back (hsmwatch.go).
-	CheckInterval time.Duration `yaml:"check_interval"`
+	// ProbeInterval is how often the running signer checks that its HSM
+	// sessions are alive (hsm.Token.Probe, under call_timeout); a lost
+	// session takes readiness away and is logged in again, with backoff,
+	// once the token is back.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
 
 // TLSConfig is this node's mutual-TLS identity.
@@ -123,6 +125,10 @@ type ClusterConfig struct {
 	// all answered by then, saving CPU across the cluster at the price of
 	// participants whose slashing records lag (still safe: t > n/2).
 	HedgeDelay time.Duration `yaml:"hedge_delay"`
+	// ProbeInterval is how often this signer asks every other signer's
+	// /healthcheck (under cluster.timeout) to report the cluster's quorum
+	// (the quorum check and rampart_cluster_* metrics).
+	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
 
 // ParticipantConfig is one signer of the cluster.
@@ -219,7 +225,7 @@ type Selector = yamlfile.Selector
 func Defaults() Config {
 	return Config{
 		DataDir: "/var/lib/rampart-signer",
-		HSM:     HSMConfig{CallTimeout: 10 * time.Second, CheckInterval: 5 * time.Second},
+		HSM:     HSMConfig{CallTimeout: 10 * time.Second, ProbeInterval: 10 * time.Second},
 		Listen: ListenConfig{
 			Participant:            ":9100",
 			Coordinator:            ":9000",
@@ -227,7 +233,7 @@ func Defaults() Config {
 			InsecureLoopbackClient: "local-validator-client",
 			Limits:                 DefaultLimits(),
 		},
-		Cluster:  ClusterConfig{Timeout: 2 * time.Second, TimeoutPerItem: time.Millisecond},
+		Cluster:  ClusterConfig{Timeout: 2 * time.Second, TimeoutPerItem: time.Millisecond, ProbeInterval: 10 * time.Second},
 		Accounts: AccountsConfig{DestroyAfter: 24 * time.Hour},
 		Slashing: SlashingConfig{HistoryEpochs: 16, FutureEpochs: 1},
 		Audit:    auditDefaults(),
@@ -298,8 +304,8 @@ func (c *Config) Validate() error {
 	if c.HSM.CallTimeout <= 0 {
 		return fieldErr("hsm.call_timeout", "must be positive")
 	}
-	if c.HSM.CheckInterval <= 0 {
-		return fieldErr("hsm.check_interval", "must be positive (how often the tokens are probed, e.g. 5s)")
+	if c.HSM.ProbeInterval <= 0 {
+		return fieldErr("hsm.probe_interval", "must be positive")
 	}
 	if _, err := hsm.ParseURI(c.TLS.Key); err != nil {
 		return fieldErr("tls.key", "%v", err)
@@ -484,6 +490,9 @@ func (c *Config) validateCluster() error {
 	}
 	if cl.HedgeDelay < 0 {
 		return fieldErr("cluster.hedge_delay", "must not be negative")
+	}
+	if cl.ProbeInterval <= 0 {
+		return fieldErr("cluster.probe_interval", "must be positive")
 	}
 	return nil
 }

@@ -135,6 +135,7 @@ func (a *Appliance) runStorage(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		a.setDBHealth(ctx)
 		if st := a.checkStorage(); st != last {
 			switch st {
 			case diskFailing:
@@ -146,5 +147,21 @@ func (a *Appliance) runStorage(ctx context.Context) {
 			}
 			last = st
 		}
+	}
+}
+
+// setDBHealth runs checkDB and sets the slashing_db check, logging a change.
+func (a *Appliance) setDBHealth(ctx context.Context) {
+	err := a.checkDB(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	was := a.health.message("slashing_db")
+	a.health.set("slashing_db", err)
+	switch {
+	case err != nil && was == "":
+		a.log.Error("slashing protection database takes no writes: not ready", "err", err)
+	case err == nil && was != "":
+		a.log.Info("slashing protection database takes writes again")
 	}
 }

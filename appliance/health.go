@@ -26,8 +26,10 @@ type healthState struct {
 var healthChecks = []string{"hsm", "shares", "slashing_db", "audit", "disk", "ready"}
 
 // readinessOnly checks take readiness away when down but do not stop the
-// watchdog: a restart would not give a full disk any space back.
-var readinessOnly = map[string]bool{"disk": true}
+// watchdog: a restart would not give a full disk any space back, and the
+// running signer logs in to its HSM again by itself once the token is
+// back (a restart without the token would only fail to start).
+var readinessOnly = map[string]bool{"disk": true, "hsm": true}
 
 func newHealthState() *healthState {
 	h := &healthState{checks: map[string]error{}, seen: map[string]bool{}, degraded: map[string]string{}, details: map[string]any{}}
@@ -89,6 +91,9 @@ type healthReport struct {
 	Status  string                 `json:"status"`
 	Checks  map[string]checkReport `json:"checks"`
 	Details map[string]any         `json:"details,omitempty"`
+	// Quorum is whether the cluster can sign, reported apart: it never
+	// changes Status, which is whether this signer can sign.
+	Quorum *quorumReport `json:"quorum,omitempty"`
 }
 
 type checkReport struct {
@@ -144,6 +149,7 @@ func upcheck(w http.ResponseWriter, _ *http.Request) {
 
 func (a *Appliance) healthcheck(w http.ResponseWriter, _ *http.Request) {
 	r, ok := a.health.report()
+	r.Quorum = a.quorum.get()
 	code := http.StatusOK
 	if !ok {
 		code = http.StatusServiceUnavailable

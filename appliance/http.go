@@ -83,6 +83,7 @@ func (a *Appliance) participantHandler() http.Handler {
 		}))
 	a.adminRoutes(mux)
 	a.backupRoutes(mux)
+	a.statusRoute(mux)
 	return mux
 }
 
@@ -305,6 +306,9 @@ func (a *Appliance) signFull(ctx context.Context, client string, key api.PublicK
 	if e == nil {
 		e = a.accountAllowed(client, key, req.Type)
 	}
+	if e == nil {
+		e = a.hsmUnavailable()
+	}
 	if e != nil {
 		return api.Signature{}, req.Type, e
 	}
@@ -337,6 +341,9 @@ func (a *Appliance) signFullBatch(ctx context.Context, client string, body []byt
 	out := make([]api.BatchResult, len(b.Identifiers))
 	for i, id := range b.Identifiers {
 		out[i].Identifier = api.PublicKey(id)
+	}
+	if e := a.hsmUnavailable(); e != nil {
+		return nil, t, e
 	}
 	sg, canonical, e := a.prepare(client, b.Request)
 	if e != nil {

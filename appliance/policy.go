@@ -3,6 +3,7 @@ package appliance
 import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/signing"
+	"sync/atomic"
 )
 
 // policy is the authorisation table: client name -> accounts -> request
@@ -10,8 +11,15 @@ import (
 // denied: being an administrator or a peer grants nothing here. "all"
 // types means every type but GENERIC, which a rule must list by name.
 type policy struct {
-	rules map[string]*grant
+	// cur holds the rules; reload replaces them whole (SIGHUP).
+	cur atomic.Pointer[map[string]*grant]
 }
+
+// rules are the rules in force.
+func (p *policy) rules() map[string]*grant { return *p.cur.Load() }
+
+// replace puts np's rules in force.
+func (p *policy) replace(np *policy) { p.cur.Store(np.cur.Load()) }
 
 type grant struct {
 	allAccounts bool
@@ -21,7 +29,9 @@ type grant struct {
 }
 
 func newPolicy(rules []Rule) *policy {
-	p := &policy{rules: map[string]*grant{}}
+	p := &policy{}
+	m := map[string]*grant{}
+	p.cur.Store(&m)
 	for _, r := range rules {
 		g := &grant{allAccounts: r.Accounts.All, allTypes: r.Types.All, accounts: map[api.PublicKey]bool{}, types: map[signing.Type]bool{}}
 		for _, a := range r.Accounts.List {
@@ -31,14 +41,14 @@ func newPolicy(rules []Rule) *policy {
 		for _, t := range r.Types.List {
 			g.types[signing.Type(t)] = true
 		}
-		p.rules[r.Client] = g
+		m[r.Client] = g
 	}
 	return p
 }
 
 // known reports whether client has any rule at all.
 func (p *policy) known(client string) bool {
-	_, ok := p.rules[client]
+	_, ok := p.rules()[client]
 	return ok
 }
 
@@ -49,20 +59,20 @@ const anyType signing.Type = ""
 // account reports whether client may use key (for requests of type t: the
 // account list of a rule bounds every type alike).
 func (p *policy) account(client string, key api.PublicKey, _ signing.Type) bool {
-	g, ok := p.rules[client]
+	g, ok := p.rules()[client]
 	return ok && (g.allAccounts || g.accounts[key])
 }
 
 // requestType reports whether client may ask for t. "all" covers every
 // type but GENERIC.
 func (p *policy) requestType(client string, t signing.Type) bool {
-	g, ok := p.rules[client]
+	g, ok := p.rules()[client]
 	return ok && ((g.allTypes && t != signing.TypeGeneric) || g.types[t])
 }
 
 // allAccounts reports whether client may use every account for type t
 // (so that an unknown key is reported as 404 rather than 403).
 func (p *policy) allAccounts(client string, _ signing.Type) bool {
-	g, ok := p.rules[client]
+	g, ok := p.rules()[client]
 	return ok && g.allAccounts
 }

@@ -70,7 +70,7 @@ func (c *Client) attest(ctx context.Context, s phase0.Slot, duties []*apiv1.Atte
 		if err != nil {
 			c.logFailure(dutyAttestation, s, "publish", err, "attestations", len(atts))
 		} else {
-			c.log.Debug("attestations published", "slot", uint64(s), "attestations", len(atts), "of", len(duties), "took", time.Since(start))
+			c.log.Debug("attestations published", "slot", uint64(s), "attestations", len(atts), "of", len(duties), "took", time.Since(start).String())
 		}
 	}
 	return datas

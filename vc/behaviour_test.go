@@ -216,8 +216,10 @@ func TestDoppelgangerPassesThenSigns(t *testing.T) {
 	waitFor(t, 5*time.Duration(e.opts.slotsPerEpoch)*e.opts.slot, "attestations after detection", func() bool {
 		return counter(t, reg, "rampart_vc_published_total", map[string]string{"duty": "attestation"}) > 0
 	})
-	if code := get(t, ops.URL+"/healthz"); code != http.StatusOK {
-		t.Errorf("/healthz answered %d while performing duties, want 200", code)
+	for _, path := range []string{"/healthz", "/healthcheck", "/upcheck"} {
+		if code := get(t, ops.URL+path); code != http.StatusOK {
+			t.Errorf("%s answered %d while performing duties, want 200", path, code)
+		}
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)

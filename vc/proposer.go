@@ -91,7 +91,7 @@ func (c *Client) propose(ctx context.Context, d *apiv1.ProposerDuty) {
 		return
 	}
 	root, _ := p.Root()
-	c.log.Info("block proposed", "slot", uint64(s), "validator", uint64(d.ValidatorIndex), "root", root.String(), "blinded", p.Blinded, "took", time.Since(start))
+	c.log.Info("block proposed", "slot", uint64(s), "validator", uint64(d.ValidatorIndex), "root", root.String(), "blinded", p.Blinded, "took", time.Since(start).String())
 }
 
 // blockSeen reports, as an error, that a block for slot s exists: the

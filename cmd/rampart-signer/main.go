@@ -24,7 +24,7 @@ func root() *cli.Command {
 		Summary: "Serve threshold BLS signing with local slashing protection.",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&configPath, "config", "/etc/rampart/signer.yaml", "configuration `file`")
-			fs.BoolVar(&checkOnly, "check-config", false, "validate the configuration and exit")
+			fs.BoolVar(&checkOnly, "check-config", false, "check the configuration as start-up would (PIN files, one login per token, keys, certificate, CA and name, administrative token, paths, free ports) and exit; run it with the signer stopped")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {

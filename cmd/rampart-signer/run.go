@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
@@ -22,8 +25,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		return cli.NoRestart(err)
 	}
 	if checkOnly {
-		fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)
-		return nil
+		return checkConfig(ctx, env, configPath, cfg)
 	}
 	log := cfg.Log.NewLogger(env.Stderr)
 	opts := appliance.Options{
@@ -50,6 +52,21 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	if err != nil {
 		return cli.NoRestart(err)
 	}
+	// SIGHUP (systemctl reload) reloads the authorization rules and the
+	// TLS certificate and CA; it never stops the signer.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(ctx, a, configPath, log, opts.Notify)
+			}
+		}
+	}()
 	return exitStatus(a.Run(ctx))
 }
 
@@ -63,4 +80,48 @@ func exitStatus(err error) error {
 		return cli.NoRestart(err)
 	}
 	return err
+}
+
+// checkConfig runs the signer's checks short of starting (appliance.Check):
+// PIN files, one login per token, keys, certificate, CA and name, the
+// administrative token, state paths and free ports. Any problem exits
+// with status 2, like the start-up failure it foretells.
+func checkConfig(ctx context.Context, env *cli.Env, configPath string, cfg *appliance.Config) error {
+	a, err := appliance.New(cfg, appliance.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return cli.NoRestart(err)
+	}
+	r := a.Check(ctx)
+	for _, c := range r.Checked {
+		fmt.Fprintf(env.Stdout, "ok: %s\n", c)
+	}
+	if len(r.Problems) > 0 {
+		for _, p := range r.Problems {
+			fmt.Fprintf(env.Stdout, "problem: %v\n", p)
+		}
+		return cli.NoRestart(fmt.Errorf("%s: %d problems would stop the signer: %w", configPath, len(r.Problems), errors.Join(r.Problems...)))
+	}
+	fmt.Fprintf(env.Stdout, "%s: configuration is valid\n", configPath)
+	return nil
+}
+
+// reload reads the configuration file again and puts in force what a
+// running signer can take (appliance.Reload); a refused reload changes
+// nothing and is logged.
+func reload(ctx context.Context, a *appliance.Appliance, configPath string, log *slog.Logger, notify func(string)) {
+	notify("RELOADING=1")
+	defer notify("READY=1")
+	cfg, err := appliance.Load(configPath)
+	if err != nil {
+		log.Error("reload refused; the signer runs on as before", "err", err)
+		return
+	}
+	restart, err := a.Reload(ctx, cfg)
+	if err != nil {
+		log.Error("reload refused", "err", err)
+		return
+	}
+	if len(restart) > 0 {
+		log.Warn("configuration changes not in force until a restart", "sections", restart)
+	}
 }

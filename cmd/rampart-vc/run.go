@@ -20,6 +20,7 @@ import (
 	"github.com/rampart-signer/rampart/beacon"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/internal/clusterfile"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/vc"
@@ -61,10 +62,16 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	}
 	cf, netw := cl.File, cl.Network
 	if checkOnly {
-		fmt.Fprintf(env.Stdout, "%s: configuration is valid (network %s, %d signers, %d beacon nodes)\n", configPath, netw.Name(), len(cf.Participants), len(cfg.BeaconNodes))
+		if err := checkConfig(ctx, cfg, cf, cl.Identity); err != nil {
+			return configError(fmt.Errorf("%s: %w", configPath, err))
+		}
+		fmt.Fprintf(env.Stdout, "%s: configuration is valid (network %s, %d signers, %d beacon nodes; TLS identity loaded, ports free)\n", configPath, netw.Name(), len(cf.Participants), len(cfg.BeaconNodes))
 		return nil
 	}
 	log := cfg.Log.NewLogger(env.Stderr)
+	if vc.PlaceholderFeeRecipient(cfg.FeeRecipient) {
+		log.Error("fee_recipient looks like a placeholder: the fees of proposed blocks will be lost; set your own execution address", "fee_recipient", cfg.FeeRecipient)
+	}
 	notify := func(state string) {
 		if _, err := daemon.SdNotify(false, state); err != nil {
 			log.Warn("systemd notification failed", "err", err)
@@ -214,4 +221,29 @@ func serveOn(addr, field string, h http.Handler, log *slog.Logger) (func(), erro
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// checkConfig finds, for --check-config, what the configuration's syntax
+// does not show: a placeholder fee recipient (the shipped example's), a
+// TLS identity that does not load (PIN file, one login, key, certificate)
+// and a listen address already taken. It logs in to an HSM once, never
+// again after a refused PIN.
+func checkConfig(ctx context.Context, cfg *vc.Config, cf *clusterfile.File, identity *clusterfile.Identity) error {
+	var errs []error
+	if vc.PlaceholderFeeRecipient(cfg.FeeRecipient) {
+		errs = append(errs, fmt.Errorf("fee_recipient: %s is a placeholder (the shipped example's, or one like it): the fees of proposed blocks would be lost; set your own execution address", cfg.FeeRecipient))
+	}
+	if _, release, err := cf.TLSConfig(ctx, identity, hsm.OpenTLSCertificate); err != nil {
+		errs = append(errs, err)
+	} else {
+		release()
+	}
+	if a := cfg.Listen.Operations; a != "" {
+		if ln, err := net.Listen("tcp", a); err != nil {
+			errs = append(errs, fmt.Errorf("listen.operations: %s cannot be bound: %w (another process, or a running rampart-vc, holds it)", a, errors.Unwrap(err)))
+		} else {
+			ln.Close()
+		}
+	}
+	return errors.Join(errs...)
 }

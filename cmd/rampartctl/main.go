@@ -36,6 +36,7 @@ func root() *cli.Command {
 			adminCommand(),
 			accountsCommand(),
 			benchCommand(),
+			statusCommand(),
 		},
 	}
 }

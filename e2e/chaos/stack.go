@@ -335,7 +335,7 @@ func (s *Stack) provisionCluster(ctx context.Context) error {
 		sig.Proc = s.Launcher.NewProc(SignerService(sg.ID), h.Name, filepath.Join(filepath.Dir(sg.ConfigPath), "signer.log"),
 			[]string{"SOFTHSM2_CONF=" + sg.SoftHSMConf}, filepath.Join(s.Opts.RampartBin, "rampart-signer"), "--config", sg.ConfigPath)
 		s.Signers[sg.ID] = sig
-		if err := s.run(ctx, h.Name, s.path("logs", "check-config.log"), nil, filepath.Join(s.Opts.RampartBin, "rampart-signer"), "--config", sg.ConfigPath, "--check-config"); err != nil {
+		if err := s.run(ctx, h.Name, s.path("logs", "check-config.log"), []string{"SOFTHSM2_CONF=" + sg.SoftHSMConf}, filepath.Join(s.Opts.RampartBin, "rampart-signer"), "--config", sg.ConfigPath, "--check-config"); err != nil {
 			return err
 		}
 		if sg.ID == s.Opts.DiskFullSigner {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -50,11 +51,29 @@ func Load[T any](path string, max int, what string, parse func([]byte) (T, error
 // Decode decodes data, which must hold exactly one YAML document, into v:
 // fields v does not have are refused, as is an empty input.
 func Decode(data []byte, v any) error {
+	// The tree first: unknown fields are named by YAML path with the
+	// nearest valid one, and each line's path is known for type errors.
+	w := &walker{lines: map[int]string{}}
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err == nil {
+		w.walk(&root, reflect.TypeOf(v), "")
+		if len(w.unknown) > 0 {
+			errs := make([]error, len(w.unknown))
+			for i, u := range w.unknown {
+				errs[i] = u
+			}
+			return errors.Join(errs...)
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			return errors.New("empty: no YAML document")
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return w.rewriteTypeError(te)
 		}
 		return err
 	}

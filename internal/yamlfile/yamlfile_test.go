@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-signer/rampart/internal/yamlfile"
 )
@@ -112,6 +113,60 @@ func TestParseDefaultsDecodesAndValidates(t *testing.T) {
 			}
 			if err != nil || *got != tc.want {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+type listen struct {
+	Participant string `yaml:"participant"`
+	Operations  string `yaml:"operations"`
+}
+
+type config struct {
+	Listen  listen            `yaml:"listen"`
+	Rules   []doc             `yaml:"rules"`
+	Timeout durationField     `yaml:"timeout"`
+	Count   uint64            `yaml:"count"`
+	Extra   map[string]listen `yaml:"extra"`
+}
+
+type durationField = time.Duration
+
+// TestDecodeNamesYAMLPaths is issue 17's "typos print Go type names
+// (field operation not found in type appliance.ListenConfig) where the
+// example promises YAML paths": an unknown field is named by its YAML
+// path and line, with the nearest valid field; a wrong value by its path
+// and what is wanted, never a Go type.
+func TestDecodeNamesYAMLPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"a typo in a section", "listen:\n  operation: 127.0.0.1:9200\n", []string{"line 2: listen.operation: unknown field; did you mean operations?", "valid here: operations, participant"}},
+		{"a typo at the top", "lisen:\n  operations: x\n", []string{"line 1: lisen: unknown field; did you mean listen?"}},
+		{"a typo in a list item", "rules:\n  - name: a\n  - nmae: b\n", []string{"line 3: rules[1].nmae: unknown field; did you mean name?"}},
+		{"a typo under a map", "extra:\n  a:\n    participants: x\n", []string{"extra.a.participants: unknown field; did you mean participant?"}},
+		{"every unknown field", "lisen: 1\ncont: 2\n", []string{"lisen", "cont: unknown field; did you mean count?"}},
+		{"no suggestion when nothing is near", "listen:\n  zzzzzzzzzz: 1\n", []string{"listen.zzzzzzzzzz: unknown field (valid here"}},
+		{"a duration without unit", "timeout: 10\n", []string{"line 1: timeout: \"10\" is not a duration with its unit, such as 10s"}},
+		{"a word for a number", "count: ten\n", []string{"line 1: count: \"ten\" is not a whole number, 0 or more"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c config
+			err := yamlfile.Decode([]byte(tc.in), &c)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			for _, goName := range []string{"yamlfile_test.", "time.Duration", "uint64", "not found in type"} {
+				if strings.Contains(err.Error(), goName) {
+					t.Errorf("error %q names a Go type (%s)", err, goName)
+				}
 			}
 		})
 	}
