@@ -114,11 +114,7 @@ func Restore(ctx context.Context, a *Archive, t Target) (*Report, error) {
 
 	db, err := protect.Open(ctx, t.Database, t.Protect)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = placeDatabase(a.Path(DatabaseName), t); err != nil {
-			return rep, err
-		}
-		rep.DatabaseCreated = true
-		db, err = protect.Open(ctx, t.Database, t.Protect)
+		return rep, placeDatabase(ctx, history, a, t, rep)
 	}
 	if err != nil {
 		return rep, fmt.Errorf("slashing.database %s: %w", t.Database, err)
@@ -285,15 +281,21 @@ func writeSynced(path string, data []byte) error {
 	return nil
 }
 
-// placeDatabase copies the backup's database to t.Database through a
-// synced temporary file and a link that fails if a database appeared
-// meanwhile.
-func placeDatabase(src string, t Target) error {
+// placeDatabase restores a signer that has no slashing database: it
+// copies the backup's database to a synced temporary file beside
+// t.Database, does every merge on that copy (the audit loss acknowledged,
+// the peers' histories, the watermarks raised to t.FloorEpoch), and only
+// then links it into place, with a link that fails if a database appeared
+// meanwhile. A restore that fails or is interrupted part way leaves no
+// database behind, so a signer never starts on the backup's history
+// without the raised watermarks (a database placed first and merged after
+// would have been one).
+func placeDatabase(ctx context.Context, history *protect.Interchange, a *Archive, t Target, rep *Report) error {
 	dir := filepath.Dir(t.Database)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	in, err := os.Open(src)
+	in, err := os.Open(a.Path(DatabaseName))
 	if err != nil {
 		return err
 	}
@@ -313,11 +315,23 @@ func placeDatabase(src string, t Target) error {
 	if err == nil {
 		err = os.Chmod(tmp.Name(), 0o600)
 	}
-	if err == nil {
-		err = os.Link(tmp.Name(), t.Database)
+	if err != nil {
+		return fmt.Errorf("copying the backup's database beside %s: %w", t.Database, err)
+	}
+	rep.DatabaseCreated = true
+	db, err := protect.Open(ctx, tmp.Name(), t.Protect)
+	if err != nil {
+		return fmt.Errorf("the backup's slashing database: %w", err)
+	}
+	err = merge(ctx, db, history, a, t, rep)
+	if cerr := db.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("placing the backup's database at %s: %w", t.Database, err)
+		return fmt.Errorf("%w (nothing was placed at %s; run the restore again)", err, t.Database)
+	}
+	if err := os.Link(tmp.Name(), t.Database); err != nil {
+		return fmt.Errorf("placing the restored database at %s: %w", t.Database, err)
 	}
 	if err := files.SyncDir(dir); err != nil {
 		return err

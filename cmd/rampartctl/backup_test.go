@@ -1,10 +1,12 @@
 package main
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,6 +147,59 @@ func TestBackupCreateVerifyRestore(t *testing.T) {
 		code, _, stderr = run(t, "backup", "restore", "--config", config, file)
 		if code == 0 || !strings.Contains(stderr, key.String()) || !strings.Contains(stderr, "different share") {
 			t.Fatalf("a different share: exit %d %s", code, stderr)
+		}
+	})
+	t.Run("a restore that fails part way places no database", func(t *testing.T) {
+		// A peer's export holding a record beyond the wall clock fails the
+		// merge after the backup's database was copied: nothing may be
+		// left at slashing.database, or the signer would start on the
+		// backup's history without the raised watermarks.
+		cfg := *s.Config
+		cfg.DataDir = filepath.Join(t.TempDir(), "data")
+		cfg.Slashing.Database, cfg.Accounts.SharesDir, cfg.Audit.Dir = "", "", ""
+		data, err := yaml.Marshal(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config := filepath.Join(t.TempDir(), "signer.yaml")
+		if err := os.WriteFile(config, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var ic *protect.Interchange
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for tr := tar.NewReader(f); ; {
+			h, err := tr.Next()
+			if err != nil {
+				t.Fatalf("no slashing-protection.json in the backup: %v", err)
+			}
+			if h.Name == "slashing-protection.json" {
+				b, _ := io.ReadAll(tr)
+				if ic, err = protect.ParseInterchange(b); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		ic.Data = []protect.InterchangeValidator{{PublicKey: protect.PublicKey(key), SignedAttestations: []protect.SignedAttestation{{SourceEpoch: 1, TargetEpoch: 1 << 40}}}}
+		future, err := ic.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer := filepath.Join(t.TempDir(), "peer.json")
+		if err := os.WriteFile(peer, future, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := run(t, "backup", "restore", "--config", config, "--merge", peer, file)
+		if code == 0 || !strings.Contains(stderr, "nothing was placed") {
+			t.Fatalf("exit %d %s", code, stderr)
+		}
+		db := filepath.Join(cfg.DataDir, "slashing-protection.db")
+		if _, err := os.Stat(db); !os.IsNotExist(err) {
+			t.Fatalf("a failed restore left %s: %v", db, err)
 		}
 	})
 	t.Run("refuses a damaged backup, naming the member", func(t *testing.T) {
