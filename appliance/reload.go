@@ -35,6 +35,17 @@ func (a *Appliance) Reload(ctx context.Context, cfg *Config) (restart []string, 
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: config: %w", ErrReload, err)
 	}
+	// The new rules are checked again against the configuration in force:
+	// the roles they may grant (a peer only duty types, an administrator
+	// no signing type) depend on cluster.participants and admin, which a
+	// reload does not change. Checked only against the new file, a reload
+	// that renamed a participant could grant its old, running name exits
+	// and deposits.
+	running := *a.cfg
+	running.Authorization = cfg.Authorization
+	if err := running.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: authorization against the running cluster: %w", ErrReload, err)
+	}
 	restart = restartFields(a.cfg, cfg)
 	caPEM, err := os.ReadFile(cfg.TLS.CA)
 	if err != nil {

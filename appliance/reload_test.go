@@ -30,6 +30,18 @@ func TestReloadPutsNewRulesInForceWithoutARestart(t *testing.T) {
 		edit func(*appliance.Config)
 	}{
 		{"another identity's certificate", func(c *appliance.Config) { c.TLS.Certificate = tc.lc.Client("vc-1").CertPath }},
+		// A new file that renames a participant passes its own check, but
+		// the running signer still knows the old name as a peer: exits for
+		// it would be a peer granted what no peer may have.
+		{"exits for a running peer renamed in the new file", func(c *appliance.Config) {
+			peer := c.Cluster.Participants[1].TLSName
+			c.Cluster.Participants[1].TLSName = "renamed.example"
+			for i, r := range c.Authorization {
+				if r.Client == peer {
+					c.Authorization[i].Types = appliance.Selector{List: []string{"ATTESTATION", "VOLUNTARY_EXIT"}}
+				}
+			}
+		}},
 	} {
 		cfg := copyConfig(tc.lc.Signers[0].Config)
 		cfg.Authorization = append(cfg.Authorization, grant)
