@@ -243,10 +243,10 @@ func TestImportRunsAgainAfterAnInterruption(t *testing.T) {
 		raw, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("keystore-%d.json", i)))
 		os.WriteFile(filepath.Join(partial, fmt.Sprintf("keystore-%d.json", i)), raw, 0o600)
 	}
-	if code, stdout, stderr := run(t, "import", "--cluster", cf, "--keystores", partial, "--password-file", password, "--threshold", "2"); code != 0 {
+	if code, stdout, stderr := run(t, "import", "--cluster", cf, "--keystores", partial, "--password-file", password, "--threshold", "2", "--accept-low-safety"); code != 0 {
 		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	code, stdout, stderr := run(t, "import", "--cluster", cf, "--keystores", dir, "--password-file", password, "--threshold", "2")
+	code, stdout, stderr := run(t, "import", "--cluster", cf, "--keystores", dir, "--password-file", password, "--threshold", "2", "--accept-low-safety")
 	if code != 0 {
 		t.Fatalf("second run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -275,7 +275,7 @@ func TestSharesDealGivesTheFilesToTheSigner(t *testing.T) {
 	}
 	lc.CloseListeners()
 	const uid, gid = 4242, 4343
-	args := []string{"shares", "deal", "--validators", "2", "--threshold", "2"}
+	args := []string{"shares", "deal", "--validators", "2", "--threshold", "2", "--accept-low-safety"}
 	for i, s := range lc.Signers {
 		if i < 2 {
 			if err := os.Chown(s.Config.DataDir, uid, gid); err != nil {

@@ -46,6 +46,9 @@ type unitFile struct {
 	settings   map[string][]string
 }
 
+// dropInCredential finds a LoadCredential= line of a drop-in in the docs.
+var dropInCredential = regexp.MustCompile(`LoadCredential=[a-z0-9-]+:(/etc/rampart/credentials/[a-z0-9.-]+)`)
+
 func readLayout(t *testing.T) *layout {
 	t.Helper()
 	l := &layout{files: map[string]string{}, conffiles: map[string]string{}, units: map[string]*unitFile{},
@@ -115,6 +118,16 @@ func readLayout(t *testing.T) *layout {
 			}
 		}
 		l.units[u.name] = u
+	}
+	// Optional credentials come through the drop-ins docs/operations.md
+	// gives (the shipped unit loads only what every host has: systemd 252
+	// fails every start on an absent LoadCredential= file).
+	ops, err := os.ReadFile(filepath.Join(repoRoot, "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range dropInCredential.FindAllSubmatch(ops, -1) {
+		l.credentials[string(m[1])] = true
 	}
 	return l
 }
