@@ -126,56 +126,56 @@ const maxSnapshotMessages = 1 + MaxParticipants + 5*MaxParticipants
 // snapshot that does not parse is refused with [ErrMalformed] or
 // [ErrVersion].
 func Resume(s []byte, rand io.Reader) (*Participant, error) {
-	r := &reader{b: s}
-	if string(r.bytes(4, "snapshot magic")) != snapMagic {
+	r := newReader(s)
+	if string(r.Bytes(4, "snapshot magic")) != snapMagic {
 		return nil, fmt.Errorf("%w: not a DKG snapshot", ErrMalformed)
 	}
-	if v := r.u8("snapshot version"); r.err == nil && v != snapVersion {
+	if v := r.U8("snapshot version"); r.Err == nil && v != snapVersion {
 		return nil, fmt.Errorf("%w: snapshot version %d, this code speaks %d", ErrVersion, v, snapVersion)
 	}
 	cfg, err := readConfig(r)
 	if err != nil {
 		return nil, err
 	}
-	self := tss.ID(r.u64("snapshot self"))
-	if r.err != nil {
-		return nil, r.err
+	self := tss.ID(r.U64("snapshot self"))
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	p, err := newParticipant(cfg, self, rand)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	cause := r.u8("snapshot abort cause")
+	cause := r.U8("snapshot abort cause")
 	var reason string
 	if cause != causeRunning {
-		reason = string(r.bytes(int(r.u16("snapshot abort reason length")), "snapshot abort reason"))
-		if r.err == nil && cause > causeBadConfirmation {
-			r.fail("unknown abort cause %d", cause)
+		reason = string(r.Bytes(int(r.U16("snapshot abort reason length")), "snapshot abort reason"))
+		if r.Err == nil && cause > causeBadConfirmation {
+			r.Fail("unknown abort cause %d", cause)
 		}
 	}
-	nc := int(r.u16("snapshot conflict count"))
-	if r.err == nil && nc > MaxParticipants {
-		r.fail("snapshot claims %d conflicts, at most %d", nc, MaxParticipants)
+	nc := int(r.U16("snapshot conflict count"))
+	if r.Err == nil && nc > MaxParticipants {
+		r.Fail("snapshot claims %d conflicts, at most %d", nc, MaxParticipants)
 	}
-	for i := 0; i < nc && r.err == nil; i++ {
-		id := tss.ID(r.u64("snapshot conflict sender"))
-		if _, ok := p.l.index[id]; r.err == nil && (!ok || id == self) {
-			r.fail("conflict evidence against %s, not another participant", id)
+	for i := 0; i < nc && r.Err == nil; i++ {
+		id := tss.ID(r.U64("snapshot conflict sender"))
+		if _, ok := p.l.index[id]; r.Err == nil && (!ok || id == self) {
+			r.Fail("conflict evidence against %s, not another participant", id)
 		}
 		p.evidence = append(p.evidence, Evidence{Against: id, Kind: EvidenceConflict, Reporter: self, Validator: -1})
 	}
-	nm := int(r.u32("snapshot message count"))
-	if r.err == nil && nm > maxSnapshotMessages {
-		r.fail("snapshot claims %d messages, at most %d", nm, maxSnapshotMessages)
+	nm := int(r.U32("snapshot message count"))
+	if r.Err == nil && nm > maxSnapshotMessages {
+		r.Fail("snapshot claims %d messages, at most %d", nm, maxSnapshotMessages)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	msgs := make([][]byte, 0, nm)
-	for i := 0; i < nm && r.err == nil; i++ {
-		msgs = append(msgs, r.bytes(int(r.u32("snapshot message length")), "snapshot message"))
+	for i := 0; i < nm && r.Err == nil; i++ {
+		msgs = append(msgs, r.Bytes(int(r.U32("snapshot message length")), "snapshot message"))
 	}
-	if err := r.end("snapshot"); err != nil {
+	if err := r.End("snapshot"); err != nil {
 		return nil, err
 	}
 	if cause != causeRunning {

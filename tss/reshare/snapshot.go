@@ -136,53 +136,53 @@ func Resume(cfg Config, self tss.ID, old []*tss.Share, s []byte, rand io.Reader)
 		p.zeroSecrets()
 		return nil, err
 	}
-	r := &reader{b: s}
-	if string(r.bytes(4, "snapshot magic")) != snapMagic {
+	r := newReader(s)
+	if string(r.Bytes(4, "snapshot magic")) != snapMagic {
 		return fail(fmt.Errorf("%w: not a resharing snapshot", ErrMalformed))
 	}
-	if v := r.u8("snapshot version"); r.err == nil && v != snapVersion {
+	if v := r.U8("snapshot version"); r.Err == nil && v != snapVersion {
 		return fail(fmt.Errorf("%w: snapshot version %d, this code speaks %d", ErrVersion, v, snapVersion))
 	}
 	var session [32]byte
-	copy(session[:], r.bytes(32, "snapshot session id"))
-	who := tss.ID(r.u64("snapshot member"))
-	if r.err != nil {
-		return fail(r.err)
+	copy(session[:], r.Bytes(32, "snapshot session id"))
+	who := tss.ID(r.U64("snapshot member"))
+	if r.Err != nil {
+		return fail(r.Err)
 	}
 	if session != p.session || who != self {
 		return fail(fmt.Errorf("%w: snapshot of member %s in another session", ErrWrongCeremony, who))
 	}
-	cause := r.u8("snapshot abort cause")
+	cause := r.U8("snapshot abort cause")
 	var reason string
 	if cause != causeRunning {
-		reason = string(r.bytes(int(r.u16("snapshot abort reason length")), "snapshot abort reason"))
-		if r.err == nil && cause > causeBadConfirmation {
-			r.fail("unknown abort cause %d", cause)
+		reason = string(r.Bytes(int(r.U16("snapshot abort reason length")), "snapshot abort reason"))
+		if r.Err == nil && cause > causeBadConfirmation {
+			r.Fail("unknown abort cause %d", cause)
 		}
 	}
-	nc := int(r.u16("snapshot conflict count"))
-	if r.err == nil && nc > len(p.l.all) {
-		r.fail("snapshot claims %d conflicts, at most %d", nc, len(p.l.all))
+	nc := int(r.U16("snapshot conflict count"))
+	if r.Err == nil && nc > len(p.l.all) {
+		r.Fail("snapshot claims %d conflicts, at most %d", nc, len(p.l.all))
 	}
-	for i := 0; i < nc && r.err == nil; i++ {
-		id := tss.ID(r.u64("snapshot conflict sender"))
-		if _, ok := p.l.at[id]; r.err == nil && (!ok || id == self) {
-			r.fail("conflict evidence against %s, not another member", id)
+	for i := 0; i < nc && r.Err == nil; i++ {
+		id := tss.ID(r.U64("snapshot conflict sender"))
+		if _, ok := p.l.at[id]; r.Err == nil && (!ok || id == self) {
+			r.Fail("conflict evidence against %s, not another member", id)
 		}
 		p.evidence = append(p.evidence, Evidence{Against: id, Kind: EvidenceConflict, Reporter: self, Validator: -1})
 	}
-	nm := int(r.u32("snapshot message count"))
-	if max := 1 + len(p.l.members) + numKinds*len(p.l.all); r.err == nil && nm > max {
-		r.fail("snapshot claims %d messages, at most %d", nm, max)
+	nm := int(r.U32("snapshot message count"))
+	if max := 1 + len(p.l.members) + numKinds*len(p.l.all); r.Err == nil && nm > max {
+		r.Fail("snapshot claims %d messages, at most %d", nm, max)
 	}
-	if r.err != nil {
-		return fail(r.err)
+	if r.Err != nil {
+		return fail(r.Err)
 	}
 	msgs := make([][]byte, 0, nm)
-	for i := 0; i < nm && r.err == nil; i++ {
-		msgs = append(msgs, r.bytes(int(r.u32("snapshot message length")), "snapshot message"))
+	for i := 0; i < nm && r.Err == nil; i++ {
+		msgs = append(msgs, r.Bytes(int(r.U32("snapshot message length")), "snapshot message"))
 	}
-	if err := r.end("snapshot"); err != nil {
+	if err := r.End("snapshot"); err != nil {
 		return fail(err)
 	}
 	if cause != causeRunning {
