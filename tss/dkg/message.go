@@ -8,6 +8,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/tss"
+	"github.com/rampart-signer/rampart/tss/internal/wire"
 )
 
 // Kind is a message's type, one per round.
@@ -84,8 +85,10 @@ func (m Message) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, m.String
 const (
 	magic       = "RDKG"
 	wireVersion = 1
-	headerLen   = 4 + 1 + 1 + 32 + 8 + 8
+	headerLen   = wire.HeaderLen
 )
+
+var wireFormat = wire.Format{Magic: magic, Version: wireVersion, Name: "DKG", IDField: "ceremony id", Malformed: ErrMalformed, BadVersion: ErrVersion}
 
 type header struct {
 	kind     Kind
@@ -94,30 +97,16 @@ type header struct {
 }
 
 func appendHeader(b []byte, h header) []byte {
-	b = append(b, magic...)
-	b = append(b, wireVersion, byte(h.kind))
-	b = append(b, h.ceremony[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(h.from))
-	return binary.BigEndian.AppendUint64(b, uint64(h.to))
+	return wireFormat.Append(b, wire.Header{Kind: uint8(h.kind), ID: h.ceremony, From: h.from, To: h.to})
 }
 
 // parseHeader decodes the header and returns a reader positioned at the
 // body.
 func parseHeader(b []byte) (header, *reader, error) {
-	var h header
-	r := newReader(b)
-	if string(r.Bytes(4, "magic")) != magic {
-		return h, nil, fmt.Errorf("%w: not a DKG message (bad magic)", ErrMalformed)
-	}
-	if v := r.U8("version"); v != wireVersion {
-		return h, nil, fmt.Errorf("%w: message version %d, this code speaks %d", ErrVersion, v, wireVersion)
-	}
-	h.kind = Kind(r.U8("kind"))
-	copy(h.ceremony[:], r.Bytes(32, "ceremony id"))
-	h.from = tss.ID(r.U64("sender"))
-	h.to = tss.ID(r.U64("recipient"))
-	if r.Err != nil {
-		return h, nil, r.Err
+	w, r, err := wireFormat.Parse(b)
+	h := header{kind: Kind(w.Kind), ceremony: w.ID, from: w.From, to: w.To}
+	if err != nil {
+		return h, nil, err
 	}
 	if h.kind < KindCommitments || h.kind > KindConfirmation {
 		return h, nil, fmt.Errorf("%w: unknown message kind %d", ErrMalformed, uint8(h.kind))

@@ -9,6 +9,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
+	"github.com/rampart-signer/rampart/tss/internal/wire"
 )
 
 // The rounds and their message kinds are the DKG's (package dkg): deal
@@ -57,8 +58,10 @@ func (m Message) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, m.String
 const (
 	magic       = "RRSH"
 	wireVersion = 1
-	headerLen   = 4 + 1 + 1 + 32 + 8 + 8
+	headerLen   = wire.HeaderLen
 )
+
+var wireFormat = wire.Format{Magic: magic, Version: wireVersion, Name: "resharing", IDField: "session id", Malformed: ErrMalformed, BadVersion: ErrVersion}
 
 type header struct {
 	kind     dkg.Kind
@@ -67,30 +70,16 @@ type header struct {
 }
 
 func appendHeader(b []byte, h header) []byte {
-	b = append(b, magic...)
-	b = append(b, wireVersion, byte(h.kind))
-	b = append(b, h.session[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(h.from))
-	return binary.BigEndian.AppendUint64(b, uint64(h.to))
+	return wireFormat.Append(b, wire.Header{Kind: uint8(h.kind), ID: h.session, From: h.from, To: h.to})
 }
 
 // parseHeader decodes the header and returns a reader positioned at the
 // body.
 func parseHeader(b []byte) (header, *reader, error) {
-	var h header
-	r := newReader(b)
-	if string(r.Bytes(4, "magic")) != magic {
-		return h, nil, fmt.Errorf("%w: not a resharing message (bad magic)", ErrMalformed)
-	}
-	if v := r.U8("version"); v != wireVersion {
-		return h, nil, fmt.Errorf("%w: message version %d, this code speaks %d", ErrVersion, v, wireVersion)
-	}
-	h.kind = dkg.Kind(r.U8("kind"))
-	copy(h.session[:], r.Bytes(32, "session id"))
-	h.from = tss.ID(r.U64("sender"))
-	h.to = tss.ID(r.U64("recipient"))
-	if r.Err != nil {
-		return h, nil, r.Err
+	w, r, err := wireFormat.Parse(b)
+	h := header{kind: dkg.Kind(w.Kind), session: w.ID, from: w.From, to: w.To}
+	if err != nil {
+		return h, nil, err
 	}
 	if h.kind < KindCommitments || h.kind > KindConfirmation {
 		return h, nil, fmt.Errorf("%w: unknown message kind %d", ErrMalformed, uint8(h.kind))
