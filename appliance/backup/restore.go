@@ -247,7 +247,7 @@ func restoreShares(a *Archive, t Target, rep *Report) error {
 		case !errors.Is(err, fs.ErrNotExist):
 			return err
 		}
-		if err := writeSynced(dst, blob); err != nil {
+		if err := files.WriteSynced(dst, blob, 0o600); err != nil {
 			return err
 		}
 		if err := own(t, dst); err != nil {
@@ -257,28 +257,6 @@ func restoreShares(a *Archive, t Target, rep *Report) error {
 	}
 	// One directory sync for every share renamed into place.
 	return files.SyncDir(t.SharesDir)
-}
-
-// writeSynced writes a file under a temporary name, syncs it and renames
-// it into place; the caller syncs the directory.
-func writeSynced(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
 
 // placeDatabase restores a signer that has no slashing database: it

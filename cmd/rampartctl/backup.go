@@ -101,8 +101,8 @@ only replaced with --force.`,
 
 func backupCreate(ctx context.Context, env *cli.Env, nf nodeFlags, file string, force bool) error {
 	if !force {
-		if _, err := os.Lstat(file); err == nil {
-			return fmt.Errorf("%s exists; pass --force to replace it", file)
+		if err := refuseExisting(file); err != nil {
+			return err
 		}
 	}
 	c, release, err := nf.client(ctx)

@@ -329,8 +329,8 @@ func slashingExport(ctx context.Context, env *cli.Env, f dbFlags, keys []protect
 	// Checked early so the database is not opened for nothing; the final
 	// link below re-checks atomically.
 	if file != "-" && !force {
-		if _, err := os.Lstat(file); err == nil {
-			return fmt.Errorf("%s exists; pass --force to replace it", file)
+		if err := refuseExisting(file); err != nil {
+			return err
 		}
 	}
 	db, err := protect.Open(ctx, f.path, f.config())
@@ -389,7 +389,7 @@ func writeFileAtomic(file string, w io.WriterTo, mode os.FileMode, replace bool,
 	if replace {
 		err = os.Rename(tmp.Name(), file)
 	} else if err = os.Link(tmp.Name(), file); errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s exists; pass --force to replace it", file)
+		return errExists(file)
 	}
 	if err != nil {
 		return err
@@ -402,11 +402,25 @@ func writeFileAtomic(file string, w io.WriterTo, mode os.FileMode, replace bool,
 	return d.Sync()
 }
 
+// refuseExisting is the early check of a command that writes FILE only
+// with --force when it exists: it spares the work that would end in
+// writeFileAtomic's link failing.
+func refuseExisting(file string) error {
+	if _, err := os.Lstat(file); err == nil {
+		return errExists(file)
+	}
+	return nil
+}
+
+func errExists(file string) error {
+	return fmt.Errorf("%s exists; pass --force to replace it", file)
+}
+
 // slashingExportOnline asks a running signer for its history.
 func slashingExportOnline(ctx context.Context, env *cli.Env, nf nodeFlags, keys []protect.PublicKey, force bool, file string) error {
 	if file != "-" && !force {
-		if _, err := os.Lstat(file); err == nil {
-			return fmt.Errorf("%s exists; pass --force to replace it", file)
+		if err := refuseExisting(file); err != nil {
+			return err
 		}
 	}
 	c, release, err := nf.client(ctx)

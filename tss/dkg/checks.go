@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/tss/internal/batch"
 )
 
 // Batched verification. Checking each of a dealer's proofs with its own
@@ -16,15 +17,11 @@ import (
 
 // randomScalars draws n verification coefficients.
 func (p *Participant) randomScalars(n int) ([]bls.Scalar, error) {
-	out := make([]bls.Scalar, n)
-	for i := range out {
-		s, err := bls.RandomScalar(p.rand)
-		if err != nil {
-			return nil, fmt.Errorf("dkg: drawing verification coefficients: %w", err)
-		}
-		out[i] = s
+	r, err := batch.RandomScalars(p.rand, n)
+	if err != nil {
+		return nil, fmt.Errorf("dkg: drawing verification coefficients: %w", err)
 	}
-	return out, nil
+	return r, nil
 }
 
 // checkProofs verifies every proof of possession of dealer d and returns
@@ -148,18 +145,11 @@ func (p *Participant) checkOwnShares(own []bls.Scalar, out *output) error {
 	if err != nil {
 		return err
 	}
-	var lhs bls.Scalar
-	defer lhs.Zero()
 	keys := make([]*bls.PublicKey, len(own))
 	for v := range own {
-		term := r[v].Mul(&own[v])
-		lhs = lhs.Add(&term)
-		term.Zero()
 		keys[v] = out.validators[v].Account.Components[p.me].PublicKey
 	}
-	left, errL := bls.PublicKeyFromScalar(&lhs)
-	right, errR := bls.PublicKeyLinearCombination(keys, r)
-	if errL != nil || errR != nil || !left.Equal(right) {
+	if !batch.SharesMatchKeys(own, keys, r) {
 		return fmt.Errorf("%w: own shares do not match own component keys", ErrAborted)
 	}
 	return nil

@@ -98,19 +98,19 @@ func (c *Config) appendTo(b []byte) []byte {
 // readConfig decodes what appendTo wrote and validates it.
 func readConfig(r *reader) (Config, error) {
 	var c Config
-	copy(c.Nonce[:], r.bytes(32, "config nonce"))
-	c.Threshold = int(r.u16("config threshold"))
-	n := int(r.u16("config participant count"))
+	copy(c.Nonce[:], r.Bytes(32, "config nonce"))
+	c.Threshold = int(r.U16("config threshold"))
+	n := int(r.U16("config participant count"))
 	if n > MaxParticipants {
 		return c, fmt.Errorf("%w: config has %d participants, at most %d", ErrMalformed, n, MaxParticipants)
 	}
-	for i := 0; i < n && r.err == nil; i++ {
-		c.Participants = append(c.Participants, tss.ID(r.u64("config participant id")))
+	for i := 0; i < n && r.Err == nil; i++ {
+		c.Participants = append(c.Participants, tss.ID(r.U64("config participant id")))
 	}
-	c.Validators = int(r.u32("config validator count"))
-	c.Context = append([]byte(nil), r.bytes(int(r.u16("config context length")), "config context")...)
-	if r.err != nil {
-		return c, r.err
+	c.Validators = int(r.U32("config validator count"))
+	c.Context = append([]byte(nil), r.Bytes(int(r.U16("config context length")), "config context")...)
+	if r.Err != nil {
+		return c, r.Err
 	}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrMalformed, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/tss"
+	"github.com/rampart-signer/rampart/tss/internal/wire"
 )
 
 // Kind is a message's type, one per round.
@@ -84,8 +85,10 @@ func (m Message) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, m.String
 const (
 	magic       = "RDKG"
 	wireVersion = 1
-	headerLen   = 4 + 1 + 1 + 32 + 8 + 8
+	headerLen   = wire.HeaderLen
 )
+
+var wireFormat = wire.Format{Magic: magic, Version: wireVersion, Name: "DKG", IDField: "ceremony id", Malformed: ErrMalformed, BadVersion: ErrVersion}
 
 type header struct {
 	kind     Kind
@@ -94,30 +97,16 @@ type header struct {
 }
 
 func appendHeader(b []byte, h header) []byte {
-	b = append(b, magic...)
-	b = append(b, wireVersion, byte(h.kind))
-	b = append(b, h.ceremony[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(h.from))
-	return binary.BigEndian.AppendUint64(b, uint64(h.to))
+	return wireFormat.Append(b, wire.Header{Kind: uint8(h.kind), ID: h.ceremony, From: h.from, To: h.to})
 }
 
 // parseHeader decodes the header and returns a reader positioned at the
 // body.
 func parseHeader(b []byte) (header, *reader, error) {
-	var h header
-	r := &reader{b: b}
-	if string(r.bytes(4, "magic")) != magic {
-		return h, nil, fmt.Errorf("%w: not a DKG message (bad magic)", ErrMalformed)
-	}
-	if v := r.u8("version"); v != wireVersion {
-		return h, nil, fmt.Errorf("%w: message version %d, this code speaks %d", ErrVersion, v, wireVersion)
-	}
-	h.kind = Kind(r.u8("kind"))
-	copy(h.ceremony[:], r.bytes(32, "ceremony id"))
-	h.from = tss.ID(r.u64("sender"))
-	h.to = tss.ID(r.u64("recipient"))
-	if r.err != nil {
-		return h, nil, r.err
+	w, r, err := wireFormat.Parse(b)
+	h := header{kind: Kind(w.Kind), ceremony: w.ID, from: w.From, to: w.To}
+	if err != nil {
+		return h, nil, err
 	}
 	if h.kind < KindCommitments || h.kind > KindConfirmation {
 		return h, nil, fmt.Errorf("%w: unknown message kind %d", ErrMalformed, uint8(h.kind))
@@ -153,7 +142,7 @@ func (l layout) commitmentsBodyLen() int {
 }
 
 func (l layout) parseCommitments(r *reader) (*commitments, error) {
-	if got, want := len(r.b)-r.off, l.commitmentsBodyLen(); got != want {
+	if got, want := r.Left(), l.commitmentsBodyLen(); got != want {
 		return nil, fmt.Errorf("%w: commitments body has %d bytes, want %d for %d validators at threshold %d", ErrMalformed, got, want, l.validators, l.t)
 	}
 	// Decode all points in bulk: this is the ceremony's most expensive
@@ -162,11 +151,11 @@ func (l layout) parseCommitments(r *reader) (*commitments, error) {
 	sigEncs := make([][]byte, 0, l.validators)
 	for range l.validators {
 		for range l.t {
-			keyEncs = append(keyEncs, r.bytes(bls.PublicKeyLength, "commitment"))
+			keyEncs = append(keyEncs, r.Bytes(bls.PublicKeyLength, "commitment"))
 		}
-		sigEncs = append(sigEncs, r.bytes(bls.SignatureLength, "proof of possession"))
+		sigEncs = append(sigEncs, r.Bytes(bls.SignatureLength, "proof of possession"))
 	}
-	if err := r.end("commitments"); err != nil {
+	if err := r.End("commitments"); err != nil {
 		return nil, err
 	}
 	keys, err := bls.PublicKeysFromBytes(keyEncs)
@@ -219,19 +208,19 @@ func (s *shares) zero() {
 }
 
 func (l layout) parseShares(r *reader) (*shares, error) {
-	if got, want := len(r.b)-r.off, l.validators*32; got != want {
+	if got, want := r.Left(), l.validators*32; got != want {
 		return nil, fmt.Errorf("%w: shares body has %d bytes, want %d for %d validators", ErrMalformed, got, want, l.validators)
 	}
 	s := &shares{values: make([]bls.Scalar, l.validators)}
 	for v := range l.validators {
-		x, err := bls.ScalarFromBytes(r.bytes(32, "share"))
+		x, err := bls.ScalarFromBytes(r.Bytes(32, "share"))
 		if err != nil {
 			s.zero()
 			return nil, fmt.Errorf("%w: share of validator %d: %w", ErrMalformed, v, err)
 		}
 		s.values[v] = x
 	}
-	return s, r.end("shares")
+	return s, r.End("shares")
 }
 
 func appendShares(b []byte, values []bls.Scalar) []byte {
@@ -281,26 +270,26 @@ func appendIndexes(b []byte, vs []uint32) []byte {
 // participantField reads a participant id that must be a participant other
 // than the sender, above the previous one in the list.
 func (l layout) participantField(r *reader, field string, sender, prev tss.ID) tss.ID {
-	id := tss.ID(r.u64(field))
-	if r.err != nil {
+	id := tss.ID(r.U64(field))
+	if r.Err != nil {
 		return 0
 	}
 	switch _, ok := l.index[id]; {
 	case !ok:
-		r.fail("%s %s is not a participant", field, id)
+		r.Fail("%s %s is not a participant", field, id)
 	case id == sender:
-		r.fail("%s names the sender itself", field)
+		r.Fail("%s names the sender itself", field)
 	case id <= prev:
-		r.fail("%s %s is not above %s: list must be ascending", field, id, prev)
+		r.Fail("%s %s is not above %s: list must be ascending", field, id, prev)
 	}
 	return id
 }
 
 // countField reads a list length between 1 and max.
 func countField(r *reader, field string, max int) int {
-	n := int(r.u32(field))
-	if r.err == nil && (n < 1 || n > max) {
-		r.fail("%s is %d, want 1 to %d", field, n, max)
+	n := int(r.U32(field))
+	if r.Err == nil && (n < 1 || n > max) {
+		r.Fail("%s is %d, want 1 to %d", field, n, max)
 	}
 	return n
 }
@@ -308,9 +297,9 @@ func countField(r *reader, field string, max int) int {
 // indexField reads a validator index below limit, above prev (or any, for
 // the first).
 func indexField(r *reader, limit int, prev int64) uint32 {
-	v := r.u32("validator index")
-	if r.err == nil && (int(v) >= limit || int64(v) <= prev) {
-		r.fail("validator index %d is out of range or not ascending", v)
+	v := r.U32("validator index")
+	if r.Err == nil && (int(v) >= limit || int64(v) <= prev) {
+		r.Fail("validator index %d is out of range or not ascending", v)
 	}
 	return v
 }
@@ -320,17 +309,17 @@ func indexField(r *reader, limit int, prev int64) uint32 {
 // of ascending validator indexes; item is called after each index, to read
 // what follows it.
 func (l layout) parseEntries(r *reader, what string, sender tss.ID, item func(id tss.ID, v uint32)) {
-	count := int(r.u16(what + " count"))
-	if r.err == nil && count > l.n-1 {
-		r.fail("%d %ss, at most %d", count, what, l.n-1)
+	count := int(r.U16(what + " count"))
+	if r.Err == nil && count > l.n-1 {
+		r.Fail("%d %ss, at most %d", count, what, l.n-1)
 	}
 	var prev tss.ID
-	for i := 0; i < count && r.err == nil; i++ {
+	for i := 0; i < count && r.Err == nil; i++ {
 		id := l.participantField(r, what+" participant", sender, prev)
 		prev = id
 		m := countField(r, what+" validator count", l.validators)
 		last := int64(-1)
-		for k := 0; k < m && r.err == nil; k++ {
+		for k := 0; k < m && r.Err == nil; k++ {
 			v := indexField(r, l.validators, last)
 			last = int64(v)
 			item(id, v)
@@ -341,7 +330,7 @@ func (l layout) parseEntries(r *reader, what string, sender tss.ID, item func(id
 func (l layout) parseEcho(r *reader, sender tss.ID) (*echo, error) {
 	e := &echo{hashes: make([][32]byte, l.n)}
 	for i := range e.hashes {
-		copy(e.hashes[i][:], r.bytes(32, "commitments hash"))
+		copy(e.hashes[i][:], r.Bytes(32, "commitments hash"))
 	}
 	l.parseEntries(r, "complaint", sender, func(dealer tss.ID, v uint32) {
 		if n := len(e.complaints); n == 0 || e.complaints[n-1].dealer != dealer {
@@ -350,7 +339,7 @@ func (l layout) parseEcho(r *reader, sender tss.ID) (*echo, error) {
 		c := &e.complaints[len(e.complaints)-1]
 		c.validators = append(c.validators, v)
 	})
-	if err := r.end("echo"); err != nil {
+	if err := r.End("echo"); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -398,9 +387,9 @@ func appendJustification(b []byte, j *justification) []byte {
 func (l layout) parseJustification(r *reader, sender tss.ID) (*justification, error) {
 	j := &justification{}
 	l.parseEntries(r, "answer", sender, func(complainer tss.ID, v uint32) {
-		x, err := bls.ScalarFromBytes(r.bytes(32, "revealed share"))
-		if r.err == nil && err != nil {
-			r.fail("revealed share of validator %d: %v", v, err)
+		x, err := bls.ScalarFromBytes(r.Bytes(32, "revealed share"))
+		if r.Err == nil && err != nil {
+			r.Fail("revealed share of validator %d: %v", v, err)
 		}
 		if n := len(j.answers); n == 0 || j.answers[n-1].complainer != complainer {
 			j.answers = append(j.answers, answer{complainer: complainer})
@@ -409,7 +398,7 @@ func (l layout) parseJustification(r *reader, sender tss.ID) (*justification, er
 		a.validators = append(a.validators, v)
 		a.shares = append(a.shares, x)
 	})
-	if err := r.end("justification"); err != nil {
+	if err := r.End("justification"); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -430,9 +419,9 @@ func appendConfirmation(b []byte, c *confirmation) []byte {
 
 func parseConfirmation(r *reader) (*confirmation, error) {
 	c := &confirmation{}
-	copy(c.transcript[:], r.bytes(32, "transcript hash"))
-	sigBytes := r.bytes(bls.SignatureLength, "confirmation signature")
-	if err := r.end("confirmation"); err != nil {
+	copy(c.transcript[:], r.Bytes(32, "transcript hash"))
+	sigBytes := r.Bytes(bls.SignatureLength, "confirmation signature")
+	if err := r.End("confirmation"); err != nil {
 		return nil, err
 	}
 	sig, err := bls.SignatureFromBytes(sigBytes)

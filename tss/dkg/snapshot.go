@@ -10,6 +10,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/tss"
+	"github.com/rampart-signer/rampart/tss/internal/wire"
 )
 
 // Snapshot is a participant's whole state, encoded. It contains secrets
@@ -70,21 +71,9 @@ func (p *Participant) Snapshot() Snapshot {
 	b = p.cfg.appendTo(b)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.self))
 	if p.phase == PhaseAborted {
-		cause := causeCaller
-		for c, e := range causes {
-			if errors.Is(p.abort, e) {
-				cause = c
-			}
-		}
-		reason := p.abort.Error()
-		if len(reason) > 1<<15 {
-			reason = reason[:1<<15]
-		}
-		b = append(b, cause)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(reason)))
-		b = append(b, reason...)
+		b = wire.AppendAbort(b, p.abort, causes, causeCaller)
 	} else {
-		b = append(b, causeRunning)
+		b = wire.AppendRunning(b)
 	}
 	var conflicts []tss.ID
 	for _, e := range p.evidence {
@@ -92,10 +81,7 @@ func (p *Participant) Snapshot() Snapshot {
 			conflicts = append(conflicts, e.Against)
 		}
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(conflicts)))
-	for _, id := range conflicts {
-		b = binary.BigEndian.AppendUint64(b, uint64(id))
-	}
+	b = wire.AppendConflicts(b, conflicts)
 	var msgs [][]byte
 	if p.phase != PhaseAborted {
 		msgs = append(msgs, p.raw[KindCommitments][p.me])
@@ -108,12 +94,7 @@ func (p *Participant) Snapshot() Snapshot {
 			}
 		}
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(msgs)))
-	for _, m := range msgs {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(m)))
-		b = append(b, m...)
-	}
-	return b
+	return wire.AppendMessages(b, msgs)
 }
 
 // maxSnapshotMessages bounds the message count a snapshot may claim: own
@@ -126,63 +107,46 @@ const maxSnapshotMessages = 1 + MaxParticipants + 5*MaxParticipants
 // snapshot that does not parse is refused with [ErrMalformed] or
 // [ErrVersion].
 func Resume(s []byte, rand io.Reader) (*Participant, error) {
-	r := &reader{b: s}
-	if string(r.bytes(4, "snapshot magic")) != snapMagic {
+	r := newReader(s)
+	if string(r.Bytes(4, "snapshot magic")) != snapMagic {
 		return nil, fmt.Errorf("%w: not a DKG snapshot", ErrMalformed)
 	}
-	if v := r.u8("snapshot version"); r.err == nil && v != snapVersion {
+	if v := r.U8("snapshot version"); r.Err == nil && v != snapVersion {
 		return nil, fmt.Errorf("%w: snapshot version %d, this code speaks %d", ErrVersion, v, snapVersion)
 	}
 	cfg, err := readConfig(r)
 	if err != nil {
 		return nil, err
 	}
-	self := tss.ID(r.u64("snapshot self"))
-	if r.err != nil {
-		return nil, r.err
+	self := tss.ID(r.U64("snapshot self"))
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	p, err := newParticipant(cfg, self, rand)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	cause := r.u8("snapshot abort cause")
-	var reason string
-	if cause != causeRunning {
-		reason = string(r.bytes(int(r.u16("snapshot abort reason length")), "snapshot abort reason"))
-		if r.err == nil && cause > causeBadConfirmation {
-			r.fail("unknown abort cause %d", cause)
-		}
+	cause, reason := r.Abort(causeBadConfirmation)
+	nc := int(r.U16("snapshot conflict count"))
+	if r.Err == nil && nc > MaxParticipants {
+		r.Fail("snapshot claims %d conflicts, at most %d", nc, MaxParticipants)
 	}
-	nc := int(r.u16("snapshot conflict count"))
-	if r.err == nil && nc > MaxParticipants {
-		r.fail("snapshot claims %d conflicts, at most %d", nc, MaxParticipants)
-	}
-	for i := 0; i < nc && r.err == nil; i++ {
-		id := tss.ID(r.u64("snapshot conflict sender"))
-		if _, ok := p.l.index[id]; r.err == nil && (!ok || id == self) {
-			r.fail("conflict evidence against %s, not another participant", id)
+	for i := 0; i < nc && r.Err == nil; i++ {
+		id := tss.ID(r.U64("snapshot conflict sender"))
+		if _, ok := p.l.index[id]; r.Err == nil && (!ok || id == self) {
+			r.Fail("conflict evidence against %s, not another participant", id)
 		}
 		p.evidence = append(p.evidence, Evidence{Against: id, Kind: EvidenceConflict, Reporter: self, Validator: -1})
 	}
-	nm := int(r.u32("snapshot message count"))
-	if r.err == nil && nm > maxSnapshotMessages {
-		r.fail("snapshot claims %d messages, at most %d", nm, maxSnapshotMessages)
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	msgs := make([][]byte, 0, nm)
-	for i := 0; i < nm && r.err == nil; i++ {
-		msgs = append(msgs, r.bytes(int(r.u32("snapshot message length")), "snapshot message"))
-	}
-	if err := r.end("snapshot"); err != nil {
+	msgs := r.Messages(maxSnapshotMessages)
+	if err := r.End("snapshot"); err != nil {
 		return nil, err
 	}
 	if cause != causeRunning {
-		if nm != 0 {
+		if len(msgs) != 0 {
 			return nil, fmt.Errorf("%w: aborted snapshot holds messages", ErrMalformed)
 		}
-		p.phase, p.abort = PhaseAborted, &abortError{msg: reason, cause: causes[cause]}
+		p.phase, p.abort = PhaseAborted, &wire.AbortError{Msg: reason, Aborted: ErrAborted, Cause: causes[cause]}
 		return p, nil
 	}
 	if err := p.restoreDealing(msgs); err != nil {
@@ -248,17 +212,4 @@ func (p *Participant) restoreDealing(msgs [][]byte) error {
 		dealt[i] = s.values
 	}
 	return p.setDealing(slices.Clone(msgs[0]), nil, dealt)
-}
-
-// abortError is a restored abort: the original message, matching
-// ErrAborted and the original cause with errors.Is.
-type abortError struct {
-	msg   string
-	cause error
-}
-
-func (e *abortError) Error() string { return e.msg }
-
-func (e *abortError) Is(target error) bool {
-	return target == ErrAborted || (e.cause != nil && target == e.cause)
 }

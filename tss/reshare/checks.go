@@ -4,22 +4,20 @@ import (
 	"fmt"
 
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/tss/internal/batch"
 )
 
 // Batched verification, as in package dkg: one random linear combination
 // over every dealer and validator, drawn after every input is fixed; only
 // when it fails are items checked one by one, to name the culprit.
 
+// randomScalars draws n verification coefficients.
 func (p *Participant) randomScalars(n int) ([]bls.Scalar, error) {
-	out := make([]bls.Scalar, n)
-	for i := range out {
-		s, err := bls.RandomScalar(p.rand)
-		if err != nil {
-			return nil, fmt.Errorf("reshare: drawing verification coefficients: %w", err)
-		}
-		out[i] = s
+	r, err := batch.RandomScalars(p.rand, n)
+	if err != nil {
+		return nil, fmt.Errorf("reshare: drawing verification coefficients: %w", err)
 	}
-	return out, nil
+	return r, nil
 }
 
 // checkShares verifies the sub-shares addressed to this member from the
@@ -120,18 +118,11 @@ func (p *Participant) checkOwnShares(own []bls.Scalar, out *output) error {
 	if err != nil {
 		return err
 	}
-	var lhs bls.Scalar
-	defer lhs.Zero()
 	keys := make([]*bls.PublicKey, len(own))
 	for v := range own {
-		term := r[v].Mul(&own[v])
-		lhs = lhs.Add(&term)
-		term.Zero()
 		keys[v] = out.validators[v].Account.Components[p.member].PublicKey
 	}
-	left, errL := bls.PublicKeyFromScalar(&lhs)
-	right, errR := bls.PublicKeyLinearCombination(keys, r)
-	if errL != nil || errR != nil || !left.Equal(right) {
+	if !batch.SharesMatchKeys(own, keys, r) {
 		return fmt.Errorf("%w: own new shares do not match own new component keys", ErrAborted)
 	}
 	return nil

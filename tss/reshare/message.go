@@ -9,6 +9,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
+	"github.com/rampart-signer/rampart/tss/internal/wire"
 )
 
 // The rounds and their message kinds are the DKG's (package dkg): deal
@@ -57,8 +58,10 @@ func (m Message) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, m.String
 const (
 	magic       = "RRSH"
 	wireVersion = 1
-	headerLen   = 4 + 1 + 1 + 32 + 8 + 8
+	headerLen   = wire.HeaderLen
 )
+
+var wireFormat = wire.Format{Magic: magic, Version: wireVersion, Name: "resharing", IDField: "session id", Malformed: ErrMalformed, BadVersion: ErrVersion}
 
 type header struct {
 	kind     dkg.Kind
@@ -67,30 +70,16 @@ type header struct {
 }
 
 func appendHeader(b []byte, h header) []byte {
-	b = append(b, magic...)
-	b = append(b, wireVersion, byte(h.kind))
-	b = append(b, h.session[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(h.from))
-	return binary.BigEndian.AppendUint64(b, uint64(h.to))
+	return wireFormat.Append(b, wire.Header{Kind: uint8(h.kind), ID: h.session, From: h.from, To: h.to})
 }
 
 // parseHeader decodes the header and returns a reader positioned at the
 // body.
 func parseHeader(b []byte) (header, *reader, error) {
-	var h header
-	r := &reader{b: b}
-	if string(r.bytes(4, "magic")) != magic {
-		return h, nil, fmt.Errorf("%w: not a resharing message (bad magic)", ErrMalformed)
-	}
-	if v := r.u8("version"); v != wireVersion {
-		return h, nil, fmt.Errorf("%w: message version %d, this code speaks %d", ErrVersion, v, wireVersion)
-	}
-	h.kind = dkg.Kind(r.u8("kind"))
-	copy(h.session[:], r.bytes(32, "session id"))
-	h.from = tss.ID(r.u64("sender"))
-	h.to = tss.ID(r.u64("recipient"))
-	if r.err != nil {
-		return h, nil, r.err
+	w, r, err := wireFormat.Parse(b)
+	h := header{kind: dkg.Kind(w.Kind), session: w.ID, from: w.From, to: w.To}
+	if err != nil {
+		return h, nil, err
 	}
 	if h.kind < KindCommitments || h.kind > KindConfirmation {
 		return h, nil, fmt.Errorf("%w: unknown message kind %d", ErrMalformed, uint8(h.kind))
@@ -154,13 +143,13 @@ type commitments struct {
 func (l layout) commitmentsBodyLen() int { return l.validators * l.t * bls.PublicKeyLength }
 
 func (l layout) parseCommitments(r *reader) (*commitments, error) {
-	if got, want := len(r.b)-r.off, l.commitmentsBodyLen(); got != want {
+	if got, want := r.Left(), l.commitmentsBodyLen(); got != want {
 		return nil, fmt.Errorf("%w: commitments body has %d bytes, want %d for %d validators at new threshold %d", ErrMalformed, got, want, l.validators, l.t)
 	}
 	encs := make([][]byte, 0, l.validators*l.t)
 	for v := range l.validators {
 		for k := range l.t {
-			b := r.bytes(bls.PublicKeyLength, "commitment")
+			b := r.Bytes(bls.PublicKeyLength, "commitment")
 			if k == 0 && l.mode == ModeRefresh {
 				if string(b) != string(infinityG1) {
 					return nil, fmt.Errorf("%w: refresh commitment of validator %d: the constant term is not the identity (a refresh must share zero)", ErrMalformed, v)
@@ -170,7 +159,7 @@ func (l layout) parseCommitments(r *reader) (*commitments, error) {
 			encs = append(encs, b)
 		}
 	}
-	if err := r.end("commitments"); err != nil {
+	if err := r.End("commitments"); err != nil {
 		return nil, err
 	}
 	keys, err := bls.PublicKeysFromBytes(encs)
@@ -219,19 +208,19 @@ func (s *shares) zero() {
 }
 
 func (l layout) parseShares(r *reader) (*shares, error) {
-	if got, want := len(r.b)-r.off, l.validators*32; got != want {
+	if got, want := r.Left(), l.validators*32; got != want {
 		return nil, fmt.Errorf("%w: sub-shares body has %d bytes, want %d for %d validators", ErrMalformed, got, want, l.validators)
 	}
 	s := &shares{values: make([]bls.Scalar, l.validators)}
 	for v := range l.validators {
-		x, err := bls.ScalarFromBytes(r.bytes(32, "sub-share"))
+		x, err := bls.ScalarFromBytes(r.Bytes(32, "sub-share"))
 		if err != nil {
 			s.zero()
 			return nil, fmt.Errorf("%w: sub-share of validator %d: %w", ErrMalformed, v, err)
 		}
 		s.values[v] = x
 	}
-	return s, r.end("sub-shares")
+	return s, r.End("sub-shares")
 }
 
 func appendShares(b []byte, values []bls.Scalar) []byte {
@@ -278,37 +267,37 @@ func appendEcho(b []byte, e *echo) []byte {
 // u32 count of ascending validator indexes; item is called after each
 // index, to read what follows it.
 func (l layout) parseEntries(r *reader, what string, set map[tss.ID]int, sender tss.ID, item func(id tss.ID, v uint32)) {
-	count := int(r.u16(what + " count"))
-	if r.err == nil && count > len(set) {
-		r.fail("%d %ss, at most %d", count, what, len(set))
+	count := int(r.U16(what + " count"))
+	if r.Err == nil && count > len(set) {
+		r.Fail("%d %ss, at most %d", count, what, len(set))
 	}
 	var prev tss.ID
-	for i := 0; i < count && r.err == nil; i++ {
-		id := tss.ID(r.u64(what + " member"))
-		if r.err != nil {
+	for i := 0; i < count && r.Err == nil; i++ {
+		id := tss.ID(r.U64(what + " member"))
+		if r.Err != nil {
 			return
 		}
 		switch _, ok := set[id]; {
 		case !ok:
-			r.fail("%s member %s is not in the role this entry needs", what, id)
+			r.Fail("%s member %s is not in the role this entry needs", what, id)
 		case id == sender:
-			r.fail("%s member names the sender itself", what)
+			r.Fail("%s member names the sender itself", what)
 		case id <= prev:
-			r.fail("%s member %s is not above %s: list must be ascending", what, id, prev)
+			r.Fail("%s member %s is not above %s: list must be ascending", what, id, prev)
 		}
 		prev = id
-		m := int(r.u32(what + " validator count"))
-		if r.err == nil && (m < 1 || m > l.validators) {
-			r.fail("%s validator count is %d, want 1 to %d", what, m, l.validators)
+		m := int(r.U32(what + " validator count"))
+		if r.Err == nil && (m < 1 || m > l.validators) {
+			r.Fail("%s validator count is %d, want 1 to %d", what, m, l.validators)
 		}
 		last := int64(-1)
-		for k := 0; k < m && r.err == nil; k++ {
-			v := r.u32("validator index")
-			if r.err == nil && (int(v) >= l.validators || int64(v) <= last) {
-				r.fail("validator index %d is out of range or not ascending", v)
+		for k := 0; k < m && r.Err == nil; k++ {
+			v := r.U32("validator index")
+			if r.Err == nil && (int(v) >= l.validators || int64(v) <= last) {
+				r.Fail("validator index %d is out of range or not ascending", v)
 			}
 			last = int64(v)
-			if r.err == nil {
+			if r.Err == nil {
 				item(id, v)
 			}
 		}
@@ -318,7 +307,7 @@ func (l layout) parseEntries(r *reader, what string, set map[tss.ID]int, sender 
 func (l layout) parseEcho(r *reader, sender tss.ID) (*echo, error) {
 	e := &echo{hashes: make([][32]byte, len(l.dealers))}
 	for i := range e.hashes {
-		copy(e.hashes[i][:], r.bytes(32, "commitments hash"))
+		copy(e.hashes[i][:], r.Bytes(32, "commitments hash"))
 	}
 	l.parseEntries(r, "complaint", l.dealerAt, sender, func(dealer tss.ID, v uint32) {
 		if n := len(e.complaints); n == 0 || e.complaints[n-1].dealer != dealer {
@@ -327,7 +316,7 @@ func (l layout) parseEcho(r *reader, sender tss.ID) (*echo, error) {
 		c := &e.complaints[len(e.complaints)-1]
 		c.validators = append(c.validators, v)
 	})
-	if err := r.end("echo"); err != nil {
+	if err := r.End("echo"); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -375,9 +364,9 @@ func appendJustification(b []byte, j *justification) []byte {
 func (l layout) parseJustification(r *reader, sender tss.ID) (*justification, error) {
 	j := &justification{}
 	l.parseEntries(r, "answer", l.memberAt, sender, func(complainer tss.ID, v uint32) {
-		x, err := bls.ScalarFromBytes(r.bytes(32, "revealed sub-share"))
-		if r.err == nil && err != nil {
-			r.fail("revealed sub-share of validator %d: %v", v, err)
+		x, err := bls.ScalarFromBytes(r.Bytes(32, "revealed sub-share"))
+		if r.Err == nil && err != nil {
+			r.Fail("revealed sub-share of validator %d: %v", v, err)
 		}
 		if n := len(j.answers); n == 0 || j.answers[n-1].complainer != complainer {
 			j.answers = append(j.answers, answer{complainer: complainer})
@@ -386,7 +375,7 @@ func (l layout) parseJustification(r *reader, sender tss.ID) (*justification, er
 		a.validators = append(a.validators, v)
 		a.shares = append(a.shares, x)
 	})
-	if err := r.end("justification"); err != nil {
+	if err := r.End("justification"); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -408,10 +397,10 @@ func appendConfirmation(b []byte, c *confirmation) []byte {
 
 func parseConfirmation(r *reader) (*confirmation, error) {
 	c := &confirmation{}
-	copy(c.transcript[:], r.bytes(32, "transcript hash"))
-	copy(c.configuration[:], r.bytes(32, "configuration hash"))
-	sigBytes := r.bytes(bls.SignatureLength, "confirmation signature")
-	if err := r.end("confirmation"); err != nil {
+	copy(c.transcript[:], r.Bytes(32, "transcript hash"))
+	copy(c.configuration[:], r.Bytes(32, "configuration hash"))
+	sigBytes := r.Bytes(bls.SignatureLength, "confirmation signature")
+	if err := r.End("confirmation"); err != nil {
 		return nil, err
 	}
 	sig, err := bls.SignatureFromBytes(sigBytes)
@@ -440,18 +429,18 @@ type masked struct {
 }
 
 func (l layout) parseMasked(r *reader) (*masked, error) {
-	if got, want := len(r.b)-r.off, 32+l.validators*32; got != want {
+	if got, want := r.Left(), 32+l.validators*32; got != want {
 		return nil, fmt.Errorf("%w: masked shares body has %d bytes, want %d for %d validators", ErrMalformed, got, want, l.validators)
 	}
 	m := &masked{values: make([]bls.Scalar, l.validators)}
-	copy(m.transcript[:], r.bytes(32, "transcript hash"))
+	copy(m.transcript[:], r.Bytes(32, "transcript hash"))
 	for v := range l.validators {
-		x, err := bls.ScalarFromBytes(r.bytes(32, "masked share"))
+		x, err := bls.ScalarFromBytes(r.Bytes(32, "masked share"))
 		if err != nil {
 			zeroScalars(m.values)
 			return nil, fmt.Errorf("%w: masked share of validator %d: %w", ErrMalformed, v, err)
 		}
 		m.values[v] = x
 	}
-	return m, r.end("masked shares")
+	return m, r.End("masked shares")
 }

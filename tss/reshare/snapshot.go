@@ -10,6 +10,7 @@ import (
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
+	"github.com/rampart-signer/rampart/tss/internal/wire"
 )
 
 // Snapshot is a member's state, encoded, for [Resume]. It contains secrets
@@ -74,21 +75,9 @@ func (p *Participant) Snapshot() Snapshot {
 	b = append(b, p.session[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.self))
 	if p.phase == dkg.PhaseAborted {
-		cause := causeCaller
-		for c, e := range causes {
-			if errors.Is(p.abort, e) {
-				cause = c
-			}
-		}
-		reason := p.abort.Error()
-		if len(reason) > 1<<15 {
-			reason = reason[:1<<15]
-		}
-		b = append(b, cause)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(reason)))
-		b = append(b, reason...)
+		b = wire.AppendAbort(b, p.abort, causes, causeCaller)
 	} else {
-		b = append(b, causeRunning)
+		b = wire.AppendRunning(b)
 	}
 	var conflicts []tss.ID
 	for _, e := range p.evidence {
@@ -96,10 +85,7 @@ func (p *Participant) Snapshot() Snapshot {
 			conflicts = append(conflicts, e.Against)
 		}
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(conflicts)))
-	for _, id := range conflicts {
-		b = binary.BigEndian.AppendUint64(b, uint64(id))
-	}
+	b = wire.AppendConflicts(b, conflicts)
 	var msgs [][]byte
 	if p.phase != dkg.PhaseAborted {
 		if p.dealer >= 0 {
@@ -114,12 +100,7 @@ func (p *Participant) Snapshot() Snapshot {
 			}
 		}
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(msgs)))
-	for _, m := range msgs {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(m)))
-		b = append(b, m...)
-	}
-	return b
+	return wire.AppendMessages(b, msgs)
 }
 
 // Resume rebuilds a member from a snapshot taken by [Participant.Snapshot],
@@ -136,61 +117,44 @@ func Resume(cfg Config, self tss.ID, old []*tss.Share, s []byte, rand io.Reader)
 		p.zeroSecrets()
 		return nil, err
 	}
-	r := &reader{b: s}
-	if string(r.bytes(4, "snapshot magic")) != snapMagic {
+	r := newReader(s)
+	if string(r.Bytes(4, "snapshot magic")) != snapMagic {
 		return fail(fmt.Errorf("%w: not a resharing snapshot", ErrMalformed))
 	}
-	if v := r.u8("snapshot version"); r.err == nil && v != snapVersion {
+	if v := r.U8("snapshot version"); r.Err == nil && v != snapVersion {
 		return fail(fmt.Errorf("%w: snapshot version %d, this code speaks %d", ErrVersion, v, snapVersion))
 	}
 	var session [32]byte
-	copy(session[:], r.bytes(32, "snapshot session id"))
-	who := tss.ID(r.u64("snapshot member"))
-	if r.err != nil {
-		return fail(r.err)
+	copy(session[:], r.Bytes(32, "snapshot session id"))
+	who := tss.ID(r.U64("snapshot member"))
+	if r.Err != nil {
+		return fail(r.Err)
 	}
 	if session != p.session || who != self {
 		return fail(fmt.Errorf("%w: snapshot of member %s in another session", ErrWrongCeremony, who))
 	}
-	cause := r.u8("snapshot abort cause")
-	var reason string
-	if cause != causeRunning {
-		reason = string(r.bytes(int(r.u16("snapshot abort reason length")), "snapshot abort reason"))
-		if r.err == nil && cause > causeBadConfirmation {
-			r.fail("unknown abort cause %d", cause)
-		}
+	cause, reason := r.Abort(causeBadConfirmation)
+	nc := int(r.U16("snapshot conflict count"))
+	if r.Err == nil && nc > len(p.l.all) {
+		r.Fail("snapshot claims %d conflicts, at most %d", nc, len(p.l.all))
 	}
-	nc := int(r.u16("snapshot conflict count"))
-	if r.err == nil && nc > len(p.l.all) {
-		r.fail("snapshot claims %d conflicts, at most %d", nc, len(p.l.all))
-	}
-	for i := 0; i < nc && r.err == nil; i++ {
-		id := tss.ID(r.u64("snapshot conflict sender"))
-		if _, ok := p.l.at[id]; r.err == nil && (!ok || id == self) {
-			r.fail("conflict evidence against %s, not another member", id)
+	for i := 0; i < nc && r.Err == nil; i++ {
+		id := tss.ID(r.U64("snapshot conflict sender"))
+		if _, ok := p.l.at[id]; r.Err == nil && (!ok || id == self) {
+			r.Fail("conflict evidence against %s, not another member", id)
 		}
 		p.evidence = append(p.evidence, Evidence{Against: id, Kind: EvidenceConflict, Reporter: self, Validator: -1})
 	}
-	nm := int(r.u32("snapshot message count"))
-	if max := 1 + len(p.l.members) + numKinds*len(p.l.all); r.err == nil && nm > max {
-		r.fail("snapshot claims %d messages, at most %d", nm, max)
-	}
-	if r.err != nil {
-		return fail(r.err)
-	}
-	msgs := make([][]byte, 0, nm)
-	for i := 0; i < nm && r.err == nil; i++ {
-		msgs = append(msgs, r.bytes(int(r.u32("snapshot message length")), "snapshot message"))
-	}
-	if err := r.end("snapshot"); err != nil {
+	msgs := r.Messages(1 + len(p.l.members) + numKinds*len(p.l.all))
+	if err := r.End("snapshot"); err != nil {
 		return fail(err)
 	}
 	if cause != causeRunning {
-		if nm != 0 {
+		if len(msgs) != 0 {
 			return fail(fmt.Errorf("%w: aborted snapshot holds messages", ErrMalformed))
 		}
 		p.zeroSecrets()
-		p.phase, p.abort = dkg.PhaseAborted, &abortError{msg: reason, cause: causes[cause]}
+		p.phase, p.abort = dkg.PhaseAborted, &wire.AbortError{Msg: reason, Aborted: ErrAborted, Cause: causes[cause]}
 		return p, nil
 	}
 	if p.dealer >= 0 {
@@ -268,17 +232,4 @@ func (p *Participant) restoreDealing(msgs [][]byte) error {
 	}
 	p.setDealing(append([]byte(nil), msgs[0]...), c)
 	return nil
-}
-
-// abortError is a restored abort: the original message, matching
-// ErrAborted and the original cause with errors.Is.
-type abortError struct {
-	msg   string
-	cause error
-}
-
-func (e *abortError) Error() string { return e.msg }
-
-func (e *abortError) Is(target error) bool {
-	return target == ErrAborted || (e.cause != nil && target == e.cause)
 }

@@ -78,6 +78,16 @@ func SyncDir(dir string) error {
 // into place and syncs the directory: after a crash the file is either the
 // old one or the new one, complete.
 func WriteDurable(path string, data []byte, mode os.FileMode) error {
+	if err := WriteSynced(path, data, mode); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// WriteSynced is [WriteDurable] without the directory sync, for a caller
+// that places several files in one directory and syncs it once
+// ([SyncDir]).
+func WriteSynced(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
@@ -94,5 +104,5 @@ func WriteDurable(path string, data []byte, mode os.FileMode) error {
 		os.Remove(tmp)
 		return err
 	}
-	return SyncDir(filepath.Dir(path))
+	return nil
 }
