@@ -263,23 +263,33 @@ func (s *Stack) Slashings(ctx context.Context) (int, error) {
 }
 
 // AuditCounts counts the signatures of kind ("partial" or "full") that
-// signer i released, by request type, and checks the log's chain.
+// signer i released, by request type, after checking the log's chain and
+// anchor with rampartctl audit verify (through the running signer's
+// operations listener, or its database when it is stopped). A line of a
+// batch counts once per key it names.
 func (s *Stack) AuditCounts(i int, kind string) map[string]int {
 	s.T.Helper()
-	path := filepath.Join(s.ClusterDir, fmt.Sprintf("signer-%d", i), "data", "audit.log")
-	s.rampartctl(context.Background(), "audit", "verify", path)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		s.T.Fatal(err)
+	dir := filepath.Join(s.ClusterDir, fmt.Sprintf("signer-%d", i))
+	s.rampartctl(context.Background(), "audit", "verify", "--config", filepath.Join(dir, "signer.yaml"))
+	files, err := filepath.Glob(filepath.Join(dir, "data", "audit", "audit-*.log"))
+	if err != nil || len(files) == 0 {
+		s.T.Fatalf("signer %d: no audit log files in %s: %v", i, filepath.Join(dir, "data", "audit"), err)
 	}
 	counts := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var r struct {
-			Kind string `json:"kind"`
-			Type string `json:"type"`
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			s.T.Fatal(err)
 		}
-		if json.Unmarshal([]byte(line), &r) == nil && r.Kind == kind {
-			counts[r.Type]++
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var r struct {
+				Kind       string   `json:"kind"`
+				Type       string   `json:"type"`
+				PublicKeys []string `json:"public_keys"`
+			}
+			if json.Unmarshal([]byte(line), &r) == nil && r.Kind == kind {
+				counts[r.Type] += max(1, len(r.PublicKeys))
+			}
 		}
 	}
 	return counts
