@@ -72,7 +72,7 @@ func IssueIdentityCertificate(rand io.Reader, ca *x509.Certificate, caKey crypto
 		return nil, err
 	}
 	if err := checkIdentityKey(pub); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrCertificate, err)
 	}
 	serial, err := randomSerial(rand)
 	if err != nil {

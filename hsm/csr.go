@@ -67,7 +67,7 @@ func NewIdentityRequest(rand io.Reader, key crypto.Signer, name string) ([]byte,
 		return nil, err
 	}
 	if err := checkIdentityKey(key.Public()); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrCertificate, err)
 	}
 	tmpl := &x509.CertificateRequest{
 		Subject:  pkix.Name{CommonName: name},
@@ -175,6 +175,7 @@ func PublicKeyFingerprint(pub crypto.PublicKey) (string, error) {
 }
 
 // checkIdentityKey refuses any key but ECDSA P-256, naming the one given.
+// Callers wrap the error with their sentinel.
 func checkIdentityKey(pub crypto.PublicKey) error {
 	if k, ok := pub.(*ecdsa.PublicKey); ok && k.Curve == elliptic.P256() {
 		return nil
@@ -190,7 +191,7 @@ func checkIdentityKey(pub crypto.PublicKey) error {
 	default:
 		kind = fmt.Sprintf("%T", pub)
 	}
-	return fmt.Errorf("%w: the key is %s; identity keys must be ECDSA P-256", ErrCertificate, kind)
+	return fmt.Errorf("the key is %s; identity keys must be ECDSA P-256", kind)
 }
 
 // checkRequestAttributes refuses a request with attributes other than one
