@@ -3,8 +3,6 @@ package hsm
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -73,8 +71,8 @@ func IssueIdentityCertificate(rand io.Reader, ca *x509.Certificate, caKey crypto
 	if err := CheckIssuer(ca, caKey.Public(), now, validity); err != nil {
 		return nil, err
 	}
-	if k, ok := pub.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("%w: identity keys must be ECDSA P-256", ErrCertificate)
+	if err := checkIdentityKey(pub); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCertificate, err)
 	}
 	serial, err := randomSerial(rand)
 	if err != nil {
@@ -213,11 +211,15 @@ func ParseIdentityName(name string) (netip.Addr, error) {
 
 // EncodeCertificatesPEM encodes certificates as PEM CERTIFICATE blocks.
 func EncodeCertificatesPEM(certs ...*x509.Certificate) []byte {
-	var b bytes.Buffer
+	var b []byte
 	for _, c := range certs {
-		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		b = append(b, encodePEM("CERTIFICATE", c.Raw)...)
 	}
-	return b.Bytes()
+	return b
+}
+
+func encodePEM(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
 
 // ParseCertificatesPEM decodes one or more PEM CERTIFICATE blocks, strictly:
@@ -226,35 +228,49 @@ func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 	if len(data) > maxPEM {
 		return nil, fmt.Errorf("%w: certificate file is larger than %d bytes", ErrCertificate, maxPEM)
 	}
-	var certs []*x509.Certificate
+	blocks, err := decodePEMBlocks(data, "CERTIFICATE", ErrCertificate)
+	if err != nil {
+		return nil, err
+	}
+	if len(blocks) == 0 {
+		return nil, fmt.Errorf("%w: no certificate in the PEM data", ErrCertificate)
+	}
+	certs := make([]*x509.Certificate, 0, len(blocks))
+	for i, der := range blocks {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("%w: block %d: %w", ErrCertificate, i+1, err)
+		}
+		certs = append(certs, c)
+	}
+	return certs, nil
+}
+
+// decodePEMBlocks returns the contents of the PEM blocks of type typ in
+// data, strictly: no other block types, no headers, nothing but whitespace
+// around them. Errors wrap kind.
+func decodePEMBlocks(data []byte, typ string, kind error) ([][]byte, error) {
+	var blocks [][]byte
 	rest := data
 	for n := 1; ; n++ {
 		trimmed := bytes.TrimLeft(rest, " \t\r\n")
 		if len(trimmed) == 0 {
-			break
+			return blocks, nil
 		}
 		// pem.Decode skips any text before a block; refuse it instead.
 		if !bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) {
-			return nil, fmt.Errorf("%w: text outside PEM blocks before block %d", ErrCertificate, n)
+			return nil, fmt.Errorf("%w: text outside PEM blocks before block %d", kind, n)
 		}
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		switch {
 		case block == nil:
-			return nil, fmt.Errorf("%w: block %d is not PEM", ErrCertificate, n)
-		case block.Type != "CERTIFICATE":
-			return nil, fmt.Errorf("%w: block %d is %q, want CERTIFICATE", ErrCertificate, n, block.Type)
+			return nil, fmt.Errorf("%w: block %d is not PEM", kind, n)
+		case block.Type != typ:
+			return nil, fmt.Errorf("%w: block %d is %q, want %s", kind, n, block.Type, typ)
 		case len(block.Headers) > 0:
-			return nil, fmt.Errorf("%w: block %d has PEM headers", ErrCertificate, n)
+			return nil, fmt.Errorf("%w: block %d has PEM headers", kind, n)
 		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: block %d: %w", ErrCertificate, n, err)
-		}
-		certs = append(certs, c)
+		blocks = append(blocks, block.Bytes)
 	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%w: no certificate in the PEM data", ErrCertificate)
-	}
-	return certs, nil
 }

@@ -1,7 +1,8 @@
 // Package hsm is Rampart's only door to PKCS#11 hardware security modules.
 // It seals BLS key shares with an AES-256 key that never leaves the HSM,
 // unseals them in bulk at start-up, keeps TLS identity keys (ECDSA P-256) in
-// the HSM behind a crypto.Signer, issues the cluster's certificates, and
+// the HSM behind a crypto.Signer, issues the cluster's certificates (also
+// from a node's signing request), and
 // hardens the process that holds unsealed shares.
 //
 // Tokens and keys are addressed by RFC 7512 pkcs11: URIs ([ParseURI]):
@@ -73,6 +74,13 @@
 //     label) and logs in on fresh sessions; keys found before find their
 //     objects again and are checked again on first use, and a TLS key
 //     whose public key changed is refused.
+//   - A node's certificate can be issued on the CA's own host from a
+//     request ([NewIdentityRequest], [ParseIdentityRequestPEM]) so the CA's
+//     HSM stays offline. A request is taken for its key and one identity
+//     name only, after its signature verifies; one asking for anything else
+//     (other names, extensions, attributes, a CA) is refused rather than
+//     trimmed, and the certificate's profile is the CA's, as for a
+//     certificate issued directly.
 //
 // # Testing
 //

@@ -101,6 +101,10 @@ var (
 	// ErrCertificate: a certificate is malformed, does not match its key,
 	// is not a CA where one is needed, or outlives its issuer.
 	ErrCertificate = errors.New("hsm: certificate refused")
+	// ErrCertificateRequest: a certificate signing request is malformed,
+	// its signature does not verify, or it asks for more than a node
+	// identity (other names, extensions, attributes, a CA).
+	ErrCertificateRequest = errors.New("hsm: certificate request refused")
 	// ErrInvalidName: a TLS identity name is neither a DNS name nor an IP
 	// address.
 	ErrInvalidName = errors.New("hsm: invalid identity name")
@@ -135,7 +139,7 @@ var permanentErrors = []error{
 	ErrTokenNotFound, ErrTokenAmbiguous, ErrWrongPIN, ErrPINLocked,
 	ErrKeyNotFound, ErrKeyAmbiguous, ErrKeyExists, ErrKeyAttributes, ErrMechanismUnsupported,
 	ErrInvalidBinding, ErrBlobFormat, ErrBlobVersion, ErrWrongPlacement, ErrDuplicateShare,
-	ErrUnseal, ErrComponentKeyMismatch, ErrCertificate, ErrInvalidName, ErrHardening,
+	ErrUnseal, ErrComponentKeyMismatch, ErrCertificate, ErrCertificateRequest, ErrInvalidName, ErrHardening,
 }
 
 // Transient reports whether err is an HSM failure that may go away by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,7 +25,7 @@ func tlsCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "tls",
 		Summary:     "Create the cluster CA and node TLS identities, keys in HSMs.",
-		Subcommands: []*cli.Command{tlsCACommand(), tlsIssueCommand()},
+		Subcommands: []*cli.Command{tlsCACommand(), tlsCSRCommand(), tlsSignCommand(), tlsIssueCommand()},
 	}
 }
 
@@ -92,13 +93,18 @@ func tlsIssueCommand() *cli.Command {
 	var reuse bool
 	return &cli.Command{
 		Name:    "issue",
-		Summary: "Create a node's TLS identity: an ECDSA P-256 key in its HSM, certified by the CA.",
-		Description: `Generates the node's key in the token named by --key (refusing if a key with
-that label exists, unless --reuse-key renews the certificate of an existing
-key), and has the CA key (--ca-key, possibly in another token) sign a
-certificate for it, valid for TLS server and client authentication, with
---name as common name and DNS subject alternative name (and IP address SAN
-when --name is an IP address). --out must not exist.
+		Summary: "Lab shortcut for csr and sign: a node's TLS key and certificate, with both HSMs on one host.",
+		Description: `The single-host shortcut of "tls csr" (on the node) and "tls sign" (on the
+CA host), for labs and tests: the node's token and the CA's must both be
+reachable from this host, so the CA is not offline. Certificates are the
+same either way.
+
+Generates the node's key in the token named by --key (refusing if a key
+with that label exists, unless --reuse-key renews the certificate of an
+existing key), and has the CA key (--ca-key, possibly in another token)
+sign a certificate for it, valid for TLS server and client authentication,
+with --name as common name and DNS subject alternative name (and IP address
+SAN when --name is an IP address). --out must not exist.
 
 ` + uriHelp,
 		Flags: func(fs *flag.FlagSet) {
@@ -135,13 +141,9 @@ when --name is an IP address). --out must not exist.
 			if err != nil {
 				return err
 			}
-			caPEM, err := os.ReadFile(caCert)
+			ca, err := readCACert(caCert)
 			if err != nil {
-				return fmt.Errorf("--ca-cert: %w", err)
-			}
-			caChain, err := hsm.ParseCertificatesPEM(caPEM)
-			if err != nil {
-				return fmt.Errorf("--ca-cert: %w", err)
+				return err
 			}
 			opts := hsm.DefaultOptions()
 			tok, err := hsm.Open(ctx, uri, opts)
@@ -163,14 +165,14 @@ when --name is an IP address). --out must not exist.
 			// Every check on the CA before the node's key is made, so a
 			// refusal leaves the token as it was.
 			now := time.Now()
-			if err := hsm.CheckIssuer(caChain[0], caSigner.Public(), now, validity); err != nil {
+			if err := hsm.CheckIssuer(ca, caSigner.Public(), now, validity); err != nil {
 				return err
 			}
 			signer, err := tlsSigner(ctx, tok, uri, reuse)
 			if err != nil {
 				return err
 			}
-			cert, err := hsm.IssueIdentityCertificate(rand.Reader, caChain[0], caSigner, signer.Public(), name, now, validity)
+			cert, err := hsm.IssueIdentityCertificate(rand.Reader, ca, caSigner, signer.Public(), name, now, validity)
 			if err != nil {
 				return err
 			}
@@ -178,10 +180,24 @@ when --name is an IP address). --out must not exist.
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "identity %q: key %q in token %q, certificate %s (serial %x, valid until %s, signed by %q)\n",
-				name, uri.Object, tok.Label(), out, cert.SerialNumber, cert.NotAfter.UTC().Format(time.DateOnly), caChain[0].Subject.CommonName)
+				name, uri.Object, tok.Label(), out, cert.SerialNumber, cert.NotAfter.UTC().Format(time.DateOnly), ca.Subject.CommonName)
 			return errors.Join(caTok.Close(), tok.Close())
 		},
 	}
+}
+
+// readCACert reads the CA certificate (the first of the file) that
+// --ca-cert names.
+func readCACert(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert: %w", err)
+	}
+	chain, err := hsm.ParseCertificatesPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert %s: %w", path, err)
+	}
+	return chain[0], nil
 }
 
 // tlsSigner generates the key named by uri, or with reuse loads it.
@@ -218,7 +234,7 @@ func checkOut(path string) error {
 	}
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		if err == nil {
-			return fmt.Errorf("--out %s already exists; certificates are never overwritten", path)
+			return fmt.Errorf("--out %s already exists; certificates and requests are never overwritten (remove it or choose another file)", path)
 		}
 		return fmt.Errorf("--out: %w", err)
 	}
