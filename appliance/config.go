@@ -373,7 +373,7 @@ func (c *Config) validateAdmin() error {
 		}
 		seen[name] = i
 		if p, ok := peers[name]; ok && !c.Admin.AllowPeerAdministrators {
-			return fieldErr(path, "%q is cluster.participants[%d].tls_name: a signer is not an administrator, or one compromised signer could manage accounts at every other; give the operator an identity of its own (rampartctl tls issue), or set admin.allow_peer_administrators: true to accept that risk", name, p)
+			return fieldErr(path, "%q is cluster.participants[%d].tls_name: a signer is not an administrator, or one compromised signer could manage accounts at every other; give the operator an identity of its own (rampartctl tls csr, then tls sign on the CA host), or set admin.allow_peer_administrators: true to accept that risk", name, p)
 		}
 	}
 	if len(c.Admin.Clients) == 0 {

@@ -62,7 +62,7 @@ const (
 	fixPINSource  = "pin-source must name an existing regular file of the service user with mode 0600 (or a systemd credential loaded with LoadCredential=); " + fixRestart
 	fixToken      = "check the token attributes (token=, serial=) and module-path of the pkcs11: URI and that the HSM is connected (rampartctl hsm status --key URI); " + fixRestart
 	fixKey        = "check object= in the pkcs11: URI (rampartctl hsm status --key URI shows what the token holds; rampartctl hsm init creates the sealing key); " + fixRestart
-	fixTLS        = "tls.certificate must be the certificate issued by tls.ca for the key tls.key names, naming this node's tls_name (rampartctl tls issue); " + fixRestart
+	fixTLS        = "tls.certificate must be the certificate issued by tls.ca for the key tls.key names, naming this node's tls_name (rampartctl tls csr, then tls sign on the CA host); " + fixRestart
 	fixShares     = "the share files named were refused: they belong to another cluster or participant, or were altered; restore them from a backup or remove them; " + fixRestart
 	fixConfig     = "fix the configuration (rampart-signer --check-config validates it); " + fixRestart
 	fixFile       = "a file or directory the configuration names is missing or unreadable by the service user: create it or fix the path; " + fixRestart
