@@ -37,7 +37,7 @@ APT_PACKAGES_DEB   := dpkg-dev lintian
 APT_PACKAGES_IMAGE := debootstrap mtools dosfstools gdisk e2fsprogs qemu-system-x86 ovmf zstd
 
 .PHONY: all deps deps-deb deps-image build test lint vet staticcheck fmt-check bench demo clean \
-	deb deb-repro image image-test redteam scripts-check test-standalone
+	deb deb-repro image image-test redteam scripts-check test-standalone monitoring-check deps-promtool
 
 all: build
 
@@ -61,6 +61,9 @@ deps:
 deps-deb: deps
 	$(call apt-install,$(APT_PACKAGES_DEB))
 
+deps-promtool:
+	$(call apt-install,prometheus)
+
 deps-image: deps-deb
 	$(call apt-install,$(APT_PACKAGES_IMAGE))
 
@@ -82,7 +85,7 @@ fmt-check:
 lint: deps fmt-check vet staticcheck
 
 # test runs every test, with the race detector, after the linters.
-test: deps fmt-check vet staticcheck scripts-check
+test: deps fmt-check vet staticcheck scripts-check monitoring-check
 	go test -race -count=1 -timeout 30m ./...
 
 # redteam runs the adversarial suite (redteam/ and redteam/slowclient,
@@ -108,6 +111,18 @@ redteam: deps
 scripts-check:
 	@for f in $$(git ls-files '*.sh' .ci/run 2>/dev/null); do bash -n "$$f" || exit 1; done
 	packaging/image/mirror_test.sh
+
+# monitoring-check checks the shipped Prometheus rules (promtool check
+# rules) and runs their unit tests (promtool test rules). promtool comes
+# with Debian's prometheus package (about 100 MB with its dependencies),
+# installed by this target only and only when no promtool is on the PATH;
+# on a host booted with systemd its server is enabled on :9090 as the
+# package installs it. The Go test in packaging/monitoring (part of
+# `go test ./...`) checks the metric names of the rules and the dashboard.
+monitoring-check:
+	@if ! command -v promtool >/dev/null; then $(MAKE) --no-print-directory deps-promtool; fi
+	promtool check rules packaging/monitoring/rampart-alerts.yml
+	cd packaging/monitoring && promtool test rules rampart-alerts_test.yml
 
 # test-standalone checks that the repository tests itself: no Go file reads
 # a path beside the checkout (../shared), and a clone of the committed tree

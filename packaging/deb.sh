@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the .deb packages from binaries already built (and checked) by
-# `make build`: stages the generated files (gzipped man pages, changelog,
+# `make build`: stages the generated files (gzipped man pages, changelog
+# from the build and packaging/changelog,
 # operations and validator-client guides, example configurations),
 # computes the libc dependency with dpkg-shlibdeps and runs the pinned
 # nfpm. Every input is fixed by the commit (VERSION and SOURCE_DATE_EPOCH
@@ -60,14 +61,29 @@ gzip -9nc packaging/man/rampartctl.1 >"$stage/rampartctl.1.gz"
 gzip -9nc docs/operations.md >"$stage/operations.md.gz"
 gzip -9nc docs/validator-client.md >"$stage/validator-client.md.gz"
 
-# A one-entry Debian changelog per package, for the commit being built.
+# Each package's Debian changelog: the build's own entry (version,
+# commit) on top of the maintained release notes in packaging/changelog,
+# whose entries are renamed to the package. The maintained entries must
+# parse and be older than this build, or lintian would complain (and
+# rightly) about a changelog that goes backwards.
+notes=packaging/changelog
+[ -f "$notes" ] || { echo "deb.sh: $notes: the release notes are missing" >&2; exit 1; }
+if ! last=$(dpkg-parsechangelog -l "$notes" -S Version 2>&1); then
+	echo "deb.sh: $notes does not parse as a Debian changelog: $last" >&2
+	exit 1
+fi
+if ! dpkg --compare-versions "$last" lt "$VERSION"; then
+	echo "deb.sh: $notes: its newest entry ($last) is not older than this build ($VERSION); an entry names an earlier build (packaging/version.sh prints its version): add a release's entry after its tag" >&2
+	exit 1
+fi
 date=$(LC_ALL=C date -u -d "@$SOURCE_DATE_EPOCH" '+%a, %d %b %Y %H:%M:%S +0000')
 maintainer="Rampart maintainers <maintainers@rampart-signer.invalid>"
 changelog() {
 	{
 		printf '%s (%s) unstable; urgency=medium\n\n  * Built from commit %s:\n' "$1" "$VERSION" "$COMMIT"
 		printf '%s\n' "$COMMIT_SUBJECT" | fold -s -w 72 | sed 's/^/    /; s/ *$//'
-		printf '\n -- %s  %s\n' "$maintainer" "$date"
+		printf '\n -- %s  %s\n\n' "$maintainer" "$date"
+		sed "s/^rampart (/$1 (/" "$notes"
 	} | gzip -9n
 }
 
