@@ -369,8 +369,17 @@ func TestClusterRefuses(t *testing.T) {
 
 	t.Run("refuses a double vote with 412 at every participant", func(t *testing.T) {
 		double := attestationRequest(tc.net, 20, 21, 0x52)
-		if r := tc.sign(0, key, double); r.code != http.StatusPreconditionFailed || errorCode(t, r) != 412 {
+		r := tc.sign(0, key, double)
+		if r.code != http.StatusPreconditionFailed || errorCode(t, r) != 412 {
 			t.Fatalf("coordinator: %d %s", r.code, r.body)
+		}
+		// Issue 17: the reason was repeated once per signer (~2 KB). It is
+		// stated once with the signers that gave it, the in-process
+		// participant's answer grouped with the others'.
+		body := string(r.body)
+		if strings.Count(body, "double vote") != 1 || len(r.body) > 1024 ||
+			!regexp.MustCompile(`\d of 5 signers refused \(status 412\): [^;]*double vote[^;]*\(participants [0-9, ]+\)`).MatchString(body) {
+			t.Errorf("coordinator's 412: want the reason once with the participants that gave it, under 1 KB: %s", body)
 		}
 		for i := range tc.lc.Signers {
 			r := post(t, tc.client(i, "vc-1"), tc.url(i, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+key.String()), double)

@@ -232,7 +232,7 @@ func (a *Appliance) remove(ctx context.Context, key api.PublicKey, x adminapi.Ac
 	}
 	if found {
 		a.log.Warn("account removed: it signs nothing more here; its sealed share is destroyed when due unless restored", "account", key,
-			"client", x.Client, "on_behalf_of", x.OnBehalfOf, "destroy_after", a.cfg.Accounts.DestroyAfter)
+			"client", x.Client, "on_behalf_of", x.OnBehalfOf, "destroy_after", a.cfg.Accounts.DestroyAfter.String())
 	}
 	return ic, found, nil
 }

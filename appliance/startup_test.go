@@ -1,8 +1,10 @@
 package appliance_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,8 +56,27 @@ func get(t testing.TB, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// lockedBuffer is a log destination a test reads while the signer runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func TestStartupNotifiesSystemdAndReportsHealth(t *testing.T) {
 	lc := oneSigner(t, 3)
+	var logs lockedBuffer
 	s := lc.Signers[0]
 	ops := "http://" + s.Config.Listen.Operations
 	var mu sync.Mutex
@@ -78,7 +99,7 @@ func TestStartupNotifiesSystemdAndReportsHealth(t *testing.T) {
 		mu.Unlock()
 	}
 	rs, err := s.Run(appliance.Options{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Listeners: s.Listeners,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Listeners: s.Listeners,
 		Notify: notify, WatchdogInterval: 20 * time.Millisecond,
 	})
 	if err != nil {
@@ -133,6 +154,37 @@ func TestStartupNotifiesSystemdAndReportsHealth(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("no %s in:\n%s", want, joined)
 		}
+	}
+	checkLog(t, logs.String())
+}
+
+// checkLog reads a signer's JSON log from start to a graceful stop (issue
+// 17): every duration has its unit ("took":"6.6ms", not 6647765), and the
+// last line is "stopped".
+func checkLog(t *testing.T, log string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	tooks := 0
+	var last map[string]any
+	for _, l := range lines {
+		last = nil
+		if err := json.Unmarshal([]byte(l), &last); err != nil {
+			t.Fatalf("log line not JSON: %q", l)
+		}
+		if v, ok := last["took"]; ok {
+			tooks++
+			if s, ok := v.(string); !ok {
+				t.Errorf("took without its unit: %s", l)
+			} else if _, err := time.ParseDuration(s); err != nil {
+				t.Errorf("took is not a duration: %s", l)
+			}
+		}
+	}
+	if tooks < 2 {
+		t.Errorf("%d lines with took; want the unsealing's and the audit check's:\n%s", tooks, log)
+	}
+	if last["msg"] != "stopped" || last["level"] != "INFO" || last["err"] != nil {
+		t.Errorf("last log line %v; want an INFO \"stopped\" without err", last)
 	}
 }
 

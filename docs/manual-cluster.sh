@@ -6,11 +6,50 @@
 # administrative request with the operator's identity and token. Usage:
 #   docs/manual-cluster.sh DIR      (DIR must not exist; needs bin/ from make build)
 # Stop the signers with: kill $(cat DIR/pids)
+#
+# Ports, all on 127.0.0.1, from a base port B: coordinators B+1..B+5, signer 1's
+# coordinator without TLS B+10, participants B+101..B+105, operations
+# B+201..B+205. RAMPART_BASE_PORT sets B, and every port must then be free;
+# without it the first free block of 9000, 10000, ... 19000 is taken. The ports
+# chosen are written to DIR/ports.
 set -euo pipefail
 DIR=$(realpath -m "${1:?usage: $0 DIR}")
 BIN=$(realpath "$(dirname "$0")/../bin")
 MODULE=/usr/lib/softhsm/libsofthsm2.so
+
+# in_use PORT: something accepts connections on 127.0.0.1:PORT.
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# block_busy B: the first port of the block based at B that is taken, if any.
+block_busy() {
+  local p
+  for p in $(seq "$(($1 + 1))" "$(($1 + 5))") "$(($1 + 10))" $(seq "$(($1 + 101))" "$(($1 + 105))") $(seq "$(($1 + 201))" "$(($1 + 205))"); do
+    if in_use "$p"; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+if [ -n "${RAMPART_BASE_PORT:-}" ]; then
+  case $RAMPART_BASE_PORT in
+    ''|*[!0-9]*) echo "RAMPART_BASE_PORT=$RAMPART_BASE_PORT is not a port number" >&2; exit 2 ;;
+  esac
+  if [ "$RAMPART_BASE_PORT" -lt 1024 ] || [ "$RAMPART_BASE_PORT" -gt 65000 ]; then
+    echo "RAMPART_BASE_PORT=$RAMPART_BASE_PORT: give a base port from 1024 to 65000 (ports up to base+205 are used)" >&2; exit 2
+  fi
+  if busy=$(block_busy "$RAMPART_BASE_PORT"); then
+    echo "port $busy (from RAMPART_BASE_PORT=$RAMPART_BASE_PORT) is in use; stop what holds it or choose another base" >&2; exit 1
+  fi
+  BASE=$RAMPART_BASE_PORT
+else
+  BASE=
+  for b in $(seq 9000 1000 19000); do
+    if ! block_busy "$b" >/dev/null; then BASE=$b; break; fi
+  done
+  [ -n "$BASE" ] || { echo "no free block of ports from 9000 to 19205; set RAMPART_BASE_PORT" >&2; exit 1; }
+fi
+COORD=$BASE PART=$((BASE + 100)) OPS=$((BASE + 200)) LOOPBACK=$((BASE + 10))
+
 mkdir -p "$DIR/tokens" && cd "$DIR"
+printf 'coordinators 127.0.0.1:%s-%s (signer 1 without TLS: 127.0.0.1:%s), participants %s-%s, operations %s-%s\n' \
+  $((COORD + 1)) $((COORD + 5)) $LOOPBACK $((PART + 1)) $((PART + 5)) $((OPS + 1)) $((OPS + 5)) | tee ports
 
 # 1. A private SoftHSM configuration with one token per signer and one for the CA.
 cat > softhsm2.conf <<CONF
@@ -48,15 +87,15 @@ for i in 1 2 3 4 5; do
     echo "hsm: {sealing_key: \"$(uri $s rampart-seal)\"}"
     echo "tls: {key: \"$(uri $s rampart-tls)\", certificate: $DIR/$s.pem, ca: $DIR/ca.pem}"
     echo "listen:"
-    echo "  participant: 127.0.0.1:$((9100 + i))"
-    echo "  coordinator: 127.0.0.1:$((9000 + i))"
-    echo "  operations: 127.0.0.1:$((9200 + i))"
-    [ $i = 1 ] && echo "  coordinator_insecure_loopback: 127.0.0.1:9010"
+    echo "  participant: 127.0.0.1:$((PART + i))"
+    echo "  coordinator: 127.0.0.1:$((COORD + i))"
+    echo "  operations: 127.0.0.1:$((OPS + i))"
+    [ $i = 1 ] && echo "  coordinator_insecure_loopback: 127.0.0.1:$LOOPBACK"
     echo "cluster:"
     echo "  id: manual-cluster"
     echo "  participants:"
     for j in 1 2 3 4 5; do
-      echo "    - {id: $j, endpoint: \"https://127.0.0.1:$((9100 + j))\", tls_name: signer-$j}"
+      echo "    - {id: $j, endpoint: \"https://127.0.0.1:$((PART + j))\", tls_name: signer-$j}"
     done
     echo "authorization:"
     # The other signers: validator duties only (docs/threat-model.md).
@@ -75,7 +114,7 @@ done
   echo "ca: $DIR/ca.pem"
   echo "participants:"
   for j in 1 2 3 4 5; do
-    echo "  - {id: $j, endpoint: \"https://127.0.0.1:$((9100 + j))\", tls_name: signer-$j}"
+    echo "  - {id: $j, endpoint: \"https://127.0.0.1:$((PART + j))\", tls_name: signer-$j}"
   done
   echo "admin: {name: operator, certificate: $DIR/operator.pem, key: \"$(uri operator rampart-tls)\", token: \"file:$DIR/admin.token\"}"
 } > cluster.yaml
@@ -92,8 +131,8 @@ done
 for i in 1 2 3 4 5; do
   "$BIN/rampart-signer" --config signer-$i.yaml > signer-$i.log 2>&1 &
   echo $! >> pids
-  for _ in $(seq 100); do curl -fs http://127.0.0.1:$((9200 + i))/healthcheck >/dev/null && break; sleep 0.2; done
-  curl -fs http://127.0.0.1:$((9200 + i))/healthcheck >/dev/null || { echo "signer-$i did not start"; cat signer-$i.log; exit 1; }
+  for _ in $(seq 100); do curl -fs http://127.0.0.1:$((OPS + i))/healthcheck >/dev/null && break; sleep 0.2; done
+  curl -fs http://127.0.0.1:$((OPS + i))/healthcheck >/dev/null || { echo "signer-$i did not start"; cat signer-$i.log; exit 1; }
 done
 
 # 6. One attestation signed by the cluster, through signer 1's loopback listener.
@@ -107,7 +146,7 @@ cat > attestation.json <<JSON
    "source":{"epoch":"$((EPOCH - 1))","root":"0x$(printf 'cd%.0s' $(seq 32))"},
    "target":{"epoch":"$EPOCH","root":"0x$(printf 'ef%.0s' $(seq 32))"}}}
 JSON
-curl -fsS -X POST -H 'Content-Type: application/json' --data @attestation.json http://127.0.0.1:9010/api/v1/eth2/sign/$KEY
+curl -fsS -X POST -H 'Content-Type: application/json' --data @attestation.json http://127.0.0.1:$LOOPBACK/api/v1/eth2/sign/$KEY
 echo
 
 # 7. An administrative request: the operator's identity and token, checked by every signer

@@ -47,7 +47,7 @@ func (l *Log) maybeRotateLocked(now time.Time) error {
 		l.stats.RotationFailures++
 		l.stats.RotationError = err
 		l.nextRotation = now.Add(rotationRetry)
-		l.log.Error("audit log: rotation failed; writing on in the current file", "file", l.curFile.name, "retry_in", rotationRetry, "err", err)
+		l.log.Error("audit log: rotation failed; writing on in the current file", "file", l.curFile.name, "retry_in", rotationRetry.String(), "err", err)
 	}
 	return nil
 }

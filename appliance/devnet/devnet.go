@@ -87,6 +87,19 @@ type State struct {
 	Created   time.Time      `json:"created"`
 	Signers   []*SignerState `json:"signers"`
 	SignerBin string         `json:"signer_bin"`
+
+	// up is set on the State Up returns, which Discard may remove;
+	// madeDir says Up created Dir itself (it did not exist), so Discard
+	// removes Dir rather than only what Up put in it. Neither is saved.
+	up, madeDir bool
+}
+
+// replace makes st the record read from disk, keeping what only this
+// process knows (up, madeDir).
+func (st *State) replace(disk *State) {
+	up, made := st.up, st.madeDir
+	*st = *disk
+	st.up, st.madeDir = up, made
 }
 
 // SignerState is one signer process.
@@ -102,23 +115,48 @@ type SignerState struct {
 	SoftHSMConf string `json:"softhsm_conf"`
 }
 
+// ErrExists: Up was given the directory of an existing devnet.
+var ErrExists = errors.New("devnet: a devnet exists in the directory already")
+
 // Up provisions and starts a devnet, and waits until every signer is
 // healthy. It creates no validators: see the callers (rampartctl devnet
-// up) for key generation and import.
-func Up(ctx context.Context, o Options) (*State, error) {
+// up) for key generation and import. An Up that fails leaves nothing
+// behind: the signers it started are stopped and what it wrote is
+// removed (Discard), so the same command can be run again. The
+// configurations name their files by absolute path, so the devnet is
+// built in place rather than in a temporary directory renamed at the end.
+func Up(ctx context.Context, o Options) (st *State, err error) {
 	if o.Log == nil {
 		o.Log = io.Discard
-	}
-	if entries, err := os.ReadDir(o.Dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("devnet: %s is not empty", o.Dir)
-	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return nil, err
 	}
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return nil, err
 	}
+	entries, err := os.ReadDir(dir)
+	switch {
+	case err == nil && len(entries) > 0:
+		if _, serr := os.Stat(filepath.Join(dir, StateFile)); serr == nil {
+			return nil, fmt.Errorf("%w: %s; start it again with rampartctl devnet start --dir %s, or remove the directory for a new one", ErrExists, dir, dir)
+		}
+		return nil, fmt.Errorf("devnet: %s is not empty; give a new or empty directory", dir)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("devnet: %w", err)
+	}
+	st = &State{Dir: dir, SignerBin: o.SignerBin, up: true, madeDir: err != nil}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if derr := st.Discard(context.WithoutCancel(ctx)); derr != nil {
+				err = errors.Join(err, derr)
+			} else {
+				fmt.Fprintf(o.Log, "devnet up failed; its signers were stopped and what it wrote in %s removed\n", dir)
+			}
+			st = nil
+		}
+	}()
 	if len(o.Clients) == 0 {
 		o.Clients = []string{"vc-1"}
 	}
@@ -131,7 +169,7 @@ func Up(ctx context.Context, o Options) (*State, error) {
 		return nil, err
 	}
 	lc.CloseListeners()
-	st := &State{Dir: dir, Created: time.Now().UTC(), SignerBin: o.SignerBin}
+	st.Created = time.Now().UTC()
 	for _, s := range lc.Signers {
 		st.Signers = append(st.Signers, &SignerState{ID: s.ID, ConfigPath: s.ConfigPath, LogPath: filepath.Join(s.Dir, "signer.log"), Operations: s.Config.Listen.Operations, SoftHSMConf: s.SoftHSMConf})
 	}
@@ -140,12 +178,10 @@ func Up(ctx context.Context, o Options) (*State, error) {
 	}
 	for _, s := range st.Signers {
 		if err := st.Start(s.ID); err != nil {
-			st.Down(context.WithoutCancel(ctx))
 			return nil, err
 		}
 	}
 	if err := st.WaitHealthy(ctx, 60*time.Second); err != nil {
-		st.Down(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	fmt.Fprintf(o.Log, "%d signers running and healthy\n", len(st.Signers))
@@ -215,7 +251,7 @@ func (st *State) update(fn func(*State) error) error {
 		return errors.Join(ferr, err)
 	}
 	if cur != st {
-		*st = *cur
+		st.replace(cur)
 	}
 	return ferr
 }
@@ -298,6 +334,39 @@ func (st *State) Down(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Discard undoes an Up that did not complete: it stops the signers the
+// devnet started and removes its files, Dir itself when Up created it,
+// else what Up put in the empty directory it was given. When a signer
+// cannot be stopped the files are kept (a running signer's database and
+// token are not removed under it) and the error says so. Only a State
+// returned by Up can be discarded; one read back with Load cannot.
+func (st *State) Discard(ctx context.Context) error {
+	if !st.up || st.Dir == "" {
+		return errors.New("devnet: only a devnet being brought up is discarded; stop one with Down")
+	}
+	if err := st.Down(ctx); err != nil {
+		return fmt.Errorf("devnet: %s kept, since a signer could not be stopped: %w", st.Dir, err)
+	}
+	if st.madeDir {
+		if err := os.RemoveAll(st.Dir); err != nil {
+			return fmt.Errorf("devnet: removing the incomplete devnet: %w", err)
+		}
+		return nil
+	}
+	entries, err := os.ReadDir(st.Dir)
+	if err != nil {
+		return fmt.Errorf("devnet: removing the incomplete devnet: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		errs = append(errs, os.RemoveAll(filepath.Join(st.Dir, e.Name())))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("devnet: removing the incomplete devnet: %w", err)
+	}
+	return nil
+}
+
 // Signer states in a SignerStatus.
 const (
 	// StateRunning: the recorded process runs.
@@ -332,7 +401,7 @@ type SignerStatus struct {
 // another command stopped or started shows as it is.
 func (st *State) Status(ctx context.Context) []SignerStatus {
 	if disk, err := Load(st.Dir); err == nil {
-		*st = *disk
+		st.replace(disk)
 	}
 	var out []SignerStatus
 	for _, s := range st.Signers {

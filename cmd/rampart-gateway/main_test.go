@@ -26,6 +26,7 @@ import (
 	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/clitest"
 	"github.com/rampart-signer/rampart/internal/network"
 	"github.com/rampart-signer/rampart/internal/signing"
 )
@@ -239,5 +240,45 @@ func TestGatewayConfigErrorExits2(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "listen.api") {
 		t.Fatalf("exit %v; want status 2 naming listen.api:\n%s", err, out)
+	}
+}
+
+// TestFatalStartErrorIsTheLastJSONLogLine: a gateway logging JSON whose
+// API address is taken ends with a "stopped" JSON line holding the error
+// (issue 17: the fatal error was only printed as text).
+func TestFatalStartErrorIsTheLastJSONLogLine(t *testing.T) {
+	bin := buildGateway(t)
+	t.Setenv("SOFTHSM2_CONF", "")
+	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
+		Dir: filepath.Join(t.TempDir(), "cluster"), Signers: 1, Threshold: 1,
+		Network: appliance.NetworkConfig{Name: "mainnet"}, Clients: []string{"gateway-1"}, Hardening: "off",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.CloseListeners()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cl := lc.Client("gateway-1")
+	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
+	cfg := fmt.Sprintf("cluster:\n  file: %s\n  certificate: %s\n  key: %s\nlisten:\n  api: %q\nlog:\n  level: info\n  format: json\n",
+		filepath.Join(lc.Dir, "cluster.yaml"), cl.CertPath, cl.KeyPath, taken.Addr().String())
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "--config", cfgPath)
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v; want status 1:\n%s", err, stderr.String())
+	}
+	last := clitest.LastJSONLog(t, stderr.String())
+	if errText, _ := last["err"].(string); last["msg"] != "stopped" || last["level"] != "ERROR" || !strings.Contains(errText, "address already in use") {
+		t.Fatalf("last JSON log line %v; want msg stopped, level ERROR and the taken address in err:\n%s", last, stderr.String())
 	}
 }

@@ -27,7 +27,7 @@ const shutdownGrace = 10 * time.Second
 
 // run starts the gateway from its configuration file and serves until a
 // signal arrives.
-func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) error {
+func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) (err error) {
 	cfg, err := gateway.Load(configPath)
 	if err != nil {
 		return configError(err)
@@ -42,6 +42,17 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		return nil
 	}
 	log := cfg.Log.NewLogger(env.Stderr)
+	// The last line, in the configured log format (JSON too), as the
+	// signer's: the error that stopped the gateway, a start-up failure
+	// included (issue 17). Errors before the logger (the configuration's)
+	// are only on standard error.
+	defer func() {
+		if err != nil {
+			log.Error("stopped", "err", err)
+		} else {
+			log.Info("stopped")
+		}
+	}()
 	notify := func(state string) {
 		if _, err := daemon.SdNotify(false, state); err != nil {
 			log.Warn("systemd notification failed", "err", err)

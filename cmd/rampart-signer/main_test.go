@@ -205,6 +205,26 @@ func TestStartFailuresARestartCannotFixExitWithStatus2(t *testing.T) {
 	}
 }
 
+// TestFatalStartErrorIsTheLastJSONLogLine is the regression test for a
+// signer logging JSON whose fatal start-up error (a wrong PIN) was only
+// printed as text: its last log line is "stopped", as JSON, with the
+// error.
+func TestFatalStartErrorIsTheLastJSONLogLine(t *testing.T) {
+	st := provision(t)
+	st.cfg.Log.Format = "json"
+	if err := os.WriteFile(st.pinFile(t), []byte("not-the-pin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := st.run(t)
+	if code != 2 {
+		t.Fatalf("exit status %d, want 2:\n%s", code, stderr)
+	}
+	last := clitest.LastJSONLog(t, stderr)
+	if errText, _ := last["err"].(string); last["msg"] != "stopped" || last["level"] != "ERROR" || !strings.Contains(errText, "wrong PIN") {
+		t.Fatalf("last JSON log line %v; want msg stopped, level ERROR and the wrong PIN in err:\n%s", last, stderr)
+	}
+}
+
 // TestStartFailuresARestartCanFixExitWithStatus1: a port still held (by
 // the previous instance, say) is worth a restart.
 func TestStartFailuresARestartCanFixExitWithStatus1(t *testing.T) {

@@ -43,7 +43,7 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 	}
 	if now != nil {
 		opts.Now = now
-		log.Warn("TEST ONLY: the signer's clock is shifted; never set this outside the chaos tests", "env", testClockOffsetEnv, "offset", offset)
+		log.Warn("TEST ONLY: the signer's clock is shifted; never set this outside the chaos tests", "env", testClockOffsetEnv, "offset", offset.String())
 	}
 	if d, err := daemon.SdWatchdogEnabled(false); err == nil && d > 0 {
 		opts.WatchdogInterval = d / 2

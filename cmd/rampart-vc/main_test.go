@@ -114,6 +114,35 @@ func TestWrongPINStopsTheClientForGood(t *testing.T) {
 	}
 }
 
+// TestFatalStartErrorIsTheLastJSONLogLine: a client logging JSON ends
+// with a "stopped" JSON line holding the error that stopped it (issue 17:
+// the fatal error was only printed as text).
+func TestFatalStartErrorIsTheLastJSONLogLine(t *testing.T) {
+	st := provision(t)
+	f, err := os.OpenFile(st.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("log:\n  level: info\n  format: json\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st.pinFile, []byte("not-the-pin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := st.run(t)
+	if code != 2 {
+		t.Fatalf("exit status %d, want 2:\n%s", code, stderr)
+	}
+	last := clitest.LastJSONLog(t, stderr)
+	if errText, _ := last["err"].(string); last["msg"] != "stopped" || last["level"] != "ERROR" || !strings.Contains(errText, "wrong PIN") {
+		t.Fatalf("last JSON log line %v; want msg stopped, level ERROR and the wrong PIN in err:\n%s", last, stderr)
+	}
+}
+
 // TestPortInUseIsWorthARestart: a port still held exits with status 1,
 // which the unit restarts.
 func TestPortInUseIsWorthARestart(t *testing.T) {

@@ -51,7 +51,7 @@ func startError(err error) error {
 
 // run starts the client from its configuration file and performs duties
 // until a signal arrives.
-func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) error {
+func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) (err error) {
 	cfg, err := vc.Load(configPath)
 	if err != nil {
 		return configError(err)
@@ -69,6 +69,17 @@ func run(ctx context.Context, env *cli.Env, configPath string, checkOnly bool) e
 		return nil
 	}
 	log := cfg.Log.NewLogger(env.Stderr)
+	// The last line, in the configured log format (JSON too), as the
+	// signer's: the error that stopped the client, a start-up failure
+	// included (issue 17). Errors before the logger (the configuration's)
+	// are only on standard error.
+	defer func() {
+		if err != nil {
+			log.Error("stopped", "err", err)
+		} else {
+			log.Info("stopped")
+		}
+	}()
 	if vc.PlaceholderFeeRecipient(cfg.FeeRecipient) {
 		log.Error("fee_recipient looks like a placeholder: the fees of proposed blocks will be lost; set your own execution address", "fee_recipient", cfg.FeeRecipient)
 	}

@@ -102,7 +102,11 @@ everywhere (default hoodi).
 It first prints what the threshold tolerates (n-t signers down; 2t-n-1
 compromised signers that cannot get a slashable message signed) and asks
 for confirmation when the safety tolerance is below 1, as the default
-3-of-5 is (--accept-low-safety answers without asking).`,
+3-of-5 is (--accept-low-safety answers without asking).
+
+An up that fails stops the signers it started and removes what it wrote,
+so the same command can be run again. A directory that holds a devnet
+already is refused: devnet start --dir starts a stopped devnet again.`,
 		Flags: func(f *flag.FlagSet) { fs = f; o.register(f) },
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -140,8 +144,13 @@ func devnetUp(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet)
 	if err != nil {
 		return nil, err
 	}
+	// A devnet without its validators is not what was asked for: undo
+	// it, so that the same command can simply be run again.
 	fail := func(err error) (*devnet.State, error) {
-		st.Down(context.WithoutCancel(ctx))
+		if derr := st.Discard(context.WithoutCancel(ctx)); derr != nil {
+			return nil, errors.Join(err, derr)
+		}
+		fmt.Fprintf(env.Stdout, "devnet up failed; its signers were stopped and what it wrote in %s removed\n", st.Dir)
 		return nil, err
 	}
 	clusterPath := filepath.Join(st.Dir, "cluster.yaml")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,13 +62,39 @@ func TestDevnetImportsKeystoresIntoSignerProcesses(t *testing.T) {
 	if os.Getenv("DEVNET_TEST_DIR") == "" {
 		dir = filepath.Join(t.TempDir(), "devnet")
 	}
-	code, out, errOut := run(t, "devnet", "up", "--dir", dir, "--signers", "3", "--threshold", "2", "--accept-low-safety", "--keystores", ksDir, "--password-file", pwFile, "--network", "hoodi")
+	up := func(pw string) (int, string, string) {
+		return run(t, "devnet", "up", "--dir", dir, "--signers", "3", "--threshold", "2", "--accept-low-safety", "--keystores", ksDir, "--password-file", pw, "--network", "hoodi")
+	}
+
+	// An up that fails once its signers run (the import refuses a wrong
+	// password) stops them and removes what it made, so that the same
+	// command works when run again (issue 17: the retry failed "not
+	// empty" beside orphaned signers).
+	wrongPW := filepath.Join(t.TempDir(), "wrong")
+	os.WriteFile(wrongPW, []byte("not the password\n"), 0o600)
+	code, out, errOut := up(wrongPW)
+	if code == 0 || !strings.Contains(out, "its signers were stopped") {
+		t.Fatalf("devnet up with a wrong password: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the failed up left %s behind: %v", dir, err)
+	}
+	if pids := processesUnder(t, dir); len(pids) > 0 {
+		t.Fatalf("the failed up left signer processes running: %v", pids)
+	}
+
+	code, out, errOut = up(pwFile)
 	st, _ := devnet.Load(dir)
 	if st != nil {
 		t.Cleanup(func() { st.Down(t.Context()) })
 	}
 	if code != 0 {
 		t.Fatalf("devnet up: exit %d\n%s%s", code, out, errOut)
+	}
+	// up on an existing devnet names the command that starts it again,
+	// and leaves it as it was.
+	if code, _, errOut := up(pwFile); code != 1 || !strings.Contains(errOut, "start it again with rampartctl devnet start --dir") {
+		t.Fatalf("devnet up on an existing devnet: exit %d %s", code, errOut)
 	}
 	if code, out, _ := run(t, "devnet", "status", "--dir", dir); code != 0 || strings.Count(out, "healthy") != 3 {
 		t.Fatalf("devnet status: %d\n%s", code, out)
@@ -121,6 +148,28 @@ func TestDevnetImportsKeystoresIntoSignerProcesses(t *testing.T) {
 			}
 		}
 	}
+}
+
+// processesUnder lists the processes whose command line names a path
+// under dir (a devnet's signers: --config dir/...).
+func processesUnder(t *testing.T, dir string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || gone(pid) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if bytes.Contains(cmdline, []byte(dir+string(filepath.Separator))) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func itoa(i int) string {

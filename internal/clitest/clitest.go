@@ -6,9 +6,11 @@ package clitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,4 +45,20 @@ func Run(t testing.TB, switchVar string, env []string, args ...string) (int, str
 		t.Fatalf("running %s as the command: %v\n%s", os.Args[0], err, stderr.String())
 	}
 	return 0, stderr.String()
+}
+
+// LastJSONLog returns the last line of stderr that is a JSON object (a
+// log line of a daemon logging in JSON), failing the test when there is
+// none.
+func LastJSONLog(t testing.TB, stderr string) map[string]any {
+	t.Helper()
+	lines := strings.Split(stderr, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		var m map[string]any
+		if json.Unmarshal([]byte(lines[i]), &m) == nil {
+			return m
+		}
+	}
+	t.Fatalf("no JSON log line in:\n%s", stderr)
+	return nil
 }
