@@ -36,7 +36,7 @@ credential (admin.token: credential:admin-token with LoadCredential=): a
 signer's disk then does not give the token away. Name the token file in
 the cluster file's admin entry (token: file:/path) for rampartctl.`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&out, "out", "", "new `file` for the token (mode 0600)")
+			fs.StringVar(&out, "out", "", "new `file` for the token (mode 0600; required)")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {

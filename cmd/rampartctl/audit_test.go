@@ -174,7 +174,21 @@ func TestAuditAcknowledgeLoss(t *testing.T) {
 	files := logFiles(t, dir)
 	os.Chmod(files[len(files)-1], 0o600)
 	os.WriteFile(files[len(files)-1], nil, 0o600)
-	if code, out, errOut := run(t, "audit", "acknowledge-loss", "--slashing-db", db); code != 0 || !strings.Contains(out, "acknowledged the loss of audit records up to") {
+	// As docs/operations.md runs it: the signer's configuration names the
+	// database (the shipped example, its database moved here).
+	example, err := os.ReadFile("../../appliance/signer.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const exampleDB = "database: /var/lib/rampart-signer/slashing-protection.db"
+	if !strings.Contains(string(example), exampleDB) {
+		t.Fatalf("appliance/signer.example.yaml no longer says %q", exampleDB)
+	}
+	config := filepath.Join(t.TempDir(), "signer.yaml")
+	if err := os.WriteFile(config, []byte(strings.Replace(string(example), exampleDB, "database: "+db, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, "audit", "acknowledge-loss", "--config", config); code != 0 || !strings.Contains(out, "acknowledged the loss of audit records up to") {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
 	if code, _, errOut := run(t, "audit", "acknowledge-loss", "--slashing-db", db); code != 1 || !strings.Contains(errOut, "already acknowledged") {

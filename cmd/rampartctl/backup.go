@@ -45,7 +45,7 @@ type nodeFlags struct {
 
 func (f *nodeFlags) register(fs *flag.FlagSet, timeout time.Duration) {
 	fs.StringVar(&f.cluster, "cluster", "", "cluster `file`: reach the running signer through its administrative API (admin identity and token)")
-	fs.Uint64Var(&f.node, "node", 0, "the signer's participant `id` in the cluster file")
+	fs.Uint64Var(&f.node, "node", 0, "the signer's participant `id` in the cluster file (required with --cluster)")
 	fs.DurationVar(&f.timeout, "timeout", timeout, "how long the transfer may take")
 }
 
@@ -85,6 +85,7 @@ FILE is either absent or a whole, verified backup; an existing FILE is
 only replaced with --force.`,
 		Flags: func(fs *flag.FlagSet) {
 			nf.register(fs, 30*time.Minute)
+			fs.Lookup("cluster").Usage += " (required)"
 			fs.BoolVar(&force, "force", false, "replace FILE if it exists")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
