@@ -149,6 +149,47 @@ func TestBackupCreateVerifyRestore(t *testing.T) {
 			t.Fatalf("a different share: exit %d %s", code, stderr)
 		}
 	})
+	t.Run("run as root onto an emptied state directory, everything is the signer's", func(t *testing.T) {
+		// The regression test for the image's drill: the shares directory
+		// the restore made was root's, so the shares in it stayed root's
+		// too and the signer, running as rampart-signer, could not read
+		// them. The state directory is the service user's, as the unit's
+		// StateDirectory= makes it.
+		if os.Geteuid() != 0 {
+			t.Skip("needs root: the command is run as root on a signer, and only root may give files away")
+		}
+		const uid, gid = 4242, 4343
+		cfg := *s.Config
+		cfg.DataDir = filepath.Join(t.TempDir(), "data")
+		cfg.Slashing.Database, cfg.Accounts.SharesDir, cfg.Audit.Dir = "", "", ""
+		if err := os.Mkdir(cfg.DataDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(cfg.DataDir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		data, err := yaml.Marshal(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config := filepath.Join(t.TempDir(), "signer.yaml")
+		if err := os.WriteFile(config, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, stdout, stderr := run(t, "backup", "restore", "--config", config, file); code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		shares := filepath.Join(cfg.DataDir, "shares")
+		for _, p := range []string{shares, filepath.Join(shares, key.String()+".share"), filepath.Join(cfg.DataDir, "slashing-protection.db")} {
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sys := st.Sys().(*syscall.Stat_t); sys.Uid != uid || sys.Gid != gid {
+				t.Errorf("%s owned by %d:%d; want the state directory's owner %d:%d", p, sys.Uid, sys.Gid, uid, gid)
+			}
+		}
+	})
 	t.Run("a restore that fails part way places no database", func(t *testing.T) {
 		// A peer's export holding a record beyond the wall clock fails the
 		// merge after the backup's database was copied: nothing may be
