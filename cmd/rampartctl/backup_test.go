@@ -348,3 +348,42 @@ func TestSharesDealGivesTheFilesToTheSigner(t *testing.T) {
 		t.Errorf("no chown step for the root-owned data directory (want %q):\n%s", want, stderr)
 	}
 }
+
+// TestRestoredConfigurationGoesToTheSignersGroup is the regression test for a
+// configuration written by backup restore (the disk lost with
+// /etc/rampart/signer.yaml) staying root:root 0640, unreadable by the
+// signer running as rampart-signer: it goes to the state directory's group,
+// as the package's root:rampart-signer 0640; with a root-owned state
+// directory the command says the chgrp to run.
+func TestRestoredConfigurationGoesToTheSignersGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the command is run as root on a signer, and only root may give files away")
+	}
+	const uid, gid = 4242, 4343
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "signer.yaml")
+	if err := os.WriteFile(config, []byte("node: {id: 1}\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	note, err := giveConfigToService(config, data)
+	if err != nil || !strings.Contains(note, "chgrp rampart-signer "+config) {
+		t.Fatalf("root-owned state directory: note %q, %v", note, err)
+	}
+	if err := os.Chown(data, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	if note, err := giveConfigToService(config, data); err != nil || note != "" {
+		t.Fatalf("note %q, %v", note, err)
+	}
+	st, err := os.Stat(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 0 || sys.Gid != gid || st.Mode().Perm() != 0o640 {
+		t.Fatalf("%s is %d:%d %v; want 0:%d 0640", config, sys.Uid, sys.Gid, st.Mode().Perm(), gid)
+	}
+}
