@@ -20,7 +20,7 @@ report() { # report NAME DETAIL COMMAND...: check, with the command's output on 
 	name=$1 detail=$2
 	shift 2
 	if out=$("$@" 2>&1); then
-		pass "$name" "$detail: $(echo "$out" | paste -sd ';' | sed 's/;/; /g')"
+		pass "$name" "$detail: $(echo "$out" | awk 'NR > 1 { printf " | " } { printf "%s", $0 }')"
 	else
 		fail "$name" "$detail: $(echo "$out" | tail -n 5 | tr '\n' ' ')"
 	fi
@@ -95,10 +95,12 @@ report backup-create "rampartctl backup create of the running signer" \
 	rampartctl backup create --cluster /root/cluster.yaml --node 1 "$backup"
 report backup-verify "rampartctl backup verify" rampartctl backup verify "$backup"
 
-# lose_disk: the state disk is gone (slashing database, sealed shares,
-# audit log and whatever else the signer keeps there), the HSM survives:
-# SoftHSM's token directory, which the test keeps on the state partition,
-# stays.
+# lose_disk: the disk is gone with the state (slashing database, sealed
+# shares, audit log and whatever else the signer keeps there) and the
+# configuration, which the restore writes back from the backup; the HSM
+# survives: SoftHSM's token directory, which the test keeps on the state
+# partition, stays, and so do the credentials and drop-ins a rebuilt server
+# is given again (docs/operations.md, the drill's step 2).
 lost=/root/lost-disk
 lose_disk() {
 	mkdir "$lost" || return 1
@@ -109,12 +111,15 @@ lose_disk() {
 	for f in slashing-protection.db shares audit; do
 		[ -e "$lost/$f" ] || { echo "no $f in /var/lib/rampart-signer"; return 1; }
 	done
+	mv /etc/rampart/signer.yaml "$lost/" || return 1
 	echo "moved to $lost: $(ls -A "$lost" | tr '\n' ' ')"
 }
 check stop "systemctl stop rampart-signer" systemctl stop rampart-signer
-report lose-disk "the state directory emptied but for the HSM's tokens" lose_disk
-report backup-restore "rampartctl backup restore onto the empty state directory" \
+report lose-disk "the state directory emptied but for the HSM's tokens, the configuration gone" lose_disk
+report backup-restore "rampartctl backup restore onto the empty state directory, without configuration" \
 	rampartctl backup restore --config /etc/rampart/signer.yaml "$backup"
+report config-restored "/etc/rampart/signer.yaml written back as the package installs it (root:rampart-signer 640)" \
+	sh -c 'o=$(stat -c "%U:%G %a" /etc/rampart/signer.yaml) && echo "$o" && test "$o" = "root:rampart-signer 640"'
 check start "systemctl start rampart-signer" systemctl start rampart-signer
 wait_running signer-running-restored
 report sign-after-restore "a new message (RANDAO_REVEAL for the next epoch) signed and verified" \
