@@ -38,8 +38,9 @@ type Target struct {
 	// exports after this signer lost its disk; only keys this signer holds
 	// a share or a history of are taken from them.
 	Merge []*protect.Interchange
-	// Own is called on every file Restore creates (the service user's
-	// ownership when run as root); nil does nothing.
+	// Own is called on every file and directory Restore creates, parents
+	// before what they hold (the service user's ownership when run as
+	// root); nil does nothing.
 	Own func(path string) error
 }
 
@@ -227,7 +228,7 @@ func restoreShares(a *Archive, t Target, rep *Report) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	if err := os.MkdirAll(t.SharesDir, 0o700); err != nil {
+	if err := mkdirOwned(t, t.SharesDir); err != nil {
 		return fmt.Errorf("accounts.shares_dir: %w", err)
 	}
 	for _, k := range keys {
@@ -270,8 +271,8 @@ func restoreShares(a *Archive, t Target, rep *Report) error {
 // would have been one).
 func placeDatabase(ctx context.Context, history *protect.Interchange, a *Archive, t Target, rep *Report) error {
 	dir := filepath.Dir(t.Database)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	if err := mkdirOwned(t, dir); err != nil {
+		return fmt.Errorf("slashing.database: %w", err)
 	}
 	in, err := os.Open(a.Path(DatabaseName))
 	if err != nil {
@@ -315,6 +316,35 @@ func placeDatabase(ctx context.Context, history *protect.Interchange, a *Archive
 		return err
 	}
 	return own(t, t.Database)
+}
+
+// mkdirOwned makes dir and its missing parents (mode 0700) and gives each
+// directory it made to t.Own, parents first: a shares directory made by a
+// restore run as root onto an emptied state directory is the service
+// user's, as the unit's StateDirectory= would have made it, and so are the
+// shares written into it.
+func mkdirOwned(t Target, dir string) error {
+	var made []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		made = append(made, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := own(t, made[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func own(t Target, path string) error {

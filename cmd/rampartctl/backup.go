@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance"
@@ -214,8 +215,9 @@ it is this signer's (cluster.id, node.id, network), then
 If the configuration file does not exist, the backup's is written there
 first (a rebuilt disk). If the audit log is gone too, the database notes
 the loss of the records the backup anchors, as rampartctl audit
-acknowledge-loss does. Run as root, files created are given to the owner
-of their directory (rampart-signer).
+acknowledge-loss does. Run as root, the files and directories created in
+the state directory are given to its owner (rampart-signer), and a
+configuration written is root's in that owner's group, mode 0640.
 
 With --cluster and --node instead (the signer running): merges the
 backup's history into the running signer's database and raises its
@@ -268,6 +270,7 @@ func backupRestore(ctx context.Context, env *cli.Env, file, config string, merge
 	if err != nil {
 		return fmt.Errorf("%w (nothing was restored)", err)
 	}
+	configRestored := false
 	if _, err := os.Stat(config); errors.Is(err, fs.ErrNotExist) {
 		if !a.Has(backup.ConfigName) {
 			return fmt.Errorf("--config %s does not exist and the backup holds no configuration", config)
@@ -282,14 +285,21 @@ func backupRestore(ctx context.Context, env *cli.Env, file, config string, merge
 		}), 0o640, false, nil); err != nil {
 			return fmt.Errorf("writing the backup's configuration to %s: %w", config, err)
 		}
-		if err := giveToDirOwner(config); err != nil {
-			return err
-		}
+		configRestored = true
 		fmt.Fprintf(env.Stdout, "configuration restored to %s\n", config)
 	}
 	cfg, err := appliance.Load(config)
 	if err != nil {
 		return cli.Usagef("--config: %v", err)
+	}
+	if configRestored {
+		note, err := giveConfigToService(config, cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		if note != "" {
+			fmt.Fprintln(env.Stderr, note)
+		}
 	}
 	n, err := cfg.LoadNetwork(ctx)
 	if err != nil {
@@ -321,6 +331,37 @@ func backupRestore(ctx context.Context, env *cli.Env, file, config string, merge
 	}
 	fmt.Fprintf(env.Stdout, "watermarks of %d validators raised to epoch %d: the signer may start\n", rep.Validators, rep.FloorEpoch)
 	return nil
+}
+
+// giveConfigToService makes a configuration file the restore wrote, when
+// run as root, what the package makes /etc/rampart/signer.yaml: root's,
+// mode 0640, in the group of the signer's state directory (rampart-signer,
+// as the unit's StateDirectory= made it), so that the signer, running as
+// that user, can read it. The directory holding the configuration is
+// root's (/etc/rampart), so its owner is no guide. If the state directory
+// is root's too (a new disk the unit never started on), it changes nothing
+// and returns the command the operator must run, to be printed.
+func giveConfigToService(config, dataDir string) (note string, err error) {
+	if os.Geteuid() != 0 {
+		return "", nil
+	}
+	st, err := os.Stat(dataDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	var gid uint32
+	if err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			gid = sys.Gid
+		}
+	}
+	if gid == 0 {
+		return fmt.Sprintf("note: the configuration restored to %s is root's (mode 0640) and %s gives no service group; if rampart-signer runs as its own user, run: chgrp rampart-signer %s", config, dataDir, config), nil
+	}
+	if err := os.Lchown(config, 0, int(gid)); err != nil {
+		return "", fmt.Errorf("giving %s to the group of %s (gid %d): %w", config, dataDir, gid, err)
+	}
+	return "", nil
 }
 
 // mergeChunk is the number of validators per online merge request, well

@@ -149,6 +149,47 @@ func TestBackupCreateVerifyRestore(t *testing.T) {
 			t.Fatalf("a different share: exit %d %s", code, stderr)
 		}
 	})
+	t.Run("run as root onto an emptied state directory, everything is the signer's", func(t *testing.T) {
+		// The regression test for the image's drill: the shares directory
+		// the restore made was root's, so the shares in it stayed root's
+		// too and the signer, running as rampart-signer, could not read
+		// them. The state directory is the service user's, as the unit's
+		// StateDirectory= makes it.
+		if os.Geteuid() != 0 {
+			t.Skip("needs root: the command is run as root on a signer, and only root may give files away")
+		}
+		const uid, gid = 4242, 4343
+		cfg := *s.Config
+		cfg.DataDir = filepath.Join(t.TempDir(), "data")
+		cfg.Slashing.Database, cfg.Accounts.SharesDir, cfg.Audit.Dir = "", "", ""
+		if err := os.Mkdir(cfg.DataDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(cfg.DataDir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		data, err := yaml.Marshal(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config := filepath.Join(t.TempDir(), "signer.yaml")
+		if err := os.WriteFile(config, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, stdout, stderr := run(t, "backup", "restore", "--config", config, file); code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		shares := filepath.Join(cfg.DataDir, "shares")
+		for _, p := range []string{shares, filepath.Join(shares, key.String()+".share"), filepath.Join(cfg.DataDir, "slashing-protection.db")} {
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sys := st.Sys().(*syscall.Stat_t); sys.Uid != uid || sys.Gid != gid {
+				t.Errorf("%s owned by %d:%d; want the state directory's owner %d:%d", p, sys.Uid, sys.Gid, uid, gid)
+			}
+		}
+	})
 	t.Run("a restore that fails part way places no database", func(t *testing.T) {
 		// A peer's export holding a record beyond the wall clock fails the
 		// merge after the backup's database was copied: nothing may be
@@ -305,5 +346,44 @@ func TestSharesDealGivesTheFilesToTheSigner(t *testing.T) {
 	}
 	if want := "chown -R rampart-signer:rampart-signer " + lc.Signers[2].Config.DataDir; !strings.Contains(stderr, want) {
 		t.Errorf("no chown step for the root-owned data directory (want %q):\n%s", want, stderr)
+	}
+}
+
+// TestRestoredConfigurationGoesToTheSignersGroup is the regression test for a
+// configuration written by backup restore (the disk lost with
+// /etc/rampart/signer.yaml) staying root:root 0640, unreadable by the
+// signer running as rampart-signer: it goes to the state directory's group,
+// as the package's root:rampart-signer 0640; with a root-owned state
+// directory the command says the chgrp to run.
+func TestRestoredConfigurationGoesToTheSignersGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the command is run as root on a signer, and only root may give files away")
+	}
+	const uid, gid = 4242, 4343
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "signer.yaml")
+	if err := os.WriteFile(config, []byte("node: {id: 1}\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	note, err := giveConfigToService(config, data)
+	if err != nil || !strings.Contains(note, "chgrp rampart-signer "+config) {
+		t.Fatalf("root-owned state directory: note %q, %v", note, err)
+	}
+	if err := os.Chown(data, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	if note, err := giveConfigToService(config, data); err != nil || note != "" {
+		t.Fatalf("note %q, %v", note, err)
+	}
+	st, err := os.Stat(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 0 || sys.Gid != gid || st.Mode().Perm() != 0o640 {
+		t.Fatalf("%s is %d:%d %v; want 0:%d 0640", config, sys.Uid, sys.Gid, st.Mode().Perm(), gid)
 	}
 }

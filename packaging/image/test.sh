@@ -7,7 +7,13 @@
 # rampartctl), boots it under qemu (TCG, OVMF) and reads the serial console
 # for rampart-bootcheck's verdicts (test/bootcheck.sh): unit installed and
 # enabled, SSH off, state partition, exposure, rampart-signer active
-# (running), /upcheck answered, one request signed and verified.
+# (running), /upcheck answered, requests signed and verified; then the
+# disaster recovery drill of docs/operations.md with the packaged rampartctl:
+# a backup of the running signer through its administrative API (an admin
+# identity from the test's CA, the administrative token's verifier as a
+# systemd credential), the state disk lost, the backup restored, and the
+# signer signing again while refusing a double vote of what it signed before
+# the backup.
 #
 # Usage: test.sh DIST
 # Environment: VERSION (required); RAMPARTCTL (default bin/rampartctl);
@@ -35,9 +41,10 @@ mkdir -p "$work" "$state"
 cp -a "$base" "$rootfs"
 
 step "provision: tokens, sealing key, TLS identities"
-# Three SoftHSM tokens made on this machine: the cluster CA's (stays here,
+# Four SoftHSM tokens made on this machine: the cluster CA's (stays here,
 # as an offline CA would), the signer's (moved into the image's state
-# partition) and the boot check's client identity.
+# partition), the boot check's client identity and the operator's admin
+# identity (both in the boot check's own SoftHSM directory).
 hsm=$work/hsm
 mkdir -p "$hsm/tokens"
 printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$hsm" >"$hsm/softhsm2.conf"
@@ -45,7 +52,7 @@ export SOFTHSM2_CONF=$hsm/softhsm2.conf
 pin=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 so_pin=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 (umask 077 && printf '%s' "$pin" >"$hsm/pin")
-for label in ca signer client; do
+for label in ca signer client admin; do
 	softhsm2-util --init-token --free --label "rampart-$label" --pin "$pin" --so-pin "$so_pin" >/dev/null
 done
 uri() { echo "pkcs11:token=rampart-$1;object=$2?module-path=$module&pin-source=file:$hsm/pin"; }
@@ -55,6 +62,11 @@ uri() { echo "pkcs11:token=rampart-$1;object=$2?module-path=$module&pin-source=f
 	--ca-key "$(uri ca rampart-ca)" --ca-cert "$work/ca.pem" --out "$work/signer.pem"
 "$ctl" tls issue --name bootcheck.rampart.test --key "$(uri client bootcheck-tls)" \
 	--ca-key "$(uri ca rampart-ca)" --ca-cert "$work/ca.pem" --out "$work/client.pem"
+"$ctl" tls issue --name admin.rampart.test --key "$(uri admin admin-tls)" \
+	--ca-key "$(uri ca rampart-ca)" --ca-cert "$work/ca.pem" --out "$work/admin.pem"
+# The administrative token, made where the operator works; the signer gets
+# only its verifier (docs/operations.md, "Administrators").
+admin_verifier=$("$ctl" admin token --out "$work/admin.token")
 
 step "provision: a sealed 1-of-1 share"
 # `rampartctl shares deal` is the offline dealer: it creates the validator
@@ -86,7 +98,7 @@ token_dir() {
 }
 mkdir -p "$state/softhsm/tokens" "$rootfs/var/lib/rampart-bootcheck/softhsm/tokens"
 cp -a "$(token_dir signer)" "$state/softhsm/tokens/"
-cp -a "$(token_dir client)" "$rootfs/var/lib/rampart-bootcheck/softhsm/tokens/"
+cp -a "$(token_dir client)" "$(token_dir admin)" "$rootfs/var/lib/rampart-bootcheck/softhsm/tokens/"
 printf 'directories.tokendir = /var/lib/rampart-signer/softhsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
 	>"$rootfs/etc/rampart/softhsm2.conf"
 install -d -m 0755 "$rootfs/etc/rampart/tls"
@@ -99,6 +111,14 @@ sed -e "s|@PUBKEY@|$pubkey|g" "$here/test/signer.yaml" >"$rootfs/etc/rampart/sig
 install -d "$rootfs/etc/systemd/system/rampart-signer.service.d"
 printf '[Service]\nEnvironment=SOFTHSM2_CONF=/etc/rampart/softhsm2.conf\n' \
 	>"$rootfs/etc/systemd/system/rampart-signer.service.d/50-softhsm.conf"
+# The administrative token's verifier, as docs/operations.md tells an
+# operator: a root-only file under /etc/rampart/credentials, handed to the
+# service by a LoadCredential= drop-in (signer.yaml: admin.token:
+# credential:admin-token).
+install -m 0600 -o root -g root /dev/null "$rootfs/etc/rampart/credentials/admin-token"
+echo "$admin_verifier" >"$rootfs/etc/rampart/credentials/admin-token"
+printf '[Service]\nLoadCredential=admin-token:/etc/rampart/credentials/admin-token\n' \
+	>"$rootfs/etc/systemd/system/rampart-signer.service.d/admin-token.conf"
 
 step "install the boot check"
 lib=$rootfs/usr/local/lib/rampart-bootcheck
@@ -107,7 +127,29 @@ install -d "$lib"
 install -m 0755 "$here/test/bootcheck.sh" "$lib/bootcheck.sh"
 install -m 0644 "$work/ca.pem" "$lib/ca.pem"
 install -m 0644 "$work/client.pem" "$lib/client.pem"
+install -m 0644 "$work/admin.pem" "$lib/admin.pem"
+install -m 0600 "$work/admin.token" "$lib/admin.token"
 install -m 0600 "$hsm/pin" "$lib/pin"
+# The operator's cluster file, where docs/operations.md's backup commands
+# look for it (--cluster /root/cluster.yaml): the signer's endpoints, the
+# cluster CA and the admin identity with the administrative token.
+install -d -m 0700 "$rootfs/root"
+cat >"$rootfs/root/cluster.yaml" <<CLUSTER
+network:
+  name: mainnet
+cluster_id: bootcheck
+threshold: 1
+ca: /usr/local/lib/rampart-bootcheck/ca.pem
+participants:
+  - id: 1
+    endpoint: https://127.0.0.1:9100
+    tls_name: 127.0.0.1
+admin:
+  name: admin.rampart.test
+  certificate: /usr/local/lib/rampart-bootcheck/admin.pem
+  key: "pkcs11:token=rampart-admin;object=admin-tls?module-path=$module&pin-source=file:/usr/local/lib/rampart-bootcheck/pin"
+  token: file:/usr/local/lib/rampart-bootcheck/admin.token
+CLUSTER
 printf 'directories.tokendir = /var/lib/rampart-bootcheck/softhsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' >"$lib/softhsm2.conf"
 cat >"$lib/sign.sh" <<SIGN
 #!/bin/sh
@@ -115,7 +157,7 @@ SOFTHSM2_CONF=/usr/local/lib/rampart-bootcheck/softhsm2.conf exec /usr/local/lib
 	-url https://127.0.0.1:9000 -ca /usr/local/lib/rampart-bootcheck/ca.pem \\
 	-cert /usr/local/lib/rampart-bootcheck/client.pem \\
 	-key 'pkcs11:token=rampart-client;object=bootcheck-tls?module-path=$module&pin-source=file:/usr/local/lib/rampart-bootcheck/pin' \\
-	-pubkey $pubkey -network mainnet
+	-pubkey $pubkey -network mainnet "\$@"
 SIGN
 chmod 0755 "$lib/sign.sh"
 install -m 0644 "$here/test/rampart-bootcheck.service" "$rootfs/etc/systemd/system/rampart-bootcheck.service"

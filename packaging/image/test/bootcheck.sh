@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs inside the booted test image (rampart-bootcheck.service) and reports
-# on the serial console, one line per check:
+# on the serial console, one line per check (then the backup and restore
+# drill's duration as an INFO line):
 #   RAMPART-BOOTCHECK PASS|FAIL <check>: <detail>
 # then RAMPART-BOOTCHECK DONE <passed> passed, <failed> failed, and powers
 # the machine off. packaging/image/test.sh reads these lines.
@@ -14,6 +15,15 @@ check() { # check NAME DETAIL COMMAND...
 	name=$1 detail=$2
 	shift 2
 	if out=$("$@" 2>&1); then pass "$name" "$detail"; else fail "$name" "$detail: $(echo "$out" | tail -n 3 | tr '\n' ' ')"; fi
+}
+report() { # report NAME DETAIL COMMAND...: check, with the command's output on PASS too
+	name=$1 detail=$2
+	shift 2
+	if out=$("$@" 2>&1); then
+		pass "$name" "$detail: $(echo "$out" | awk 'NR > 1 { printf " | " } { printf "%s", $0 }')"
+	else
+		fail "$name" "$detail: $(echo "$out" | tail -n 5 | tr '\n' ' ')"
+	fi
 }
 
 unit=rampart-signer.service
@@ -38,33 +48,85 @@ else
 	fail exposure "systemd-analyze security $unit: '${exposure:-no score}' (goal 1.0)"
 fi
 
-# The signer: active (running) under the hardened unit, within the start
-# timeout (unsealing happens before READY=1).
-state=
-i=0
-while [ $i -lt 300 ]; do
-	state=$(systemctl show -p ActiveState,SubState --value $unit | tr '\n' ' ')
-	case $state in
-	"active running "|"failed "*) break ;;
-	esac
-	sleep 1
-	i=$((i + 1))
-done
-systemctl status --no-pager --lines=0 $unit | grep -E '^(●|[[:space:]]*(Loaded|Active):)'
-if [ "$state" = "active running " ]; then
-	pass signer-running "$unit active (running) after ${i}s"
-else
-	fail signer-running "$unit is '$state' after ${i}s"
-	journalctl -u $unit -b --no-pager -n 40 -o cat
-fi
+# wait_running NAME: the signer active (running) under the hardened unit,
+# within the start timeout (unsealing happens before READY=1).
+wait_running() {
+	state=
+	i=0
+	while [ $i -lt 300 ]; do
+		state=$(systemctl show -p ActiveState,SubState --value $unit | tr '\n' ' ')
+		case $state in
+		"active running "|"failed "*) break ;;
+		esac
+		sleep 1
+		i=$((i + 1))
+	done
+	systemctl status --no-pager --lines=0 $unit | grep -E '^(●|[[:space:]]*(Loaded|Active):)'
+	if [ "$state" = "active running " ]; then
+		pass "$1" "$unit active (running) after ${i}s"
+	else
+		fail "$1" "$unit is '$state' after ${i}s"
+		journalctl -u $unit -b --no-pager -n 40 -o cat
+	fi
+}
+wait_running signer-running
 
 check upcheck "GET http://127.0.0.1:9200/upcheck" curl -fsS --max-time 10 http://127.0.0.1:9200/upcheck
 
-if [ -x /usr/local/lib/rampart-bootcheck/sign.sh ]; then
-	check sign "one signing request through the API, signature verified" /usr/local/lib/rampart-bootcheck/sign.sh
-else
+lib=/usr/local/lib/rampart-bootcheck
+if [ ! -x $lib/sign.sh ]; then
 	fail sign "no signing check installed"
+	echo "RAMPART-BOOTCHECK DONE $passed passed, $failed failed"
+	systemctl --no-block poweroff
+	exit 0
 fi
+check sign "one signing request through the API, signature verified" $lib/sign.sh
+report sign-attestation "an attestation of the current epoch signed and verified, kept for the double-vote check" \
+	$lib/sign.sh -type ATTESTATION -save /root/attestation.json
+
+# The disaster recovery drill of docs/operations.md ("Back up", "Restore",
+# "Disaster recovery drill"), with the packaged rampartctl and the
+# commands as the guide gives them. The admin identity's key is in the
+# boot check's SoftHSM token.
+drill_start=$(date +%s)
+export SOFTHSM2_CONF=$lib/softhsm2.conf
+backup=/root/signer-1-$(date +%F).tar
+report backup-create "rampartctl backup create of the running signer" \
+	rampartctl backup create --cluster /root/cluster.yaml --node 1 "$backup"
+report backup-verify "rampartctl backup verify" rampartctl backup verify "$backup"
+
+# lose_disk: the disk is gone with the state (slashing database, sealed
+# shares, audit log and whatever else the signer keeps there) and the
+# configuration, which the restore writes back from the backup; the HSM
+# survives: SoftHSM's token directory, which the test keeps on the state
+# partition, stays, and so do the credentials and drop-ins a rebuilt server
+# is given again (docs/operations.md, the drill's step 2).
+lost=/root/lost-disk
+lose_disk() {
+	mkdir "$lost" || return 1
+	for f in $(ls -A /var/lib/rampart-signer); do
+		case $f in softhsm|lost+found) continue ;; esac
+		mv "/var/lib/rampart-signer/$f" "$lost/" || return 1
+	done
+	for f in slashing-protection.db shares audit; do
+		[ -e "$lost/$f" ] || { echo "no $f in /var/lib/rampart-signer"; return 1; }
+	done
+	mv /etc/rampart/signer.yaml "$lost/" || return 1
+	echo "moved to $lost: $(ls -A "$lost" | tr '\n' ' ')"
+}
+check stop "systemctl stop rampart-signer" systemctl stop rampart-signer
+report lose-disk "the state directory emptied but for the HSM's tokens, the configuration gone" lose_disk
+report backup-restore "rampartctl backup restore onto the empty state directory, without configuration" \
+	rampartctl backup restore --config /etc/rampart/signer.yaml "$backup"
+report config-restored "/etc/rampart/signer.yaml written back as the package installs it (root:rampart-signer 640)" \
+	sh -c 'o=$(stat -c "%U:%G %a" /etc/rampart/signer.yaml) && echo "$o" && test "$o" = "root:rampart-signer 640"'
+check start "systemctl start rampart-signer" systemctl start rampart-signer
+wait_running signer-running-restored
+report sign-after-restore "a new message (RANDAO_REVEAL for the next epoch) signed and verified" \
+	$lib/sign.sh -epoch-offset 1
+report double-vote-refused "the conflicting twin of the attestation signed before the backup" \
+	$lib/sign.sh -twin-of /root/attestation.json
+echo "RAMPART-BOOTCHECK INFO backup, lost disk, restore and signing again took $(($(date +%s) - drill_start))s"
 
 echo "RAMPART-BOOTCHECK DONE $passed passed, $failed failed"
 systemctl --no-block poweroff
