@@ -50,14 +50,15 @@ func TestOperationsGuideCommandsExist(t *testing.T) {
 // purging the packages (RAMPART_PURGE_STATE=yes too):
 // packaging/image/lifecycle.sh with dpkg -i in a chroot (make image-test);
 // the image's first boot, systemctl status, journalctl, systemd-analyze
-// security and curl /upcheck: packaging/image/test.sh under qemu and
-// test/bootcheck.sh (make image-test; the image is booted as a file, not
-// written with dd); promtool check rules: make monitoring-check. Not run
-// anywhere: lsblk and dd, systemd-ask-password, installing credential
-// files, writing drop-ins (printf/cat > ...), growpart, systemctl
-// reload/reset-failed/disable, curl /healthcheck and /metrics, the audit
-// shipping rsync, promtool check config and the Prometheus and Grafana
-// set-up.
+// security, curl /upcheck, /healthcheck and /metrics, systemctl stop,
+// start and reload, the admin token's credential and drop-in, and the
+// disaster-recovery drill with the packaged rampartctl:
+// packaging/image/test.sh under qemu and test/bootcheck.sh (make
+// image-test; the image is booted as a file, not written with dd);
+// promtool check rules: make monitoring-check. Not run anywhere: lsblk
+// and dd, systemd-ask-password, growpart, systemctl reset-failed and
+// disable, the audit shipping rsync, promtool check config and the
+// Prometheus and Grafana set-up.
 var runBy = map[string][]struct{ file, test, forms string }{
 	"hsm init":   {{"cmd/rampartctl/hsm_test.go", "TestHSMInitAndStatusEndToEnd", "--key URI"}},
 	"hsm status": {{"cmd/rampartctl/hsm_test.go", "TestHSMInitAndStatusEndToEnd", "--key URI"}},

@@ -128,5 +128,26 @@ report double-vote-refused "the conflicting twin of the attestation signed befor
 	$lib/sign.sh -twin-of /root/attestation.json
 echo "RAMPART-BOOTCHECK INFO backup, lost disk, restore and signing again took $(($(date +%s) - drill_start))s"
 
+# The daily checks and a certificate renewal's reload, as docs/operations.md
+# gives them: /healthcheck answers 200 while this signer can sign (quorum
+# apart: the image runs one signer of its cluster), the metrics carry the
+# build and the HSM's state, and `systemctl reload` (SIGHUP) re-reads the
+# certificate and rules in the same process, which keeps signing.
+check healthcheck "GET http://127.0.0.1:9200/healthcheck answers 200" \
+	curl -fsS --max-time 10 -o /dev/null http://127.0.0.1:9200/healthcheck
+check metrics "GET /metrics carries rampart_build_info and rampart_hsm_up 1" \
+	sh -c 'm=$(curl -fsS --max-time 10 http://127.0.0.1:9200/metrics) && echo "$m" | grep -q "^rampart_build_info{" && echo "$m" | grep -Eq "^rampart_hsm_up(\{[^}]*\})? 1$"'
+reload_same_process() {
+	before=$(systemctl show -p MainPID --value $unit)
+	systemctl reload $unit || return 1
+	sleep 2
+	after=$(systemctl show -p MainPID --value $unit)
+	state=$(systemctl show -p ActiveState,SubState --value $unit | tr '\n' ' ')
+	echo "MainPID $before -> $after, $state"
+	[ "$before" = "$after" ] && [ "$before" != 0 ] && [ "$state" = "active running " ]
+}
+report reload "systemctl reload rampart-signer: the same process, still active (running)" reload_same_process
+report sign-after-reload "a message signed and verified after the reload" $lib/sign.sh
+
 echo "RAMPART-BOOTCHECK DONE $passed passed, $failed failed"
 systemctl --no-block poweroff
