@@ -255,8 +255,14 @@ func TestRemovalWaitsForItsGracePeriod(t *testing.T) {
 	remove()
 	refuses("after the second removal")
 	advance(24*time.Hour + time.Second)
-	if files := pendingFiles(tc, victim); len(files) != 0 {
-		t.Fatalf("the due share was not destroyed: %v", files)
+	// Waited for on the state: the HSM watch, the quorum probe and the
+	// ceremonies wait on the same clock, so their After calls can make
+	// advance return before the destroyer has come round. The destroyer
+	// asks the clock again once it has destroyed what was due.
+	for deadline := time.After(time.Minute); len(pendingFiles(tc, victim)) != 0; {
+		if !clock.waitAfterCalls(clock.Advance(0), deadline) {
+			t.Fatalf("the due share was not destroyed: %v", pendingFiles(tc, victim))
+		}
 	}
 	if r := tc.adminDo(t, victim, "admin", http.MethodPost, "/rampart/v1/accounts/"+key.String()+"/restore", nil, token, ""); r.code != http.StatusNotFound {
 		t.Fatalf("restore after destruction: %d %s", r.code, r.body)

@@ -273,7 +273,7 @@ func (c *Cluster) CloseListeners() {
 func bind(spec Spec, first bool) (map[string]net.Listener, error) {
 	ls := map[string]net.Listener{}
 	for _, name := range []string{appliance.ListenerParticipant, appliance.ListenerCoordinator, appliance.ListenerOperations} {
-		l, err := net.Listen("tcp", net.JoinHostPort(spec.Host, "0"))
+		l, err := listenStable(spec.Host)
 		if err != nil {
 			closeAll([]map[string]net.Listener{ls})
 			return nil, fmt.Errorf("localcluster: binding a port: %w", err)
