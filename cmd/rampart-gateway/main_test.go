@@ -277,8 +277,5 @@ func TestFatalStartErrorIsTheLastJSONLogLine(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("exit %v; want status 1:\n%s", err, stderr.String())
 	}
-	last := clitest.LastJSONLog(t, stderr.String())
-	if errText, _ := last["err"].(string); last["msg"] != "stopped" || last["level"] != "ERROR" || !strings.Contains(errText, "address already in use") {
-		t.Fatalf("last JSON log line %v; want msg stopped, level ERROR and the taken address in err:\n%s", last, stderr.String())
-	}
+	clitest.StoppedWithError(t, stderr.String(), "address already in use")
 }

@@ -219,10 +219,7 @@ func TestFatalStartErrorIsTheLastJSONLogLine(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("exit status %d, want 2:\n%s", code, stderr)
 	}
-	last := clitest.LastJSONLog(t, stderr)
-	if errText, _ := last["err"].(string); last["msg"] != "stopped" || last["level"] != "ERROR" || !strings.Contains(errText, "wrong PIN") {
-		t.Fatalf("last JSON log line %v; want msg stopped, level ERROR and the wrong PIN in err:\n%s", last, stderr)
-	}
+	clitest.StoppedWithError(t, stderr, "wrong PIN")
 }
 
 // TestStartFailuresARestartCanFixExitWithStatus1: a port still held (by

@@ -137,17 +137,9 @@ func runDKG(ctx context.Context, env *cli.Env, o *dkgOptions) error {
 		return err
 	}
 	defer closeAdmin()
-	coord := peers[0]
-	if o.coordinator != 0 {
-		coord = nil
-		for _, p := range peers {
-			if uint64(p.ID()) == o.coordinator {
-				coord = p
-			}
-		}
-		if coord == nil {
-			return cli.Usagef("--coordinator: no participant %d in %s", o.coordinator, o.cluster)
-		}
+	coord, err := chooseCoordinator(peers, peers[0], o.coordinator, o.cluster)
+	if err != nil {
+		return err
 	}
 
 	id := o.attach
@@ -308,4 +300,18 @@ func writeDeposits(env *cli.Env, o *dkgOptions, n *network.Network, st *adminapi
 	fmt.Fprintf(env.Stdout, "deposit data (verified): %s\n", depositPath)
 	fmt.Fprintf(env.Stdout, "accounts: %s\n", accountsPath)
 	return nil
+}
+
+// chooseCoordinator is the participant --coordinator names (id, not 0),
+// or def when it names none.
+func chooseCoordinator(peers []*adminapi.Client, def *adminapi.Client, id uint64, cluster string) (*adminapi.Client, error) {
+	if id == 0 {
+		return def, nil
+	}
+	for _, p := range peers {
+		if uint64(p.ID()) == id {
+			return p, nil
+		}
+	}
+	return nil, cli.Usagef("--coordinator: no participant %d in %s", id, cluster)
 }

@@ -158,25 +158,19 @@ SAN when --name is an IP address). --out must not exist.
 				}
 				defer caTok.Close()
 			}
-			caSigner, err := caTok.TLSKey(ctx, caURI.ObjectRef())
-			if err != nil {
-				return fmt.Errorf("--ca-key: %w", err)
-			}
 			// Every check on the CA before the node's key is made, so a
 			// refusal leaves the token as it was.
 			now := time.Now()
-			if err := hsm.CheckIssuer(ca, caSigner.Public(), now, validity); err != nil {
+			caSigner, err := caKeyFor(ctx, caTok, caURI, ca, now, validity)
+			if err != nil {
 				return err
 			}
 			signer, err := tlsSigner(ctx, tok, uri, reuse)
 			if err != nil {
 				return err
 			}
-			cert, err := hsm.IssueIdentityCertificate(rand.Reader, ca, caSigner, signer.Public(), name, now, validity)
+			cert, err := issueTo(out, ca, caSigner, signer.Public(), name, now, validity)
 			if err != nil {
-				return err
-			}
-			if err := writeNewFile(out, hsm.EncodeCertificatesPEM(cert)); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "identity %q: key %q in token %q, certificate %s (serial %x, valid until %s, signed by %q)\n",
@@ -198,6 +192,33 @@ func readCACert(path string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("--ca-cert %s: %w", path, err)
 	}
 	return chain[0], nil
+}
+
+// caKeyFor finds the CA key caURI names in caTok and checks that it and
+// the certificate ca can issue a certificate valid from now for validity.
+func caKeyFor(ctx context.Context, caTok *hsm.Token, caURI *hsm.URI, ca *x509.Certificate, now time.Time, validity time.Duration) (crypto.Signer, error) {
+	caSigner, err := caTok.TLSKey(ctx, caURI.ObjectRef())
+	if err != nil {
+		return nil, fmt.Errorf("--ca-key: %w", err)
+	}
+	if err := hsm.CheckIssuer(ca, caSigner.Public(), now, validity); err != nil {
+		return nil, err
+	}
+	return caSigner, nil
+}
+
+// issueTo has the CA issue a node certificate for pub and name, as "tls
+// issue" and "tls sign" both do, and writes it to out, which must not
+// exist.
+func issueTo(out string, ca *x509.Certificate, caSigner crypto.Signer, pub crypto.PublicKey, name string, now time.Time, validity time.Duration) (*x509.Certificate, error) {
+	cert, err := hsm.IssueIdentityCertificate(rand.Reader, ca, caSigner, pub, name, now, validity)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeNewFile(out, hsm.EncodeCertificatesPEM(cert)); err != nil {
+		return nil, err
+	}
+	return cert, nil
 }
 
 // tlsSigner generates the key named by uri, or with reuse loads it.

@@ -162,19 +162,13 @@ the node's before installing the certificate.
 				return err
 			}
 			defer caTok.Close()
-			caSigner, err := caTok.TLSKey(ctx, caURI.ObjectRef())
-			if err != nil {
-				return fmt.Errorf("--ca-key: %w", err)
-			}
 			now := time.Now()
-			if err := hsm.CheckIssuer(ca, caSigner.Public(), now, validity); err != nil {
-				return err
-			}
-			cert, err := hsm.IssueIdentityCertificate(rand.Reader, ca, caSigner, req.PublicKey, req.Name, now, validity)
+			caSigner, err := caKeyFor(ctx, caTok, caURI, ca, now, validity)
 			if err != nil {
 				return err
 			}
-			if err := writeNewFile(out, hsm.EncodeCertificatesPEM(cert)); err != nil {
+			cert, err := issueTo(out, ca, caSigner, req.PublicKey, req.Name, now, validity)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "identity %q: certificate %s (serial %x, valid until %s, signed by %q)\npublic key %s\n",

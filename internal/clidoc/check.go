@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/rampart-signer/rampart/internal/cli"
+
+	"github.com/rampart-signer/rampart/internal/suggest"
 )
 
 // placeholder matches a word that stands for a value the reader fills in:
@@ -266,7 +268,7 @@ func names(c *cli.Command) string {
 func nearest(fs *flag.FlagSet, name string) string {
 	best, dist := "", 3
 	fs.VisitAll(func(f *flag.Flag) {
-		if d := editDistance(name, f.Name); d < dist {
+		if d := suggest.Distance(name, f.Name); d < dist {
 			best, dist = f.Name, d
 		}
 	})
@@ -274,24 +276,4 @@ func nearest(fs *flag.FlagSet, name string) string {
 		return ""
 	}
 	return "; did you mean --" + best + "?"
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

@@ -8,11 +8,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-signer/rampart/internal/cli"
 )
 
 // Main runs main instead of the tests when the environment variable
@@ -61,4 +65,46 @@ func LastJSONLog(t testing.TB, stderr string) map[string]any {
 	}
 	t.Fatalf("no JSON log line in:\n%s", stderr)
 	return nil
+}
+
+// ManPageListsEveryOption keeps a daemon's manual page in step with its
+// flags and signals (issue 17: --check-config and SIGHUP were missing from
+// the pages): every flag of cmd, --version and --help are an option item
+// of the page at path (a line ".B \-\-name" or ".BI \-\-name ..."), and
+// the page holds each of the words given (a SIGNALS section, say).
+func ManPageListsEveryOption(t testing.TB, path string, cmd *cli.Command, words ...string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(raw)
+	names := []string{"version", "help"}
+	fs := flag.NewFlagSet(cmd.Name, flag.ContinueOnError)
+	if cmd.Flags != nil {
+		cmd.Flags(fs)
+	}
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	for _, name := range names {
+		item := regexp.MustCompile(`(?m)^\.BI? \\-\\-` + regexp.QuoteMeta(strings.ReplaceAll(name, "-", `\-`)) + `( |$)`)
+		if !item.MatchString(page) {
+			t.Errorf("%s has no option item for --%s", path, name)
+		}
+	}
+	for _, w := range words {
+		if !strings.Contains(page, w) {
+			t.Errorf("%s lacks %q", path, w)
+		}
+	}
+}
+
+// StoppedWithError checks that a daemon logging JSON ended with its
+// "stopped" line at level ERROR, whose err holds want: a fatal start-up
+// error reaches JSON logs too (issue 17: it was only printed as text).
+func StoppedWithError(t testing.TB, stderr, want string) {
+	t.Helper()
+	last := LastJSONLog(t, stderr)
+	if errText, _ := last["err"].(string); last["msg"] != "stopped" || last["level"] != "ERROR" || !strings.Contains(errText, want) {
+		t.Fatalf("last JSON log line %v; want msg stopped, level ERROR and %q in err:\n%s", last, want, stderr)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rampart-signer/rampart/internal/suggest"
 )
 
 // This file turns the YAML decoder's errors, which name Go types ("field
@@ -150,7 +152,7 @@ func join(path, key string) string {
 func nearest(name string, valid []string) string {
 	best, bestD := "", len(name)/2+2
 	for _, v := range valid {
-		d := distance(name, v)
+		d := suggest.Distance(name, v)
 		if strings.HasPrefix(v, name) || strings.HasPrefix(name, v) {
 			d = min(d, 1)
 		}
@@ -159,27 +161,6 @@ func nearest(name string, valid []string) string {
 		}
 	}
 	return best
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 var (
