@@ -101,6 +101,16 @@ func TestHeadIsDeliveredAgainAfterAReorg(t *testing.T) {
 	nodes[0].Emit("chain_reorg", reorgJSON(slot, epoch, 0xaa, 0xbb))
 	nodes[0].Emit("head", headJSON(slot, 0xbb))
 	nodes[1].Emit("chain_reorg", reorgJSON(slot, epoch, 0xaa, 0xbb)) // the same reorg, from the other node
+	// The two nodes' streams are not ordered with each other: the other
+	// node's copy must have been taken (and found a repeat) before the
+	// chain goes back to A, or it would be news again after that (seen in
+	// make test: event 3 was node 1's reorg to B).
+	for deadline := time.Now().Add(10 * time.Second); c.counter(t, "rampart_beacon_events_total", map[string]string{"node": "n1", "topic": "chain_reorg", "result": "ok"}) < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("node 1's reorg event was never taken")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	nodes[0].Emit("chain_reorg", reorgJSON(slot, epoch, 0xbb, 0xaa))
 	nodes[0].Emit("head", headJSON(slot, 0xaa))
 	for i, want := range []string{"reorg to B", "head B", "reorg to A", "head A"} {
