@@ -115,18 +115,7 @@ func TestBackupCreateVerifyRestore(t *testing.T) {
 		}
 	})
 	t.Run("onto a new disk, then again", func(t *testing.T) {
-		// The signer's configuration with its data on an empty disk.
-		cfg := *s.Config
-		cfg.DataDir = filepath.Join(t.TempDir(), "data")
-		cfg.Slashing.Database, cfg.Accounts.SharesDir, cfg.Audit.Dir = "", "", ""
-		data, err := yaml.Marshal(&cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		config := filepath.Join(t.TempDir(), "signer.yaml")
-		if err := os.WriteFile(config, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		cfg, config := onNewDisk(t, s.Config)
 		code, stdout, stderr := run(t, "backup", "restore", "--config", config, file)
 		for _, want := range []string{"slashing database restored to", "sealed shares: 1 restored, 0 already present", "the audit log is gone", "watermarks of 1 validators raised to epoch"} {
 			if code != 0 || !strings.Contains(stdout, want) {
@@ -159,21 +148,11 @@ func TestBackupCreateVerifyRestore(t *testing.T) {
 			t.Skip("needs root: the command is run as root on a signer, and only root may give files away")
 		}
 		const uid, gid = 4242, 4343
-		cfg := *s.Config
-		cfg.DataDir = filepath.Join(t.TempDir(), "data")
-		cfg.Slashing.Database, cfg.Accounts.SharesDir, cfg.Audit.Dir = "", "", ""
+		cfg, config := onNewDisk(t, s.Config)
 		if err := os.Mkdir(cfg.DataDir, 0o700); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Chown(cfg.DataDir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		data, err := yaml.Marshal(&cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		config := filepath.Join(t.TempDir(), "signer.yaml")
-		if err := os.WriteFile(config, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if code, stdout, stderr := run(t, "backup", "restore", "--config", config, file); code != 0 {
@@ -386,4 +365,23 @@ func TestRestoredConfigurationGoesToTheSignersGroup(t *testing.T) {
 	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 0 || sys.Gid != gid || st.Mode().Perm() != 0o640 {
 		t.Fatalf("%s is %d:%d %v; want 0:%d 0640", config, sys.Uid, sys.Gid, st.Mode().Perm(), gid)
 	}
+}
+
+// onNewDisk writes the signer's configuration with its data on an empty
+// disk (a data directory not yet made, every state path under it) and
+// returns it with its file.
+func onNewDisk(t *testing.T, base *appliance.Config) (appliance.Config, string) {
+	t.Helper()
+	cfg := *base
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.Slashing.Database, cfg.Accounts.SharesDir, cfg.Audit.Dir = "", "", ""
+	data, err := yaml.Marshal(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(t.TempDir(), "signer.yaml")
+	if err := os.WriteFile(config, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, config
 }
