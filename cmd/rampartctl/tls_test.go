@@ -92,15 +92,7 @@ func TestTLSCommandsEndToEnd(t *testing.T) {
 		})
 	}
 	// The refusals changed nothing: node-3 has no key yet.
-	tok, err := hsm.Open(t.Context(), env.Token("node-3").URI, hsm.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = tok.TLSKey(t.Context(), hsm.Object{Label: "rampart-tls"})
-	tok.Close()
-	if !errors.Is(err, hsm.ErrKeyNotFound) {
-		t.Fatalf("node-3 key after refusals: got %v, want ErrKeyNotFound", err)
-	}
+	noTLSKey(t, env, "node-3")
 	code, out, errOut := run(t, "tls", "issue", "--name", "node-1", "--key", objectURI(env.Token("node-1"), "rampart-tls"),
 		"--ca-key", caKey, "--ca-cert", caPEM, "--out", filepath.Join(dir, "renewed.pem"))
 	if code != 1 || !strings.Contains(errOut, "--reuse-key") {
@@ -169,5 +161,20 @@ func TestTLSCARefusesAndRenews(t *testing.T) {
 	}
 	if !bytes.Equal(certs[0].RawSubjectPublicKeyInfo, certs[1].RawSubjectPublicKeyInfo) || certs[0].SerialNumber.Cmp(certs[1].SerialNumber) == 0 {
 		t.Fatal("renewal did not certify the same key under a new serial")
+	}
+}
+
+// noTLSKey fails the test unless the token labelled token holds no TLS
+// key (rampart-tls): the refusals before it made none.
+func noTLSKey(t *testing.T, env *softhsm.Env, token string) {
+	t.Helper()
+	tok, err := hsm.Open(t.Context(), env.Token(token).URI, hsm.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tok.TLSKey(t.Context(), hsm.Object{Label: "rampart-tls"})
+	tok.Close()
+	if !errors.Is(err, hsm.ErrKeyNotFound) {
+		t.Fatalf("%s's key after the refusals: got %v, want ErrKeyNotFound", token, err)
 	}
 }

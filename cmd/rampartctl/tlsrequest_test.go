@@ -156,15 +156,7 @@ func TestTLSCSRRefusesAndReusesKey(t *testing.T) {
 		})
 	}
 	// The refusals made no key, and left the existing file alone.
-	tok, err := hsm.Open(t.Context(), env.Token("node-1").URI, hsm.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = tok.TLSKey(t.Context(), hsm.Object{Label: "rampart-tls"})
-	tok.Close()
-	if !errors.Is(err, hsm.ErrKeyNotFound) {
-		t.Fatalf("key after refusals: got %v, want ErrKeyNotFound", err)
-	}
+	noTLSKey(t, env, "node-1")
 	if b, _ := os.ReadFile(existing); string(b) != "keep" {
 		t.Fatalf("the existing --out was changed to %q", b)
 	}
