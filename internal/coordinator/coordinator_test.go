@@ -46,6 +46,9 @@ type fake struct {
 	listed      chan struct{}
 	// refuse lists accounts refused with 412 in batches.
 	refuse map[api.PublicKey]bool
+	// onCall, when set, runs once at the next signing call, before it is
+	// answered.
+	onCall func()
 }
 
 func (f *fake) ID() tss.ID { return f.id }
@@ -118,6 +121,13 @@ func (f *fake) partial(key api.PublicKey, root [32]byte) (api.PartialSignature, 
 
 func (f *fake) wait(ctx context.Context) error {
 	f.calls.Add(1)
+	f.mu.Lock()
+	hook := f.onCall
+	f.onCall = nil
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	switch f.behaviour() {
 	case down:
 		return errors.New("connection refused")

@@ -87,6 +87,28 @@ func (f *fakeClock) waitForTimer(t *testing.T, at time.Time) {
 	}
 }
 
+// waiting is waitForTimer as a channel: it is closed once some timer is
+// due at or before at.
+func (f *fakeClock) waiting(at time.Time) <-chan struct{} {
+	out := make(chan struct{})
+	go func() {
+		for {
+			f.mu.Lock()
+			added := f.added
+			for _, w := range f.waiters {
+				if !w.at.After(at) {
+					f.mu.Unlock()
+					close(out)
+					return
+				}
+			}
+			f.mu.Unlock()
+			<-added
+		}
+	}()
+	return out
+}
+
 // pacedCluster is a 2-of-3 cluster on a fake clock whose coordinator has
 // not discovered anything yet, with the given participants down.
 func pacedCluster(t *testing.T, unreachable ...int) (*cluster, *coordinator.Coordinator, *fakeClock) {
@@ -155,6 +177,44 @@ func TestShortfallForUndiscoveredMembersWaitsOutTheDiscoveryGap(t *testing.T) {
 	}
 	if info, _ := coord.Account(c.keys[0]); len(info.Known) != 3 {
 		t.Fatalf("the discovery after the gap knows %v; want every member", info.Known)
+	}
+}
+
+// A member the request could not ask because it was undiscovered, but
+// that a discovery learned while the request was out (Run's loop, another
+// request: here an explicit Refresh while participant 1 is being asked),
+// is asked at once: the request neither waits out the gap nor gives up
+// because its own discovery learns nothing newer (seen: a signer restarted
+// during a request stayed "not discovered yet" in its error).
+func TestShortfallRetriesAtOnceWhenADiscoveryDuringTheRequestLearnedTheMember(t *testing.T) {
+	c, coord, clock := pacedCluster(t, 1, 2)
+	root := [32]byte{0x53}
+	start := clock.Now()
+	c.fakes[0].mu.Lock()
+	c.fakes[0].onCall = func() {
+		c.fakes[1].set(honest)
+		if err := coord.Refresh(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}
+	c.fakes[0].mu.Unlock()
+	done := make(chan signResult, 1)
+	go func() {
+		sig, err := coord.Sign(context.Background(), c.keys[0], root, request(root))
+		done <- signResult{sig, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("the request gave up although discovery had learned participant 2: %v", r.err)
+		}
+		if !c.pubs[0].Verify(root, r.sig) {
+			t.Fatal("signature does not verify")
+		}
+	case <-clock.waiting(start.Add(time.Second)):
+		clock.Advance(time.Second)
+		r := <-done
+		t.Fatalf("the request waited out the discovery gap although discovery had learned participant 2 (then: %v)", r.err)
 	}
 }
 

@@ -221,15 +221,16 @@ func plural(n int) string {
 // Unwrap makes errors.Is(err, ErrNotEnoughPartials) hold.
 func (e *ShortfallError) Unwrap() error { return ErrNotEnoughPartials }
 
-// undiscovered reports whether some member was not asked for want of a
+// undiscoveredIDs lists the members that were not asked for want of a
 // component key.
-func (e *ShortfallError) undiscovered() bool {
+func (e *ShortfallError) undiscoveredIDs() []tss.ID {
+	var ids []tss.ID
 	for _, f := range e.Failures {
 		if errors.Is(f.Err, errUndiscovered) {
-			return true
+			ids = append(ids, f.ID)
 		}
 	}
-	return false
+	return ids
 }
 
 // Code is the HTTP status the coordinator's caller should answer with: a

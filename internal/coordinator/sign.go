@@ -61,18 +61,43 @@ func (c *Coordinator) SignBatch(ctx context.Context, identifiers []api.PublicKey
 }
 
 // runWithDiscovery is run, once more for the items that fell short while
-// members were undiscovered, if a discovery run now learns of more of them
-// (a participant that started after the last discovery).
+// members were undiscovered, if discovery has since learned the component
+// key of one of those members: a discovery that ran while the request was
+// out (Run's loop, another request) counts, else one runs now (a
+// participant that started after the last discovery).
 func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey, root [32]byte, request []byte, kind callKind) []Result {
 	res := c.run(ctx, ids, root, request, kind)
 	var again []int
+	var missing [][]tss.ID
 	for i, r := range res {
 		var short *ShortfallError
-		if errors.As(r.Err, &short) && short.undiscovered() {
-			again = append(again, i)
+		if errors.As(r.Err, &short) {
+			if m := short.undiscoveredIDs(); len(m) > 0 {
+				again = append(again, i)
+				missing = append(missing, m)
+			}
 		}
 	}
-	if len(again) == 0 || ctx.Err() != nil || !c.discoverMore(ctx, ids, again) {
+	if len(again) == 0 || ctx.Err() != nil {
+		return res
+	}
+	learned := func() bool {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		for k, i := range again {
+			a := c.accounts[ids[i]]
+			if a == nil {
+				continue
+			}
+			for _, id := range missing[k] {
+				if _, ok := a.components[id]; ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !learned() && !c.discoverMore(ctx, learned) {
 		return res
 	}
 	retry := make([]api.PublicKey, len(again))
@@ -86,21 +111,9 @@ func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey,
 }
 
 // discoverMore runs discovery (at most once a second, waiting for the
-// second to pass within ctx) and reports whether any account of the given
-// items now knows more component keys.
-func (c *Coordinator) discoverMore(ctx context.Context, ids []api.PublicKey, idx []int) bool {
-	known := func() int {
-		n := 0
-		c.mu.RLock()
-		defer c.mu.RUnlock()
-		for _, i := range idx {
-			if a := c.accounts[ids[i]]; a != nil {
-				n += len(a.components)
-			}
-		}
-		return n
-	}
-	before := known()
+// second to pass within ctx) and reports whether it learned what the
+// caller lacked.
+func (c *Coordinator) discoverMore(ctx context.Context, learned func() bool) bool {
 	// A discovery that ran just before (often the one this very request
 	// started) may have missed a participant that came back since: wait
 	// out the gap rather than give up, within the request's time.
@@ -109,7 +122,7 @@ func (c *Coordinator) discoverMore(ctx context.Context, ids []api.PublicKey, idx
 			c.log.Warn("discovery failed", "err", err)
 		}
 	})
-	return known() > before
+	return learned()
 }
 
 // position is the state of one signature being gathered.
