@@ -496,3 +496,38 @@ func TestPlanIDBindsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// A shares message in flight is the sender's own copy: the queue zeroing
+// its copies (a batch finishing drops its queued shares, an abort or a
+// shutdown clears everything) never reaches the bytes on the wire. Seen
+// before: a signer that restarted resumed a finished batch, its sender
+// took the shares message while the batch dropped it, and the peer got a
+// message zeroed in flight ("belongs to no batch of this ceremony"), which
+// aborted the refresh.
+func TestQueueZeroingNeverReachesAMessageInFlight(t *testing.T) {
+	for name, zero := range map[string]func(*outQueue){
+		"batch finished": (*outQueue).dropShares,
+		"ceremony ended": (*outQueue).clear,
+	} {
+		t.Run(name, func(t *testing.T) {
+			q := newOutQueue()
+			msg := bytes.Repeat([]byte{0x5a}, 64)
+			q.push(dkg.Message{To: 2, Kind: dkg.KindShares, Bytes: msg})
+			inFlight, ok := q.head()
+			if !ok {
+				t.Fatal("queue empty")
+			}
+			zero(q)
+			if !bytes.Equal(inFlight.Bytes, msg) {
+				t.Fatalf("the message in flight was changed by the queue: %x", inFlight.Bytes)
+			}
+			if _, ok := q.head(); ok {
+				t.Fatal("the shares message is still queued")
+			}
+			release(inFlight)
+			if !bytes.Equal(inFlight.Bytes, make([]byte, 64)) {
+				t.Fatal("the sender's copy of the shares was not zeroed after the attempt")
+			}
+		})
+	}
+}

@@ -50,17 +50,31 @@ func (q *outQueue) wake() {
 	}
 }
 
+// head returns the first message with a copy of its bytes, the sender's
+// own: pop, dropShares and clear zero the queue's copies of secret shares,
+// which must never reach a message in flight (a peer would get a message
+// zeroed in part and take it for this participant's). The sender zeroes
+// its copy after the attempt (release).
 func (q *outQueue) head() (queued, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.msgs) == 0 {
 		return queued{}, false
 	}
-	return q.msgs[0], true
+	m := q.msgs[0]
+	m.Bytes = slices.Clone(m.Bytes)
+	return m, true
+}
+
+// release zeroes the sender's copy of m once it is sent or given up.
+func release(m queued) {
+	if m.Kind == dkg.KindShares {
+		clear(m.Bytes)
+	}
 }
 
 // pop removes the acknowledged head (if it is still m: an abort may have
-// cleared the queue meanwhile) and zeroes a secret one.
+// cleared the queue meanwhile) and zeroes the queue's copy of a secret one.
 func (q *outQueue) pop(m queued) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -139,6 +153,7 @@ func (c *ceremony) sendLoop(ctx context.Context, b *batch, to tss.ID) {
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout(b.cfg.Validators))
 		err := p.DeliverCeremonyMessage(actx, c.id, m.Bytes)
 		cancel()
+		release(m)
 		if err == nil {
 			q.pop(m)
 			backoff = sendBackoffMin
