@@ -40,6 +40,9 @@ type batch struct {
 	persisted int  // length of the last snapshot persisted
 	queued    int  // outbox messages handed to the senders
 	dead      bool // the ceremony aborted: nothing may be started or persisted
+	// closed: the signer is shutting down and zeroed the state machine;
+	// messages are refused (retried after the restart), never taken.
+	closed bool
 }
 
 // batchView is what a batch shows its ceremony.
@@ -113,7 +116,7 @@ func (b *batch) start(ctx context.Context) error {
 }
 
 func (b *batch) startLocked(ctx context.Context) error {
-	if b.view().started || b.dead || b.c.isEnded() {
+	if b.view().started || b.dead || b.closed || b.c.isEnded() {
 		return nil
 	}
 	p, err := dkg.New(b.cfg, b.c.self, b.env.cfg.Rand)
@@ -145,7 +148,7 @@ func (b *batch) resume(ctx context.Context) (bool, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.dead {
+	if b.dead || b.closed {
 		return false, nil
 	}
 	snap, err := b.env.deps.Sealer.UnsealData(ctx, blob, b.snapshotLabel())
@@ -185,6 +188,11 @@ func (b *batch) deliver(ctx context.Context, from tss.ID, msg []byte) error {
 	if b.dead || b.c.isEnded() {
 		return errEnded
 	}
+	if b.closed {
+		// Acknowledging now would lose the message: the state machine
+		// is gone and nothing more is persisted before the restart.
+		return web.Refuse(http.StatusServiceUnavailable, "unavailable", "this signer is shutting down; batch %d resumes after its restart", b.index)
+	}
 	v := b.view()
 	if v.staged {
 		return nil
@@ -194,12 +202,12 @@ func (b *batch) deliver(ctx context.Context, from tss.ID, msg []byte) error {
 		if err := b.startLocked(ctx); err != nil {
 			return err
 		}
-		if b.p == nil {
+		if b.p == nil && !b.view().staged {
 			return web.Refuse(http.StatusServiceUnavailable, "unavailable", "batch %d cannot start yet", b.index)
 		}
 	}
 	if b.p == nil {
-		return nil // staged meanwhile
+		return nil // staged when it started: every message it needed was there
 	}
 	if _, err := b.p.Deliver(from, msg); err != nil {
 		if errors.Is(err, dkg.ErrAborted) {
@@ -324,9 +332,11 @@ func (b *batch) kill() []api.PublicKey {
 	return b.view().keys
 }
 
-// zero drops the batch's secrets held in memory (at shutdown).
+// zero drops the batch's secrets held in memory (at shutdown); the batch
+// takes no message after it.
 func (b *batch) zero() {
 	b.mu.Lock()
+	b.closed = true
 	if b.p != nil {
 		b.p.Zero()
 		b.p = nil

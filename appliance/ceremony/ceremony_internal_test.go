@@ -531,3 +531,25 @@ func TestQueueZeroingNeverReachesAMessageInFlight(t *testing.T) {
 		})
 	}
 }
+
+// A message that arrives while the signer shuts down (its HTTP server
+// finishes in-flight requests after the ceremonies zeroed their state
+// machines) is refused with 503, to be sent again after the restart, and
+// never acknowledged unread. Seen before: a refresh stalled ("no progress
+// ... waiting for participant(s) 2, 4") because the restarted signer had
+// acknowledged a peer's commitments during its shutdown without keeping
+// them, and the peer never sent them again.
+func TestMessageDuringShutdownIsRefusedNotLost(t *testing.T) {
+	f := newCeremonyFixture(t)
+	comm2 := f.message(t, 2, dkg.KindCommitments, 1)
+	f.c.zero()
+	before, accepted := f.persisted()
+	w := f.post("signer-2", wrap(comm2))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503 (retry after the restart): %s", w.Code, w.Body)
+	}
+	after, acceptedAfter := f.persisted()
+	if !samePersisted(before, after) || acceptedAfter != accepted {
+		t.Fatal("a message refused during shutdown changed the persisted state")
+	}
+}
