@@ -45,4 +45,6 @@ type AccountInfo struct {
 	Members   []tss.ID
 	// Known lists the members whose component key the coordinator holds.
 	Known []tss.ID
+	// Components holds the component key of each member in Known.
+	Components map[tss.ID]api.PublicKey
 }

@@ -215,11 +215,12 @@ func (c *Coordinator) Account(key api.PublicKey) (AccountInfo, bool) {
 	if !ok {
 		return AccountInfo{}, false
 	}
-	info := AccountInfo{PublicKey: a.key, Threshold: a.threshold}
+	info := AccountInfo{PublicKey: a.key, Threshold: a.threshold, Components: map[tss.ID]api.PublicKey{}}
 	for _, m := range a.members {
 		info.Members = append(info.Members, m.ID())
 		if _, ok := a.components[m.ID()]; ok {
 			info.Known = append(info.Known, m.ID())
+			info.Components[m.ID()] = a.raw[m.ID()]
 		}
 	}
 	return info, true

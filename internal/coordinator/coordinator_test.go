@@ -73,6 +73,8 @@ func (f *fake) Accounts(ctx context.Context) ([]api.Account, error) {
 	if f.behaviour() == down {
 		return nil, errors.New("connection refused")
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var out []api.Account
 	for _, a := range f.view {
 		out = append(out, a)
@@ -89,7 +91,9 @@ func rootOf(req []byte) ([32]byte, error) {
 }
 
 func (f *fake) partial(key api.PublicKey, root [32]byte) (api.PartialSignature, error) {
+	f.mu.Lock()
 	sh, ok := f.shares[key]
+	f.mu.Unlock()
 	if !ok {
 		return api.PartialSignature{}, &coordinator.StatusError{Code: 404, Message: "unknown key"}
 	}
@@ -192,6 +196,7 @@ type cluster struct {
 	fakes []*fake
 	keys  []api.PublicKey
 	pubs  []*bls.PublicKey
+	sks   []*bls.SecretKey
 	coord *coordinator.Coordinator
 }
 
@@ -217,6 +222,7 @@ func newCluster(t testing.TB, t_, n, accounts int, cfg coordinator.Config) *clus
 		key := api.PublicKey(sk.PublicKey().Bytes())
 		c.keys = append(c.keys, key)
 		c.pubs = append(c.pubs, sk.PublicKey())
+		c.sks = append(c.sks, sk)
 		for i, sh := range d.Shares {
 			f := c.fakes[i]
 			f.shares[key] = sh

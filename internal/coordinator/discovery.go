@@ -156,14 +156,35 @@ func (c *Coordinator) membersOf(o *observed) []Participant {
 // and interpolates nothing. A member whose component key changed is
 // excluded and reported; members that did not answer keep the key they
 // gave before.
+//
+// Component keys that change together are a resharing (a refresh, or a
+// new configuration): when the keys the participants give now, taken
+// alone, lie on one polynomial through the composite key, they replace the
+// ones known before. A participant whose key changed alone still cannot
+// take over its place: its new key does not fit the others'.
 func (c *Coordinator) buildAccount(key api.PublicKey, o *observed, prev *account) (*account, error) {
+	acc, rekeyed, err := c.buildFrom(key, o, prev)
+	if rekeyed && prev != nil && len(o.components) >= o.threshold {
+		if fresh, _, ferr := c.buildFrom(key, o, nil); ferr == nil && len(fresh.components) >= fresh.threshold {
+			c.log.Info("discovery: the participants' component keys changed together (a resharing); the new ones replace the old", "account", key, "participants", len(fresh.components))
+			return fresh, nil
+		}
+		c.log.Error("discovery: participant changed its component key, and the keys do not fit together; excluded from the account", "account", key)
+	}
+	return acc, err
+}
+
+// buildFrom is buildAccount without a resharing; it also reports whether
+// some participant gave another component key than in prev.
+func (c *Coordinator) buildFrom(key api.PublicKey, o *observed, prev *account) (*account, bool, error) {
+	rekeyed := false
 	acc := &account{key: key, threshold: o.threshold, members: c.membersOf(o), components: map[tss.ID]*bls.PublicKey{}, raw: map[tss.ID]api.PublicKey{}}
 	if prev != nil {
 		acc.composite = prev.composite
 	} else {
 		composite, err := bls.PublicKeyFromBytes(key[:])
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		acc.composite = composite
 	}
@@ -172,7 +193,7 @@ func (c *Coordinator) buildAccount(key api.PublicKey, o *observed, prev *account
 		if prev != nil {
 			if old, ok := prev.raw[id]; ok {
 				if old != raw {
-					c.log.Error("discovery: participant changed its component key; excluded from the account", "account", key, "participant", id)
+					rekeyed = true
 					continue
 				}
 				acc.components[id], acc.raw[id] = prev.components[id], raw
@@ -198,10 +219,10 @@ func (c *Coordinator) buildAccount(key api.PublicKey, o *observed, prev *account
 	}
 	if changed || len(acc.components) != len(prev.components) {
 		if err := validate(acc); err != nil {
-			return nil, err
+			return nil, rekeyed, err
 		}
 	}
-	return acc, nil
+	return acc, rekeyed, nil
 }
 
 // checkView checks one participant's account object against the

@@ -71,6 +71,9 @@ type ShortfallError struct {
 	Members int
 	// Failures says why each other participant gave no share.
 	Failures []ParticipantFailure
+	// used is the account as the request saw it, to tell whether a later
+	// discovery knows more.
+	used *account
 }
 
 // Bounds of the message, so that it stays readable (and fits a log line
@@ -221,17 +224,32 @@ func plural(n int) string {
 // Unwrap makes errors.Is(err, ErrNotEnoughPartials) hold.
 func (e *ShortfallError) Unwrap() error { return ErrNotEnoughPartials }
 
-// undiscoveredIDs lists the members that were not asked for want of a
+// undiscovered reports whether some member was not asked for want of a
 // component key.
-func (e *ShortfallError) undiscoveredIDs() []tss.ID {
-	var ids []tss.ID
+func (e *ShortfallError) undiscovered() bool {
 	for _, f := range e.Failures {
 		if errors.Is(f.Err, errUndiscovered) {
-			ids = append(ids, f.ID)
+			return true
 		}
 	}
-	return ids
+	return false
 }
+
+// invalidPartials reports whether some member's partial signature did not
+// verify under its component key known here (maybe an old one: a
+// resharing changed it).
+func (e *ShortfallError) invalidPartials() bool {
+	for _, f := range e.Failures {
+		if errors.Is(f.Err, errInvalidPartial) {
+			return true
+		}
+	}
+	return false
+}
+
+// errInvalidPartial is a partial signature that does not verify under the
+// member's component key.
+var errInvalidPartial = errors.New("invalid partial signature")
 
 // Code is the HTTP status the coordinator's caller should answer with: a
 // slashing refusal (412) from any participant wins, since it is a safety

@@ -61,21 +61,21 @@ func (c *Coordinator) SignBatch(ctx context.Context, identifiers []api.PublicKey
 }
 
 // runWithDiscovery is run, once more for the items that fell short while
-// members were undiscovered, if discovery has since learned the component
-// key of one of those members: a discovery that ran while the request was
-// out (Run's loop, another request) counts, else one runs now (a
-// participant that started after the last discovery).
+// members were undiscovered or with partials that did not verify under the
+// component keys known, if discovery now knows component keys the run did
+// not use: more of them (a participant that started after the last
+// discovery) or other ones (a resharing gave the members new shares). A
+// discovery that ran while the request was out (Run's loop, another
+// request) counts; otherwise one runs now.
 func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey, root [32]byte, request []byte, kind callKind) []Result {
 	res := c.run(ctx, ids, root, request, kind)
 	var again []int
-	var missing [][]tss.ID
+	var used []*account
 	for i, r := range res {
 		var short *ShortfallError
-		if errors.As(r.Err, &short) {
-			if m := short.undiscoveredIDs(); len(m) > 0 {
-				again = append(again, i)
-				missing = append(missing, m)
-			}
+		if errors.As(r.Err, &short) && short.used != nil && (short.undiscovered() || short.invalidPartials()) {
+			again = append(again, i)
+			used = append(used, short.used)
 		}
 	}
 	if len(again) == 0 || ctx.Err() != nil {
@@ -85,14 +85,8 @@ func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey,
 		c.mu.RLock()
 		defer c.mu.RUnlock()
 		for k, i := range again {
-			a := c.accounts[ids[i]]
-			if a == nil {
-				continue
-			}
-			for _, id := range missing[k] {
-				if _, ok := a.components[id]; ok {
-					return true
-				}
+			if a := c.accounts[ids[i]]; a != nil && knowsMore(a, used[k]) {
+				return true
 			}
 		}
 		return false
@@ -108,6 +102,17 @@ func (c *Coordinator) runWithDiscovery(ctx context.Context, ids []api.PublicKey,
 		res[again[k]] = r
 	}
 	return res
+}
+
+// knowsMore reports whether now holds a component key that was not in
+// before: a member's first, or another one than before.
+func knowsMore(now, before *account) bool {
+	for id, raw := range now.raw {
+		if old, ok := before.raw[id]; !ok || old != raw {
+			return true
+		}
+	}
+	return false
 }
 
 // discoverMore runs discovery (at most once a second, waiting for the
@@ -279,7 +284,7 @@ func (c *Coordinator) run(ctx context.Context, ids []api.PublicKey, root [32]byt
 			c.cache.put(ids[i], root, ps.res.Signature)
 		}
 		if !ps.done {
-			ps.res.Err = &ShortfallError{Threshold: ps.acct.threshold, Valid: len(ps.partials), Members: len(ps.acct.members), Failures: ps.failures}
+			ps.res.Err = &ShortfallError{Threshold: ps.acct.threshold, Valid: len(ps.partials), Members: len(ps.acct.members), Failures: ps.failures, used: ps.acct}
 			c.countRecovery(false)
 		}
 		out[i] = ps.res
@@ -513,7 +518,7 @@ func (c *Coordinator) recover(pos []*position, root [32]byte) {
 			for _, id := range short.Bad {
 				bad[id] = true
 				c.countFailure(id, "invalid_partial")
-				ps.failures = append(ps.failures, ParticipantFailure{ID: id, Err: errors.New("invalid partial signature")})
+				ps.failures = append(ps.failures, ParticipantFailure{ID: id, Err: errInvalidPartial})
 			}
 			kept := ps.partials[:0]
 			for _, p := range ps.partials {
