@@ -202,26 +202,55 @@ func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hs
 
 // add registers one unsealed share.
 func (a *accounts) add(sh hsm.Share, clusterSize int) error {
-	composite, err := sh.Info.CompositePublicKey()
+	acc, err := newAccount(sh, clusterSize)
 	if err != nil {
 		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, dup := a.byKey[acc.key]; dup {
+		return fmt.Errorf("a second share for account %s", acc.key)
+	}
+	a.byKey[acc.key] = acc
+	return nil
+}
+
+// replace puts a refreshed share of an account in place of the current
+// one, whose share is zeroed once signatures in progress finished (a
+// request holding the old account then fails with errRemoved).
+func (a *accounts) replace(sh hsm.Share, clusterSize int) error {
+	acc, err := newAccount(sh, clusterSize)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	old, ok := a.byKey[acc.key]
+	if ok {
+		a.byKey[acc.key] = acc
+	}
+	a.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("account %s is not held here", acc.key)
+	}
+	old.remove()
+	return nil
+}
+
+func newAccount(sh hsm.Share, clusterSize int) (*account, error) {
+	composite, err := sh.Info.CompositePublicKey()
+	if err != nil {
+		return nil, err
 	}
 	component, err := sh.Info.ComponentPublicKey()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	t := int(sh.Info.Threshold)
 	if err := tss.CheckThreshold(t, clusterSize); err != nil {
-		return fmt.Errorf("threshold %d for a cluster of %d: %w", t, clusterSize, err)
+		return nil, fmt.Errorf("threshold %d for a cluster of %d: %w", t, clusterSize, err)
 	}
 	k := api.PublicKey(composite.Bytes())
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, dup := a.byKey[k]; dup {
-		return fmt.Errorf("a second share for account %s", k)
-	}
-	a.byKey[k] = &account{key: k, composite: composite, component: component, threshold: t, share: sh.Key}
-	return nil
+	return &account{key: k, composite: composite, component: component, threshold: t, share: sh.Key}, nil
 }
 
 // describeUnsealError names the files behind an hsm.UnsealError.

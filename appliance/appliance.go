@@ -126,6 +126,9 @@ type Appliance struct {
 	// life serialises account staging, activation and removal.
 	life   sync.Mutex
 	staged map[api.PublicKey]*stagedShare
+	// refreshing holds, by account, the sealed new share a resharing
+	// ceremony staged for an account this signer holds (refresh.go).
+	refreshing map[api.PublicKey][]byte
 
 	ceremonies *ceremony.Service
 
@@ -173,6 +176,8 @@ func New(cfg *Config, opts Options) (*Appliance, error) {
 		health: newHealthState(),
 		addrs:  map[string]net.Addr{},
 		staged: map[api.PublicKey]*stagedShare{},
+
+		refreshing: map[api.PublicKey][]byte{},
 	}
 	a.pending = newPendingStore(cfg.Accounts.SharesDir)
 	m, err := newMetrics(a.reg)

@@ -1,8 +1,11 @@
 package appliance
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance/adminapi"
@@ -39,11 +42,13 @@ func (a *Appliance) newCeremonies() *ceremony.Service {
 		Clock:        clock{now: a.opts.Now, after: a.opts.After},
 		MaxWait:      min(maxStatusWait, a.cfg.Listen.Limits.AdminTimeout/2),
 	}, ceremony.Deps{
-		Accounts: ceremonyAccounts{a},
-		Sealer:   a.sealKey,
-		Signer:   a.coord,
-		Peers:    peerSet(a.peers),
-		Audit:    auditor{a},
+		Accounts:  ceremonyAccounts{a},
+		Refreshes: ceremonyAccounts{a},
+		Directory: directory{a},
+		Sealer:    a.sealKey,
+		Signer:    a.coord,
+		Peers:     peerSet(a.peers),
+		Audit:     auditor{a},
 	})
 }
 
@@ -98,4 +103,86 @@ func (c ceremonyAccounts) Discard(key api.PublicKey) { c.a.discard(key) }
 func (c ceremonyAccounts) Remove(ctx context.Context, key api.PublicKey, why string) error {
 	_, _, err := c.a.remove(ctx, key, adminapi.SystemActor(why))
 	return err
+}
+
+func (c ceremonyAccounts) Held(_ context.Context, keys []api.PublicKey) ([]ceremony.Held, error) {
+	held, err := c.a.heldShares(keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ceremony.Held, len(held))
+	for i, h := range held {
+		out[i] = ceremony.Held{Composite: h.composite, Component: h.component, Threshold: h.threshold, Secret: h.secret}
+	}
+	return out, nil
+}
+
+func (c ceremonyAccounts) StageRefresh(ctx context.Context, shares []ceremony.Share) ([]*bls.PublicKey, error) {
+	items := make([]stageItem, len(shares))
+	for i, s := range shares {
+		items[i] = stageItem{composite: s.Composite, threshold: s.Threshold, share: s.Secret}
+	}
+	return c.a.stageRefresh(ctx, items)
+}
+
+func (c ceremonyAccounts) DiscardRefresh(key api.PublicKey) { c.a.discardRefresh(key) }
+
+func (c ceremonyAccounts) ActivateRefresh(ctx context.Context, key api.PublicKey) error {
+	return c.a.activateRefresh(ctx, key)
+}
+
+func (c ceremonyAccounts) RollBackRefresh(ctx context.Context, key api.PublicKey) error {
+	return c.a.rollBackRefresh(ctx, key)
+}
+
+func (c ceremonyAccounts) FinishRefresh(_ context.Context, key api.PublicKey) error {
+	return c.a.finishRefresh(key)
+}
+
+// directory is the accounts' public configuration as this signer's
+// coordinator discovers it.
+type directory struct{ a *Appliance }
+
+func (d directory) Keys() []api.PublicKey { return d.a.accounts.keys() }
+
+func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey) ([]tss.Account, error) {
+	if err := d.a.coord.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("discovering the accounts: %w", err)
+	}
+	out := make([]tss.Account, len(keys))
+	for i, key := range keys {
+		info, ok := d.a.coord.Account(key)
+		if !ok {
+			return nil, fmt.Errorf("[%d]: %s is not an account of this cluster (or a participant refused it: see the signer's log)", i, key)
+		}
+		if len(info.Known) != len(info.Members) {
+			return nil, fmt.Errorf("[%d]: %s: the component keys of participants %v are unknown (down?): a refresh needs every participant", i, key, missing(info.Members, info.Known))
+		}
+		composite, err := bls.PublicKeyFromBytes(key[:])
+		if err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
+		acc := tss.Account{Composite: composite, Threshold: info.Threshold}
+		for _, id := range info.Members {
+			raw := info.Components[id]
+			pk, err := bls.PublicKeyFromBytes(raw[:])
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: component key of participant %s: %w", i, id, err)
+			}
+			acc.Components = append(acc.Components, tss.Component{ID: id, PublicKey: pk})
+		}
+		slices.SortFunc(acc.Components, func(x, y tss.Component) int { return cmp.Compare(x.ID, y.ID) })
+		out[i] = acc
+	}
+	return out, nil
+}
+
+func missing(all, known []tss.ID) []tss.ID {
+	var out []tss.ID
+	for _, id := range all {
+		if !slices.Contains(known, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -462,7 +462,8 @@ func (a *Appliance) prove(ctx context.Context, keys []api.PublicKey) ([]*bls.Sig
 }
 
 // removeStaleStaged deletes staged shares a crash left behind: their
-// activation never happened, so they must never sign.
+// activation never happened, so they must never sign (a refreshed share
+// not yet renamed into place included: refresh.go).
 func removeStaleStaged(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -470,7 +471,7 @@ func removeStaleStaged(dir string) ([]string, error) {
 	}
 	var removed []string
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), files.StagedExt) {
+		if strings.HasSuffix(e.Name(), files.StagedExt) || strings.HasSuffix(e.Name(), files.NextExt) {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return removed, err
 			}

@@ -14,6 +14,7 @@ import (
 // every signer's participant listener (mutual TLS):
 //
 //	POST /rampart/v1/ceremonies                  start, at the coordinator (administrators)
+//	POST /rampart/v1/ceremonies/reshare          start a resharing, at the coordinator (administrators)
 //	GET  /rampart/v1/ceremonies/{id}             status (administrators, or the ceremony's coordinator)
 //	POST /rampart/v1/ceremonies/{id}/abort       abort (administrators, or the ceremony's coordinator)
 //	PUT  /rampart/v1/ceremonies/{id}             join (the ceremony's coordinator relaying an administrator's start)
@@ -117,6 +118,26 @@ type StartCeremonyRequest struct {
 	BatchSize int `json:"batch_size,omitempty"`
 }
 
+// ReshareRefresh is the mode of a refresh: the same signers, the same
+// threshold, new shares of the same keys.
+const ReshareRefresh = "refresh"
+
+// StartReshareRequest is the body of POST /rampart/v1/ceremonies/reshare:
+// the operator asks the signer it sends this to to coordinate a resharing
+// of existing accounts among every participant of the cluster.
+type StartReshareRequest struct {
+	// Mode is what the resharing does: ReshareRefresh.
+	Mode string `json:"mode"`
+	// Accounts lists the accounts to reshare; empty means every account
+	// the coordinating signer holds.
+	Accounts []api.PublicKey `json:"accounts,omitempty"`
+	// ParticipantTimeout, Timeout and BatchSize are as in
+	// StartCeremonyRequest.
+	ParticipantTimeout string `json:"participant_timeout,omitempty"`
+	Timeout            string `json:"timeout,omitempty"`
+	BatchSize          int    `json:"batch_size,omitempty"`
+}
+
 // StartCeremonyResponse names the ceremony started.
 type StartCeremonyResponse struct {
 	ID string `json:"id"`
@@ -147,6 +168,8 @@ type CeremonyStatus struct {
 
 // CoordinationStatus is the coordinator's view of a ceremony.
 type CoordinationStatus struct {
+	// Kind is empty for key generation, ReshareRefresh for a refresh.
+	Kind    string            `json:"kind,omitempty"`
 	Stage   CoordinationStage `json:"stage"`
 	Reason  string            `json:"reason,omitempty"`
 	Started time.Time         `json:"started"`
@@ -162,7 +185,8 @@ type CoordinationStatus struct {
 	NetworkName           string     `json:"network_name"`
 	// Participants is the last status seen from each participant.
 	Participants []CeremonyStatus `json:"participants"`
-	// Accounts and DepositData are set once complete, in validator order.
+	// Accounts and DepositData are set once complete, in validator order
+	// (a refresh has no deposit data).
 	Accounts    []api.PublicKey `json:"accounts,omitempty"`
 	DepositData []deposit.Data  `json:"deposit_data,omitempty"`
 }

@@ -181,6 +181,19 @@ func (c *Client) StartCeremony(ctx context.Context, req *StartCeremonyRequest) (
 	return resp.ID, nil
 }
 
+// StartReshare asks the signer to coordinate a resharing of existing
+// accounts and returns its ceremony id.
+func (c *Client) StartReshare(ctx context.Context, req *StartReshareRequest) (string, error) {
+	var resp StartCeremonyResponse
+	if err := c.do(ctx, http.MethodPost, PathCeremonies+"/reshare", req, &resp); err != nil {
+		return "", err
+	}
+	if _, err := ParseCeremonyID(resp.ID); err != nil {
+		return "", fmt.Errorf("participant %s: %w", c.ID(), err)
+	}
+	return resp.ID, nil
+}
+
 // CeremonyStatus returns the signer's view of a ceremony (with the
 // coordination, if it coordinates it). An unknown ceremony matches
 // [ErrUnknownCeremony].

@@ -19,7 +19,8 @@ import (
 	"github.com/rampart-signer/rampart/tss/dkg"
 )
 
-// batch is one dkg ceremony of a ceremony's batches at this participant.
+// batch is one dkg ceremony (or, in a refresh, one resharing session) of a
+// ceremony's batches at this participant.
 //
 // Locking: b.mu guards the state machine and what is persisted of it.
 // What the ceremony reads of the batch (started, staged, the peers it
@@ -30,13 +31,14 @@ type batch struct {
 	env   *env
 	c     *ceremony // the owner: its id, directory, end and progress
 	index int
-	cfg   dkg.Config
+	proto protocol
+	err   error // the batch cannot run: its plan's accounts are malformed
 	dkgID [32]byte
 	out   map[tss.ID]*outQueue
 	v     atomic.Pointer[batchView]
 
 	mu        sync.Mutex
-	p         *dkg.Participant
+	p         machine
 	persisted int  // length of the last snapshot persisted
 	queued    int  // outbox messages handed to the senders
 	dead      bool // the ceremony aborted: nothing may be started or persisted
@@ -54,8 +56,8 @@ type batchView struct {
 }
 
 func newBatch(e *env, c *ceremony, i int) *batch {
-	cfg := c.plan.batchConfig(c.id, i)
-	b := &batch{env: e, c: c, index: i, cfg: cfg, dkgID: cfg.CeremonyID(), out: map[tss.ID]*outQueue{}}
+	proto, err := newProtocol(c.plan, c.id, i)
+	b := &batch{env: e, c: c, index: i, proto: proto, err: err, dkgID: proto.session, out: map[tss.ID]*outQueue{}}
 	for _, p := range c.plan.ids() {
 		if p != c.self {
 			b.out[p] = newOutQueue()
@@ -94,7 +96,7 @@ func (b *batch) snapshotLabel() []byte {
 // persist seals the snapshot in the HSM and writes it durably. It is not
 // cut short by the sender going away (its retry will find the state
 // persisted). b.mu held.
-func (b *batch) persist(ctx context.Context, snap dkg.Snapshot) error {
+func (b *batch) persist(ctx context.Context, snap []byte) error {
 	blob, err := b.env.deps.Sealer.SealData(context.WithoutCancel(ctx), snap, b.snapshotLabel())
 	if err != nil {
 		return fmt.Errorf("sealing the snapshot of batch %d: %w", b.index, err)
@@ -119,13 +121,16 @@ func (b *batch) startLocked(ctx context.Context) error {
 	if b.view().started || b.dead || b.closed || b.c.isEnded() {
 		return nil
 	}
-	p, err := dkg.New(b.cfg, b.c.self, b.env.cfg.Rand)
+	if b.err != nil {
+		return abortf("batch %d: %v", b.index, b.err)
+	}
+	p, err := b.proto.start(ctx, b.env, b.c.self)
 	if err != nil {
 		return abortf("batch %d: dealing: %v", b.index, err)
 	}
 	snap := p.Snapshot()
 	err = b.persist(ctx, snap)
-	snap.Zero()
+	clear(snap)
 	if err != nil {
 		p.Zero()
 		return &abortError{reason: err.Error()}
@@ -151,21 +156,20 @@ func (b *batch) resume(ctx context.Context) (bool, error) {
 	if b.dead || b.closed {
 		return false, nil
 	}
+	if b.err != nil {
+		return false, b.err
+	}
 	snap, err := b.env.deps.Sealer.UnsealData(ctx, blob, b.snapshotLabel())
 	if err != nil {
 		return false, err
 	}
-	p, err := dkg.Resume(snap, b.env.cfg.Rand)
+	p, err := b.proto.resume(ctx, b.env, b.c.self, snap)
 	persisted := len(snap)
 	clear(snap)
 	if err != nil {
 		return false, err
 	}
-	if p.CeremonyID() != b.dkgID {
-		p.Zero()
-		return false, errors.New("the snapshot belongs to another batch")
-	}
-	if _, err := p.Result(); errors.Is(err, dkg.ErrAborted) {
+	if _, _, err := p.Result(); aborted(err) {
 		p.Zero()
 		return false, dkgAbort(b.index, err)
 	}
@@ -209,8 +213,8 @@ func (b *batch) deliver(ctx context.Context, from tss.ID, msg []byte) error {
 	if b.p == nil {
 		return nil // staged when it started: every message it needed was there
 	}
-	if _, err := b.p.Deliver(from, msg); err != nil {
-		if errors.Is(err, dkg.ErrAborted) {
+	if err := b.p.Deliver(from, msg); err != nil {
+		if aborted(err) {
 			return dkgAbort(b.index, err)
 		}
 		b.env.cfg.Log.Warn("ceremony message refused", append(b.c.log(), "batch", b.index, "from", from, "err", err)...)
@@ -230,7 +234,7 @@ func (b *batch) stepLocked(ctx context.Context) error {
 	if changed {
 		err = b.persist(ctx, snap)
 	}
-	snap.Zero()
+	clear(snap)
 	if err != nil {
 		b.env.cfg.Log.Error("persisting a ceremony snapshot failed", append(b.c.log(), "batch", b.index, "err", err)...)
 		return errNotPersisted
@@ -253,7 +257,7 @@ func (b *batch) stepLocked(ctx context.Context) error {
 	case dkg.PhaseDone:
 		return b.stageLocked(ctx)
 	case dkg.PhaseAborted:
-		_, err := b.p.Result()
+		_, _, err := b.p.Result()
 		return dkgAbort(b.index, err)
 	}
 	return nil
@@ -263,11 +267,11 @@ func (b *batch) stepLocked(ctx context.Context) error {
 // signer's HSM, keys registered in slashing protection), then zeroes the
 // state machine. b.mu held.
 func (b *batch) stageLocked(ctx context.Context) error {
-	res, err := b.p.Result()
+	transcript, validators, err := b.p.Result()
 	if err != nil {
 		return dkgAbort(b.index, err)
 	}
-	shares := make([]Share, len(res.Validators))
+	shares := make([]Share, len(validators))
 	defer func() {
 		for _, s := range shares {
 			if s.Secret != nil {
@@ -275,8 +279,8 @@ func (b *batch) stageLocked(ctx context.Context) error {
 			}
 		}
 	}()
-	keys := make([]api.PublicKey, len(res.Validators))
-	for i, v := range res.Validators {
+	keys := make([]api.PublicKey, len(validators))
+	for i, v := range validators {
 		raw := v.Share.Bytes()
 		sk, err := bls.SecretKeyFromBytes(raw[:])
 		clear(raw[:])
@@ -286,16 +290,15 @@ func (b *batch) stageLocked(ctx context.Context) error {
 		shares[i] = Share{Composite: v.Account.Composite, Threshold: v.Account.Threshold, Secret: sk}
 		keys[i] = api.PublicKey(v.Account.Composite.Bytes())
 	}
-	accounts := b.env.deps.Accounts
-	components, err := accounts.Stage(context.WithoutCancel(ctx), shares)
+	components, err := b.c.stage(context.WithoutCancel(ctx), shares)
 	if err != nil {
 		return abortf("batch %d: staging the shares on participant %d: %v", b.index, b.c.self, err)
 	}
-	for i, v := range res.Validators {
+	for i, v := range validators {
 		want, _ := v.Account.PublicKey(b.c.self)
 		if !components[i].Equal(want) {
 			for _, k := range keys {
-				accounts.Discard(k)
+				b.c.discard(k)
 			}
 			return abortf("batch %d: the staged share of validator %d does not match its component key", b.index, i)
 		}
@@ -307,7 +310,7 @@ func (b *batch) stageLocked(ctx context.Context) error {
 	}
 	b.p.Zero()
 	b.p = nil
-	b.publish(func(v *batchView) { v.staged, v.transcript, v.keys, v.waiting = true, res.Transcript, keys, nil })
+	b.publish(func(v *batchView) { v.staged, v.transcript, v.keys, v.waiting = true, transcript, keys, nil })
 	for _, q := range b.out {
 		q.wake()
 	}

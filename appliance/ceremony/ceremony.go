@@ -21,6 +21,7 @@ import (
 	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -293,7 +294,7 @@ func (c *ceremony) resume(ctx context.Context) {
 		c.changed()
 	}
 	c.mu.Unlock()
-	c.logger().Info("resumed key generation ceremony", append(c.log(), "batches_resumed", resumed)...)
+	c.logger().Info("resumed "+c.plan.what(), append(c.log(), "batches_resumed", resumed)...)
 	c.batchStaged(ctx)
 }
 
@@ -348,7 +349,7 @@ func (c *ceremony) batchStaged(ctx context.Context) {
 		views[i] = x.view()
 		if views[i].staged {
 			c.staged++
-			c.done += x.cfg.Validators
+			c.done += x.proto.validators
 		} else {
 			all = false
 		}
@@ -369,10 +370,28 @@ func (c *ceremony) batchStaged(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	if all {
-		c.logger().Info("key generation ceremony done here; shares sealed and staged", append(c.log(), "validators", len(c.keys), "transcript", hex.EncodeToString(c.transcript[:]))...)
+		c.logger().Info(c.plan.what()+" done here; shares sealed and staged", append(c.log(), "validators", len(c.keys), "transcript", hex.EncodeToString(c.transcript[:]))...)
 		return
 	}
 	c.env.group.spawn(c.startBatches)
+}
+
+// stage seals and stages a finished batch's shares: new accounts, or a
+// refresh's new shares of existing ones.
+func (c *ceremony) stage(ctx context.Context, shares []Share) ([]*bls.PublicKey, error) {
+	if c.plan.refresh() {
+		return c.env.deps.Refreshes.StageRefresh(ctx, shares)
+	}
+	return c.env.deps.Accounts.Stage(ctx, shares)
+}
+
+// discard drops a staged share.
+func (c *ceremony) discard(key api.PublicKey) {
+	if c.plan.refresh() {
+		c.env.deps.Refreshes.DiscardRefresh(key)
+		return
+	}
+	c.env.deps.Accounts.Discard(key)
 }
 
 // startSenders starts the loops that deliver a started batch's messages,
@@ -409,14 +428,22 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	keys = slices.Compact(keys)
 	log := c.logger()
 	accounts := c.env.deps.Accounts
+	activated := prev == adminapi.StateActivating || prev == adminapi.StateActive
 	for _, k := range keys {
-		if prev == adminapi.StateActivating || prev == adminapi.StateActive {
+		switch {
+		case activated && c.plan != nil && c.plan.refresh():
+			// The previous share comes back: nothing of the refresh
+			// signs, and the account keeps signing with its old shares.
+			if err := c.env.deps.Refreshes.RollBackRefresh(ctx, k); err != nil {
+				log.Error("aborted refresh: putting the previous share back failed; this signer's partials for the account do not combine until it is repaired", append(c.log(), "account", k, "err", err)...)
+			}
+		case activated:
 			if err := accounts.Remove(ctx, k, "aborting ceremony "+adminapi.CeremonyID(c.id)); err != nil {
 				log.Error("aborted ceremony: removing an account failed; remove it by hand", append(c.log(), "account", k, "err", err)...)
 			}
-			continue
+		default:
+			c.discard(k)
 		}
-		accounts.Discard(k)
 	}
 	c.deleteSnapshots()
 	if err := c.writeRecord(record{State: adminapi.StateAborted, Reason: reason}); err != nil {
@@ -426,7 +453,7 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	c.state = adminapi.StateAborted
 	c.touch()
 	c.mu.Unlock()
-	log.Warn("key generation ceremony aborted; nothing of it can sign", append(c.log(), "reason", reason, "was", prev, "accounts_dropped", len(keys))...)
+	log.Warn(c.plan.what()+" aborted; nothing of it can sign", append(c.log(), "reason", reason, "was", prev, "accounts_dropped", len(keys))...)
 }
 
 // deleteSnapshots removes every sealed snapshot of the ceremony.
@@ -477,7 +504,7 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refus
 		if c.isEnded() {
 			break // aborted meanwhile: the abort removes what was activated
 		}
-		if err := c.env.deps.Accounts.Activate(ctx, k); err != nil {
+		if err := c.activateOne(ctx, k); err != nil {
 			return fail(err)
 		}
 	}
@@ -504,9 +531,18 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refus
 	return nil
 }
 
+// activateOne activates one staged account, or one refreshed share.
+func (c *ceremony) activateOne(ctx context.Context, k api.PublicKey) error {
+	if c.plan.refresh() {
+		return c.env.deps.Refreshes.ActivateRefresh(ctx, k)
+	}
+	return c.env.deps.Accounts.Activate(ctx, k)
+}
+
 // finalize ends a ceremony whose accounts are active: they are this
-// signer's like any other from now on.
-func (c *ceremony) finalize() *web.Refusal {
+// signer's like any other from now on. A refresh's previous shares are
+// destroyed first (their sealed files; they left memory at activation).
+func (c *ceremony) finalize(ctx context.Context) *web.Refusal {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state {
@@ -518,6 +554,13 @@ func (c *ceremony) finalize() *web.Refusal {
 	default:
 		return web.Refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not active", c.state)
 	}
+	if c.plan.refresh() {
+		for _, k := range c.keys {
+			if err := c.env.deps.Refreshes.FinishRefresh(ctx, k); err != nil {
+				return web.Refuse(http.StatusServiceUnavailable, "unavailable", "destroying the previous share of %s: %v", k, err)
+			}
+		}
+	}
 	rec := record{State: adminapi.StateComplete, Transcript: hex.EncodeToString(c.transcript[:]), Keys: c.keys}
 	if err := c.writeRecord(rec); err != nil {
 		return web.Refuse(http.StatusServiceUnavailable, "unavailable", "recording completion: %v", err)
@@ -525,7 +568,7 @@ func (c *ceremony) finalize() *web.Refusal {
 	c.state = adminapi.StateComplete
 	c.touch()
 	close(c.ended)
-	c.logger().Info("key generation ceremony complete", append(c.log(), "accounts", len(c.keys))...)
+	c.logger().Info(c.plan.what()+" complete", append(c.log(), "accounts", len(c.keys))...)
 	return nil
 }
 

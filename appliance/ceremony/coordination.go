@@ -156,7 +156,7 @@ func loadCoordination(s *Service, c *ceremony) (*coordination, error) {
 	}
 	co := newCoordination(s, c, timeout)
 	co.rec = rec
-	if rec.Stage == adminapi.StageComplete {
+	if rec.Stage == adminapi.StageComplete && !c.plan.refresh() {
 		data, err := os.ReadFile(filepath.Join(c.dir, depositFile))
 		if err != nil {
 			return nil, err
@@ -221,6 +221,10 @@ func (co *coordination) run(ctx context.Context) {
 		co.mu.Unlock()
 	}()
 	next := map[adminapi.CoordinationStage]adminapi.CoordinationStage{adminapi.StageGenerating: adminapi.StageActivating, adminapi.StageActivating: adminapi.StageDepositing, adminapi.StageDepositing: adminapi.StageFinalizing, adminapi.StageFinalizing: adminapi.StageComplete}
+	if co.c.plan.refresh() {
+		// A refresh makes no deposit: its keys have one already.
+		next[adminapi.StageActivating] = adminapi.StageFinalizing
+	}
 	for {
 		stage := co.stage()
 		if stage == adminapi.StageAborted {
@@ -277,7 +281,7 @@ func (co *coordination) forgetTokenLocked() {
 
 // errJoinNeedsToken: a participant has not joined and this signer no
 // longer holds the administrator's token to send it the plan.
-var errJoinNeedsToken = errors.New("this coordinating signer restarted since the ceremony started and keeps the administrator's token in memory only, so it cannot send the plan again: start the ceremony again (rampartctl dkg)")
+var errJoinNeedsToken = errors.New("this coordinating signer restarted since the ceremony started and keeps the administrator's token in memory only, so it cannot send the plan again: start the ceremony again (rampartctl dkg, rampartctl reshare)")
 
 // join sends the plan to a participant, relaying the administrator's
 // proof to a remote one.
@@ -669,7 +673,7 @@ func (co *coordination) finalizeAll(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("finalizing: %w", err)
 	}
-	co.s.log.Info("key generation ceremony complete everywhere", append(co.log(), "validators", co.c.plan.Validators)...)
+	co.s.log.Info(co.c.plan.what()+" complete everywhere", append(co.log(), "validators", co.c.plan.Validators)...)
 	return nil
 }
 
@@ -685,6 +689,7 @@ func (co *coordination) status() *adminapi.CoordinationStatus {
 		Validators: int(pl.Validators), Threshold: int(pl.Threshold),
 		WithdrawalCredentials: pl.WithdrawalCredentials, AmountGwei: pl.AmountGwei,
 		GenesisForkVersion: "0x" + hex.EncodeToString(d.GenesisForkVersion[:]), NetworkName: pl.NetworkName,
+		Kind: pl.Kind,
 	}
 	if co.rec.Stage != adminapi.StageGenerating {
 		st.ValidatorsGenerated = st.Validators
@@ -697,7 +702,10 @@ func (co *coordination) status() *adminapi.CoordinationStatus {
 			st.Participants = append(st.Participants, v)
 		}
 	}
-	if co.rec.Stage == adminapi.StageComplete {
+	if co.rec.Stage == adminapi.StageComplete && pl.refresh() {
+		st.Accounts = pl.keys()
+	}
+	if co.rec.Stage == adminapi.StageComplete && !pl.refresh() {
 		st.DepositData = co.deposits
 		for _, dd := range co.deposits {
 			var k api.PublicKey

@@ -75,6 +75,48 @@ type Share struct {
 	Secret *bls.SecretKey
 }
 
+// Refreshes is the signer's side of a refresh: the same accounts get new
+// shares. New shares are staged (sealed, held, not signing) before any is
+// activated; an activated refresh keeps the previous sealed share until it
+// is finished (destroyed) or rolled back (put back in place).
+type Refreshes interface {
+	// Held copies the current shares of active accounts, in order; the
+	// caller zeroes each Secret.
+	Held(ctx context.Context, keys []api.PublicKey) ([]Held, error)
+	// StageRefresh seals new shares of active accounts, all or none, and
+	// returns each share's component public key, in order.
+	StageRefresh(ctx context.Context, shares []Share) ([]*bls.PublicKey, error)
+	// DiscardRefresh drops a staged new share.
+	DiscardRefresh(key api.PublicKey)
+	// ActivateRefresh puts the staged new share in place of the current
+	// one (which is zeroed in memory, and kept sealed on disk).
+	ActivateRefresh(ctx context.Context, key api.PublicKey) error
+	// RollBackRefresh puts the previous share back, if it was replaced.
+	RollBackRefresh(ctx context.Context, key api.PublicKey) error
+	// FinishRefresh destroys the previous sealed share.
+	FinishRefresh(ctx context.Context, key api.PublicKey) error
+}
+
+// Held is one account's share as this signer holds it now.
+type Held struct {
+	Composite *bls.PublicKey
+	Component *bls.PublicKey
+	Threshold int
+	// Secret is a copy of the share: the caller zeroes it.
+	Secret *bls.SecretKey
+}
+
+// Directory is the cluster's public configuration of its accounts, as the
+// signer's coordinator discovers it: a refresh's coordinator puts it in
+// the plan, and every participant checks its own part of it.
+type Directory interface {
+	// Keys lists the accounts this signer holds, active.
+	Keys() []api.PublicKey
+	// PublicConfig returns each account's threshold and every
+	// participant's component key, in order, after a fresh discovery.
+	PublicConfig(ctx context.Context, keys []api.PublicKey) ([]tss.Account, error)
+}
+
 // Sealer seals a participant's dkg snapshots in the signer's HSM, bound to
 // a label (hsm.SealingKey).
 type Sealer interface {
@@ -120,8 +162,12 @@ type Auditor interface {
 // Deps are the signer's parts a Service uses.
 type Deps struct {
 	Accounts Accounts
-	Sealer   Sealer
-	Signer   Signer
-	Peers    Peers
-	Audit    Auditor
+	// Refreshes and Directory serve the resharing ceremonies (refresh);
+	// a signer without them runs key generation only.
+	Refreshes Refreshes
+	Directory Directory
+	Sealer    Sealer
+	Signer    Signer
+	Peers     Peers
+	Audit     Auditor
 }

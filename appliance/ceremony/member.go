@@ -96,12 +96,12 @@ func (l localMember) activate(ctx context.Context, id [32]byte, transcript strin
 	return web.AsStatusError(c.activate(ctx, t))
 }
 
-func (l localMember) finalize(_ context.Context, id [32]byte) error {
+func (l localMember) finalize(ctx context.Context, id [32]byte) error {
 	c, err := l.ceremony(id)
 	if err != nil {
 		return err
 	}
-	return web.AsStatusError(c.finalize())
+	return web.AsStatusError(c.finalize(ctx))
 }
 
 func (l localMember) abort(ctx context.Context, id [32]byte, reason string) error {

@@ -11,9 +11,11 @@ import (
 	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/internal/web"
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/deposit"
 	"github.com/rampart-signer/rampart/tss"
 	"github.com/rampart-signer/rampart/tss/dkg"
+	"github.com/rampart-signer/rampart/tss/reshare"
 )
 
 // Limits of one ceremony.
@@ -50,6 +52,43 @@ type plan struct {
 	// Deadline (Unix seconds): a participant that has not activated its
 	// accounts by then gives the ceremony up.
 	Deadline api.Uint64 `json:"deadline"`
+	// Kind is empty for key generation, kindRefresh for a refresh of
+	// existing accounts (tss/reshare): same participants, same threshold,
+	// new shares, same keys. A refresh has no deposit.
+	Kind string `json:"kind,omitempty"`
+	// Accounts lists, for a refresh, every account refreshed with every
+	// participant's current component key (in Participants order): the
+	// public configuration the dealers' commitments are checked against.
+	Accounts []planAccount `json:"accounts,omitempty"`
+}
+
+// kindRefresh is the Kind of a refresh plan.
+const kindRefresh = "refresh"
+
+// planAccount is one account of a refresh plan.
+type planAccount struct {
+	Key        api.PublicKey   `json:"key"`
+	Components []api.PublicKey `json:"components"`
+}
+
+// refresh reports whether the plan refreshes existing accounts.
+func (p *plan) refresh() bool { return p.Kind == kindRefresh }
+
+// what names the ceremony in logs and reasons.
+func (p *plan) what() string {
+	if p != nil && p.refresh() {
+		return "refresh ceremony"
+	}
+	return "key generation ceremony"
+}
+
+// keys lists a refresh plan's account keys.
+func (p *plan) keys() []api.PublicKey {
+	out := make([]api.PublicKey, len(p.Accounts))
+	for i, a := range p.Accounts {
+		out[i] = a.Key
+	}
+	return out
 }
 
 // Domain-separation tags of the ceremony's hashes and sealed snapshots.
@@ -78,6 +117,20 @@ func (p *plan) ID() [32]byte {
 	b = append(b, p.GenesisValidatorsRoot[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(p.NetworkName)))
 	b = append(b, p.NetworkName...)
+	// Key generation plans hash as they always did: plans on disk keep
+	// their ids.
+	if p.Kind != "" {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(p.Kind)))
+		b = append(b, p.Kind...)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(p.Accounts)))
+		for _, a := range p.Accounts {
+			b = append(b, a.Key[:]...)
+			b = binary.BigEndian.AppendUint16(b, uint16(len(a.Components)))
+			for _, c := range a.Components {
+				b = append(b, c[:]...)
+			}
+		}
+	}
 	h.Write(b)
 	var id [32]byte
 	h.Sum(id[:0])
@@ -119,6 +172,59 @@ func (p *plan) batchConfig(id [32]byte, i int) dkg.Config {
 	}
 }
 
+// reshareConfig derives batch i's resharing configuration of a refresh
+// plan from the ceremony id, as batchConfig does for key generation.
+func (p *plan) reshareConfig(id [32]byte, i int) (reshare.Config, error) {
+	lo, hi := p.batchRange(i)
+	ctx := binary.BigEndian.AppendUint32(append([]byte(nil), id[:]...), uint32(i))
+	accounts, err := p.accounts(lo, hi)
+	if err != nil {
+		return reshare.Config{}, err
+	}
+	ids := p.ids()
+	return reshare.Config{
+		Nonce:        sha256.Sum256(append([]byte(tagBatchNonce), ctx...)),
+		Mode:         reshare.ModeRefresh,
+		OldThreshold: int(p.Threshold),
+		Dealers:      ids,
+		NewMembers:   ids,
+		NewThreshold: int(p.Threshold),
+		Accounts:     accounts,
+		Context:      ctx,
+	}, nil
+}
+
+// accounts decodes the refresh plan's accounts [lo, hi) and checks each
+// (tss.Account.Validate: every component key on one polynomial of the
+// threshold's degree through the account key).
+func (p *plan) accounts(lo, hi int) ([]tss.Account, error) {
+	ids := p.ids()
+	out := make([]tss.Account, 0, hi-lo)
+	for v := lo; v < hi; v++ {
+		pa := p.Accounts[v]
+		composite, err := bls.PublicKeyFromBytes(pa.Key[:])
+		if err != nil {
+			return nil, fmt.Errorf("accounts[%d].key: %w", v, err)
+		}
+		if len(pa.Components) != len(ids) {
+			return nil, fmt.Errorf("accounts[%d].components: %d keys for %d participants", v, len(pa.Components), len(ids))
+		}
+		a := tss.Account{Composite: composite, Threshold: int(p.Threshold)}
+		for k, raw := range pa.Components {
+			pk, err := bls.PublicKeyFromBytes(raw[:])
+			if err != nil {
+				return nil, fmt.Errorf("accounts[%d].components[%d]: %w", v, k, err)
+			}
+			a.Components = append(a.Components, tss.Component{ID: ids[k], PublicKey: pk})
+		}
+		if err := a.Validate(); err != nil {
+			return nil, fmt.Errorf("accounts[%d] (%s): %w", v, pa.Key, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 // deposit returns the deposit parameters of the plan.
 func (p *plan) deposit() deposit.Params {
 	var fork [4]byte
@@ -143,7 +249,7 @@ func maxMessageBytes(n, t, v int) int {
 // its JSON request, fits the participant listener's body limit.
 func maxBatchSize(n, t int) int {
 	perValidator := max(t*48+96, (n-1)*36, (n-1)*4, 32)
-	v := min((web.MaxBody*3/4-4096)/perValidator, dkg.MaxValidators)
+	v := min((web.MaxBody*3/4-4096)/perValidator, dkg.MaxValidators, reshare.MaxValidators)
 	for v > 1 && requestBytes(maxMessageBytes(n, t, v)) > web.MaxBody {
 		v--
 	}
@@ -196,11 +302,49 @@ func (p *plan) validate(cfg *Config, now time.Time) error {
 	if mb := maxBatchSize(len(ids), int(p.Threshold)); p.BatchSize < 1 || p.BatchSize > api.Uint64(mb) {
 		return fmt.Errorf("batch_size: %d is not between 1 and %d", p.BatchSize, mb)
 	}
-	if err := p.deposit().Validate(); err != nil {
-		return err
+	switch p.Kind {
+	case "":
+		if len(p.Accounts) != 0 {
+			return errors.New("accounts: a key generation plan lists no accounts")
+		}
+		if err := p.deposit().Validate(); err != nil {
+			return err
+		}
+	case kindRefresh:
+		if err := p.validateRefresh(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("kind: %q is neither key generation (empty) nor %q", p.Kind, kindRefresh)
 	}
 	if d := p.deadline(); !d.After(now) || d.Sub(now) > maxCeremonyDuration {
 		return fmt.Errorf("deadline: %s is not in the next %s", d.UTC().Format(time.RFC3339), maxCeremonyDuration)
+	}
+	return nil
+}
+
+// validateRefresh checks what a refresh plan adds: its accounts, distinct
+// and well formed, one per validator, and no deposit. Each account's
+// component keys are checked when its batch starts (reshareConfig), and
+// this participant's against its own share by tss/reshare.
+func (p *plan) validateRefresh() error {
+	switch {
+	case int(p.Validators) != len(p.Accounts):
+		return fmt.Errorf("accounts: %d listed for %d validators", len(p.Accounts), p.Validators)
+	case p.WithdrawalCredentials != api.Root{} || p.AmountGwei != 0:
+		return errors.New("withdrawal_credentials, amount_gwei: a refresh makes no deposit")
+	case p.Threshold < 2:
+		return fmt.Errorf("threshold: a refresh at threshold %d changes nothing", p.Threshold)
+	}
+	seen := make(map[api.PublicKey]bool, len(p.Accounts))
+	for i, a := range p.Accounts {
+		if seen[a.Key] {
+			return fmt.Errorf("accounts[%d]: %s listed twice", i, a.Key)
+		}
+		seen[a.Key] = true
+		if len(a.Components) != len(p.Participants) {
+			return fmt.Errorf("accounts[%d].components: %d keys for %d participants", i, len(a.Components), len(p.Participants))
+		}
 	}
 	return nil
 }

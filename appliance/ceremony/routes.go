@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +66,7 @@ func (s *Service) Routes() []Route {
 	p := adminapi.PathCeremonies
 	return []Route{
 		{"POST " + p, AccessAdmin, s.handleStart},
+		{"POST " + p + "/reshare", AccessAdmin, s.handleStartReshare},
 		{"GET " + p + "/{id}", AccessAdminOrCoordinator, s.handleStatus},
 		{"POST " + p + "/{id}/abort", AccessAdminOrCoordinator, s.handleAbort},
 		// The administrator's start, relayed by the plan's coordinator.
@@ -186,7 +188,7 @@ func (s *Service) handleActivate(w http.ResponseWriter, r *http.Request, _ Calle
 func (s *Service) handleFinalize(w http.ResponseWriter, r *http.Request, _ Caller) {
 	c, e := s.plannedCeremony(r)
 	if e == nil {
-		e = c.finalize()
+		e = c.finalize(context.WithoutCancel(r.Context()))
 	}
 	web.WriteResult(w, e)
 }
@@ -310,26 +312,9 @@ func (s *Service) planFor(req *adminapi.StartCeremonyRequest) (*plan, time.Durat
 	bad := func(format string, args ...any) (*plan, time.Duration, *web.Refusal) {
 		return nil, 0, web.Refuse(http.StatusBadRequest, "bad_request", format, args...)
 	}
-	parse := func(field, s string, def time.Duration) (time.Duration, error) {
-		if s == "" {
-			return def, nil
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return 0, fmt.Errorf("%s: %q is not a positive duration", field, s)
-		}
-		return d, nil
-	}
-	pt, err := parse("participant_timeout", req.ParticipantTimeout, defaultParticipantTimeout)
-	if err != nil {
-		return bad("%v", err)
-	}
-	timeout, err := parse("timeout", req.Timeout, defaultCeremonyTimeout)
-	if err != nil {
-		return bad("%v", err)
-	}
-	if timeout > maxCeremonyDuration {
-		return bad("timeout: %s is longer than %s", timeout, maxCeremonyDuration)
+	pt, timeout, e := parseTimeouts(req.ParticipantTimeout, req.Timeout)
+	if e != nil {
+		return nil, 0, e
 	}
 	cfg := &s.env.cfg
 	var ids []api.Uint64
@@ -373,4 +358,152 @@ func (s *Service) planFor(req *adminapi.StartCeremonyRequest) (*plan, time.Durat
 		return nil, 0, web.Refuse(http.StatusServiceUnavailable, "unavailable", "drawing the ceremony nonce: %v", err)
 	}
 	return p, pt, nil
+}
+
+func (s *Service) handleStartReshare(w http.ResponseWriter, r *http.Request, caller Caller) {
+	var req adminapi.StartReshareRequest
+	if e := web.DecodeStrict(w, r, &req); e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	p, timeout, e := s.refreshPlan(r.Context(), &req)
+	if e == nil {
+		e = s.record(caller.Actor, "ceremony_start "+adminapi.CeremonyID(p.ID())+" reshare "+req.Mode)
+	}
+	if e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	x := caller.Actor
+	id, e := s.coordinate(p, timeout, adminapi.Actor{Client: x.Client, OnBehalfOf: x.OnBehalfOf, Token: x.Token.Clone()})
+	if e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	s.log.Info("refresh ceremony started", "ceremony", id, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "validators", p.Validators, "threshold", p.Threshold)
+	web.WriteJSON(w, http.StatusOK, adminapi.StartCeremonyResponse{ID: id})
+}
+
+// maxPlanBytes bounds a plan's JSON: the coordinator sends it to every
+// participant in one request.
+const maxPlanBytes = web.MaxBody - 64<<10
+
+// refreshPlan turns an operator's refresh request into a plan, naming the
+// first wrong field. The accounts' public configuration is the one this
+// signer's coordinator discovers now; every participant checks its own
+// component keys against its shares when its batches start.
+func (s *Service) refreshPlan(ctx context.Context, req *adminapi.StartReshareRequest) (*plan, time.Duration, *web.Refusal) {
+	bad := func(format string, args ...any) (*plan, time.Duration, *web.Refusal) {
+		return nil, 0, web.Refuse(http.StatusBadRequest, "bad_request", format, args...)
+	}
+	if req.Mode != adminapi.ReshareRefresh {
+		return bad("mode: %q is not %q (replacing a signer and changing n and t are not built yet)", req.Mode, adminapi.ReshareRefresh)
+	}
+	dir := s.env.deps.Directory
+	if dir == nil || s.env.deps.Refreshes == nil {
+		return nil, 0, web.Refuse(http.StatusNotImplemented, "not_implemented", "this signer cannot coordinate a resharing")
+	}
+	pt, timeout, e := parseTimeouts(req.ParticipantTimeout, req.Timeout)
+	if e != nil {
+		return nil, 0, e
+	}
+	keys := slices.Clone(req.Accounts)
+	if len(keys) == 0 {
+		keys = dir.Keys()
+		if len(keys) == 0 {
+			return bad("accounts: this signer holds no account to refresh")
+		}
+	}
+	if len(keys) > adminapi.MaxCeremonyValidators {
+		return bad("accounts: %d listed, at most %d", len(keys), adminapi.MaxCeremonyValidators)
+	}
+	accounts, err := dir.PublicConfig(ctx, keys)
+	if err != nil {
+		return bad("accounts: %v", err)
+	}
+	cfg := &s.env.cfg
+	var ids []api.Uint64
+	for _, id := range cfg.Participants {
+		ids = append(ids, api.Uint64(id))
+	}
+	slices.Sort(ids)
+	t := accounts[0].Threshold
+	p := &plan{
+		Kind:                  kindRefresh,
+		ClusterID:             api.Root(cfg.ClusterID),
+		Coordinator:           api.Uint64(cfg.Self),
+		Participants:          ids,
+		Threshold:             api.Uint64(t),
+		Validators:            api.Uint64(len(accounts)),
+		GenesisValidatorsRoot: api.Root(cfg.Network.GenesisValidatorsRoot()),
+		NetworkName:           cfg.Network.Name(),
+		Deadline:              api.Uint64(s.env.now().Add(timeout).Unix()),
+	}
+	fork := cfg.Network.GenesisForkVersion()
+	p.GenesisForkVersion = api.Uint64(uint32(fork[0])<<24 | uint32(fork[1])<<16 | uint32(fork[2])<<8 | uint32(fork[3]))
+	for i, a := range accounts {
+		if a.Threshold != t {
+			return bad("accounts[%d]: %s has threshold %d, accounts[0] %d: refresh accounts of one threshold at a time", i, keys[i], a.Threshold, t)
+		}
+		if len(a.Components) != len(ids) {
+			return bad("accounts[%d]: %s has %d members, the cluster %d", i, keys[i], len(a.Components), len(ids))
+		}
+		pa := planAccount{Key: api.PublicKey(a.Composite.Bytes())}
+		for k, c := range a.Components {
+			if api.Uint64(c.ID) != ids[k] {
+				return bad("accounts[%d]: %s: member %s is not the cluster's participant %d", i, keys[i], c.ID, ids[k])
+			}
+			pa.Components = append(pa.Components, api.PublicKey(c.PublicKey.Bytes()))
+		}
+		p.Accounts = append(p.Accounts, pa)
+	}
+	if err := tss.CheckThreshold(t, len(ids)); err != nil {
+		return bad("threshold: %v", err)
+	}
+	if t < 2 {
+		return bad("threshold: a refresh at threshold %d changes nothing", t)
+	}
+	n := len(ids)
+	batch := req.BatchSize
+	if batch == 0 {
+		batch = defaultBatchSize(len(accounts), n, t)
+	}
+	if mb := maxBatchSize(n, t); batch < 1 || batch > mb {
+		return bad("batch_size: %d is not between 1 and %d", batch, mb)
+	}
+	p.BatchSize = api.Uint64(batch)
+	if _, err := io.ReadFull(cfg.Rand, p.Nonce[:]); err != nil {
+		return nil, 0, web.Refuse(http.StatusServiceUnavailable, "unavailable", "drawing the ceremony nonce: %v", err)
+	}
+	if b, err := json.Marshal(p); err != nil || len(b) > maxPlanBytes {
+		return bad("accounts: %d are too many for one plan (%d bytes, at most %d): refresh them in parts", len(accounts), len(b), maxPlanBytes)
+	}
+	return p, pt, nil
+}
+
+// parseTimeouts reads a start request's participant timeout and ceremony
+// timeout, each with its default.
+func parseTimeouts(participant, ceremony string) (time.Duration, time.Duration, *web.Refusal) {
+	parse := func(field, s string, def time.Duration) (time.Duration, *web.Refusal) {
+		if s == "" {
+			return def, nil
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return 0, web.Refuse(http.StatusBadRequest, "bad_request", "%s: %q is not a positive duration", field, s)
+		}
+		return d, nil
+	}
+	pt, e := parse("participant_timeout", participant, defaultParticipantTimeout)
+	if e != nil {
+		return 0, 0, e
+	}
+	timeout, e := parse("timeout", ceremony, defaultCeremonyTimeout)
+	if e != nil {
+		return 0, 0, e
+	}
+	if timeout > maxCeremonyDuration {
+		return 0, 0, web.Refuse(http.StatusBadRequest, "bad_request", "timeout: %s is longer than %s", timeout, maxCeremonyDuration)
+	}
+	return pt, timeout, nil
 }

@@ -150,7 +150,7 @@ func (c *ceremony) sendLoop(ctx context.Context, b *batch, to tss.ID) {
 			}
 			continue
 		}
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout(b.cfg.Validators))
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout(b.proto.validators))
 		err := p.DeliverCeremonyMessage(actx, c.id, m.Bytes)
 		cancel()
 		release(m)

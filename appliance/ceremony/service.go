@@ -253,7 +253,7 @@ func (s *Service) join(p *plan) (*ceremony, *web.Refusal) {
 	case s.deadlines <- struct{}{}:
 	default:
 	}
-	s.log.Info("joined key generation ceremony", "ceremony", adminapi.CeremonyID(id), "coordinator", p.Coordinator,
+	s.log.Info("joined "+p.what(), "ceremony", adminapi.CeremonyID(id), "coordinator", p.Coordinator,
 		"validators", p.Validators, "threshold", p.Threshold, "batches", p.batches())
 	s.env.group.spawn(c.startBatches)
 	return c, nil
@@ -308,7 +308,7 @@ func (s *Service) AllowsDeposit(from tss.ID, key api.PublicKey, d *signing.Depos
 		return false
 	}
 	for _, c := range s.all() {
-		if c.plan == nil || tss.ID(c.plan.Coordinator) != from || !c.holds(key) {
+		if c.plan == nil || c.plan.refresh() || tss.ID(c.plan.Coordinator) != from || !c.holds(key) {
 			continue
 		}
 		return d.WithdrawalCredentials == phase0.Root(c.plan.WithdrawalCredentials) && uint64(d.Amount) == uint64(c.plan.AmountGwei)

@@ -109,4 +109,3 @@ func TestDiscoveryExcludesAParticipantThatChangesItsKeyAlone(t *testing.T) {
 		t.Fatalf("the others no longer sign: %v", err)
 	}
 }
-

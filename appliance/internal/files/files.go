@@ -24,6 +24,13 @@ const (
 	StagedExt = ShareExt + ".staged"
 	// PendingExt ends a removed share's pending-destruction record.
 	PendingExt = ".removed"
+	// PreviousExt ends the sealed share an account had before a refresh
+	// activated a new one: kept until the refresh is finalised (so that an
+	// aborted refresh puts it back), then destroyed.
+	PreviousExt = ShareExt + ".prev"
+	// NextExt ends a refreshed share being put in place; one left by a
+	// crash is overwritten by the next attempt.
+	NextExt = ShareExt + ".next"
 )
 
 // ShareName is the file name of the sealed share of account key.

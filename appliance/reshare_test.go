@@ -1,0 +1,297 @@
+package appliance_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+// componentKeys reads every signer's component key of every account, as a
+// coordinator discovers them.
+func componentKeys(t testing.TB, tc *testCluster) []map[api.PublicKey]api.PublicKey {
+	t.Helper()
+	clientTLS, release, err := tc.lc.File.TLSConfig(context.Background(), tc.lc.File.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	out := make([]map[api.PublicKey]api.PublicKey, len(tc.lc.Signers))
+	for i, s := range tc.lc.Signers {
+		hp, err := coordinator.NewHTTPParticipant(tss.ID(s.ID), "https://"+s.Config.Listen.Participant, s.Name, clientTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accs, err := hp.Accounts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = map[api.PublicKey]api.PublicKey{}
+		for _, a := range accs {
+			out[i][a.CompositePublicKey] = a.PublicKey
+		}
+	}
+	return out
+}
+
+// shareContents reads signer i's sealed share files by name.
+func shareContents(t testing.TB, tc *testCluster, i int) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, f := range shareFiles(tc.lc, i) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = b
+	}
+	return out
+}
+
+// refreshLeftovers lists what a refresh may leave in signer i's shares and
+// ceremony directories: previous shares, shares being placed, snapshots.
+func refreshLeftovers(tc *testCluster, i int) []string {
+	s := tc.lc.Signers[i]
+	var out []string
+	for _, pat := range []string{"*.share.prev", "*.share.next", "*.staged"} {
+		m, _ := filepath.Glob(filepath.Join(s.Config.Accounts.SharesDir, pat))
+		out = append(out, m...)
+	}
+	m, _ := filepath.Glob(filepath.Join(s.Config.DataDir, "ceremonies", "*", "*.snapshot"))
+	return append(out, m...)
+}
+
+func sortedKeys(keys []api.PublicKey) []api.PublicKey {
+	out := slices.Clone(keys)
+	slices.SortFunc(out, func(a, b api.PublicKey) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+func TestReshareRefreshChangesEveryShareAndNoKey(t *testing.T) {
+	tc := newTestCluster(t, 5, 3, 6)
+	_, peers := admin(t, tc.lc)
+	keys := tc.keys
+	// A vote before the refresh: its slashing history must stay.
+	att := attestationRequest(tc.net, 1, 2, 0x33)
+	tc.checkSigned("attestation before the refresh", tc.sign(0, keys[0], att), keys[0], att)
+	before := componentKeys(t, tc)
+	files := make([]map[string][]byte, len(tc.lc.Signers))
+	for i := range tc.lc.Signers {
+		files[i] = shareContents(t, tc, i)
+	}
+
+	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh, BatchSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitCeremony(t, peers[0], id, 3*time.Minute)
+	co := st.Coordination
+	if co.Stage != adminapi.StageComplete || co.Kind != adminapi.ReshareRefresh {
+		t.Fatalf("refresh ended %s (%s): %s", co.Stage, co.Kind, co.Reason)
+	}
+	if !slices.Equal(sortedKeys(co.Accounts), sortedKeys(keys)) || co.Validators != len(keys) || len(co.DepositData) != 0 {
+		t.Fatalf("refresh reports accounts %v (%d validators, %d deposits), want %v and no deposit", co.Accounts, co.Validators, len(co.DepositData), keys)
+	}
+
+	// Every share changed, on disk and as announced; no key changed;
+	// nothing of the ceremony is left, the old sealed shares included.
+	after := componentKeys(t, tc)
+	for i := range tc.lc.Signers {
+		for _, k := range keys {
+			if after[i][k] == before[i][k] {
+				t.Errorf("signer %d: component key of %s unchanged by the refresh", i+1, k)
+			}
+		}
+		now := shareContents(t, tc, i)
+		if len(now) != len(files[i]) {
+			t.Errorf("signer %d has %d share files, had %d", i+1, len(now), len(files[i]))
+		}
+		for name, b := range now {
+			if bytes.Equal(b, files[i][name]) {
+				t.Errorf("signer %d: share file %s unchanged by the refresh", i+1, name)
+			}
+		}
+		if left := refreshLeftovers(tc, i); len(left) != 0 {
+			t.Errorf("signer %d kept %v", i+1, left)
+		}
+		pst, err := peers[i].CeremonyStatus(context.Background(), id)
+		if err != nil || pst.State != adminapi.StateComplete || pst.Transcript != st.Transcript {
+			t.Errorf("signer %d: %+v %v", i+1, pst, err)
+		}
+	}
+	checkEverySubsetSigns(t, tc.lc, tc.net, 3, keys)
+
+	// The validator clients' coordinators learn the new component keys
+	// and sign; the slashing history is the same: the vote signed before
+	// signs again, a conflicting one is refused.
+	tc.checkSigned("the same attestation after the refresh", tc.sign(1, keys[0], att), keys[0], att)
+	if r := tc.sign(2, keys[0], attestationRequest(tc.net, 1, 2, 0x34)); r.code != http.StatusPreconditionFailed {
+		t.Fatalf("double vote after the refresh: %d %s", r.code, r.body)
+	}
+	next := attestationRequest(tc.net, 2, 3, 0x35)
+	tc.checkSigned("a new attestation after the refresh", tc.sign(3, keys[len(keys)-1], next), keys[len(keys)-1], next)
+
+	// The refreshed shares are what every signer loads after a restart.
+	for i := range tc.lc.Signers {
+		tc.stop(i)
+		tc.restart(i)
+	}
+	att4 := attestationRequest(tc.net, 3, 4, 0x36)
+	tc.checkSigned("after a restart", tc.sign(4, keys[1], att4), keys[1], att4)
+}
+
+// A member that stays away: the refresh is aborted everywhere and every
+// signer keeps its current shares, untouched.
+func TestReshareRefreshAbortsWhenAMemberStaysAway(t *testing.T) {
+	tc := newTestCluster(t, 3, 2, 3)
+	_, peers := admin(t, tc.lc)
+	before := componentKeys(t, tc)
+	files := make([]map[string][]byte, len(tc.lc.Signers))
+	for i := range tc.lc.Signers {
+		files[i] = shareContents(t, tc, i)
+	}
+	tc.stop(2)
+	// A refresh needs every member's current component key: with one
+	// down, the start is refused at once.
+	if _, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh}); err == nil || !strings.Contains(err.Error(), "needs every participant") {
+		t.Fatalf("refresh with a member down: %v", err)
+	}
+	tc.restart(2)
+	// Once under way, a member that goes away and stays away aborts it.
+	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh, ParticipantTimeout: "2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.stop(2)
+	st := waitCeremony(t, peers[0], id, 2*time.Minute)
+	if st.Coordination.Stage != adminapi.StageAborted {
+		t.Fatalf("refresh with a member away ended %s", st.Coordination.Stage)
+	}
+	t.Logf("aborted: %s", st.Coordination.Reason)
+	tc.restart(2)
+	for i, p := range peers {
+		waitStatus(t, p, id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == adminapi.StateAborted })
+		if left := refreshLeftovers(tc, i); len(left) != 0 {
+			t.Errorf("signer %d kept %v", i+1, left)
+		}
+		now := shareContents(t, tc, i)
+		for name, b := range files[i] {
+			if !bytes.Equal(now[name], b) {
+				t.Errorf("signer %d: share file %s changed by an aborted refresh", i+1, name)
+			}
+		}
+	}
+	after := componentKeys(t, tc)
+	for i := range after {
+		for k, c := range before[i] {
+			if after[i][k] != c {
+				t.Errorf("signer %d: component key of %s changed by an aborted refresh", i+1, k)
+			}
+		}
+	}
+	checkEverySubsetSigns(t, tc.lc, tc.net, 2, tc.keys)
+}
+
+// A member restarted in the middle of a refresh resumes from its sealed
+// snapshots (its current shares still active and untouched), and the
+// refresh completes with new shares every threshold subset signs with.
+func TestReshareRefreshResumesAfterAMemberRestarts(t *testing.T) {
+	tc := newTestCluster(t, 5, 3, 30)
+	_, peers := admin(t, tc.lc)
+	before := componentKeys(t, tc)
+	const victim = 3
+	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh, BatchSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, peers[victim], id, 2*time.Minute, func(st *adminapi.CeremonyStatus) bool {
+		return st.BatchesDone >= 1 && st.State == adminapi.StateRunning
+	})
+	tc.stop(victim)
+	// Its current shares are as they were: nothing of a refresh is on
+	// disk before activation but sealed snapshots.
+	if left := refreshLeftovers(tc, victim); len(left) == 0 || slices.ContainsFunc(left, func(f string) bool { return !strings.HasSuffix(f, ".snapshot") }) {
+		t.Fatalf("signer %d stopped mid-refresh with %v; want sealed snapshots only", victim+1, left)
+	}
+	tc.restart(victim)
+	st := waitCeremony(t, peers[0], id, 4*time.Minute)
+	if st.Coordination.Stage != adminapi.StageComplete {
+		t.Fatalf("refresh ended %s: %s", st.Coordination.Stage, st.Coordination.Reason)
+	}
+	after := componentKeys(t, tc)
+	for i := range tc.lc.Signers {
+		for _, k := range tc.keys {
+			if after[i][k] == before[i][k] {
+				t.Errorf("signer %d: component key of %s unchanged", i+1, k)
+			}
+		}
+		if left := refreshLeftovers(tc, i); len(left) != 0 {
+			t.Errorf("signer %d kept %v", i+1, left)
+		}
+	}
+	checkEverySubsetSigns(t, tc.lc, tc.net, 3, tc.keys)
+}
+
+// A signer that fails to activate its new shares (here a directory where
+// its refreshed share file must go) after others activated theirs: the
+// refresh is aborted everywhere, and every signer that had activated new
+// shares puts its previous ones back. The cluster ends as it began: the
+// same share files, the same component keys, every subset signing.
+func TestReshareRefreshRollsBackWhenActivationFails(t *testing.T) {
+	tc := newTestCluster(t, 3, 2, 3)
+	_, peers := admin(t, tc.lc)
+	before := componentKeys(t, tc)
+	files := make([]map[string][]byte, len(tc.lc.Signers))
+	for i := range tc.lc.Signers {
+		files[i] = shareContents(t, tc, i)
+	}
+	last := sortedKeys(tc.keys)[len(tc.keys)-1]
+	const victim = 2
+	blocker := filepath.Join(tc.lc.Signers[victim].Config.Accounts.SharesDir, last.String()+".share.next")
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitCeremony(t, peers[0], id, 3*time.Minute)
+	if st.Coordination.Stage != adminapi.StageAborted || !strings.Contains(st.Coordination.Reason, "activating") {
+		t.Fatalf("refresh ended %s (%s); want aborted while activating", st.Coordination.Stage, st.Coordination.Reason)
+	}
+	t.Logf("aborted: %s", st.Coordination.Reason)
+	os.RemoveAll(blocker)
+	for i, p := range peers {
+		waitStatus(t, p, id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == adminapi.StateAborted })
+		if left := refreshLeftovers(tc, i); len(left) != 0 {
+			t.Errorf("signer %d kept %v", i+1, left)
+		}
+		now := shareContents(t, tc, i)
+		for name, b := range files[i] {
+			if !bytes.Equal(now[name], b) {
+				t.Errorf("signer %d: share file %s not put back", i+1, name)
+			}
+		}
+	}
+	after := componentKeys(t, tc)
+	for i := range after {
+		for k, c := range before[i] {
+			if after[i][k] != c {
+				t.Errorf("signer %d: component key of %s not put back", i+1, k)
+			}
+		}
+	}
+	checkEverySubsetSigns(t, tc.lc, tc.net, 2, tc.keys)
+	att := attestationRequest(tc.net, 1, 2, 0x40)
+	tc.checkSigned("after the rollback", tc.sign(1, tc.keys[0], att), tc.keys[0], att)
+}
