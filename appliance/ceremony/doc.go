@@ -1,6 +1,8 @@
 // Package ceremony runs key-generation ceremonies (DESIGN.md section 7)
-// at one signer: its side of every ceremony it joins, and the coordination
-// of those an operator starts at it.
+// and refresh ceremonies (docs/resharing.md: new shares of existing
+// accounts, same signers, same threshold, same keys) at one signer: its
+// side of every ceremony it joins, and the coordination of those an
+// operator starts at it.
 //
 // One signer coordinates: it receives the operator's start request,
 // derives the plan, and sends it to every participant; then the
@@ -30,6 +32,11 @@
 //     transcript; an aborted ceremony zeroes its secrets, discards staged
 //     shares, removes activated accounts and deletes its snapshots:
 //     nothing half-made can sign.
+//   - A refresh's new shares replace the current ones only when every
+//     participant reports the same transcript; the previous sealed share
+//     is kept until the coordinator finalises (then destroyed), and an
+//     abort puts it back. Each participant deals only its own current
+//     shares, checked against its component key in the plan.
 //   - The coordinator signs the deposits through the cluster; each
 //     participant signs a peer's DEPOSIT only for a ceremony that peer
 //     coordinates, with the plan's credentials and amount

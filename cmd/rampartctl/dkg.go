@@ -218,13 +218,23 @@ type progress struct {
 
 func (p *progress) show(w io.Writer, c *adminapi.CoordinationStatus, now time.Time) {
 	count, what := c.ValidatorsGenerated, "validators generated"
+	refresh := c.Kind == adminapi.ReshareRefresh
+	if refresh {
+		what = "validators refreshed"
+	}
 	switch c.Stage {
 	case adminapi.StageActivating:
 		count, what = c.Validators, "validators generated; activating the accounts on every signer"
+		if refresh {
+			what = "validators refreshed; activating the new shares on every signer"
+		}
 	case adminapi.StageDepositing:
 		count, what = c.DepositsSigned, "deposits signed"
 	case adminapi.StageFinalizing, adminapi.StageComplete:
 		count, what = c.Validators, "deposits signed and verified"
+		if refresh {
+			what = "new shares active; old shares destroyed on every signer"
+		}
 	case adminapi.StageAborted:
 		return
 	}

@@ -32,6 +32,7 @@ func root() *cli.Command {
 			auditCommand(),
 			importCommand(),
 			dkgCommand(),
+			reshareCommand(),
 			exitCommand(),
 			adminCommand(),
 			accountsCommand(),

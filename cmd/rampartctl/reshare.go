@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/cli"
+	"github.com/rampart-signer/rampart/tss"
+)
+
+func reshareCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "reshare",
+		Summary:     "Give existing validators new key shares without changing their keys.",
+		Subcommands: []*cli.Command{reshareRefreshCommand()},
+	}
+}
+
+type reshareOptions struct {
+	cluster            string
+	accounts           string
+	coordinator        uint64
+	participantTimeout time.Duration
+	timeout            time.Duration
+	batchSize          int
+	attach             string
+	poll               time.Duration
+}
+
+func (o *reshareOptions) flags(fs *flag.FlagSet) {
+	fs.StringVar(&o.cluster, "cluster", "cluster.yaml", "cluster `file`")
+	fs.StringVar(&o.accounts, "accounts", "", "`file` listing the validator public keys to refresh, one a line (default: every account the coordinating signer holds)")
+	fs.Uint64Var(&o.coordinator, "coordinator", 0, "participant `id` of the signer that coordinates (default: the first in the cluster file)")
+	fs.DurationVar(&o.participantTimeout, "participant-timeout", 2*time.Minute, "abort when a signer stays unreachable, or the refresh makes no progress, this long")
+	fs.DurationVar(&o.timeout, "timeout", time.Hour, "abort when the refresh has not finished this long after it started")
+	fs.IntVar(&o.batchSize, "batch-size", 0, "validators per resharing batch (default: about a tenth of them)")
+	fs.StringVar(&o.attach, "id", "", "attach to the ceremony with this `id` instead of starting one")
+	fs.DurationVar(&o.poll, "poll", time.Second, "how often to ask the coordinator for progress")
+}
+
+func reshareRefreshCommand() *cli.Command {
+	var o reshareOptions
+	return &cli.Command{
+		Name:    "refresh",
+		Summary: "Refresh every share of the cluster's validators: same signers, same threshold, same keys.",
+		Description: `Asks one signer (--coordinator, default the first in the cluster file) to
+coordinate a refresh (proactive secret sharing) of the validators' shares
+among every signer of the cluster: each signer deals a sharing of zero to
+the others over mutual TLS, with commitments every signer checks, and adds
+what it receives to its share. Every share and every signer's component
+key changes; no validator key changes, so there is no exit, no deposit and
+no change for the validator clients. Shares stolen before a refresh do not
+combine with shares stolen after it.
+
+The new shares are sealed by each signer's HSM and staged; they are
+activated together only once every signer has finished with the same
+transcript. Each signer then keeps its previous sealed share until the
+coordinator finalises the refresh, and destroys it then (it left memory at
+activation). The slashing history of every validator stays as it is: the
+keys did not change.
+
+Every signer must be up: the refresh is refused at the start when one is
+down, and aborted everywhere when one stays unreachable past
+--participant-timeout, or the deadline passes, leaving every signer with
+its current shares, untouched. A signer restarted during the refresh
+resumes from its sealed state. Interrupting this command aborts the
+refresh; --id attaches to one already started instead.
+
+Before anything starts it prints what the cluster's threshold (the cluster
+file's) tolerates: n-t signers down, and 2t-n-1 compromised signers that
+cannot get a slashable message signed. A refresh keeps the threshold:
+changing it is a redistribution, not built yet (docs/resharing.md).`,
+		Flags: o.flags,
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			return runReshareRefresh(ctx, env, &o)
+		},
+	}
+}
+
+func runReshareRefresh(ctx context.Context, env *cli.Env, o *reshareOptions) error {
+	cf, err := adminapi.LoadClusterFile(o.cluster)
+	if err != nil {
+		return err
+	}
+	cf.Abs(filepath.Dir(o.cluster))
+	var req *adminapi.StartReshareRequest
+	if o.attach == "" {
+		req = &adminapi.StartReshareRequest{
+			Mode: adminapi.ReshareRefresh, ParticipantTimeout: o.participantTimeout.String(), Timeout: o.timeout.String(), BatchSize: o.batchSize,
+		}
+		if o.accounts != "" {
+			if req.Accounts, err = readKeyList(o.accounts); err != nil {
+				return cli.Usagef("--accounts: %v", err)
+			}
+		}
+		if cf.Threshold != 0 {
+			printTolerance(env, cf.Threshold, len(cf.Participants))
+		}
+	}
+	peers, closeAdmin, err := cf.AdminClients(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAdmin()
+	coord := peers[0]
+	if o.coordinator != 0 {
+		coord = nil
+		for _, p := range peers {
+			if uint64(p.ID()) == o.coordinator {
+				coord = p
+			}
+		}
+		if coord == nil {
+			return cli.Usagef("--coordinator: no participant %d in %s", o.coordinator, o.cluster)
+		}
+	}
+	id := o.attach
+	if id == "" {
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		id, err = coord.StartReshare(sctx, req)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("starting the refresh at participant %s: %w", coord.ID(), err)
+		}
+		fmt.Fprintf(env.Stderr, "refresh %s started at participant %s: every signer of %d\n", id, coord.ID(), len(peers))
+	}
+	st, err := follow(ctx, env.Stderr, coord, id, o.poll, o.participantTimeout)
+	if err != nil {
+		if ctx.Err() != nil && o.attach == "" {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if aerr := coord.AbortCeremony(actx, id, "interrupted by the operator (rampartctl reshare refresh)"); aerr != nil {
+				return fmt.Errorf("%w; aborting the refresh failed too (it aborts by itself at its deadline): %v", err, aerr)
+			}
+			return fmt.Errorf("refresh %s aborted: interrupted; every signer keeps its current shares", id)
+		}
+		return err
+	}
+	if st.Kind != adminapi.ReshareRefresh {
+		return fmt.Errorf("ceremony %s is not a refresh (kind %q)", id, st.Kind)
+	}
+	fmt.Fprintf(env.Stdout, "refresh %s complete: %d validators, %d-of-%d; every share is new, no key changed, the old shares are destroyed\n", id, st.Validators, st.Threshold, len(peers))
+	return nil
+}
+
+// printTolerance prints what threshold t of n signers tolerates, as
+// checkThreshold does, for a command that keeps the threshold.
+func printTolerance(env *cli.Env, t, n int) {
+	tol, err := tss.ToleranceOf(t, n)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "threshold %d-of-%d: %v\n", t, n, err)
+		return
+	}
+	fmt.Fprintf(env.Stderr, "threshold %d-of-%d: liveness: signing continues with up to %d signer(s) down (n-t = %d)\n", t, n, tol.Liveness, tol.Liveness)
+	fmt.Fprintf(env.Stderr, "threshold %d-of-%d: safety: up to %d compromised signer(s) cannot get a slashable message signed (2t-n-1 = %d)\n", t, n, tol.Safety, tol.Safety)
+	if tol.LowSafety() {
+		fmt.Fprintf(env.Stderr, "note: at %d-of-%d a single compromised signer, with a compromised or misled coordinator, can get a slashable message signed; a refresh keeps the threshold. %s\n", t, n, saferThreshold(n))
+	}
+}
+
+// readKeyList reads validator public keys, one a line; blank lines and
+// lines starting with # are skipped.
+func readKeyList(path string) ([]api.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []api.PublicKey
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, err := api.ParsePublicKey(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, n+1, err)
+		}
+		out = append(out, k)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s lists no key", path)
+	}
+	return out, nil
+}

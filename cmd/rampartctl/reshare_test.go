@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rampart-signer/rampart/appliance"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
+	"github.com/rampart-signer/rampart/internal/api"
+)
+
+// startClusterWithAccounts is startCluster with validators dealt at the
+// cluster's threshold before the signers start.
+func startClusterWithAccounts(t *testing.T, n, validators int) (*localcluster.Cluster, []api.PublicKey) {
+	t.Helper()
+	t.Setenv("SOFTHSM2_CONF", "")
+	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
+		Dir: filepath.Join(t.TempDir(), "cluster"), Signers: n, Threshold: n/2 + 1,
+		Network: appliance.NetworkConfig{Name: "mainnet"}, Hardening: "off",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := localcluster.Deal(context.Background(), lc.Configs(), validators, n/2+1, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := lc.RunAll(func(*localcluster.Signer) appliance.Options {
+		return appliance.Options{Logger: slog.New(slog.DiscardHandler)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return lc, keys
+}
+
+func TestReshareRefreshRefreshesEveryShare(t *testing.T) {
+	lc, keys := startClusterWithAccounts(t, 3, 4)
+	clusterFile := filepath.Join(lc.Dir, "cluster.yaml")
+	shares := func() map[string]string {
+		out := map[string]string{}
+		for _, s := range lc.Signers {
+			m, _ := filepath.Glob(filepath.Join(s.Config.Accounts.SharesDir, "*"+appliance.ShareFileExt))
+			for _, f := range m {
+				b, _ := os.ReadFile(f)
+				out[f] = string(b)
+			}
+		}
+		return out
+	}
+	before := shares()
+	// Two of the four accounts, named in a file.
+	list := filepath.Join(t.TempDir(), "accounts.txt")
+	if err := os.WriteFile(list, []byte("# refreshed first\n"+keys[0].String()+"\n\n"+keys[1].String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "reshare", "refresh", "--cluster", clusterFile, "--accounts", list, "--coordinator", "2", "--poll", "100ms", "--batch-size", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"threshold 2-of-3: liveness", "2-of-3: safety: up to 0 compromised", "started at participant 2", "validators refreshed", "old shares destroyed on every signer"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not show %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "complete: 2 validators, 2-of-3") {
+		t.Errorf("stdout: %s", stdout)
+	}
+	changed := 0
+	for f, b := range shares() {
+		if before[f] != b {
+			changed++
+		}
+	}
+	if changed != 2*3 {
+		t.Fatalf("%d share files changed, want the 2 refreshed accounts' on each of 3 signers", changed)
+	}
+}
+
+func TestReshareRefreshFailsCleanly(t *testing.T) {
+	lc, _ := startClusterWithAccounts(t, 3, 1)
+	clusterFile := filepath.Join(lc.Dir, "cluster.yaml")
+	bad := filepath.Join(t.TempDir(), "bad.txt")
+	os.WriteFile(bad, []byte("0x1234\n"), 0o600)
+	unknown := filepath.Join(t.TempDir(), "unknown.txt")
+	os.WriteFile(unknown, []byte("0x"+strings.Repeat("a", 96)+"\n"), 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"refuses an unknown coordinator", []string{"--coordinator", "9"}, 2, "--coordinator"},
+		{"refuses a malformed account list", []string{"--accounts", bad}, 2, "bad.txt:1"},
+		{"reports an account the cluster does not hold", []string{"--accounts", unknown}, 1, "not an account of this cluster"},
+		{"refuses arguments", []string{"extra"}, 2, "unexpected arguments"},
+		{"reports an unknown ceremony to attach to", []string{"--id", strings.Repeat("ab", 32)}, 1, "unknown ceremony"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, append([]string{"reshare", "refresh", "--cluster", clusterFile}, tc.args...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, want %d naming %q\n%s\n%s", code, tc.code, tc.want, stdout, stderr)
+			}
+		})
+	}
+}
