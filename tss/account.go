@@ -112,6 +112,33 @@ func RecoverPublicKey(components []Component) (*bls.PublicKey, error) {
 	return pk, nil
 }
 
+// PublicKeyAt interpolates the G1 polynomial through the given component
+// keys (exactly the threshold's number of them: more would be checked by
+// nobody) and returns its value at id: the component key participant id
+// holds on the same polynomial, such as a member whose shares are lost.
+// The ids must be distinct and non-zero.
+func PublicKeyAt(components []Component, id ID) (*bls.PublicKey, error) {
+	if id == 0 {
+		return nil, fmt.Errorf("%w: participant zero", ErrInvalidID)
+	}
+	if len(components) == 0 {
+		return nil, fmt.Errorf("%w: no component keys", ErrInvalidInput)
+	}
+	if err := CheckIDs(componentIDs(components)); err != nil {
+		return nil, err
+	}
+	for _, c := range components {
+		if c.PublicKey == nil {
+			return nil, fmt.Errorf("%w: component of participant %s has no public key", ErrInvalidInput, c.ID)
+		}
+	}
+	pk, err := interpolateKeys(components, id.scalar())
+	if err != nil {
+		return nil, fmt.Errorf("tss: interpolating the public key of participant %s: %w", id, err)
+	}
+	return pk, nil
+}
+
 func componentIDs(cs []Component) []ID {
 	ids := make([]ID, len(cs))
 	for i, c := range cs {

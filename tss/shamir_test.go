@@ -120,6 +120,13 @@ func TestEveryThresholdSubsetSignsAndNoSmallerOneDoes(t *testing.T) {
 				if pk, err := tss.RecoverPublicKey(cs); err != nil || !pk.Equal(d.Account.Composite) {
 					t.Fatalf("subset %v: public key recovery: %v", s, err)
 				}
+				// Every member's component key, on the polynomial through
+				// this subset's (a member whose shares are lost included).
+				for _, c := range d.Account.Components {
+					if pk, err := tss.PublicKeyAt(cs, c.ID); err != nil || !pk.Equal(c.PublicKey) {
+						t.Fatalf("subset %v: component key of %s: %v", s, c.ID, err)
+					}
+				}
 			}
 			if tc.t == 1 {
 				return

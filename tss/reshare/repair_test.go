@@ -33,6 +33,9 @@ func TestRepair(t *testing.T) {
 			res := s.results()
 			root := sha256.Sum256([]byte("repaired"))
 			for v := range c.keys {
+				if a := res[tc.repaired].Validators[v].Account; !a.Composite.Equal(c.keys[v]) {
+					t.Fatalf("validator %d: the repaired member's result names another validator key", v)
+				}
 				got := res[tc.repaired].Validators[v].Share
 				if !got.PublicKey().Equal(c.shares[tc.repaired][v].PublicKey()) {
 					t.Fatalf("validator %d: the repaired share is not member %s's", v, tc.repaired)
