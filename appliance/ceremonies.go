@@ -44,6 +44,7 @@ func (a *Appliance) newCeremonies() *ceremony.Service {
 	}, ceremony.Deps{
 		Accounts:  ceremonyAccounts{a},
 		Refreshes: ceremonyAccounts{a},
+		Repairs:   ceremonyAccounts{a},
 		Directory: directory{a},
 		Sealer:    a.sealKey,
 		Signer:    a.coord,
@@ -145,7 +146,7 @@ type directory struct{ a *Appliance }
 
 func (d directory) Keys() []api.PublicKey { return d.a.accounts.keys() }
 
-func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey) ([]tss.Account, error) {
+func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey, lost tss.ID) ([]tss.Account, error) {
 	if err := d.a.coord.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("discovering the accounts: %w", err)
 	}
@@ -155,8 +156,11 @@ func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey) ([]ts
 		if !ok {
 			return nil, fmt.Errorf("[%d]: %s is not an account of this cluster (or a participant refused it: see the signer's log)", i, key)
 		}
-		if len(info.Known) != len(info.Members) {
-			return nil, fmt.Errorf("[%d]: %s: the component keys of participants %v are unknown (down?): a refresh needs every participant", i, key, missing(info.Members, info.Known))
+		if lost != 0 && !slices.Contains(info.Members, lost) {
+			return nil, fmt.Errorf("[%d]: %s: participant %s is not one of its members", i, key, lost)
+		}
+		if gone := missing(info.Members, append(slices.Clone(info.Known), lost)); len(gone) > 0 {
+			return nil, fmt.Errorf("[%d]: %s: the component keys of participants %v are unknown (down?): a resharing needs every participant", i, key, gone)
 		}
 		composite, err := bls.PublicKeyFromBytes(key[:])
 		if err != nil {
@@ -164,7 +168,10 @@ func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey) ([]ts
 		}
 		acc := tss.Account{Composite: composite, Threshold: info.Threshold}
 		for _, id := range info.Members {
-			raw := info.Components[id]
+			raw, ok := info.Components[id]
+			if !ok || id == lost {
+				continue
+			}
 			pk, err := bls.PublicKeyFromBytes(raw[:])
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: component key of participant %s: %w", i, id, err)
@@ -172,6 +179,22 @@ func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey) ([]ts
 			acc.Components = append(acc.Components, tss.Component{ID: id, PublicKey: pk})
 		}
 		slices.SortFunc(acc.Components, func(x, y tss.Component) int { return cmp.Compare(x.ID, y.ID) })
+		if lost != 0 {
+			if len(acc.Components) < acc.Threshold {
+				return nil, fmt.Errorf("[%d]: %s: %d component keys besides participant %s's, fewer than the threshold %d", i, key, len(acc.Components), lost, acc.Threshold)
+			}
+			// The lost member's key is where the others' polynomial
+			// puts it; the account's validation then checks every key.
+			pk, err := tss.PublicKeyAt(acc.Components[:acc.Threshold], lost)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %s: %w", i, key, err)
+			}
+			acc.Components = append(acc.Components, tss.Component{ID: lost, PublicKey: pk})
+			slices.SortFunc(acc.Components, func(x, y tss.Component) int { return cmp.Compare(x.ID, y.ID) })
+		}
+		if err := acc.Validate(); err != nil {
+			return nil, fmt.Errorf("[%d]: %s: %w", i, key, err)
+		}
 		out[i] = acc
 	}
 	return out, nil
@@ -185,4 +208,20 @@ func missing(all, known []tss.ID) []tss.ID {
 		}
 	}
 	return out
+}
+
+func (c ceremonyAccounts) ExportHistory(ctx context.Context, keys []api.PublicKey) ([]byte, error) {
+	return c.a.exportHistory(ctx, keys)
+}
+
+func (c ceremonyAccounts) StageRepaired(ctx context.Context, shares []ceremony.Share, histories [][]byte) ([]*bls.PublicKey, error) {
+	items := make([]stageItem, len(shares))
+	for i, s := range shares {
+		items[i] = stageItem{composite: s.Composite, threshold: s.Threshold, share: s.Secret}
+	}
+	return c.a.stageRepaired(ctx, items, histories)
+}
+
+func (c ceremonyAccounts) Cutover(ctx context.Context, keys []api.PublicKey) (uint64, error) {
+	return c.a.repairCutover(ctx, keys)
 }

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
+	"github.com/rampart-signer/rampart/protect"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -294,4 +296,104 @@ func TestReshareRefreshRollsBackWhenActivationFails(t *testing.T) {
 	checkEverySubsetSigns(t, tc.lc, tc.net, 2, tc.keys)
 	att := attestationRequest(tc.net, 1, 2, 0x40)
 	tc.checkSigned("after the rollback", tc.sign(1, tc.keys[0], att), tc.keys[0], att)
+}
+
+// A signer's server is replaced (same participant id) after its shares and
+// slashing history were lost with its disk: the other signers repair its
+// shares (the same ones: no key and no other share changes) and give it
+// their slashing histories, merged, with watermarks raised past the
+// cutover. Every threshold subset, the repaired signer in it, signs.
+func TestReshareRepairGivesAReplacedSignerItsShares(t *testing.T) {
+	tc := newTestCluster(t, 5, 3, 4)
+	_, peers := admin(t, tc.lc)
+	keys := tc.keys
+	// A vote for the next epoch before the loss: past the cutover's
+	// floors, so that the record the repaired signer holds of it can only
+	// come from the others' histories.
+	now, _ := tc.net.LatestEpochAt(time.Now())
+	next := uint64(now) + 1
+	att := attestationRequest(tc.net, next-1, next, 0x33)
+	tc.checkSigned("attestation before the loss", tc.sign(0, keys[0], att), keys[0], att)
+	before := componentKeys(t, tc)
+
+	const victim = 4
+	s := tc.lc.Signers[victim]
+	tc.stop(victim)
+	for _, f := range shareFiles(tc.lc, victim) {
+		os.Remove(f)
+	}
+	if err := os.Remove(s.Config.Slashing.Database); err != nil {
+		t.Fatal(err)
+	}
+	tc.restart(victim)
+	if got := shareFiles(tc.lc, victim); len(got) != 0 {
+		t.Fatalf("the replaced signer holds %v", got)
+	}
+
+	// Only an administrator's request naming the signer starts a repair;
+	// it refuses a signer that is not a participant.
+	if _, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRepair, Participant: 9}); err == nil || !strings.Contains(err.Error(), "not a participant") {
+		t.Fatalf("repair of participant 9: %v", err)
+	}
+	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRepair, Participant: victim + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitCeremony(t, peers[0], id, 3*time.Minute)
+	if co := st.Coordination; co.Stage != adminapi.StageComplete || co.Kind != adminapi.ReshareRepair || co.Repaired != victim+1 {
+		t.Fatalf("repair ended %s (%s, participant %d): %s", co.Stage, co.Kind, co.Repaired, co.Reason)
+	}
+	// The same component keys everywhere: the repaired signer's are the
+	// ones it had, the others' did not change.
+	after := componentKeys(t, tc)
+	for i := range tc.lc.Signers {
+		for _, k := range keys {
+			if after[i][k] != before[i][k] {
+				t.Errorf("signer %d: component key of %s is %s, was %s", i+1, k, after[i][k], before[i][k])
+			}
+		}
+		if left := refreshLeftovers(tc, i); len(left) != 0 {
+			t.Errorf("signer %d kept %v", i+1, left)
+		}
+	}
+	if got := len(shareFiles(tc.lc, victim)); got != len(keys) {
+		t.Fatalf("the repaired signer has %d share files, want %d", got, len(keys))
+	}
+	checkEverySubsetSigns(t, tc.lc, tc.net, 3, keys)
+
+	// Its slashing protection holds the vote the others signed (with its
+	// signing root: only their histories had it), and floors at the
+	// cutover (no root).
+	doc, err := peers[victim].ExportSlashing(context.Background(), keys[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, err := protect.ParseInterchange(doc)
+	if err != nil || len(ic.Data) != 1 {
+		t.Fatalf("export of the repaired signer: %v %+v", err, ic)
+	}
+	carried := false
+	for _, a := range ic.Data[0].SignedAttestations {
+		if uint64(a.TargetEpoch) == next && a.SigningRoot != (protect.Root{}) {
+			carried = true
+		}
+	}
+	if !carried {
+		t.Fatalf("the repaired signer's history %+v lacks the vote for epoch %d the others signed", ic.Data[0].SignedAttestations, next)
+	}
+	// Attacks through the repaired signer alone: a double vote of what
+	// the others signed, and a vote below the cutover.
+	for _, c := range []struct {
+		name string
+		key  api.PublicKey
+		req  []byte
+	}{
+		{"a double vote", keys[0], attestationRequest(tc.net, next-1, next, 0x34)},
+		{"a vote below the cutover", keys[1], attestationRequest(tc.net, next-2, next-1, 0x35)},
+	} {
+		r := post(t, tc.identityClient(victim, "signer-1"), tc.url(victim, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+c.key.String()), c.req)
+		if r.code != http.StatusPreconditionFailed {
+			t.Errorf("the repaired signer signed %s: %d %s", c.name, r.code, r.body)
+		}
+	}
 }

@@ -21,6 +21,7 @@ import (
 //	POST /rampart/v1/ceremonies/{id}/activate    activate (the ceremony's coordinator)
 //	POST /rampart/v1/ceremonies/{id}/finalize    finalise (the ceremony's coordinator)
 //	POST /rampart/v1/ceremonies/{id}/messages    one dkg message (any participant)
+//	GET  /rampart/v1/ceremonies/{id}/history     a repair's slashing history (its repaired participant)
 const PathCeremonies = "/rampart/v1/ceremonies"
 
 // MaxCeremonyValidators is the most validators one ceremony creates.
@@ -118,16 +119,25 @@ type StartCeremonyRequest struct {
 	BatchSize int `json:"batch_size,omitempty"`
 }
 
-// ReshareRefresh is the mode of a refresh: the same signers, the same
-// threshold, new shares of the same keys.
-const ReshareRefresh = "refresh"
+// Modes of a resharing.
+const (
+	// ReshareRefresh: the same signers, the same threshold, new shares
+	// of the same keys.
+	ReshareRefresh = "refresh"
+	// ReshareRepair: the other signers give one signer (a replaced
+	// server, same participant id) its shares again; no other share
+	// changes, no key changes.
+	ReshareRepair = "repair"
+)
 
 // StartReshareRequest is the body of POST /rampart/v1/ceremonies/reshare:
 // the operator asks the signer it sends this to to coordinate a resharing
 // of existing accounts among every participant of the cluster.
 type StartReshareRequest struct {
-	// Mode is what the resharing does: ReshareRefresh.
+	// Mode is what the resharing does: ReshareRefresh or ReshareRepair.
 	Mode string `json:"mode"`
+	// Participant is the signer a repair gives its shares.
+	Participant api.Uint64 `json:"participant,omitempty"`
 	// Accounts lists the accounts to reshare; empty means every account
 	// the coordinating signer holds.
 	Accounts []api.PublicKey `json:"accounts,omitempty"`
@@ -168,11 +178,13 @@ type CeremonyStatus struct {
 
 // CoordinationStatus is the coordinator's view of a ceremony.
 type CoordinationStatus struct {
-	// Kind is empty for key generation, ReshareRefresh for a refresh.
-	Kind    string            `json:"kind,omitempty"`
-	Stage   CoordinationStage `json:"stage"`
-	Reason  string            `json:"reason,omitempty"`
-	Started time.Time         `json:"started"`
+	// Kind is empty for key generation, else the resharing's mode.
+	Kind string `json:"kind,omitempty"`
+	// Repaired is the participant a repair gives its shares.
+	Repaired api.Uint64        `json:"repaired,omitempty"`
+	Stage    CoordinationStage `json:"stage"`
+	Reason   string            `json:"reason,omitempty"`
+	Started  time.Time         `json:"started"`
 	// ValidatorsGenerated counts validators done at every participant.
 	ValidatorsGenerated int `json:"validators_generated"`
 	// DepositsSigned counts verified deposit signatures.

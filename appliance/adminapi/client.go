@@ -241,6 +241,17 @@ func (c *Client) ActivateCeremony(ctx context.Context, id [32]byte, transcript s
 	return ceremonyError(c.do(ctx, http.MethodPost, PathCeremonies+"/"+CeremonyID(id)+"/activate", ActivateRequest{Transcript: transcript}, nil))
 }
 
+// CeremonyHistory asks a helper of a share repair, as the repaired
+// participant, for the slashing protection history (an EIP-3076
+// document) of one batch's accounts.
+func (c *Client) CeremonyHistory(ctx context.Context, id [32]byte, batch int) ([]byte, error) {
+	var doc json.RawMessage
+	if err := c.do(ctx, http.MethodGet, PathCeremonies+"/"+CeremonyID(id)+"/history?batch="+strconv.Itoa(batch), nil, &doc); err != nil {
+		return nil, ceremonyError(err)
+	}
+	return doc, nil
+}
+
 // FinalizeCeremony tells a participant the ceremony is complete.
 func (c *Client) FinalizeCeremony(ctx context.Context, id [32]byte) error {
 	return ceremonyError(c.do(ctx, http.MethodPost, PathCeremonies+"/"+CeremonyID(id)+"/finalize", struct{}{}, nil))

@@ -271,6 +271,15 @@ func (b *batch) stageLocked(ctx context.Context) error {
 	if err != nil {
 		return dkgAbort(b.index, err)
 	}
+	if b.c.helping() {
+		// A helper of a repair: its own shares do not change, nothing is
+		// staged here.
+		keys := make([]api.PublicKey, len(validators))
+		for i, v := range validators {
+			keys[i] = api.PublicKey(v.Account.Composite.Bytes())
+		}
+		return b.finishLocked(transcript, keys)
+	}
 	shares := make([]Share, len(validators))
 	defer func() {
 		for _, s := range shares {
@@ -290,7 +299,7 @@ func (b *batch) stageLocked(ctx context.Context) error {
 		shares[i] = Share{Composite: v.Account.Composite, Threshold: v.Account.Threshold, Secret: sk}
 		keys[i] = api.PublicKey(v.Account.Composite.Bytes())
 	}
-	components, err := b.c.stage(context.WithoutCancel(ctx), shares)
+	components, err := b.c.stage(context.WithoutCancel(ctx), b.index, shares)
 	if err != nil {
 		return abortf("batch %d: staging the shares on participant %d: %v", b.index, b.c.self, err)
 	}
@@ -303,6 +312,12 @@ func (b *batch) stageLocked(ctx context.Context) error {
 			return abortf("batch %d: the staged share of validator %d does not match its component key", b.index, i)
 		}
 	}
+	return b.finishLocked(transcript, keys)
+}
+
+// finishLocked ends a batch whose result is staged: its state machine is
+// zeroed and its view published as staged. b.mu held.
+func (b *batch) finishLocked(transcript [32]byte, keys []api.PublicKey) error {
 	// Every qualified peer confirmed, so each has this participant's
 	// shares: the copies still queued are dropped with the secrets.
 	for _, q := range b.out {

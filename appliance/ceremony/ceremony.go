@@ -376,22 +376,74 @@ func (c *ceremony) batchStaged(ctx context.Context) {
 	c.env.group.spawn(c.startBatches)
 }
 
-// stage seals and stages a finished batch's shares: new accounts, or a
-// refresh's new shares of existing ones.
-func (c *ceremony) stage(ctx context.Context, shares []Share) ([]*bls.PublicKey, error) {
-	if c.plan.refresh() {
+// stage seals and stages batch index's shares: new accounts, a refresh's
+// new shares of existing ones, or a repair's shares at the repaired
+// participant, with the slashing history of every other participant.
+func (c *ceremony) stage(ctx context.Context, index int, shares []Share) ([]*bls.PublicKey, error) {
+	switch {
+	case c.plan.refresh():
 		return c.env.deps.Refreshes.StageRefresh(ctx, shares)
+	case c.plan.repair():
+		histories, err := c.histories(ctx, index)
+		if err != nil {
+			return nil, err
+		}
+		return c.env.deps.Repairs.StageRepaired(ctx, shares, histories)
 	}
 	return c.env.deps.Accounts.Stage(ctx, shares)
 }
 
+// helping reports whether this participant helps a repair: it deals, and
+// its own shares do not change.
+func (c *ceremony) helping() bool {
+	return c.plan != nil && c.plan.repair() && c.self != tss.ID(c.plan.Repaired)
+}
+
+// histories fetches, at a repaired participant, the slashing history of
+// batch index's accounts from every other participant (each over mutual
+// TLS, answering only the plan's repaired participant): the repaired
+// shares start from their merge. Every helper must answer.
+func (c *ceremony) histories(ctx context.Context, index int) ([][]byte, error) {
+	var out [][]byte
+	for _, id := range c.plan.ids() {
+		if id == c.self {
+			continue
+		}
+		p := c.env.deps.Peers.Peer(id, nil)
+		var h []byte
+		var err error
+		for attempt := range 3 {
+			if attempt > 0 {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-c.env.clock.After(time.Duration(attempt) * time.Second):
+				}
+			}
+			hctx, cancel := context.WithTimeout(ctx, attemptTimeout(int(c.plan.BatchSize)))
+			h, err = p.CeremonyHistory(hctx, c.id, index)
+			cancel()
+			if err == nil || permanent(err) {
+				break
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the slashing history of participant %s: %w", id, err)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
 // discard drops a staged share.
 func (c *ceremony) discard(key api.PublicKey) {
-	if c.plan.refresh() {
+	switch {
+	case c.plan.refresh():
 		c.env.deps.Refreshes.DiscardRefresh(key)
-		return
+	case c.helping():
+	default:
+		c.env.deps.Accounts.Discard(key)
 	}
-	c.env.deps.Accounts.Discard(key)
 }
 
 // startSenders starts the loops that deliver a started batch's messages,
@@ -431,6 +483,8 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	activated := prev == adminapi.StateActivating || prev == adminapi.StateActive
 	for _, k := range keys {
 		switch {
+		case c.helping():
+			// Nothing of a repair is on a helper but its snapshots.
 		case activated && c.plan != nil && c.plan.refresh():
 			// The previous share comes back: nothing of the refresh
 			// signs, and the account keeps signing with its old shares.
@@ -500,6 +554,15 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refus
 	if err := c.writeRecord(rec); err != nil {
 		return fail(err)
 	}
+	if c.plan.repair() && !c.helping() {
+		// The repaired shares sign nothing below the cutover: what the
+		// others signed since their histories were exported is below it.
+		epoch, err := c.env.deps.Repairs.Cutover(ctx, keys)
+		if err != nil {
+			return fail(err)
+		}
+		c.logger().Info("repaired accounts: slashing protection floors at the cutover epoch", append(c.log(), "cutover_epoch", epoch, "accounts", len(keys))...)
+	}
 	for _, k := range keys {
 		if c.isEnded() {
 			break // aborted meanwhile: the abort removes what was activated
@@ -531,10 +594,14 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refus
 	return nil
 }
 
-// activateOne activates one staged account, or one refreshed share.
+// activateOne activates one staged account, or one refreshed share; a
+// repair's helper has nothing to activate.
 func (c *ceremony) activateOne(ctx context.Context, k api.PublicKey) error {
-	if c.plan.refresh() {
+	switch {
+	case c.plan.refresh():
 		return c.env.deps.Refreshes.ActivateRefresh(ctx, k)
+	case c.helping():
+		return nil
 	}
 	return c.env.deps.Accounts.Activate(ctx, k)
 }

@@ -156,7 +156,7 @@ func loadCoordination(s *Service, c *ceremony) (*coordination, error) {
 	}
 	co := newCoordination(s, c, timeout)
 	co.rec = rec
-	if rec.Stage == adminapi.StageComplete && !c.plan.refresh() {
+	if rec.Stage == adminapi.StageComplete && !c.plan.reshares() {
 		data, err := os.ReadFile(filepath.Join(c.dir, depositFile))
 		if err != nil {
 			return nil, err
@@ -221,8 +221,8 @@ func (co *coordination) run(ctx context.Context) {
 		co.mu.Unlock()
 	}()
 	next := map[adminapi.CoordinationStage]adminapi.CoordinationStage{adminapi.StageGenerating: adminapi.StageActivating, adminapi.StageActivating: adminapi.StageDepositing, adminapi.StageDepositing: adminapi.StageFinalizing, adminapi.StageFinalizing: adminapi.StageComplete}
-	if co.c.plan.refresh() {
-		// A refresh makes no deposit: its keys have one already.
+	if co.c.plan.reshares() {
+		// A resharing makes no deposit: its keys have one already.
 		next[adminapi.StageActivating] = adminapi.StageFinalizing
 	}
 	for {
@@ -689,7 +689,7 @@ func (co *coordination) status() *adminapi.CoordinationStatus {
 		Validators: int(pl.Validators), Threshold: int(pl.Threshold),
 		WithdrawalCredentials: pl.WithdrawalCredentials, AmountGwei: pl.AmountGwei,
 		GenesisForkVersion: "0x" + hex.EncodeToString(d.GenesisForkVersion[:]), NetworkName: pl.NetworkName,
-		Kind: pl.Kind,
+		Kind: pl.Kind, Repaired: pl.Repaired,
 	}
 	if co.rec.Stage != adminapi.StageGenerating {
 		st.ValidatorsGenerated = st.Validators
@@ -702,10 +702,10 @@ func (co *coordination) status() *adminapi.CoordinationStatus {
 			st.Participants = append(st.Participants, v)
 		}
 	}
-	if co.rec.Stage == adminapi.StageComplete && pl.refresh() {
+	if co.rec.Stage == adminapi.StageComplete && pl.reshares() {
 		st.Accounts = pl.keys()
 	}
-	if co.rec.Stage == adminapi.StageComplete && !pl.refresh() {
+	if co.rec.Stage == adminapi.StageComplete && !pl.reshares() {
 		st.DepositData = co.deposits
 		for _, dd := range co.deposits {
 			var k api.PublicKey

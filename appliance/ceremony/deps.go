@@ -97,6 +97,23 @@ type Refreshes interface {
 	FinishRefresh(ctx context.Context, key api.PublicKey) error
 }
 
+// Repairs is the signer's side of a share repair at the repaired
+// participant (and of the history its helpers give it).
+type Repairs interface {
+	// ExportHistory returns the slashing protection history of keys as
+	// an EIP-3076 document.
+	ExportHistory(ctx context.Context, keys []api.PublicKey) ([]byte, error)
+	// StageRepaired seals and stages the repaired shares as new accounts
+	// here, all or none, their slashing protection the merge of the
+	// given EIP-3076 documents (every helper's history); it returns each
+	// share's component public key.
+	StageRepaired(ctx context.Context, shares []Share, histories [][]byte) ([]*bls.PublicKey, error)
+	// Cutover raises the watermarks of the staged repaired keys to an
+	// epoch ahead of every signature the others can have made yet, and
+	// returns it.
+	Cutover(ctx context.Context, keys []api.PublicKey) (uint64, error)
+}
+
 // Held is one account's share as this signer holds it now.
 type Held struct {
 	Composite *bls.PublicKey
@@ -114,7 +131,9 @@ type Directory interface {
 	Keys() []api.PublicKey
 	// PublicConfig returns each account's threshold and every
 	// participant's component key, in order, after a fresh discovery.
-	PublicConfig(ctx context.Context, keys []api.PublicKey) ([]tss.Account, error)
+	// The component keys of participant lost (a replaced server holding
+	// no shares), when not 0, are interpolated from the others'.
+	PublicConfig(ctx context.Context, keys []api.PublicKey, lost tss.ID) ([]tss.Account, error)
 }
 
 // Sealer seals a participant's dkg snapshots in the signer's HSM, bound to
@@ -150,6 +169,7 @@ type Peer interface {
 	ActivateCeremony(ctx context.Context, id [32]byte, transcript string) error
 	FinalizeCeremony(ctx context.Context, id [32]byte) error
 	AbortCeremony(ctx context.Context, id, reason string) error
+	CeremonyHistory(ctx context.Context, id [32]byte, batch int) ([]byte, error)
 }
 
 // Auditor logs an administrative action and appends it to the audit log
@@ -162,9 +182,10 @@ type Auditor interface {
 // Deps are the signer's parts a Service uses.
 type Deps struct {
 	Accounts Accounts
-	// Refreshes and Directory serve the resharing ceremonies (refresh);
-	// a signer without them runs key generation only.
+	// Refreshes, Repairs and Directory serve the resharing ceremonies
+	// (refresh, repair); a signer without them runs key generation only.
 	Refreshes Refreshes
+	Repairs   Repairs
 	Directory Directory
 	Sealer    Sealer
 	Signer    Signer

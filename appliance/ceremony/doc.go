@@ -1,8 +1,8 @@
-// Package ceremony runs key-generation ceremonies (DESIGN.md section 7)
-// and refresh ceremonies (docs/resharing.md: new shares of existing
-// accounts, same signers, same threshold, same keys) at one signer: its
-// side of every ceremony it joins, and the coordination of those an
-// operator starts at it.
+// Package ceremony runs key-generation ceremonies (DESIGN.md section 7),
+// refresh ceremonies (docs/resharing.md: new shares of existing accounts,
+// same signers, same threshold, same keys) and share repairs (a replaced
+// signer gets its shares again) at one signer: its side of every ceremony
+// it joins, and the coordination of those an operator starts at it.
 //
 // One signer coordinates: it receives the operator's start request,
 // derives the plan, and sends it to every participant; then the
@@ -37,6 +37,12 @@
 //     is kept until the coordinator finalises (then destroyed), and an
 //     abort puts it back. Each participant deals only its own current
 //     shares, checked against its component key in the plan.
+//   - A repair starts only on an administrator's request naming the
+//     repaired participant; its shares are checked against its component
+//     keys (interpolated from the others') before they are kept, and its
+//     slashing protection starts from every helper's history, which a
+//     helper gives the repaired participant alone, with floors past the
+//     cutover.
 //   - The coordinator signs the deposits through the cluster; each
 //     participant signs a peer's DEPOSIT only for a ceremony that peer
 //     coordinates, with the plan's credentials and amount

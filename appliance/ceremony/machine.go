@@ -86,7 +86,7 @@ type protocol struct {
 }
 
 func newProtocol(p *plan, id [32]byte, i int) (protocol, error) {
-	if p.refresh() {
+	if p.reshares() {
 		cfg, err := p.reshareConfig(id, i)
 		if err != nil {
 			return protocol{}, err
@@ -145,10 +145,14 @@ func (pr protocol) resume(ctx context.Context, e *env, self tss.ID, snap []byte)
 	return reshareMachine{p}, nil
 }
 
-// held copies this signer's current shares of the batch's accounts.
+// held copies this signer's current shares of the batch's accounts; the
+// member a repair gives its shares holds none.
 func (pr protocol) held(ctx context.Context, e *env, self tss.ID) ([]*tss.Share, error) {
+	if pr.reshare.Mode == reshare.ModeRepair && self == pr.reshare.NewMembers[0] {
+		return nil, nil
+	}
 	if e.deps.Refreshes == nil {
-		return nil, errors.New("this signer cannot refresh shares")
+		return nil, errors.New("this signer cannot reshare")
 	}
 	keys := make([]api.PublicKey, len(pr.reshare.Accounts))
 	for i, a := range pr.reshare.Accounts {

@@ -54,18 +54,25 @@ type plan struct {
 	Deadline api.Uint64 `json:"deadline"`
 	// Kind is empty for key generation, kindRefresh for a refresh of
 	// existing accounts (tss/reshare): same participants, same threshold,
-	// new shares, same keys. A refresh has no deposit.
+	// new shares, same keys; kindRepair for a share repair: the other
+	// participants give Repaired (a replaced server) its shares again,
+	// no other share changes. Neither has a deposit.
 	Kind string `json:"kind,omitempty"`
-	// Accounts lists, for a refresh, every account refreshed with every
+	// Repaired is the participant a repair gives its shares.
+	Repaired api.Uint64 `json:"repaired,omitempty"`
+	// Accounts lists, for a refresh or a repair, every account with every
 	// participant's current component key (in Participants order): the
 	// public configuration the dealers' commitments are checked against.
 	Accounts []planAccount `json:"accounts,omitempty"`
 }
 
-// kindRefresh is the Kind of a refresh plan.
-const kindRefresh = "refresh"
+// Kinds of resharing plans.
+const (
+	kindRefresh = "refresh"
+	kindRepair  = "repair"
+)
 
-// planAccount is one account of a refresh plan.
+// planAccount is one account of a refresh or repair plan.
 type planAccount struct {
 	Key        api.PublicKey   `json:"key"`
 	Components []api.PublicKey `json:"components"`
@@ -74,10 +81,19 @@ type planAccount struct {
 // refresh reports whether the plan refreshes existing accounts.
 func (p *plan) refresh() bool { return p.Kind == kindRefresh }
 
+// repair reports whether the plan repairs a participant's shares.
+func (p *plan) repair() bool { return p.Kind == kindRepair }
+
+// reshares reports whether the plan works on existing accounts.
+func (p *plan) reshares() bool { return p.Kind != "" }
+
 // what names the ceremony in logs and reasons.
 func (p *plan) what() string {
-	if p != nil && p.refresh() {
+	switch {
+	case p != nil && p.refresh():
 		return "refresh ceremony"
+	case p != nil && p.repair():
+		return "share repair ceremony"
 	}
 	return "key generation ceremony"
 }
@@ -122,6 +138,7 @@ func (p *plan) ID() [32]byte {
 	if p.Kind != "" {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(p.Kind)))
 		b = append(b, p.Kind...)
+		b = binary.BigEndian.AppendUint64(b, uint64(p.Repaired))
 		b = binary.BigEndian.AppendUint32(b, uint32(len(p.Accounts)))
 		for _, a := range p.Accounts {
 			b = append(b, a.Key[:]...)
@@ -172,8 +189,9 @@ func (p *plan) batchConfig(id [32]byte, i int) dkg.Config {
 	}
 }
 
-// reshareConfig derives batch i's resharing configuration of a refresh
-// plan from the ceremony id, as batchConfig does for key generation.
+// reshareConfig derives batch i's resharing configuration of a refresh or
+// repair plan from the ceremony id, as batchConfig does for key
+// generation. A repair's helpers are every participant but the repaired.
 func (p *plan) reshareConfig(id [32]byte, i int) (reshare.Config, error) {
 	lo, hi := p.batchRange(i)
 	ctx := binary.BigEndian.AppendUint32(append([]byte(nil), id[:]...), uint32(i))
@@ -182,7 +200,7 @@ func (p *plan) reshareConfig(id [32]byte, i int) (reshare.Config, error) {
 		return reshare.Config{}, err
 	}
 	ids := p.ids()
-	return reshare.Config{
+	cfg := reshare.Config{
 		Nonce:        sha256.Sum256(append([]byte(tagBatchNonce), ctx...)),
 		Mode:         reshare.ModeRefresh,
 		OldThreshold: int(p.Threshold),
@@ -191,10 +209,16 @@ func (p *plan) reshareConfig(id [32]byte, i int) (reshare.Config, error) {
 		NewThreshold: int(p.Threshold),
 		Accounts:     accounts,
 		Context:      ctx,
-	}, nil
+	}
+	if p.repair() {
+		r := tss.ID(p.Repaired)
+		cfg.Mode, cfg.NewMembers = reshare.ModeRepair, []tss.ID{r}
+		cfg.Dealers = slices.DeleteFunc(slices.Clone(ids), func(id tss.ID) bool { return id == r })
+	}
+	return cfg, nil
 }
 
-// accounts decodes the refresh plan's accounts [lo, hi) and checks each
+// accounts decodes the plan's accounts [lo, hi) and checks each
 // (tss.Account.Validate: every component key on one polynomial of the
 // threshold's degree through the account key).
 func (p *plan) accounts(lo, hi int) ([]tss.Account, error) {
@@ -310,12 +334,12 @@ func (p *plan) validate(cfg *Config, now time.Time) error {
 		if err := p.deposit().Validate(); err != nil {
 			return err
 		}
-	case kindRefresh:
+	case kindRefresh, kindRepair:
 		if err := p.validateRefresh(); err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("kind: %q is neither key generation (empty) nor %q", p.Kind, kindRefresh)
+		return fmt.Errorf("kind: %q is neither key generation (empty), %q nor %q", p.Kind, kindRefresh, kindRepair)
 	}
 	if d := p.deadline(); !d.After(now) || d.Sub(now) > maxCeremonyDuration {
 		return fmt.Errorf("deadline: %s is not in the next %s", d.UTC().Format(time.RFC3339), maxCeremonyDuration)
@@ -323,8 +347,9 @@ func (p *plan) validate(cfg *Config, now time.Time) error {
 	return nil
 }
 
-// validateRefresh checks what a refresh plan adds: its accounts, distinct
-// and well formed, one per validator, and no deposit. Each account's
+// validateRefresh checks what a refresh or repair plan adds: its
+// accounts, distinct and well formed, one per validator, no deposit, and a
+// repair's repaired participant. Each account's
 // component keys are checked when its batch starts (reshareConfig), and
 // this participant's against its own share by tss/reshare.
 func (p *plan) validateRefresh() error {
@@ -334,7 +359,13 @@ func (p *plan) validateRefresh() error {
 	case p.WithdrawalCredentials != api.Root{} || p.AmountGwei != 0:
 		return errors.New("withdrawal_credentials, amount_gwei: a refresh makes no deposit")
 	case p.Threshold < 2:
-		return fmt.Errorf("threshold: a refresh at threshold %d changes nothing", p.Threshold)
+		return fmt.Errorf("threshold: a %s at threshold %d is not possible", p.Kind, p.Threshold)
+	case p.repair() && !slices.Contains(p.Participants, p.Repaired):
+		return fmt.Errorf("repaired: %d is not a participant", p.Repaired)
+	case p.repair() && len(p.Participants)-1 < int(p.Threshold):
+		return fmt.Errorf("repaired: %d participants besides %d, fewer than the threshold %d", len(p.Participants)-1, p.Repaired, p.Threshold)
+	case !p.repair() && p.Repaired != 0:
+		return errors.New("repaired: only a repair names a repaired participant")
 	}
 	seen := make(map[api.PublicKey]bool, len(p.Accounts))
 	for i, a := range p.Accounts {

@@ -74,6 +74,7 @@ func (s *Service) Routes() []Route {
 		{"POST " + p + "/{id}/activate", AccessCoordinator, s.handleActivate},
 		{"POST " + p + "/{id}/finalize", AccessCoordinator, s.handleFinalize},
 		{"POST " + p + "/{id}/messages", AccessParticipant, s.handleMessage},
+		{"GET " + p + "/{id}/history", AccessParticipant, s.handleHistory},
 	}
 }
 
@@ -274,6 +275,51 @@ func (s *Service) handleMessage(w http.ResponseWriter, r *http.Request, caller C
 	web.WriteResult(w, e)
 }
 
+// handleHistory answers a repair's repaired participant, and no one
+// else, the slashing history of one batch's accounts, so that its
+// repaired shares start from what this signer signed.
+func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request, caller Caller) {
+	c, e := s.plannedCeremony(r)
+	if e == nil {
+		switch {
+		case !c.plan.repair():
+			e = web.Refuse(http.StatusBadRequest, "bad_request", "ceremony %s is not a share repair", adminapi.CeremonyID(c.id))
+		case caller.Peer == 0 || caller.Peer != tss.ID(c.plan.Repaired):
+			e = web.Refuse(http.StatusForbidden, "unauthorised", "only the repaired participant (%d) may read the history of a repair", c.plan.Repaired)
+		case !c.helping():
+			e = web.Refuse(http.StatusBadRequest, "bad_request", "this signer is the repaired participant: it has no history to give")
+		case s.env.deps.Repairs == nil:
+			e = web.Refuse(http.StatusNotImplemented, "not_implemented", "this signer cannot help a repair")
+		}
+	}
+	var batch int
+	if e == nil {
+		n, err := strconv.Atoi(r.URL.Query().Get("batch"))
+		if err != nil || n < 0 || n >= c.plan.batches() {
+			e = web.Refuse(http.StatusBadRequest, "bad_request", "batch: %q is not a batch of the ceremony (0 to %d)", r.URL.Query().Get("batch"), c.plan.batches()-1)
+		}
+		batch = n
+	}
+	if e == nil {
+		if st, reason := c.current(); st.Aborted() {
+			e = refuseAborted(reason)
+		}
+	}
+	if e != nil {
+		web.WriteError(w, e)
+		return
+	}
+	lo, hi := c.plan.batchRange(batch)
+	doc, err := s.env.deps.Repairs.ExportHistory(r.Context(), c.plan.keys()[lo:hi])
+	if err != nil {
+		web.WriteError(w, web.Refuse(http.StatusServiceUnavailable, "unavailable", "exporting the slashing history: %v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(doc)
+}
+
 func (s *Service) handleStart(w http.ResponseWriter, r *http.Request, caller Caller) {
 	var req adminapi.StartCeremonyRequest
 	if e := web.DecodeStrict(w, r, &req); e != nil {
@@ -366,7 +412,7 @@ func (s *Service) handleStartReshare(w http.ResponseWriter, r *http.Request, cal
 		web.WriteError(w, e)
 		return
 	}
-	p, timeout, e := s.refreshPlan(r.Context(), &req)
+	p, timeout, e := s.resharePlan(r.Context(), &req)
 	if e == nil {
 		e = s.record(caller.Actor, "ceremony_start "+adminapi.CeremonyID(p.ID())+" reshare "+req.Mode)
 	}
@@ -380,7 +426,7 @@ func (s *Service) handleStartReshare(w http.ResponseWriter, r *http.Request, cal
 		web.WriteError(w, e)
 		return
 	}
-	s.log.Info("refresh ceremony started", "ceremony", id, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "validators", p.Validators, "threshold", p.Threshold)
+	s.log.Info(p.what()+" started", "ceremony", id, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "validators", p.Validators, "threshold", p.Threshold)
 	web.WriteJSON(w, http.StatusOK, adminapi.StartCeremonyResponse{ID: id})
 }
 
@@ -388,19 +434,36 @@ func (s *Service) handleStartReshare(w http.ResponseWriter, r *http.Request, cal
 // participant in one request.
 const maxPlanBytes = web.MaxBody - 64<<10
 
-// refreshPlan turns an operator's refresh request into a plan, naming the
-// first wrong field. The accounts' public configuration is the one this
-// signer's coordinator discovers now; every participant checks its own
-// component keys against its shares when its batches start.
-func (s *Service) refreshPlan(ctx context.Context, req *adminapi.StartReshareRequest) (*plan, time.Duration, *web.Refusal) {
+// resharePlan turns an operator's resharing request into a plan, naming
+// the first wrong field. The accounts' public configuration is the one
+// this signer's coordinator discovers now (a repaired participant's
+// component keys interpolated from the others'); every participant
+// checks its own component keys against its shares when its batches
+// start, and the repaired one its repaired shares against its keys.
+func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareRequest) (*plan, time.Duration, *web.Refusal) {
 	bad := func(format string, args ...any) (*plan, time.Duration, *web.Refusal) {
 		return nil, 0, web.Refuse(http.StatusBadRequest, "bad_request", format, args...)
 	}
-	if req.Mode != adminapi.ReshareRefresh {
-		return bad("mode: %q is not %q (replacing a signer and changing n and t are not built yet)", req.Mode, adminapi.ReshareRefresh)
+	cfg := &s.env.cfg
+	var repaired tss.ID
+	switch req.Mode {
+	case adminapi.ReshareRefresh:
+		if req.Participant != 0 {
+			return bad("participant: a refresh names no participant")
+		}
+	case adminapi.ReshareRepair:
+		repaired = tss.ID(req.Participant)
+		switch {
+		case !slices.Contains(cfg.Participants, repaired):
+			return bad("participant: %d is not a participant of this cluster", req.Participant)
+		case repaired == cfg.Self:
+			return bad("participant: %d is this signer, which holds no shares to repair with: start the repair at another signer", req.Participant)
+		}
+	default:
+		return bad("mode: %q is neither %q nor %q (changing n and t is not built yet)", req.Mode, adminapi.ReshareRefresh, adminapi.ReshareRepair)
 	}
 	dir := s.env.deps.Directory
-	if dir == nil || s.env.deps.Refreshes == nil {
+	if dir == nil || s.env.deps.Refreshes == nil || s.env.deps.Repairs == nil {
 		return nil, 0, web.Refuse(http.StatusNotImplemented, "not_implemented", "this signer cannot coordinate a resharing")
 	}
 	pt, timeout, e := parseTimeouts(req.ParticipantTimeout, req.Timeout)
@@ -417,19 +480,23 @@ func (s *Service) refreshPlan(ctx context.Context, req *adminapi.StartReshareReq
 	if len(keys) > adminapi.MaxCeremonyValidators {
 		return bad("accounts: %d listed, at most %d", len(keys), adminapi.MaxCeremonyValidators)
 	}
-	accounts, err := dir.PublicConfig(ctx, keys)
+	accounts, err := dir.PublicConfig(ctx, keys, repaired)
 	if err != nil {
 		return bad("accounts: %v", err)
 	}
-	cfg := &s.env.cfg
 	var ids []api.Uint64
 	for _, id := range cfg.Participants {
 		ids = append(ids, api.Uint64(id))
 	}
 	slices.Sort(ids)
 	t := accounts[0].Threshold
+	kind := kindRefresh
+	if repaired != 0 {
+		kind = kindRepair
+	}
 	p := &plan{
-		Kind:                  kindRefresh,
+		Kind:                  kind,
+		Repaired:              api.Uint64(repaired),
 		ClusterID:             api.Root(cfg.ClusterID),
 		Coordinator:           api.Uint64(cfg.Self),
 		Participants:          ids,
@@ -461,7 +528,10 @@ func (s *Service) refreshPlan(ctx context.Context, req *adminapi.StartReshareReq
 		return bad("threshold: %v", err)
 	}
 	if t < 2 {
-		return bad("threshold: a refresh at threshold %d changes nothing", t)
+		return bad("threshold: a %s at threshold %d is not possible", kind, t)
+	}
+	if repaired != 0 && len(ids)-1 < t {
+		return bad("participant: without %d the cluster has %d signers, fewer than the threshold %d", repaired, len(ids)-1, t)
 	}
 	n := len(ids)
 	batch := req.BatchSize
@@ -476,7 +546,7 @@ func (s *Service) refreshPlan(ctx context.Context, req *adminapi.StartReshareReq
 		return nil, 0, web.Refuse(http.StatusServiceUnavailable, "unavailable", "drawing the ceremony nonce: %v", err)
 	}
 	if b, err := json.Marshal(p); err != nil || len(b) > maxPlanBytes {
-		return bad("accounts: %d are too many for one plan (%d bytes, at most %d): refresh them in parts", len(accounts), len(b), maxPlanBytes)
+		return bad("accounts: %d are too many for one plan (%d bytes, at most %d): reshare them in parts", len(accounts), len(b), maxPlanBytes)
 	}
 	return p, pt, nil
 }

@@ -308,7 +308,7 @@ func (s *Service) AllowsDeposit(from tss.ID, key api.PublicKey, d *signing.Depos
 		return false
 	}
 	for _, c := range s.all() {
-		if c.plan == nil || c.plan.refresh() || tss.ID(c.plan.Coordinator) != from || !c.holds(key) {
+		if c.plan == nil || c.plan.reshares() || tss.ID(c.plan.Coordinator) != from || !c.holds(key) {
 			continue
 		}
 		return d.WithdrawalCredentials == phase0.Root(c.plan.WithdrawalCredentials) && uint64(d.Amount) == uint64(c.plan.AmountGwei)

@@ -219,21 +219,31 @@ type progress struct {
 func (p *progress) show(w io.Writer, c *adminapi.CoordinationStatus, now time.Time) {
 	count, what := c.ValidatorsGenerated, "validators generated"
 	refresh := c.Kind == adminapi.ReshareRefresh
-	if refresh {
+	repair := c.Kind == adminapi.ReshareRepair
+	switch {
+	case refresh:
 		what = "validators refreshed"
+	case repair:
+		what = "validators repaired"
 	}
 	switch c.Stage {
 	case adminapi.StageActivating:
 		count, what = c.Validators, "validators generated; activating the accounts on every signer"
-		if refresh {
+		switch {
+		case refresh:
 			what = "validators refreshed; activating the new shares on every signer"
+		case repair:
+			what = "validators repaired; activating them on the repaired signer"
 		}
 	case adminapi.StageDepositing:
 		count, what = c.DepositsSigned, "deposits signed"
 	case adminapi.StageFinalizing, adminapi.StageComplete:
 		count, what = c.Validators, "deposits signed and verified"
-		if refresh {
+		switch {
+		case refresh:
 			what = "new shares active; old shares destroyed on every signer"
+		case repair:
+			what = "repaired shares active"
 		}
 	case adminapi.StageAborted:
 		return

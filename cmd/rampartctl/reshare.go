@@ -19,11 +19,13 @@ func reshareCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "reshare",
 		Summary:     "Give existing validators new key shares without changing their keys.",
-		Subcommands: []*cli.Command{reshareRefreshCommand()},
+		Subcommands: []*cli.Command{reshareRefreshCommand(), reshareRepairCommand()},
 	}
 }
 
 type reshareOptions struct {
+	mode               string
+	participant        uint64
 	cluster            string
 	accounts           string
 	coordinator        uint64
@@ -36,17 +38,64 @@ type reshareOptions struct {
 
 func (o *reshareOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.cluster, "cluster", "cluster.yaml", "cluster `file`")
-	fs.StringVar(&o.accounts, "accounts", "", "`file` listing the validator public keys to refresh, one a line (default: every account the coordinating signer holds)")
+	fs.StringVar(&o.accounts, "accounts", "", "`file` listing the validator public keys to reshare, one a line (default: every account the coordinating signer holds)")
 	fs.Uint64Var(&o.coordinator, "coordinator", 0, "participant `id` of the signer that coordinates (default: the first in the cluster file)")
-	fs.DurationVar(&o.participantTimeout, "participant-timeout", 2*time.Minute, "abort when a signer stays unreachable, or the refresh makes no progress, this long")
-	fs.DurationVar(&o.timeout, "timeout", time.Hour, "abort when the refresh has not finished this long after it started")
+	fs.DurationVar(&o.participantTimeout, "participant-timeout", 2*time.Minute, "abort when a signer stays unreachable, or the ceremony makes no progress, this long")
+	fs.DurationVar(&o.timeout, "timeout", time.Hour, "abort when the ceremony has not finished this long after it started")
 	fs.IntVar(&o.batchSize, "batch-size", 0, "validators per resharing batch (default: about a tenth of them)")
 	fs.StringVar(&o.attach, "id", "", "attach to the ceremony with this `id` instead of starting one")
 	fs.DurationVar(&o.poll, "poll", time.Second, "how often to ask the coordinator for progress")
 }
 
+func reshareRepairCommand() *cli.Command {
+	o := reshareOptions{mode: adminapi.ReshareRepair}
+	return &cli.Command{
+		Name:    "repair",
+		Summary: "Give a replaced signer (same participant id, new server and HSM) its shares again from the others.",
+		Description: `Asks one signer (--coordinator, default the first in the cluster file other
+than --participant) to coordinate a share repair: every other signer helps
+give signer --participant, a replaced server that lost its shares, the
+same shares it had, for its existing participant id, over mutual TLS. No
+validator key and no other signer's share changes, so nothing changes for
+the validator clients, and the repaired signer's component keys are the
+ones it had (the coordinator computes them from the others').
+
+Each helper deals a random polynomial that is zero at the repaired id,
+with commitments every signer checks, then sends the repaired signer its
+share masked by the sum of the helpers' polynomials; the repaired signer
+checks each against the public data, interpolates its shares and keeps
+them only if they match its component keys. With one honest helper the
+masks reveal nothing but the repaired shares.
+
+The repaired signer's slashing protection starts from the merge of every
+helper's history of the accounts (record by record), with watermarks
+raised two epochs past the current one at activation: it signs nothing
+any other signer signed a conflicting message for, nor anything before
+the cutover.
+
+A repair hands the shares to whichever server holds a certificate of the
+cluster's CA for that participant's name: issue the new server's
+certificate, start it, then run this. Every signer must be up; one
+unreachable past --participant-timeout aborts the repair everywhere, and
+nothing changes but on the repaired signer, where nothing of it stays.`,
+		Flags: func(fs *flag.FlagSet) {
+			o.flags(fs)
+			fs.Uint64Var(&o.participant, "participant", 0, "participant `id` of the replaced signer to give its shares")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			if o.participant == 0 && o.attach == "" {
+				return cli.Usagef("--participant: required: the replaced signer's participant id")
+			}
+			return runReshare(ctx, env, &o)
+		},
+	}
+}
+
 func reshareRefreshCommand() *cli.Command {
-	var o reshareOptions
+	o := reshareOptions{mode: adminapi.ReshareRefresh}
 	return &cli.Command{
 		Name:    "refresh",
 		Summary: "Refresh every share of the cluster's validators: same signers, same threshold, same keys.",
@@ -82,12 +131,12 @@ changing it is a redistribution, not built yet (docs/resharing.md).`,
 			if len(args) > 0 {
 				return cli.Usagef("unexpected arguments %q", args)
 			}
-			return runReshareRefresh(ctx, env, &o)
+			return runReshare(ctx, env, &o)
 		},
 	}
 }
 
-func runReshareRefresh(ctx context.Context, env *cli.Env, o *reshareOptions) error {
+func runReshare(ctx context.Context, env *cli.Env, o *reshareOptions) error {
 	cf, err := adminapi.LoadClusterFile(o.cluster)
 	if err != nil {
 		return err
@@ -96,7 +145,8 @@ func runReshareRefresh(ctx context.Context, env *cli.Env, o *reshareOptions) err
 	var req *adminapi.StartReshareRequest
 	if o.attach == "" {
 		req = &adminapi.StartReshareRequest{
-			Mode: adminapi.ReshareRefresh, ParticipantTimeout: o.participantTimeout.String(), Timeout: o.timeout.String(), BatchSize: o.batchSize,
+			Mode: o.mode, Participant: api.Uint64(o.participant),
+			ParticipantTimeout: o.participantTimeout.String(), Timeout: o.timeout.String(), BatchSize: o.batchSize,
 		}
 		if o.accounts != "" {
 			if req.Accounts, err = readKeyList(o.accounts); err != nil {
@@ -113,6 +163,9 @@ func runReshareRefresh(ctx context.Context, env *cli.Env, o *reshareOptions) err
 	}
 	defer closeAdmin()
 	coord := peers[0]
+	if uint64(coord.ID()) == o.participant && len(peers) > 1 {
+		coord = peers[1] // the repaired signer holds nothing to coordinate with
+	}
 	if o.coordinator != 0 {
 		coord = nil
 		for _, p := range peers {
@@ -130,24 +183,32 @@ func runReshareRefresh(ctx context.Context, env *cli.Env, o *reshareOptions) err
 		id, err = coord.StartReshare(sctx, req)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("starting the refresh at participant %s: %w", coord.ID(), err)
+			return fmt.Errorf("starting the %s at participant %s: %w", o.mode, coord.ID(), err)
 		}
-		fmt.Fprintf(env.Stderr, "refresh %s started at participant %s: every signer of %d\n", id, coord.ID(), len(peers))
+		if o.mode == adminapi.ReshareRepair {
+			fmt.Fprintf(env.Stderr, "repair %s of participant %d started at participant %s\n", id, o.participant, coord.ID())
+		} else {
+			fmt.Fprintf(env.Stderr, "refresh %s started at participant %s: every signer of %d\n", id, coord.ID(), len(peers))
+		}
 	}
 	st, err := follow(ctx, env.Stderr, coord, id, o.poll, o.participantTimeout)
 	if err != nil {
 		if ctx.Err() != nil && o.attach == "" {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
-			if aerr := coord.AbortCeremony(actx, id, "interrupted by the operator (rampartctl reshare refresh)"); aerr != nil {
-				return fmt.Errorf("%w; aborting the refresh failed too (it aborts by itself at its deadline): %v", err, aerr)
+			if aerr := coord.AbortCeremony(actx, id, "interrupted by the operator (rampartctl reshare "+o.mode+")"); aerr != nil {
+				return fmt.Errorf("%w; aborting the %s failed too (it aborts by itself at its deadline): %v", err, o.mode, aerr)
 			}
-			return fmt.Errorf("refresh %s aborted: interrupted; every signer keeps its current shares", id)
+			return fmt.Errorf("%s %s aborted: interrupted; every signer keeps its current shares", o.mode, id)
 		}
 		return err
 	}
-	if st.Kind != adminapi.ReshareRefresh {
-		return fmt.Errorf("ceremony %s is not a refresh (kind %q)", id, st.Kind)
+	if st.Kind != o.mode {
+		return fmt.Errorf("ceremony %s is not a %s (kind %q)", id, o.mode, st.Kind)
+	}
+	if o.mode == adminapi.ReshareRepair {
+		fmt.Fprintf(env.Stdout, "repair %s complete: participant %d holds its shares of %d validators again (the same component keys), its slashing protection merged from the others' and raised to the cutover\n", id, st.Repaired, st.Validators)
+		return nil
 	}
 	fmt.Fprintf(env.Stdout, "refresh %s complete: %d validators, %d-of-%d; every share is new, no key changed, the old shares are destroyed\n", id, st.Validators, st.Threshold, len(peers))
 	return nil

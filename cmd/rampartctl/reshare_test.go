@@ -83,7 +83,7 @@ func TestReshareRefreshRefreshesEveryShare(t *testing.T) {
 	}
 }
 
-func TestReshareRefreshFailsCleanly(t *testing.T) {
+func TestReshareFailsCleanly(t *testing.T) {
 	lc, _ := startClusterWithAccounts(t, 3, 1)
 	clusterFile := filepath.Join(lc.Dir, "cluster.yaml")
 	bad := filepath.Join(t.TempDir(), "bad.txt")
@@ -101,9 +101,19 @@ func TestReshareRefreshFailsCleanly(t *testing.T) {
 		{"reports an account the cluster does not hold", []string{"--accounts", unknown}, 1, "not an account of this cluster"},
 		{"refuses arguments", []string{"extra"}, 2, "unexpected arguments"},
 		{"reports an unknown ceremony to attach to", []string{"--id", strings.Repeat("ab", 32)}, 1, "unknown ceremony"},
+		{"repair: refuses a missing participant", []string{"repair"}, 2, "--participant: required"},
+		{"repair: refuses a signer outside the cluster", []string{"repair", "--participant", "7"}, 1, "not a participant"},
+		// The shares come back only to a signer that lost them: one that
+		// holds them refuses to stage a second copy, and the repair is
+		// aborted everywhere.
+		{"repair: aborts for a signer that holds its shares", []string{"repair", "--participant", "3", "--poll", "100ms"}, 1, "account already exists"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := run(t, append([]string{"reshare", "refresh", "--cluster", clusterFile}, tc.args...)...)
+			args := append([]string{"reshare", "refresh", "--cluster", clusterFile}, tc.args...)
+			if len(tc.args) > 0 && tc.args[0] == "repair" {
+				args = append([]string{"reshare", "repair", "--cluster", clusterFile}, tc.args[1:]...)
+			}
+			code, stdout, stderr := run(t, args...)
 			if code != tc.code || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, want %d naming %q\n%s\n%s", code, tc.code, tc.want, stdout, stderr)
 			}

@@ -1,0 +1,111 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/protect"
+)
+
+// A share repair (a resharing ceremony, package ceremony) gives this
+// signer, a replaced server under the same participant id, its shares of
+// existing accounts again, from the other signers; no key and no other
+// share changes. Its slashing protection must cover everything the
+// accounts signed anywhere before:
+//
+//  1. stageRepaired imports every helper's exported history (EIP-3076,
+//     with RaiseWatermarks: record by record, any record any helper
+//     holds refuses what conflicts with it), then stages the shares as
+//     new accounts;
+//  2. repairCutover, just before activation, raises the watermarks to an
+//     epoch past every signature the helpers can have made since their
+//     export (protect.CutoverFloors): no block below its first slot, no
+//     attestation with a target below it.
+//
+// Imports only ever add refusals, so a repair that fails leaves nothing
+// unsafe behind.
+
+// cutoverLead is how many epochs past the current one a repaired share's
+// watermarks are raised to: the helpers sign attestations with targets up
+// to the current epoch (and one ahead within their clock tolerance).
+const cutoverLead = 2
+
+// exportHistory is the slashing protection history of keys, as an
+// EIP-3076 document.
+func (a *Appliance) exportHistory(ctx context.Context, keys []api.PublicKey) ([]byte, error) {
+	pks := make([]protect.PublicKey, len(keys))
+	for i, k := range keys {
+		pks[i] = protect.PublicKey(k)
+	}
+	ic, err := a.db.Export(ctx, pks...)
+	if err != nil {
+		return nil, err
+	}
+	return ic.Marshal()
+}
+
+// stageRepaired imports the helpers' histories of the items' keys, then
+// stages the repaired shares as new accounts (all or none).
+func (a *Appliance) stageRepaired(ctx context.Context, items []stageItem, histories [][]byte) ([]*bls.PublicKey, error) {
+	if len(histories) == 0 {
+		return nil, errors.New("a repaired share needs the slashing history of the other signers: none given")
+	}
+	want := make(map[protect.PublicKey]bool, len(items))
+	for _, it := range items {
+		want[protect.PublicKey(it.composite.Bytes())] = true
+	}
+	gvr := protect.Root(a.net.GenesisValidatorsRoot())
+	docs := make([]*protect.Interchange, len(histories))
+	for i, h := range histories {
+		ic, err := protect.ParseInterchange(h)
+		if err != nil {
+			return nil, fmt.Errorf("history %d: %w", i, err)
+		}
+		if ic.GenesisValidatorsRoot != gvr {
+			return nil, fmt.Errorf("history %d: %w", i, protect.ErrWrongNetwork)
+		}
+		for j, v := range ic.Data {
+			if !want[v.PublicKey] {
+				return nil, fmt.Errorf("history %d: data[%d] is for %s, not an account of the repair", i, j, api.PublicKey(v.PublicKey))
+			}
+		}
+		docs[i] = ic
+	}
+	for _, it := range items {
+		if _, ok := a.accounts.get(api.PublicKey(it.composite.Bytes())); ok {
+			return nil, fmt.Errorf("%w: %s (a repair gives shares to a signer that lost them)", errAccountExists, api.PublicKey(it.composite.Bytes()))
+		}
+	}
+	for i, ic := range docs {
+		if _, err := a.db.Import(ctx, ic, protect.RaiseWatermarks()); err != nil {
+			return nil, fmt.Errorf("importing history %d: %w", i, err)
+		}
+	}
+	return a.stageAll(ctx, items)
+}
+
+// repairCutover raises the watermarks of the repaired keys to
+// cutoverLead epochs past the current one, and returns that epoch.
+func (a *Appliance) repairCutover(ctx context.Context, keys []api.PublicKey) (uint64, error) {
+	now, ok := a.net.LatestEpochAt(a.now())
+	if !ok {
+		return 0, errors.New("the network's genesis time is unknown: the cutover epoch of a repair cannot be placed")
+	}
+	epoch := uint64(now) + cutoverLead
+	pks := make([]protect.PublicKey, len(keys))
+	for i, k := range keys {
+		pks[i] = protect.PublicKey(k)
+	}
+	floors, err := protect.CutoverFloors(protect.Root(a.net.GenesisValidatorsRoot()), pks, epoch, a.net.Preset().SlotsPerEpoch)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := a.db.Import(ctx, floors, protect.RaiseWatermarks()); err != nil {
+		return 0, fmt.Errorf("slashing protection floors at epoch %d: %w", epoch, err)
+	}
+	a.log.Info("repaired accounts: watermarks raised to the cutover", "accounts", len(keys), "cutover_epoch", epoch)
+	return epoch, nil
+}
