@@ -55,3 +55,48 @@ func BenchmarkCeremony(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReshareRefresh refreshes every share of validators through five
+// in-process signers on this machine (3-of-5, real TLS, SoftHSM, bbolt,
+// sealed snapshots after every step), from the operator's start request to
+// the old shares destroyed everywhere, and reports how long each stage
+// took.
+func BenchmarkReshareRefresh(b *testing.B) {
+	for _, validators := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("3of5/%d-validators", validators), func(b *testing.B) {
+			tc := newTestCluster(b, 5, 3, validators)
+			_, peers := admin(b, tc.lc)
+			stages := map[adminapi.CoordinationStage]time.Duration{}
+			b.ResetTimer()
+			for b.Loop() {
+				start := time.Now()
+				id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh})
+				if err != nil {
+					b.Fatal(err)
+				}
+				stage, since := adminapi.StageGenerating, start
+				waitStatus(b, peers[0], id, 20*time.Minute, func(st *adminapi.CeremonyStatus) bool {
+					if st.Coordination == nil {
+						return false
+					}
+					if s := st.Coordination.Stage; s != stage {
+						now := time.Now()
+						stages[stage] += now.Sub(since)
+						stage, since = s, now
+					}
+					if stage == adminapi.StageAborted {
+						b.Fatalf("refresh aborted: %s", st.Coordination.Reason)
+					}
+					return stage == adminapi.StageComplete
+				})
+				if total := time.Since(start); b.N == 1 {
+					b.Logf("%d validators 3-of-5 refreshed: %s (%.1f validators/s)", validators, total.Round(time.Millisecond), float64(validators)/total.Seconds())
+				}
+			}
+			for _, s := range []adminapi.CoordinationStage{adminapi.StageGenerating, adminapi.StageActivating, adminapi.StageFinalizing} {
+				b.ReportMetric(stages[s].Seconds()/float64(b.N), string(s)+"-s/op")
+			}
+			b.ReportMetric(float64(validators)*float64(b.N)/b.Elapsed().Seconds(), "validators/s")
+		})
+	}
+}
