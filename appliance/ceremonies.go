@@ -159,8 +159,8 @@ func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey, lost 
 		if lost != 0 && !slices.Contains(info.Members, lost) {
 			return nil, fmt.Errorf("[%d]: %s: participant %s is not one of its members", i, key, lost)
 		}
-		if gone := missing(info.Members, append(slices.Clone(info.Known), lost)); len(gone) > 0 {
-			return nil, fmt.Errorf("[%d]: %s: the component keys of participants %v are unknown (down?): a resharing needs every participant", i, key, gone)
+		if gone := missing(info.Members, info.Known); lost == 0 && len(gone) > 0 {
+			return nil, fmt.Errorf("[%d]: %s: the component keys of participants %v are unknown (down?): a refresh needs every participant", i, key, gone)
 		}
 		composite, err := bls.PublicKeyFromBytes(key[:])
 		if err != nil {
@@ -181,15 +181,20 @@ func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey, lost 
 		slices.SortFunc(acc.Components, func(x, y tss.Component) int { return cmp.Compare(x.ID, y.ID) })
 		if lost != 0 {
 			if len(acc.Components) < acc.Threshold {
-				return nil, fmt.Errorf("[%d]: %s: %d component keys besides participant %s's, fewer than the threshold %d", i, key, len(acc.Components), lost, acc.Threshold)
+				return nil, fmt.Errorf("[%d]: %s: %d component keys known besides participant %s's, fewer than the threshold %d", i, key, len(acc.Components), lost, acc.Threshold)
 			}
-			// The lost member's key is where the others' polynomial
-			// puts it; the account's validation then checks every key.
-			pk, err := tss.PublicKeyAt(acc.Components[:acc.Threshold], lost)
-			if err != nil {
-				return nil, fmt.Errorf("[%d]: %s: %w", i, key, err)
+			// The lost member's key, and those of members not heard from
+			// (down: they do not take part in a repair), are where the
+			// others' polynomial puts them; the account's validation then
+			// checks every key.
+			known := acc.Components[:acc.Threshold:acc.Threshold]
+			for _, id := range missing(info.Members, componentIDs(acc.Components)) {
+				pk, err := tss.PublicKeyAt(known, id)
+				if err != nil {
+					return nil, fmt.Errorf("[%d]: %s: %w", i, key, err)
+				}
+				acc.Components = append(acc.Components, tss.Component{ID: id, PublicKey: pk})
 			}
-			acc.Components = append(acc.Components, tss.Component{ID: lost, PublicKey: pk})
 			slices.SortFunc(acc.Components, func(x, y tss.Component) int { return cmp.Compare(x.ID, y.ID) })
 		}
 		if err := acc.Validate(); err != nil {
@@ -224,4 +229,12 @@ func (c ceremonyAccounts) StageRepaired(ctx context.Context, shares []ceremony.S
 
 func (c ceremonyAccounts) Cutover(ctx context.Context, keys []api.PublicKey) (uint64, error) {
 	return c.a.repairCutover(ctx, keys)
+}
+
+func componentIDs(cs []tss.Component) []tss.ID {
+	out := make([]tss.ID, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
 }

@@ -299,10 +299,11 @@ func TestReshareRefreshRollsBackWhenActivationFails(t *testing.T) {
 }
 
 // A signer's server is replaced (same participant id) after its shares and
-// slashing history were lost with its disk: the other signers repair its
-// shares (the same ones: no key and no other share changes) and give it
-// their slashing histories, merged, with watermarks raised past the
-// cutover. Every threshold subset, the repaired signer in it, signs.
+// slashing history were lost with its disk: the threshold of the other
+// signers (one more is down) repair its shares (the same ones: no key and
+// no other share changes) and give it their slashing histories, merged,
+// with watermarks raised past the cutover. Every threshold subset, the
+// repaired signer in it, signs.
 func TestReshareRepairGivesAReplacedSignerItsShares(t *testing.T) {
 	tc := newTestCluster(t, 5, 3, 4)
 	_, peers := admin(t, tc.lc)
@@ -335,7 +336,11 @@ func TestReshareRepairGivesAReplacedSignerItsShares(t *testing.T) {
 	if _, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRepair, Participant: 9}); err == nil || !strings.Contains(err.Error(), "not a participant") {
 		t.Fatalf("repair of participant 9: %v", err)
 	}
-	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRepair, Participant: victim + 1})
+	// Another signer is down meanwhile: the threshold of the others
+	// helps.
+	const away = 3
+	tc.stop(away)
+	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRepair, Participant: victim + 1, Helpers: []api.Uint64{1, 2, 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,6 +348,7 @@ func TestReshareRepairGivesAReplacedSignerItsShares(t *testing.T) {
 	if co := st.Coordination; co.Stage != adminapi.StageComplete || co.Kind != adminapi.ReshareRepair || co.Repaired != victim+1 {
 		t.Fatalf("repair ended %s (%s, participant %d): %s", co.Stage, co.Kind, co.Repaired, co.Reason)
 	}
+	tc.restart(away)
 	// The same component keys everywhere: the repaired signer's are the
 	// ones it had, the others' did not change.
 	after := componentKeys(t, tc)

@@ -138,6 +138,10 @@ type StartReshareRequest struct {
 	Mode string `json:"mode"`
 	// Participant is the signer a repair gives its shares.
 	Participant api.Uint64 `json:"participant,omitempty"`
+	// Helpers lists the signers that help a repair (at least the
+	// threshold, the coordinating signer among them); empty means every
+	// signer but Participant.
+	Helpers []api.Uint64 `json:"helpers,omitempty"`
 	// Accounts lists the accounts to reshare; empty means every account
 	// the coordinating signer holds.
 	Accounts []api.PublicKey `json:"accounts,omitempty"`

@@ -58,7 +58,7 @@ type batchView struct {
 func newBatch(e *env, c *ceremony, i int) *batch {
 	proto, err := newProtocol(c.plan, c.id, i)
 	b := &batch{env: e, c: c, index: i, proto: proto, err: err, dkgID: proto.session, out: map[tss.ID]*outQueue{}}
-	for _, p := range c.plan.ids() {
+	for _, p := range c.plan.members() {
 		if p != c.self {
 			b.out[p] = newOutQueue()
 		}

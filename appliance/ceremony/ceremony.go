@@ -405,7 +405,7 @@ func (c *ceremony) helping() bool {
 // shares start from their merge. Every helper must answer.
 func (c *ceremony) histories(ctx context.Context, index int) ([][]byte, error) {
 	var out [][]byte
-	for _, id := range c.plan.ids() {
+	for _, id := range c.plan.members() {
 		if id == c.self {
 			continue
 		}

@@ -79,7 +79,7 @@ type coordination struct {
 
 func newCoordination(s *Service, c *ceremony, timeout time.Duration) *coordination {
 	co := &coordination{s: s, env: s.env, c: c, timeout: timeout, views: map[tss.ID]adminapi.CeremonyStatus{}}
-	for _, id := range c.plan.ids() {
+	for _, id := range c.plan.members() {
 		if id == c.self {
 			co.members = append(co.members, localMember{s})
 		} else {

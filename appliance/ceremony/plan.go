@@ -60,6 +60,10 @@ type plan struct {
 	Kind string `json:"kind,omitempty"`
 	// Repaired is the participant a repair gives its shares.
 	Repaired api.Uint64 `json:"repaired,omitempty"`
+	// Helpers lists, ascending, the participants that help a repair: at
+	// least the threshold of them, Repaired not among them. Only they and
+	// Repaired take part; the others may be down.
+	Helpers []api.Uint64 `json:"helpers,omitempty"`
 	// Accounts lists, for a refresh or a repair, every account with every
 	// participant's current component key (in Participants order): the
 	// public configuration the dealers' commitments are checked against.
@@ -139,6 +143,10 @@ func (p *plan) ID() [32]byte {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(p.Kind)))
 		b = append(b, p.Kind...)
 		b = binary.BigEndian.AppendUint64(b, uint64(p.Repaired))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(p.Helpers)))
+		for _, id := range p.Helpers {
+			b = binary.BigEndian.AppendUint64(b, uint64(id))
+		}
 		b = binary.BigEndian.AppendUint32(b, uint32(len(p.Accounts)))
 		for _, a := range p.Accounts {
 			b = append(b, a.Key[:]...)
@@ -160,6 +168,21 @@ func (p *plan) ids() []tss.ID {
 	for i, id := range p.Participants {
 		out[i] = tss.ID(id)
 	}
+	return out
+}
+
+// members returns the participants that take part, ascending: every
+// participant, or a repair's helpers and repaired participant.
+func (p *plan) members() []tss.ID {
+	if !p.repair() {
+		return p.ids()
+	}
+	out := make([]tss.ID, 0, len(p.Helpers)+1)
+	for _, id := range p.Helpers {
+		out = append(out, tss.ID(id))
+	}
+	out = append(out, tss.ID(p.Repaired))
+	slices.Sort(out)
 	return out
 }
 
@@ -211,9 +234,10 @@ func (p *plan) reshareConfig(id [32]byte, i int) (reshare.Config, error) {
 		Context:      ctx,
 	}
 	if p.repair() {
-		r := tss.ID(p.Repaired)
-		cfg.Mode, cfg.NewMembers = reshare.ModeRepair, []tss.ID{r}
-		cfg.Dealers = slices.DeleteFunc(slices.Clone(ids), func(id tss.ID) bool { return id == r })
+		cfg.Mode, cfg.NewMembers, cfg.Dealers = reshare.ModeRepair, []tss.ID{tss.ID(p.Repaired)}, nil
+		for _, id := range p.Helpers {
+			cfg.Dealers = append(cfg.Dealers, tss.ID(id))
+		}
 	}
 	return cfg, nil
 }
@@ -362,10 +386,20 @@ func (p *plan) validateRefresh() error {
 		return fmt.Errorf("threshold: a %s at threshold %d is not possible", p.Kind, p.Threshold)
 	case p.repair() && !slices.Contains(p.Participants, p.Repaired):
 		return fmt.Errorf("repaired: %d is not a participant", p.Repaired)
-	case p.repair() && len(p.Participants)-1 < int(p.Threshold):
-		return fmt.Errorf("repaired: %d participants besides %d, fewer than the threshold %d", len(p.Participants)-1, p.Repaired, p.Threshold)
-	case !p.repair() && p.Repaired != 0:
-		return errors.New("repaired: only a repair names a repaired participant")
+	case p.repair() && len(p.Helpers) < int(p.Threshold):
+		return fmt.Errorf("helpers: %d, fewer than the threshold %d", len(p.Helpers), p.Threshold)
+	case !p.repair() && (p.Repaired != 0 || len(p.Helpers) != 0):
+		return errors.New("repaired, helpers: only a repair names them")
+	}
+	for i, id := range p.Helpers {
+		switch {
+		case !slices.Contains(p.Participants, id):
+			return fmt.Errorf("helpers[%d]: %d is not a participant", i, id)
+		case id == p.Repaired:
+			return fmt.Errorf("helpers[%d]: %d is the repaired participant", i, id)
+		case i > 0 && id <= p.Helpers[i-1]:
+			return fmt.Errorf("helpers[%d]: %d is not above %d: list them distinct and ascending", i, id, p.Helpers[i-1])
+		}
 	}
 	seen := make(map[api.PublicKey]bool, len(p.Accounts))
 	for i, a := range p.Accounts {

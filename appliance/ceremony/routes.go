@@ -448,8 +448,8 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 	var repaired tss.ID
 	switch req.Mode {
 	case adminapi.ReshareRefresh:
-		if req.Participant != 0 {
-			return bad("participant: a refresh names no participant")
+		if req.Participant != 0 || len(req.Helpers) != 0 {
+			return bad("participant, helpers: a refresh names none (every signer takes part)")
 		}
 	case adminapi.ReshareRepair:
 		repaired = tss.ID(req.Participant)
@@ -458,6 +458,17 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 			return bad("participant: %d is not a participant of this cluster", req.Participant)
 		case repaired == cfg.Self:
 			return bad("participant: %d is this signer, which holds no shares to repair with: start the repair at another signer", req.Participant)
+		}
+		for i, h := range req.Helpers {
+			switch {
+			case !slices.Contains(cfg.Participants, tss.ID(h)):
+				return bad("helpers[%d]: %d is not a participant of this cluster", i, h)
+			case tss.ID(h) == repaired:
+				return bad("helpers[%d]: %d is the repaired participant", i, h)
+			}
+		}
+		if len(req.Helpers) > 0 && !slices.Contains(req.Helpers, api.Uint64(cfg.Self)) {
+			return bad("helpers: this signer (%d) coordinates and must help", cfg.Self)
 		}
 	default:
 		return bad("mode: %q is neither %q nor %q (changing n and t is not built yet)", req.Mode, adminapi.ReshareRefresh, adminapi.ReshareRepair)
@@ -530,8 +541,23 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 	if t < 2 {
 		return bad("threshold: a %s at threshold %d is not possible", kind, t)
 	}
-	if repaired != 0 && len(ids)-1 < t {
-		return bad("participant: without %d the cluster has %d signers, fewer than the threshold %d", repaired, len(ids)-1, t)
+	if repaired != 0 {
+		// Every other signer helps unless the operator names fewer (some
+		// are down): at least the threshold.
+		helpers := slices.Clone(req.Helpers)
+		if len(helpers) == 0 {
+			for _, id := range ids {
+				if id != api.Uint64(repaired) {
+					helpers = append(helpers, id)
+				}
+			}
+		}
+		slices.Sort(helpers)
+		helpers = slices.Compact(helpers)
+		if len(helpers) < t {
+			return bad("helpers: %d signers help, fewer than the threshold %d", len(helpers), t)
+		}
+		p.Helpers = helpers
 	}
 	n := len(ids)
 	batch := req.BatchSize

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -229,6 +230,10 @@ func (s *Service) join(p *plan) (*ceremony, *web.Refusal) {
 	if err := p.validate(&s.env.cfg, s.env.now()); err != nil {
 		s.mu.Unlock()
 		return nil, web.Refuse(http.StatusBadRequest, "bad_request", "plan: %v", err)
+	}
+	if !slices.Contains(p.members(), s.env.cfg.Self) {
+		s.mu.Unlock()
+		return nil, web.Refuse(http.StatusBadRequest, "bad_request", "plan: participant %d takes no part in it", s.env.cfg.Self)
 	}
 	dir := filepath.Join(s.env.cfg.Dir, adminapi.CeremonyID(id))
 	c := newCeremony(s.env, id, p, dir)

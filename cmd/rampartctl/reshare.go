@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +28,7 @@ func reshareCommand() *cli.Command {
 type reshareOptions struct {
 	mode               string
 	participant        uint64
+	helpers            string
 	cluster            string
 	accounts           string
 	coordinator        uint64
@@ -75,12 +78,14 @@ the cutover.
 
 A repair hands the shares to whichever server holds a certificate of the
 cluster's CA for that participant's name: issue the new server's
-certificate, start it, then run this. Every signer must be up; one
+certificate, start it, then run this. Every other signer helps, or those
+--helpers names (at least the threshold: the others may be down); a helper
 unreachable past --participant-timeout aborts the repair everywhere, and
 nothing changes but on the repaired signer, where nothing of it stays.`,
 		Flags: func(fs *flag.FlagSet) {
 			o.flags(fs)
 			fs.Uint64Var(&o.participant, "participant", 0, "participant `id` of the replaced signer to give its shares")
+			fs.StringVar(&o.helpers, "helpers", "", "comma-separated participant `ids` of the signers that help, at least the threshold, the coordinator among them (default: every other signer)")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -148,6 +153,13 @@ func runReshare(ctx context.Context, env *cli.Env, o *reshareOptions) error {
 			Mode: o.mode, Participant: api.Uint64(o.participant),
 			ParticipantTimeout: o.participantTimeout.String(), Timeout: o.timeout.String(), BatchSize: o.batchSize,
 		}
+		for _, f := range strings.FieldsFunc(o.helpers, func(r rune) bool { return r == ',' || r == ' ' }) {
+			id, err := strconv.ParseUint(f, 10, 16)
+			if err != nil || id == 0 {
+				return cli.Usagef("--helpers: %q is not a participant id", f)
+			}
+			req.Helpers = append(req.Helpers, api.Uint64(id))
+		}
 		if o.accounts != "" {
 			if req.Accounts, err = readKeyList(o.accounts); err != nil {
 				return cli.Usagef("--accounts: %v", err)
@@ -163,8 +175,13 @@ func runReshare(ctx context.Context, env *cli.Env, o *reshareOptions) error {
 	}
 	defer closeAdmin()
 	coord := peers[0]
-	if uint64(coord.ID()) == o.participant && len(peers) > 1 {
-		coord = peers[1] // the repaired signer holds nothing to coordinate with
+	for _, p := range peers {
+		// Not the repaired signer (it holds nothing to coordinate with),
+		// and a helper when helpers are named.
+		if uint64(p.ID()) != o.participant && (req == nil || len(req.Helpers) == 0 || slices.Contains(req.Helpers, api.Uint64(p.ID()))) {
+			coord = p
+			break
+		}
 	}
 	if o.coordinator != 0 {
 		coord = nil

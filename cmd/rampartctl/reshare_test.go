@@ -103,6 +103,8 @@ func TestReshareFailsCleanly(t *testing.T) {
 		{"reports an unknown ceremony to attach to", []string{"--id", strings.Repeat("ab", 32)}, 1, "unknown ceremony"},
 		{"repair: refuses a missing participant", []string{"repair"}, 2, "--participant: required"},
 		{"repair: refuses a signer outside the cluster", []string{"repair", "--participant", "7"}, 1, "not a participant"},
+		{"repair: refuses a malformed helper list", []string{"repair", "--participant", "3", "--helpers", "1,x"}, 2, "--helpers"},
+		{"repair: refuses fewer helpers than the threshold", []string{"repair", "--participant", "3", "--helpers", "1"}, 1, "fewer than the threshold"},
 		// The shares come back only to a signer that lost them: one that
 		// holds them refuses to stage a second copy, and the repair is
 		// aborted everywhere.
