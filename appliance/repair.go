@@ -28,10 +28,12 @@ import (
 // Imports only ever add refusals, so a repair that fails leaves nothing
 // unsafe behind.
 
-// cutoverLead is how many epochs past the current one a repaired share's
-// watermarks are raised to: the helpers sign attestations with targets up
-// to the current epoch (and one ahead within their clock tolerance).
-const cutoverLead = 2
+// cutoverEpoch is the epoch a repaired share's watermarks are raised to,
+// given the current one: one past the last the helpers may sign for, the
+// current epoch plus slashing.future_epochs (their clock's allowance, the
+// same in a cluster), so no signature they made between their export and
+// the activation lies at or above it (2 with the default allowance of 1).
+func cutoverEpoch(now, futureEpochs uint64) uint64 { return now + futureEpochs + 1 }
 
 // exportHistory is the slashing protection history of keys, as an
 // EIP-3076 document.
@@ -88,13 +90,13 @@ func (a *Appliance) stageRepaired(ctx context.Context, items []stageItem, histor
 }
 
 // repairCutover raises the watermarks of the repaired keys to
-// cutoverLead epochs past the current one, and returns that epoch.
+// cutoverEpoch, and returns that epoch.
 func (a *Appliance) repairCutover(ctx context.Context, keys []api.PublicKey) (uint64, error) {
 	now, ok := a.net.LatestEpochAt(a.now())
 	if !ok {
 		return 0, errors.New("the network's genesis time is unknown: the cutover epoch of a repair cannot be placed")
 	}
-	epoch := uint64(now) + cutoverLead
+	epoch := cutoverEpoch(uint64(now), a.cfg.Slashing.FutureEpochs)
 	pks := make([]protect.PublicKey, len(keys))
 	for i, k := range keys {
 		pks[i] = protect.PublicKey(k)

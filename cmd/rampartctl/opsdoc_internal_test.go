@@ -93,6 +93,14 @@ var runBy = map[string][]struct{ file, test, forms string }{
 		{"redteam/audit_test.go", "TestHole7AuditRotationKeepsSigning", "--config FILE --key URI on a signer's own files (make redteam)"},
 	},
 	"audit acknowledge-loss": {{"cmd/rampartctl/audit_test.go", "TestAuditAcknowledgeLoss", "--config FILE"}},
+	"reshare refresh": {
+		{"cmd/rampartctl/reshare_test.go", "TestReshareRefreshRefreshesEveryShare", "--cluster, on a cluster of real signers"},
+		{"appliance/reshare_test.go", "TestReshareRefreshChangesEveryShareAndNoKey", "the ceremony, its abort, resume and rollback (and the tests beside it)"},
+	},
+	"reshare repair": {
+		{"cmd/rampartctl/reshare_test.go", "TestReshareFailsCleanly", "--cluster --participant --helpers: refusals and an abort"},
+		{"appliance/reshare_test.go", "TestReshareRepairGivesAReplacedSignerItsShares", "a replaced signer's shares and history, a threshold of helpers"},
+	},
 }
 
 // TestOperationsGuideCommandsAreRun fails when docs/operations.md names a

@@ -72,7 +72,8 @@ masks reveal nothing but the repaired shares.
 
 The repaired signer's slashing protection starts from the merge of every
 helper's history of the accounts (record by record), with watermarks
-raised two epochs past the current one at activation: it signs nothing
+raised past the current epoch plus slashing.future_epochs at activation
+(two past the current one by default): it signs nothing
 any other signer signed a conflicting message for, nor anything before
 the cutover.
 
@@ -183,16 +184,8 @@ func runReshare(ctx context.Context, env *cli.Env, o *reshareOptions) error {
 			break
 		}
 	}
-	if o.coordinator != 0 {
-		coord = nil
-		for _, p := range peers {
-			if uint64(p.ID()) == o.coordinator {
-				coord = p
-			}
-		}
-		if coord == nil {
-			return cli.Usagef("--coordinator: no participant %d in %s", o.coordinator, o.cluster)
-		}
+	if coord, err = chooseCoordinator(peers, coord, o.coordinator, o.cluster); err != nil {
+		return err
 	}
 	id := o.attach
 	if id == "" {
