@@ -315,6 +315,23 @@ func (st *State) Stop(ctx context.Context, id uint64) error {
 	})
 }
 
+// Replace makes signer id a new server, as after the loss of its machine
+// with its HSM: stopped if it runs, given a new token (a new sealing key,
+// a new TLS key with a certificate of the devnet's CA for the same name)
+// and an empty data directory (localcluster.NewServer), with the same
+// configuration. It is not started: it holds no shares until `rampartctl
+// reshare repair --participant id` gives them back, and the caller starts
+// it first (Start).
+func (st *State) Replace(ctx context.Context, id uint64) error {
+	if _, err := st.signer(id); err != nil {
+		return err
+	}
+	if err := st.Stop(ctx, id); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	return localcluster.NewServer(ctx, st.Dir, id)
+}
+
 // Down stops every signer the devnet started, restarted ones included.
 // It reports, without touching them, signers that answer on their ports
 // without a recorded process.

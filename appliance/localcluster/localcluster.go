@@ -336,24 +336,8 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 	tok := env.Token(name)
 	sealURI := tok.ObjectURI(SealingKeyLabel)
 	tlsURI := tok.ObjectURI(TLSKeyLabel)
-	t, err := hsm.Open(ctx, sealURI, hsm.DefaultOptions())
-	if err != nil {
-		return nil, fmt.Errorf("localcluster: %s token: %w", name, err)
-	}
-	defer t.Close()
-	if _, err := t.CreateSealingKey(ctx, sealURI.ObjectRef()); err != nil {
-		return nil, fmt.Errorf("localcluster: %s sealing key: %w", name, err)
-	}
-	key, err := t.GenerateTLSKey(ctx, tlsURI.ObjectRef())
-	if err != nil {
-		return nil, fmt.Errorf("localcluster: %s TLS key: %w", name, err)
-	}
-	cert, err := hsm.IssueIdentityCertificate(rand.Reader, caCert, caKey, key.Public(), name, time.Now(), hsm.DefaultIdentityValidity)
-	if err != nil {
-		return nil, err
-	}
 	certPath := filepath.Join(dir, "tls.pem")
-	if err := os.WriteFile(certPath, hsm.EncodeCertificatesPEM(cert), 0o644); err != nil {
+	if err := makeKeys(ctx, tok, name, caCert, caKey, certPath); err != nil {
 		return nil, err
 	}
 
@@ -420,6 +404,29 @@ func (c *Cluster) makeSigner(ctx context.Context, spec Spec, env *softhsm.Env, i
 		return nil, fmt.Errorf("localcluster: generated configuration does not load: %w", err)
 	}
 	return &Signer{ID: uint64(i), Name: name, Dir: dir, ConfigPath: path, Config: loaded, Listeners: ls, SoftHSMConf: env.ConfigPath}, nil
+}
+
+// makeKeys creates a signer's keys in its token, a sealing key and a TLS
+// key, and writes the TLS key's certificate of the cluster CA to certPath.
+func makeKeys(ctx context.Context, tok *softhsm.Token, name string, caCert *x509.Certificate, caKey crypto.Signer, certPath string) error {
+	sealURI := tok.ObjectURI(SealingKeyLabel)
+	t, err := hsm.Open(ctx, sealURI, hsm.DefaultOptions())
+	if err != nil {
+		return fmt.Errorf("localcluster: %s token: %w", name, err)
+	}
+	defer t.Close()
+	if _, err := t.CreateSealingKey(ctx, sealURI.ObjectRef()); err != nil {
+		return fmt.Errorf("localcluster: %s sealing key: %w", name, err)
+	}
+	key, err := t.GenerateTLSKey(ctx, tok.ObjectURI(TLSKeyLabel).ObjectRef())
+	if err != nil {
+		return fmt.Errorf("localcluster: %s TLS key: %w", name, err)
+	}
+	cert, err := hsm.IssueIdentityCertificate(rand.Reader, caCert, caKey, key.Public(), name, time.Now(), hsm.DefaultIdentityValidity)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(certPath, hsm.EncodeCertificatesPEM(cert), 0o644)
 }
 
 // makeClient issues a validator client's certificate; its key is a file,

@@ -12,12 +12,15 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/devnet"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/internal/cli"
@@ -31,13 +34,18 @@ func demoCommand() *cli.Command {
 	var keep bool
 	return &cli.Command{
 		Name:    "demo",
-		Summary: "Bring up a 3-of-5 cluster, sign, refuse, survive two failures, tear down.",
+		Summary: "Bring up a 3-of-5 cluster, sign, refuse, survive two failures, replace a server, tear down.",
 		Description: `The whole story on this host: a local cluster of five signer processes
 (SoftHSM tokens, mTLS identities in them, sealed shares), 64 validators
 from distributed key generation; a slot's attestations signed through the
 coordinator API with one batch request; a slashable attestation refused by
-every signer; signing still working with two signers stopped; everything
-torn down; a short report. Takes the same flags as devnet up.`,
+every signer; signing still working with two signers stopped; the last
+signer's server lost with its HSM and replaced by a new one (new token,
+new TLS identity, empty disk) that gets the same shares and the others'
+slashing history back by reshare repair (with watermarks past the last
+epoch the others could have signed for), and refuses the double vote the
+lost one refused; everything torn down; a short report. Takes the same
+flags as devnet up.`,
 		Flags: func(f *flag.FlagSet) {
 			fs = f
 			o.register(f)
@@ -84,7 +92,7 @@ func runDemo(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet, 
 	}
 	if !keep {
 		defer func() {
-			fmt.Fprintf(env.Stdout, "== 5. tearing down\n")
+			fmt.Fprintf(env.Stdout, "== 6. tearing down\n")
 			if err := st.Down(context.WithoutCancel(ctx)); err != nil {
 				fmt.Fprintf(env.Stderr, "devnet down: %v\n", err)
 			}
@@ -132,6 +140,14 @@ func runDemo(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet, 
 		return err
 	}
 	rep.add("with 2 of 5 signers stopped: %d attestations signed in %s", len(cf.Accounts), took.Round(time.Millisecond))
+
+	last := cf.Participants[len(cf.Participants)-1].ID
+	fmt.Fprintf(env.Stdout, "== 5. signer %d's server is lost with its HSM: a new one (new token, new TLS identity, empty disk) gets its shares back from the others (reshare repair)\n", last)
+	rstart := time.Now()
+	if err := d.replace(ctx, st, last, epoch); err != nil {
+		return err
+	}
+	rep.add("replacement: signer %d on a new HSM holds its %d shares again after %s (the same component keys); it refuses step 3's double vote: its slashing protection, merged from the others', starts past the last epoch they could have signed for", last, len(cf.Accounts), time.Since(rstart).Round(time.Millisecond))
 
 	fmt.Fprintf(env.Stdout, "\nRampart demo report\n")
 	for _, l := range rep.lines {
@@ -237,6 +253,90 @@ func verifyDemoSignature(key api.PublicKey, root [32]byte, sig api.Signature) er
 		return errors.New("signature does not verify")
 	}
 	return nil
+}
+
+// replace replaces signer id by a new server, has the others repair its
+// shares, and checks what it holds: the same component keys as before,
+// and slashing protection from the others' (step 3's double vote for
+// epoch is refused: the repaired watermarks lie past it).
+func (d *demo) replace(ctx context.Context, st *devnet.State, id, epoch uint64) error {
+	i := slices.IndexFunc(d.cf.Participants, func(p adminapi.ClusterParticipant) bool { return p.ID == id })
+	// Every other signer runs again, to help.
+	for _, s := range st.Status(ctx) {
+		if !s.Running && s.ID != id {
+			if err := startSigner(ctx, st, s.ID, time.Minute); err != nil {
+				return err
+			}
+		}
+	}
+	before, err := d.components(ctx, i)
+	if err != nil && !errors.Is(err, errDemoDown) {
+		return err
+	}
+	if err := replaceSigner(ctx, st, id, time.Minute); err != nil {
+		return err
+	}
+	if held, err := d.components(ctx, i); err != nil || len(held) != 0 {
+		return fmt.Errorf("the new server holds %d accounts before the repair (%v)", len(held), err)
+	}
+	fmt.Fprintf(d.env.Stdout, "   signer %d replaced: a new token and TLS identity, no shares\n", id)
+	o := reshareOptions{mode: adminapi.ReshareRepair, participant: id}
+	fs := flag.NewFlagSet("repair", flag.ContinueOnError)
+	o.flags(fs)
+	if err := fs.Parse([]string{"--cluster", filepath.Join(st.Dir, "cluster.yaml"), "--poll", "250ms"}); err != nil {
+		return err
+	}
+	if err := runReshare(ctx, d.env, &o); err != nil {
+		return err
+	}
+	after, err := d.components(ctx, i)
+	if err != nil {
+		return err
+	}
+	if len(after) != len(d.cf.Accounts) {
+		return fmt.Errorf("signer %d holds %d accounts after the repair, want %d", id, len(after), len(d.cf.Accounts))
+	}
+	for k, c := range before {
+		if after[k] != c {
+			return fmt.Errorf("signer %d's component key of %s changed in the repair", id, k)
+		}
+	}
+	body, _ := json.Marshal(attestation(d.net, epoch, 0xb2))
+	resp, err := d.client(i).Post(d.cf.Participants[i].Endpoint+"/api/v1/eth2/distributed/sign/"+d.cf.Accounts[0], "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var e api.Error
+	json.Unmarshal(data, &e)
+	fmt.Fprintf(d.env.Stdout, "   step 3's double vote, to the repaired signer %d: %d %s\n", id, resp.StatusCode, e.Message)
+	if resp.StatusCode != http.StatusPreconditionFailed {
+		return fmt.Errorf("the repaired signer %d answered %d to a double vote the lost server had refused", id, resp.StatusCode)
+	}
+	return nil
+}
+
+// errDemoDown: the signer did not answer (it was stopped).
+var errDemoDown = errors.New("signer down")
+
+// components lists participant i's component key of each account.
+func (d *demo) components(ctx context.Context, i int) (map[api.PublicKey]api.PublicKey, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.cf.Participants[i].Endpoint+"/api/v1/eth2/distributed/accounts", nil)
+	resp, err := d.client(i).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errDemoDown, err)
+	}
+	defer resp.Body.Close()
+	var as []api.Account
+	if err := json.NewDecoder(resp.Body).Decode(&as); err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("signer %d's accounts: status %d %v", d.cf.Participants[i].ID, resp.StatusCode, err)
+	}
+	out := map[api.PublicKey]api.PublicKey{}
+	for _, a := range as {
+		out[a.CompositePublicKey] = a.PublicKey
+	}
+	return out, nil
 }
 
 // slashable sends a double vote for the first validator to every

@@ -27,7 +27,7 @@ func devnetCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "devnet",
 		Summary:     "Run a local development cluster of signer processes.",
-		Subcommands: []*cli.Command{devnetUpCommand(), devnetStatusCommand(), devnetDownCommand(), devnetStopCommand(), devnetStartCommand()},
+		Subcommands: []*cli.Command{devnetUpCommand(), devnetStatusCommand(), devnetDownCommand(), devnetStopCommand(), devnetStartCommand(), devnetReplaceCommand()},
 	}
 }
 
@@ -392,6 +392,59 @@ is refused: stop that process first.`,
 			return nil
 		},
 	}
+}
+
+func devnetReplaceCommand() *cli.Command {
+	var dir string
+	var id uint64
+	var timeout time.Duration
+	return &cli.Command{
+		Name:    "replace",
+		Summary: "Replace one signer by a new server: new HSM token and TLS identity, empty disk.",
+		Description: `Rehearses the loss of a server with its HSM: signer --signer is stopped if it
+runs, its SoftHSM token is destroyed with its sealing key and TLS key (its
+sealed shares can never be opened again), its data directory is emptied
+(shares, slashing history, audit log), and it gets what a new server has:
+a new token with a new sealing key and a new TLS key, whose certificate the
+devnet's CA issues for the same name, and the same configuration. It is
+started again, holding no shares; the command prints the reshare repair
+that gives it its shares back from the others. The cluster keeps signing
+meanwhile while a threshold of the other signers runs.`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&dir, "dir", "", "devnet `directory` (required)")
+			fs.Uint64Var(&id, "signer", 0, "participant `id` of the signer to replace (required)")
+			fs.DurationVar(&timeout, "timeout", time.Minute, "how long the new server may take to become healthy")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if dir == "" || id == 0 {
+				return cli.Usagef("--dir and --signer are required")
+			}
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			if timeout <= 0 {
+				return cli.Usagef("--timeout must be positive")
+			}
+			st, err := devnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			if err := replaceSigner(ctx, st, id, timeout); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "signer %d replaced: a new token (new sealing and TLS keys), an empty disk; started (pid %d), holding no shares\n", id, pidOf(st, id))
+			fmt.Fprintf(env.Stdout, "give it its shares back: rampartctl reshare repair --cluster %s --participant %d\n", filepath.Join(st.Dir, "cluster.yaml"), id)
+			return nil
+		},
+	}
+}
+
+// replaceSigner replaces signer id by a new server and starts it.
+func replaceSigner(ctx context.Context, st *devnet.State, id uint64, timeout time.Duration) error {
+	if err := st.Replace(ctx, id); err != nil {
+		return err
+	}
+	return startSigner(ctx, st, id, timeout)
 }
 
 // startSigner starts one signer and waits until it is healthy; one that

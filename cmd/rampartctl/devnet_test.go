@@ -348,3 +348,114 @@ func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
 		}
 	}
 }
+
+// TestDevnetReplaceThenRepair rehearses the loss of a server with its HSM
+// on real signer processes: devnet replace gives signer 3 a new token (new
+// sealing and TLS keys) and an empty disk, it starts holding nothing, and
+// reshare repair gives it back the same shares (the same component keys)
+// from the others, whose history it then holds: it refuses to sign before
+// the repair's cutover.
+func TestDevnetReplaceThenRepair(t *testing.T) {
+	buildSigner(t)
+	t.Setenv("SOFTHSM2_CONF", "")
+	dir := filepath.Join(t.TempDir(), "devnet")
+	code, out, errOut := run(t, "devnet", "up", "--dir", dir, "--signers", "3", "--threshold", "2", "--accept-low-safety", "--validators", "2", "--dealer", "--network", "hoodi")
+	st, _ := devnet.Load(dir)
+	if st != nil {
+		t.Cleanup(func() { st.Down(context.Background()) })
+	}
+	if code != 0 {
+		t.Fatalf("devnet up: exit %d\n%s%s", code, out, errOut)
+	}
+	cf, err := st.ClusterFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, closeFn, err := cf.TLSConfig(t.Context(), cf.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	// components lists signer 3's component key of each account, as its
+	// participant listener answers (its certificate checked by name).
+	components := func() map[api.PublicKey]api.PublicKey {
+		t.Helper()
+		c := tlsCfg.Clone()
+		c.ServerName = cf.Participants[2].TLSName
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: c}, Timeout: 30 * time.Second}
+		resp, err := client.Get(cf.Participants[2].Endpoint + "/api/v1/eth2/distributed/accounts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var as []api.Account
+		if err := json.NewDecoder(resp.Body).Decode(&as); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("signer 3's accounts: %d %v", resp.StatusCode, err)
+		}
+		out := map[api.PublicKey]api.PublicKey{}
+		for _, a := range as {
+			out[a.CompositePublicKey] = a.PublicKey
+		}
+		return out
+	}
+	before := components()
+	if len(before) != 2 {
+		t.Fatalf("signer 3 holds %d accounts before, want 2", len(before))
+	}
+	// partial asks signer 3 alone for its partial signature of an
+	// attestation of target epoch e for the second account.
+	n, _ := network.Builtin("hoodi")
+	partial := func(e uint64) int {
+		t.Helper()
+		c := tlsCfg.Clone()
+		c.ServerName = cf.Participants[2].TLSName
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: c}, Timeout: 30 * time.Second}
+		req, _ := json.Marshal(attestation(n, e, 0x43))
+		resp, err := client.Post(cf.Participants[2].Endpoint+"/api/v1/eth2/distributed/sign/"+cf.Accounts[1], "application/json", bytes.NewReader(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	epoch := uint64(currentEpoch(n, time.Now()))
+	if c := partial(epoch); c != http.StatusOK {
+		t.Fatalf("signer 3's partial before the loss: %d", c)
+	}
+	certPath := filepath.Join(dir, "signer-3", "tls.pem")
+	oldCert, _ := os.ReadFile(certPath)
+
+	code, out, errOut = run(t, "devnet", "replace", "--dir", dir, "--signer", "3")
+	if code != 0 || !strings.Contains(out, "signer 3 replaced") || !strings.Contains(out, "reshare repair --cluster") {
+		t.Fatalf("devnet replace: exit %d\n%s%s", code, out, errOut)
+	}
+	if newCert, _ := os.ReadFile(certPath); bytes.Equal(newCert, oldCert) || len(newCert) == 0 {
+		t.Fatal("the new server kept the old TLS certificate")
+	}
+	if got := components(); len(got) != 0 {
+		t.Fatalf("the new server holds %d accounts before the repair", len(got))
+	}
+	if code, _, errOut := run(t, "devnet", "replace", "--dir", dir, "--signer", "9"); code == 0 || !strings.Contains(errOut, "signer 9") {
+		t.Fatalf("replacing an unknown signer: exit %d %s", code, errOut)
+	}
+
+	code, out, errOut = run(t, "reshare", "repair", "--cluster", filepath.Join(dir, "cluster.yaml"), "--participant", "3", "--poll", "100ms")
+	if code != 0 || !strings.Contains(out, "complete") {
+		t.Fatalf("reshare repair: exit %d\n%s%s", code, out, errOut)
+	}
+	after := components()
+	for k, c := range before {
+		if after[k] != c {
+			t.Errorf("account %s: component key %s after the repair, %s before", k, after[k], c)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("signer 3 holds %d accounts after the repair, want %d", len(after), len(before))
+	}
+	// The next epoch's vote, which the old server would have signed, is
+	// refused: the repaired signer signs nothing before the cutover.
+	if c := partial(epoch + 1); c != http.StatusPreconditionFailed {
+		t.Fatalf("the repaired signer's partial before the cutover: %d, want 412", c)
+	}
+}

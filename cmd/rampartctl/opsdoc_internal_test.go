@@ -97,6 +97,7 @@ var runBy = map[string][]struct{ file, test, forms string }{
 		{"cmd/rampartctl/reshare_test.go", "TestReshareRefreshRefreshesEveryShare", "--cluster, on a cluster of real signers"},
 		{"appliance/reshare_test.go", "TestReshareRefreshChangesEveryShareAndNoKey", "the ceremony, its abort, resume and rollback (and the tests beside it)"},
 	},
+	"devnet replace": {{"cmd/rampartctl/devnet_test.go", "TestDevnetReplaceThenRepair", "--dir --signer on real signer processes, then reshare repair"}},
 	"reshare repair": {
 		{"cmd/rampartctl/reshare_test.go", "TestReshareFailsCleanly", "--cluster --participant --helpers: refusals and an abort"},
 		{"appliance/reshare_test.go", "TestReshareRepairGivesAReplacedSignerItsShares", "a replaced signer's shares and history, a threshold of helpers"},

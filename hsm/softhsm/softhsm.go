@@ -190,6 +190,38 @@ func (e *Env) InitToken(ctx context.Context, label string) (*Token, error) {
 	return t, nil
 }
 
+// Open returns the Env that Create made in dir, with its tokens of the
+// given labels, without changing anything: a later process's view of
+// tokens an earlier one created (rampartctl devnet, which provisions in one
+// run and works with the tokens in the next).
+func Open(dir string, labels ...string) (*Env, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("softhsm: %w", err)
+	}
+	e := &Env{
+		Dir:        dir,
+		ConfigPath: filepath.Join(dir, "softhsm2.conf"),
+		TokenDir:   filepath.Join(dir, "tokens"),
+		ModulePath: filepath.Join(dir, "libsofthsm2.so"),
+	}
+	for _, p := range []string{e.ConfigPath, e.TokenDir, e.ModulePath} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("softhsm: %s holds no SoftHSM configuration made by Create: %w", dir, err)
+		}
+	}
+	for _, label := range labels {
+		base := filepath.Join(dir, hex.EncodeToString([]byte(label)))
+		t := &Token{Label: label, PINFile: base + ".pin", SOPINFile: base + ".so-pin"}
+		if _, err := os.Stat(t.PINFile); err != nil {
+			return nil, fmt.Errorf("softhsm: no token %q in %s: %w", label, dir, err)
+		}
+		t.URI = &hsm.URI{Token: label, ModulePath: e.ModulePath, PINSource: "file:" + t.PINFile}
+		e.Tokens = append(e.Tokens, t)
+	}
+	return e, nil
+}
+
 // Token returns the token with the label, or nil.
 func (e *Env) Token(label string) *Token {
 	for _, t := range e.Tokens {

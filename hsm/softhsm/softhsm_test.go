@@ -66,3 +66,25 @@ func TestInitTokenRefuses(t *testing.T) {
 		})
 	}
 }
+
+// Open sees what Create made (a later process's view of the same tokens)
+// and refuses a directory without it or a token it does not hold.
+func TestOpenSeesWhatCreateMade(t *testing.T) {
+	env := softhsm.New(t, "signer-1")
+	again, err := softhsm.Open(env.Dir, "signer-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ConfigPath != env.ConfigPath || again.ModulePath != env.ModulePath || again.TokenDir != env.TokenDir {
+		t.Fatalf("Open: %+v, Create: %+v", again, env)
+	}
+	if got, want := *again.Token("signer-1"), *env.Token("signer-1"); got.PINFile != want.PINFile || got.URI.String() != want.URI.String() {
+		t.Fatalf("token %+v, want %+v", got, want)
+	}
+	if _, err := softhsm.Open(env.Dir, "signer-2"); err == nil || !strings.Contains(err.Error(), `no token "signer-2"`) {
+		t.Fatalf("a token Create did not make: %v", err)
+	}
+	if _, err := softhsm.Open(t.TempDir()); err == nil || !strings.Contains(err.Error(), "holds no SoftHSM configuration") {
+		t.Fatalf("an empty directory: %v", err)
+	}
+}
