@@ -28,7 +28,12 @@ import (
 //     second gives way when it sees the first's), and a third instance
 //     started with doppelganger detection sees the validators live and
 //     stops with exit status 2 without performing any duty;
-//  3. two of the five signers stopped: the chain still finalises;
+//  3. two of the five signers stopped: the chain still finalises; then
+//     signer 5 replaced by a new server (devnet replace: new HSM token,
+//     empty disk) and given its shares back by reshare repair while the
+//     validators go on: no duty missed through the repair and its
+//     cutover, and with signers 3 and 4 stopped the chain finalises on
+//     signers 1, 2 and the repaired 5;
 //  4. `rampartctl exit` signs a voluntary exit through the cluster and the
 //     chain takes it.
 //
@@ -88,6 +93,39 @@ func TestRampartVCPerformsEveryDuty(t *testing.T) {
 	s.WaitFinalized(ctx, fin+3)
 	if n, err := s.Slashings(ctx); err != nil || n != 0 {
 		t.Errorf("slashings in the pool: %d (%v)", n, err)
+	}
+	s.checkNotSlashed(ctx)
+
+	// Phase 3b: signer 5's server is lost with its HSM. A new one (new
+	// token, new TLS identity, empty disk) gets its shares back from the
+	// others by reshare repair while the validators go on; once past the
+	// cutover it signs: with signers 3 and 4 stopped, the chain finalises
+	// only with its partial signatures.
+	t.Log(strings.TrimSpace(s.rampartctl(ctx, "devnet", "replace", "--dir", s.ClusterDir, "--signer", "5")))
+	t.Log(strings.TrimSpace(s.rampartctl(ctx, "devnet", "start", "--dir", s.ClusterDir, "--signer", "4")))
+	repaired := s.currentEpoch()
+	out := s.rampartctl(ctx, "reshare", "repair", "--cluster", filepath.Join(s.ClusterDir, "cluster.yaml"), "--participant", "5", "--poll", "250ms")
+	if !strings.Contains(out, fmt.Sprintf("complete: participant 5 holds its shares of %d validators again", validators)) {
+		t.Errorf("reshare repair printed:\n%s", out)
+	}
+	cutover := s.signerLogField(5, "watermarks raised to the cutover", "cutover_epoch")
+	t.Logf("signer 5 replaced and repaired in epoch %d; its cutover epoch (signer 5's log): %s", repaired, cutover)
+	s.waitEpoch(ctx, repaired+4)
+	// The epochs of the repair and its cutover: no duty missed.
+	s.checkDuties(ctx, repaired+1, repaired+2, validators, spe, nil)
+	for _, id := range []uint64{3, 4} {
+		if err := s.Cluster.Stop(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fin, err = s.Finalized(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("signers 3 and 4 stopped at finalised epoch %d: signers 1, 2 and the repaired 5 sign", fin)
+	s.WaitFinalized(ctx, fin+3)
+	if n, err := s.Slashings(ctx); err != nil || n != 0 {
+		t.Errorf("slashings in the pool after the replacement: %d (%v)", n, err)
 	}
 	s.checkNotSlashed(ctx)
 
@@ -278,6 +316,24 @@ func (v *VC) Histogram(ctx context.Context, name, labels string) (float64, int) 
 	sum := v.Metric(ctx, name+"_sum{"+labels+"}")
 	count := v.Metric(ctx, name+"_count{"+labels+"}")
 	return sum, int(count)
+}
+
+// signerLogField returns the value of field in the first JSON line of
+// signer id's log whose message is msg, or "?".
+func (s *Stack) signerLogField(id uint64, msg, field string) string {
+	s.T.Helper()
+	data, err := os.ReadFile(filepath.Join(s.ClusterDir, fmt.Sprintf("signer-%d", id), "signer.log"))
+	if err != nil {
+		s.T.Errorf("signer %d's log: %v", id, err)
+		return "?"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
+			return fmt.Sprint(rec[field])
+		}
+	}
+	return "?"
 }
 
 // currentEpoch is the devnet's epoch by the wall clock.
