@@ -181,6 +181,15 @@ func TestReshareRefreshAbortsWhenAMemberStaysAway(t *testing.T) {
 	}
 	t.Logf("aborted: %s", st.Coordination.Reason)
 	tc.restart(2)
+	checkRefreshUndone(t, tc, peers, id, files, before)
+}
+
+// checkRefreshUndone checks that the aborted refresh id left the cluster
+// as it began: aborted at every signer, nothing of it left on disk, the
+// share files as they were (files) or put back, the component keys as
+// before, every subset of t signers signing.
+func checkRefreshUndone(t *testing.T, tc *testCluster, peers []*adminapi.Client, id string, files []map[string][]byte, before []map[api.PublicKey]api.PublicKey) {
+	t.Helper()
 	for i, p := range peers {
 		waitStatus(t, p, id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == adminapi.StateAborted })
 		if left := refreshLeftovers(tc, i); len(left) != 0 {
@@ -189,7 +198,7 @@ func TestReshareRefreshAbortsWhenAMemberStaysAway(t *testing.T) {
 		now := shareContents(t, tc, i)
 		for name, b := range files[i] {
 			if !bytes.Equal(now[name], b) {
-				t.Errorf("signer %d: share file %s changed by an aborted refresh", i+1, name)
+				t.Errorf("signer %d: share file %s not as before the aborted refresh", i+1, name)
 			}
 		}
 	}
@@ -197,11 +206,11 @@ func TestReshareRefreshAbortsWhenAMemberStaysAway(t *testing.T) {
 	for i := range after {
 		for k, c := range before[i] {
 			if after[i][k] != c {
-				t.Errorf("signer %d: component key of %s changed by an aborted refresh", i+1, k)
+				t.Errorf("signer %d: component key of %s not as before the aborted refresh", i+1, k)
 			}
 		}
 	}
-	checkEverySubsetSigns(t, tc.lc, tc.net, 2, tc.keys)
+	checkEverySubsetSigns(t, tc.lc, tc.net, len(tc.lc.Signers)/2+1, tc.keys)
 }
 
 // A member restarted in the middle of a refresh resumes from its sealed
@@ -273,27 +282,7 @@ func TestReshareRefreshRollsBackWhenActivationFails(t *testing.T) {
 	}
 	t.Logf("aborted: %s", st.Coordination.Reason)
 	os.RemoveAll(blocker)
-	for i, p := range peers {
-		waitStatus(t, p, id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == adminapi.StateAborted })
-		if left := refreshLeftovers(tc, i); len(left) != 0 {
-			t.Errorf("signer %d kept %v", i+1, left)
-		}
-		now := shareContents(t, tc, i)
-		for name, b := range files[i] {
-			if !bytes.Equal(now[name], b) {
-				t.Errorf("signer %d: share file %s not put back", i+1, name)
-			}
-		}
-	}
-	after := componentKeys(t, tc)
-	for i := range after {
-		for k, c := range before[i] {
-			if after[i][k] != c {
-				t.Errorf("signer %d: component key of %s not put back", i+1, k)
-			}
-		}
-	}
-	checkEverySubsetSigns(t, tc.lc, tc.net, 2, tc.keys)
+	checkRefreshUndone(t, tc, peers, id, files, before)
 	att := attestationRequest(tc.net, 1, 2, 0x40)
 	tc.checkSigned("after the rollback", tc.sign(1, tc.keys[0], att), tc.keys[0], att)
 }

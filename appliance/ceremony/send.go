@@ -66,7 +66,10 @@ func (q *outQueue) head() (queued, bool) {
 	return m, true
 }
 
-// release zeroes the sender's copy of m once it is sent or given up.
+// release zeroes the sender's copy of m once it is sent or given up. The
+// transport must be done with the bytes when the delivery call returns:
+// DeliverCeremonyMessage encodes them into a request body of its own (an
+// HTTP client may read a body it was given after the call returned).
 func release(m queued) {
 	if m.Kind == dkg.KindShares {
 		clear(m.Bytes)

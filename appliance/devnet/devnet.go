@@ -329,7 +329,21 @@ func (st *State) Replace(ctx context.Context, id uint64) error {
 	if err := st.Stop(ctx, id); err != nil && !errors.Is(err, ErrNotRunning) {
 		return err
 	}
-	return localcluster.NewServer(ctx, st.Dir, id)
+	// Under the devnet's lock, so that no start slips in, and never under
+	// a process that answers for the signer without a record.
+	return st.update(func(cur *State) error {
+		s, err := cur.signer(id)
+		if err != nil {
+			return err
+		}
+		if s.Alive() {
+			return fmt.Errorf("%w: signer %d (pid %d) started again meanwhile; nothing was replaced", ErrRunning, id, s.PID)
+		}
+		if h := health(ctx, s.Operations); h != "unreachable" {
+			return fmt.Errorf("%w: signer %d, %s (%s); stop that process first; nothing was replaced", ErrUnrecorded, id, s.Operations, h)
+		}
+		return localcluster.NewServer(ctx, cur.Dir, id)
+	})
 }
 
 // Down stops every signer the devnet started, restarted ones included.

@@ -129,6 +129,13 @@ func runDemo(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet, 
 	}
 	rep.add("slashable request: refused with 412 by %d of %d signers", refused, len(cf.Participants))
 
+	// The last signer's component keys, to compare with what the repair
+	// of step 5 gives its replacement.
+	lastKeys, err := d.components(ctx, len(cf.Participants)-1)
+	if err != nil {
+		return err
+	}
+
 	fmt.Fprintf(env.Stdout, "== 4. stopping signers 4 and 5, then signing the next epoch\n")
 	for _, id := range []uint64{4, 5} {
 		if err := st.Stop(ctx, id); err != nil {
@@ -144,10 +151,10 @@ func runDemo(ctx context.Context, env *cli.Env, o *upOptions, fs *flag.FlagSet, 
 	last := cf.Participants[len(cf.Participants)-1].ID
 	fmt.Fprintf(env.Stdout, "== 5. signer %d's server is lost with its HSM: a new one (new token, new TLS identity, empty disk) gets its shares back from the others (reshare repair)\n", last)
 	rstart := time.Now()
-	if err := d.replace(ctx, st, last, epoch); err != nil {
+	if err := d.replace(ctx, st, last, epoch, lastKeys); err != nil {
 		return err
 	}
-	rep.add("replacement: signer %d on a new HSM holds its %d shares again after %s (the same component keys); it refuses step 3's double vote: its slashing protection, merged from the others', starts past the last epoch they could have signed for", last, len(cf.Accounts), time.Since(rstart).Round(time.Millisecond))
+	rep.add("replacement: signer %d on a new HSM holds its %d shares again after %s (the same component keys); its slashing protection, merged from the others', starts at the cutover past the last epoch they could have signed for, and refuses step 3's double vote", last, len(cf.Accounts), time.Since(rstart).Round(time.Millisecond))
 
 	fmt.Fprintf(env.Stdout, "\nRampart demo report\n")
 	for _, l := range rep.lines {
@@ -256,10 +263,10 @@ func verifyDemoSignature(key api.PublicKey, root [32]byte, sig api.Signature) er
 }
 
 // replace replaces signer id by a new server, has the others repair its
-// shares, and checks what it holds: the same component keys as before,
-// and slashing protection from the others' (step 3's double vote for
-// epoch is refused: the repaired watermarks lie past it).
-func (d *demo) replace(ctx context.Context, st *devnet.State, id, epoch uint64) error {
+// shares, and checks what it holds: the component keys it had before
+// (before), and slashing protection past the cutover (step 3's double
+// vote for epoch is refused).
+func (d *demo) replace(ctx context.Context, st *devnet.State, id, epoch uint64, before map[api.PublicKey]api.PublicKey) error {
 	i := slices.IndexFunc(d.cf.Participants, func(p adminapi.ClusterParticipant) bool { return p.ID == id })
 	// Every other signer runs again, to help.
 	for _, s := range st.Status(ctx) {
@@ -268,10 +275,6 @@ func (d *demo) replace(ctx context.Context, st *devnet.State, id, epoch uint64) 
 				return err
 			}
 		}
-	}
-	before, err := d.components(ctx, i)
-	if err != nil && !errors.Is(err, errDemoDown) {
-		return err
 	}
 	if err := replaceSigner(ctx, st, id, time.Minute); err != nil {
 		return err
@@ -293,8 +296,8 @@ func (d *demo) replace(ctx context.Context, st *devnet.State, id, epoch uint64) 
 	if err != nil {
 		return err
 	}
-	if len(after) != len(d.cf.Accounts) {
-		return fmt.Errorf("signer %d holds %d accounts after the repair, want %d", id, len(after), len(d.cf.Accounts))
+	if len(after) != len(d.cf.Accounts) || len(before) != len(d.cf.Accounts) {
+		return fmt.Errorf("signer %d held %d accounts before the loss and %d after the repair, want %d", id, len(before), len(after), len(d.cf.Accounts))
 	}
 	for k, c := range before {
 		if after[k] != c {
@@ -310,22 +313,19 @@ func (d *demo) replace(ctx context.Context, st *devnet.State, id, epoch uint64) 
 	resp.Body.Close()
 	var e api.Error
 	json.Unmarshal(data, &e)
-	fmt.Fprintf(d.env.Stdout, "   step 3's double vote, to the repaired signer %d: %d %s\n", id, resp.StatusCode, e.Message)
+	fmt.Fprintf(d.env.Stdout, "   step 3's double vote, to the repaired signer %d (before its cutover): %d %s\n", id, resp.StatusCode, e.Message)
 	if resp.StatusCode != http.StatusPreconditionFailed {
 		return fmt.Errorf("the repaired signer %d answered %d to a double vote the lost server had refused", id, resp.StatusCode)
 	}
 	return nil
 }
 
-// errDemoDown: the signer did not answer (it was stopped).
-var errDemoDown = errors.New("signer down")
-
 // components lists participant i's component key of each account.
 func (d *demo) components(ctx context.Context, i int) (map[api.PublicKey]api.PublicKey, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.cf.Participants[i].Endpoint+"/api/v1/eth2/distributed/accounts", nil)
 	resp, err := d.client(i).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errDemoDown, err)
+		return nil, fmt.Errorf("signer %d's accounts: %w", d.cf.Participants[i].ID, err)
 	}
 	defer resp.Body.Close()
 	var as []api.Account

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/devnet"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
@@ -202,7 +204,12 @@ func gone(pid int) bool {
 // restarted signer as it is and down stops restarted ones too; a signer
 // started by hand is shown as unrecorded, never doubled, and left alone;
 // a stopped devnet starts again.
-func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
+// upTestDevnet brings up a devnet of three signer processes, 2-of-3, with
+// two validators dealt, on hoodi; it is brought down when the test ends.
+// It returns the devnet's directory and state, its cluster file and a TLS
+// configuration with the cluster file's client identity.
+func upTestDevnet(t *testing.T) (string, *devnet.State, *adminapi.ClusterFile, *tls.Config) {
+	t.Helper()
 	buildSigner(t)
 	t.Setenv("SOFTHSM2_CONF", "")
 	dir := filepath.Join(t.TempDir(), "devnet")
@@ -222,7 +229,12 @@ func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeFn()
+	t.Cleanup(closeFn)
+	return dir, st, cf, tlsCfg
+}
+
+func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
+	dir, st, cf, tlsCfg := upTestDevnet(t)
 	n, _ := network.Builtin("hoodi")
 	epoch := uint64(currentEpoch(n, time.Now()))
 	// sign asks signer 1's coordinator for an attestation of target epoch
@@ -312,7 +324,7 @@ func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
 	if code, _, errOut := run(t, "devnet", "start", "--dir", dir, "--signer", "3"); code != 1 || !strings.Contains(errOut, "unrecorded process answers") {
 		t.Fatalf("starting a second signer 3 beside the one started by hand: %d %s", code, errOut)
 	}
-	code, _, errOut = run(t, "devnet", "down", "--dir", dir)
+	code, _, errOut := run(t, "devnet", "down", "--dir", dir)
 	if code != 1 || !strings.Contains(errOut, "signer 3") || !strings.Contains(errOut, "leaves it running") {
 		t.Fatalf("down with a signer started by hand: %d %s", code, errOut)
 	}
@@ -356,26 +368,7 @@ func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
 // from the others, whose history it then holds: it refuses to sign before
 // the repair's cutover.
 func TestDevnetReplaceThenRepair(t *testing.T) {
-	buildSigner(t)
-	t.Setenv("SOFTHSM2_CONF", "")
-	dir := filepath.Join(t.TempDir(), "devnet")
-	code, out, errOut := run(t, "devnet", "up", "--dir", dir, "--signers", "3", "--threshold", "2", "--accept-low-safety", "--validators", "2", "--dealer", "--network", "hoodi")
-	st, _ := devnet.Load(dir)
-	if st != nil {
-		t.Cleanup(func() { st.Down(context.Background()) })
-	}
-	if code != 0 {
-		t.Fatalf("devnet up: exit %d\n%s%s", code, out, errOut)
-	}
-	cf, err := st.ClusterFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, closeFn, err := cf.TLSConfig(t.Context(), cf.Client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeFn()
+	dir, _, cf, tlsCfg := upTestDevnet(t)
 	// components lists signer 3's component key of each account, as its
 	// participant listener answers (its certificate checked by name).
 	components := func() map[api.PublicKey]api.PublicKey {
@@ -426,7 +419,7 @@ func TestDevnetReplaceThenRepair(t *testing.T) {
 	certPath := filepath.Join(dir, "signer-3", "tls.pem")
 	oldCert, _ := os.ReadFile(certPath)
 
-	code, out, errOut = run(t, "devnet", "replace", "--dir", dir, "--signer", "3")
+	code, out, errOut := run(t, "devnet", "replace", "--dir", dir, "--signer", "3")
 	if code != 0 || !strings.Contains(out, "signer 3 replaced") || !strings.Contains(out, "reshare repair --cluster") {
 		t.Fatalf("devnet replace: exit %d\n%s%s", code, out, errOut)
 	}

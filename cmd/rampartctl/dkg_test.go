@@ -21,6 +21,15 @@ import (
 // for mainnet and runs them in this process until the test ends.
 func startCluster(t *testing.T, n int) *localcluster.Cluster {
 	t.Helper()
+	lc := provisionTestCluster(t, n)
+	runTestCluster(t, lc)
+	return lc
+}
+
+// provisionTestCluster provisions n signers on loopback for mainnet, with
+// threshold n/2+1, without starting them.
+func provisionTestCluster(t *testing.T, n int) *localcluster.Cluster {
+	t.Helper()
 	t.Setenv("SOFTHSM2_CONF", "")
 	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
 		Dir: filepath.Join(t.TempDir(), "cluster"), Signers: n, Threshold: n/2 + 1,
@@ -29,6 +38,12 @@ func startCluster(t *testing.T, n int) *localcluster.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lc
+}
+
+// runTestCluster runs lc's signers in this process until the test ends.
+func runTestCluster(t *testing.T, lc *localcluster.Cluster) {
+	t.Helper()
 	stop, err := lc.RunAll(func(*localcluster.Signer) appliance.Options {
 		return appliance.Options{Logger: slog.New(slog.DiscardHandler)}
 	})
@@ -36,7 +51,6 @@ func startCluster(t *testing.T, n int) *localcluster.Cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	return lc
 }
 
 func TestDKGWritesVerifiedDepositData(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,25 +17,12 @@ import (
 // cluster's threshold before the signers start.
 func startClusterWithAccounts(t *testing.T, n, validators int) (*localcluster.Cluster, []api.PublicKey) {
 	t.Helper()
-	t.Setenv("SOFTHSM2_CONF", "")
-	lc, err := localcluster.Provision(context.Background(), localcluster.Spec{
-		Dir: filepath.Join(t.TempDir(), "cluster"), Signers: n, Threshold: n/2 + 1,
-		Network: appliance.NetworkConfig{Name: "mainnet"}, Hardening: "off",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lc := provisionTestCluster(t, n)
 	keys, err := localcluster.Deal(context.Background(), lc.Configs(), validators, n/2+1, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := lc.RunAll(func(*localcluster.Signer) appliance.Options {
-		return appliance.Options{Logger: slog.New(slog.DiscardHandler)}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	runTestCluster(t, lc)
 	return lc, keys
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -108,11 +109,15 @@ func TestRampartVCPerformsEveryDuty(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("complete: participant 5 holds its shares of %d validators again", validators)) {
 		t.Errorf("reshare repair printed:\n%s", out)
 	}
-	cutover := s.signerLogField(5, "watermarks raised to the cutover", "cutover_epoch")
-	t.Logf("signer 5 replaced and repaired in epoch %d; its cutover epoch (signer 5's log): %s", repaired, cutover)
-	s.waitEpoch(ctx, repaired+4)
-	// The epochs of the repair and its cutover: no duty missed.
-	s.checkDuties(ctx, repaired+1, repaired+2, validators, spe, nil)
+	cutover, err := strconv.ParseUint(s.signerLogField(5, "repaired accounts: watermarks raised to the cutover", "cutover_epoch"), 10, 64)
+	if err != nil {
+		t.Fatalf("signer 5's log names no cutover epoch: %v", err)
+	}
+	t.Logf("signer 5 replaced and repaired in epoch %d; its cutover epoch (signer 5's log): %d", repaired, cutover)
+	s.waitEpoch(ctx, max(repaired+4, cutover+2))
+	// The epochs of the repair up to its cutover, signed by signers 1-4
+	// while signer 5 waits for the cutover: no duty missed.
+	s.checkDuties(ctx, repaired+1, cutover, validators, spe, nil)
 	for _, id := range []uint64{3, 4} {
 		if err := s.Cluster.Stop(ctx, id); err != nil {
 			t.Fatal(err)
@@ -318,8 +323,8 @@ func (v *VC) Histogram(ctx context.Context, name, labels string) (float64, int) 
 	return sum, int(count)
 }
 
-// signerLogField returns the value of field in the first JSON line of
-// signer id's log whose message is msg, or "?".
+// signerLogField returns the value of field in the first line of signer
+// id's log (text or JSON lines) whose message is msg, or "?".
 func (s *Stack) signerLogField(id uint64, msg, field string) string {
 	s.T.Helper()
 	data, err := os.ReadFile(filepath.Join(s.ClusterDir, fmt.Sprintf("signer-%d", id), "signer.log"))
@@ -327,10 +332,21 @@ func (s *Stack) signerLogField(id uint64, msg, field string) string {
 		s.T.Errorf("signer %d's log: %v", id, err)
 		return "?"
 	}
+	text := regexp.MustCompile(`(?:^| )` + regexp.QuoteMeta(field) + `=("[^"]*"|\S+)`)
 	for _, line := range strings.Split(string(data), "\n") {
-		var rec map[string]any
-		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
-			return fmt.Sprint(rec[field])
+		if strings.HasPrefix(line, "{") {
+			var rec map[string]any
+			dec := json.NewDecoder(strings.NewReader(line))
+			dec.UseNumber()
+			if dec.Decode(&rec) == nil && rec["msg"] == msg {
+				return fmt.Sprint(rec[field])
+			}
+			continue
+		}
+		if strings.Contains(line, "msg="+strconv.Quote(msg)) {
+			if m := text.FindStringSubmatch(line); m != nil {
+				return strings.Trim(m[1], `"`)
+			}
 		}
 	}
 	return "?"

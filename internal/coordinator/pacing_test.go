@@ -69,27 +69,16 @@ func (f *fakeClock) Advance(d time.Duration) {
 // waits on the clock for that moment.
 func (f *fakeClock) waitForTimer(t *testing.T, at time.Time) {
 	t.Helper()
-	for {
-		f.mu.Lock()
-		added := f.added
-		for _, w := range f.waiters {
-			if !w.at.After(at) {
-				f.mu.Unlock()
-				return
-			}
-		}
-		f.mu.Unlock()
-		select {
-		case <-added:
-		case <-t.Context().Done():
-			t.Fatal("nobody waited on the clock")
-		}
+	select {
+	case <-f.waiting(t.Context(), at):
+	case <-t.Context().Done():
+		t.Fatal("nobody waited on the clock")
 	}
 }
 
-// waiting is waitForTimer as a channel: it is closed once some timer is
-// due at or before at.
-func (f *fakeClock) waiting(at time.Time) <-chan struct{} {
+// waiting is closed once some timer is due at or before at, unless ctx
+// ends first.
+func (f *fakeClock) waiting(ctx context.Context, at time.Time) <-chan struct{} {
 	out := make(chan struct{})
 	go func() {
 		for {
@@ -103,7 +92,11 @@ func (f *fakeClock) waiting(at time.Time) <-chan struct{} {
 				}
 			}
 			f.mu.Unlock()
-			<-added
+			select {
+			case <-added:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	return out
@@ -211,7 +204,7 @@ func TestShortfallRetriesAtOnceWhenADiscoveryDuringTheRequestLearnedTheMember(t 
 		if !c.pubs[0].Verify(root, r.sig) {
 			t.Fatal("signature does not verify")
 		}
-	case <-clock.waiting(start.Add(time.Second)):
+	case <-clock.waiting(t.Context(), start.Add(time.Second)):
 		clock.Advance(time.Second)
 		r := <-done
 		t.Fatalf("the request waited out the discovery gap although discovery had learned participant 2 (then: %v)", r.err)
