@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -124,42 +125,61 @@ func (c *Client) aggregate(ctx context.Context, s phase0.Slot, duties []*apiv1.A
 	}
 	start := time.Now()
 	version := c.net.ForkAtEpoch(c.clock.epochOf(s)).Name
+	// The node's aggregate is asked once per committee, whatever the
+	// number of this client's aggregators in it: every aggregator of a
+	// committee publishes the same one.
+	var committees []phase0.CommitteeIndex
+	for _, j := range jobs {
+		if !slices.Contains(committees, j.duty.CommitteeIndex) {
+			committees = append(committees, j.duty.CommitteeIndex)
+		}
+	}
+	// Attestation data this slot's attestations did not get is asked once
+	// per request index (one for every committee from Electra on).
+	var missing []phase0.CommitteeIndex
+	for _, committee := range committees {
+		if key := requestIndex(version, committee); data[key] == nil && !slices.Contains(missing, key) {
+			missing = append(missing, key)
+		}
+	}
 	var mu sync.Mutex
-	// aggregates caches the node's aggregate per committee: every
-	// aggregator of a committee publishes the same one.
+	forEach(len(missing), concurrentSigns, func(i int) {
+		got, err := c.bn.AttestationData(ctx, s, missing[i])
+		if err != nil {
+			c.logFailure(dutyAggregate, s, "attestation data", err)
+			return
+		}
+		mu.Lock()
+		data[missing[i]] = got.Data
+		mu.Unlock()
+	})
 	aggregates := map[phase0.CommitteeIndex]*spec.VersionedAttestation{}
+	forEach(len(committees), concurrentSigns, func(i int) {
+		committee := committees[i]
+		ad := data[requestIndex(version, committee)] // written before forEach returned
+		if ad == nil {
+			return // asked above and failed, logged
+		}
+		root, err := ad.HashTreeRoot()
+		if err != nil {
+			c.logFailure(dutyAggregate, s, "data root", err)
+			return
+		}
+		agg, err := c.bn.AggregateAttestation(ctx, s, root, committee)
+		if err != nil {
+			c.logFailure(dutyAggregate, s, "aggregate", err, "committee", uint64(committee))
+			return
+		}
+		mu.Lock()
+		aggregates[committee] = agg
+		mu.Unlock()
+	})
 	var out []*spec.VersionedSignedAggregateAndProof
 	forEach(len(jobs), concurrentSigns, func(i int) {
 		j := jobs[i]
-		key := requestIndex(version, j.duty.CommitteeIndex)
-		mu.Lock()
-		ad := data[key]
-		agg, have := aggregates[j.duty.CommitteeIndex]
-		mu.Unlock()
-		if ad == nil {
-			got, err := c.bn.AttestationData(ctx, s, key)
-			if err != nil {
-				c.logFailure(dutyAggregate, s, "attestation data", err)
-				return
-			}
-			ad = got.Data
-			mu.Lock()
-			data[key] = ad
-			mu.Unlock()
-		}
-		if !have {
-			root, err := ad.HashTreeRoot()
-			if err != nil {
-				c.logFailure(dutyAggregate, s, "data root", err)
-				return
-			}
-			if agg, err = c.bn.AggregateAttestation(ctx, s, root, j.duty.CommitteeIndex); err != nil {
-				c.logFailure(dutyAggregate, s, "aggregate", err, "committee", uint64(j.duty.CommitteeIndex))
-				return
-			}
-			mu.Lock()
-			aggregates[j.duty.CommitteeIndex] = agg
-			mu.Unlock()
+		agg := aggregates[j.duty.CommitteeIndex] // written before forEach returned
+		if agg == nil {
+			return // its committee's aggregate failed, logged above
 		}
 		signed, err := c.signAggregate(ctx, s, version, j.duty, j.proof, agg)
 		if err != nil {

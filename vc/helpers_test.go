@@ -92,6 +92,9 @@ type env struct {
 	wrongProposer bool
 	// published counts blocks published, by slot.
 	published map[phase0.Slot]int
+	// aggregateAsks counts requests for the node's aggregate, by slot and
+	// committee.
+	aggregateAsks map[[2]uint64]int
 	// holdBlockQueriesFrom, when not zero, makes a query for the block of
 	// a slot from this one on that has none wait until one is published
 	// there (or the query ends): a redundant instance asking whether the
@@ -143,7 +146,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		o.coordinator(&ccfg)
 	}
 	e := &env{t: t, opts: o, net: net, cluster: newCluster(t, net, o.threshold, o.signers, o.validators, ccfg),
-		blocks: map[phase0.Slot]phase0.Root{0: genesisRoot}, headRoot: genesisRoot, published: map[phase0.Slot]int{},
+		blocks: map[phase0.Slot]phase0.Root{0: genesisRoot}, headRoot: genesisRoot, published: map[phase0.Slot]int{}, aggregateAsks: map[[2]uint64]int{},
 		headChanged: make(chan struct{})}
 	e.node = beacontest.New(net)
 	t.Cleanup(e.node.Close)
@@ -298,6 +301,7 @@ func (e *env) aggregate(w http.ResponseWriter, r *http.Request) {
 	want := q.Get("attestation_data_root")
 	version := e.net.ForkAtEpoch(e.net.EpochAtSlot(phase0.Slot(slot))).Name
 	e.mu.Lock()
+	e.aggregateAsks[[2]uint64{slot, committee}]++
 	var roots []phase0.Root
 	for _, b := range e.blocks {
 		roots = append(roots, b)

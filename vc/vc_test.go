@@ -67,6 +67,19 @@ func TestDutiesOnEveryFork(t *testing.T) {
 			if got := len(e.node.Submissions("/eth/v2/validator/aggregate_and_proofs")); got == 0 {
 				t.Error("no aggregate published")
 			}
+			// The node's aggregate is asked once per committee, however
+			// many of the client's validators aggregate for it.
+			e.mu.Lock()
+			for k, n := range e.aggregateAsks {
+				if n != 1 {
+					t.Errorf("slot %d, committee %d: the aggregate was asked %d times, want once", k[0], k[1], n)
+				}
+			}
+			asks := len(e.aggregateAsks)
+			e.mu.Unlock()
+			if asks == 0 {
+				t.Error("the node's aggregate was never asked")
+			}
 			syncMsgs := len(e.node.Submissions("/eth/v1/beacon/pool/sync_committees"))
 			contributions := len(e.node.Submissions("/eth/v1/validator/contribution_and_proofs"))
 			preparations := len(e.node.Submissions("/eth/v1/validator/prepare_beacon_proposer"))
