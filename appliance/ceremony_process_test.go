@@ -3,6 +3,7 @@ package appliance_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -65,9 +66,24 @@ func buildSigner(tb testing.TB, dir string) string {
 
 func newProcCluster(tb testing.TB, n int) *procCluster {
 	tb.Helper()
+	pc, _ := newProcClusterWithAccounts(tb, n, 0)
+	return pc
+}
+
+// newProcClusterWithAccounts is newProcCluster with validators dealt at
+// threshold n/2+1 before the processes start.
+func newProcClusterWithAccounts(tb testing.TB, n, validators int) (*procCluster, []api.PublicKey) {
+	tb.Helper()
 	dir := tb.TempDir()
 	bin := buildSigner(tb, dir)
 	lc, net := provisionCluster(tb, n, nil)
+	var keys []api.PublicKey
+	if validators > 0 {
+		var err error
+		if keys, err = localcluster.Deal(context.Background(), lc.Configs(), validators, n/2+1, rand.Reader); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	// The processes bind the ports themselves: close the pre-bound
 	// listeners just before starting them.
 	lc.CloseListeners()
@@ -84,7 +100,7 @@ func newProcCluster(tb testing.TB, n int) *procCluster {
 		pc.start(i)
 		pc.waitReady(i)
 	}
-	return pc
+	return pc, keys
 }
 
 func (pc *procCluster) logPath(i int) string {
@@ -241,7 +257,7 @@ func TestCeremonyParticipantKilledAndRestartedResumes(t *testing.T) {
 	if st.Coordination.Stage != "complete" {
 		t.Fatalf("ceremony ended %s: %s", st.Coordination.Stage, st.Coordination.Reason)
 	}
-	pc.checkResumed(victim)
+	pc.checkResumed(victim, "key generation ceremony")
 	keys := checkDeposits(t, pc.net, st.Coordination)
 	for i := range pc.lc.Signers {
 		if got := len(shareFiles(pc.lc, i)); got != len(keys) {
@@ -318,7 +334,7 @@ func TestCeremonyCoordinatorKilledAndRestartedCarriesOn(t *testing.T) {
 	if st.Coordination.Stage != "complete" {
 		t.Fatalf("ceremony ended %s: %s", st.Coordination.Stage, st.Coordination.Reason)
 	}
-	pc.checkResumed(0)
+	pc.checkResumed(0, "key generation ceremony")
 	keys := checkDeposits(t, pc.net, st.Coordination)
 	for i := range pc.lc.Signers {
 		if got := len(shareFiles(pc.lc, i)); got != len(keys) {
@@ -329,10 +345,61 @@ func TestCeremonyCoordinatorKilledAndRestartedCarriesOn(t *testing.T) {
 
 // checkResumed asserts that signer i resumed a ceremony from its sealed
 // snapshots after its restart.
-func (pc *procCluster) checkResumed(i int) {
+func (pc *procCluster) checkResumed(i int, what string) {
 	pc.t.Helper()
 	logs, _ := os.ReadFile(pc.logPath(i))
-	if !bytes.Contains(logs, []byte("resumed key generation ceremony")) {
+	if !bytes.Contains(logs, []byte("resumed "+what)) {
 		pc.t.Fatalf("the restarted signer %d did not resume from its snapshots:\n%s", i+1, pc.logTail(i))
 	}
+}
+
+// TestReshareRefreshSignerKilledAndRestartedResumes kills one of five
+// signer processes in the middle of a refresh (SIGKILL, nothing flushed on
+// the way out) and starts it again: it resumes from its sealed snapshots,
+// the others' retried messages reach it, and the refresh completes: every
+// share file of every signer is new, nothing of the refresh is left, and
+// every threshold subset signs with the validator keys unchanged.
+func TestReshareRefreshSignerKilledAndRestartedResumes(t *testing.T) {
+	pc, keys := newProcClusterWithAccounts(t, 5, 30)
+	_, peers := admin(t, pc.lc)
+	before := make([]map[string][]byte, len(pc.lc.Signers))
+	for i := range pc.lc.Signers {
+		before[i] = shareContents(t, pc.lc, i)
+	}
+	const victim = 3
+	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh, BatchSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParticipant(t, peers[victim], id, 2*time.Minute, func(st *adminapi.CeremonyStatus) bool {
+		return st.BatchesDone >= 1 && st.State == adminapi.StateRunning
+	})
+	pc.kill(victim)
+	waitParticipant(t, peers[0], id, time.Minute, func(st *adminapi.CeremonyStatus) bool {
+		return slices.Contains(st.Waiting, api.Uint64(victim+1))
+	})
+	pc.start(victim)
+	pc.waitReady(victim)
+
+	st := waitCeremony(t, peers[0], id, 4*time.Minute)
+	if st.Coordination.Stage != adminapi.StageComplete {
+		t.Fatalf("refresh ended %s: %s", st.Coordination.Stage, st.Coordination.Reason)
+	}
+	pc.checkResumed(victim, "refresh ceremony")
+	for i := range pc.lc.Signers {
+		now := shareContents(t, pc.lc, i)
+		if len(now) != len(keys) {
+			t.Errorf("signer %d has %d share files, want %d", i+1, len(now), len(keys))
+		}
+		for name, b := range before[i] {
+			if bytes.Equal(now[name], b) {
+				t.Errorf("signer %d: share file %s unchanged by the refresh", i+1, name)
+			}
+		}
+		waitParticipant(t, peers[i], id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == adminapi.StateComplete })
+		if left := refreshLeftovers(pc.lc, i); len(left) != 0 {
+			t.Errorf("signer %d kept %v", i+1, left)
+		}
+	}
+	checkEverySubsetSigns(t, pc.lc, pc.net, 3, keys)
 }

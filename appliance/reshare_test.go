@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-signer/rampart/appliance"
 	"github.com/rampart-signer/rampart/appliance/adminapi"
+	"github.com/rampart-signer/rampart/appliance/localcluster"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/protect"
@@ -47,10 +48,10 @@ func componentKeys(t testing.TB, tc *testCluster) []map[api.PublicKey]api.Public
 }
 
 // shareContents reads signer i's sealed share files by name.
-func shareContents(t testing.TB, tc *testCluster, i int) map[string][]byte {
+func shareContents(t testing.TB, lc *localcluster.Cluster, i int) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for _, f := range shareFiles(tc.lc, i) {
+	for _, f := range shareFiles(lc, i) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -62,8 +63,8 @@ func shareContents(t testing.TB, tc *testCluster, i int) map[string][]byte {
 
 // refreshLeftovers lists what a refresh may leave in signer i's shares and
 // ceremony directories: previous shares, shares being placed, snapshots.
-func refreshLeftovers(tc *testCluster, i int) []string {
-	s := tc.lc.Signers[i]
+func refreshLeftovers(lc *localcluster.Cluster, i int) []string {
+	s := lc.Signers[i]
 	var out []string
 	for _, pat := range []string{"*.share.prev", "*.share.next", "*.staged"} {
 		m, _ := filepath.Glob(filepath.Join(s.Config.Accounts.SharesDir, pat))
@@ -89,7 +90,7 @@ func TestReshareRefreshChangesEveryShareAndNoKey(t *testing.T) {
 	before := componentKeys(t, tc)
 	files := make([]map[string][]byte, len(tc.lc.Signers))
 	for i := range tc.lc.Signers {
-		files[i] = shareContents(t, tc, i)
+		files[i] = shareContents(t, tc.lc, i)
 	}
 
 	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh, BatchSize: 4})
@@ -114,7 +115,7 @@ func TestReshareRefreshChangesEveryShareAndNoKey(t *testing.T) {
 				t.Errorf("signer %d: component key of %s unchanged by the refresh", i+1, k)
 			}
 		}
-		now := shareContents(t, tc, i)
+		now := shareContents(t, tc.lc, i)
 		if len(now) != len(files[i]) {
 			t.Errorf("signer %d has %d share files, had %d", i+1, len(now), len(files[i]))
 		}
@@ -123,7 +124,7 @@ func TestReshareRefreshChangesEveryShareAndNoKey(t *testing.T) {
 				t.Errorf("signer %d: share file %s unchanged by the refresh", i+1, name)
 			}
 		}
-		if left := refreshLeftovers(tc, i); len(left) != 0 {
+		if left := refreshLeftovers(tc.lc, i); len(left) != 0 {
 			t.Errorf("signer %d kept %v", i+1, left)
 		}
 		pst, err := peers[i].CeremonyStatus(context.Background(), id)
@@ -160,7 +161,7 @@ func TestReshareRefreshAbortsWhenAMemberStaysAway(t *testing.T) {
 	before := componentKeys(t, tc)
 	files := make([]map[string][]byte, len(tc.lc.Signers))
 	for i := range tc.lc.Signers {
-		files[i] = shareContents(t, tc, i)
+		files[i] = shareContents(t, tc.lc, i)
 	}
 	tc.stop(2)
 	// A refresh needs every member's current component key: with one
@@ -192,10 +193,10 @@ func checkRefreshUndone(t *testing.T, tc *testCluster, peers []*adminapi.Client,
 	t.Helper()
 	for i, p := range peers {
 		waitStatus(t, p, id, time.Minute, func(st *adminapi.CeremonyStatus) bool { return st.State == adminapi.StateAborted })
-		if left := refreshLeftovers(tc, i); len(left) != 0 {
+		if left := refreshLeftovers(tc.lc, i); len(left) != 0 {
 			t.Errorf("signer %d kept %v", i+1, left)
 		}
-		now := shareContents(t, tc, i)
+		now := shareContents(t, tc.lc, i)
 		for name, b := range files[i] {
 			if !bytes.Equal(now[name], b) {
 				t.Errorf("signer %d: share file %s not as before the aborted refresh", i+1, name)
@@ -231,7 +232,7 @@ func TestReshareRefreshResumesAfterAMemberRestarts(t *testing.T) {
 	tc.stop(victim)
 	// Its current shares are as they were: nothing of a refresh is on
 	// disk before activation but sealed snapshots.
-	if left := refreshLeftovers(tc, victim); len(left) == 0 || slices.ContainsFunc(left, func(f string) bool { return !strings.HasSuffix(f, ".snapshot") }) {
+	if left := refreshLeftovers(tc.lc, victim); len(left) == 0 || slices.ContainsFunc(left, func(f string) bool { return !strings.HasSuffix(f, ".snapshot") }) {
 		t.Fatalf("signer %d stopped mid-refresh with %v; want sealed snapshots only", victim+1, left)
 	}
 	tc.restart(victim)
@@ -246,7 +247,7 @@ func TestReshareRefreshResumesAfterAMemberRestarts(t *testing.T) {
 				t.Errorf("signer %d: component key of %s unchanged", i+1, k)
 			}
 		}
-		if left := refreshLeftovers(tc, i); len(left) != 0 {
+		if left := refreshLeftovers(tc.lc, i); len(left) != 0 {
 			t.Errorf("signer %d kept %v", i+1, left)
 		}
 	}
@@ -264,7 +265,7 @@ func TestReshareRefreshRollsBackWhenActivationFails(t *testing.T) {
 	before := componentKeys(t, tc)
 	files := make([]map[string][]byte, len(tc.lc.Signers))
 	for i := range tc.lc.Signers {
-		files[i] = shareContents(t, tc, i)
+		files[i] = shareContents(t, tc.lc, i)
 	}
 	last := sortedKeys(tc.keys)[len(tc.keys)-1]
 	const victim = 2
@@ -347,7 +348,7 @@ func TestReshareRepairGivesAReplacedSignerItsShares(t *testing.T) {
 				t.Errorf("signer %d: component key of %s is %s, was %s", i+1, k, after[i][k], before[i][k])
 			}
 		}
-		if left := refreshLeftovers(tc, i); len(left) != 0 {
+		if left := refreshLeftovers(tc.lc, i); len(left) != 0 {
 			t.Errorf("signer %d kept %v", i+1, left)
 		}
 	}
