@@ -367,13 +367,7 @@ func TestReshareRefreshSignerKilledAndRestartedResumes(t *testing.T) {
 		before[i] = shareContents(t, pc.lc, i)
 	}
 	const victim = 3
-	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh, BatchSize: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitParticipant(t, peers[victim], id, 2*time.Minute, func(st *adminapi.CeremonyStatus) bool {
-		return st.BatchesDone >= 1 && st.State == adminapi.StateRunning
-	})
+	id := startRefreshUntilABatchIsDone(t, peers, victim)
 	pc.kill(victim)
 	waitParticipant(t, peers[0], id, time.Minute, func(st *adminapi.CeremonyStatus) bool {
 		return slices.Contains(st.Waiting, api.Uint64(victim+1))

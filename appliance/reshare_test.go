@@ -217,18 +217,27 @@ func checkRefreshUndone(t *testing.T, tc *testCluster, peers []*adminapi.Client,
 // A member restarted in the middle of a refresh resumes from its sealed
 // snapshots (its current shares still active and untouched), and the
 // refresh completes with new shares every threshold subset signs with.
+// startRefreshUntilABatchIsDone starts a refresh at signer 1 in batches
+// of 5 and returns its id once signer i has finished a batch of it and
+// still runs it.
+func startRefreshUntilABatchIsDone(t *testing.T, peers []*adminapi.Client, i int) string {
+	t.Helper()
+	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh, BatchSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, peers[i], id, 2*time.Minute, func(st *adminapi.CeremonyStatus) bool {
+		return st.BatchesDone >= 1 && st.State == adminapi.StateRunning
+	})
+	return id
+}
+
 func TestReshareRefreshResumesAfterAMemberRestarts(t *testing.T) {
 	tc := newTestCluster(t, 5, 3, 30)
 	_, peers := admin(t, tc.lc)
 	before := componentKeys(t, tc)
 	const victim = 3
-	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh, BatchSize: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, peers[victim], id, 2*time.Minute, func(st *adminapi.CeremonyStatus) bool {
-		return st.BatchesDone >= 1 && st.State == adminapi.StateRunning
-	})
+	id := startRefreshUntilABatchIsDone(t, peers, victim)
 	tc.stop(victim)
 	// Its current shares are as they were: nothing of a refresh is on
 	// disk before activation but sealed snapshots.
