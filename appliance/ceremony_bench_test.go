@@ -27,23 +27,7 @@ func BenchmarkCeremony(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				stage, since := adminapi.StageGenerating, start
-				// Each stage change is seen as it happens: the signer
-				// answers the status once it changed.
-				waitStatus(b, peers[0], id, 10*time.Minute, func(st *adminapi.CeremonyStatus) bool {
-					if st.Coordination == nil {
-						return false
-					}
-					if s := st.Coordination.Stage; s != stage {
-						now := time.Now()
-						stages[stage] += now.Sub(since)
-						stage, since = s, now
-					}
-					if stage == adminapi.StageAborted {
-						b.Fatalf("ceremony aborted: %s", st.Coordination.Reason)
-					}
-					return stage == adminapi.StageComplete
-				})
+				timeStages(b, peers[0], id, start, 10*time.Minute, stages)
 				if total := time.Since(start); b.N == 1 {
 					b.Logf("%d validators 3-of-5: %s (%.1f validators/s)", validators, total.Round(time.Millisecond), float64(validators)/total.Seconds())
 				}
@@ -74,21 +58,7 @@ func BenchmarkReshareRefresh(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				stage, since := adminapi.StageGenerating, start
-				waitStatus(b, peers[0], id, 20*time.Minute, func(st *adminapi.CeremonyStatus) bool {
-					if st.Coordination == nil {
-						return false
-					}
-					if s := st.Coordination.Stage; s != stage {
-						now := time.Now()
-						stages[stage] += now.Sub(since)
-						stage, since = s, now
-					}
-					if stage == adminapi.StageAborted {
-						b.Fatalf("refresh aborted: %s", st.Coordination.Reason)
-					}
-					return stage == adminapi.StageComplete
-				})
+				timeStages(b, peers[0], id, start, 20*time.Minute, stages)
 				if total := time.Since(start); b.N == 1 {
 					b.Logf("%d validators 3-of-5 refreshed: %s (%.1f validators/s)", validators, total.Round(time.Millisecond), float64(validators)/total.Seconds())
 				}
@@ -99,4 +69,27 @@ func BenchmarkReshareRefresh(b *testing.B) {
 			b.ReportMetric(float64(validators)*float64(b.N)/b.Elapsed().Seconds(), "validators/s")
 		})
 	}
+}
+
+// timeStages follows ceremony id at its coordinator p, started at start,
+// until it completes (an abort fails the benchmark), adding how long each
+// coordination stage took to stages. Each stage change is seen as it
+// happens: the signer answers the status once it changed.
+func timeStages(b *testing.B, p *adminapi.Client, id string, start time.Time, limit time.Duration, stages map[adminapi.CoordinationStage]time.Duration) {
+	b.Helper()
+	stage, since := adminapi.StageGenerating, start
+	waitStatus(b, p, id, limit, func(st *adminapi.CeremonyStatus) bool {
+		if st.Coordination == nil {
+			return false
+		}
+		if s := st.Coordination.Stage; s != stage {
+			now := time.Now()
+			stages[stage] += now.Sub(since)
+			stage, since = s, now
+		}
+		if stage == adminapi.StageAborted {
+			b.Fatalf("ceremony %s aborted: %s", id, st.Coordination.Reason)
+		}
+		return stage == adminapi.StageComplete
+	})
 }

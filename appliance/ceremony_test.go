@@ -158,32 +158,16 @@ func checkDeposits(t testing.TB, n *network.Network, st *adminapi.CoordinationSt
 func checkEverySubsetSigns(t testing.TB, lc *localcluster.Cluster, net *network.Network, threshold int, keys []api.PublicKey) {
 	t.Helper()
 	_, peers := admin(t, lc)
-	clientTLS, release, err := lc.File.TLSConfig(context.Background(), lc.File.Client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
 	n := len(lc.Signers)
 	root := adminapi.ProofSigningRoot(net)
 	proofs := make([][]api.Signature, n)
-	components := make([]map[api.PublicKey]api.PublicKey, n)
-	for i, s := range lc.Signers {
+	for i := range lc.Signers {
+		var err error
 		if proofs[i], err = peers[i].Prove(context.Background(), keys); err != nil {
 			t.Fatalf("signer %d proof: %v", i+1, err)
 		}
-		hp, err := coordinator.NewHTTPParticipant(tss.ID(s.ID), "https://"+s.Config.Listen.Participant, s.Name, clientTLS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		accs, err := hp.Accounts(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		components[i] = map[api.PublicKey]api.PublicKey{}
-		for _, a := range accs {
-			components[i][a.CompositePublicKey] = a.PublicKey
-		}
 	}
+	components := clusterComponentKeys(t, lc)
 	subsets := 0
 	for mask := range 1 << n {
 		if popcount(mask) != threshold {

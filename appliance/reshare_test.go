@@ -24,13 +24,21 @@ import (
 // coordinator discovers them.
 func componentKeys(t testing.TB, tc *testCluster) []map[api.PublicKey]api.PublicKey {
 	t.Helper()
-	clientTLS, release, err := tc.lc.File.TLSConfig(context.Background(), tc.lc.File.Client)
+	return clusterComponentKeys(t, tc.lc)
+}
+
+// clusterComponentKeys is componentKeys for any local cluster: each
+// signer's participant listener asked with the cluster file's client
+// identity.
+func clusterComponentKeys(t testing.TB, lc *localcluster.Cluster) []map[api.PublicKey]api.PublicKey {
+	t.Helper()
+	clientTLS, release, err := lc.File.TLSConfig(context.Background(), lc.File.Client)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
-	out := make([]map[api.PublicKey]api.PublicKey, len(tc.lc.Signers))
-	for i, s := range tc.lc.Signers {
+	out := make([]map[api.PublicKey]api.PublicKey, len(lc.Signers))
+	for i, s := range lc.Signers {
 		hp, err := coordinator.NewHTTPParticipant(tss.ID(s.ID), "https://"+s.Config.Listen.Participant, s.Name, clientTLS)
 		if err != nil {
 			t.Fatal(err)

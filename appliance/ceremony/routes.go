@@ -327,8 +327,15 @@ func (s *Service) handleStart(w http.ResponseWriter, r *http.Request, caller Cal
 		return
 	}
 	p, timeout, e := s.planFor(&req)
+	s.startPlanned(w, caller, p, timeout, e, "")
+}
+
+// startPlanned answers a start request planned as p (or refused with e):
+// it records the start in the audit log (the action followed by detail),
+// coordinates the ceremony and answers with its id.
+func (s *Service) startPlanned(w http.ResponseWriter, caller Caller, p *plan, timeout time.Duration, e *web.Refusal, detail string) {
 	if e == nil {
-		e = s.record(caller.Actor, "ceremony_start "+adminapi.CeremonyID(p.ID()))
+		e = s.record(caller.Actor, "ceremony_start "+adminapi.CeremonyID(p.ID())+detail)
 	}
 	if e != nil {
 		web.WriteError(w, e)
@@ -342,7 +349,7 @@ func (s *Service) handleStart(w http.ResponseWriter, r *http.Request, caller Cal
 		web.WriteError(w, e)
 		return
 	}
-	s.log.Info("key generation ceremony started", "ceremony", id, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "validators", req.Validators, "threshold", req.Threshold)
+	s.log.Info(p.what()+" started", "ceremony", id, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "validators", p.Validators, "threshold", p.Threshold)
 	web.WriteJSON(w, http.StatusOK, adminapi.StartCeremonyResponse{ID: id})
 }
 
@@ -413,21 +420,7 @@ func (s *Service) handleStartReshare(w http.ResponseWriter, r *http.Request, cal
 		return
 	}
 	p, timeout, e := s.resharePlan(r.Context(), &req)
-	if e == nil {
-		e = s.record(caller.Actor, "ceremony_start "+adminapi.CeremonyID(p.ID())+" reshare "+req.Mode)
-	}
-	if e != nil {
-		web.WriteError(w, e)
-		return
-	}
-	x := caller.Actor
-	id, e := s.coordinate(p, timeout, adminapi.Actor{Client: x.Client, OnBehalfOf: x.OnBehalfOf, Token: x.Token.Clone()})
-	if e != nil {
-		web.WriteError(w, e)
-		return
-	}
-	s.log.Info(p.what()+" started", "ceremony", id, "client", x.Client, "on_behalf_of", x.OnBehalfOf, "validators", p.Validators, "threshold", p.Threshold)
-	web.WriteJSON(w, http.StatusOK, adminapi.StartCeremonyResponse{ID: id})
+	s.startPlanned(w, caller, p, timeout, e, " reshare "+req.Mode)
 }
 
 // maxPlanBytes bounds a plan's JSON: the coordinator sends it to every

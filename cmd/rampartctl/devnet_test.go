@@ -233,6 +233,28 @@ func upTestDevnet(t *testing.T) (string, *devnet.State, *adminapi.ClusterFile, *
 	return dir, st, cf, tlsCfg
 }
 
+// signerClient is an HTTP client for the signer whose certificate names
+// name, with tlsCfg's client identity.
+func signerClient(tlsCfg *tls.Config, name string) *http.Client {
+	c := tlsCfg.Clone()
+	c.ServerName = name
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: c}, Timeout: 30 * time.Second}
+}
+
+// postAttestation posts an attestation of target epoch e (block root
+// byte block) to url at the signer named name and returns the status.
+func postAttestation(t *testing.T, tlsCfg *tls.Config, name, url string, n *network.Network, e uint64, block byte) int {
+	t.Helper()
+	req, _ := json.Marshal(attestation(n, e, block))
+	resp, err := signerClient(tlsCfg, name).Post(url, "application/json", bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
 	dir, st, cf, tlsCfg := upTestDevnet(t)
 	n, _ := network.Builtin("hoodi")
@@ -241,17 +263,7 @@ func TestDevnetStopsAndStartsOneSigner(t *testing.T) {
 	// e and returns the status.
 	sign := func(e uint64) int {
 		t.Helper()
-		c := tlsCfg.Clone()
-		c.ServerName = cf.Participants[0].TLSName
-		client := &http.Client{Transport: &http.Transport{TLSClientConfig: c}, Timeout: 30 * time.Second}
-		req, _ := json.Marshal(attestation(n, e, 0x42))
-		resp, err := client.Post(cf.Participants[0].Coordinator+"/api/v1/eth2/sign/"+cf.Accounts[0], "application/json", bytes.NewReader(req))
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		return postAttestation(t, tlsCfg, cf.Participants[0].TLSName, cf.Participants[0].Coordinator+"/api/v1/eth2/sign/"+cf.Accounts[0], n, e, 0x42)
 	}
 	pid2 := st.Signers[1].PID
 
@@ -373,10 +385,7 @@ func TestDevnetReplaceThenRepair(t *testing.T) {
 	// participant listener answers (its certificate checked by name).
 	components := func() map[api.PublicKey]api.PublicKey {
 		t.Helper()
-		c := tlsCfg.Clone()
-		c.ServerName = cf.Participants[2].TLSName
-		client := &http.Client{Transport: &http.Transport{TLSClientConfig: c}, Timeout: 30 * time.Second}
-		resp, err := client.Get(cf.Participants[2].Endpoint + "/api/v1/eth2/distributed/accounts")
+		resp, err := signerClient(tlsCfg, cf.Participants[2].TLSName).Get(cf.Participants[2].Endpoint + "/api/v1/eth2/distributed/accounts")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,17 +409,7 @@ func TestDevnetReplaceThenRepair(t *testing.T) {
 	n, _ := network.Builtin("hoodi")
 	partial := func(e uint64) int {
 		t.Helper()
-		c := tlsCfg.Clone()
-		c.ServerName = cf.Participants[2].TLSName
-		client := &http.Client{Transport: &http.Transport{TLSClientConfig: c}, Timeout: 30 * time.Second}
-		req, _ := json.Marshal(attestation(n, e, 0x43))
-		resp, err := client.Post(cf.Participants[2].Endpoint+"/api/v1/eth2/distributed/sign/"+cf.Accounts[1], "application/json", bytes.NewReader(req))
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		return postAttestation(t, tlsCfg, cf.Participants[2].TLSName, cf.Participants[2].Endpoint+"/api/v1/eth2/distributed/sign/"+cf.Accounts[1], n, e, 0x43)
 	}
 	epoch := uint64(currentEpoch(n, time.Now()))
 	if c := partial(epoch); c != http.StatusOK {
