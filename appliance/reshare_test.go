@@ -95,11 +95,7 @@ func TestReshareRefreshChangesEveryShareAndNoKey(t *testing.T) {
 	// A vote before the refresh: its slashing history must stay.
 	att := attestationRequest(tc.net, 1, 2, 0x33)
 	tc.checkSigned("attestation before the refresh", tc.sign(0, keys[0], att), keys[0], att)
-	before := componentKeys(t, tc)
-	files := make([]map[string][]byte, len(tc.lc.Signers))
-	for i := range tc.lc.Signers {
-		files[i] = shareContents(t, tc.lc, i)
-	}
+	before, files := refreshBaseline(t, tc)
 
 	id, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRefresh, BatchSize: 4})
 	if err != nil {
@@ -166,11 +162,7 @@ func TestReshareRefreshChangesEveryShareAndNoKey(t *testing.T) {
 func TestReshareRefreshAbortsWhenAMemberStaysAway(t *testing.T) {
 	tc := newTestCluster(t, 3, 2, 3)
 	_, peers := admin(t, tc.lc)
-	before := componentKeys(t, tc)
-	files := make([]map[string][]byte, len(tc.lc.Signers))
-	for i := range tc.lc.Signers {
-		files[i] = shareContents(t, tc.lc, i)
-	}
+	before, files := refreshBaseline(t, tc)
 	tc.stop(2)
 	// A refresh needs every member's current component key: with one
 	// down, the start is refused at once.
@@ -191,6 +183,17 @@ func TestReshareRefreshAbortsWhenAMemberStaysAway(t *testing.T) {
 	t.Logf("aborted: %s", st.Coordination.Reason)
 	tc.restart(2)
 	checkRefreshUndone(t, tc, peers, id, files, before)
+}
+
+// refreshBaseline reads every signer's component keys and share files, to
+// compare with after a refresh (checkRefreshUndone after an aborted one).
+func refreshBaseline(t *testing.T, tc *testCluster) ([]map[api.PublicKey]api.PublicKey, []map[string][]byte) {
+	t.Helper()
+	files := make([]map[string][]byte, len(tc.lc.Signers))
+	for i := range tc.lc.Signers {
+		files[i] = shareContents(t, tc.lc, i)
+	}
+	return componentKeys(t, tc), files
 }
 
 // checkRefreshUndone checks that the aborted refresh id left the cluster
@@ -279,11 +282,7 @@ func TestReshareRefreshResumesAfterAMemberRestarts(t *testing.T) {
 func TestReshareRefreshRollsBackWhenActivationFails(t *testing.T) {
 	tc := newTestCluster(t, 3, 2, 3)
 	_, peers := admin(t, tc.lc)
-	before := componentKeys(t, tc)
-	files := make([]map[string][]byte, len(tc.lc.Signers))
-	for i := range tc.lc.Signers {
-		files[i] = shareContents(t, tc.lc, i)
-	}
+	before, files := refreshBaseline(t, tc)
 	last := sortedKeys(tc.keys)[len(tc.keys)-1]
 	const victim = 2
 	blocker := filepath.Join(tc.lc.Signers[victim].Config.Accounts.SharesDir, last.String()+".share.next")
