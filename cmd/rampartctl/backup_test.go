@@ -174,17 +174,7 @@ func TestBackupCreateVerifyRestore(t *testing.T) {
 		// merge after the backup's database was copied: nothing may be
 		// left at slashing.database, or the signer would start on the
 		// backup's history without the raised watermarks.
-		cfg := *s.Config
-		cfg.DataDir = filepath.Join(t.TempDir(), "data")
-		cfg.Slashing.Database, cfg.Accounts.SharesDir, cfg.Audit.Dir = "", "", ""
-		data, err := yaml.Marshal(&cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		config := filepath.Join(t.TempDir(), "signer.yaml")
-		if err := os.WriteFile(config, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		cfg, config := onNewDisk(t, s.Config)
 		var ic *protect.Interchange
 		f, err := os.Open(file)
 		if err != nil {

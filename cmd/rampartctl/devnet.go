@@ -360,13 +360,7 @@ is refused: stop that process first.`,
 			if dir == "" {
 				return cli.Usagef("--dir is required")
 			}
-			if len(args) > 0 {
-				return cli.Usagef("unexpected arguments %q", args)
-			}
-			if timeout <= 0 {
-				return cli.Usagef("--timeout must be positive")
-			}
-			st, err := devnet.Load(dir)
+			st, err := loadDevnetToWait(dir, args, timeout)
 			if err != nil {
 				return err
 			}
@@ -419,13 +413,7 @@ meanwhile while a threshold of the other signers runs.`,
 			if dir == "" || id == 0 {
 				return cli.Usagef("--dir and --signer are required")
 			}
-			if len(args) > 0 {
-				return cli.Usagef("unexpected arguments %q", args)
-			}
-			if timeout <= 0 {
-				return cli.Usagef("--timeout must be positive")
-			}
-			st, err := devnet.Load(dir)
+			st, err := loadDevnetToWait(dir, args, timeout)
 			if err != nil {
 				return err
 			}
@@ -437,6 +425,19 @@ meanwhile while a threshold of the other signers runs.`,
 			return nil
 		},
 	}
+}
+
+// loadDevnetToWait checks what the commands that start signers and wait
+// for them share (no arguments, a positive --timeout) and loads the devnet
+// in dir.
+func loadDevnetToWait(dir string, args []string, timeout time.Duration) (*devnet.State, error) {
+	if len(args) > 0 {
+		return nil, cli.Usagef("unexpected arguments %q", args)
+	}
+	if timeout <= 0 {
+		return nil, cli.Usagef("--timeout must be positive")
+	}
+	return devnet.Load(dir)
 }
 
 // replaceSigner replaces signer id by a new server and starts it.
