@@ -402,6 +402,7 @@ func (a *Appliance) start(ctx context.Context) error {
 		z: a.authz, audit: lg, members: members, metrics: a.metrics, log: a.log, now: a.now,
 		futureEpochs: cfg.Slashing.FutureEpochs,
 		dbFailed:     func(err error) { a.health.set("slashing_db", err) },
+		votes:        newSignedVotes(maxSignedVotes),
 	}
 	if err := a.startCoordinator(ctx); err != nil {
 		return err

@@ -388,6 +388,63 @@ func TestClusterRefuses(t *testing.T) {
 			}
 		}
 	})
+	t.Run("names what it signed to a caller that asks", func(t *testing.T) {
+		// A second validator client signs the data the signers signed
+		// first (vc/adopt.go): the refusal names its root and data, to a
+		// caller sending api.ConflictHeader only.
+		parsed, err := signing.ParseRequest(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sg, err := parsed.Verify(tc.net)
+		if err != nil {
+			t.Fatal(err)
+		}
+		double := attestationRequest(tc.net, 20, 21, 0x54)
+		url := tc.url(1, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign/"+key.String())
+		asking := func(body []byte, url string) response {
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(api.ConflictHeader, "1")
+			resp, err := tc.client(1, "vc-1").Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return response{resp.StatusCode, b}
+		}
+		check := func(name string, e *api.Error) {
+			t.Helper()
+			if e == nil || e.Code != http.StatusPreconditionFailed || e.Conflict == nil {
+				t.Fatalf("%s: want a 412 naming the signed data, got %+v", name, e)
+			}
+			if e.Conflict.SigningRoot != api.Root(sg.SigningRoot) {
+				t.Errorf("%s: names root %s, the first attestation's is %#x", name, e.Conflict.SigningRoot, sg.SigningRoot)
+			}
+			var d phase0.AttestationData
+			if err := json.Unmarshal(e.Conflict.AttestationData, &d); err != nil || d.String() != parsed.Attestation.String() {
+				t.Errorf("%s: names data %s (%v), the first attestation's is %s", name, e.Conflict.AttestationData, err, parsed.Attestation)
+			}
+		}
+		r := asking(double, url)
+		e, err := api.DecodeError(r.body)
+		if err != nil {
+			t.Fatalf("%d %s: %v", r.code, r.body, err)
+		}
+		check("single", &e)
+		batch := mustJSON(map[string]any{"identifiers": []string{key.String()}, "signing_request": json.RawMessage(double)})
+		r = asking(batch, tc.url(1, appliance.ListenerParticipant, "/api/v1/eth2/distributed/sign"))
+		items, err := api.DecodePartialBatchResults(r.body)
+		if err != nil || len(items) != 1 {
+			t.Fatalf("batch: %d %s: %v", r.code, r.body, err)
+		}
+		check("batch", items[0].Error)
+		// Other clients get the Remote Signing API's error object.
+		if r := post(t, tc.client(1, "vc-1"), url, double); r.code != http.StatusPreconditionFailed || bytes.Contains(r.body, []byte("conflict")) {
+			t.Errorf("without the header: %d %s", r.code, r.body)
+		}
+	})
 	t.Run("refuses a surround vote with 412", func(t *testing.T) {
 		if r := tc.sign(1, key, attestationRequest(tc.net, 19, 22, 0x53)); r.code != http.StatusPreconditionFailed {
 			t.Fatalf("%d %s", r.code, r.body)

@@ -68,11 +68,11 @@ func (a *Appliance) participantHandler() http.Handler {
 		web.WriteJSON(w, http.StatusOK, a.part.view(acc))
 	})
 	participantClient := func(r *http.Request) string { return tlsClientName(r, a.authz.policy) }
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign/{identifier}", a.signHandler("participant", participantClient, a.authz.partialCaller,
+	mux.Handle("POST /api/v1/eth2/distributed/sign/{identifier}", conflictAware(a.signHandler("participant", participantClient, a.authz.partialCaller,
 		func(ctx context.Context, client string, key api.PublicKey, body []byte) (any, signing.Type, *apiError) {
 			return a.part.signOne(ctx, client, key, body)
-		}))
-	mux.HandleFunc("POST /api/v1/eth2/distributed/sign", a.batchHandler("participant", participantClient, a.authz.partialCaller,
+		})))
+	mux.Handle("POST /api/v1/eth2/distributed/sign", conflictAware(a.batchHandler("participant", participantClient, a.authz.partialCaller,
 		func(ctx context.Context, client string, body []byte) (any, []*api.Error, signing.Type, *apiError) {
 			rs, t, e := a.part.signBatch(ctx, client, body)
 			errs := make([]*api.Error, len(rs))
@@ -80,7 +80,7 @@ func (a *Appliance) participantHandler() http.Handler {
 				errs[i] = rs[i].Error
 			}
 			return rs, errs, t, e
-		}))
+		})))
 	a.adminRoutes(mux)
 	a.backupRoutes(mux)
 	a.statusRoute(mux)

@@ -40,6 +40,9 @@ type participant struct {
 	// dbFailed is told when a request finds the slashing database failed
 	// (it takes the slashing_db health check down).
 	dbFailed func(error)
+	// votes is the attestation data recently signed, named by a refused
+	// double vote (conflict.go).
+	votes *signedVotes
 }
 
 // lookup applies account authorisation (authz.partialAccount) and finds
@@ -102,7 +105,7 @@ func (p *participant) sign(ctx context.Context, client string, acc *account, sg 
 		err = ap.refused[0]
 	}
 	if err != nil {
-		return nil, protectError(err)
+		return nil, p.refusal(ctx, err)
 	}
 	sig, err := ap.sign(0, acc, sg.SigningRoot)
 	if errors.Is(err, errRemoved) {
@@ -114,6 +117,7 @@ func (p *participant) sign(ctx context.Context, client string, acc *account, sg 
 	if aerr := p.release(client, sg, ap, []*account{acc}); aerr != nil {
 		return nil, aerr
 	}
+	p.votes.add(sg.Vote)
 	return sig, nil
 }
 
@@ -183,7 +187,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 	}
 	accs := make([]*account, len(b.Identifiers))
 	fail := func(i int, e *apiError) {
-		out[i].Error = &api.Error{Code: e.Code, Message: e.Msg}
+		out[i].Error = e.APIError()
 		p.metrics.refusals.WithLabelValues(e.Reason).Inc()
 	}
 	for i, id := range b.Identifiers {
@@ -203,7 +207,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 	}
 	for i, err := range ap.refused {
 		if err != nil && accs[i] != nil {
-			fail(i, protectError(err))
+			fail(i, p.refusal(ctx, err))
 			accs[i] = nil
 		}
 	}
@@ -235,6 +239,7 @@ func (p *participant) signBatch(ctx context.Context, client string, body []byte)
 		if aerr := p.release(client, sg, ap, released); aerr != nil {
 			return nil, b.Request.Type, aerr
 		}
+		p.votes.add(sg.Vote)
 	}
 	id := api.Uint64(p.id)
 	root := api.Root(sg.SigningRoot)
@@ -288,7 +293,7 @@ func (l local) Accounts(context.Context) ([]api.Account, error) {
 }
 
 func (l local) SignPartial(ctx context.Context, key api.PublicKey, request []byte) (api.PartialSignature, error) {
-	ps, _, aerr := l.p.signOne(ctx, selfClient, key, request)
+	ps, _, aerr := l.p.signOne(withConflicts(ctx), selfClient, key, request)
 	if aerr != nil {
 		return ps, web.AsStatusError(aerr)
 	}
@@ -296,7 +301,7 @@ func (l local) SignPartial(ctx context.Context, key api.PublicKey, request []byt
 }
 
 func (l local) SignPartialBatch(ctx context.Context, body []byte) ([]api.PartialBatchResult, error) {
-	rs, _, aerr := l.p.signBatch(ctx, selfClient, body)
+	rs, _, aerr := l.p.signBatch(withConflicts(ctx), selfClient, body)
 	if aerr != nil {
 		return nil, web.AsStatusError(aerr)
 	}

@@ -93,6 +93,10 @@ type RefusalError struct {
 	Reason error
 	// Detail names the conflicting values, e.g. "target 12 <= watermark 13".
 	Detail string
+	// Signed is the signing root already signed at the request's slot (a
+	// double proposal) or for its target (a double vote), when the
+	// database holds it; nil otherwise.
+	Signed *Root
 }
 
 func (e *RefusalError) Error() string {

@@ -75,7 +75,7 @@ func (k *keyState) checkBlock(b Block, known bool) (repeat bool, err error) {
 		return false, refuse(k.key, ErrBelowWatermark, "slot %d <= block watermark %d", b.Slot, k.blockFloor)
 	}
 	if found {
-		return false, refuse(k.key, ErrDoubleProposal, "slot %d already signed with %s", b.Slot, describeRoot(k.blocks[i].root, k.blocks[i].known))
+		return false, conflict(refuse(k.key, ErrDoubleProposal, "slot %d already signed with %s", b.Slot, describeRoot(k.blocks[i].root, k.blocks[i].known)), k.blocks[i].root, k.blocks[i].known)
 	}
 	return false, nil
 }
@@ -98,7 +98,7 @@ func (k *keyState) checkAttestation(a Attestation, known bool) (repeat bool, err
 	for _, r := range k.atts {
 		switch {
 		case r.target == a.Target:
-			return false, refuse(k.key, ErrDoubleVote, "target %d already signed (source %d, %s)", r.target, r.source, describeRoot(r.root, r.known))
+			return false, conflict(refuse(k.key, ErrDoubleVote, "target %d already signed (source %d, %s)", r.target, r.source, describeRoot(r.root, r.known)), r.root, r.known)
 		case a.Source < r.source && a.Target > r.target:
 			return false, refuse(k.key, ErrSurroundVote, "%d->%d surrounds signed %d->%d", a.Source, a.Target, r.source, r.target)
 		case a.Source > r.source && a.Target < r.target:
@@ -106,6 +106,14 @@ func (k *keyState) checkAttestation(a Attestation, known bool) (repeat bool, err
 		}
 	}
 	return false, nil
+}
+
+// conflict adds the signing root already signed to a refusal, if known.
+func conflict(err error, r Root, known bool) error {
+	if known {
+		err.(*RefusalError).Signed = &r
+	}
+	return err
 }
 
 func describeRoot(r Root, known bool) string {

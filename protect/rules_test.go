@@ -189,6 +189,50 @@ func TestRefusalErrorNamesKeyReasonAndValues(t *testing.T) {
 	}
 }
 
+// TestDoubleSigningRefusalNamesWhatWasSigned: a double vote or a double
+// proposal names the signing root already signed when the database holds
+// it (a second validator client signs the same data with it), and none
+// when the record was imported without one.
+func TestDoubleSigningRefusalNamesWhatWasSigned(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		history []action
+		request action
+		want    *protect.Root
+	}{
+		{name: "double vote", history: []action{att(1, 2, 1)}, request: att(1, 2, 2), want: ptr(root(1))},
+		{name: "double vote with another source", history: []action{att(1, 3, 1)}, request: att(2, 3, 1), want: ptr(root(1))},
+		{name: "double proposal", history: []action{blk(10, 1)}, request: blk(10, 2), want: ptr(root(1))},
+		{name: "vote imported without its root", history: []action{imp(nil, [2]uint64{5, 6}, [2]uint64{6, 8})}, request: att(6, 8, 1)},
+		{name: "surround vote", history: []action{att(3, 4, 1)}, request: att(2, 5, 2)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := createDB(t, testGVR, testConfig())
+			if err := db.Register(ctx, key(1)); err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range tc.history {
+				if err := a.run(ctx, db); err != nil {
+					t.Fatalf("history step %d: %v", i, err)
+				}
+			}
+			var re *protect.RefusalError
+			if err := tc.request.run(ctx, db); !errors.As(err, &re) {
+				t.Fatalf("got %v, want a refusal", err)
+			}
+			switch {
+			case tc.want == nil && re.Signed != nil:
+				t.Errorf("names %s, want nothing", re.Signed)
+			case tc.want != nil && (re.Signed == nil || *re.Signed != *tc.want):
+				t.Errorf("names %v, want %s", re.Signed, tc.want)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 func TestRequestsForAnotherNetworkAreRefused(t *testing.T) {
 	ctx := context.Background()
 	db := createDB(t, testGVR, testConfig())

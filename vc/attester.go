@@ -21,6 +21,9 @@ import (
 // obtained. It returns the data asked, by request committee index, for the
 // aggregators.
 func (c *Client) attest(ctx context.Context, s phase0.Slot, duties []*apiv1.AttesterDuty, start time.Time) map[phase0.CommitteeIndex]*phase0.AttestationData {
+	// A redundant instance reads the data when the first does, and asks
+	// the signers a moment later (vc/adopt.go).
+	signAt := c.clock.now().Add(c.attestationDelay())
 	version := c.net.ForkAtEpoch(c.clock.epochOf(s)).Name
 	groups := map[phase0.CommitteeIndex][]*apiv1.AttesterDuty{}
 	for _, d := range duties {
@@ -49,13 +52,28 @@ func (c *Client) attest(ctx context.Context, s phase0.Slot, duties []*apiv1.Atte
 			mu.Lock()
 			datas[k] = data
 			mu.Unlock()
+			if err := c.clock.sleepUntil(ctx, signAt); err != nil {
+				return
+			}
 			pubkeys := keysOf(group, attesterKey)
 			req := &signing.Request{Type: signing.TypeAttestation, ForkInfo: forkInfo(c.net, data.Target.Epoch), Attestation: data}
-			sigs, errs := c.signBatch(ctx, dutyAttestation, s, pubkeys, req)
+			sigs, errs := c.askBatch(ctx, pubkeys, req)
+			used := make([]*phase0.AttestationData, len(group))
+			for i := range used {
+				used[i] = data
+			}
+			if alt, n := c.adopt(ctx, s, pubkeys, data, sigs, errs, used); 2*n > len(group) {
+				// Most of the committee signed the other data: the
+				// aggregators aggregate that one.
+				mu.Lock()
+				datas[k] = alt
+				mu.Unlock()
+			}
+			c.outcomes(dutyAttestation, s, pubkeys, errs)
 			var made []*spec.VersionedAttestation
 			for i, d := range group {
 				if errs[i] == nil {
-					made = append(made, attestation(version, d, data, sigs[i]))
+					made = append(made, attestation(version, d, used[i], sigs[i]))
 				}
 			}
 			mu.Lock()

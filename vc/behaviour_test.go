@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +112,81 @@ func TestTwoInstancesShareOneCluster(t *testing.T) {
 	if !strings.Contains(logsB.String(), "proposal left to another instance") {
 		t.Error("the second instance never gave way to the first's block")
 	}
+}
+
+// TestSecondInstanceSignsTheDataTheSignersSignedFirst: two instances read
+// different attestation data for every slot (the second one's node has
+// not seen the slot's block). The first asks the signers first; they sign
+// its data and refuse the second's, naming what they signed, and the
+// second signs that instead of losing its attestations (vc/adopt.go).
+// Every attestation published carries the first instance's head. Before
+// the second signed the named data, its attestations were all refused.
+func TestSecondInstanceSignsTheDataTheSignersSignedFirst(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, defaultEnv())
+	staleRoot := phase0.Root{0x5a, 0x1e}
+	stale := staleDataProxy(t, e, staleRoot)
+	_, regA, _, stopA := e.start(t, nil)
+	ccfg := coordinator.DefaultConfig()
+	ccfg.Timeout = 10 * time.Second
+	_, regB, logsB, stopB := e.startAt(t, stale, func(c *vc.Config) {
+		c.Redundancy.Instance = 1
+		c.Redundancy.AttestationDelay = 400 * time.Millisecond
+	}, e.cluster.coordinator(t, ccfg))
+	spe := phase0.Slot(e.opts.slotsPerEpoch)
+	e.waitSlot(t, 3*spe)
+	if err := errors.Join(stopA(), stopB()); err != nil {
+		t.Fatal(err)
+	}
+	perSlot := map[phase0.Slot]int{}
+	for _, a := range decodeItems[submittedAttestation](t, e.node.Submissions("/eth/v2/beacon/pool/attestations")) {
+		if a.Data.BeaconBlockRoot == staleRoot {
+			t.Errorf("slot %d: an attestation with the second instance's own head, which the signers refused", a.Data.Slot)
+		}
+		perSlot[a.Data.Slot]++
+		e.checkAttestationSignature(t, a)
+	}
+	for s := 2 * spe; s < 3*spe; s++ {
+		if want := 2 * e.opts.validators / int(spe); perSlot[s] != want {
+			t.Errorf("slot %d: %d attestations published, want %d (each validator's by both instances)", s, perSlot[s], want)
+		}
+	}
+	for name, reg := range map[string]*prometheus.Registry{"first": regA, "second": regB} {
+		if n := counter(t, reg, "rampart_vc_signatures_total", map[string]string{"duty": "attestation", "result": "refused"}); n != 0 {
+			t.Errorf("%s instance: %v attestations refused", name, n)
+		}
+	}
+	if n := counter(t, regB, "rampart_vc_attestations_adopted_total", nil); n < float64(e.opts.validators) {
+		t.Errorf("second instance adopted the first's data for %v attestations, want at least %d", n, e.opts.validators)
+	}
+	if !strings.Contains(logsB.String(), "attestation data adopted") {
+		t.Error("the second instance never said it adopted the first's data")
+	}
+}
+
+// staleDataProxy serves e's node, except that attestation data carry
+// root as head and target, as from a node that has not seen the latest
+// blocks; it returns its URL.
+func staleDataProxy(t *testing.T, e *env, root phase0.Root) string {
+	t.Helper()
+	target, err := url.Parse(e.node.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.FlushInterval = -1
+	mux := http.NewServeMux()
+	mux.Handle("/", proxy)
+	mux.HandleFunc("GET /eth/v1/validator/attestation_data", func(w http.ResponseWriter, r *http.Request) {
+		slot, _ := strconv.ParseUint(r.URL.Query().Get("slot"), 10, 64)
+		committee, _ := strconv.ParseUint(r.URL.Query().Get("committee_index"), 10, 64)
+		data := beacontest.AttestationData(e.net, phase0.Slot(slot), root)
+		data.Index = phase0.CommitteeIndex(committee)
+		beacontest.WriteData(w, data)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // TestSecondInstanceProposesWhenAlone: an instance that is not the first

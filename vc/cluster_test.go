@@ -36,6 +36,9 @@ type fakeSigner struct {
 	down atomic.Bool
 	// refuseAll answers every signing request with 412.
 	refuseAll atomic.Bool
+	// silentConflicts makes a refused double vote name nothing, where a
+	// rampart-signer names the root and the data signed (api.Conflict).
+	silentConflicts atomic.Bool
 	// cpu is the thread CPU time spent answering signing requests, so that
 	// benchmarks can tell the client's CPU from the fake signers'.
 	cpu atomic.Int64
@@ -43,6 +46,8 @@ type fakeSigner struct {
 	mu     sync.Mutex
 	blocks map[api.PublicKey]map[phase0.Slot]phase0.Root
 	votes  map[api.PublicKey]map[phase0.Epoch]phase0.Root
+	// data is the attestation data signed, by signing root.
+	data map[phase0.Root][]byte
 	// signed counts partial signatures by request type; calls counts
 	// requests (a batch is one call) by type.
 	signed map[signing.Type]int
@@ -122,7 +127,7 @@ func (f *fakeSigner) SignPartialBatch(_ context.Context, body []byte) ([]api.Par
 		out[i].Identifier = keys[i]
 		var se *coordinator.StatusError
 		if errors.As(errs[i], &se) {
-			out[i].Error = &api.Error{Code: se.Code, Message: se.Message}
+			out[i].Error = &api.Error{Code: se.Code, Message: se.Message, Conflict: se.Conflict}
 			continue
 		}
 		id, root, sig := api.Uint64(f.id), api.Root(s.SigningRoot), sigs[i]
@@ -184,9 +189,19 @@ func (f *fakeSigner) protect(k api.PublicKey, s *signing.Signable) error {
 			f.votes[k] = m
 		}
 		if r, ok := m[s.Vote.TargetEpoch]; ok && r != s.SigningRoot {
+			if !f.silentConflicts.Load() {
+				refuse.Conflict = &api.Conflict{SigningRoot: api.Root(r), AttestationData: f.data[r]}
+			}
 			return refuse
 		}
 		m[s.Vote.TargetEpoch] = s.SigningRoot
+		if _, ok := f.data[s.SigningRoot]; !ok {
+			raw, err := json.Marshal(s.Vote.Data)
+			if err != nil {
+				return err
+			}
+			f.data[s.SigningRoot] = raw
+		}
 	}
 	return nil
 }
@@ -224,6 +239,7 @@ func newCluster(t testing.TB, net *network.Network, threshold, n, validators int
 		c.signers = append(c.signers, &fakeSigner{
 			id: ids[i], net: net, shares: map[api.PublicKey]*tss.Share{}, view: map[api.PublicKey]api.Account{},
 			blocks: map[api.PublicKey]map[phase0.Slot]phase0.Root{}, votes: map[api.PublicKey]map[phase0.Epoch]phase0.Root{},
+			data:   map[phase0.Root][]byte{},
 			signed: map[signing.Type]int{}, calls: map[signing.Type]int{},
 		})
 	}

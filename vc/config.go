@@ -128,6 +128,15 @@ type RedundancyConfig struct {
 	Instance uint64 `yaml:"instance"`
 	// ProposalDelay is that delay step.
 	ProposalDelay time.Duration `yaml:"proposal_delay"`
+	// AttestationDelay is the step by which instance k waits k ×
+	// AttestationDelay after reading the slot's attestation data before
+	// it asks the signers: the first instance's requests then reach every
+	// signer first, and a later instance whose data
+	// differs signs the first one's instead, named by the signers'
+	// refusals, rather than splitting the signers between two data
+	// (docs/reliability.md). 0, the default, is a twelfth of a slot (1 s
+	// on mainnet).
+	AttestationDelay time.Duration `yaml:"attestation_delay"`
 }
 
 // ListenConfig lists the listeners.
@@ -251,6 +260,9 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Redundancy.ProposalDelay; d < 0 || d > maxProposalDelay {
 		return fieldErr("redundancy.proposal_delay", "%s is not between 0s and %s", d, maxProposalDelay)
+	}
+	if d := c.Redundancy.AttestationDelay; d < 0 || d > maxProposalDelay {
+		return fieldErr("redundancy.attestation_delay", "%s is not between 0s and %s", d, maxProposalDelay)
 	}
 	if a := c.Listen.Operations; a != "" {
 		host, _, err := net.SplitHostPort(a)

@@ -73,6 +73,8 @@ func TestParseConfig(t *testing.T) {
 		{"refuses a builder gas limit below the minimum", "", "builder: {enabled: true, gas_limit: 10}\n", "builder.gas_limit"},
 		{"refuses instance 16", "", "redundancy: {instance: 16}\n", "redundancy.instance"},
 		{"refuses a proposal delay beyond 4 s", "", "redundancy: {proposal_delay: 5s}\n", "redundancy.proposal_delay"},
+		{"refuses an attestation delay beyond 4 s", "", "redundancy: {attestation_delay: 5s}\n", "redundancy.attestation_delay"},
+		{"refuses a negative attestation delay", "", "redundancy: {attestation_delay: -1s}\n", "redundancy.attestation_delay"},
 		{"refuses an operations listener off loopback", "", "listen: {operations: \"0.0.0.0:9300\"}\n", "listen.operations"},
 		{"refuses an unknown log level", "", "log: {level: loud}\n", "log.level"},
 		{"refuses a second document", "", "---\nlog: {level: info}\n", "more than one"},

@@ -459,16 +459,22 @@ func (e *env) start(t testing.TB, mutate func(*vc.Config)) (*vc.Client, *prometh
 // startWith is start with another coordinator (another process's).
 func (e *env) startWith(t testing.TB, mutate func(*vc.Config), signer vc.Signer) (*vc.Client, *prometheus.Registry, *syncBuffer, func() error) {
 	t.Helper()
+	return e.startAt(t, e.node.URL, mutate, signer)
+}
+
+// startAt is startWith reaching the node at url (a proxy in front of it).
+func (e *env) startAt(t testing.TB, url string, mutate func(*vc.Config), signer vc.Signer) (*vc.Client, *prometheus.Registry, *syncBuffer, func() error) {
+	t.Helper()
 	bcfg := beacon.DefaultConfig()
 	bcfg.Network = e.net
 	bcfg.Timeout = 5 * time.Second
-	bcfg.Nodes = []beacon.NodeConfig{{Name: "n0", URL: e.node.URL}}
+	bcfg.Nodes = []beacon.NodeConfig{{Name: "n0", URL: url}}
 	bn, err := beacon.New(bcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := vc.DefaultConfig()
-	cfg.BeaconNodes = []vc.BeaconNodeConfig{{Name: "n0", URL: e.node.URL}}
+	cfg.BeaconNodes = []vc.BeaconNodeConfig{{Name: "n0", URL: url}}
 	cfg.FeeRecipient = "0x5241d0000000000000000000000000000000d0fe"
 	cfg.Doppelganger.Enabled = false
 	cfg.Listen.Operations = ""

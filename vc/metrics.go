@@ -10,6 +10,7 @@ import (
 // nothing (no Registerer given).
 type metrics struct {
 	signatures   *prometheus.CounterVec
+	adopted      prometheus.Counter
 	published    *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	validators   *prometheus.GaugeVec
@@ -26,6 +27,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "rampart_vc_signatures_total",
 			Help: "Signatures asked of the cluster, by duty and result (ok, refused: slashing protection, failed).",
 		}, []string{"duty", "result"}),
+		adopted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rampart_vc_attestations_adopted_total",
+			Help: "Attestations signed with the data another instance had the signers sign first (named by their refusals) instead of this instance's own.",
+		}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rampart_vc_published_total",
 			Help: "Signed messages sent to the beacon nodes, by duty and result (ok, failed).",
@@ -48,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "The last slot whose duties were started.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.signatures, m.published, m.latency, m.validators, m.doppelganger, m.slot} {
+	for _, c := range []prometheus.Collector{m.signatures, m.adopted, m.published, m.latency, m.validators, m.doppelganger, m.slot} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -59,6 +64,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 func (m *metrics) signature(duty, result string) {
 	if m != nil {
 		m.signatures.WithLabelValues(duty, result).Inc()
+	}
+}
+
+func (m *metrics) adopt(n int) {
+	if m != nil {
+		m.adopted.Add(float64(n))
 	}
 }
 

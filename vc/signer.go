@@ -93,6 +93,13 @@ func (c *Client) signOne(ctx context.Context, duty string, slot phase0.Slot, key
 // validators with one batch call per signer. sigs[i] is valid when
 // errs[i] is nil.
 func (c *Client) signBatch(ctx context.Context, duty string, slot phase0.Slot, keys []phase0.BLSPubKey, req *signing.Request) ([]phase0.BLSSignature, []error) {
+	sigs, errs := c.askBatch(ctx, keys, req)
+	c.outcomes(duty, slot, keys, errs)
+	return sigs, errs
+}
+
+// askBatch is signBatch without counting or logging the outcomes.
+func (c *Client) askBatch(ctx context.Context, keys []phase0.BLSPubKey, req *signing.Request) ([]phase0.BLSSignature, []error) {
 	sigs := make([]phase0.BLSSignature, len(keys))
 	errs := make([]error, len(keys))
 	if len(keys) == 0 {
@@ -103,7 +110,6 @@ func (c *Client) signBatch(ctx context.Context, duty string, slot phase0.Slot, k
 		for i := range errs {
 			errs[i] = err
 		}
-		c.outcomes(duty, slot, keys, errs)
 		return sigs, errs
 	}
 	ids := make([]api.PublicKey, len(keys))
@@ -117,7 +123,6 @@ func (c *Client) signBatch(ctx context.Context, duty string, slot phase0.Slot, k
 		}
 		sigs[i] = phase0.BLSSignature(r.Signature.Bytes())
 	}
-	c.outcomes(duty, slot, keys, errs)
 	return sigs, errs
 }
 

@@ -60,7 +60,33 @@ func DecodeError(data []byte) (Error, error) {
 	if e.Code < 400 || e.Code > 599 {
 		return e, fmt.Errorf("%w: code: %d is not an HTTP error status", ErrMalformed, e.Code)
 	}
+	if err := e.checkConflict(); err != nil {
+		return e, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	return e, nil
+}
+
+// MaxConflictData bounds the attestation data a conflict carries (its
+// JSON is about 400 bytes).
+const MaxConflictData = 1024
+
+// checkConflict checks that a conflict comes with a slashing refusal and
+// carries a JSON object of bounded size.
+func (e *Error) checkConflict() error {
+	c := e.Conflict
+	if c == nil {
+		return nil
+	}
+	if e.Code != 412 {
+		return fmt.Errorf("conflict: only a slashing refusal (412) names one, not status %d", e.Code)
+	}
+	if len(c.AttestationData) > MaxConflictData {
+		return fmt.Errorf("conflict: attestation_data has %d bytes, at most %d", len(c.AttestationData), MaxConflictData)
+	}
+	if len(c.AttestationData) > 0 && c.AttestationData[0] != '{' {
+		return errors.New("conflict: attestation_data is not a JSON object")
+	}
+	return nil
 }
 
 // DecodePartialSignature parses a participant's partial signature.
@@ -148,6 +174,11 @@ func DecodePartialBatchResults(data []byte) ([]PartialBatchResult, error) {
 			return nil, fmt.Errorf("%w: [%d]: needs participant_id, signing_root and signature, or error", ErrMalformed, i)
 		case r.Error != nil && (r.Error.Code < 400 || r.Error.Code > 599):
 			return nil, fmt.Errorf("%w: [%d].error.code: %d is not an HTTP error status", ErrMalformed, i, r.Error.Code)
+		}
+		if r.Error != nil {
+			if err := r.Error.checkConflict(); err != nil {
+				return nil, fmt.Errorf("%w: [%d].error.%v", ErrMalformed, i, err)
+			}
 		}
 	}
 	return rs, nil

@@ -128,3 +128,27 @@ func FuzzDecodeAccounts(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeErrorConflict: a conflict comes only with a 412 and carries a
+// bounded JSON object, in a single answer and in a batch item alike.
+func TestDecodeErrorConflict(t *testing.T) {
+	root := `"0x` + strings.Repeat("ab", 32) + `"`
+	ok := `{"code":412,"message":"double vote","conflict":{"signing_root":` + root + `,"attestation_data":{"slot":"1"}}}`
+	e, err := api.DecodeError([]byte(ok))
+	if err != nil || e.Conflict == nil || string(e.Conflict.AttestationData) != `{"slot":"1"}` {
+		t.Fatalf("%+v, %v", e, err)
+	}
+	for name, body := range map[string]string{
+		"with another status": `{"code":503,"message":"x","conflict":{"signing_root":` + root + `}}`,
+		"data not an object":  `{"code":412,"message":"x","conflict":{"signing_root":` + root + `,"attestation_data":[1]}}`,
+		"data too large":      `{"code":412,"message":"x","conflict":{"signing_root":` + root + `,"attestation_data":{"a":"` + strings.Repeat("x", api.MaxConflictData) + `"}}}`,
+	} {
+		if _, err := api.DecodeError([]byte(body)); !errors.Is(err, api.ErrMalformed) {
+			t.Errorf("%s: got %v, want ErrMalformed", name, err)
+		}
+		item := `[{"identifier":"0x` + strings.Repeat("aa", 48) + `","error":` + body + `}]`
+		if _, err := api.DecodePartialBatchResults([]byte(item)); !errors.Is(err, api.ErrMalformed) {
+			t.Errorf("%s, in a batch: got %v, want ErrMalformed", name, err)
+		}
+	}
+}

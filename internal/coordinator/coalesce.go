@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rampart-signer/rampart/internal/api"
+	"github.com/rampart-signer/rampart/internal/peer"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -165,7 +166,7 @@ func itemResult(item api.PartialBatchResult, id api.PublicKey) coalescedResult {
 	case item.Identifier != id:
 		return coalescedResult{err: fmt.Errorf("malformed answer: a result for another identifier (%w)", api.ErrMalformed)}
 	case item.Error != nil:
-		return coalescedResult{err: &StatusError{Code: item.Error.Code, Message: item.Error.Message}}
+		return coalescedResult{err: peer.FromAPI(item.Error)}
 	case item.ParticipantID == nil || item.SigningRoot == nil || item.Signature == nil:
 		return coalescedResult{err: fmt.Errorf("malformed answer: a result without its partial signature (%w)", api.ErrMalformed)}
 	}

@@ -62,7 +62,7 @@ func (p *HTTPParticipant) Healthcheck(ctx context.Context) error {
 
 // SignPartial implements Participant.
 func (p *HTTPParticipant) SignPartial(ctx context.Context, identifier api.PublicKey, request []byte) (api.PartialSignature, error) {
-	body, err := p.do(ctx, http.MethodPost, "/api/v1/eth2/distributed/sign/"+identifier.String(), request)
+	body, err := p.sign(ctx, "/api/v1/eth2/distributed/sign/"+identifier.String(), request)
 	if err != nil {
 		return api.PartialSignature{}, err
 	}
@@ -71,7 +71,7 @@ func (p *HTTPParticipant) SignPartial(ctx context.Context, identifier api.Public
 
 // SignPartialBatch implements Participant.
 func (p *HTTPParticipant) SignPartialBatch(ctx context.Context, body []byte) ([]api.PartialBatchResult, error) {
-	resp, err := p.do(ctx, http.MethodPost, "/api/v1/eth2/distributed/sign", body)
+	resp, err := p.sign(ctx, "/api/v1/eth2/distributed/sign", body)
 	if err != nil {
 		return nil, err
 	}
@@ -80,4 +80,13 @@ func (p *HTTPParticipant) SignPartialBatch(ctx context.Context, body []byte) ([]
 
 func (p *HTTPParticipant) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	return p.c.Do(ctx, peer.Request{Method: method, Path: path, Body: body})
+}
+
+// conflictWanted asks a signer to name what it already signed when it
+// refuses a double vote (api.Conflict): the coordinator hands it to its
+// caller, so that a second validator client signs the same data.
+var conflictWanted = http.Header{api.ConflictHeader: {"1"}}
+
+func (p *HTTPParticipant) sign(ctx context.Context, path string, body []byte) ([]byte, error) {
+	return p.c.Do(ctx, peer.Request{Method: http.MethodPost, Path: path, Body: body, Header: conflictWanted})
 }

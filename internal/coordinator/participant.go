@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -219,6 +220,39 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// NamedConflict is what participants that refused a double vote had
+// already signed (api.Conflict), and which participants named it.
+type NamedConflict struct {
+	api.Conflict
+	By []tss.ID
+}
+
+// Conflicts lists what the participants that refused a double vote said
+// they had already signed, most named first. Participants naming the same
+// root with different data are kept apart: the caller checks the data
+// against the root.
+func (e *ShortfallError) Conflicts() []NamedConflict {
+	var out []NamedConflict
+	for _, f := range e.Failures {
+		var se *StatusError
+		if !errors.As(f.Err, &se) || se.Conflict == nil {
+			continue
+		}
+		i := slices.IndexFunc(out, func(n NamedConflict) bool {
+			return n.SigningRoot == se.Conflict.SigningRoot && bytes.Equal(n.AttestationData, se.Conflict.AttestationData)
+		})
+		if i < 0 {
+			out = append(out, NamedConflict{Conflict: *se.Conflict})
+			i = len(out) - 1
+		}
+		if !slices.Contains(out[i].By, f.ID) {
+			out[i].By = append(out[i].By, f.ID)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i].By) > len(out[j].By) })
+	return out
 }
 
 // Unwrap makes errors.Is(err, ErrNotEnoughPartials) hold.

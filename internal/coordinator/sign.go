@@ -9,6 +9,7 @@ import (
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/internal/peer"
 	"github.com/rampart-signer/rampart/tss"
 )
 
@@ -424,7 +425,7 @@ func (c *Coordinator) absorb(r reply, pos []*position, ids []api.PublicKey, root
 			c.countFailure(id, "malformed")
 			c.fail(pos[i], id, fmt.Errorf("malformed answer: result %d is for another identifier", k))
 		case item.Error != nil:
-			err := &StatusError{Code: item.Error.Code, Message: item.Error.Message}
+			err := peer.FromAPI(item.Error)
 			c.countFailure(id, fmt.Sprintf("refused_%d", item.Error.Code))
 			c.fail(pos[i], id, err)
 		default:

@@ -61,6 +61,14 @@ var ErrResponseTooLarge = errors.New("answer larger than the bound")
 type StatusError struct {
 	Code    int
 	Message string
+	// Conflict is what the signer already signed, on a double-vote
+	// refusal to a caller that asked (api.ConflictHeader).
+	Conflict *api.Conflict
+}
+
+// FromAPI is the error an API error object stands for.
+func FromAPI(e *api.Error) *StatusError {
+	return &StatusError{Code: e.Code, Message: e.Message, Conflict: e.Conflict}
 }
 
 func (e *StatusError) Error() string {
@@ -176,7 +184,7 @@ func (c *Client) Do(ctx context.Context, r Request) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		se := &StatusError{Code: resp.StatusCode}
 		if e, err := api.DecodeError(data); err == nil {
-			se.Message = e.Message
+			se.Message, se.Conflict = e.Message, e.Conflict
 		}
 		return nil, se
 	}

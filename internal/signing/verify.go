@@ -37,11 +37,13 @@ type Proposal struct {
 	SigningRoot phase0.Root
 }
 
-// Vote is what slashing protection needs of an attestation.
+// Vote is what slashing protection needs of an attestation, and the data
+// attested (the request's, not a copy).
 type Vote struct {
 	SourceEpoch phase0.Epoch
 	TargetEpoch phase0.Epoch
 	SigningRoot phase0.Root
+	Data        *phase0.AttestationData
 }
 
 // Verify runs every check a signer makes before signing, in order: the
@@ -71,7 +73,7 @@ func (r *Request) Verify(n *network.Network) (*Signable, error) {
 	case TypeBlock, TypeBlockV2:
 		s.Proposal = &Proposal{Slot: r.Block.Slot(), SigningRoot: root}
 	case TypeAttestation:
-		s.Vote = &Vote{SourceEpoch: r.Attestation.Source.Epoch, TargetEpoch: r.Attestation.Target.Epoch, SigningRoot: root}
+		s.Vote = &Vote{SourceEpoch: r.Attestation.Source.Epoch, TargetEpoch: r.Attestation.Target.Epoch, SigningRoot: root, Data: r.Attestation}
 	}
 	return s, nil
 }

@@ -36,6 +36,14 @@ type Refusal struct {
 	Code   int
 	Reason string
 	Msg    string
+	// Conflict names what the signer already signed (a double vote's
+	// refusal to a caller that asked for it).
+	Conflict *api.Conflict
+}
+
+// APIError is the refusal's error object.
+func (e *Refusal) APIError() *api.Error {
+	return &api.Error{Code: e.Code, Message: e.Msg, Conflict: e.Conflict}
 }
 
 func (e *Refusal) Error() string { return e.Msg }
@@ -52,7 +60,7 @@ func AsStatusError(e *Refusal) error {
 	if e == nil {
 		return nil
 	}
-	return &peer.StatusError{Code: e.Code, Message: e.Msg}
+	return &peer.StatusError{Code: e.Code, Message: e.Msg, Conflict: e.Conflict}
 }
 
 // WriteJSON answers v as JSON with status code.
@@ -64,7 +72,7 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 
 // WriteError answers a refusal as the API's JSON error.
 func WriteError(w http.ResponseWriter, e *Refusal) {
-	WriteJSON(w, e.Code, api.Error{Code: e.Code, Message: e.Msg})
+	WriteJSON(w, e.Code, e.APIError())
 }
 
 // WriteResult answers a refusal, or 200 with an empty object.
