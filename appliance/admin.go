@@ -85,14 +85,12 @@ func (d admin) Activate(ctx context.Context, keys []api.PublicKey) error {
 	if e := d.a.recordAdmin(d.x, "activate", keys...); e != nil {
 		return e
 	}
-	for _, key := range keys {
-		if err := d.a.activate(ctx, key); err != nil {
-			code := http.StatusInternalServerError
-			if errors.Is(err, errNotStaged) {
-				code = http.StatusNotFound
-			}
-			return refuse(code, "admin", "%v", err)
+	if err := d.a.activateAll(ctx, keys); err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, errNotStaged) {
+			code = http.StatusNotFound
 		}
+		return refuse(code, "admin", "%v", err)
 	}
 	return nil
 }

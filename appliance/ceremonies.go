@@ -95,8 +95,8 @@ func (c ceremonyAccounts) Stage(ctx context.Context, shares []ceremony.Share) ([
 	return c.a.stageAll(ctx, items)
 }
 
-func (c ceremonyAccounts) Activate(ctx context.Context, key api.PublicKey) error {
-	return c.a.activate(ctx, key)
+func (c ceremonyAccounts) Activate(ctx context.Context, keys []api.PublicKey) error {
+	return c.a.activateAll(ctx, keys)
 }
 
 func (c ceremonyAccounts) Discard(key api.PublicKey) { c.a.discard(key) }

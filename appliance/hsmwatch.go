@@ -153,6 +153,15 @@ func (l liveSealKey) Unseal(ctx context.Context, blob []byte, want hsm.Placement
 	return k.Unseal(ctx, blob, want)
 }
 
+// UnsealAll is hsm.SealingKey.UnsealAll on the current session.
+func (l liveSealKey) UnsealAll(ctx context.Context, blobs [][]byte, want hsm.Placement) (*hsm.ShareSet, error) {
+	k, err := l.key()
+	if err != nil {
+		return nil, err
+	}
+	return k.UnsealAll(ctx, blobs, want)
+}
+
 // Tag is hsm.SealingKey.Tag on the current session.
 func (l liveSealKey) Tag(ctx context.Context, data, label []byte) ([]byte, error) {
 	k, err := l.key()

@@ -138,38 +138,96 @@ func (a *Appliance) stageAll(ctx context.Context, items []stageItem) ([]*bls.Pub
 	return components, nil
 }
 
-// activate makes a staged account signable.
-func (a *Appliance) activate(ctx context.Context, key api.PublicKey) error {
+// activateAll makes staged accounts signable, many at a time (a
+// ceremony's): their shares unsealed together, their slashing protection
+// enabled in one commit, their share files placed with one directory
+// sync, and only then do they join. Accounts already active are skipped
+// (a retried activation). On an error the accounts that joined before it
+// stay (the caller's abort removes them) and the others stay staged.
+func (a *Appliance) activateAll(ctx context.Context, keys []api.PublicKey) error {
 	a.life.Lock()
 	defer a.life.Unlock()
-	st, ok := a.staged[key]
-	if !ok {
-		if _, active := a.accounts.get(key); active {
-			return nil // idempotent: a retried activation
+	var todo []api.PublicKey
+	var blobs [][]byte
+	for _, key := range keys {
+		st, ok := a.staged[key]
+		if !ok {
+			if _, active := a.accounts.get(key); active {
+				continue
+			}
+			return fmt.Errorf("%w: %s", errNotStaged, key)
 		}
-		return fmt.Errorf("%w: %s", errNotStaged, key)
+		todo = append(todo, key)
+		blobs = append(blobs, st.blob)
 	}
-	sh, err := a.sealKey.Unseal(ctx, st.blob, hsm.Placement{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID})
+	if len(todo) == 0 {
+		return nil
+	}
+	set, err := a.sealKey.UnsealAll(ctx, blobs, hsm.Placement{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID})
 	if err != nil {
-		return fmt.Errorf("unsealing the staged share: %w", err)
+		return fmt.Errorf("unsealing the staged shares: %w", err)
 	}
-	if err := a.db.Enable(ctx, protect.PublicKey(key)); err != nil {
-		sh.Key.Zero()
+	// The accounts take the keys from here on; each one not handed over
+	// is zeroed.
+	shares := set.Shares()
+	handed := 0
+	defer func() {
+		for _, sh := range shares[handed:] {
+			sh.Key.Zero()
+		}
+	}()
+	pks := make([]protect.PublicKey, len(todo))
+	for i, key := range todo {
+		if api.PublicKey(shares[i].Info.CompositeKey) != key {
+			return fmt.Errorf("the staged share of %s is sealed for another account", key)
+		}
+		pks[i] = protect.PublicKey(key)
+	}
+	if err := a.db.Enable(ctx, pks...); err != nil {
 		return fmt.Errorf("slashing protection: %w", err)
 	}
-	if err := st.commit(); err != nil {
-		sh.Key.Zero()
-		return err
+	dir := a.cfg.Accounts.SharesDir
+	for i, key := range todo {
+		if err := files.PlaceStaged(dir, key); err != nil {
+			a.unplace(todo[:i])
+			return err
+		}
 	}
-	delete(a.staged, key)
-	if err := a.accounts.add(sh, len(a.cfg.Cluster.Participants)); err != nil {
-		sh.Key.Zero()
-		return err
+	if err := files.SyncDir(dir); err != nil {
+		a.unplace(todo)
+		return fmt.Errorf("syncing the shares directory: %w", err)
+	}
+	for i, key := range todo {
+		if err := a.accounts.add(shares[i], len(a.cfg.Cluster.Participants)); err != nil {
+			handed = i
+			a.unplace(todo[i:])
+			return err
+		}
+		handed = i + 1
+		delete(a.staged, key)
 	}
 	a.metrics.accounts.Set(float64(a.accounts.len()))
 	a.coord.Invalidate()
-	a.log.Info("account activated", "account", key)
+	if len(todo) == 1 {
+		a.log.Info("account activated", "account", todo[0])
+	} else {
+		a.log.Info("accounts activated", "accounts", len(todo), "first", todo[0])
+	}
 	return nil
+}
+
+// unplace takes back the share files of staged accounts placed by
+// activateAll that never joined: they stay staged (their discard then has
+// nothing left to remove), and nothing that never signed is left for the
+// next start to load.
+func (a *Appliance) unplace(keys []api.PublicKey) {
+	dir := a.cfg.Accounts.SharesDir
+	for _, k := range keys {
+		if err := os.Remove(filepath.Join(dir, files.ShareName(k))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			a.log.Error("taking back the share file of an account that did not join failed; delete it before the next start", "account", k, "err", err)
+		}
+	}
+	files.SyncDir(dir)
 }
 
 // discard drops a staged account (a failed import or ceremony elsewhere).

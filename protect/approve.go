@@ -244,9 +244,14 @@ func (db *DB) Disable(ctx context.Context, key PublicKey) error {
 	return db.wait(ctx, b)
 }
 
-// Enable lets a disabled key sign again, once the change is durable. Import
-// the key's history from wherever it signed meanwhile first.
-func (db *DB) Enable(ctx context.Context, key PublicKey) error {
+// Enable lets disabled keys sign again, once the change is durable: all
+// of them in one commit (a ceremony activates thousands at once). Import
+// each key's history from wherever it signed meanwhile first. An unknown
+// key fails the whole call before anything is written.
+func (db *DB) Enable(ctx context.Context, keys ...PublicKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	db.adminMu.Lock()
 	defer db.adminMu.Unlock()
 	// Enable is written by its own leader and applied in memory only after
@@ -256,21 +261,42 @@ func (db *DB) Enable(ctx context.Context, key PublicKey) error {
 		return err
 	}
 	defer db.release()
-	k, err := db.lockKey(key)
-	if err != nil {
+	if err := db.lockUsable(); err != nil {
 		return err
 	}
+	// A key enabled in memory is enabled on disk (Disable marks it in
+	// memory before its commit): only disabled ones need a record, so
+	// enabling keys just registered costs no commit.
+	var ks []*keyState
+	for _, key := range keys {
+		k := db.keys[key]
+		if k == nil {
+			db.mu.Unlock()
+			return fmt.Errorf("%w: %v", ErrUnknownKey, key)
+		}
+		if k.disabled {
+			ks = append(ks, k)
+		}
+	}
+	if len(ks) == 0 {
+		db.mu.Unlock()
+		return nil
+	}
 	b := db.open
-	b.reserve()
-	b.buf = appendKeyOp(b.buf, opEnable, key)
-	db.markDirtyLocked(k)
+	for _, k := range ks {
+		b.reserve()
+		b.buf = appendKeyOp(b.buf, opEnable, k.key)
+		db.markDirtyLocked(k)
+	}
 	db.mu.Unlock()
 	db.commitOpen()
 	if b.err != nil {
 		return b.err
 	}
 	db.mu.Lock()
-	k.disabled = false
+	for _, k := range ks {
+		k.disabled = false
+	}
 	db.mu.Unlock()
 	return nil
 }

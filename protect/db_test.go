@@ -533,3 +533,53 @@ func TestLargeCommitSpansSeveralJournalEntriesAndReplays(t *testing.T) {
 		t.Fatal("history changed across reopen")
 	}
 }
+
+// TestEnableManyKeysAtOnce: Enable takes many keys in one durable commit
+// (a ceremony's activation), which outlives a reopen; an unknown key
+// fails the call before any key is enabled; enabling keys that are not
+// disabled writes nothing.
+func TestEnableManyKeysAtOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "slashing.db")
+	db, err := protect.Create(ctx, path, testGVR, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []protect.PublicKey
+	for i := range 300 {
+		keys = append(keys, key(100+i))
+	}
+	if err := db.Register(ctx, keys...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Enable(ctx, keys...); err != nil {
+		t.Fatalf("enabling keys that are not disabled: %v", err)
+	}
+	for _, k := range keys {
+		if err := db.Disable(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Enable(ctx, append(keys[:10:10], key(7))...); !errors.Is(err, protect.ErrUnknownKey) {
+		t.Fatalf("with an unknown key: %v", err)
+	}
+	if db.Disabled(keys[0]) == false {
+		t.Fatal("a call that failed enabled a key")
+	}
+	if err := db.Enable(ctx, keys...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = protect.Open(ctx, path, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range keys {
+		if db.Disabled(k) {
+			t.Fatalf("%v disabled after the reopen", k)
+		}
+	}
+}

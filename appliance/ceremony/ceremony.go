@@ -563,11 +563,11 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refus
 		}
 		c.logger().Info("repaired accounts: slashing protection floors at the cutover epoch", append(c.log(), "cutover_epoch", epoch, "accounts", len(keys))...)
 	}
-	for _, k := range keys {
+	for chunk := range slices.Chunk(keys, activationChunk) {
 		if c.isEnded() {
 			break // aborted meanwhile: the abort removes what was activated
 		}
-		if err := c.activateOne(ctx, k); err != nil {
+		if err := c.activateSome(ctx, chunk); err != nil {
 			return fail(err)
 		}
 	}
@@ -594,16 +594,26 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refus
 	return nil
 }
 
-// activateOne activates one staged account, or one refreshed share; a
-// repair's helper has nothing to activate.
-func (c *ceremony) activateOne(ctx context.Context, k api.PublicKey) error {
+// activationChunk is how many accounts one activation step takes: each
+// step is one slashing-database commit and one shares-directory sync, and
+// an abort is noticed between steps.
+const activationChunk = 256
+
+// activateSome activates staged accounts, or refreshed shares one by one;
+// a repair's helper has nothing to activate.
+func (c *ceremony) activateSome(ctx context.Context, keys []api.PublicKey) error {
 	switch {
 	case c.plan.refresh():
-		return c.env.deps.Refreshes.ActivateRefresh(ctx, k)
+		for _, k := range keys {
+			if err := c.env.deps.Refreshes.ActivateRefresh(ctx, k); err != nil {
+				return err
+			}
+		}
+		return nil
 	case c.helping():
 		return nil
 	}
-	return c.env.deps.Accounts.Activate(ctx, k)
+	return c.env.deps.Accounts.Activate(ctx, keys)
 }
 
 // finalize ends a ceremony whose accounts are active: they are this

@@ -59,7 +59,7 @@ var errNoAccounts = errors.New("no accounts in this test")
 func (noAccounts) Stage(context.Context, []Share) ([]*bls.PublicKey, error) {
 	return nil, errNoAccounts
 }
-func (noAccounts) Activate(context.Context, api.PublicKey) error       { return errNoAccounts }
+func (noAccounts) Activate(context.Context, []api.PublicKey) error     { return errNoAccounts }
 func (noAccounts) Discard(api.PublicKey)                               {}
 func (noAccounts) Remove(context.Context, api.PublicKey, string) error { return nil }
 

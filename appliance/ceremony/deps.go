@@ -57,9 +57,9 @@ type Accounts interface {
 	// Stage seals and stages new shares, all or none, and returns each
 	// share's component public key, in order.
 	Stage(ctx context.Context, shares []Share) ([]*bls.PublicKey, error)
-	// Activate makes a staged account signable; activating an active one
-	// does nothing.
-	Activate(ctx context.Context, key api.PublicKey) error
+	// Activate makes staged accounts signable, many at a time (one
+	// slashing-database commit); activating an active one does nothing.
+	Activate(ctx context.Context, keys []api.PublicKey) error
 	// Discard drops a staged account.
 	Discard(key api.PublicKey)
 	// Remove takes an account off the signer, staged or active (an aborted

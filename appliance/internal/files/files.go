@@ -60,14 +60,26 @@ func StageShare(dir string, key api.PublicKey, blob []byte) (commit func() error
 	}
 	discard = func() { os.Remove(tmp) }
 	commit = func() error {
-		// Link, not rename: it fails if the final name appeared meanwhile.
-		if err := os.Link(tmp, final); err != nil {
-			return fmt.Errorf("placing share %s: %w", final, err)
+		if err := PlaceStaged(dir, key); err != nil {
+			return err
 		}
-		os.Remove(tmp)
 		return SyncDir(dir)
 	}
 	return commit, discard, nil
+}
+
+// PlaceStaged moves a share staged by StageShare to its final name,
+// without syncing the directory: a caller placing many syncs it once
+// (SyncDir) before relying on any of them.
+func PlaceStaged(dir string, key api.PublicKey) error {
+	final := filepath.Join(dir, ShareName(key))
+	tmp := filepath.Join(dir, key.String()+StagedExt)
+	// Link, not rename: it fails if the final name appeared meanwhile.
+	if err := os.Link(tmp, final); err != nil {
+		return fmt.Errorf("placing share %s: %w", final, err)
+	}
+	os.Remove(tmp)
+	return nil
 }
 
 // SyncDir makes a directory's entries (a rename, a new or deleted file)
