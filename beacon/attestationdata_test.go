@@ -2,9 +2,11 @@ package beacon_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -191,5 +193,70 @@ func TestAttestationDataDoesNotWaitForASlowMinority(t *testing.T) {
 	}
 	if got.Agreeing != 2 || got.Asked != 3 {
 		t.Fatalf("result %+v", got)
+	}
+}
+
+// TestDutiesFollowTheLatestHeadsChain: attester and proposer duties are
+// read from every healthy node; when their dependent roots differ (a node
+// missed blocks, after a partition), the root most nodes give wins, else
+// the duties of the node with the latest head, else the preferred node's.
+// Two validator clients preferring different nodes then follow the same
+// shuffling.
+func TestDutiesFollowTheLatestHeadsChain(t *testing.T) {
+	net := testNetwork(t)
+	epoch := currentEpoch(net)
+	slot := phase0.Slot(uint64(epoch) * net.Preset().SlotsPerEpoch)
+	// serve answers duties computed from dependent root r: each validator
+	// one slot further for each r, so that the shufflings differ.
+	serve := func(n *beacontest.Node, r byte) {
+		root := phase0.Root{0xd0, r}
+		spe := net.Preset().SlotsPerEpoch
+		n.Handle("POST /eth/v1/validator/duties/attester/{epoch}", func(w http.ResponseWriter, req *http.Request) {
+			var ids []string
+			_ = json.NewDecoder(req.Body).Decode(&ids)
+			var duties []map[string]any
+			for _, id := range ids {
+				i, _ := strconv.ParseUint(id, 10, 64)
+				duties = append(duties, map[string]any{
+					"pubkey": testKeys(int(i) + 1)[i].String(), "validator_index": id,
+					"slot": strconv.FormatUint(uint64(slot)+(i+uint64(r))%spe, 10), "committee_index": "0",
+					"committee_length": "128", "committees_at_slot": "1", "validator_committee_index": id,
+				})
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"dependent_root": root.String(), "execution_optimistic": false, "data": duties})
+		})
+	}
+	for _, tc := range []struct {
+		name  string
+		roots []byte
+		heads []phase0.Slot
+		want  byte
+	}{
+		{"a preferred node that lags behind does not impose its shuffling", []byte{1, 2}, []phase0.Slot{slot - 3, slot}, 2},
+		{"equal heads go to the preferred node", []byte{1, 2}, []phase0.Slot{slot, slot}, 1},
+		{"the root most nodes give wins over a later head", []byte{1, 2, 2}, []phase0.Slot{slot + 1, slot, slot}, 2},
+		{"agreeing nodes: the preferred node's answer", []byte{3, 3}, []phase0.Slot{slot - 1, slot}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := fakeNodes(t, net, len(tc.roots))
+			for i, r := range tc.roots {
+				serve(nodes[i], r)
+				nodes[i].SetHead(tc.heads[i], phase0.Root{byte(i)})
+			}
+			c := startClient(t, net, nodes, nil)
+			got, err := c.AttesterDuties(context.Background(), epoch, keyMap(testKeys(4)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (phase0.Root{0xd0, tc.want}); got.DependentRoot != want {
+				t.Fatalf("followed dependent root %#x, want %#x", got.DependentRoot, want)
+			}
+			for i, n := range nodes {
+				if calls := n.Calls("POST /eth/v1/validator/duties/attester/{epoch}"); calls != 1 {
+					t.Errorf("node %d asked %d times, want once", i, calls)
+				}
+			}
+		})
 	}
 }

@@ -124,29 +124,32 @@ func TestReadsFailOverOnUnavailableNode(t *testing.T) {
 			net := testNetwork(t)
 			nodes := fakeNodes(t, net, 2)
 			c := startClient(t, net, nodes, nil)
-			nodes[0].Handle("POST /eth/v1/validator/duties/attester/{epoch}", tc.handler)
+			// Sync committee duties are read from one node at a time
+			// (attester and proposer duties from every healthy node: see
+			// TestDutiesFollowTheLatestHeadsChain).
+			nodes[0].Handle("POST /eth/v1/validator/duties/sync/{epoch}", tc.handler)
 			keys := testKeys(8)
-			duties, err := c.AttesterDuties(context.Background(), currentEpoch(net), keyMap(keys))
+			duties, err := c.SyncCommitteeDuties(context.Background(), currentEpoch(net), keyMap(keys))
 			if err != nil {
-				t.Fatalf("AttesterDuties: %v", err)
+				t.Fatalf("SyncCommitteeDuties: %v", err)
 			}
-			if len(duties.Duties) != 8 || duties.DependentRoot != beacontest.DependentRoot() {
+			if len(duties) != 8 {
 				t.Fatalf("duties %+v", duties)
 			}
-			if got := nodes[1].Calls("POST /eth/v1/validator/duties/attester/{epoch}"); got != 1 {
+			if got := nodes[1].Calls("POST /eth/v1/validator/duties/sync/{epoch}"); got != 1 {
 				t.Fatalf("second node asked %d times, want 1", got)
 			}
-			if got := c.counter(t, "rampart_beacon_failovers_total", map[string]string{"op": "attester_duties"}); got != 1 {
+			if got := c.counter(t, "rampart_beacon_failovers_total", map[string]string{"op": "sync_duties"}); got != 1 {
 				t.Fatalf("failovers %v, want 1", got)
 			}
 			if st := c.Nodes()[0].State; st != beacon.StateDegraded {
 				t.Fatalf("failed node is %s, want degraded", st)
 			}
 			// The degraded node is now asked last.
-			if _, err := c.AttesterDuties(context.Background(), currentEpoch(net), keyMap(keys)); err != nil {
+			if _, err := c.SyncCommitteeDuties(context.Background(), currentEpoch(net), keyMap(keys)); err != nil {
 				t.Fatal(err)
 			}
-			if got := nodes[1].Calls("POST /eth/v1/validator/duties/attester/{epoch}"); got != 2 {
+			if got := nodes[1].Calls("POST /eth/v1/validator/duties/sync/{epoch}"); got != 2 {
 				t.Fatalf("healthy node asked %d times, want 2 (asked first)", got)
 			}
 		})
@@ -157,18 +160,18 @@ func TestReadsDoNotFailOverOnRefusal(t *testing.T) {
 	net := testNetwork(t)
 	nodes := fakeNodes(t, net, 2)
 	c := startClient(t, net, nodes, nil)
-	nodes[0].Handle("POST /eth/v1/validator/duties/attester/{epoch}", func(w http.ResponseWriter, _ *http.Request) {
+	nodes[0].Handle("POST /eth/v1/validator/duties/sync/{epoch}", func(w http.ResponseWriter, _ *http.Request) {
 		beacontest.WriteError(w, http.StatusBadRequest, "epoch too far ahead")
 	})
-	_, err := c.AttesterDuties(context.Background(), currentEpoch(net)+5, keyMap(testKeys(8)))
+	_, err := c.SyncCommitteeDuties(context.Background(), currentEpoch(net)+5, keyMap(testKeys(8)))
 	if !errors.Is(err, beacon.ErrRejected) {
-		t.Fatalf("AttesterDuties = %v, want ErrRejected", err)
+		t.Fatalf("SyncCommitteeDuties = %v, want ErrRejected", err)
 	}
 	var ne *beacon.NodeError
 	if !errors.As(err, &ne) || ne.Node != "n0" || ne.Status != http.StatusBadRequest {
 		t.Fatalf("error %v does not say node n0 refused with 400", err)
 	}
-	if got := nodes[1].Calls("POST /eth/v1/validator/duties/attester/{epoch}"); got != 0 {
+	if got := nodes[1].Calls("POST /eth/v1/validator/duties/sync/{epoch}"); got != 0 {
 		t.Fatalf("a 4xx failed over to the second node (%d calls)", got)
 	}
 	if st := c.Nodes()[0].State; st != beacon.StateHealthy {

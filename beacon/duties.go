@@ -2,8 +2,10 @@ package beacon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/attestantio/go-eth2-client/api"
 	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
@@ -34,6 +36,110 @@ type ProposerDuties struct {
 	Duties []*apiv1.ProposerDuty
 }
 
+// readAgreed reads an epoch's duties from every healthy node at once (any
+// usable one when none is healthy) and chooses by their dependent root:
+// the root most nodes agree on, else the answer of the node that has seen
+// the latest head (a node that missed blocks, after a partition say,
+// computes its shuffling from an older chain), else the preferred node's.
+// Two validator clients reading the same nodes, each preferring its own,
+// then follow the same shuffling: with different ones each attests its
+// validators at other slots, and the signers, refusing a second vote for a
+// target, sign only the first, maybe on a chain that drops it. After the
+// first answer the others get AttestationDataWait to arrive.
+func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.Epoch, rootOf func(T) phase0.Root, f func(context.Context, *ehttp.Service) (T, error)) (T, error) {
+	var zero T
+	nodes := c.candidates()
+	var healthy []*node
+	for _, n := range nodes {
+		if _, st := n.service(); st == StateHealthy || st == StateDegraded {
+			healthy = append(healthy, n)
+		}
+	}
+	if len(healthy) < 2 {
+		return read(ctx, c, op, f)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		v    T
+		root phase0.Root
+		rank int
+		head phase0.Slot
+		node string
+		err  error
+	}
+	results := make(chan result, len(healthy))
+	for i, n := range healthy {
+		go func() {
+			v, err := attempt(ctx, c, n, op, f)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			results <- result{v: v, root: rootOf(v), rank: i, head: n.status().HeadSlot, node: n.name}
+		}()
+	}
+	var answers []result
+	var errs []error
+	var grace <-chan time.Time
+	for pending := len(healthy); pending > 0; {
+		select {
+		case r := <-results:
+			pending--
+			if r.err != nil {
+				errs = append(errs, r.err)
+				continue
+			}
+			answers = append(answers, r)
+			if grace == nil {
+				t := time.NewTimer(c.cfg.AttestationDataWait)
+				defer t.Stop()
+				grace = t.C
+			}
+		case <-grace:
+			pending = 0 // the others are late: choose among the answers
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		}
+	}
+	if len(answers) == 0 {
+		if ctx.Err() == nil {
+			return read(ctx, c, op, f) // every healthy node failed: any usable one
+		}
+		return zero, errors.Join(errs...)
+	}
+	counts := map[phase0.Root]int{}
+	for _, a := range answers {
+		counts[a.root]++
+	}
+	chosen := answers[0]
+	better := func(a, b result) bool {
+		if counts[a.root] != counts[b.root] {
+			return counts[a.root] > counts[b.root]
+		}
+		if a.root != b.root && a.head != b.head {
+			return a.head > b.head
+		}
+		return a.rank < b.rank
+	}
+	for _, a := range answers[1:] {
+		if better(a, chosen) {
+			chosen = a
+		}
+	}
+	if len(counts) > 1 {
+		var others []string
+		for _, a := range answers {
+			if a.root != chosen.root {
+				others = append(others, a.node)
+			}
+		}
+		c.log.Warn("beacon nodes disagree on the duties' dependent root: the latest head's chain is followed",
+			"duties", op, "epoch", epoch, "chosen_node", chosen.node, "dependent_root", chosen.root, "chosen_head", chosen.head, "disagreeing", others)
+	}
+	return chosen.v, nil
+}
+
 // AttesterDuties returns the attester duties in epoch of the given
 // validators (index to public key). The answer is refused if it names a
 // validator not asked for or with another key, gives a validator two
@@ -45,7 +151,7 @@ func (c *Client) AttesterDuties(ctx context.Context, epoch phase0.Epoch, validat
 	if err != nil {
 		return nil, err
 	}
-	return read(ctx, c, "attester_duties", func(ctx context.Context, s *ehttp.Service) (*AttesterDuties, error) {
+	return readAgreed(ctx, c, "attester_duties", epoch, func(d *AttesterDuties) phase0.Root { return d.DependentRoot }, func(ctx context.Context, s *ehttp.Service) (*AttesterDuties, error) {
 		resp, err := s.AttesterDuties(ctx, &api.AttesterDutiesOpts{Epoch: epoch, Indices: indices})
 		if err != nil {
 			return nil, err
@@ -97,7 +203,7 @@ func (c *Client) checkAttesterDuties(epoch phase0.Epoch, validators map[phase0.V
 // ProposerDuties returns the proposers of epoch's slots. The answer is
 // refused if a duty is outside the epoch or two duties share a slot.
 func (c *Client) ProposerDuties(ctx context.Context, epoch phase0.Epoch) (*ProposerDuties, error) {
-	return read(ctx, c, "proposer_duties", func(ctx context.Context, s *ehttp.Service) (*ProposerDuties, error) {
+	return readAgreed(ctx, c, "proposer_duties", epoch, func(d *ProposerDuties) phase0.Root { return d.DependentRoot }, func(ctx context.Context, s *ehttp.Service) (*ProposerDuties, error) {
 		resp, err := s.ProposerDuties(ctx, &api.ProposerDutiesOpts{Epoch: epoch})
 		if err != nil {
 			return nil, err

@@ -120,6 +120,10 @@ func (c *Client) checkNamed(own *phase0.AttestationData, root phase0.Root, raw [
 	if d.Source == nil || d.Target == nil {
 		return nil, errors.New("the attestation data a signer named lacks its checkpoints")
 	}
+	if d.Target.Epoch == own.Target.Epoch && d.Slot != own.Slot {
+		return nil, fmt.Errorf("the signers signed target %d for slot %d, this client's duty is at slot %d: its beacon nodes and another instance's disagree on the duties (a fork with another shuffling); only one of the two attestations can be signed",
+			d.Target.Epoch, d.Slot, own.Slot)
+	}
 	if d.Slot != own.Slot || d.Index != own.Index || d.Target.Epoch != own.Target.Epoch {
 		return nil, fmt.Errorf("the attestation data a signer named is for slot %d, index %d, target %d; this duty is slot %d, index %d, target %d",
 			d.Slot, d.Index, d.Target.Epoch, own.Slot, own.Index, own.Target.Epoch)

@@ -71,7 +71,7 @@ func TestAdoptionChecksWhatTheSignersNamed(t *testing.T) {
 		wantErr string
 	}{
 		{name: "data the signers signed", errs: []error{refusal(3, 5, named(good, goodRoot), nil), nil}, want: good, wantAt: []int{0}},
-		{name: "another slot", errs: []error{refusal(3, 5, named(other(func(d *phase0.AttestationData) { d.Slot++ }), goodRoot))}, wantErr: "slot 321"},
+		{name: "another slot", errs: []error{refusal(3, 5, named(other(func(d *phase0.AttestationData) { d.Slot++ }), goodRoot))}, wantErr: "disagree on the duties"},
 		{name: "another target epoch", errs: []error{refusal(3, 5, named(other(func(d *phase0.AttestationData) { d.Target.Epoch++ }), goodRoot))}, wantErr: "target 11"},
 		{name: "another committee", errs: []error{refusal(3, 5, named(other(func(d *phase0.AttestationData) { d.Index = 3 }), goodRoot))}, wantErr: "index 3"},
 		{name: "data that is not the root named", errs: []error{refusal(3, 5, named(good, phase0.Root{0xee}))}, wantErr: "not the"},
