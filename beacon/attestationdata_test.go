@@ -196,13 +196,13 @@ func TestAttestationDataDoesNotWaitForASlowMinority(t *testing.T) {
 	}
 }
 
-// TestDutiesFollowTheLatestHeadsChain: attester and proposer duties are
-// read from every healthy node; when their dependent roots differ (a node
+// TestDutiesFollowTheNetworksChain: attester and proposer duties are read
+// from every healthy node; when their dependent roots differ (a node
 // missed blocks, after a partition), the root most nodes give wins, else
-// the duties of the node with the latest head, else the preferred node's.
-// Two validator clients preferring different nodes then follow the same
-// shuffling.
-func TestDutiesFollowTheLatestHeadsChain(t *testing.T) {
+// the chain justified last, else the latest head, else the preferred
+// node's. Two validator clients preferring different nodes then follow
+// the same shuffling.
+func TestDutiesFollowTheNetworksChain(t *testing.T) {
 	net := testNetwork(t)
 	epoch := currentEpoch(net)
 	slot := phase0.Slot(uint64(epoch) * net.Preset().SlotsPerEpoch)
@@ -227,21 +227,34 @@ func TestDutiesFollowTheLatestHeadsChain(t *testing.T) {
 			_ = json.NewEncoder(w).Encode(map[string]any{"dependent_root": root.String(), "execution_optimistic": false, "data": duties})
 		})
 	}
+	// justify makes n's head state justified at epoch j.
+	justify := func(n *beacontest.Node, j phase0.Epoch) {
+		n.Handle("GET /eth/v1/beacon/states/{state}/finality_checkpoints", func(w http.ResponseWriter, _ *http.Request) {
+			cp := map[string]string{"epoch": strconv.FormatUint(uint64(j), 10), "root": phase0.Root{0xc0, byte(j)}.String()}
+			beacontest.WriteData(w, map[string]any{"previous_justified": cp, "current_justified": cp, "finalized": cp})
+		})
+	}
 	for _, tc := range []struct {
-		name  string
-		roots []byte
-		heads []phase0.Slot
-		want  byte
+		name      string
+		roots     []byte
+		heads     []phase0.Slot
+		justified []phase0.Epoch
+		want      byte
 	}{
-		{"a preferred node that lags behind does not impose its shuffling", []byte{1, 2}, []phase0.Slot{slot - 3, slot}, 2},
-		{"equal heads go to the preferred node", []byte{1, 2}, []phase0.Slot{slot, slot}, 1},
-		{"the root most nodes give wins over a later head", []byte{1, 2, 2}, []phase0.Slot{slot + 1, slot, slot}, 2},
-		{"agreeing nodes: the preferred node's answer", []byte{3, 3}, []phase0.Slot{slot - 1, slot}, 3},
+		{"a preferred node that lags behind does not impose its shuffling", []byte{1, 2}, []phase0.Slot{slot - 3, slot}, []phase0.Epoch{3, 3}, 2},
+		{"equal heads go to the preferred node", []byte{1, 2}, []phase0.Slot{slot, slot}, []phase0.Epoch{3, 3}, 1},
+		// Seen in the chaos runs: a node cut off from most validators
+		// got a block from this client and had the later head for a
+		// moment, on a chain that stopped justifying at the partition.
+		{"a later head on a chain justified earlier does not win", []byte{1, 2}, []phase0.Slot{slot + 1, slot}, []phase0.Epoch{2, 4}, 2},
+		{"the root most nodes give wins over a later head", []byte{1, 2, 2}, []phase0.Slot{slot + 1, slot, slot}, []phase0.Epoch{5, 3, 3}, 2},
+		{"agreeing nodes: the preferred node's answer", []byte{3, 3}, []phase0.Slot{slot - 1, slot}, []phase0.Epoch{3, 3}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nodes := fakeNodes(t, net, len(tc.roots))
 			for i, r := range tc.roots {
 				serve(nodes[i], r)
+				justify(nodes[i], tc.justified[i])
 				nodes[i].SetHead(tc.heads[i], phase0.Root{byte(i)})
 			}
 			c := startClient(t, net, nodes, nil)

@@ -126,7 +126,7 @@ func TestReadsFailOverOnUnavailableNode(t *testing.T) {
 			c := startClient(t, net, nodes, nil)
 			// Sync committee duties are read from one node at a time
 			// (attester and proposer duties from every healthy node: see
-			// TestDutiesFollowTheLatestHeadsChain).
+			// TestDutiesFollowTheNetworksChain).
 			nodes[0].Handle("POST /eth/v1/validator/duties/sync/{epoch}", tc.handler)
 			keys := testKeys(8)
 			duties, err := c.SyncCommitteeDuties(context.Background(), currentEpoch(net), keyMap(keys))

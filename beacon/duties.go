@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/attestantio/go-eth2-client/api"
@@ -38,14 +39,17 @@ type ProposerDuties struct {
 
 // readAgreed reads an epoch's duties from every healthy node at once (any
 // usable one when none is healthy) and chooses by their dependent root:
-// the root most nodes agree on, else the answer of the node that has seen
-// the latest head (a node that missed blocks, after a partition say,
-// computes its shuffling from an older chain), else the preferred node's.
-// Two validator clients reading the same nodes, each preferring its own,
-// then follow the same shuffling: with different ones each attests its
-// validators at other slots, and the signers, refusing a second vote for a
-// target, sign only the first, maybe on a chain that drops it. After the
-// first answer the others get AttestationDataWait to arrive.
+// the root most nodes agree on; on a split, the root of the chain
+// justified last (fork choice starts from the justified checkpoint: a
+// node cut off from most validators keeps an old one, however many blocks
+// it is given meanwhile), then that of the node with the latest head (a
+// node that missed blocks computes its shuffling from an older chain),
+// then the preferred node's. Two validator clients reading the same
+// nodes, each preferring its own, then follow the same shuffling: with
+// different ones each attests its validators at other slots, and the
+// signers, refusing a second vote for a target, sign only the first,
+// maybe on a chain that drops it. After the first answer the others get
+// AttestationDataWait to arrive.
 func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.Epoch, rootOf func(T) phase0.Root, f func(context.Context, *ehttp.Service) (T, error)) (T, error) {
 	var zero T
 	nodes := c.candidates()
@@ -61,12 +65,13 @@ func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.E
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		v    T
-		root phase0.Root
-		rank int
-		head phase0.Slot
-		node string
-		err  error
+		v         T
+		root      phase0.Root
+		rank      int
+		head      phase0.Slot
+		justified phase0.Epoch
+		n         *node
+		err       error
 	}
 	results := make(chan result, len(healthy))
 	for i, n := range healthy {
@@ -76,7 +81,7 @@ func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.E
 				results <- result{err: err}
 				return
 			}
-			results <- result{v: v, root: rootOf(v), rank: i, head: n.status().HeadSlot, node: n.name}
+			results <- result{v: v, root: rootOf(v), rank: i, head: n.status().HeadSlot, n: n}
 		}()
 	}
 	var answers []result
@@ -112,10 +117,38 @@ func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.E
 	for _, a := range answers {
 		counts[a.root]++
 	}
+	if len(counts) > 1 {
+		// A split: fork choice starts from the justified checkpoint, so the
+		// chain justified later is the one the network follows; a node cut
+		// off from most validators keeps an old one, however many blocks
+		// it is given meanwhile (by this very client, say).
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Go(func() {
+				f, err := attempt(ctx, c, answers[i].n, "finality", func(ctx context.Context, s *ehttp.Service) (*apiv1.Finality, error) {
+					resp, err := s.Finality(ctx, &api.FinalityOpts{State: "head"})
+					if err != nil {
+						return nil, err
+					}
+					if resp.Data == nil || resp.Data.Justified == nil {
+						return nil, invalid("finality checkpoints missing")
+					}
+					return resp.Data, nil
+				})
+				if err == nil {
+					answers[i].justified = f.Justified.Epoch
+				}
+			})
+		}
+		wg.Wait()
+	}
 	chosen := answers[0]
 	better := func(a, b result) bool {
 		if counts[a.root] != counts[b.root] {
 			return counts[a.root] > counts[b.root]
+		}
+		if a.root != b.root && a.justified != b.justified {
+			return a.justified > b.justified
 		}
 		if a.root != b.root && a.head != b.head {
 			return a.head > b.head
@@ -131,11 +164,11 @@ func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.E
 		var others []string
 		for _, a := range answers {
 			if a.root != chosen.root {
-				others = append(others, a.node)
+				others = append(others, a.n.name)
 			}
 		}
-		c.log.Warn("beacon nodes disagree on the duties' dependent root: the latest head's chain is followed",
-			"duties", op, "epoch", epoch, "chosen_node", chosen.node, "dependent_root", chosen.root, "chosen_head", chosen.head, "disagreeing", others)
+		c.log.Warn("beacon nodes disagree on the duties' dependent root: the chain justified last, else the latest head's, is followed",
+			"duties", op, "epoch", epoch, "chosen_node", chosen.n.name, "dependent_root", chosen.root.String(), "justified_epoch", chosen.justified, "head_slot", chosen.head, "disagreeing", others)
 	}
 	return chosen.v, nil
 }
