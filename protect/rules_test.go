@@ -62,6 +62,23 @@ func (a action) run(ctx context.Context, db *protect.DB) error {
 	return err
 }
 
+// withHistory is a database in which key(1) is registered and every
+// action of history succeeded.
+func withHistory(t *testing.T, history []action) (context.Context, *protect.DB) {
+	t.Helper()
+	ctx := context.Background()
+	db := createDB(t, testGVR, testConfig())
+	if err := db.Register(ctx, key(1)); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range history {
+		if err := a.run(ctx, db); err != nil {
+			t.Fatalf("history step %d: %v", i, err)
+		}
+	}
+	return ctx, db
+}
+
 func TestRules(t *testing.T) {
 	const maxU = math.MaxUint64
 	for _, tc := range []struct {
@@ -143,16 +160,7 @@ func TestRules(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			db := createDB(t, testGVR, testConfig())
-			if err := db.Register(ctx, key(1)); err != nil {
-				t.Fatal(err)
-			}
-			for i, a := range tc.history {
-				if err := a.run(ctx, db); err != nil {
-					t.Fatalf("history step %d: %v", i, err)
-				}
-			}
+			ctx, db := withHistory(t, tc.history)
 			err := tc.request.run(ctx, db)
 			switch {
 			case tc.want == nil && err != nil:
@@ -207,16 +215,7 @@ func TestDoubleSigningRefusalNamesWhatWasSigned(t *testing.T) {
 		{name: "surround vote", history: []action{att(3, 4, 1)}, request: att(2, 5, 2)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			db := createDB(t, testGVR, testConfig())
-			if err := db.Register(ctx, key(1)); err != nil {
-				t.Fatal(err)
-			}
-			for i, a := range tc.history {
-				if err := a.run(ctx, db); err != nil {
-					t.Fatalf("history step %d: %v", i, err)
-				}
-			}
+			ctx, db := withHistory(t, tc.history)
 			var re *protect.RefusalError
 			if err := tc.request.run(ctx, db); !errors.As(err, &re) {
 				t.Fatalf("got %v, want a refusal", err)
