@@ -149,7 +149,12 @@ func (a *Appliance) activateAll(ctx context.Context, keys []api.PublicKey) error
 	defer a.life.Unlock()
 	var todo []api.PublicKey
 	var blobs [][]byte
+	listed := make(map[api.PublicKey]bool, len(keys))
 	for _, key := range keys {
+		if listed[key] {
+			continue // a key listed twice is activated once
+		}
+		listed[key] = true
 		st, ok := a.staged[key]
 		if !ok {
 			if _, active := a.accounts.get(key); active {
@@ -197,17 +202,21 @@ func (a *Appliance) activateAll(ctx context.Context, keys []api.PublicKey) error
 		a.unplace(todo)
 		return fmt.Errorf("syncing the shares directory: %w", err)
 	}
+	joined := func() {
+		a.metrics.accounts.Set(float64(a.accounts.len()))
+		a.coord.Invalidate()
+	}
 	for i, key := range todo {
 		if err := a.accounts.add(shares[i], len(a.cfg.Cluster.Participants)); err != nil {
 			handed = i
 			a.unplace(todo[i:])
+			joined() // those before it did
 			return err
 		}
 		handed = i + 1
 		delete(a.staged, key)
 	}
-	a.metrics.accounts.Set(float64(a.accounts.len()))
-	a.coord.Invalidate()
+	joined()
 	if len(todo) == 1 {
 		a.log.Info("account activated", "account", todo[0])
 	} else {
@@ -216,15 +225,15 @@ func (a *Appliance) activateAll(ctx context.Context, keys []api.PublicKey) error
 	return nil
 }
 
-// unplace takes back the share files of staged accounts placed by
-// activateAll that never joined: they stay staged (their discard then has
-// nothing left to remove), and nothing that never signed is left for the
-// next start to load.
+// unplace puts the share files of accounts placed by activateAll that
+// never joined back under their staged names: they stay staged, a later
+// activation can place them again and a discard removes them, and nothing
+// that never signed is left under a final name for the next start to load.
 func (a *Appliance) unplace(keys []api.PublicKey) {
 	dir := a.cfg.Accounts.SharesDir
 	for _, k := range keys {
-		if err := os.Remove(filepath.Join(dir, files.ShareName(k))); err != nil && !errors.Is(err, os.ErrNotExist) {
-			a.log.Error("taking back the share file of an account that did not join failed; delete it before the next start", "account", k, "err", err)
+		if err := files.UnplaceStaged(dir, k); err != nil {
+			a.log.Error("putting back the share file of an account that did not join failed; delete it before the next start", "account", k, "err", err)
 		}
 	}
 	files.SyncDir(dir)

@@ -249,6 +249,9 @@ func TestDutiesFollowTheNetworksChain(t *testing.T) {
 		{"a later head on a chain justified earlier does not win", []byte{1, 2}, []phase0.Slot{slot + 1, slot}, []phase0.Epoch{2, 4}, 2},
 		{"the root most nodes give wins over a later head", []byte{1, 2, 2}, []phase0.Slot{slot + 1, slot, slot}, []phase0.Epoch{5, 3, 3}, 2},
 		{"agreeing nodes: the preferred node's answer", []byte{3, 3}, []phase0.Slot{slot - 1, slot}, []phase0.Epoch{3, 3}, 3},
+		// Each root is judged by its nodes together, whatever the order
+		// the answers arrive in: root 1's nodes show the later checkpoint.
+		{"an even split goes to the root whose nodes justified later", []byte{1, 2, 1, 2}, []phase0.Slot{slot - 2, slot + 1, slot - 3, slot + 1}, []phase0.Epoch{5, 5, 6, 5}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nodes := fakeNodes(t, net, len(tc.roots))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -108,7 +109,11 @@ func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.E
 		}
 	}
 	if len(answers) == 0 {
-		if ctx.Err() == nil {
+		allRejected := true
+		for _, err := range errs {
+			allRejected = allRejected && errors.Is(err, ErrRejected)
+		}
+		if ctx.Err() == nil && !allRejected {
 			return read(ctx, c, op, f) // every healthy node failed: any usable one
 		}
 		return zero, errors.Join(errs...)
@@ -117,12 +122,14 @@ func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.E
 	for _, a := range answers {
 		counts[a.root]++
 	}
+	knowJustified := true
 	if len(counts) > 1 {
 		// A split: fork choice starts from the justified checkpoint, so the
 		// chain justified later is the one the network follows; a node cut
 		// off from most validators keeps an old one, however many blocks
 		// it is given meanwhile (by this very client, say).
 		var wg sync.WaitGroup
+		failed := make([]bool, len(answers))
 		for i := range answers {
 			wg.Go(func() {
 				f, err := attempt(ctx, c, answers[i].n, "finality", func(ctx context.Context, s *ehttp.Service) (*apiv1.Finality, error) {
@@ -135,31 +142,62 @@ func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.E
 					}
 					return resp.Data, nil
 				})
-				if err == nil {
-					answers[i].justified = f.Justified.Epoch
+				if err != nil {
+					failed[i] = true
+					return
 				}
+				answers[i].justified = f.Justified.Epoch
 			})
 		}
 		wg.Wait()
+		// A node that did not say is not taken for one justified at 0:
+		// without every node's checkpoint the step is skipped.
+		knowJustified = !slices.Contains(failed, true)
 	}
-	chosen := answers[0]
-	better := func(a, b result) bool {
-		if counts[a.root] != counts[b.root] {
-			return counts[a.root] > counts[b.root]
+	// Each root is judged by what its nodes together show (how many, the
+	// latest justified checkpoint and head among them, the most preferred
+	// of them), so the choice does not depend on the order of the
+	// answers; the chosen root's most preferred node's answer is taken.
+	type group struct {
+		best      result
+		count     int
+		justified phase0.Epoch
+		head      phase0.Slot
+	}
+	groups := map[phase0.Root]*group{}
+	var order []phase0.Root
+	for _, a := range answers {
+		g := groups[a.root]
+		if g == nil {
+			g = &group{best: a}
+			groups[a.root] = g
+			order = append(order, a.root)
 		}
-		if a.root != b.root && a.justified != b.justified {
+		g.count++
+		g.justified = max(g.justified, a.justified)
+		g.head = max(g.head, a.head)
+		if a.rank < g.best.rank {
+			g.best = a
+		}
+	}
+	better := func(a, b *group) bool {
+		switch {
+		case a.count != b.count:
+			return a.count > b.count
+		case knowJustified && a.justified != b.justified:
 			return a.justified > b.justified
-		}
-		if a.root != b.root && a.head != b.head {
+		case a.head != b.head:
 			return a.head > b.head
 		}
-		return a.rank < b.rank
+		return a.best.rank < b.best.rank
 	}
-	for _, a := range answers[1:] {
-		if better(a, chosen) {
-			chosen = a
+	win := groups[order[0]]
+	for _, r := range order[1:] {
+		if better(groups[r], win) {
+			win = groups[r]
 		}
 	}
+	chosen := win.best
 	if len(counts) > 1 {
 		var others []string
 		for _, a := range answers {

@@ -32,12 +32,15 @@ import (
 //     vote) and the others sign if it conflicts with nothing.
 //
 // The data adopted must be for the same slot, committee index and target
-// epoch, hash to the root the signers named, and be named by at least
-// max(1, 2t-n) signers: two quorums share 2t-n signers, so with that many
-// at least one honest signer signed it for one of the operator's clients.
-// A signer cannot make the client sign anything the client's own signers
-// would refuse, and adoption only ever follows a refusal of the client's
-// own data, so it never costs a duty that would otherwise succeed.
+// epoch, hash to the root the signers named, and be named by at least t
+// signers: the threshold model allows up to t-1 compromised signers, so t
+// namers include an honest one, which signed the data for one of the
+// operator's own clients. (2t-n namers would not do: 2t-n <= t-1, and a
+// compromised minority naming data of its choice could make the honest
+// signers sign a wrong head, target or source.) Adoption only ever follows
+// a refusal of the client's own data, so it never costs a duty that would
+// otherwise succeed; it matters when the first instance got its t
+// signatures but may not publish (its beacon node, its own failure).
 
 // attestationDelay is how long this instance waits after the slot's head
 // before it asks the signers for attestations: instance k waits k steps.
@@ -50,7 +53,9 @@ func (c *Client) attestationDelay() time.Duration {
 	if step == 0 {
 		step = c.clock.slot / 12
 	}
-	return time.Duration(k) * step
+	// Whatever the instance and the step, an attestation still goes out
+	// in time: at most a quarter of a slot after the head.
+	return min(time.Duration(k)*step, c.clock.slot/4)
 }
 
 // adoption is data named by the signers' refusals, checked, and the
@@ -74,7 +79,7 @@ func (c *Client) adoptable(own *phase0.AttestationData, errs []error) (*adoption
 		if !errors.As(err, &short) || short.Code() != 412 {
 			continue
 		}
-		need := max(1, 2*short.Threshold-short.Members)
+		need := max(1, short.Threshold)
 		for _, nc := range short.Conflicts() {
 			if len(nc.By) < need || len(nc.AttestationData) == 0 {
 				continue

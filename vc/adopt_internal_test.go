@@ -20,7 +20,7 @@ import (
 // TestAdoptionChecksWhatTheSignersNamed: data named by refusals is
 // adopted only for the same duty (slot, index, target epoch), when it
 // hashes to the root named, and when enough signers named it that one of
-// them is honest (2t-n); the data named by most refusals wins.
+// them is honest (t); the data named by most refusals wins.
 func TestAdoptionChecksWhatTheSignersNamed(t *testing.T) {
 	c := &Client{net: network.Mainnet(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	own := &phase0.AttestationData{Slot: 320, Index: 0, BeaconBlockRoot: phase0.Root{1},
@@ -60,6 +60,9 @@ func TestAdoptionChecksWhatTheSignersNamed(t *testing.T) {
 		}
 		return e
 	}
+	// byT is a refusal of a 3-of-5 account in which t = 3 participants
+	// named cf.
+	byT := func(cf *api.Conflict) error { return refusal(3, 5, cf, cf, cf, nil) }
 	good := other(nil)
 	goodRoot := rootOf(good)
 	better := other(func(d *phase0.AttestationData) { d.BeaconBlockRoot = phase0.Root{3} })
@@ -70,17 +73,19 @@ func TestAdoptionChecksWhatTheSignersNamed(t *testing.T) {
 		wantAt  []int
 		wantErr string
 	}{
-		{name: "data the signers signed", errs: []error{refusal(3, 5, named(good, goodRoot), nil), nil}, want: good, wantAt: []int{0}},
-		{name: "another slot", errs: []error{refusal(3, 5, named(other(func(d *phase0.AttestationData) { d.Slot++ }), goodRoot))}, wantErr: "disagree on the duties"},
-		{name: "another target epoch", errs: []error{refusal(3, 5, named(other(func(d *phase0.AttestationData) { d.Target.Epoch++ }), goodRoot))}, wantErr: "target 11"},
-		{name: "another committee", errs: []error{refusal(3, 5, named(other(func(d *phase0.AttestationData) { d.Index = 3 }), goodRoot))}, wantErr: "index 3"},
-		{name: "data that is not the root named", errs: []error{refusal(3, 5, named(good, phase0.Root{0xee}))}, wantErr: "not the"},
-		{name: "named by fewer signers than 2t-n", errs: []error{refusal(5, 7, named(good, goodRoot), named(good, goodRoot), nil)}},
-		{name: "named by 2t-n signers", errs: []error{refusal(5, 7, named(good, goodRoot), named(good, goodRoot), named(good, goodRoot))}, want: good, wantAt: []int{0}},
+		{name: "data the signers signed", errs: []error{byT(named(good, goodRoot)), nil}, want: good, wantAt: []int{0}},
+		{name: "another slot", errs: []error{byT(named(other(func(d *phase0.AttestationData) { d.Slot++ }), goodRoot))}, wantErr: "disagree on the duties"},
+		{name: "another target epoch", errs: []error{byT(named(other(func(d *phase0.AttestationData) { d.Target.Epoch++ }), goodRoot))}, wantErr: "target 11"},
+		{name: "another committee", errs: []error{byT(named(other(func(d *phase0.AttestationData) { d.Index = 3 }), goodRoot))}, wantErr: "index 3"},
+		{name: "data that is not the root named", errs: []error{byT(named(good, phase0.Root{0xee}))}, wantErr: "not the"},
+		// A compromised minority (up to t-1) naming data of its choice:
+		// 2t-n = 3 of a 5-of-7 would be enough for it, t is not.
+		{name: "named by fewer signers than t", errs: []error{refusal(5, 7, named(good, goodRoot), named(good, goodRoot), named(good, goodRoot), named(good, goodRoot), nil)}},
+		{name: "named by t signers", errs: []error{refusal(5, 7, named(good, goodRoot), named(good, goodRoot), named(good, goodRoot), named(good, goodRoot), named(good, goodRoot))}, want: good, wantAt: []int{0}},
 		{name: "a failure that is no refusal", errs: []error{errors.New("timed out")}},
 		{
 			name: "the data named for most validators",
-			errs: []error{refusal(3, 5, named(better, rootOf(better))), refusal(3, 5, named(good, goodRoot)), refusal(3, 5, named(better, rootOf(better)))},
+			errs: []error{byT(named(better, rootOf(better))), byT(named(good, goodRoot)), byT(named(better, rootOf(better)))},
 			want: better, wantAt: []int{0, 2},
 		},
 	} {

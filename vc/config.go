@@ -135,7 +135,7 @@ type RedundancyConfig struct {
 	// differs signs the first one's instead, named by the signers'
 	// refusals, rather than splitting the signers between two data
 	// (docs/reliability.md). 0, the default, is a twelfth of a slot (1 s
-	// on mainnet).
+	// on mainnet); the wait is capped at a quarter of a slot.
 	AttestationDelay time.Duration `yaml:"attestation_delay"`
 }
 

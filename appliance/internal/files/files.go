@@ -68,6 +68,17 @@ func StageShare(dir string, key api.PublicKey, blob []byte) (commit func() error
 	return commit, discard, nil
 }
 
+// UnplaceStaged undoes PlaceStaged: the share file goes back to its
+// staged name (nothing to do when it is not under its final name).
+func UnplaceStaged(dir string, key api.PublicKey) error {
+	final := filepath.Join(dir, ShareName(key))
+	tmp := filepath.Join(dir, key.String()+StagedExt)
+	if err := os.Rename(final, tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // PlaceStaged moves a share staged by StageShare to its final name,
 // without syncing the directory: a caller placing many syncs it once
 // (SyncDir) before relying on any of them.
