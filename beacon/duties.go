@@ -118,12 +118,9 @@ func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.E
 		}
 		return zero, errors.Join(errs...)
 	}
-	counts := map[phase0.Root]int{}
-	for _, a := range answers {
-		counts[a.root]++
-	}
+	split := slices.ContainsFunc(answers, func(a result) bool { return a.root != answers[0].root })
 	knowJustified := true
-	if len(counts) > 1 {
+	if split {
 		// A split: fork choice starts from the justified checkpoint, so the
 		// chain justified later is the one the network follows; a node cut
 		// off from most validators keeps an old one, however many blocks
@@ -198,7 +195,7 @@ func readAgreed[T any](ctx context.Context, c *Client, op string, epoch phase0.E
 		}
 	}
 	chosen := win.best
-	if len(counts) > 1 {
+	if split {
 		var others []string
 		for _, a := range answers {
 			if a.root != chosen.root {

@@ -89,7 +89,9 @@ func (c *Client) adoptable(own *phase0.AttestationData, errs []error) (*adoption
 			if !seen {
 				d, err := c.checkNamed(own, phase0.Root(nc.SigningRoot), nc.AttestationData)
 				if err != nil {
-					firstErr = cmpErr(firstErr, err)
+					if firstErr == nil {
+						firstErr = err
+					}
 				} else {
 					a = &adoption{data: d, root: phase0.Root(nc.SigningRoot)}
 				}
@@ -106,13 +108,6 @@ func (c *Client) adoptable(own *phase0.AttestationData, errs []error) (*adoption
 		}
 	}
 	return best, firstErr
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 // checkNamed decodes the data a signer named and checks it against the
