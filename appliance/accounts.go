@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,6 +30,11 @@ type account struct {
 	composite *bls.PublicKey
 	component *bls.PublicKey
 	threshold int
+	// members are the participants holding the account's shares, nil
+	// when they are the cluster's (a share sealed in version 1); generation
+	// counts the resharings that made this configuration.
+	members    []uint64
+	generation uint64
 
 	// mu guards share: signing holds it for reading, removal for writing,
 	// so that once remove returns no signature can be made with the share.
@@ -176,8 +182,9 @@ func readShareFiles(dir string) ([]string, [][]byte, error) {
 // loadAccounts unseals every share of the shares directory in one bulk
 // call and checks each against the cluster: placement (cluster id and
 // participant id, checked by hsm before the HSM sees the blob), a threshold
-// allowed for the cluster's size, and no composite key twice.
-func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hsm.Placement, clusterSize int) (*accounts, error) {
+// allowed for the account's members (the cluster's, or those its share
+// names, all of them in the cluster), and no composite key twice.
+func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hsm.Placement, cluster []uint64) (*accounts, error) {
 	names, blobs, err := readShareFiles(dir)
 	if err != nil {
 		return nil, err
@@ -192,7 +199,7 @@ func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hs
 	}
 	accs.shares = append(accs.shares, set)
 	for i, sh := range set.Shares() {
-		if err := accs.add(sh, clusterSize); err != nil {
+		if err := accs.add(sh, cluster); err != nil {
 			accs.Close()
 			return nil, fmt.Errorf("share file %s: %w", names[i], err)
 		}
@@ -200,9 +207,10 @@ func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hs
 	return accs, nil
 }
 
-// add registers one unsealed share.
-func (a *accounts) add(sh hsm.Share, clusterSize int) error {
-	acc, err := newAccount(sh, clusterSize)
+// add registers one unsealed share of a cluster whose participants are
+// cluster.
+func (a *accounts) add(sh hsm.Share, cluster []uint64) error {
+	acc, err := newAccount(sh, cluster)
 	if err != nil {
 		return err
 	}
@@ -218,8 +226,8 @@ func (a *accounts) add(sh hsm.Share, clusterSize int) error {
 // replace puts a refreshed share of an account in place of the current
 // one, whose share is zeroed once signatures in progress finished (a
 // request holding the old account then fails with errRemoved).
-func (a *accounts) replace(sh hsm.Share, clusterSize int) error {
-	acc, err := newAccount(sh, clusterSize)
+func (a *accounts) replace(sh hsm.Share, cluster []uint64) error {
+	acc, err := newAccount(sh, cluster)
 	if err != nil {
 		return err
 	}
@@ -236,7 +244,7 @@ func (a *accounts) replace(sh hsm.Share, clusterSize int) error {
 	return nil
 }
 
-func newAccount(sh hsm.Share, clusterSize int) (*account, error) {
+func newAccount(sh hsm.Share, cluster []uint64) (*account, error) {
 	composite, err := sh.Info.CompositePublicKey()
 	if err != nil {
 		return nil, err
@@ -246,11 +254,31 @@ func newAccount(sh hsm.Share, clusterSize int) (*account, error) {
 		return nil, err
 	}
 	t := int(sh.Info.Threshold)
-	if err := tss.CheckThreshold(t, clusterSize); err != nil {
-		return nil, fmt.Errorf("threshold %d for a cluster of %d: %w", t, clusterSize, err)
+	members := sh.Info.Members
+	if members == nil {
+		if err := tss.CheckThreshold(t, len(cluster)); err != nil {
+			return nil, fmt.Errorf("threshold %d for a cluster of %d: %w", t, len(cluster), err)
+		}
+	} else {
+		for _, id := range members {
+			if !slices.Contains(cluster, id) {
+				return nil, fmt.Errorf("the share belongs to a configuration of participants %v, and participant %d is not in cluster.participants: add it to the configuration, or remove the account", members, id)
+			}
+		}
+		if err := tss.CheckThreshold(t, len(members)); err != nil {
+			return nil, fmt.Errorf("threshold %d for %d members: %w", t, len(members), err)
+		}
 	}
 	k := api.PublicKey(composite.Bytes())
-	return &account{key: k, composite: composite, component: component, threshold: t, share: sh.Key}, nil
+	return &account{key: k, composite: composite, component: component, threshold: t, members: members, generation: sh.Info.Generation, share: sh.Key}, nil
+}
+
+// size is the number of the account's members, given the cluster's.
+func (a *account) size(cluster int) int {
+	if a.members == nil {
+		return cluster
+	}
+	return len(a.members)
 }
 
 // describeUnsealError names the files behind an hsm.UnsealError.

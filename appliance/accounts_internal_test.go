@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/protect"
@@ -49,5 +51,52 @@ func TestAttackPermitForAnotherKeyCannotSign(t *testing.T) {
 	sig, err := a.signPermitted(permit)
 	if err != nil || !a.composite.Verify([32]byte{7}, sig) {
 		t.Fatalf("account A with its own permit: %v", err)
+	}
+}
+
+// An account's share names the configuration it belongs to; a signer
+// loads it only when every member is in its cluster and the threshold is a
+// majority of the members (not of the cluster).
+func TestAccountConfigurationAgainstTheCluster(t *testing.T) {
+	share := func(threshold uint64, members []uint64) hsm.Share {
+		sk, err := bls.GenerateSecretKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk := sk.PublicKey().Bytes()
+		return hsm.Share{Key: sk, Info: hsm.ShareInfo{Participant: 1, Threshold: threshold, CompositeKey: pk, ComponentKey: pk, Members: members, Generation: 2}}
+	}
+	cluster := []uint64{1, 2, 3, 4, 5, 6, 7}
+	for _, tc := range []struct {
+		name      string
+		threshold uint64
+		members   []uint64
+		want      string // "" loads
+	}{
+		{"the cluster's configuration", 4, nil, ""},
+		{"a 3-of-5 account in a cluster of 7", 3, []uint64{1, 2, 3, 4, 5}, ""},
+		{"3 of the cluster's 7 without members", 3, nil, "threshold 3 for a cluster of 7"},
+		{"a member outside the cluster", 2, []uint64{1, 3, 9}, "participant 9 is not in cluster.participants"},
+		{"a threshold of half the members", 2, []uint64{1, 2, 3, 4}, "threshold 2 for 4 members"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			acc, err := newAccount(share(tc.threshold, tc.members), cluster)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v, want an error with %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			size := len(tc.members)
+			if tc.members == nil {
+				size = len(cluster)
+			}
+			if acc.size(len(cluster)) != size || acc.generation != 2 {
+				t.Fatalf("size %d, generation %d; want %d, 2", acc.size(len(cluster)), acc.generation, size)
+			}
+		})
 	}
 }

@@ -146,6 +146,16 @@ type directory struct{ a *Appliance }
 
 func (d directory) Keys() []api.PublicKey { return d.a.accounts.keys() }
 
+// clusterIDs lists the cluster's participants, ascending.
+func (d directory) clusterIDs() []tss.ID {
+	out := make([]tss.ID, 0, len(d.a.cfg.Cluster.Participants))
+	for _, p := range d.a.cfg.Cluster.Participants {
+		out = append(out, tss.ID(p.ID))
+	}
+	slices.Sort(out)
+	return out
+}
+
 func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey, lost tss.ID) ([]tss.Account, error) {
 	if err := d.a.coord.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("discovering the accounts: %w", err)
@@ -155,6 +165,9 @@ func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey, lost 
 		info, ok := d.a.coord.Account(key)
 		if !ok {
 			return nil, fmt.Errorf("[%d]: %s is not an account of this cluster (or a participant refused it: see the signer's log)", i, key)
+		}
+		if cluster := d.clusterIDs(); !slices.Equal(info.Members, cluster) {
+			return nil, fmt.Errorf("[%d]: %s belongs to a configuration of participants %v, not the cluster's %v: a refresh or a repair keeps an account's configuration, and its plan lists the cluster's", i, key, info.Members, cluster)
 		}
 		if lost != 0 && !slices.Contains(info.Members, lost) {
 			return nil, fmt.Errorf("[%d]: %s: participant %s is not one of its members", i, key, lost)

@@ -439,6 +439,15 @@ func (c *Config) validateListeners() error {
 	return nil
 }
 
+// participantIDs lists cluster.participants' ids, in their order.
+func (c *Config) participantIDs() []uint64 {
+	out := make([]uint64, len(c.Cluster.Participants))
+	for i, p := range c.Cluster.Participants {
+		out[i] = p.ID
+	}
+	return out
+}
+
 func (c *Config) validateCluster() error {
 	cl := c.Cluster
 	if strings.TrimSpace(cl.ID) == "" {

@@ -207,7 +207,7 @@ func (a *Appliance) activateAll(ctx context.Context, keys []api.PublicKey) error
 		a.coord.Invalidate()
 	}
 	for i, key := range todo {
-		if err := a.accounts.add(shares[i], len(a.cfg.Cluster.Participants)); err != nil {
+		if err := a.accounts.add(shares[i], a.cfg.participantIDs()); err != nil {
 			handed = i
 			a.unplace(todo[i:])
 			joined() // those before it did
@@ -382,7 +382,7 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 		undo()
 		return fmt.Errorf("slashing protection: %w", err)
 	}
-	if err := a.accounts.add(sh, len(a.cfg.Cluster.Participants)); err != nil {
+	if err := a.accounts.add(sh, a.cfg.participantIDs()); err != nil {
 		a.db.Disable(context.WithoutCancel(ctx), protect.PublicKey(key))
 		undo()
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rampart-signer/rampart/appliance/audit"
@@ -279,8 +280,23 @@ func (p *participant) view(acc *account) api.Account {
 		PublicKey:          api.PublicKey(acc.component.Bytes()),
 		CompositePublicKey: acc.key,
 		SigningThreshold:   api.Uint64(acc.threshold),
-		Participants:       p.members,
+		Participants:       p.membersOf(acc),
 	}
+}
+
+// membersOf lists the account's members with their endpoints: the
+// cluster's participants, or those its share names.
+func (p *participant) membersOf(acc *account) []api.Participant {
+	if acc.members == nil {
+		return p.members
+	}
+	out := make([]api.Participant, 0, len(acc.members))
+	for _, m := range p.members {
+		if slices.Contains(acc.members, uint64(m.ID)) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // local adapts the participant for the signer's own coordinator.

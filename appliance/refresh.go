@@ -91,10 +91,12 @@ func (a *Appliance) stageRefresh(ctx context.Context, items []stageItem) ([]*bls
 	a.life.Lock()
 	defer a.life.Unlock()
 	keys := make([]api.PublicKey, len(items))
+	accs := make([]*account, len(items))
 	for i, it := range items {
 		key := api.PublicKey(it.composite.Bytes())
 		keys[i] = key
 		acc, ok := a.accounts.get(key)
+		accs[i] = acc
 		if !ok {
 			return nil, fmt.Errorf("accounts[%d]: %s is not an active account of this signer", i, key)
 		}
@@ -111,7 +113,10 @@ func (a *Appliance) stageRefresh(ctx context.Context, items []stageItem) ([]*bls
 	blobs := make([][]byte, len(items))
 	components := make([]*bls.PublicKey, len(items))
 	for i, it := range items {
-		blob, err := a.sealKey.Seal(ctx, it.share, hsm.Binding{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID, Threshold: uint64(it.threshold), CompositeKey: it.composite})
+		// A refresh changes the shares, not the configuration: the
+		// account's members and generation stay as they are.
+		blob, err := a.sealKey.Seal(ctx, it.share, hsm.Binding{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID, Threshold: uint64(it.threshold), CompositeKey: it.composite,
+			Members: accs[i].members, Generation: accs[i].generation})
 		if err != nil {
 			return nil, fmt.Errorf("accounts[%d]: sealing: %w", i, err)
 		}
@@ -180,7 +185,7 @@ func (a *Appliance) activateRefresh(ctx context.Context, key api.PublicKey) erro
 		a.log.Warn("syncing the shares directory after a refresh failed", "account", key, "err", err)
 	}
 	delete(a.refreshing, key)
-	if err := a.accounts.replace(sh, len(a.cfg.Cluster.Participants)); err != nil {
+	if err := a.accounts.replace(sh, a.cfg.participantIDs()); err != nil {
 		sh.Key.Zero()
 		return err
 	}
@@ -223,7 +228,7 @@ func (a *Appliance) rollBackRefresh(ctx context.Context, key api.PublicKey) erro
 		a.log.Warn("syncing the shares directory after a refresh rollback failed", "account", key, "err", err)
 	}
 	if _, ok := a.accounts.get(key); ok {
-		if err := a.accounts.replace(sh, len(a.cfg.Cluster.Participants)); err != nil {
+		if err := a.accounts.replace(sh, a.cfg.participantIDs()); err != nil {
 			sh.Key.Zero()
 			return err
 		}

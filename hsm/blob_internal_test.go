@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/rampart-signer/rampart/internal/bls"
@@ -27,6 +28,49 @@ func validBlob(t testing.TB) []byte {
 	return s.marshal()
 }
 
+// validBlobMembers is validBlob in version 2: participant 7 (threshold 5)
+// of members 2, 5, 7, 9, 11, generation 4.
+func validBlobMembers(t testing.TB) []byte {
+	t.Helper()
+	s, err := parseSealedShare(validBlob(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.info.Version, s.info.Generation, s.info.Members = BlobVersionMembers, 4, []uint64{2, 5, 7, 9, 11}
+	return s.marshal()
+}
+
+func TestParseSealedShareRefusesBadMembers(t *testing.T) {
+	good := validBlobMembers(t)
+	if _, err := ReadShareInfo(good); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
+	const m = headerLength + 8 // the member count
+	for _, tc := range []struct {
+		name string
+		blob []byte
+		want error
+	}{
+		{"refuses a blob cut inside the members", good[:m+3], ErrBlobFormat},
+		{"refuses a count the blob does not hold", edit(func(b []byte) []byte { b[m] = 6; return b }), ErrBlobFormat},
+		{"refuses no member", edit(func(b []byte) []byte {
+			return append(append(b[:m:m], 0), b[m+1+2*5:]...)
+		}), ErrBlobFormat},
+		{"refuses members out of order", edit(func(b []byte) []byte { b[m+2], b[m+4] = 5, 2; return b }), ErrBlobFormat},
+		{"refuses a member twice", edit(func(b []byte) []byte { b[m+4] = 2; return b }), ErrBlobFormat},
+		{"refuses members without the participant", edit(func(b []byte) []byte { b[m+6] = 8; return b }), ErrBlobFormat},
+		{"refuses a threshold above the members", edit(func(b []byte) []byte { b[8] = 6; return b }), ErrBlobFormat},
+		{"refuses trailing bytes", append(bytes.Clone(good), 0), ErrBlobFormat},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ReadShareInfo(tc.blob); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseSealedShareRefuses(t *testing.T) {
 	good := validBlob(t)
 	edit := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
@@ -41,7 +85,8 @@ func TestParseSealedShareRefuses(t *testing.T) {
 		{"refuses a blob with trailing bytes", append(bytes.Clone(good), 0), ErrBlobFormat},
 		{"refuses another magic", edit(func(b []byte) []byte { b[0] = 'X'; return b }), ErrBlobFormat},
 		{"refuses version 0", edit(func(b []byte) []byte { b[4] = 0; return b }), ErrBlobVersion},
-		{"refuses version 2", edit(func(b []byte) []byte { b[4] = 2; return b }), ErrBlobVersion},
+		{"refuses version 3", edit(func(b []byte) []byte { b[4] = 3; return b }), ErrBlobVersion},
+		{"refuses version 2 of version 1's length", edit(func(b []byte) []byte { b[4] = 2; return b }), ErrBlobFormat},
 		{"refuses participant 0", edit(func(b []byte) []byte { b[5], b[6] = 0, 0; return b }), ErrBlobFormat},
 		{"refuses threshold 0", edit(func(b []byte) []byte { b[7], b[8] = 0, 0; return b }), ErrBlobFormat},
 		{"refuses an uncompressed composite key", edit(func(b []byte) []byte { b[41] &^= 0x80; return b }), ErrBlobFormat},
@@ -64,6 +109,14 @@ func TestAdditionalDataCoversEveryHeaderField(t *testing.T) {
 	if !bytes.HasPrefix(aad, []byte(sealDomain)) || !bytes.Equal(aad[len(sealDomain):], s.marshal()[:headerLength]) {
 		t.Fatal("additional data is not the domain tag followed by the whole header")
 	}
+	v2 := validBlobMembers(t)
+	s, err = parseSealedShare(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aad := s.info.additionalData(); !bytes.Equal(aad[len(sealDomain):], v2[:len(v2)-ivLength-sealedLength]) {
+		t.Fatal("version 2's additional data is not the domain tag followed by everything before the IV")
+	}
 }
 
 // FuzzParseSealedShare checks that the parser never panics, refuses with
@@ -75,6 +128,7 @@ func FuzzParseSealedShare(f *testing.F) {
 	f.Add(good[:100])
 	f.Add(append(bytes.Clone(good), 1))
 	f.Add([]byte("RPSS\x02"))
+	f.Add(validBlobMembers(f))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := parseSealedShare(b)
@@ -88,7 +142,7 @@ func FuzzParseSealedShare(f *testing.F) {
 			t.Fatal("accepted blob does not encode back to itself")
 		}
 		info, err := ReadShareInfo(s.marshal())
-		if err != nil || info != s.info {
+		if err != nil || !reflect.DeepEqual(info, s.info) {
 			t.Fatalf("re-parse gave %+v, %v", info, err)
 		}
 	})

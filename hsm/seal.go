@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -20,6 +21,13 @@ type Binding struct {
 	Threshold   uint64 // 1..65535
 	// CompositeKey is the validator's public key.
 	CompositeKey *bls.PublicKey
+	// Members and Generation name the account's configuration: the
+	// members holding its shares (ascending, Participant among them) and
+	// how many resharings made it. Left nil and 0, the share belongs to
+	// the cluster's configuration (its participants) and is sealed in
+	// version 1; otherwise in version 2.
+	Members    []uint64
+	Generation uint64
 }
 
 // Placement is where the unsealing signer sits. Shares made for another
@@ -57,8 +65,8 @@ type Share struct {
 
 // Seal encrypts share inside the HSM, bound to b and to the share's
 // component public key, and returns the sealed blob (SealedShareLength
-// bytes). Before returning, the blob is unsealed once and compared with the
-// share, so a module that mis-seals is caught while the share still exists
+// bytes in version 1). Before returning, the blob is unsealed once and
+// compared with the share, so a module that mis-seals is caught while the share still exists
 // elsewhere.
 func (k *SealingKey) Seal(ctx context.Context, share *bls.SecretKey, b Binding) ([]byte, error) {
 	switch {
@@ -79,6 +87,12 @@ func (k *SealingKey) Seal(ctx context.Context, share *bls.SecretKey, b Binding) 
 		CompositeKey: b.CompositeKey.Bytes(),
 		ComponentKey: share.PublicKey().Bytes(),
 	}}
+	if b.Members != nil || b.Generation != 0 {
+		if err := checkMembers(b.Members, b.Participant, b.Threshold); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidBinding, err)
+		}
+		sh.info.Version, sh.info.Generation, sh.info.Members = BlobVersionMembers, b.Generation, slices.Clone(b.Members)
+	}
 	// A fresh random 96-bit IV per seal: with fewer than 2^32 seals per
 	// key the chance of a repeat is negligible (NIST SP 800-38D §8.3).
 	if _, err := io.ReadFull(k.t.opts.Rand, sh.iv[:]); err != nil {

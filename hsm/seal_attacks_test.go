@@ -54,7 +54,8 @@ func TestEditedMetadataFailsToUnseal(t *testing.T) {
 		{"refuses a blob with an altered IV", func(b []byte) { b[offIV] ^= 1 }, a.placement(), hsm.ErrUnseal},
 		{"refuses a blob with an altered ciphertext", func(b []byte) { b[offSealed] ^= 1 }, a.placement(), hsm.ErrUnseal},
 		{"refuses a blob with an altered tag", func(b []byte) { b[len(b)-1] ^= 1 }, a.placement(), hsm.ErrUnseal},
-		{"refuses a blob claiming another version", func(b []byte) { b[4] = 2 }, a.placement(), hsm.ErrBlobVersion},
+		{"refuses a blob claiming another version", func(b []byte) { b[4] = 3 }, a.placement(), hsm.ErrBlobVersion},
+		{"refuses a blob claiming version 2", func(b []byte) { b[4] = 2 }, a.placement(), hsm.ErrBlobFormat},
 		{"refuses a blob with another magic", func(b []byte) { b[1] = 'X' }, a.placement(), hsm.ErrBlobFormat},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/rampart-signer/rampart/appliance"
@@ -36,6 +37,18 @@ type dealer struct {
 // development clusters and tests; production uses distributed key
 // generation.
 func Deal(ctx context.Context, cfgs []*appliance.Config, validators, threshold int, random io.Reader) ([]api.PublicKey, error) {
+	return deal(ctx, cfgs, validators, threshold, random, false, 0)
+}
+
+// DealMembers is Deal among some of a cluster's signers (cfgs, each in
+// the cluster, not necessarily all of it): the shares name their members
+// and generation (sealed share version 2), as a resharing to those
+// signers would leave them.
+func DealMembers(ctx context.Context, cfgs []*appliance.Config, validators, threshold int, random io.Reader, generation uint64) ([]api.PublicKey, error) {
+	return deal(ctx, cfgs, validators, threshold, random, true, generation)
+}
+
+func deal(ctx context.Context, cfgs []*appliance.Config, validators, threshold int, random io.Reader, named bool, generation uint64) ([]api.PublicKey, error) {
 	signers := make([]*dealer, 0, len(cfgs))
 	defer func() {
 		for _, s := range signers {
@@ -65,7 +78,16 @@ func Deal(ctx context.Context, cfgs []*appliance.Config, validators, threshold i
 	if err := tss.CheckIDs(ids); err != nil {
 		return nil, fmt.Errorf("the signers' node.id values: %w", err)
 	}
-	if len(ids) != len(signers[0].cfg.Cluster.Participants) {
+	var members []uint64
+	if named {
+		for _, id := range ids {
+			if !slices.ContainsFunc(signers[0].cfg.Cluster.Participants, func(p appliance.ParticipantConfig) bool { return p.ID == uint64(id) }) {
+				return nil, fmt.Errorf("signer %d is not in the cluster", id)
+			}
+			members = append(members, uint64(id))
+		}
+		slices.Sort(members)
+	} else if len(ids) != len(signers[0].cfg.Cluster.Participants) {
 		return nil, fmt.Errorf("%d signers given, the cluster has %d", len(ids), len(signers[0].cfg.Cluster.Participants))
 	}
 	if err := tss.CheckThreshold(threshold, len(ids)); err != nil {
@@ -105,7 +127,7 @@ func Deal(ctx context.Context, cfgs []*appliance.Config, validators, threshold i
 				d.Zero()
 				return nil, err
 			}
-			blob, err := s.seal.Seal(ctx, skShare, hsm.Binding{ClusterID: s.cfg.ClusterID(), Participant: s.cfg.Node.ID, Threshold: uint64(threshold), CompositeKey: composite})
+			blob, err := s.seal.Seal(ctx, skShare, hsm.Binding{ClusterID: s.cfg.ClusterID(), Participant: s.cfg.Node.ID, Threshold: uint64(threshold), CompositeKey: composite, Members: members, Generation: generation})
 			skShare.Zero()
 			if err != nil {
 				d.Zero()

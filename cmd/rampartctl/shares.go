@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/rampart-signer/rampart/appliance"
@@ -137,7 +138,7 @@ func sharesListCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "%-98s %-11s %-9s %s\n", "COMPOSITE PUBLIC KEY", "PARTICIPANT", "THRESHOLD", "FILE")
+			fmt.Fprintf(env.Stdout, "%-98s %-11s %-9s %-18s %s\n", "COMPOSITE PUBLIC KEY", "PARTICIPANT", "THRESHOLD", "MEMBERS", "FILE")
 			for _, e := range entries {
 				if e.IsDir() || !strings.HasSuffix(e.Name(), appliance.ShareFileExt) {
 					continue
@@ -148,12 +149,25 @@ func sharesListCommand() *cli.Command {
 				}
 				info, err := hsm.ReadShareInfo(b)
 				if err != nil {
-					fmt.Fprintf(env.Stdout, "%-98s %-11s %-9s %s (%v)\n", "?", "?", "?", e.Name(), err)
+					fmt.Fprintf(env.Stdout, "%-98s %-11s %-9s %-18s %s (%v)\n", "?", "?", "?", "?", e.Name(), err)
 					continue
 				}
-				fmt.Fprintf(env.Stdout, "0x%x %-11d %-9d %s\n", info.CompositeKey, info.Participant, info.Threshold, e.Name())
+				fmt.Fprintf(env.Stdout, "0x%x %-11d %-9d %-18s %s\n", info.CompositeKey, info.Participant, info.Threshold, shareMembers(info), e.Name())
 			}
 			return nil
 		},
 	}
+}
+
+// shareMembers names the configuration a sealed share belongs to: the
+// cluster's participants, or the members it names and its generation.
+func shareMembers(info hsm.ShareInfo) string {
+	if info.Members == nil {
+		return "cluster"
+	}
+	ids := make([]string, len(info.Members))
+	for i, id := range info.Members {
+		ids[i] = strconv.FormatUint(id, 10)
+	}
+	return fmt.Sprintf("%s (gen %d)", strings.Join(ids, ","), info.Generation)
 }
