@@ -90,7 +90,7 @@ type ceremonyAccounts struct{ a *Appliance }
 func (c ceremonyAccounts) Stage(ctx context.Context, shares []ceremony.Share) ([]*bls.PublicKey, error) {
 	items := make([]stageItem, len(shares))
 	for i, s := range shares {
-		items[i] = stageItem{composite: s.Composite, threshold: s.Threshold, share: s.Secret}
+		items[i] = stageItem{composite: s.Composite, threshold: s.Threshold, share: s.Secret, members: s.Members, generation: s.Generation}
 	}
 	return c.a.stageAll(ctx, items)
 }
@@ -121,12 +121,16 @@ func (c ceremonyAccounts) Held(_ context.Context, keys []api.PublicKey) ([]cerem
 func (c ceremonyAccounts) StageRefresh(ctx context.Context, shares []ceremony.Share) ([]*bls.PublicKey, error) {
 	items := make([]stageItem, len(shares))
 	for i, s := range shares {
-		items[i] = stageItem{composite: s.Composite, threshold: s.Threshold, share: s.Secret}
+		items[i] = stageItem{composite: s.Composite, threshold: s.Threshold, share: s.Secret, members: s.Members, generation: s.Generation}
 	}
 	return c.a.stageRefresh(ctx, items)
 }
 
 func (c ceremonyAccounts) DiscardRefresh(key api.PublicKey) { c.a.discardRefresh(key) }
+
+func (c ceremonyAccounts) Leave(ctx context.Context, key api.PublicKey) error {
+	return c.a.leave(ctx, key)
+}
 
 func (c ceremonyAccounts) ActivateRefresh(ctx context.Context, key api.PublicKey) error {
 	return c.a.activateRefresh(ctx, key)
@@ -156,7 +160,20 @@ func (d directory) clusterIDs() []tss.ID {
 	return out
 }
 
-func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey, lost tss.ID) ([]tss.Account, error) {
+func (d directory) Generation(keys []api.PublicKey) (uint64, error) {
+	var g uint64
+	for i, key := range keys {
+		acc, ok := d.a.accounts.get(key)
+		if !ok {
+			return 0, fmt.Errorf("[%d]: %s is not an active account of this signer", i, key)
+		}
+		g = max(g, acc.generation)
+	}
+	return g, nil
+}
+
+func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey, q ceremony.ConfigQuery) ([]tss.Account, error) {
+	lost := q.Lost
 	if err := d.a.coord.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("discovering the accounts: %w", err)
 	}
@@ -166,13 +183,13 @@ func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey, lost 
 		if !ok {
 			return nil, fmt.Errorf("[%d]: %s is not an account of this cluster (or a participant refused it: see the signer's log)", i, key)
 		}
-		if cluster := d.clusterIDs(); !slices.Equal(info.Members, cluster) {
+		if cluster := d.clusterIDs(); !q.Redistribution && !slices.Equal(info.Members, cluster) {
 			return nil, fmt.Errorf("[%d]: %s belongs to a configuration of participants %v, not the cluster's %v: a refresh or a repair keeps an account's configuration, and its plan lists the cluster's", i, key, info.Members, cluster)
 		}
 		if lost != 0 && !slices.Contains(info.Members, lost) {
 			return nil, fmt.Errorf("[%d]: %s: participant %s is not one of its members", i, key, lost)
 		}
-		if gone := missing(info.Members, info.Known); lost == 0 && len(gone) > 0 {
+		if gone := missing(info.Members, info.Known); lost == 0 && !q.Redistribution && len(gone) > 0 {
 			return nil, fmt.Errorf("[%d]: %s: the component keys of participants %v are unknown (down?): a refresh needs every participant", i, key, gone)
 		}
 		composite, err := bls.PublicKeyFromBytes(key[:])
@@ -192,7 +209,7 @@ func (d directory) PublicConfig(ctx context.Context, keys []api.PublicKey, lost 
 			acc.Components = append(acc.Components, tss.Component{ID: id, PublicKey: pk})
 		}
 		slices.SortFunc(acc.Components, func(x, y tss.Component) int { return cmp.Compare(x.ID, y.ID) })
-		if lost != 0 {
+		if lost != 0 || q.Redistribution {
 			if len(acc.Components) < acc.Threshold {
 				return nil, fmt.Errorf("[%d]: %s: %d component keys known besides participant %s's, fewer than the threshold %d", i, key, len(acc.Components), lost, acc.Threshold)
 			}
@@ -235,7 +252,7 @@ func (c ceremonyAccounts) ExportHistory(ctx context.Context, keys []api.PublicKe
 func (c ceremonyAccounts) StageRepaired(ctx context.Context, shares []ceremony.Share, histories [][]byte) ([]*bls.PublicKey, error) {
 	items := make([]stageItem, len(shares))
 	for i, s := range shares {
-		items[i] = stageItem{composite: s.Composite, threshold: s.Threshold, share: s.Secret}
+		items[i] = stageItem{composite: s.Composite, threshold: s.Threshold, share: s.Secret, members: s.Members, generation: s.Generation}
 	}
 	return c.a.stageRepaired(ctx, items, histories)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,34 @@ type stageItem struct {
 	threshold int
 	share     *bls.SecretKey
 	history   *protect.Interchange
+	// members and generation name the account's configuration when it is
+	// not the cluster's (a redistribution's): each member a participant.
+	members    []uint64
+	generation uint64
+}
+
+// checkConfiguration checks an item's threshold against its members,
+// or the cluster's participants.
+func (a *Appliance) checkConfiguration(it stageItem) error {
+	if it.members == nil {
+		if err := tss.CheckThreshold(it.threshold, len(a.cfg.Cluster.Participants)); err != nil {
+			return fmt.Errorf("threshold %d for a cluster of %d: %w", it.threshold, len(a.cfg.Cluster.Participants), err)
+		}
+		return nil
+	}
+	cluster := a.cfg.participantIDs()
+	for _, id := range it.members {
+		if !slices.Contains(cluster, id) {
+			return fmt.Errorf("member %d is not in cluster.participants", id)
+		}
+	}
+	if !slices.Contains(it.members, a.cfg.Node.ID) {
+		return fmt.Errorf("this signer (%d) is not among the members %v", a.cfg.Node.ID, it.members)
+	}
+	if err := tss.CheckThreshold(it.threshold, len(it.members)); err != nil {
+		return fmt.Errorf("threshold %d for %d members: %w", it.threshold, len(it.members), err)
+	}
+	return nil
 }
 
 // stageAll seals and stages every item, all or none; each history, when
@@ -68,8 +97,8 @@ func (a *Appliance) stageAll(ctx context.Context, items []stageItem) ([]*bls.Pub
 			return nil, fmt.Errorf("accounts[%d]: %s listed twice", i, key)
 		}
 		seen[key] = true
-		if err := tss.CheckThreshold(it.threshold, len(a.cfg.Cluster.Participants)); err != nil {
-			return nil, fmt.Errorf("accounts[%d]: threshold %d for a cluster of %d: %w", i, it.threshold, len(a.cfg.Cluster.Participants), err)
+		if err := a.checkConfiguration(it); err != nil {
+			return nil, fmt.Errorf("accounts[%d]: %w", i, err)
 		}
 		if it.history != nil {
 			for j, v := range it.history.Data {
@@ -100,7 +129,8 @@ func (a *Appliance) stageAll(ctx context.Context, items []stageItem) ([]*bls.Pub
 	}
 	components := make([]*bls.PublicKey, len(items))
 	for i, it := range items {
-		blob, err := a.sealKey.Seal(ctx, it.share, hsm.Binding{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID, Threshold: uint64(it.threshold), CompositeKey: it.composite})
+		blob, err := a.sealKey.Seal(ctx, it.share, hsm.Binding{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID, Threshold: uint64(it.threshold), CompositeKey: it.composite,
+			Members: it.members, Generation: it.generation})
 		if err != nil {
 			undo()
 			return nil, fmt.Errorf("accounts[%d]: sealing: %w", i, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
+	"github.com/rampart-signer/rampart/protect"
 )
 
 // A refresh (a resharing ceremony, package ceremony) gives an account this
@@ -100,8 +101,18 @@ func (a *Appliance) stageRefresh(ctx context.Context, items []stageItem) ([]*bls
 		if !ok {
 			return nil, fmt.Errorf("accounts[%d]: %s is not an active account of this signer", i, key)
 		}
-		if acc.threshold != it.threshold {
+		if it.members == nil && acc.threshold != it.threshold {
 			return nil, fmt.Errorf("accounts[%d]: %s has threshold %d here, the refresh %d", i, key, acc.threshold, it.threshold)
+		}
+		if it.members != nil {
+			// A new configuration (a redistribution): never an older
+			// one than the account has here, nor the same one again.
+			if it.generation <= acc.generation {
+				return nil, fmt.Errorf("accounts[%d]: %s is at configuration generation %d here; the redistribution makes generation %d: a signer never goes back to an older configuration", i, key, acc.generation, it.generation)
+			}
+			if err := a.checkConfiguration(it); err != nil {
+				return nil, fmt.Errorf("accounts[%d]: %w", i, err)
+			}
 		}
 		if _, ok := a.refreshing[key]; ok {
 			return nil, fmt.Errorf("accounts[%d]: %w: a refreshed share of %s is staged already", i, errRefreshPending, key)
@@ -114,9 +125,14 @@ func (a *Appliance) stageRefresh(ctx context.Context, items []stageItem) ([]*bls
 	components := make([]*bls.PublicKey, len(items))
 	for i, it := range items {
 		// A refresh changes the shares, not the configuration: the
-		// account's members and generation stay as they are.
+		// account's members and generation stay as they are; a
+		// redistribution names its new ones.
+		members, generation := accs[i].members, accs[i].generation
+		if it.members != nil {
+			members, generation = it.members, it.generation
+		}
 		blob, err := a.sealKey.Seal(ctx, it.share, hsm.Binding{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID, Threshold: uint64(it.threshold), CompositeKey: it.composite,
-			Members: accs[i].members, Generation: accs[i].generation})
+			Members: members, Generation: generation})
 		if err != nil {
 			return nil, fmt.Errorf("accounts[%d]: sealing: %w", i, err)
 		}
@@ -257,4 +273,37 @@ func (a *Appliance) finishRefresh(key api.PublicKey) error {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// leave takes key off this signer for good, at once: a redistribution
+// gave the account a configuration this signer is not in, and it is
+// active on the new members. The key is disabled in slashing protection
+// (its history stays), the share zeroed once signatures in progress
+// finished, and the sealed share file, with any refresh companion,
+// deleted; nothing is kept for restoration, as the old share must not
+// outlive the old configuration.
+func (a *Appliance) leave(ctx context.Context, key api.PublicKey) error {
+	a.life.Lock()
+	defer a.life.Unlock()
+	delete(a.refreshing, key)
+	if err := a.db.Disable(ctx, protect.PublicKey(key)); err != nil && !errors.Is(err, protect.ErrUnknownKey) {
+		return fmt.Errorf("slashing protection: %w", err)
+	}
+	if a.accounts.remove(key) {
+		a.metrics.accounts.Set(float64(a.accounts.len()))
+	}
+	if a.coord != nil {
+		a.coord.Invalidate()
+	}
+	cur, prev, next := a.refreshPaths(key)
+	for _, f := range []string{cur, prev, next} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("destroying %s: %w", f, err)
+		}
+	}
+	if err := files.SyncDir(a.cfg.Accounts.SharesDir); err != nil {
+		return err
+	}
+	a.log.Warn("left the account's configuration (a redistribution): share destroyed", "account", key)
+	return nil
 }

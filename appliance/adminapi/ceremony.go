@@ -128,6 +128,10 @@ const (
 	// server, same participant id) its shares again; no other share
 	// changes, no key changes.
 	ReshareRepair = "repair"
+	// ReshareRedistribute: the accounts get a new configuration (other
+	// members, another threshold: replace a signer by a new participant
+	// id, 3-of-5 to 5-of-7, remove a signer for good); no key changes.
+	ReshareRedistribute = "redistribute"
 )
 
 // StartReshareRequest is the body of POST /rampart/v1/ceremonies/reshare:
@@ -140,8 +144,15 @@ type StartReshareRequest struct {
 	Participant api.Uint64 `json:"participant,omitempty"`
 	// Helpers lists the signers that help a repair (at least the
 	// threshold, the coordinating signer among them); empty means every
-	// signer but Participant.
+	// signer but Participant. For a redistribution, the dealers: current
+	// members, at least the current threshold, the coordinating signer
+	// among them; empty means every current member.
 	Helpers []api.Uint64 `json:"helpers,omitempty"`
+	// NewMembers and NewThreshold are a redistribution's new
+	// configuration: participants of the cluster, the threshold a strict
+	// majority of them.
+	NewMembers   []api.Uint64 `json:"new_members,omitempty"`
+	NewThreshold api.Uint64   `json:"new_threshold,omitempty"`
 	// Accounts lists the accounts to reshare; empty means every account
 	// the coordinating signer holds.
 	Accounts []api.PublicKey `json:"accounts,omitempty"`

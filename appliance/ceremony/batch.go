@@ -271,9 +271,9 @@ func (b *batch) stageLocked(ctx context.Context) error {
 	if err != nil {
 		return dkgAbort(b.index, err)
 	}
-	if b.c.helping() {
-		// A helper of a repair: its own shares do not change, nothing is
-		// staged here.
+	if b.c.dealsOnly() {
+		// A helper of a repair, or a member a redistribution leaves out:
+		// nothing is staged here.
 		keys := make([]api.PublicKey, len(validators))
 		for i, v := range validators {
 			keys[i] = api.PublicKey(v.Account.Composite.Bytes())
@@ -297,6 +297,12 @@ func (b *batch) stageLocked(ctx context.Context) error {
 			return abortf("batch %d: own share of validator %d: %v", b.index, i, err)
 		}
 		shares[i] = Share{Composite: v.Account.Composite, Threshold: v.Account.Threshold, Secret: sk}
+		if pl := b.c.plan; pl.redistribute() {
+			for _, id := range pl.NewMembers {
+				shares[i].Members = append(shares[i].Members, uint64(id))
+			}
+			shares[i].Generation = uint64(pl.Generation)
+		}
 		keys[i] = api.PublicKey(v.Account.Composite.Bytes())
 	}
 	components, err := b.c.stage(context.WithoutCancel(ctx), b.index, shares)

@@ -381,9 +381,9 @@ func (c *ceremony) batchStaged(ctx context.Context) {
 // participant, with the slashing history of every other participant.
 func (c *ceremony) stage(ctx context.Context, index int, shares []Share) ([]*bls.PublicKey, error) {
 	switch {
-	case c.plan.refresh():
+	case c.plan.refresh(), c.plan.continues(c.self):
 		return c.env.deps.Refreshes.StageRefresh(ctx, shares)
-	case c.plan.repair():
+	case c.plan.repair(), c.plan.joins(c.self):
 		histories, err := c.histories(ctx, index)
 		if err != nil {
 			return nil, err
@@ -399,16 +399,39 @@ func (c *ceremony) helping() bool {
 	return c.plan != nil && c.plan.repair() && c.self != tss.ID(c.plan.Repaired)
 }
 
+// dealsOnly reports whether this participant deals and receives nothing:
+// a repair's helper, or a member a redistribution leaves out.
+func (c *ceremony) dealsOnly() bool {
+	return c.helping() || (c.plan != nil && c.plan.leaves(c.self))
+}
+
+// replaces reports whether this participant's new shares replace shares
+// it holds: a refresh, or a member a redistribution keeps.
+func (c *ceremony) replaces() bool {
+	return c.plan != nil && (c.plan.refresh() || c.plan.continues(c.self))
+}
+
+// historySources are the participants whose slashing history a repaired
+// or joining participant starts from: every other participant of a
+// repair, every old member taking part in a redistribution.
+func (c *ceremony) historySources() []tss.ID {
+	var out []tss.ID
+	for _, id := range c.plan.members() {
+		if id == c.self || (c.plan.redistribute() && !slices.Contains(c.plan.OldMembers, api.Uint64(id))) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
 // histories fetches, at a repaired participant, the slashing history of
 // batch index's accounts from every other participant (each over mutual
 // TLS, answering only the plan's repaired participant): the repaired
 // shares start from their merge. Every helper must answer.
 func (c *ceremony) histories(ctx context.Context, index int) ([][]byte, error) {
 	var out [][]byte
-	for _, id := range c.plan.members() {
-		if id == c.self {
-			continue
-		}
+	for _, id := range c.historySources() {
 		p := c.env.deps.Peers.Peer(id, nil)
 		var h []byte
 		var err error
@@ -438,9 +461,9 @@ func (c *ceremony) histories(ctx context.Context, index int) ([][]byte, error) {
 // discard drops a staged share.
 func (c *ceremony) discard(key api.PublicKey) {
 	switch {
-	case c.plan.refresh():
+	case c.replaces():
 		c.env.deps.Refreshes.DiscardRefresh(key)
-	case c.helping():
+	case c.dealsOnly():
 	default:
 		c.env.deps.Accounts.Discard(key)
 	}
@@ -483,9 +506,10 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	activated := prev == adminapi.StateActivating || prev == adminapi.StateActive
 	for _, k := range keys {
 		switch {
-		case c.helping():
-			// Nothing of a repair is on a helper but its snapshots.
-		case activated && c.plan != nil && c.plan.refresh():
+		case c.dealsOnly():
+			// Nothing of a repair is on a helper but its snapshots, nor
+			// of a redistribution on a member it leaves out.
+		case activated && c.replaces():
 			// The previous share comes back: nothing of the refresh
 			// signs, and the account keeps signing with its old shares.
 			if err := c.env.deps.Refreshes.RollBackRefresh(ctx, k); err != nil {
@@ -554,7 +578,7 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refus
 	if err := c.writeRecord(rec); err != nil {
 		return fail(err)
 	}
-	if c.plan.repair() && !c.helping() {
+	if (c.plan.repair() && !c.helping()) || c.plan.joins(c.self) {
 		// The repaired shares sign nothing below the cutover: what the
 		// others signed since their histories were exported is below it.
 		epoch, err := c.env.deps.Repairs.Cutover(ctx, keys)
@@ -603,14 +627,14 @@ const activationChunk = 256
 // a repair's helper has nothing to activate.
 func (c *ceremony) activateSome(ctx context.Context, keys []api.PublicKey) error {
 	switch {
-	case c.plan.refresh():
+	case c.replaces():
 		for _, k := range keys {
 			if err := c.env.deps.Refreshes.ActivateRefresh(ctx, k); err != nil {
 				return err
 			}
 		}
 		return nil
-	case c.helping():
+	case c.dealsOnly():
 		return nil
 	}
 	return c.env.deps.Accounts.Activate(ctx, keys)
@@ -631,10 +655,19 @@ func (c *ceremony) finalize(ctx context.Context) *web.Refusal {
 	default:
 		return web.Refuse(http.StatusConflict, "ceremony_state", "ceremony is %s here, not active", c.state)
 	}
-	if c.plan.refresh() {
+	switch {
+	case c.replaces():
 		for _, k := range c.keys {
 			if err := c.env.deps.Refreshes.FinishRefresh(ctx, k); err != nil {
 				return web.Refuse(http.StatusServiceUnavailable, "unavailable", "destroying the previous share of %s: %v", k, err)
+			}
+		}
+	case c.plan.leaves(c.self):
+		// The new configuration is active everywhere: this signer's
+		// shares of it are destroyed, on disk and in memory.
+		for _, k := range c.keys {
+			if err := c.env.deps.Refreshes.Leave(ctx, k); err != nil {
+				return web.Refuse(http.StatusServiceUnavailable, "unavailable", "destroying the share of %s this signer no longer belongs to: %v", k, err)
 			}
 		}
 	}

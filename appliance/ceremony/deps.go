@@ -71,6 +71,10 @@ type Accounts interface {
 type Share struct {
 	Composite *bls.PublicKey
 	Threshold int
+	// Members and Generation name a redistribution's new configuration
+	// (nil and 0: the cluster's).
+	Members    []uint64
+	Generation uint64
 	// Secret is this signer's share; the caller zeroes it after Stage.
 	Secret *bls.SecretKey
 }
@@ -95,6 +99,10 @@ type Refreshes interface {
 	RollBackRefresh(ctx context.Context, key api.PublicKey) error
 	// FinishRefresh destroys the previous sealed share.
 	FinishRefresh(ctx context.Context, key api.PublicKey) error
+	// Leave takes an account this signer no longer belongs to (a
+	// redistribution left it out) off the signer and destroys its share,
+	// at once; its slashing history stays.
+	Leave(ctx context.Context, key api.PublicKey) error
 }
 
 // Repairs is the signer's side of a share repair at the repaired
@@ -129,11 +137,12 @@ type Held struct {
 type Directory interface {
 	// Keys lists the accounts this signer holds, active.
 	Keys() []api.PublicKey
-	// PublicConfig returns each account's threshold and every
-	// participant's component key, in order, after a fresh discovery.
-	// The component keys of participant lost (a replaced server holding
-	// no shares), when not 0, are interpolated from the others'.
-	PublicConfig(ctx context.Context, keys []api.PublicKey, lost tss.ID) ([]tss.Account, error)
+	// PublicConfig returns each account's threshold and every member's
+	// component key, in order, after a fresh discovery; see ConfigQuery.
+	PublicConfig(ctx context.Context, keys []api.PublicKey, q ConfigQuery) ([]tss.Account, error)
+	// Generation is the highest configuration generation of the
+	// accounts keys here.
+	Generation(keys []api.PublicKey) (uint64, error)
 }
 
 // Sealer seals a participant's dkg snapshots in the signer's HSM, bound to
@@ -191,4 +200,18 @@ type Deps struct {
 	Signer    Signer
 	Peers     Peers
 	Audit     Auditor
+}
+
+// ConfigQuery says which accounts a resharing plan may list and how their
+// public configuration is completed.
+type ConfigQuery struct {
+	// Lost (a repair's replaced server holding no shares), when not 0:
+	// its component keys, and those of members not heard from, are
+	// interpolated from the others'.
+	Lost tss.ID
+	// Redistribution: the accounts may be of any configuration within
+	// the cluster (a refresh or a repair lists only the cluster's), and
+	// the component keys of members not heard from (down, or gone for
+	// good) are interpolated from the others'.
+	Redistribution bool
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/tss"
@@ -148,8 +149,8 @@ func (pr protocol) resume(ctx context.Context, e *env, self tss.ID, snap []byte)
 // held copies this signer's current shares of the batch's accounts; the
 // member a repair gives its shares holds none.
 func (pr protocol) held(ctx context.Context, e *env, self tss.ID) ([]*tss.Share, error) {
-	if pr.reshare.Mode == reshare.ModeRepair && self == pr.reshare.NewMembers[0] {
-		return nil, nil
+	if pr.reshare.Mode != reshare.ModeRefresh && !slices.Contains(pr.reshare.Dealers, self) {
+		return nil, nil // a repaired or joining member, or one that does not deal
 	}
 	if e.deps.Refreshes == nil {
 		return nil, errors.New("this signer cannot reshare")

@@ -65,15 +65,29 @@ type plan struct {
 	// Repaired take part; the others may be down.
 	Helpers []api.Uint64 `json:"helpers,omitempty"`
 	// Accounts lists, for a refresh or a repair, every account with every
-	// participant's current component key (in Participants order): the
-	// public configuration the dealers' commitments are checked against.
+	// participant's current component key (in Participants order; in
+	// OldMembers order for a redistribution): the public configuration the
+	// dealers' commitments are checked against.
 	Accounts []planAccount `json:"accounts,omitempty"`
+	// A redistribution (kindRedistribute) gives the accounts, all of one
+	// configuration (OldMembers at Threshold), a new one: NewMembers at
+	// NewThreshold, generation Generation. Helpers lists its dealers, at
+	// least Threshold of OldMembers. Members of OldMembers not in
+	// NewMembers leave: their shares are destroyed once the new
+	// configuration is active. Members of NewMembers not in OldMembers
+	// join, their slashing protection the merge of the dealers' histories
+	// with floors at the cutover.
+	OldMembers   []api.Uint64 `json:"old_members,omitempty"`
+	NewMembers   []api.Uint64 `json:"new_members,omitempty"`
+	NewThreshold api.Uint64   `json:"new_threshold,omitempty"`
+	Generation   api.Uint64   `json:"generation,omitempty"`
 }
 
 // Kinds of resharing plans.
 const (
-	kindRefresh = "refresh"
-	kindRepair  = "repair"
+	kindRefresh      = "refresh"
+	kindRepair       = "repair"
+	kindRedistribute = "redistribute"
 )
 
 // planAccount is one account of a refresh or repair plan.
@@ -88,6 +102,10 @@ func (p *plan) refresh() bool { return p.Kind == kindRefresh }
 // repair reports whether the plan repairs a participant's shares.
 func (p *plan) repair() bool { return p.Kind == kindRepair }
 
+// redistribute reports whether the plan gives accounts a new
+// configuration.
+func (p *plan) redistribute() bool { return p.Kind == kindRedistribute }
+
 // reshares reports whether the plan works on existing accounts.
 func (p *plan) reshares() bool { return p.Kind != "" }
 
@@ -98,6 +116,8 @@ func (p *plan) what() string {
 		return "refresh ceremony"
 	case p != nil && p.repair():
 		return "share repair ceremony"
+	case p != nil && p.redistribute():
+		return "redistribution ceremony"
 	}
 	return "key generation ceremony"
 }
@@ -156,6 +176,17 @@ func (p *plan) ID() [32]byte {
 			}
 		}
 	}
+	// Refresh and repair plans hash as they did before redistribution.
+	if p.redistribute() {
+		for _, ids := range [][]api.Uint64{p.OldMembers, p.NewMembers} {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
+			for _, id := range ids {
+				b = binary.BigEndian.AppendUint64(b, uint64(id))
+			}
+		}
+		b = binary.BigEndian.AppendUint64(b, uint64(p.NewThreshold))
+		b = binary.BigEndian.AppendUint64(b, uint64(p.Generation))
+	}
 	h.Write(b)
 	var id [32]byte
 	h.Sum(id[:0])
@@ -172,17 +203,52 @@ func (p *plan) ids() []tss.ID {
 }
 
 // members returns the participants that take part, ascending: every
-// participant, or a repair's helpers and repaired participant.
+// participant, a repair's helpers and repaired participant, or a
+// redistribution's dealers and new members.
 func (p *plan) members() []tss.ID {
-	if !p.repair() {
+	var out []tss.ID
+	switch {
+	case p.repair():
+		out = append(toIDs(p.Helpers), tss.ID(p.Repaired))
+	case p.redistribute():
+		out = append(toIDs(p.Helpers), toIDs(p.NewMembers)...)
+	default:
 		return p.ids()
 	}
-	out := make([]tss.ID, 0, len(p.Helpers)+1)
-	for _, id := range p.Helpers {
-		out = append(out, tss.ID(id))
-	}
-	out = append(out, tss.ID(p.Repaired))
 	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// accountMembers lists, ascending, the members whose component keys the
+// plan's accounts list: a redistribution's old members, or every
+// participant.
+func (p *plan) accountMembers() []tss.ID {
+	if p.redistribute() {
+		return toIDs(p.OldMembers)
+	}
+	return p.ids()
+}
+
+// Roles of a participant in a redistribution: a new member that held no
+// share joins, one that did continues, an old member that is not a new
+// one leaves.
+func (p *plan) joins(id tss.ID) bool {
+	return p.redistribute() && slices.Contains(p.NewMembers, api.Uint64(id)) && !slices.Contains(p.OldMembers, api.Uint64(id))
+}
+
+func (p *plan) continues(id tss.ID) bool {
+	return p.redistribute() && slices.Contains(p.NewMembers, api.Uint64(id)) && slices.Contains(p.OldMembers, api.Uint64(id))
+}
+
+func (p *plan) leaves(id tss.ID) bool {
+	return p.redistribute() && slices.Contains(p.OldMembers, api.Uint64(id)) && !slices.Contains(p.NewMembers, api.Uint64(id))
+}
+
+func toIDs(ids []api.Uint64) []tss.ID {
+	out := make([]tss.ID, len(ids))
+	for i, id := range ids {
+		out[i] = tss.ID(id)
+	}
 	return out
 }
 
@@ -233,11 +299,11 @@ func (p *plan) reshareConfig(id [32]byte, i int) (reshare.Config, error) {
 		Accounts:     accounts,
 		Context:      ctx,
 	}
-	if p.repair() {
-		cfg.Mode, cfg.NewMembers, cfg.Dealers = reshare.ModeRepair, []tss.ID{tss.ID(p.Repaired)}, nil
-		for _, id := range p.Helpers {
-			cfg.Dealers = append(cfg.Dealers, tss.ID(id))
-		}
+	switch {
+	case p.repair():
+		cfg.Mode, cfg.NewMembers, cfg.Dealers = reshare.ModeRepair, []tss.ID{tss.ID(p.Repaired)}, toIDs(p.Helpers)
+	case p.redistribute():
+		cfg.Mode, cfg.Dealers, cfg.NewMembers, cfg.NewThreshold = reshare.ModeRedistribute, toIDs(p.Helpers), toIDs(p.NewMembers), int(p.NewThreshold)
 	}
 	return cfg, nil
 }
@@ -246,7 +312,7 @@ func (p *plan) reshareConfig(id [32]byte, i int) (reshare.Config, error) {
 // (tss.Account.Validate: every component key on one polynomial of the
 // threshold's degree through the account key).
 func (p *plan) accounts(lo, hi int) ([]tss.Account, error) {
-	ids := p.ids()
+	ids := p.accountMembers()
 	out := make([]tss.Account, 0, hi-lo)
 	for v := lo; v < hi; v++ {
 		pa := p.Accounts[v]
@@ -341,13 +407,17 @@ func (p *plan) validate(cfg *Config, now time.Time) error {
 	case p.NetworkName != n.Name():
 		return fmt.Errorf("network_name: %q, this signer's network is %q", p.NetworkName, n.Name())
 	}
-	if err := tss.CheckThreshold(int(min(p.Threshold, 1<<16)), len(ids)); err != nil {
-		return fmt.Errorf("threshold: %w", err)
+	if !p.redistribute() {
+		if err := tss.CheckThreshold(int(min(p.Threshold, 1<<16)), len(ids)); err != nil {
+			return fmt.Errorf("threshold: %w", err)
+		}
+	} else if err := p.validateRedistribution(); err != nil {
+		return err
 	}
 	if p.Validators < 1 || p.Validators > adminapi.MaxCeremonyValidators {
 		return fmt.Errorf("validators: %d is not between 1 and %d", p.Validators, adminapi.MaxCeremonyValidators)
 	}
-	if mb := maxBatchSize(len(ids), int(p.Threshold)); p.BatchSize < 1 || p.BatchSize > api.Uint64(mb) {
+	if mb := p.maxBatchSize(); p.BatchSize < 1 || p.BatchSize > api.Uint64(mb) {
 		return fmt.Errorf("batch_size: %d is not between 1 and %d", p.BatchSize, mb)
 	}
 	switch p.Kind {
@@ -358,12 +428,12 @@ func (p *plan) validate(cfg *Config, now time.Time) error {
 		if err := p.deposit().Validate(); err != nil {
 			return err
 		}
-	case kindRefresh, kindRepair:
+	case kindRefresh, kindRepair, kindRedistribute:
 		if err := p.validateRefresh(); err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("kind: %q is neither key generation (empty), %q nor %q", p.Kind, kindRefresh, kindRepair)
+		return fmt.Errorf("kind: %q is neither key generation (empty), %q, %q nor %q", p.Kind, kindRefresh, kindRepair, kindRedistribute)
 	}
 	if d := p.deadline(); !d.After(now) || d.Sub(now) > maxCeremonyDuration {
 		return fmt.Errorf("deadline: %s is not in the next %s", d.UTC().Format(time.RFC3339), maxCeremonyDuration)
@@ -388,13 +458,19 @@ func (p *plan) validateRefresh() error {
 		return fmt.Errorf("repaired: %d is not a participant", p.Repaired)
 	case p.repair() && len(p.Helpers) < int(p.Threshold):
 		return fmt.Errorf("helpers: %d, fewer than the threshold %d", len(p.Helpers), p.Threshold)
-	case !p.repair() && (p.Repaired != 0 || len(p.Helpers) != 0):
+	case p.redistribute() && p.Repaired != 0:
+		return errors.New("repaired: only a repair names it")
+	case !p.repair() && !p.redistribute() && (p.Repaired != 0 || len(p.Helpers) != 0):
 		return errors.New("repaired, helpers: only a repair names them")
+	case !p.redistribute() && (len(p.OldMembers) != 0 || len(p.NewMembers) != 0 || p.NewThreshold != 0 || p.Generation != 0):
+		return errors.New("old_members, new_members, new_threshold, generation: only a redistribution names them")
 	}
 	for i, id := range p.Helpers {
 		switch {
 		case !slices.Contains(p.Participants, id):
 			return fmt.Errorf("helpers[%d]: %d is not a participant", i, id)
+		case p.redistribute() && !slices.Contains(p.OldMembers, id):
+			return fmt.Errorf("helpers[%d]: %d is not an old member: only they hold shares to deal", i, id)
 		case id == p.Repaired:
 			return fmt.Errorf("helpers[%d]: %d is the repaired participant", i, id)
 		case i > 0 && id <= p.Helpers[i-1]:
@@ -407,9 +483,57 @@ func (p *plan) validateRefresh() error {
 			return fmt.Errorf("accounts[%d]: %s listed twice", i, a.Key)
 		}
 		seen[a.Key] = true
-		if len(a.Components) != len(p.Participants) {
-			return fmt.Errorf("accounts[%d].components: %d keys for %d participants", i, len(a.Components), len(p.Participants))
+		if n := len(p.accountMembers()); len(a.Components) != n {
+			return fmt.Errorf("accounts[%d].components: %d keys for %d members", i, len(a.Components), n)
 		}
 	}
 	return nil
+}
+
+// validateRedistribution checks what a redistribution plan adds: both
+// configurations within the cluster, each threshold a majority of its
+// members, enough dealers, a generation.
+func (p *plan) validateRedistribution() error {
+	for _, f := range []struct {
+		name string
+		ids  []api.Uint64
+	}{{"old_members", p.OldMembers}, {"new_members", p.NewMembers}} {
+		if len(f.ids) == 0 || len(f.ids) > reshare.MaxMembers {
+			return fmt.Errorf("%s: %d listed, want 1 to %d", f.name, len(f.ids), reshare.MaxMembers)
+		}
+		for i, id := range f.ids {
+			switch {
+			case !slices.Contains(p.Participants, id):
+				return fmt.Errorf("%s[%d]: %d is not a participant", f.name, i, id)
+			case i > 0 && id <= f.ids[i-1]:
+				return fmt.Errorf("%s[%d]: %d is not above %d: list them distinct and ascending", f.name, i, id, f.ids[i-1])
+			}
+		}
+	}
+	if err := tss.CheckThreshold(int(min(p.Threshold, 1<<16)), len(p.OldMembers)); err != nil {
+		return fmt.Errorf("threshold: %w", err)
+	}
+	if err := tss.CheckThreshold(int(min(p.NewThreshold, 1<<16)), len(p.NewMembers)); err != nil {
+		return fmt.Errorf("new_threshold: %w", err)
+	}
+	switch {
+	case p.NewThreshold < 2:
+		return fmt.Errorf("new_threshold: %d; a configuration at threshold 1 gives one signer the whole key", p.NewThreshold)
+	case len(p.Helpers) < int(p.Threshold):
+		return fmt.Errorf("helpers: %d dealers, fewer than the old threshold %d", len(p.Helpers), p.Threshold)
+	case p.Generation == 0:
+		return errors.New("generation: zero; a redistribution makes generation 1 or later")
+	case slices.Equal(p.OldMembers, p.NewMembers) && p.Threshold == p.NewThreshold:
+		return errors.New("new_members, new_threshold: the configuration does not change; refresh the shares instead")
+	}
+	return nil
+}
+
+// maxBatchSize is the largest batch of the plan: a redistribution's
+// commitments have the new threshold's degree.
+func (p *plan) maxBatchSize() int {
+	if !p.redistribute() {
+		return maxBatchSize(len(p.Participants), int(p.Threshold))
+	}
+	return maxBatchSize(len(p.members()), int(min(max(p.Threshold, p.NewThreshold), 1<<16)))
 }

@@ -282,12 +282,16 @@ func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request, caller C
 	c, e := s.plannedCeremony(r)
 	if e == nil {
 		switch {
-		case !c.plan.repair():
-			e = web.Refuse(http.StatusBadRequest, "bad_request", "ceremony %s is not a share repair", adminapi.CeremonyID(c.id))
-		case caller.Peer == 0 || caller.Peer != tss.ID(c.plan.Repaired):
+		case !c.plan.repair() && !c.plan.redistribute():
+			e = web.Refuse(http.StatusBadRequest, "bad_request", "ceremony %s is neither a share repair nor a redistribution", adminapi.CeremonyID(c.id))
+		case c.plan.repair() && (caller.Peer == 0 || caller.Peer != tss.ID(c.plan.Repaired)):
 			e = web.Refuse(http.StatusForbidden, "unauthorised", "only the repaired participant (%d) may read the history of a repair", c.plan.Repaired)
-		case !c.helping():
+		case c.plan.redistribute() && (caller.Peer == 0 || !c.plan.joins(caller.Peer)):
+			e = web.Refuse(http.StatusForbidden, "unauthorised", "only a member joining the accounts (%v, not in %v) may read the history of a redistribution", c.plan.NewMembers, c.plan.OldMembers)
+		case c.plan.repair() && !c.helping():
 			e = web.Refuse(http.StatusBadRequest, "bad_request", "this signer is the repaired participant: it has no history to give")
+		case c.plan.redistribute() && !slices.Contains(c.plan.OldMembers, api.Uint64(c.self)):
+			e = web.Refuse(http.StatusBadRequest, "bad_request", "this signer joins the accounts: it has no history to give")
 		case s.env.deps.Repairs == nil:
 			e = web.Refuse(http.StatusNotImplemented, "not_implemented", "this signer cannot help a repair")
 		}
@@ -463,8 +467,26 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 		if len(req.Helpers) > 0 && !slices.Contains(req.Helpers, api.Uint64(cfg.Self)) {
 			return bad("helpers: this signer (%d) coordinates and must help", cfg.Self)
 		}
+	case adminapi.ReshareRedistribute:
+		if req.Participant != 0 {
+			return bad("participant: a redistribution names new_members and new_threshold, not a participant")
+		}
+		if len(req.NewMembers) == 0 {
+			return bad("new_members: required: the participants of the new configuration")
+		}
+		for i, id := range req.NewMembers {
+			if !slices.Contains(cfg.Participants, tss.ID(id)) {
+				return bad("new_members[%d]: %d is not a participant of this cluster (add it to cluster.participants on every signer first)", i, id)
+			}
+		}
+		if err := tss.CheckThreshold(int(min(req.NewThreshold, 1<<16)), len(req.NewMembers)); err != nil {
+			return bad("new_threshold: %v", err)
+		}
 	default:
-		return bad("mode: %q is neither %q nor %q (changing n and t is not built yet)", req.Mode, adminapi.ReshareRefresh, adminapi.ReshareRepair)
+		return bad("mode: %q is none of %q, %q, %q", req.Mode, adminapi.ReshareRefresh, adminapi.ReshareRepair, adminapi.ReshareRedistribute)
+	}
+	if req.Mode != adminapi.ReshareRedistribute && (len(req.NewMembers) != 0 || req.NewThreshold != 0) {
+		return bad("new_members, new_threshold: only a redistribution names them")
 	}
 	dir := s.env.deps.Directory
 	if dir == nil || s.env.deps.Refreshes == nil || s.env.deps.Repairs == nil {
@@ -484,7 +506,7 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 	if len(keys) > adminapi.MaxCeremonyValidators {
 		return bad("accounts: %d listed, at most %d", len(keys), adminapi.MaxCeremonyValidators)
 	}
-	accounts, err := dir.PublicConfig(ctx, keys, repaired)
+	accounts, err := dir.PublicConfig(ctx, keys, ConfigQuery{Lost: repaired, Redistribution: req.Mode == adminapi.ReshareRedistribute})
 	if err != nil {
 		return bad("accounts: %v", err)
 	}
@@ -495,8 +517,18 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 	slices.Sort(ids)
 	t := accounts[0].Threshold
 	kind := kindRefresh
-	if repaired != 0 {
+	switch {
+	case repaired != 0:
 		kind = kindRepair
+	case req.Mode == adminapi.ReshareRedistribute:
+		kind = kindRedistribute
+	}
+	members := ids // whose component keys the accounts list
+	if kind == kindRedistribute {
+		members = nil
+		for _, c := range accounts[0].Components {
+			members = append(members, api.Uint64(c.ID))
+		}
 	}
 	p := &plan{
 		Kind:                  kind,
@@ -516,20 +548,25 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 		if a.Threshold != t {
 			return bad("accounts[%d]: %s has threshold %d, accounts[0] %d: refresh accounts of one threshold at a time", i, keys[i], a.Threshold, t)
 		}
-		if len(a.Components) != len(ids) {
-			return bad("accounts[%d]: %s has %d members, the cluster %d", i, keys[i], len(a.Components), len(ids))
+		if len(a.Components) != len(members) {
+			return bad("accounts[%d]: %s has %d members, accounts[0] %d: reshare accounts of one configuration at a time", i, keys[i], len(a.Components), len(members))
 		}
 		pa := planAccount{Key: api.PublicKey(a.Composite.Bytes())}
 		for k, c := range a.Components {
-			if api.Uint64(c.ID) != ids[k] {
-				return bad("accounts[%d]: %s: member %s is not the cluster's participant %d", i, keys[i], c.ID, ids[k])
+			if api.Uint64(c.ID) != members[k] {
+				return bad("accounts[%d]: %s: member %s is not accounts[0]'s member %d: reshare accounts of one configuration at a time", i, keys[i], c.ID, members[k])
 			}
 			pa.Components = append(pa.Components, api.PublicKey(c.PublicKey.Bytes()))
 		}
 		p.Accounts = append(p.Accounts, pa)
 	}
-	if err := tss.CheckThreshold(t, len(ids)); err != nil {
+	if err := tss.CheckThreshold(t, len(members)); err != nil {
 		return bad("threshold: %v", err)
+	}
+	if kind == kindRedistribute {
+		if e := s.redistribution(p, req, keys, members); e != nil {
+			return nil, 0, e
+		}
 	}
 	if t < 2 {
 		return bad("threshold: a %s at threshold %d is not possible", kind, t)
@@ -553,6 +590,9 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 		p.Helpers = helpers
 	}
 	n := len(ids)
+	if kind == kindRedistribute {
+		n, t = len(p.members()), max(t, int(p.NewThreshold))
+	}
 	batch := req.BatchSize
 	if batch == 0 {
 		batch = defaultBatchSize(len(accounts), n, t)
@@ -568,6 +608,47 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 		return bad("accounts: %d are too many for one plan (%d bytes, at most %d): reshare them in parts", len(accounts), len(b), maxPlanBytes)
 	}
 	return p, pt, nil
+}
+
+// redistribution completes a redistribution plan: its old and new
+// configurations, dealers and generation.
+func (s *Service) redistribution(p *plan, req *adminapi.StartReshareRequest, keys []api.PublicKey, old []api.Uint64) *web.Refusal {
+	bad := func(format string, args ...any) *web.Refusal {
+		return web.Refuse(http.StatusBadRequest, "bad_request", format, args...)
+	}
+	self := api.Uint64(s.env.cfg.Self)
+	newMembers := slices.Clone(req.NewMembers)
+	slices.Sort(newMembers)
+	if len(slices.Compact(newMembers)) != len(req.NewMembers) {
+		return bad("new_members: a participant is listed twice")
+	}
+	dealers := slices.Clone(req.Helpers)
+	if len(dealers) == 0 {
+		dealers = slices.Clone(old)
+	}
+	slices.Sort(dealers)
+	dealers = slices.Compact(dealers)
+	for i, d := range dealers {
+		if !slices.Contains(old, d) {
+			return bad("helpers[%d]: %d is not a current member of the accounts (%v): only they hold shares to deal", i, d, old)
+		}
+	}
+	switch {
+	case !slices.Contains(dealers, self):
+		return bad("helpers: this signer (%d) coordinates and must deal: start the redistribution at a current member that deals", self)
+	case len(dealers) < int(p.Threshold):
+		return bad("helpers: %d dealers, fewer than the current threshold %d", len(dealers), p.Threshold)
+	case int(req.NewThreshold) < 2:
+		return bad("new_threshold: %d; a configuration at threshold 1 gives one signer the whole key", req.NewThreshold)
+	case slices.Equal(old, newMembers) && p.Threshold == req.NewThreshold:
+		return bad("new_members, new_threshold: the accounts have this configuration already; to change only the shares, refresh them")
+	}
+	gen, err := s.env.deps.Directory.Generation(keys)
+	if err != nil {
+		return bad("accounts: %v (the coordinating signer must hold every account it redistributes)", err)
+	}
+	p.OldMembers, p.NewMembers, p.NewThreshold, p.Helpers, p.Generation = old, newMembers, req.NewThreshold, dealers, api.Uint64(gen+1)
+	return nil
 }
 
 // parseTimeouts reads a start request's participant timeout and ceremony

@@ -79,7 +79,10 @@ type observed struct {
 }
 
 func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*account) map[api.PublicKey]*account {
-	seen := map[api.PublicKey]*observed{}
+	// Each account's views are grouped by configuration (threshold and
+	// members): all agree but during a resharing's cutover, when some
+	// members already advertise the new configuration.
+	seen := map[api.PublicKey][]*observed{}
 	for _, v := range views {
 		if v.err != nil {
 			continue
@@ -91,10 +94,15 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 				continue
 			}
 			dup[a.CompositePublicKey] = true
-			o := seen[a.CompositePublicKey]
+			var o *observed
+			for _, g := range seen[a.CompositePublicKey] {
+				if g.threshold == int(a.SigningThreshold) && sameParticipants(g.members, a.Participants) {
+					o = g
+				}
+			}
 			if o == nil {
 				o = &observed{threshold: int(a.SigningThreshold), members: a.Participants, components: map[tss.ID]api.PublicKey{}}
-				seen[a.CompositePublicKey] = o
+				seen[a.CompositePublicKey] = append(seen[a.CompositePublicKey], o)
 			}
 			if o.bad != nil {
 				continue
@@ -108,19 +116,25 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 	}
 
 	keys := make([]api.PublicKey, 0, len(seen))
-	for key, o := range seen {
+	chosen := make(map[api.PublicKey]*observed, len(seen))
+	for key, groups := range seen {
+		o := c.chooseConfiguration(key, groups, previous[key])
+		if o == nil {
+			continue
+		}
 		if o.bad != nil {
 			c.log.Error("discovery: account refused", "account", key, "err", o.bad)
 			continue
 		}
 		keys = append(keys, key)
+		chosen[key] = o
 	}
 	// Decoding and checking new keys costs a subgroup check per key and an
 	// interpolation per account: thousands of accounts at start-up, so
 	// they are built over the CPUs.
 	built := make([]*account, len(keys))
 	parallel.For(len(keys), func(i int) {
-		key, o := keys[i], seen[keys[i]]
+		key, o := keys[i], chosen[keys[i]]
 		prev := previous[key]
 		if prev != nil && (prev.threshold != o.threshold || !sameMembers(prev.members, c.membersOf(o))) {
 			prev = nil // the account changed shape: start over
@@ -139,6 +153,66 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 		}
 	}
 	return out
+}
+
+// chooseConfiguration picks, among the configurations the participants
+// advertise for one account, the one to sign with. There is one but
+// during a resharing's cutover, when members that activated the new
+// configuration advertise it while the others still advertise the old.
+// The account's current configuration (the one known before) stays until
+// at least its threshold of its own members advertise another: then an
+// honest member activated it (under the threshold model at most t-1
+// members lie), and a minority of compromised participants cannot move
+// the coordinator to a configuration of their making. Without a current
+// configuration known, or with it gone and no quorum of it behind
+// another, the conflicting views are refused, as the distributed signing
+// profile requires. Groups found bad are skipped.
+func (c *Coordinator) chooseConfiguration(key api.PublicKey, groups []*observed, prev *account) *observed {
+	if len(groups) == 1 {
+		return groups[0]
+	}
+	var good []*observed
+	for _, g := range groups {
+		if g.bad == nil {
+			good = append(good, g)
+		}
+	}
+	if len(good) == 0 {
+		return groups[0] // refused: the caller reports why
+	}
+	if prev != nil {
+		var current, best *observed
+		bestVotes := 0
+		for _, g := range good {
+			if g.threshold == prev.threshold && sameMembers(prev.members, c.membersOf(g)) {
+				current = g
+				continue
+			}
+			votes := 0
+			for id := range g.components {
+				if slices.ContainsFunc(prev.members, func(m Participant) bool { return m.ID() == id }) {
+					votes++
+				}
+			}
+			if votes >= prev.threshold && votes > bestVotes {
+				best, bestVotes = g, votes
+			}
+		}
+		switch {
+		case best != nil:
+			c.log.Info("discovery: a quorum of the account's members advertise a new configuration (a resharing); it replaces the current one", "account", key,
+				"threshold", best.threshold, "members", len(best.members), "endorsed_by", bestVotes)
+			return best
+		case current != nil:
+			c.log.Info("discovery: some participants advertise another configuration of the account, not endorsed by a quorum of its current members; the current one stays", "account", key)
+			return current
+		}
+	}
+	// Nothing known to judge by (a coordinator started during a cutover),
+	// or the current configuration is gone with no quorum of it behind
+	// another: conflicting views are refused, as the distributed signing
+	// profile requires; once the cutover ends the views agree again.
+	return &observed{bad: fmt.Errorf("%w: participants disagree on threshold or participant set (%d configurations advertised)", ErrDiscovery, len(good))}
 }
 
 func (c *Coordinator) membersOf(o *observed) []Participant {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/coordinator"
 	"github.com/rampart-signer/rampart/tss"
 )
@@ -107,5 +109,122 @@ func TestDiscoveryExcludesAParticipantThatChangesItsKeyAlone(t *testing.T) {
 	sig, err := c.coord.Sign(context.Background(), c.keys[0], root, request(root))
 	if err != nil || !c.pubs[0].Verify(root, sig) {
 		t.Fatalf("the others no longer sign: %v", err)
+	}
+}
+
+// configuration deals account k anew, threshold-of-members (indexes into
+// the fakes), and returns what makes the fakes at idx advertise the new
+// configuration with their new shares: the others still advertise the old
+// one, as during a redistribution's cutover.
+func (c *cluster) configuration(t testing.TB, k, threshold int, members []int) func(idx ...int) {
+	t.Helper()
+	ids := make([]tss.ID, len(members))
+	var parts []api.Participant
+	for i, m := range members {
+		ids[i] = c.fakes[m].id
+		parts = append(parts, api.Participant{ID: api.Uint64(ids[i]), Endpoint: fmt.Sprintf("https://signer-%d:9100", ids[i])})
+	}
+	d, err := tss.Split(rand.Reader, c.sks[k], threshold, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := c.keys[k]
+	return func(idx ...int) {
+		for _, i := range idx {
+			at := slices.Index(members, i)
+			f := c.fakes[i]
+			f.mu.Lock()
+			f.shares[key] = d.Shares[at]
+			f.view[key] = api.Account{ParticipantID: api.Uint64(f.id), PublicKey: d.Shares[at].PublicKey().Bytes(), CompositePublicKey: key,
+				SigningThreshold: api.Uint64(threshold), Participants: parts}
+			f.mu.Unlock()
+		}
+	}
+}
+
+// During a redistribution's cutover (3-of-5 to 3-of-4, participant 5
+// leaving) the members advertise two configurations. The coordinator keeps
+// the current one until a quorum of its members (3) advertise the new one,
+// then follows it; a participant advertising a configuration of its own
+// making alone moves nothing.
+func TestDiscoveryFollowsANewConfigurationItsQuorumAdvertises(t *testing.T) {
+	c := newCluster(t, 3, 5, 1, testConfig())
+	ctx := context.Background()
+	sign := func(what string, root byte) {
+		t.Helper()
+		r := [32]byte{root}
+		sig, err := c.coord.Sign(ctx, c.keys[0], r, request(r))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if !c.pubs[0].Verify(r, sig) {
+			t.Fatalf("%s: signature does not verify", what)
+		}
+	}
+	shape := func(what string, threshold, members int) {
+		t.Helper()
+		if err := c.coord.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		info, ok := c.coord.Account(c.keys[0])
+		if !ok {
+			t.Fatalf("%s: account dropped", what)
+		}
+		if info.Threshold != threshold || len(info.Members) != members {
+			t.Fatalf("%s: %d-of-%d, want %d-of-%d", what, info.Threshold, len(info.Members), threshold, members)
+		}
+	}
+
+	// Participant 5 alone claims the account is 1-of-1, its own.
+	f5 := c.fakes[4]
+	f5.mu.Lock()
+	view, share := f5.view[c.keys[0]], f5.shares[c.keys[0]]
+	f5.mu.Unlock()
+	c.configuration(t, 0, 1, []int{4})(4)
+	shape("a lone participant's configuration", 3, 5)
+	f5.mu.Lock()
+	f5.view[c.keys[0]], f5.shares[c.keys[0]] = view, share // back in line
+	f5.mu.Unlock()
+
+	advertise := c.configuration(t, 0, 3, []int{0, 1, 2, 3})
+	advertise(0, 1)
+	shape("two of five advertise the new configuration", 3, 5)
+	c.fakes[0].set(down)
+	c.fakes[1].set(down)
+	sign("the old configuration's partials (3, 4, 5)", 1)
+	c.fakes[0].set(honest)
+	c.fakes[1].set(honest)
+
+	advertise(2)
+	shape("three of five advertise it", 3, 4)
+	c.fakes[3].set(down) // still on the old shares
+	sign("the new configuration's partials (1, 2, 3)", 2)
+
+	// A coordinator started now sees two configurations and nothing to
+	// judge them by: it refuses the account until the views agree.
+	cfg := testConfig()
+	for _, f := range c.fakes {
+		cfg.Participants = append(cfg.Participants, f)
+	}
+	c.fakes[3].set(honest)
+	fresh, err := coordinator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fresh.Account(c.keys[0]); ok {
+		t.Fatal("a fresh coordinator accepted conflicting views")
+	}
+	advertise(3)
+	c.fakes[4].mu.Lock()
+	delete(c.fakes[4].view, c.keys[0]) // participant 5 destroyed its share
+	c.fakes[4].mu.Unlock()
+	if err := fresh.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info, ok := fresh.Account(c.keys[0]); !ok || info.Threshold != 3 || len(info.Members) != 4 {
+		t.Fatalf("after the cutover: %+v, %v", info, ok)
 	}
 }
