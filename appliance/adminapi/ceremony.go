@@ -196,10 +196,21 @@ type CoordinationStatus struct {
 	// Kind is empty for key generation, else the resharing's mode.
 	Kind string `json:"kind,omitempty"`
 	// Repaired is the participant a repair gives its shares.
-	Repaired api.Uint64        `json:"repaired,omitempty"`
-	Stage    CoordinationStage `json:"stage"`
-	Reason   string            `json:"reason,omitempty"`
-	Started  time.Time         `json:"started"`
+	Repaired api.Uint64 `json:"repaired,omitempty"`
+	// A redistribution's configurations: OldMembers at Threshold become
+	// NewMembers at NewThreshold, generation Generation. Left lists the
+	// old members that took part and leave (their shares are destroyed at
+	// completion), NotReached those that leave without taking part (down:
+	// their shares are theirs to remove).
+	OldMembers   []api.Uint64      `json:"old_members,omitempty"`
+	NewMembers   []api.Uint64      `json:"new_members,omitempty"`
+	NewThreshold api.Uint64        `json:"new_threshold,omitempty"`
+	Generation   api.Uint64        `json:"generation,omitempty"`
+	Left         []api.Uint64      `json:"left,omitempty"`
+	NotReached   []api.Uint64      `json:"not_reached,omitempty"`
+	Stage        CoordinationStage `json:"stage"`
+	Reason       string            `json:"reason,omitempty"`
+	Started      time.Time         `json:"started"`
 	// ValidatorsGenerated counts validators done at every participant.
 	ValidatorsGenerated int `json:"validators_generated"`
 	// DepositsSigned counts verified deposit signatures.

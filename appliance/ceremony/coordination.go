@@ -691,6 +691,18 @@ func (co *coordination) status() *adminapi.CoordinationStatus {
 		GenesisForkVersion: "0x" + hex.EncodeToString(d.GenesisForkVersion[:]), NetworkName: pl.NetworkName,
 		Kind: pl.Kind, Repaired: pl.Repaired,
 	}
+	if pl.redistribute() {
+		st.OldMembers, st.NewMembers, st.NewThreshold, st.Generation = pl.OldMembers, pl.NewMembers, pl.NewThreshold, pl.Generation
+		for _, id := range pl.OldMembers {
+			switch {
+			case slices.Contains(pl.NewMembers, id):
+			case slices.Contains(pl.Helpers, id):
+				st.Left = append(st.Left, id)
+			default:
+				st.NotReached = append(st.NotReached, id)
+			}
+		}
+	}
 	if co.rec.Stage != adminapi.StageGenerating {
 		st.ValidatorsGenerated = st.Validators
 	}

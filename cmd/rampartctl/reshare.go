@@ -21,7 +21,7 @@ func reshareCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "reshare",
 		Summary:     "Give existing validators new key shares without changing their keys.",
-		Subcommands: []*cli.Command{reshareRefreshCommand(), reshareRepairCommand()},
+		Subcommands: []*cli.Command{reshareRefreshCommand(), reshareRepairCommand(), reshareRedistributeCommand()},
 	}
 }
 
@@ -37,6 +37,10 @@ type reshareOptions struct {
 	batchSize          int
 	attach             string
 	poll               time.Duration
+	// A redistribution's new configuration.
+	members         string
+	threshold       int
+	acceptLowSafety bool
 }
 
 func (o *reshareOptions) flags(fs *flag.FlagSet) {
@@ -100,6 +104,66 @@ nothing changes but on the repaired signer, where nothing of it stays.`,
 	}
 }
 
+func reshareRedistributeCommand() *cli.Command {
+	o := reshareOptions{mode: adminapi.ReshareRedistribute}
+	return &cli.Command{
+		Name:    "redistribute",
+		Summary: "Give validators a new configuration: other signers, another threshold, the same keys.",
+		Description: `Asks one signer (--coordinator, default the first in the cluster file; it
+must hold the accounts and deal) to coordinate a redistribution of the
+validators it holds (or those --accounts lists), all of one configuration,
+to the signers --members names at threshold --threshold: 3-of-5 to 5-of-7,
+a signer replaced by a new server under a new participant id, a signer
+removed for good. No validator key changes: no exit, no deposit, nothing
+to change for the validator clients beyond listing new signers in their
+cluster file.
+
+Every signer named must be in cluster.participants of every signer first
+(and in the cluster file): add a new server with its certificate, restart
+the signers with the new list, then run this.
+
+The current members --helpers names (default: every one) deal: each
+sub-shares its share with commitments whose constant term must be its
+component key, over mutual TLS; at least the current threshold must. Every
+new member checks what it receives, combines it, and proves its new share
+with a partial signature over the new configuration before anything is
+kept. Members that keep a place replace their shares (the old sealed share
+kept until the end); members that join start from the merge of the
+dealers' slashing histories, with watermarks raised past the current epoch
+plus slashing.future_epochs (they sign no vote for about two epochs);
+members that leave destroy their shares once the new configuration is
+active everywhere. Each share names its configuration and a generation
+that only grows: a signer never takes an older one again.
+
+A member unreachable past --participant-timeout, or the deadline, aborts
+the redistribution everywhere, and the current configuration stays active
+and untouched. Interrupting this command aborts it; --id attaches to one
+already started instead.
+
+Before anything starts it prints what the new threshold tolerates (n-t
+signers down, 2t-n-1 compromised signers that cannot get a slashable
+message signed), refuses a threshold that is not a strict majority, and
+asks for confirmation below a safety tolerance of 1 (--accept-low-safety
+answers without asking).`,
+		Flags: func(fs *flag.FlagSet) {
+			o.flags(fs)
+			fs.StringVar(&o.members, "members", "", "comma-separated participant `ids` of the new configuration (required)")
+			fs.IntVar(&o.threshold, "threshold", 0, "the new configuration's threshold, a strict majority of --members (required)")
+			fs.StringVar(&o.helpers, "helpers", "", "comma-separated participant `ids` of the current members that deal, at least the current threshold, the coordinator among them (default: every current member)")
+			registerAcceptLowSafety(fs, &o.acceptLowSafety)
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			if o.attach == "" && (o.members == "" || o.threshold == 0) {
+				return cli.Usagef("--members and --threshold: required: the new configuration")
+			}
+			return runReshare(ctx, env, &o)
+		},
+	}
+}
+
 func reshareRefreshCommand() *cli.Command {
 	o := reshareOptions{mode: adminapi.ReshareRefresh}
 	return &cli.Command{
@@ -131,7 +195,7 @@ refresh; --id attaches to one already started instead.
 Before anything starts it prints what the cluster's threshold (the cluster
 file's) tolerates: n-t signers down, and 2t-n-1 compromised signers that
 cannot get a slashable message signed. A refresh keeps the threshold:
-changing it is a redistribution, not built yet (docs/resharing.md).`,
+changing it is a redistribution (rampartctl reshare redistribute).`,
 		Flags: o.flags,
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -154,19 +218,29 @@ func runReshare(ctx context.Context, env *cli.Env, o *reshareOptions) error {
 			Mode: o.mode, Participant: api.Uint64(o.participant),
 			ParticipantTimeout: o.participantTimeout.String(), Timeout: o.timeout.String(), BatchSize: o.batchSize,
 		}
-		for _, f := range strings.FieldsFunc(o.helpers, func(r rune) bool { return r == ',' || r == ' ' }) {
-			id, err := strconv.ParseUint(f, 10, 16)
-			if err != nil || id == 0 {
-				return cli.Usagef("--helpers: %q is not a participant id", f)
-			}
-			req.Helpers = append(req.Helpers, api.Uint64(id))
+		if req.Helpers, err = parseIDList("--helpers", o.helpers); err != nil {
+			return err
 		}
 		if o.accounts != "" {
 			if req.Accounts, err = readKeyList(o.accounts); err != nil {
 				return cli.Usagef("--accounts: %v", err)
 			}
 		}
-		if cf.Threshold != 0 {
+		switch {
+		case o.mode == adminapi.ReshareRedistribute:
+			if req.NewMembers, err = parseIDList("--members", o.members); err != nil {
+				return err
+			}
+			for _, m := range req.NewMembers {
+				if !slices.ContainsFunc(cf.Participants, func(p adminapi.ClusterParticipant) bool { return p.ID == uint64(m) }) {
+					return cli.Usagef("--members: %d is not a participant of %s: add the new signer to the cluster file, and to cluster.participants of every signer, first", m, o.cluster)
+				}
+			}
+			req.NewThreshold = api.Uint64(o.threshold)
+			if err := checkThreshold(env, o.threshold, len(req.NewMembers), o.acceptLowSafety); err != nil {
+				return err
+			}
+		case cf.Threshold != 0:
 			printTolerance(env, cf.Threshold, len(cf.Participants))
 		}
 	}
@@ -195,9 +269,12 @@ func runReshare(ctx context.Context, env *cli.Env, o *reshareOptions) error {
 		if err != nil {
 			return fmt.Errorf("starting the %s at participant %s: %w", o.mode, coord.ID(), err)
 		}
-		if o.mode == adminapi.ReshareRepair {
+		switch o.mode {
+		case adminapi.ReshareRepair:
 			fmt.Fprintf(env.Stderr, "repair %s of participant %d started at participant %s\n", id, o.participant, coord.ID())
-		} else {
+		case adminapi.ReshareRedistribute:
+			fmt.Fprintf(env.Stderr, "redistribution %s started at participant %s: to %d-of-%v\n", id, coord.ID(), o.threshold, req.NewMembers)
+		default:
 			fmt.Fprintf(env.Stderr, "refresh %s started at participant %s: every signer of %d\n", id, coord.ID(), len(peers))
 		}
 	}
@@ -215,6 +292,11 @@ func runReshare(ctx context.Context, env *cli.Env, o *reshareOptions) error {
 	}
 	if st.Kind != o.mode {
 		return fmt.Errorf("ceremony %s is not a %s (kind %q)", id, o.mode, st.Kind)
+	}
+	if o.mode == adminapi.ReshareRedistribute {
+		fmt.Fprintf(env.Stdout, "redistribution %s complete: %d validators, now %d-of-%s (generation %d); no key changed. Left the configuration and destroyed their shares: %s. Left but not reached (remove the accounts there by hand): %s. A removed signer's destruction is its own word (its audit log), not a proof.\n",
+			id, st.Validators, st.NewThreshold, idsOrNone(st.NewMembers), st.Generation, idsOrNone(st.Left), idsOrNone(st.NotReached))
+		return nil
 	}
 	if o.mode == adminapi.ReshareRepair {
 		fmt.Fprintf(env.Stdout, "repair %s complete: participant %d holds its shares of %d validators again (the same component keys), its slashing protection merged from the others' and raised to the cutover\n", id, st.Repaired, st.Validators)
@@ -262,4 +344,28 @@ func readKeyList(path string) ([]api.PublicKey, error) {
 		return nil, fmt.Errorf("%s lists no key", path)
 	}
 	return out, nil
+}
+
+// parseIDList reads a comma- or space-separated list of participant ids.
+func parseIDList(flagName, list string) ([]api.Uint64, error) {
+	var out []api.Uint64
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		id, err := strconv.ParseUint(f, 10, 16)
+		if err != nil || id == 0 {
+			return nil, cli.Usagef("%s: %q is not a participant id", flagName, f)
+		}
+		out = append(out, api.Uint64(id))
+	}
+	return out, nil
+}
+
+func idsOrNone(ids []api.Uint64) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatUint(uint64(id), 10)
+	}
+	return strings.Join(s, ", ")
 }

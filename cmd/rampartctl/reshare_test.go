@@ -108,3 +108,51 @@ func TestReshareFailsCleanly(t *testing.T) {
 		})
 	}
 }
+
+// rampartctl reshare redistribute removes signer 5 of a 3-of-5 cluster for
+// good: 3-of-4 afterwards (safety 1, liveness 1), signer 5's shares
+// destroyed, and the command says so.
+func TestReshareRedistributeRemovesASigner(t *testing.T) {
+	lc, keys := startClusterWithAccounts(t, 5, 2)
+	clusterFile := filepath.Join(lc.Dir, "cluster.yaml")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"refuses a missing configuration", nil, 2, "--members and --threshold: required"},
+		{"refuses a threshold that is no majority", []string{"--members", "1,2,3,4", "--threshold", "2"}, 2, "threshold 2 of 4 is not a majority"},
+		{"refuses a signer outside the cluster file", []string{"--members", "1,2,3,9", "--threshold", "3"}, 2, "9 is not a participant"},
+		{"refuses a malformed member list", []string{"--members", "1,x", "--threshold", "2"}, 2, "--members"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, append([]string{"reshare", "redistribute", "--cluster", clusterFile}, tc.args...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, want %d naming %q\n%s\n%s", code, tc.code, tc.want, stdout, stderr)
+			}
+		})
+	}
+	code, stdout, stderr := run(t, "reshare", "redistribute", "--cluster", clusterFile, "--members", "1,2,3,4", "--threshold", "3", "--poll", "100ms")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"3-of-4: liveness: signing continues with up to 1", "3-of-4: safety: up to 1 compromised", "to 3-of-[1 2 3 4]"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not show %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "complete: 2 validators, now 3-of-1, 2, 3, 4 (generation 1)") || !strings.Contains(stdout, "destroyed their shares: 5.") {
+		t.Errorf("stdout: %s", stdout)
+	}
+	for i, s := range lc.Signers {
+		m, _ := filepath.Glob(filepath.Join(s.Config.Accounts.SharesDir, "*"+appliance.ShareFileExt))
+		want := len(keys)
+		if i == 4 {
+			want = 0 // left the configuration
+		}
+		if len(m) != want {
+			t.Errorf("signer %d holds %d share files, want %d", i+1, len(m), want)
+		}
+	}
+}
