@@ -74,15 +74,24 @@ func newProcCluster(tb testing.TB, n int) *procCluster {
 // threshold n/2+1 before the processes start.
 func newProcClusterWithAccounts(tb testing.TB, n, validators int) (*procCluster, []api.PublicKey) {
 	tb.Helper()
+	return newProcClusterDealt(tb, n, func(lc *localcluster.Cluster) ([]api.PublicKey, error) {
+		if validators == 0 {
+			return nil, nil
+		}
+		return localcluster.Deal(context.Background(), lc.Configs(), validators, n/2+1, rand.Reader)
+	})
+}
+
+// newProcClusterDealt is newProcCluster with the validators deal makes
+// before the processes start.
+func newProcClusterDealt(tb testing.TB, n int, deal func(*localcluster.Cluster) ([]api.PublicKey, error)) (*procCluster, []api.PublicKey) {
+	tb.Helper()
 	dir := tb.TempDir()
 	bin := buildSigner(tb, dir)
 	lc, net := provisionCluster(tb, n, nil)
-	var keys []api.PublicKey
-	if validators > 0 {
-		var err error
-		if keys, err = localcluster.Deal(context.Background(), lc.Configs(), validators, n/2+1, rand.Reader); err != nil {
-			tb.Fatal(err)
-		}
+	keys, err := deal(lc)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	// The processes bind the ports themselves: close the pre-bound
 	// listeners just before starting them.
