@@ -33,6 +33,7 @@ func (a *Appliance) newCeremonies() *ceremony.Service {
 	}
 	return ceremony.New(ceremony.Config{
 		Self:         tss.ID(a.cfg.Node.ID),
+		AllowWeaker:  a.cfg.Accounts.AllowWeakerRedistribution,
 		ClusterID:    a.cfg.ClusterID(),
 		Participants: ids,
 		Dir:          filepath.Join(a.cfg.DataDir, "ceremonies"),
@@ -132,6 +133,14 @@ func (c ceremonyAccounts) Leave(ctx context.Context, key api.PublicKey) error {
 	return c.a.leave(ctx, key)
 }
 
+func (c ceremonyAccounts) Suspend(ctx context.Context, keys []api.PublicKey) error {
+	return c.a.suspendLeaving(ctx, keys)
+}
+
+func (c ceremonyAccounts) Unsuspend(ctx context.Context, keys []api.PublicKey) error {
+	return c.a.resumeLeaving(ctx, keys)
+}
+
 func (c ceremonyAccounts) ActivateRefresh(ctx context.Context, key api.PublicKey) error {
 	return c.a.activateRefresh(ctx, key)
 }
@@ -157,6 +166,26 @@ func (d directory) clusterIDs() []tss.ID {
 		out = append(out, tss.ID(p.ID))
 	}
 	slices.Sort(out)
+	return out
+}
+
+func (d directory) Configuration(keys []api.PublicKey) []ceremony.Held {
+	out := make([]ceremony.Held, len(keys))
+	cluster := d.clusterIDs()
+	for i, key := range keys {
+		acc, ok := d.a.accounts.get(key)
+		if !ok {
+			continue
+		}
+		h := ceremony.Held{Holds: true, Threshold: acc.threshold, Members: cluster, Generation: acc.generation}
+		if acc.members != nil {
+			h.Members = make([]tss.ID, len(acc.members))
+			for k, m := range acc.members {
+				h.Members[k] = tss.ID(m)
+			}
+		}
+		out[i] = h
+	}
 	return out
 }
 

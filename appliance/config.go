@@ -146,6 +146,12 @@ type AccountsConfig struct {
 	// its signing at once, but its sealed share is destroyed only this long
 	// after, and can be restored until then.
 	DestroyAfter time.Duration `yaml:"destroy_after"`
+	// AllowWeakerRedistribution lets this signer take part in a
+	// redistribution to a weaker configuration: a lower threshold, a lower
+	// safety tolerance (2t-n-1), or no liveness tolerance where there was
+	// one. Off: one administrator's credential cannot weaken the accounts;
+	// the operator of every signer must opt in.
+	AllowWeakerRedistribution bool `yaml:"allow_weaker_redistribution"`
 }
 
 // Bounds of accounts.destroy_after: long enough to notice a removal made

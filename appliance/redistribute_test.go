@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,8 +103,9 @@ func checkConfiguration(t testing.TB, lc *localcluster.Cluster, net *network.Net
 // redistribution gives them to all seven at 5-of-7 (the example:
 // safety tolerance 0 to 2, liveness 2 kept), without the keys changing;
 // signers 6 and 7 start from the others' slashing history with floors at
-// the cutover. A second one removes signer 7 for good (4-of-6): its shares
-// are destroyed.
+// the cutover. A second one removes signer 7 for good (5-of-6): its shares
+// leave, to be destroyed after the removal grace. A weaker configuration
+// (4-of-6) is refused by every signer's own policy.
 func TestReshareRedistributeChangesMembersAndThreshold(t *testing.T) {
 	tc := newTestCluster(t, 7, 4, 0)
 	tc.stopAll()
@@ -178,7 +180,7 @@ func TestReshareRedistributeChangesMembersAndThreshold(t *testing.T) {
 	// away: the redistribution aborts and leaves the 5-of-7
 	// configuration active and untouched.
 	tc.stop(5)
-	id, err = peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRedistribute, NewMembers: all[:6], NewThreshold: 4,
+	id, err = peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRedistribute, NewMembers: all[:6], NewThreshold: 5,
 		Helpers: all[:5], ParticipantTimeout: "2s"})
 	if err != nil {
 		t.Fatal(err)
@@ -192,8 +194,15 @@ func TestReshareRedistributeChangesMembersAndThreshold(t *testing.T) {
 	tc.restart(5)
 	checkConfiguration(t, tc.lc, tc.net, []int{0, 1, 2, 3, 4, 5, 6}, 5, 1, keys)
 
+	// A weaker configuration is refused by every signer's own policy
+	// (accounts.allow_weaker_redistribution off): 4-of-6 needs fewer
+	// signers than 5-of-7.
+	if _, err := peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRedistribute, NewMembers: all[:6], NewThreshold: 4}); err == nil || !strings.Contains(err.Error(), "below the current 5") {
+		t.Fatalf("a redistribution to 4-of-6: %v", err)
+	}
+
 	// Now signer 7 leaves for good.
-	id, err = peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRedistribute, NewMembers: all[:6], NewThreshold: 4})
+	id, err = peers[0].StartReshare(context.Background(), &adminapi.StartReshareRequest{Mode: adminapi.ReshareRedistribute, NewMembers: all[:6], NewThreshold: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +210,7 @@ func TestReshareRedistributeChangesMembersAndThreshold(t *testing.T) {
 	if co := st.Coordination; co.Stage != adminapi.StageComplete {
 		t.Fatalf("removal ended %s: %s", co.Stage, co.Reason)
 	}
-	checkConfiguration(t, tc.lc, tc.net, []int{0, 1, 2, 3, 4, 5}, 4, 2, keys)
+	checkConfiguration(t, tc.lc, tc.net, []int{0, 1, 2, 3, 4, 5}, 5, 2, keys)
 	if got := shareFiles(tc.lc, 6); len(got) != 0 {
 		t.Fatalf("the removed signer kept %v", got)
 	}
@@ -209,7 +218,7 @@ func TestReshareRedistributeChangesMembersAndThreshold(t *testing.T) {
 		t.Fatalf("the removed signer still lists %v", got)
 	}
 	rr = randaoRequest(tc.net, 8)
-	tc.checkSigned("a RANDAO reveal by the 4-of-6 configuration", tc.sign(1, keys[0], rr), keys[0], rr)
+	tc.checkSigned("a RANDAO reveal by the 5-of-6 configuration", tc.sign(1, keys[0], rr), keys[0], rr)
 }
 
 // randaoRequest is a RANDAO_REVEAL request for epoch.

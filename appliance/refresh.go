@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rampart-signer/rampart/appliance/adminapi"
 	"github.com/rampart-signer/rampart/appliance/internal/files"
 	"github.com/rampart-signer/rampart/hsm"
 	"github.com/rampart-signer/rampart/internal/api"
@@ -275,35 +276,60 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// leave takes key off this signer for good, at once: a redistribution
-// gave the account a configuration this signer is not in, and it is
-// active on the new members. The key is disabled in slashing protection
-// (its history stays), the share zeroed once signatures in progress
-// finished, and the sealed share file, with any refresh companion,
-// deleted; nothing is kept for restoration, as the old share must not
-// outlive the old configuration.
-func (a *Appliance) leave(ctx context.Context, key api.PublicKey) error {
+// suspendLeaving stops keys signing any block or attestation here (they
+// are disabled in slashing protection): a redistribution that leaves this
+// signer out activated the new configuration, and the old shares must not
+// form a quorum beside it. resumeLeaving undoes it for an aborted one.
+func (a *Appliance) suspendLeaving(ctx context.Context, keys []api.PublicKey) error {
 	a.life.Lock()
 	defer a.life.Unlock()
-	delete(a.refreshing, key)
-	if err := a.db.Disable(ctx, protect.PublicKey(key)); err != nil && !errors.Is(err, protect.ErrUnknownKey) {
-		return fmt.Errorf("slashing protection: %w", err)
-	}
-	if a.accounts.remove(key) {
-		a.metrics.accounts.Set(float64(a.accounts.len()))
+	for _, key := range keys {
+		if err := a.db.Disable(ctx, protect.PublicKey(key)); err != nil {
+			return fmt.Errorf("slashing protection of %s: %w", key, err)
+		}
 	}
 	if a.coord != nil {
 		a.coord.Invalidate()
 	}
-	cur, prev, next := a.refreshPaths(key)
-	for _, f := range []string{cur, prev, next} {
+	a.log.Warn("accounts suspended: a redistribution leaving this signer out is active; they sign no block or attestation here", "accounts", len(keys))
+	return nil
+}
+
+func (a *Appliance) resumeLeaving(ctx context.Context, keys []api.PublicKey) error {
+	a.life.Lock()
+	defer a.life.Unlock()
+	pks := make([]protect.PublicKey, len(keys))
+	for i, k := range keys {
+		pks[i] = protect.PublicKey(k)
+	}
+	if err := a.db.Enable(ctx, pks...); err != nil {
+		return fmt.Errorf("slashing protection: %w", err)
+	}
+	if a.coord != nil {
+		a.coord.Invalidate()
+	}
+	a.log.Warn("accounts resumed: the redistribution that would have left this signer out was aborted", "accounts", len(keys))
+	return nil
+}
+
+// leave takes key off this signer: a redistribution gave the account a
+// configuration without it, active everywhere. As any removal, the share
+// leaves memory at once and its sealed file is destroyed after
+// accounts.destroy_after (one administrator's credential never destroys a
+// share sooner); its slashing history stays. A refresh companion file is
+// deleted.
+func (a *Appliance) leave(ctx context.Context, key api.PublicKey) error {
+	if _, _, err := a.remove(ctx, key, adminapi.SystemActor("left the account's configuration (a redistribution)")); err != nil {
+		return err
+	}
+	a.life.Lock()
+	defer a.life.Unlock()
+	delete(a.refreshing, key)
+	_, prev, next := a.refreshPaths(key)
+	for _, f := range []string{prev, next} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("destroying %s: %w", f, err)
 		}
 	}
-	if err := files.SyncDir(a.cfg.Accounts.SharesDir); err != nil {
-		return err
-	}
-	a.log.Warn("left the account's configuration (a redistribution): share destroyed", "account", key)
-	return nil
+	return files.SyncDir(a.cfg.Accounts.SharesDir)
 }

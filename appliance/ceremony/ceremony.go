@@ -60,13 +60,16 @@ type ceremony struct {
 	version atomic.Uint64
 	changes signal
 
-	mu         sync.Mutex
-	state      adminapi.CeremonyState
-	reason     string
-	staged     int // batches done and staged
-	done       int // validators staged
-	keys       []api.PublicKey
-	transcript [32]byte
+	mu     sync.Mutex
+	state  adminapi.CeremonyState
+	reason string
+	// warnedStuck: a redistribution active past its deadline was
+	// reported (it waits, it does not roll back alone).
+	warnedStuck atomic.Bool
+	staged      int // batches done and staged
+	done        int // validators staged
+	keys        []api.PublicKey
+	transcript  [32]byte
 	// keyIndex is keys as a set, built when first needed (holds); nil
 	// whenever keys changes.
 	keyIndex map[api.PublicKey]bool
@@ -506,14 +509,24 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 	activated := prev == adminapi.StateActivating || prev == adminapi.StateActive
 	for _, k := range keys {
 		switch {
+		case activated && c.plan != nil && c.plan.leaves(c.self):
+			// The old shares sign again: the new configuration is not.
+			if err := c.env.deps.Refreshes.Unsuspend(ctx, []api.PublicKey{k}); err != nil {
+				log.Error("aborted redistribution: letting this signer's share sign again failed; restore the account (rampartctl accounts restore) if it was removed", append(c.log(), "account", k, "err", err)...)
+			}
 		case c.dealsOnly():
-			// Nothing of a repair is on a helper but its snapshots, nor
-			// of a redistribution on a member it leaves out.
+			// Nothing of a repair is on a helper but its snapshots.
 		case activated && c.replaces():
 			// The previous share comes back: nothing of the refresh
 			// signs, and the account keeps signing with its old shares.
 			if err := c.env.deps.Refreshes.RollBackRefresh(ctx, k); err != nil {
 				log.Error("aborted refresh: putting the previous share back failed; this signer's partials for the account do not combine until it is repaired", append(c.log(), "account", k, "err", err)...)
+			}
+		case activated && c.plan != nil && c.plan.joins(c.self):
+			// A joining member's new shares go at once: restored, they
+			// would revive a configuration that never became active.
+			if err := c.env.deps.Refreshes.Leave(ctx, k); err != nil {
+				log.Error("aborted redistribution: removing a joined account failed; remove it by hand", append(c.log(), "account", k, "err", err)...)
 			}
 		case activated:
 			if err := accounts.Remove(ctx, k, "aborting ceremony "+adminapi.CeremonyID(c.id)); err != nil {
@@ -634,6 +647,11 @@ func (c *ceremony) activateSome(ctx context.Context, keys []api.PublicKey) error
 			}
 		}
 		return nil
+	case c.plan.leaves(c.self):
+		// The new configuration becomes active: the old shares here sign
+		// no block or attestation any more, so no quorum of the old one
+		// stands beside it.
+		return c.env.deps.Refreshes.Suspend(ctx, keys)
 	case c.dealsOnly():
 		return nil
 	}
@@ -712,6 +730,15 @@ func (c *ceremony) checkDeadline(ctx context.Context) {
 		}
 	case adminapi.StateActive:
 		if now.After(c.plan.deadline().Add(activationGrace)) {
+			if c.plan.redistribute() {
+				// Others may have finalised: rolling back alone could
+				// leave a quorum of each configuration. The coordinator
+				// (which resumes after a restart) or an operator ends it.
+				if !c.warnedStuck.Swap(true) {
+					c.logger().Error("redistribution active here and not finalised past its deadline: it stays active until its coordinator finalises or aborts it (rampartctl reshare redistribute --id ID attaches to it)", c.log()...)
+				}
+				return
+			}
 			c.abort(ctx, "the coordinator did not finalise the ceremony in time")
 		}
 	}

@@ -255,6 +255,17 @@ func (co *coordination) run(ctx context.Context) {
 			continue
 		case ctx.Err() != nil:
 			return // stopping: resume from this stage at the next start
+		case err != nil && stage == adminapi.StageFinalizing && co.c.plan.redistribute():
+			// Every member activated the new configuration; some did not
+			// finalise yet. Rolling back would leave some on each side:
+			// finalising is retried until every member answered.
+			co.s.log.Error("finalising a redistribution: a member did not answer; retrying (it is never rolled back once active everywhere)", append(co.log(), "err", err)...)
+			select {
+			case <-ctx.Done():
+				return
+			case <-co.env.clock.After(co.timeout):
+			}
+			continue
 		case err != nil:
 			co.fail(err.Error())
 			continue
@@ -330,6 +341,10 @@ func (co *coordination) requestAbort(reason string) *web.Refusal {
 		return web.Refuse(http.StatusConflict, "ceremony_state", "ceremony is complete: remove its accounts instead")
 	case adminapi.StageAborted:
 		return nil
+	case adminapi.StageFinalizing:
+		if co.c.plan.redistribute() {
+			return web.Refuse(http.StatusConflict, "ceremony_state", "the new configuration is active on every member: a redistribution being finalised is not aborted (a partial roll-back would leave a quorum of each configuration); it finishes once every member answers")
+		}
 	}
 	co.fail(reason)
 	co.env.group.spawn(co.run) // the stage loop may have ended already (a restart)

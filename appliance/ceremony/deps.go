@@ -37,6 +37,10 @@ type Config struct {
 	Log *slog.Logger
 	// Clock times deadlines, retries and polls.
 	Clock Clock
+	// AllowWeaker lets this signer join a redistribution whose new
+	// configuration is weaker than the current one (accounts.
+	// allow_weaker_redistribution).
+	AllowWeaker bool
 	// MaxWait bounds how long a status request waits for a change
 	// (adminapi.Client.WaitCeremony); it must leave the answer time within
 	// the listener's write deadline.
@@ -99,9 +103,16 @@ type Refreshes interface {
 	RollBackRefresh(ctx context.Context, key api.PublicKey) error
 	// FinishRefresh destroys the previous sealed share.
 	FinishRefresh(ctx context.Context, key api.PublicKey) error
+	// Suspend stops the shares of keys signing any block or attestation
+	// (a redistribution leaving this signer out activated the new
+	// configuration); Unsuspend lets them sign again (it was aborted).
+	Suspend(ctx context.Context, keys []api.PublicKey) error
+	Unsuspend(ctx context.Context, keys []api.PublicKey) error
 	// Leave takes an account this signer no longer belongs to (a
-	// redistribution left it out) off the signer and destroys its share,
-	// at once; its slashing history stays.
+	// redistribution left it out, and completed) off the signer: its
+	// share is zeroed in memory and its sealed share destroyed after the
+	// removal grace, like any removed account's; its slashing history
+	// stays.
 	Leave(ctx context.Context, key api.PublicKey) error
 }
 
@@ -127,6 +138,11 @@ type Held struct {
 	Composite *bls.PublicKey
 	Component *bls.PublicKey
 	Threshold int
+	// Holds, Members and Generation are set by Directory.Configuration
+	// (Holds false: the account is not active here).
+	Holds      bool
+	Members    []tss.ID
+	Generation uint64
 	// Secret is a copy of the share: the caller zeroes it.
 	Secret *bls.SecretKey
 }
@@ -143,6 +159,10 @@ type Directory interface {
 	// Generation is the highest configuration generation of the
 	// accounts keys here.
 	Generation(keys []api.PublicKey) (uint64, error)
+	// Configuration is how this signer holds each of keys: whether it
+	// holds it (active), and then its threshold, members (the cluster's
+	// participants for a share that names none) and generation.
+	Configuration(keys []api.PublicKey) []Held
 }
 
 // Sealer seals a participant's dkg snapshots in the signer's HSM, bound to

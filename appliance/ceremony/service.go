@@ -235,6 +235,10 @@ func (s *Service) join(p *plan) (*ceremony, *web.Refusal) {
 		s.mu.Unlock()
 		return nil, web.Refuse(http.StatusBadRequest, "bad_request", "plan: participant %d takes no part in it", s.env.cfg.Self)
 	}
+	if err := s.checkOwnConfiguration(p); err != nil {
+		s.mu.Unlock()
+		return nil, web.Refuse(http.StatusConflict, "ceremony_configuration", "plan: %v", err)
+	}
 	dir := filepath.Join(s.env.cfg.Dir, adminapi.CeremonyID(id))
 	c := newCeremony(s.env, id, p, dir)
 	c.state = adminapi.StateRunning
@@ -380,4 +384,70 @@ func (g *group) stop() {
 	}
 	g.mu.Unlock()
 	g.wg.Wait()
+}
+
+// checkOwnConfiguration checks a resharing plan against the accounts as
+// this signer holds them, so that no plan (a compromised coordinator's, or
+// one built from a stale discovery) can misstate their current
+// configuration: an account this signer holds must be listed with its own
+// threshold and members, this signer among them, and a redistribution
+// must make exactly the next generation; an account the plan says this
+// signer holds must be held here, unless this signer is the one a repair
+// gives its shares or a redistribution's joining member. Dealers deal only
+// shares they hold, so with at least the old threshold of honest members
+// checking, the plan's old configuration is the accounts' real one.
+func (s *Service) checkOwnConfiguration(p *plan) error {
+	if !p.reshares() {
+		return nil
+	}
+	dir := s.env.deps.Directory
+	if dir == nil {
+		return errors.New("this signer cannot reshare")
+	}
+	if p.redistribute() && !s.env.cfg.AllowWeaker {
+		if err := noWeaker(int(p.Threshold), len(p.OldMembers), int(p.NewThreshold), len(p.NewMembers)); err != nil {
+			return err
+		}
+	}
+	self := s.env.cfg.Self
+	members := p.accountMembers()
+	member := slices.Contains(members, self)
+	receives := p.joins(self) || (p.repair() && tss.ID(p.Repaired) == self)
+	held := dir.Configuration(p.keys())
+	for i, h := range held {
+		key := p.Accounts[i].Key
+		switch {
+		case !h.Holds && member && !receives:
+			return fmt.Errorf("accounts[%d]: %s is not held here, and the plan lists this signer (%d) among its members %v", i, key, self, members)
+		case !h.Holds:
+		case receives:
+			return fmt.Errorf("accounts[%d]: %s is held here already: this signer cannot receive it", i, key)
+		case !member:
+			return fmt.Errorf("accounts[%d]: %s is held here, and the plan's members %v leave this signer (%d) out: it is not the account's configuration", i, key, members, self)
+		case h.Threshold != int(p.Threshold) || !slices.Equal(h.Members, members):
+			return fmt.Errorf("accounts[%d]: %s is %d-of-%v here, the plan says %d-of-%v", i, key, h.Threshold, h.Members, p.Threshold, members)
+		case p.redistribute() && uint64(p.Generation) != h.Generation+1:
+			return fmt.Errorf("accounts[%d]: %s is at configuration generation %d here; a redistribution of it makes generation %d, not %d", i, key, h.Generation, h.Generation+1, p.Generation)
+		}
+	}
+	return nil
+}
+
+// noWeaker refuses a new configuration, t-of-n, weaker than the current
+// one in any of the ways a single administrator's credential must not
+// decide alone: fewer signers needed to sign or to recover the key (a
+// lower threshold), fewer compromised signers tolerated (a lower 2t-n),
+// or a key that one lost or destroyed share makes unusable where it did
+// not (no signer may be down). A signer whose operator wants it anyway
+// sets accounts.allow_weaker_redistribution.
+func noWeaker(tOld, nOld, t, n int) error {
+	switch {
+	case t < tOld:
+		return fmt.Errorf("the new threshold %d is below the current %d: fewer signers would sign or recover the key (set accounts.allow_weaker_redistribution on every signer to allow it)", t, tOld)
+	case 2*t-n < 2*tOld-nOld:
+		return fmt.Errorf("%d-of-%d tolerates %d compromised signers, the current %d-of-%d %d (set accounts.allow_weaker_redistribution on every signer to allow it)", t, n, 2*t-n-1, tOld, nOld, 2*tOld-nOld-1)
+	case n-t < min(1, nOld-tOld):
+		return fmt.Errorf("%d-of-%d stops signing, and loses the key, with one signer gone; the current %d-of-%d does not (set accounts.allow_weaker_redistribution on every signer to allow it)", t, n, tOld, nOld)
+	}
+	return nil
 }

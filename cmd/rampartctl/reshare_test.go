@@ -94,7 +94,7 @@ func TestReshareFailsCleanly(t *testing.T) {
 		// The shares come back only to a signer that lost them: one that
 		// holds them refuses to stage a second copy, and the repair is
 		// aborted everywhere.
-		{"repair: aborts for a signer that holds its shares", []string{"repair", "--participant", "3", "--poll", "100ms"}, 1, "account already exists"},
+		{"repair: aborts for a signer that holds its shares", []string{"repair", "--participant", "3", "--poll", "100ms"}, 1, "is held here already"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"reshare", "refresh", "--cluster", clusterFile}, tc.args...)
