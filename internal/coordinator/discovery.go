@@ -83,10 +83,13 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 	// members): all agree but during a resharing's cutover, when some
 	// members already advertise the new configuration.
 	seen := map[api.PublicKey][]*observed{}
+	answered := map[tss.ID]bool{}
+	listed := map[api.PublicKey]map[tss.ID]bool{}
 	for _, v := range views {
 		if v.err != nil {
 			continue
 		}
+		answered[v.p.ID()] = true
 		dup := map[api.PublicKey]bool{}
 		for _, a := range v.accounts {
 			if dup[a.CompositePublicKey] {
@@ -94,6 +97,10 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 				continue
 			}
 			dup[a.CompositePublicKey] = true
+			if listed[a.CompositePublicKey] == nil {
+				listed[a.CompositePublicKey] = map[tss.ID]bool{}
+			}
+			listed[a.CompositePublicKey][v.p.ID()] = true
 			var o *observed
 			for _, g := range seen[a.CompositePublicKey] {
 				if g.threshold == int(a.SigningThreshold) && sameParticipants(g.members, a.Participants) {
@@ -117,9 +124,11 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 
 	keys := make([]api.PublicKey, 0, len(seen))
 	chosen := make(map[api.PublicKey]*observed, len(seen))
+	kept := map[api.PublicKey]*account{}
 	for key, groups := range seen {
-		o := c.chooseConfiguration(key, groups, previous[key])
+		o := c.chooseConfiguration(key, groups, previous[key], func(id tss.ID) bool { return answered[id] && !listed[key][id] })
 		if o == nil {
+			kept[key] = previous[key]
 			continue
 		}
 		if o.bad != nil {
@@ -146,73 +155,76 @@ func (c *Coordinator) buildAccounts(views []view, previous map[api.PublicKey]*ac
 		}
 		built[i] = acc
 	})
-	out := make(map[api.PublicKey]*account, len(keys))
+	out := make(map[api.PublicKey]*account, len(keys)+len(kept))
 	for i, acc := range built {
 		if acc != nil {
 			out[keys[i]] = acc
 		}
 	}
+	for key, acc := range kept {
+		out[key] = acc
+	}
 	return out
 }
 
-// chooseConfiguration picks, among the configurations the participants
-// advertise for one account, the one to sign with. There is one but
-// during a resharing's cutover, when members that activated the new
-// configuration advertise it while the others still advertise the old.
-// The account's current configuration (the one known before) stays until
-// at least its threshold of its own members advertise another: then an
-// honest member activated it (under the threshold model at most t-1
-// members lie), and a minority of compromised participants cannot move
-// the coordinator to a configuration of their making. Without a current
-// configuration known, or with it gone and no quorum of it behind
-// another, the conflicting views are refused, as the distributed signing
-// profile requires. Groups found bad are skipped.
-func (c *Coordinator) chooseConfiguration(key api.PublicKey, groups []*observed, prev *account) *observed {
-	if len(groups) == 1 {
-		return groups[0]
+// chooseConfiguration picks, among the configurations (threshold and
+// members) the participants advertise for one account, the one to sign
+// with; nil keeps the account as it was known (prev). All participants
+// advertise one configuration but during a resharing's cutover, when
+// members that activated the new configuration advertise it while others
+// still advertise the old one, and members that left list the account no
+// more.
+//
+// The configuration known before stays until at least its threshold of
+// its own members endorse another: by advertising it, or by answering
+// without the account (they left it). Then an honest member activated it
+// or left (under the threshold model at most t-1 members lie), so a
+// compromised minority cannot move a coordinator to a configuration of
+// its making, even when it alone answers. Without a configuration known
+// before, conflicting views are refused, as the distributed signing
+// profile requires (a coordinator started during a cutover signs for the
+// account once the views agree). Groups found bad are skipped, unless the
+// known configuration's is.
+func (c *Coordinator) chooseConfiguration(key api.PublicKey, groups []*observed, prev *account, left func(tss.ID) bool) *observed {
+	if prev == nil {
+		if len(groups) == 1 {
+			return groups[0]
+		}
+		return &observed{bad: fmt.Errorf("%w: participants disagree on threshold or participant set (%d configurations advertised)", ErrDiscovery, len(groups))}
 	}
-	var good []*observed
+	var current, best *observed
+	bestVotes := 0
 	for _, g := range groups {
-		if g.bad == nil {
-			good = append(good, g)
+		if g.threshold == prev.threshold && sameMembers(prev.members, c.membersOf(g)) {
+			current = g
+			continue
 		}
-	}
-	if len(good) == 0 {
-		return groups[0] // refused: the caller reports why
-	}
-	if prev != nil {
-		var current, best *observed
-		bestVotes := 0
-		for _, g := range good {
-			if g.threshold == prev.threshold && sameMembers(prev.members, c.membersOf(g)) {
-				current = g
-				continue
-			}
-			votes := 0
-			for id := range g.components {
-				if slices.ContainsFunc(prev.members, func(m Participant) bool { return m.ID() == id }) {
-					votes++
-				}
-			}
-			if votes >= prev.threshold && votes > bestVotes {
-				best, bestVotes = g, votes
+		if g.bad != nil {
+			continue
+		}
+		votes := 0
+		for _, m := range prev.members {
+			if _, ok := g.components[m.ID()]; ok || left(m.ID()) {
+				votes++
 			}
 		}
-		switch {
-		case best != nil:
-			c.log.Info("discovery: a quorum of the account's members advertise a new configuration (a resharing); it replaces the current one", "account", key,
-				"threshold", best.threshold, "members", len(best.members), "endorsed_by", bestVotes)
-			return best
-		case current != nil:
+		if votes >= prev.threshold && votes > bestVotes {
+			best, bestVotes = g, votes
+		}
+	}
+	switch {
+	case best != nil:
+		c.log.Info("discovery: a quorum of the account's members endorse a new configuration (a resharing); it replaces the current one", "account", key,
+			"threshold", best.threshold, "members", len(best.members), "endorsed_by", bestVotes)
+		return best
+	case current != nil:
+		if len(groups) > 1 {
 			c.log.Info("discovery: some participants advertise another configuration of the account, not endorsed by a quorum of its current members; the current one stays", "account", key)
-			return current
 		}
+		return current
 	}
-	// Nothing known to judge by (a coordinator started during a cutover),
-	// or the current configuration is gone with no quorum of it behind
-	// another: conflicting views are refused, as the distributed signing
-	// profile requires; once the cutover ends the views agree again.
-	return &observed{bad: fmt.Errorf("%w: participants disagree on threshold or participant set (%d configurations advertised)", ErrDiscovery, len(good))}
+	c.log.Warn("discovery: the participants that answered advertise another configuration of the account, not endorsed by a quorum of its current members; the account stays as it was known", "account", key)
+	return nil
 }
 
 func (c *Coordinator) membersOf(o *observed) []Participant {

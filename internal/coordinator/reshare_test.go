@@ -228,3 +228,54 @@ func TestDiscoveryFollowsANewConfigurationItsQuorumAdvertises(t *testing.T) {
 		t.Fatalf("after the cutover: %+v, %v", info, ok)
 	}
 }
+
+// A lone participant answering discovery (the others down) with a
+// configuration of its own making moves nothing: the account stays as it
+// was known. Members that left the account (they answer without it)
+// endorse the new configuration as surely as those advertising it.
+func TestDiscoveryKeepsTheKnownConfigurationAgainstALoneParticipant(t *testing.T) {
+	c := newCluster(t, 3, 5, 1, testConfig())
+	ctx := context.Background()
+	shape := func(what string, threshold, members int) {
+		t.Helper()
+		if err := c.coord.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		info, ok := c.coord.Account(c.keys[0])
+		if !ok || info.Threshold != threshold || len(info.Members) != members {
+			t.Fatalf("%s: %+v %v, want %d-of-%d", what, info, ok, threshold, members)
+		}
+	}
+	f5 := c.fakes[4]
+	f5.mu.Lock()
+	view, share := f5.view[c.keys[0]], f5.shares[c.keys[0]]
+	f5.mu.Unlock()
+	c.configuration(t, 0, 1, []int{4})(4)
+	for _, i := range []int{0, 1, 2, 3} {
+		c.fakes[i].set(down)
+	}
+	shape("participant 5 alone, claiming 1-of-1", 3, 5)
+	for _, i := range []int{0, 1, 2, 3} {
+		c.fakes[i].set(honest)
+	}
+	shape("the others back", 3, 5)
+	f5.mu.Lock()
+	f5.view[c.keys[0]], f5.shares[c.keys[0]] = view, share
+	f5.mu.Unlock()
+
+	// 3-of-5 to 2-of-3 on participants 1 to 3: 1 and 2 advertise it, 4
+	// and 5 left, 3 has not activated yet.
+	c.configuration(t, 0, 2, []int{0, 1, 2})(0, 1)
+	for _, i := range []int{3, 4} {
+		f := c.fakes[i]
+		f.mu.Lock()
+		delete(f.view, c.keys[0])
+		f.mu.Unlock()
+	}
+	shape("two advertising it and two that left", 2, 3)
+	r := [32]byte{5}
+	sig, err := c.coord.Sign(ctx, c.keys[0], r, request(r))
+	if err != nil || !c.pubs[0].Verify(r, sig) {
+		t.Fatalf("signing with the new configuration: %v", err)
+	}
+}
