@@ -286,6 +286,10 @@ func (c ceremonyAccounts) StageRepaired(ctx context.Context, shares []ceremony.S
 	return c.a.stageRepaired(ctx, items, histories)
 }
 
+func (c ceremonyAccounts) ImportHistories(ctx context.Context, keys []api.PublicKey, histories [][]byte) error {
+	return c.a.importHistories(ctx, keys, histories)
+}
+
 func (c ceremonyAccounts) Cutover(ctx context.Context, keys []api.PublicKey) (uint64, error) {
 	return c.a.repairCutover(ctx, keys)
 }

@@ -52,41 +52,55 @@ func (a *Appliance) exportHistory(ctx context.Context, keys []api.PublicKey) ([]
 // stageRepaired imports the helpers' histories of the items' keys, then
 // stages the repaired shares as new accounts (all or none).
 func (a *Appliance) stageRepaired(ctx context.Context, items []stageItem, histories [][]byte) ([]*bls.PublicKey, error) {
-	if len(histories) == 0 {
-		return nil, errors.New("a repaired share needs the slashing history of the other signers: none given")
-	}
-	want := make(map[protect.PublicKey]bool, len(items))
 	for _, it := range items {
-		want[protect.PublicKey(it.composite.Bytes())] = true
+		if _, ok := a.accounts.get(api.PublicKey(it.composite.Bytes())); ok {
+			return nil, fmt.Errorf("%w: %s (a repair or a redistribution gives shares to a signer that holds none)", errAccountExists, api.PublicKey(it.composite.Bytes()))
+		}
+	}
+	keys := make([]api.PublicKey, len(items))
+	for i, it := range items {
+		keys[i] = api.PublicKey(it.composite.Bytes())
+	}
+	if err := a.importHistories(ctx, keys, histories); err != nil {
+		return nil, err
+	}
+	return a.stageAll(ctx, items)
+}
+
+// importHistories imports the other signers' slashing histories of keys
+// (EIP-3076 documents, each only about keys), record by record, with
+// RaiseWatermarks: whatever any of them signed is refused here.
+func (a *Appliance) importHistories(ctx context.Context, keys []api.PublicKey, histories [][]byte) error {
+	if len(histories) == 0 {
+		return errors.New("a repaired or joining share needs the slashing history of the other signers: none given")
+	}
+	want := make(map[protect.PublicKey]bool, len(keys))
+	for _, k := range keys {
+		want[protect.PublicKey(k)] = true
 	}
 	gvr := protect.Root(a.net.GenesisValidatorsRoot())
 	docs := make([]*protect.Interchange, len(histories))
 	for i, h := range histories {
 		ic, err := protect.ParseInterchange(h)
 		if err != nil {
-			return nil, fmt.Errorf("history %d: %w", i, err)
+			return fmt.Errorf("history %d: %w", i, err)
 		}
 		if ic.GenesisValidatorsRoot != gvr {
-			return nil, fmt.Errorf("history %d: %w", i, protect.ErrWrongNetwork)
+			return fmt.Errorf("history %d: %w", i, protect.ErrWrongNetwork)
 		}
 		for j, v := range ic.Data {
 			if !want[v.PublicKey] {
-				return nil, fmt.Errorf("history %d: data[%d] is for %s, not an account of the repair", i, j, api.PublicKey(v.PublicKey))
+				return fmt.Errorf("history %d: data[%d] is for %s, not an account of the ceremony", i, j, api.PublicKey(v.PublicKey))
 			}
 		}
 		docs[i] = ic
 	}
-	for _, it := range items {
-		if _, ok := a.accounts.get(api.PublicKey(it.composite.Bytes())); ok {
-			return nil, fmt.Errorf("%w: %s (a repair gives shares to a signer that lost them)", errAccountExists, api.PublicKey(it.composite.Bytes()))
-		}
-	}
 	for i, ic := range docs {
 		if _, err := a.db.Import(ctx, ic, protect.RaiseWatermarks()); err != nil {
-			return nil, fmt.Errorf("importing history %d: %w", i, err)
+			return fmt.Errorf("importing history %d: %w", i, err)
 		}
 	}
-	return a.stageAll(ctx, items)
+	return nil
 }
 
 // repairCutover raises the watermarks of the repaired keys to

@@ -592,8 +592,21 @@ func (c *ceremony) activate(ctx context.Context, transcript [32]byte) *web.Refus
 		return fail(err)
 	}
 	if (c.plan.repair() && !c.helping()) || c.plan.joins(c.self) {
-		// The repaired shares sign nothing below the cutover: what the
-		// others signed since their histories were exported is below it.
+		// The others' histories again, as they are now: what they signed
+		// since each batch's were fetched (a vote with an old source
+		// surrounds nothing they signed since). Then the shares sign
+		// nothing below the cutover: what the others sign between this
+		// export and the activation is below it.
+		for i := range c.plan.batches() {
+			lo, hi := c.plan.batchRange(i)
+			histories, err := c.histories(ctx, i)
+			if err != nil {
+				return fail(err)
+			}
+			if err := c.env.deps.Repairs.ImportHistories(ctx, c.plan.keys()[lo:hi], histories); err != nil {
+				return fail(err)
+			}
+		}
 		epoch, err := c.env.deps.Repairs.Cutover(ctx, keys)
 		if err != nil {
 			return fail(err)

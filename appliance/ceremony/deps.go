@@ -127,6 +127,10 @@ type Repairs interface {
 	// given EIP-3076 documents (every helper's history); it returns each
 	// share's component public key.
 	StageRepaired(ctx context.Context, shares []Share, histories [][]byte) ([]*bls.PublicKey, error)
+	// ImportHistories imports the others' slashing histories of keys
+	// again, just before the cutover: what they signed since the batch's
+	// were fetched (hours, for a large ceremony) is refused too.
+	ImportHistories(ctx context.Context, keys []api.PublicKey, histories [][]byte) error
 	// Cutover raises the watermarks of the staged repaired keys to an
 	// epoch ahead of every signature the others can have made yet, and
 	// returns it.
