@@ -30,9 +30,10 @@ type account struct {
 	composite *bls.PublicKey
 	component *bls.PublicKey
 	threshold int
-	// members are the participants holding the account's shares, nil
-	// when they are the cluster's (a share sealed in version 1); generation
-	// counts the resharings that made this configuration.
+	// members are the participants holding the account's shares,
+	// ascending (for a share sealed in version 1, accounts.
+	// version1_members); generation counts the redistributions that made
+	// this configuration.
 	members    []uint64
 	generation uint64
 
@@ -184,7 +185,7 @@ func readShareFiles(dir string) ([]string, [][]byte, error) {
 // participant id, checked by hsm before the HSM sees the blob), a threshold
 // allowed for the account's members (the cluster's, or those its share
 // names, all of them in the cluster), and no composite key twice.
-func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hsm.Placement, cluster []uint64) (*accounts, error) {
+func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hsm.Placement, cluster, version1 []uint64) (*accounts, error) {
 	names, blobs, err := readShareFiles(dir)
 	if err != nil {
 		return nil, err
@@ -199,7 +200,7 @@ func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hs
 	}
 	accs.shares = append(accs.shares, set)
 	for i, sh := range set.Shares() {
-		if err := accs.add(sh, cluster); err != nil {
+		if err := accs.add(sh, cluster, version1); err != nil {
 			accs.Close()
 			return nil, fmt.Errorf("share file %s: %w", names[i], err)
 		}
@@ -208,9 +209,9 @@ func loadAccounts(ctx context.Context, key *hsm.SealingKey, dir string, place hs
 }
 
 // add registers one unsealed share of a cluster whose participants are
-// cluster.
-func (a *accounts) add(sh hsm.Share, cluster []uint64) error {
-	acc, err := newAccount(sh, cluster)
+// cluster; a share naming no members belongs to version1.
+func (a *accounts) add(sh hsm.Share, cluster, version1 []uint64) error {
+	acc, err := newAccount(sh, cluster, version1)
 	if err != nil {
 		return err
 	}
@@ -226,8 +227,8 @@ func (a *accounts) add(sh hsm.Share, cluster []uint64) error {
 // replace puts a refreshed share of an account in place of the current
 // one, whose share is zeroed once signatures in progress finished (a
 // request holding the old account then fails with errRemoved).
-func (a *accounts) replace(sh hsm.Share, cluster []uint64) error {
-	acc, err := newAccount(sh, cluster)
+func (a *accounts) replace(sh hsm.Share, cluster, version1 []uint64) error {
+	acc, err := newAccount(sh, cluster, version1)
 	if err != nil {
 		return err
 	}
@@ -244,7 +245,7 @@ func (a *accounts) replace(sh hsm.Share, cluster []uint64) error {
 	return nil
 }
 
-func newAccount(sh hsm.Share, cluster []uint64) (*account, error) {
+func newAccount(sh hsm.Share, cluster, version1 []uint64) (*account, error) {
 	composite, err := sh.Info.CompositePublicKey()
 	if err != nil {
 		return nil, err
@@ -256,8 +257,11 @@ func newAccount(sh hsm.Share, cluster []uint64) (*account, error) {
 	t := int(sh.Info.Threshold)
 	members := sh.Info.Members
 	if members == nil {
-		if err := tss.CheckThreshold(t, len(cluster)); err != nil {
-			return nil, fmt.Errorf("threshold %d for a cluster of %d: %w", t, len(cluster), err)
+		// Sealed before shares named their configuration: the members
+		// are accounts.version1_members (default: the cluster's).
+		members = version1
+		if err := tss.CheckThreshold(t, len(members)); err != nil {
+			return nil, fmt.Errorf("threshold %d for the %d members of a share that names none (accounts.version1_members, default every cluster participant): %w; if participants were added since the share was made, list the earlier ones in accounts.version1_members", t, len(members), err)
 		}
 	} else {
 		for _, id := range members {
@@ -273,11 +277,8 @@ func newAccount(sh hsm.Share, cluster []uint64) (*account, error) {
 	return &account{key: k, composite: composite, component: component, threshold: t, members: members, generation: sh.Info.Generation, share: sh.Key}, nil
 }
 
-// size is the number of the account's members, given the cluster's.
-func (a *account) size(cluster int) int {
-	if a.members == nil {
-		return cluster
-	}
+// size is the number of the account's members.
+func (a *account) size() int {
 	return len(a.members)
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,16 +72,18 @@ func TestAccountConfigurationAgainstTheCluster(t *testing.T) {
 		name      string
 		threshold uint64
 		members   []uint64
-		want      string // "" loads
+		version1  []uint64 // accounts.version1_members, resolved
+		want      string   // "" loads
 	}{
-		{"the cluster's configuration", 4, nil, ""},
-		{"a 3-of-5 account in a cluster of 7", 3, []uint64{1, 2, 3, 4, 5}, ""},
-		{"3 of the cluster's 7 without members", 3, nil, "threshold 3 for a cluster of 7"},
-		{"a member outside the cluster", 2, []uint64{1, 3, 9}, "participant 9 is not in cluster.participants"},
-		{"a threshold of half the members", 2, []uint64{1, 2, 3, 4}, "threshold 2 for 4 members"},
+		{"a version-1 share of the cluster", 4, nil, cluster, ""},
+		{"a 3-of-5 account in a cluster of 7", 3, []uint64{1, 2, 3, 4, 5}, cluster, ""},
+		{"a version-1 3-of-5 share once the cluster grew to 7", 3, nil, cluster, "threshold 3 for the 7 members of a share that names none"},
+		{"the same with accounts.version1_members", 3, nil, []uint64{1, 2, 3, 4, 5}, ""},
+		{"a member outside the cluster", 2, []uint64{1, 3, 9}, cluster, "participant 9 is not in cluster.participants"},
+		{"a threshold of half the members", 2, []uint64{1, 2, 3, 4}, cluster, "threshold 2 for 4 members"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			acc, err := newAccount(share(tc.threshold, tc.members), cluster)
+			acc, err := newAccount(share(tc.threshold, tc.members), cluster, tc.version1)
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("got %v, want an error with %q", err, tc.want)
@@ -90,12 +93,12 @@ func TestAccountConfigurationAgainstTheCluster(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			size := len(tc.members)
-			if tc.members == nil {
-				size = len(cluster)
+			want := tc.members
+			if want == nil {
+				want = tc.version1
 			}
-			if acc.size(len(cluster)) != size || acc.generation != 2 {
-				t.Fatalf("size %d, generation %d; want %d, 2", acc.size(len(cluster)), acc.generation, size)
+			if !slices.Equal(acc.members, want) || acc.size() != len(want) || acc.generation != 2 {
+				t.Fatalf("members %v, generation %d; want %v, 2", acc.members, acc.generation, want)
 			}
 		})
 	}

@@ -359,7 +359,7 @@ func (a *Appliance) start(ctx context.Context) error {
 	}
 	a.status("unsealing the shares")
 	start := a.now()
-	accs, err := loadAccounts(ctx, sealKey, cfg.Accounts.SharesDir, hsm.Placement{ClusterID: cfg.ClusterID(), Participant: cfg.Node.ID}, cfg.participantIDs())
+	accs, err := loadAccounts(ctx, sealKey, cfg.Accounts.SharesDir, hsm.Placement{ClusterID: cfg.ClusterID(), Participant: cfg.Node.ID}, cfg.participantIDs(), cfg.version1Members())
 	if err != nil {
 		a.health.set("shares", err)
 		return err

@@ -171,18 +171,14 @@ func (d directory) clusterIDs() []tss.ID {
 
 func (d directory) Configuration(keys []api.PublicKey) []ceremony.Held {
 	out := make([]ceremony.Held, len(keys))
-	cluster := d.clusterIDs()
 	for i, key := range keys {
 		acc, ok := d.a.accounts.get(key)
 		if !ok {
 			continue
 		}
-		h := ceremony.Held{Holds: true, Threshold: acc.threshold, Members: cluster, Generation: acc.generation}
-		if acc.members != nil {
-			h.Members = make([]tss.ID, len(acc.members))
-			for k, m := range acc.members {
-				h.Members[k] = tss.ID(m)
-			}
+		h := ceremony.Held{Holds: true, Threshold: acc.threshold, Generation: acc.generation, Members: make([]tss.ID, len(acc.members))}
+		for k, m := range acc.members {
+			h.Members[k] = tss.ID(m)
 		}
 		out[i] = h
 	}

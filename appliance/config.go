@@ -152,6 +152,12 @@ type AccountsConfig struct {
 	// one. Off: one administrator's credential cannot weaken the accounts;
 	// the operator of every signer must opt in.
 	AllowWeakerRedistribution bool `yaml:"allow_weaker_redistribution"`
+	// Version1Members are the participants holding the accounts whose
+	// sealed shares name no members (version 1, sealed before shares
+	// named their configuration); default: every cluster participant. Set
+	// it to the participants of the time before adding new ones to
+	// cluster.participants.
+	Version1Members []uint64 `yaml:"version1_members"`
 }
 
 // Bounds of accounts.destroy_after: long enough to notice a removal made
@@ -328,6 +334,22 @@ func (c *Config) Validate() error {
 	if d := c.Accounts.DestroyAfter; d < MinDestroyAfter || d > MaxDestroyAfter {
 		return fieldErr("accounts.destroy_after", "%s is not between %s and %s: removed shares are kept this long so that a removal can be undone", d, MinDestroyAfter, time.Duration(MaxDestroyAfter))
 	}
+	if v1 := c.Accounts.Version1Members; len(v1) > 0 {
+		cluster := c.participantIDs()
+		seen := map[uint64]bool{}
+		for i, id := range v1 {
+			switch {
+			case !slices.Contains(cluster, id):
+				return fieldErr(fmt.Sprintf("accounts.version1_members[%d]", i), "%d is not in cluster.participants", id)
+			case seen[id]:
+				return fieldErr(fmt.Sprintf("accounts.version1_members[%d]", i), "%d is listed twice", id)
+			}
+			seen[id] = true
+		}
+		if !seen[c.Node.ID] {
+			return fieldErr("accounts.version1_members", "this signer (node.id %d) is not listed: it holds shares of those accounts", c.Node.ID)
+		}
+	}
 	if c.Slashing.HistoryEpochs == 0 {
 		return fieldErr("slashing.history_epochs", "must be at least 1")
 	}
@@ -445,12 +467,24 @@ func (c *Config) validateListeners() error {
 	return nil
 }
 
-// participantIDs lists cluster.participants' ids, in their order.
+// participantIDs lists cluster.participants' ids, ascending.
 func (c *Config) participantIDs() []uint64 {
 	out := make([]uint64, len(c.Cluster.Participants))
 	for i, p := range c.Cluster.Participants {
 		out[i] = p.ID
 	}
+	slices.Sort(out)
+	return out
+}
+
+// version1Members are the members of an account whose share names none:
+// accounts.version1_members, or every participant, ascending.
+func (c *Config) version1Members() []uint64 {
+	if len(c.Accounts.Version1Members) == 0 {
+		return c.participantIDs()
+	}
+	out := slices.Clone(c.Accounts.Version1Members)
+	slices.Sort(out)
 	return out
 }
 

@@ -216,7 +216,7 @@ func (a *Appliance) keymanagerDelete(w http.ResponseWriter, r *http.Request, x a
 func (a *Appliance) removeFromCluster(ctx context.Context, admins []adminapi.AccountAdmin, key api.PublicKey) (string, []*protect.Interchange, error) {
 	need := len(a.cfg.Cluster.Participants) // an account neither this signer nor its coordinator knows: every signer
 	if acc, ok := a.accounts.get(key); ok {
-		need = acc.size(len(a.cfg.Cluster.Participants)) - acc.threshold + 1
+		need = acc.size() - acc.threshold + 1
 	} else if info, ok := a.coord.Account(key); ok {
 		need = len(info.Members) - info.Threshold + 1
 	}

@@ -129,8 +129,12 @@ func (a *Appliance) stageAll(ctx context.Context, items []stageItem) ([]*bls.Pub
 	}
 	components := make([]*bls.PublicKey, len(items))
 	for i, it := range items {
+		members := it.members
+		if members == nil {
+			members = a.cfg.participantIDs() // the share names its configuration: the cluster's now
+		}
 		blob, err := a.sealKey.Seal(ctx, it.share, hsm.Binding{ClusterID: a.cfg.ClusterID(), Participant: a.cfg.Node.ID, Threshold: uint64(it.threshold), CompositeKey: it.composite,
-			Members: it.members, Generation: it.generation})
+			Members: members, Generation: it.generation})
 		if err != nil {
 			undo()
 			return nil, fmt.Errorf("accounts[%d]: sealing: %w", i, err)
@@ -237,7 +241,7 @@ func (a *Appliance) activateAll(ctx context.Context, keys []api.PublicKey) error
 		a.coord.Invalidate()
 	}
 	for i, key := range todo {
-		if err := a.accounts.add(shares[i], a.cfg.participantIDs()); err != nil {
+		if err := a.accounts.add(shares[i], a.cfg.participantIDs(), a.cfg.version1Members()); err != nil {
 			handed = i
 			a.unplace(todo[i:])
 			joined() // those before it did
@@ -412,7 +416,7 @@ func (a *Appliance) restore(ctx context.Context, key api.PublicKey) error {
 		undo()
 		return fmt.Errorf("slashing protection: %w", err)
 	}
-	if err := a.accounts.add(sh, a.cfg.participantIDs()); err != nil {
+	if err := a.accounts.add(sh, a.cfg.participantIDs(), a.cfg.version1Members()); err != nil {
 		a.db.Disable(context.WithoutCancel(ctx), protect.PublicKey(key))
 		undo()
 		return err

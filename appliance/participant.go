@@ -284,11 +284,10 @@ func (p *participant) view(acc *account) api.Account {
 	}
 }
 
-// membersOf lists the account's members with their endpoints: the
-// cluster's participants, or those its share names.
+// membersOf lists the account's members with their endpoints.
 func (p *participant) membersOf(acc *account) []api.Participant {
-	if acc.members == nil {
-		return p.members
+	if len(acc.members) == len(p.members) {
+		return p.members // every participant (members are all in the cluster)
 	}
 	out := make([]api.Participant, 0, len(acc.members))
 	for _, m := range p.members {

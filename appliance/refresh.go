@@ -202,7 +202,7 @@ func (a *Appliance) activateRefresh(ctx context.Context, key api.PublicKey) erro
 		a.log.Warn("syncing the shares directory after a refresh failed", "account", key, "err", err)
 	}
 	delete(a.refreshing, key)
-	if err := a.accounts.replace(sh, a.cfg.participantIDs()); err != nil {
+	if err := a.accounts.replace(sh, a.cfg.participantIDs(), a.cfg.version1Members()); err != nil {
 		sh.Key.Zero()
 		return err
 	}
@@ -245,7 +245,7 @@ func (a *Appliance) rollBackRefresh(ctx context.Context, key api.PublicKey) erro
 		a.log.Warn("syncing the shares directory after a refresh rollback failed", "account", key, "err", err)
 	}
 	if _, ok := a.accounts.get(key); ok {
-		if err := a.accounts.replace(sh, a.cfg.participantIDs()); err != nil {
+		if err := a.accounts.replace(sh, a.cfg.participantIDs(), a.cfg.version1Members()); err != nil {
 			sh.Key.Zero()
 			return err
 		}

@@ -302,6 +302,8 @@ func (b *batch) stageLocked(ctx context.Context) error {
 				shares[i].Members = append(shares[i].Members, uint64(id))
 			}
 			shares[i].Generation = uint64(pl.Generation)
+		} else if pl.repair() {
+			shares[i].Generation = uint64(pl.Generation) // the account's, unchanged
 		}
 		keys[i] = api.PublicKey(v.Account.Composite.Bytes())
 	}

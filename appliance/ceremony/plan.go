@@ -71,7 +71,8 @@ type plan struct {
 	Accounts []planAccount `json:"accounts,omitempty"`
 	// A redistribution (kindRedistribute) gives the accounts, all of one
 	// configuration (OldMembers at Threshold), a new one: NewMembers at
-	// NewThreshold, generation Generation. Helpers lists its dealers, at
+	// NewThreshold, generation Generation (for a refresh or a repair, the
+	// accounts' generation, unchanged). Helpers lists its dealers, at
 	// least Threshold of OldMembers. Members of OldMembers not in
 	// NewMembers leave: their shares are destroyed once the new
 	// configuration is active. Members of NewMembers not in OldMembers
@@ -185,6 +186,8 @@ func (p *plan) ID() [32]byte {
 			}
 		}
 		b = binary.BigEndian.AppendUint64(b, uint64(p.NewThreshold))
+		b = binary.BigEndian.AppendUint64(b, uint64(p.Generation))
+	} else if p.Generation != 0 {
 		b = binary.BigEndian.AppendUint64(b, uint64(p.Generation))
 	}
 	h.Write(b)
@@ -462,8 +465,8 @@ func (p *plan) validateRefresh() error {
 		return errors.New("repaired: only a repair names it")
 	case !p.repair() && !p.redistribute() && (p.Repaired != 0 || len(p.Helpers) != 0):
 		return errors.New("repaired, helpers: only a repair names them")
-	case !p.redistribute() && (len(p.OldMembers) != 0 || len(p.NewMembers) != 0 || p.NewThreshold != 0 || p.Generation != 0):
-		return errors.New("old_members, new_members, new_threshold, generation: only a redistribution names them")
+	case !p.redistribute() && (len(p.OldMembers) != 0 || len(p.NewMembers) != 0 || p.NewThreshold != 0):
+		return errors.New("old_members, new_members, new_threshold: only a redistribution names them")
 	}
 	for i, id := range p.Helpers {
 		switch {

@@ -567,6 +567,14 @@ func (s *Service) resharePlan(ctx context.Context, req *adminapi.StartReshareReq
 		if e := s.redistribution(p, req, keys, members); e != nil {
 			return nil, 0, e
 		}
+	} else {
+		// A refresh or a repair keeps the accounts' generation: each
+		// participant holding them checks it is theirs.
+		gen, err := dir.Generation(keys)
+		if err != nil {
+			return bad("accounts: %v (the coordinating signer must hold every account it reshares)", err)
+		}
+		p.Generation = api.Uint64(gen)
 	}
 	if t < 2 {
 		return bad("threshold: a %s at threshold %d is not possible", kind, t)

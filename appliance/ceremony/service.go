@@ -428,6 +428,8 @@ func (s *Service) checkOwnConfiguration(p *plan) error {
 			return fmt.Errorf("accounts[%d]: %s is %d-of-%v here, the plan says %d-of-%v", i, key, h.Threshold, h.Members, p.Threshold, members)
 		case p.redistribute() && uint64(p.Generation) != h.Generation+1:
 			return fmt.Errorf("accounts[%d]: %s is at configuration generation %d here; a redistribution of it makes generation %d, not %d", i, key, h.Generation, h.Generation+1, p.Generation)
+		case !p.redistribute() && uint64(p.Generation) != h.Generation:
+			return fmt.Errorf("accounts[%d]: %s is at configuration generation %d here, the plan says %d", i, key, h.Generation, p.Generation)
 		}
 	}
 	return nil

@@ -89,6 +89,11 @@ func deal(ctx context.Context, cfgs []*appliance.Config, validators, threshold i
 		slices.Sort(members)
 	} else if len(ids) != len(signers[0].cfg.Cluster.Participants) {
 		return nil, fmt.Errorf("%d signers given, the cluster has %d", len(ids), len(signers[0].cfg.Cluster.Participants))
+	} else {
+		for _, id := range ids {
+			members = append(members, uint64(id)) // every participant, named
+		}
+		slices.Sort(members)
 	}
 	if err := tss.CheckThreshold(threshold, len(ids)); err != nil {
 		return nil, fmt.Errorf("threshold: %w", err)

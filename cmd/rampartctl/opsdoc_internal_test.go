@@ -98,6 +98,11 @@ var runBy = map[string][]struct{ file, test, forms string }{
 		{"appliance/reshare_test.go", "TestReshareRefreshChangesEveryShareAndNoKey", "the ceremony, its abort, resume and rollback (and the tests beside it)"},
 	},
 	"devnet replace": {{"cmd/rampartctl/devnet_test.go", "TestDevnetReplaceThenRepair", "--dir --signer on real signer processes, then reshare repair"}},
+	"reshare redistribute": {
+		{"cmd/rampartctl/reshare_test.go", "TestReshareRedistributeRemovesASigner", "--cluster --members --threshold on a cluster of real signers, and its refusals"},
+		{"appliance/redistribute_test.go", "TestReshareRedistributeChangesMembersAndThreshold", "3-of-5 to 5-of-7, an abort, a weaker configuration refused, a removal"},
+	},
+	"shares list": {{"cmd/rampartctl/reshare_test.go", "TestReshareRedistributeRemovesASigner", "--dir: each share's configuration after a redistribution"}},
 	"reshare repair": {
 		{"cmd/rampartctl/reshare_test.go", "TestReshareFailsCleanly", "--cluster --participant --helpers: refusals and an abort"},
 		{"appliance/reshare_test.go", "TestReshareRepairGivesAReplacedSignerItsShares", "a replaced signer's shares and history, a threshold of helpers"},

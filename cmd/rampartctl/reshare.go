@@ -131,14 +131,20 @@ kept. Members that keep a place replace their shares (the old sealed share
 kept until the end); members that join start from the merge of the
 dealers' slashing histories, with watermarks raised past the current epoch
 plus slashing.future_epochs (they sign no vote for about two epochs);
-members that leave destroy their shares once the new configuration is
-active everywhere. Each share names its configuration and a generation
-that only grows: a signer never takes an older one again.
+members that leave stop signing blocks and attestations when the new
+configuration is activated, and their accounts are removed at completion
+(shares destroyed after accounts.destroy_after). Each share names its
+configuration and generation: every signer checks the plan against its own
+accounts, and refuses a configuration weaker than the current one (a lower
+threshold, a lower safety tolerance, one lost share losing the key) unless
+its own accounts.allow_weaker_redistribution is set.
 
-A member unreachable past --participant-timeout, or the deadline, aborts
-the redistribution everywhere, and the current configuration stays active
-and untouched. Interrupting this command aborts it; --id attaches to one
-already started instead.
+A member unreachable past --participant-timeout before every member
+activated the new configuration aborts the redistribution everywhere, and
+the current configuration stays active and untouched. Once every member
+activated it, it is never rolled back: finalisation is retried until every
+member answers. Interrupting this command before then aborts it; --id
+attaches to one already started instead.
 
 Before anything starts it prints what the new threshold tolerates (n-t
 signers down, 2t-n-1 compromised signers that cannot get a slashable

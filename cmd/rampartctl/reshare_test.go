@@ -155,4 +155,9 @@ func TestReshareRedistributeRemovesASigner(t *testing.T) {
 			t.Errorf("signer %d holds %d share files, want %d", i+1, len(m), want)
 		}
 	}
+	// Each remaining share names its new configuration.
+	code, stdout, stderr = run(t, "shares", "list", "--dir", lc.Signers[0].Config.Accounts.SharesDir)
+	if code != 0 || strings.Count(stdout, "1,2,3,4 (gen 1)") != len(keys) {
+		t.Fatalf("shares list: exit %d\n%s\n%s", code, stdout, stderr)
+	}
 }
