@@ -260,6 +260,12 @@ func newAccount(sh hsm.Share, cluster, version1 []uint64) (*account, error) {
 		// Sealed before shares named their configuration: the members
 		// are accounts.version1_members (default: the cluster's).
 		members = version1
+		switch {
+		case !slices.Contains(members, sh.Info.Participant):
+			return nil, fmt.Errorf("the share names no members and accounts.version1_members %v leaves this signer (%d) out", members, sh.Info.Participant)
+		case !isSubset(members, cluster):
+			return nil, fmt.Errorf("the share names no members and accounts.version1_members %v names participants not in cluster.participants %v", members, cluster)
+		}
 		if err := tss.CheckThreshold(t, len(members)); err != nil {
 			return nil, fmt.Errorf("threshold %d for the %d members of a share that names none (accounts.version1_members, default every cluster participant): %w; if participants were added since the share was made, list the earlier ones in accounts.version1_members", t, len(members), err)
 		}
@@ -302,4 +308,13 @@ func describeUnsealError(err error, names []string) error {
 		fmt.Fprintf(&b, " %s: %v;", name, f.Err)
 	}
 	return fmt.Errorf("%s %w", b.String(), err)
+}
+
+func isSubset(xs, of []uint64) bool {
+	for _, x := range xs {
+		if !slices.Contains(of, x) {
+			return false
+		}
+	}
+	return true
 }

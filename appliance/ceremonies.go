@@ -133,6 +133,10 @@ func (c ceremonyAccounts) Leave(ctx context.Context, key api.PublicKey) error {
 	return c.a.leave(ctx, key)
 }
 
+func (c ceremonyAccounts) Purge(ctx context.Context, key api.PublicKey) error {
+	return c.a.purgeJoined(ctx, key)
+}
+
 func (c ceremonyAccounts) Suspend(ctx context.Context, keys []api.PublicKey) error {
 	return c.a.suspendLeaving(ctx, keys)
 }
@@ -192,7 +196,10 @@ func (d directory) Generation(keys []api.PublicKey) (uint64, error) {
 		if !ok {
 			return 0, fmt.Errorf("[%d]: %s is not an active account of this signer", i, key)
 		}
-		g = max(g, acc.generation)
+		if i > 0 && acc.generation != g {
+			return 0, fmt.Errorf("[%d]: %s is at configuration generation %d, [0] at %d: reshare the accounts of one generation at a time (--accounts; rampartctl shares list shows each share's)", i, key, acc.generation, g)
+		}
+		g = acc.generation
 	}
 	return g, nil
 }

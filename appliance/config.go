@@ -334,21 +334,15 @@ func (c *Config) Validate() error {
 	if d := c.Accounts.DestroyAfter; d < MinDestroyAfter || d > MaxDestroyAfter {
 		return fieldErr("accounts.destroy_after", "%s is not between %s and %s: removed shares are kept this long so that a removal can be undone", d, MinDestroyAfter, time.Duration(MaxDestroyAfter))
 	}
-	if v1 := c.Accounts.Version1Members; len(v1) > 0 {
-		cluster := c.participantIDs()
-		seen := map[uint64]bool{}
-		for i, id := range v1 {
-			switch {
-			case !slices.Contains(cluster, id):
-				return fieldErr(fmt.Sprintf("accounts.version1_members[%d]", i), "%d is not in cluster.participants", id)
-			case seen[id]:
-				return fieldErr(fmt.Sprintf("accounts.version1_members[%d]", i), "%d is listed twice", id)
-			}
-			seen[id] = true
+	// accounts.version1_members is checked against the shares that name
+	// no members, when there are any (a signer holding none, or added
+	// later, may carry a list that does not name it).
+	seen := map[uint64]bool{}
+	for i, id := range c.Accounts.Version1Members {
+		if seen[id] || id == 0 {
+			return fieldErr(fmt.Sprintf("accounts.version1_members[%d]", i), "%d is zero or listed twice", id)
 		}
-		if !seen[c.Node.ID] {
-			return fieldErr("accounts.version1_members", "this signer (node.id %d) is not listed: it holds shares of those accounts", c.Node.ID)
-		}
+		seen[id] = true
 	}
 	if c.Slashing.HistoryEpochs == 0 {
 		return fieldErr("slashing.history_epochs", "must be at least 1")
@@ -496,14 +490,17 @@ func (c *Config) validateCluster() error {
 	if len(cl.Participants) == 0 {
 		return fieldErr("cluster.participants", "required: list every signer, this one included")
 	}
+	if len(cl.Participants) > hsm.MaxMembers {
+		return fieldErr("cluster.participants", "%d listed, at most %d (a sealed share names at most %d members)", len(cl.Participants), hsm.MaxMembers, hsm.MaxMembers)
+	}
 	ids := make([]tss.ID, 0, len(cl.Participants))
 	endpoints := map[string]int{}
 	names := map[string]int{}
 	self := false
 	for i, p := range cl.Participants {
 		path := fmt.Sprintf("cluster.participants[%d]", i)
-		if p.ID == 0 {
-			return fieldErr(path+".id", "must be non-zero")
+		if p.ID == 0 || p.ID > 65535 {
+			return fieldErr(path+".id", "%d is not between 1 and 65535 (a sealed share stores it in two bytes)", p.ID)
 		}
 		if p.ID == c.Node.ID {
 			self = true

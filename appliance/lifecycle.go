@@ -482,6 +482,11 @@ func (a *Appliance) reconcileRemovals(ctx context.Context) error {
 			}
 			continue
 		}
+		if fileExists(a.suspendedPath(key)) {
+			// Suspended by a redistribution that leaves this signer out,
+			// not removed: the ceremony (loaded next) finishes or undoes it.
+			continue
+		}
 		a.accounts.remove(key)
 		if err := a.retireShareFile(key, adminapi.SystemActor("finishing a removal interrupted by a restart")); err != nil {
 			return fmt.Errorf("finishing the removal of %s: %w", key, err)

@@ -276,6 +276,13 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
+// suspendedPath marks a key suspended by a redistribution that leaves
+// this signer out (disabled in slashing protection, not removed), so that
+// a restart does not take the disabled key for an interrupted removal.
+func (a *Appliance) suspendedPath(key api.PublicKey) string {
+	return filepath.Join(a.cfg.Accounts.SharesDir, key.String()+".suspended")
+}
+
 // suspendLeaving stops keys signing any block or attestation here (they
 // are disabled in slashing protection): a redistribution that leaves this
 // signer out activated the new configuration, and the old shares must not
@@ -283,6 +290,14 @@ func fileExists(path string) bool {
 func (a *Appliance) suspendLeaving(ctx context.Context, keys []api.PublicKey) error {
 	a.life.Lock()
 	defer a.life.Unlock()
+	for _, key := range keys {
+		if err := files.WriteSynced(a.suspendedPath(key), nil, 0o600); err != nil {
+			return fmt.Errorf("marking %s suspended: %w", key, err)
+		}
+	}
+	if err := files.SyncDir(a.cfg.Accounts.SharesDir); err != nil {
+		return err
+	}
 	for _, key := range keys {
 		if err := a.db.Disable(ctx, protect.PublicKey(key)); err != nil {
 			return fmt.Errorf("slashing protection of %s: %w", key, err)
@@ -301,23 +316,29 @@ func (a *Appliance) resumeLeaving(ctx context.Context, keys []api.PublicKey) err
 	pks := make([]protect.PublicKey, len(keys))
 	for i, k := range keys {
 		pks[i] = protect.PublicKey(k)
+		if _, ok := a.accounts.get(k); !ok {
+			a.log.Error("aborted redistribution: an account suspended here is not loaded (removed meanwhile?): restore it (rampartctl accounts restore)", "account", k)
+		}
 	}
 	if err := a.db.Enable(ctx, pks...); err != nil {
 		return fmt.Errorf("slashing protection: %w", err)
+	}
+	for _, k := range keys {
+		os.Remove(a.suspendedPath(k))
 	}
 	if a.coord != nil {
 		a.coord.Invalidate()
 	}
 	a.log.Warn("accounts resumed: the redistribution that would have left this signer out was aborted", "accounts", len(keys))
-	return nil
+	return files.SyncDir(a.cfg.Accounts.SharesDir)
 }
 
 // leave takes key off this signer: a redistribution gave the account a
 // configuration without it, active everywhere. As any removal, the share
 // leaves memory at once and its sealed file is destroyed after
 // accounts.destroy_after (one administrator's credential never destroys a
-// share sooner); its slashing history stays. A refresh companion file is
-// deleted.
+// share sooner); its slashing history stays. A refresh companion file and
+// the suspension mark are deleted.
 func (a *Appliance) leave(ctx context.Context, key api.PublicKey) error {
 	if _, _, err := a.remove(ctx, key, adminapi.SystemActor("left the account's configuration (a redistribution)")); err != nil {
 		return err
@@ -326,7 +347,33 @@ func (a *Appliance) leave(ctx context.Context, key api.PublicKey) error {
 	defer a.life.Unlock()
 	delete(a.refreshing, key)
 	_, prev, next := a.refreshPaths(key)
-	for _, f := range []string{prev, next} {
+	for _, f := range []string{prev, next, a.suspendedPath(key)} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("destroying %s: %w", f, err)
+		}
+	}
+	return files.SyncDir(a.cfg.Accounts.SharesDir)
+}
+
+// purgeJoined takes off, at once, an account an aborted redistribution had
+// given this signer: its share never belonged to an active configuration,
+// and restored it would revive one. The key is disabled in slashing
+// protection (its history stays) and the share file deleted.
+func (a *Appliance) purgeJoined(ctx context.Context, key api.PublicKey) error {
+	a.life.Lock()
+	defer a.life.Unlock()
+	delete(a.refreshing, key)
+	if err := a.db.Disable(ctx, protect.PublicKey(key)); err != nil && !errors.Is(err, protect.ErrUnknownKey) {
+		return fmt.Errorf("slashing protection: %w", err)
+	}
+	if a.accounts.remove(key) {
+		a.metrics.accounts.Set(float64(a.accounts.len()))
+	}
+	if a.coord != nil {
+		a.coord.Invalidate()
+	}
+	cur, prev, next := a.refreshPaths(key)
+	for _, f := range []string{cur, prev, next} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("destroying %s: %w", f, err)
 		}

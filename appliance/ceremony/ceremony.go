@@ -525,7 +525,7 @@ func (c *ceremony) abort(ctx context.Context, reason string) {
 		case activated && c.plan != nil && c.plan.joins(c.self):
 			// A joining member's new shares go at once: restored, they
 			// would revive a configuration that never became active.
-			if err := c.env.deps.Refreshes.Leave(ctx, k); err != nil {
+			if err := c.env.deps.Refreshes.Purge(ctx, k); err != nil {
 				log.Error("aborted redistribution: removing a joined account failed; remove it by hand", append(c.log(), "account", k, "err", err)...)
 			}
 		case activated:
@@ -724,6 +724,9 @@ func (c *ceremony) deadline() (time.Time, bool) {
 	case adminapi.StateRunning, adminapi.StateStaged:
 		return c.plan.deadline(), true
 	case adminapi.StateActive:
+		if c.plan.redistribute() {
+			return time.Time{}, false // waits for its coordinator: never rolled back alone
+		}
 		return c.plan.deadline().Add(activationGrace), true
 	}
 	return time.Time{}, false

@@ -263,7 +263,7 @@ func (co *coordination) run(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-co.env.clock.After(co.timeout):
+			case <-co.env.clock.After(max(co.timeout, 5*time.Second)):
 			}
 			continue
 		case err != nil:

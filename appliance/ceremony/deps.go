@@ -114,6 +114,9 @@ type Refreshes interface {
 	// removal grace, like any removed account's; its slashing history
 	// stays.
 	Leave(ctx context.Context, key api.PublicKey) error
+	// Purge takes off at once an account an aborted redistribution gave
+	// this signer (it never belonged to an active configuration).
+	Purge(ctx context.Context, key api.PublicKey) error
 }
 
 // Repairs is the signer's side of a share repair at the repaired

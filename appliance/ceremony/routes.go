@@ -244,7 +244,7 @@ func (s *Service) handleAbort(w http.ResponseWriter, r *http.Request, caller Cal
 		e = s.record(caller.Actor, "ceremony_abort "+adminapi.CeremonyID(id))
 	}
 	if e == nil {
-		e = s.abort(r.Context(), id, fmt.Sprintf("aborted by %s: %s", caller.Actor, req.Reason))
+		e = s.abort(r.Context(), id, caller.Peer, fmt.Sprintf("aborted by %s: %s", caller.Actor, req.Reason))
 	}
 	web.WriteResult(w, e)
 }

@@ -289,7 +289,7 @@ func (s *Service) tombstone(id [32]byte, reason string) *web.Refusal {
 // abort ends a ceremony: everywhere if this signer coordinates it, here
 // otherwise. An unknown ceremony is recorded as aborted, so that a join
 // arriving late is refused.
-func (s *Service) abort(ctx context.Context, id [32]byte, reason string) *web.Refusal {
+func (s *Service) abort(ctx context.Context, id [32]byte, from tss.ID, reason string) *web.Refusal {
 	if co := s.coordination(id); co != nil {
 		return co.requestAbort(reason)
 	}
@@ -297,8 +297,15 @@ func (s *Service) abort(ctx context.Context, id [32]byte, reason string) *web.Re
 	if !ok {
 		return s.tombstone(id, reason)
 	}
-	if st, _ := c.current(); st == adminapi.StateComplete {
+	st, _ := c.current()
+	if st == adminapi.StateComplete {
 		return web.Refuse(http.StatusConflict, "ceremony_state", "ceremony is complete: remove its accounts instead")
+	}
+	if st == adminapi.StateActive && c.plan != nil && c.plan.redistribute() && from != tss.ID(c.plan.Coordinator) {
+		// Only the coordinator knows whether every member activated:
+		// rolled back here alone, this member could leave a quorum of
+		// each configuration.
+		return web.Refuse(http.StatusConflict, "ceremony_state", "the redistribution is active here: only its coordinator (participant %d) may abort it (it does so only before every member activated it)", c.plan.Coordinator)
 	}
 	c.abort(ctx, reason)
 	return nil

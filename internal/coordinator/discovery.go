@@ -195,7 +195,7 @@ func (c *Coordinator) chooseConfiguration(key api.PublicKey, groups []*observed,
 	var current, best *observed
 	bestVotes := 0
 	for _, g := range groups {
-		if g.threshold == prev.threshold && sameMembers(prev.members, c.membersOf(g)) {
+		if g.threshold == prev.threshold && sameMemberIDs(prev.members, g.members) {
 			current = g
 			continue
 		}
@@ -225,6 +225,21 @@ func (c *Coordinator) chooseConfiguration(key api.PublicKey, groups []*observed,
 	}
 	c.log.Warn("discovery: the participants that answered advertise another configuration of the account, not endorsed by a quorum of its current members; the account stays as it was known", "account", key)
 	return nil
+}
+
+// sameMemberIDs reports whether an account's members and a view's
+// participant list name the same ids (without looking them up: a bad view
+// may name participants this coordinator does not know).
+func sameMemberIDs(ms []Participant, ps []api.Participant) bool {
+	if len(ms) != len(ps) {
+		return false
+	}
+	for _, p := range ps {
+		if !slices.ContainsFunc(ms, func(m Participant) bool { return m.ID() == tss.ID(p.ID) }) {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Coordinator) membersOf(o *observed) []Participant {

@@ -279,3 +279,23 @@ func TestDiscoveryKeepsTheKnownConfigurationAgainstALoneParticipant(t *testing.T
 		t.Fatalf("signing with the new configuration: %v", err)
 	}
 }
+
+// A participant advertising the known threshold with a member this
+// coordinator does not know (a compromised one, or a configuration rolled
+// out to one signer first) is refused; discovery goes on with the others.
+// It once crashed the coordinator: the unknown member was looked up.
+func TestDiscoverySurvivesAViewNamingAnUnknownMember(t *testing.T) {
+	c := newCluster(t, 3, 5, 1, testConfig())
+	f := c.fakes[4]
+	f.mu.Lock()
+	a := f.view[c.keys[0]]
+	a.Participants = append(append([]api.Participant(nil), a.Participants...), api.Participant{ID: 6, Endpoint: "https://signer-6:9100"})
+	f.view[c.keys[0]] = a
+	f.mu.Unlock()
+	if err := c.coord.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if info, ok := c.coord.Account(c.keys[0]); !ok || info.Threshold != 3 || len(info.Members) != 5 {
+		t.Fatalf("after a view naming an unknown member: %+v %v", info, ok)
+	}
+}
