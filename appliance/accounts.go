@@ -260,24 +260,11 @@ func newAccount(sh hsm.Share, cluster, version1 []uint64) (*account, error) {
 		// Sealed before shares named their configuration: the members
 		// are accounts.version1_members (default: the cluster's).
 		members = version1
-		switch {
-		case !slices.Contains(members, sh.Info.Participant):
-			return nil, fmt.Errorf("the share names no members and accounts.version1_members %v leaves this signer (%d) out", members, sh.Info.Participant)
-		case !isSubset(members, cluster):
-			return nil, fmt.Errorf("the share names no members and accounts.version1_members %v names participants not in cluster.participants %v", members, cluster)
+		if err := checkMembers(members, cluster, sh.Info.Participant, t); err != nil {
+			return nil, fmt.Errorf("the share names no members, so they are accounts.version1_members %v (default every cluster participant; if participants were added since the share was made, list the earlier ones there): %w", members, err)
 		}
-		if err := tss.CheckThreshold(t, len(members)); err != nil {
-			return nil, fmt.Errorf("threshold %d for the %d members of a share that names none (accounts.version1_members, default every cluster participant): %w; if participants were added since the share was made, list the earlier ones in accounts.version1_members", t, len(members), err)
-		}
-	} else {
-		for _, id := range members {
-			if !slices.Contains(cluster, id) {
-				return nil, fmt.Errorf("the share belongs to a configuration of participants %v, and participant %d is not in cluster.participants: add it to the configuration, or remove the account", members, id)
-			}
-		}
-		if err := tss.CheckThreshold(t, len(members)); err != nil {
-			return nil, fmt.Errorf("threshold %d for %d members: %w", t, len(members), err)
-		}
+	} else if err := checkMembers(members, cluster, sh.Info.Participant, t); err != nil {
+		return nil, fmt.Errorf("the share belongs to the configuration of participants %v: %w; add the missing participants to cluster.participants, or remove the account", members, err)
 	}
 	k := api.PublicKey(composite.Bytes())
 	return &account{key: k, composite: composite, component: component, threshold: t, members: members, generation: sh.Info.Generation, share: sh.Key}, nil
@@ -310,11 +297,21 @@ func describeUnsealError(err error, names []string) error {
 	return fmt.Errorf("%s %w", b.String(), err)
 }
 
-func isSubset(xs, of []uint64) bool {
-	for _, x := range xs {
-		if !slices.Contains(of, x) {
-			return false
+// checkMembers checks an account's configuration against the cluster:
+// every member is a participant, this signer (self) among them, and the
+// threshold t is a strict majority of the members. Loading a share and
+// staging one both check it here.
+func checkMembers(members, cluster []uint64, self uint64, t int) error {
+	for _, id := range members {
+		if !slices.Contains(cluster, id) {
+			return fmt.Errorf("participant %d is not in cluster.participants", id)
 		}
 	}
-	return true
+	if !slices.Contains(members, self) {
+		return fmt.Errorf("this signer (%d) is not among the members %v", self, members)
+	}
+	if err := tss.CheckThreshold(t, len(members)); err != nil {
+		return fmt.Errorf("threshold %d for %d members: %w", t, len(members), err)
+	}
+	return nil
 }

@@ -77,7 +77,7 @@ func TestAccountConfigurationAgainstTheCluster(t *testing.T) {
 	}{
 		{"a version-1 share of the cluster", 4, nil, cluster, ""},
 		{"a 3-of-5 account in a cluster of 7", 3, []uint64{1, 2, 3, 4, 5}, cluster, ""},
-		{"a version-1 3-of-5 share once the cluster grew to 7", 3, nil, cluster, "threshold 3 for the 7 members of a share that names none"},
+		{"a version-1 3-of-5 share once the cluster grew to 7", 3, nil, cluster, "names no members, so they are accounts.version1_members [1 2 3 4 5 6 7] (default every cluster participant; if participants were added since the share was made, list the earlier ones there): threshold 3 for 7 members"},
 		{"the same with accounts.version1_members", 3, nil, []uint64{1, 2, 3, 4, 5}, ""},
 		{"a member outside the cluster", 2, []uint64{1, 3, 9}, cluster, "participant 9 is not in cluster.participants"},
 		{"a threshold of half the members", 2, []uint64{1, 2, 3, 4}, cluster, "threshold 2 for 4 members"},

@@ -165,11 +165,11 @@ func (d directory) Keys() []api.PublicKey { return d.a.accounts.keys() }
 
 // clusterIDs lists the cluster's participants, ascending.
 func (d directory) clusterIDs() []tss.ID {
-	out := make([]tss.ID, 0, len(d.a.cfg.Cluster.Participants))
-	for _, p := range d.a.cfg.Cluster.Participants {
-		out = append(out, tss.ID(p.ID))
+	ids := d.a.cfg.participantIDs()
+	out := make([]tss.ID, len(ids))
+	for i, id := range ids {
+		out[i] = tss.ID(id)
 	}
-	slices.Sort(out)
 	return out
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/rampart-signer/rampart/internal/api"
 	"github.com/rampart-signer/rampart/internal/bls"
 	"github.com/rampart-signer/rampart/protect"
-	"github.com/rampart-signer/rampart/tss"
 )
 
 // Accounts come and go at run time in two steps, so that an account made
@@ -63,25 +61,12 @@ type stageItem struct {
 // checkConfiguration checks an item's threshold against its members,
 // or the cluster's participants.
 func (a *Appliance) checkConfiguration(it stageItem) error {
-	if it.members == nil {
-		if err := tss.CheckThreshold(it.threshold, len(a.cfg.Cluster.Participants)); err != nil {
-			return fmt.Errorf("threshold %d for a cluster of %d: %w", it.threshold, len(a.cfg.Cluster.Participants), err)
-		}
-		return nil
-	}
 	cluster := a.cfg.participantIDs()
-	for _, id := range it.members {
-		if !slices.Contains(cluster, id) {
-			return fmt.Errorf("member %d is not in cluster.participants", id)
-		}
+	members := it.members
+	if members == nil {
+		members = cluster // sealed naming the cluster's participants
 	}
-	if !slices.Contains(it.members, a.cfg.Node.ID) {
-		return fmt.Errorf("this signer (%d) is not among the members %v", a.cfg.Node.ID, it.members)
-	}
-	if err := tss.CheckThreshold(it.threshold, len(it.members)); err != nil {
-		return fmt.Errorf("threshold %d for %d members: %w", it.threshold, len(it.members), err)
-	}
-	return nil
+	return checkMembers(members, cluster, a.cfg.Node.ID, it.threshold)
 }
 
 // stageAll seals and stages every item, all or none; each history, when
